@@ -1,0 +1,299 @@
+"""config.yaml as validated pydantic models; secrets are named here and read from the environment.
+
+Unknown keys are rejected so that a typo never silently falls back to a default, and every
+error is one line naming the path of the bad value (`hedges.eth.band: ...`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config.yaml")
+CONFIG_ENV = "BOT_CONFIG"
+
+# ccxt constructor keys that carry credentials: they belong in the environment, not in config.
+_SECRET_CCXT_KEYS = frozenset(
+    {"apikey", "secret", "password", "uid", "privatekey", "walletaddress", "token", "login"}
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LedgerConfig(_Strict):
+    url: str = "sqlite:///data/ledger.sqlite"
+
+
+AmountByAsset = Decimal | dict[str, Decimal]
+
+
+class TransfersConfig(_Strict):
+    safety: Decimal = Decimal("0.99")
+    min_amount: AmountByAsset = Decimal("10")
+    max_amount: AmountByAsset | None = None
+
+    @field_validator("safety")
+    @classmethod
+    def _safety_in_range(cls, value: Decimal) -> Decimal:
+        if not Decimal(0) < value <= Decimal(1):
+            raise ValueError(f"must be in (0, 1], got {value}; 0.99 sends 99% of what is transferable")
+        return value
+
+    @field_validator("min_amount", "max_amount")
+    @classmethod
+    def _non_negative(cls, value: AmountByAsset | None) -> AmountByAsset | None:
+        amounts = value.values() if isinstance(value, dict) else [value]
+        for amount in amounts:
+            if amount is not None and amount < 0:
+                raise ValueError(f"must not be negative, got {amount}")
+        return value
+
+    def min_for(self, asset: str) -> Decimal:
+        """The minimum transfer in `asset`; a per-asset table must name every asset used."""
+        return _per_asset(self.min_amount, asset, "transfers.min_amount")
+
+    def max_for(self, asset: str) -> Decimal | None:
+        if self.max_amount is None:
+            return None
+        return _per_asset(self.max_amount, asset, "transfers.max_amount")
+
+
+def _per_asset(value: AmountByAsset, asset: str, path: str) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if asset not in value:
+        raise ConfigError(f"{path}: no entry for {asset}; add `{asset}: <amount>` under {path}")
+    return value[asset]
+
+
+class VenueConfig(_Strict):
+    exchange: str
+    paper: bool = False
+    api_key_env: str | None = None
+    secret_env: str | None = None
+    password_env: str | None = None
+    urls: dict[str, str] = Field(default_factory=dict)
+    ccxt: dict[str, Any] = Field(default_factory=dict)
+    paper_state: str | None = None  # the paper exchange's state file; default beside the ledger
+
+    @field_validator("exchange")
+    @classmethod
+    def _lowercase_id(cls, value: str) -> str:
+        if not value or value != value.strip():
+            raise ValueError("must be a ccxt exchange id such as binance")
+        return value
+
+    @field_validator("ccxt")
+    @classmethod
+    def _no_secrets_in_ccxt(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if key.lower() in _SECRET_CCXT_KEYS:
+                raise ValueError(
+                    f"{key} must not be in config; put the secret in an environment variable "
+                    "and name it with api_key_env / secret_env / password_env"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _paper_or_keys(self) -> VenueConfig:
+        if self.paper and (self.api_key_env or self.secret_env):
+            raise ValueError("a paper venue uses the paper exchange's keys; drop api_key_env/secret_env")
+        return self
+
+
+class HedgeConfig(_Strict):
+    venue: str
+    spot: str
+    perp: str
+    target_margin_ratio: Decimal
+    band: tuple[Decimal, Decimal]
+    spot_reserve: Decimal = Decimal(0)
+    when_flat: Literal["return", "keep"] = "return"
+
+    @field_validator("target_margin_ratio")
+    @classmethod
+    def _positive_target(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise ValueError(f"must be above 0, got {value}")
+        return value
+
+    @field_validator("spot_reserve")
+    @classmethod
+    def _non_negative_reserve(cls, value: Decimal) -> Decimal:
+        if value < 0:
+            raise ValueError(f"must not be negative, got {value}")
+        return value
+
+    @field_validator("band", mode="before")
+    @classmethod
+    def _band_is_a_pair(cls, value: Any) -> Any:
+        if not isinstance(value, list | tuple) or len(value) != 2:
+            raise ValueError(f"expected [lower, upper] such as [0.4, 0.6], got {value!r}")
+        return value
+
+    @field_validator("band")
+    @classmethod
+    def _ordered_band(cls, value: tuple[Decimal, Decimal]) -> tuple[Decimal, Decimal]:
+        lower, upper = value
+        if lower < 0:
+            raise ValueError(f"lower bound {lower} must not be negative")
+        if lower > upper:
+            raise ValueError(f"lower bound {lower} is above upper {upper}")
+        return value
+
+    @model_validator(mode="after")
+    def _target_inside_band(self) -> HedgeConfig:
+        lower, upper = self.band
+        if not lower <= self.target_margin_ratio <= upper:
+            raise ValueError(
+                f"target_margin_ratio {self.target_margin_ratio} is outside band [{lower}, {upper}]"
+            )
+        return self
+
+
+class ScheduleConfig(_Strict):
+    interval_seconds: int = Field(default=300, ge=10)
+
+
+class Config(_Strict):
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    transfers: TransfersConfig = Field(default_factory=TransfersConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    venues: dict[str, VenueConfig]
+    hedges: dict[str, HedgeConfig] = Field(default_factory=dict)
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _hedges_name_venues(self) -> Config:
+        for name, hedge in self.hedges.items():
+            if hedge.venue not in self.venues:
+                known = ", ".join(sorted(self.venues)) or "none"
+                raise ValueError(
+                    f"hedges.{name}.venue: unknown venue {hedge.venue!r} (configured: {known})"
+                )
+        return self
+
+    @property
+    def ledger_url(self) -> str:
+        """The ledger URL with a relative SQLite path resolved against the config's folder."""
+        return resolve_sqlite_url(self.ledger.url, self.base_dir)
+
+    @property
+    def data_dir(self) -> Path:
+        """Where local files live: the SQLite ledger's folder, else `data/` beside the config."""
+        url = self.ledger_url
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            return Path(url.removeprefix("sqlite:///")).parent
+        return self.base_dir / "data"
+
+    def hedges_on(self, venue: str) -> dict[str, HedgeConfig]:
+        return {name: h for name, h in self.hedges.items() if h.venue == venue}
+
+
+def resolve_sqlite_url(url: str, base_dir: Path) -> str:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == "sqlite:///:memory:":
+        return url
+    path = Path(url.removeprefix(prefix))
+    if not path.is_absolute():
+        path = (base_dir / path).resolve()
+    return prefix + str(path)
+
+
+def config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """The config file to use: the --config option, else $BOT_CONFIG, else ./config.yaml."""
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get(CONFIG_ENV)
+    return Path(from_env) if from_env else DEFAULT_CONFIG
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a config file; any problem becomes one `ConfigError` line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found; pass --config PATH or set {CONFIG_ENV}"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML; check indentation and quoting") from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: expected a mapping with venues and hedges at the top level")
+    return parse_config(raw, base_dir=path.resolve().parent)
+
+
+def parse_config(raw: Mapping[str, Any], *, base_dir: Path) -> Config:
+    if "base_dir" in raw:
+        raise ConfigError("base_dir: unknown key; remove it")
+    try:
+        return Config.model_validate({**raw, "base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """The first validation error as `path: message`, with the fix where we know it."""
+    error = exc.errors(include_url=False)[0]
+    loc = [str(part) for part in error["loc"] if not _is_union_tag(part)]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_keys(error["loc"][:-1])
+        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        message = f"unknown key{hint}"
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    path = ".".join(loc)
+    # A message raised by a model validator may already name its own path.
+    if message.startswith(f"{path}.") or (path and message.split(":")[0].startswith(path)):
+        return message
+    return f"{path}: {message}" if path else message
+
+
+def _is_union_tag(part: object) -> bool:
+    return isinstance(part, str) and (part in {"decimal", "dict[str,decimal]"} or "[" in part)
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the model at `loc` accepts, to suggest when a key is misspelt."""
+    model: type[BaseModel] | None = Config
+    next_is_mapping_key = False
+    for part in loc:
+        if next_is_mapping_key:  # a venue or hedge name: stay on the mapping's value model
+            next_is_mapping_key = False
+            continue
+        if model is None or part not in model.model_fields:
+            return []
+        annotation = model.model_fields[part].annotation
+        next_is_mapping_key = getattr(annotation, "__origin__", None) is dict
+        model = _model_of(annotation)
+    if model is None:
+        return []
+    return [name for name in model.model_fields if name != "base_dir"]
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    args = getattr(annotation, "__args__", ())
+    for arg in reversed(args):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,56 @@
+"""Audit queries on the ledger (the read side behind `bot ledger ...`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.ledger.store import Ledger, TransferRecord
+from bot.ledger.tables import Transfer, TransferAttempt
+from bot.model import TransferStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferFilter:
+    status: TransferStatus | None = None
+    venue: str | None = None
+    since: datetime | None = None
+    limit: int | None = None
+
+
+def list_transfers(ledger: Ledger, where: TransferFilter) -> list[TransferRecord]:
+    """Transfers matching the filter, oldest first, with their attempt counts."""
+    attempts = (
+        select(TransferAttempt.transfer_id, func.count().label("n"))
+        .group_by(TransferAttempt.transfer_id)
+        .subquery()
+    )
+    query = select(Transfer, func.coalesce(attempts.c.n, 0)).outerjoin(
+        attempts, attempts.c.transfer_id == Transfer.id
+    )
+    if where.status is not None:
+        query = query.where(Transfer.status == where.status.value)
+    if where.venue is not None:
+        query = query.where(Transfer.venue == where.venue)
+    if where.since is not None:
+        query = query.where(Transfer.created_at >= where.since)
+    query = query.order_by(Transfer.id)
+    if where.limit is not None:
+        # the newest `limit` rows, still shown oldest first
+        query = query.order_by(None).order_by(Transfer.id.desc()).limit(where.limit)
+    with Session(ledger.engine) as session:
+        rows = [TransferRecord.of(row, attempts=n) for row, n in session.execute(query)]
+    return sorted(rows, key=lambda r: r.id)
+
+
+def open_transfers(ledger: Ledger, venue: str | None = None) -> list[TransferRecord]:
+    """Transfers whose outcome is not final yet (pending or unknown)."""
+    open_statuses = [TransferStatus.PENDING.value, TransferStatus.UNKNOWN.value]
+    query = select(Transfer).where(Transfer.status.in_(open_statuses)).order_by(Transfer.id)
+    if venue is not None:
+        query = query.where(Transfer.venue == venue)
+    with Session(ledger.engine) as session:
+        return [TransferRecord.of(row, attempts=0) for row in session.execute(query).scalars()]

@@ -1,0 +1,236 @@
+"""The ledger's write side: one short transaction per fact, committed before the bot acts on it.
+
+The executor calls these in order (intent, attempt, outcome); each call commits, so a process
+killed between two calls leaves the last committed fact, which reconciliation completes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.ledger import db, journal
+from bot.ledger.tables import (
+    BalanceSnapshot,
+    FundingSnapshot,
+    PositionSnapshot,
+    Run,
+    Transfer,
+    TransferAttempt,
+)
+from bot.model import PlannedTransfer, State, TransferStatus
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_client_id() -> str:
+    """32 lowercase hex characters: accepted as a client transfer id by every venue that takes
+    one (OKX wants 1-32 alphanumerics, no hyphens)."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferRecord:
+    """A transfer row as the rest of the bot sees it (detached from the session)."""
+
+    id: int
+    run_id: int
+    client_id: str
+    created_at: datetime
+    updated_at: datetime
+    venue: str
+    hedges: str
+    asset: str
+    from_account: str
+    to_account: str
+    rule: str
+    planned_amount: Decimal
+    amount: Decimal | None
+    status: TransferStatus
+    exchange_id: str | None
+    error: str | None
+    reason: str
+    dry_run: bool
+    attempts: int
+    replaces_id: int | None
+
+    @classmethod
+    def of(cls, row: Transfer, attempts: int) -> TransferRecord:
+        return cls(
+            id=row.id, run_id=row.run_id, client_id=row.client_id, created_at=row.created_at,
+            updated_at=row.updated_at, venue=row.venue, hedges=row.hedges, asset=row.asset,
+            from_account=row.from_account, to_account=row.to_account, rule=row.rule,
+            planned_amount=row.planned_amount, amount=row.amount,
+            status=TransferStatus(row.status), exchange_id=row.exchange_id, error=row.error,
+            reason=row.reason, dry_run=row.dry_run, attempts=attempts, replaces_id=row.replaces_id,
+        )
+
+
+class Ledger:
+    """The bot's record of runs, snapshots, transfers and attempts."""
+
+    def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._clock = clock
+
+    @classmethod
+    def open(cls, url: str, clock: Clock = utc_now) -> Ledger:
+        """Open the ledger at `url` and migrate it to the newest schema."""
+        engine = db.create_ledger_engine(url)
+        db.upgrade(engine)
+        return cls(engine, clock)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    # runs ---------------------------------------------------------------------------------
+
+    def start_run(self, command: str, *, dry_run: bool, config_digest: str) -> int:
+        with self._transaction() as session:
+            run = Run(
+                command=command, dry_run=dry_run, started_at=self._clock(), status="running",
+                config_digest=config_digest,
+            )
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+        with self._transaction() as session:
+            run = session.get_one(Run, run_id)
+            run.status, run.error, run.finished_at = status, error, self._clock()
+
+    # snapshots ----------------------------------------------------------------------------
+
+    def record_snapshot(self, run_id: int, state: State) -> None:
+        """Store every wallet, position and funding rate that the cycle read."""
+        with self._transaction() as session:
+            for venue in state.venues.values():
+                for w in venue.wallets.values():
+                    session.add(BalanceSnapshot(
+                        run_id=run_id, read_at=venue.read_at, venue=venue.venue,
+                        account=w.account, asset=w.asset, free=w.free, used=w.used,
+                        balance=w.balance, unrealized_pnl=w.unrealized_pnl,
+                        transferable=w.transferable,
+                    ))
+                for p in venue.positions.values():
+                    session.add(PositionSnapshot(
+                        run_id=run_id, read_at=venue.read_at, venue=venue.venue, symbol=p.symbol,
+                        side=p.side, contracts=p.contracts, contract_size=p.contract_size,
+                        notional=p.notional, entry_price=p.entry_price, mark_price=p.mark_price,
+                        unrealized_pnl=p.unrealized_pnl, initial_margin=p.initial_margin,
+                        maintenance_margin=p.maintenance_margin,
+                        liquidation_price=p.liquidation_price,
+                    ))
+                for f in venue.funding.values():
+                    session.add(FundingSnapshot(
+                        run_id=run_id, read_at=venue.read_at, venue=venue.venue, symbol=f.symbol,
+                        rate=f.rate, mark_price=f.mark_price, next_funding_at=f.next_funding_at,
+                    ))
+
+    # transfers ----------------------------------------------------------------------------
+
+    def record_intent(
+        self,
+        run_id: int,
+        item: PlannedTransfer,
+        *,
+        amount: Decimal | None,
+        status: TransferStatus = TransferStatus.PENDING,
+        inputs: Mapping[str, Any],
+        dry_run: bool = False,
+        error: str | None = None,
+        replaces_id: int | None = None,
+    ) -> TransferRecord:
+        """Commit a transfer row before anything is sent (or as final when nothing will be)."""
+        now = self._clock()
+        with self._transaction() as session:
+            row = Transfer(
+                run_id=run_id, client_id=new_client_id(), created_at=now, updated_at=now,
+                venue=item.venue, hedges=",".join(item.hedges), asset=item.asset,
+                from_account=item.from_account, to_account=item.to_account, rule=item.rule.value,
+                planned_amount=item.amount, amount=amount, status=status.value, exchange_id=None,
+                error=error, reason=item.reason, figures=journal.canonical_json(dict(item.figures)),
+                inputs=journal.canonical_json(dict(inputs)), dry_run=dry_run,
+                replaces_id=replaces_id,
+            )
+            session.add(row)
+            journal.append(session, row, now)
+            return TransferRecord.of(row, attempts=0)
+
+    def record_attempt(
+        self,
+        transfer_id: int,
+        *,
+        amount: Decimal,
+        outcome: str,
+        started_at: datetime,
+        error_kind: str | None = None,
+        error: str | None = None,
+        exchange_id: str | None = None,
+    ) -> None:
+        with self._transaction() as session:
+            number = session.scalar(
+                select(func.count()).where(TransferAttempt.transfer_id == transfer_id)
+            )
+            row = TransferAttempt(
+                transfer_id=transfer_id, number=(number or 0) + 1, started_at=started_at,
+                finished_at=self._clock(), amount=amount, outcome=outcome,
+                error_kind=error_kind, error=error, exchange_id=exchange_id,
+            )
+            session.add(row)
+            journal.append(session, row, self._clock())
+
+    def record_outcome(
+        self,
+        transfer_id: int,
+        status: TransferStatus,
+        *,
+        exchange_id: str | None = None,
+        error: str | None = None,
+    ) -> TransferRecord:
+        """Move a pending/unknown transfer to its next status (the database refuses final rows)."""
+        now = self._clock()
+        with self._transaction() as session:
+            row = session.get_one(Transfer, transfer_id)
+            row.status = status.value
+            row.updated_at = now
+            if exchange_id is not None:
+                row.exchange_id = exchange_id
+            if error is not None:
+                row.error = error
+            journal.append(session, row, now)
+            return TransferRecord.of(row, attempts=_attempt_count(session, transfer_id))
+
+    def get_transfer(self, transfer_id: int) -> TransferRecord:
+        with self._sessions() as session:
+            row = session.get_one(Transfer, transfer_id)
+            return TransferRecord.of(row, attempts=_attempt_count(session, transfer_id))
+
+    def verify(self) -> journal.VerifyReport:
+        with self._sessions() as session:
+            return journal.verify(session)
+
+
+def _attempt_count(session: Session, transfer_id: int) -> int:
+    return session.scalar(
+        select(func.count()).where(TransferAttempt.transfer_id == transfer_id)
+    ) or 0

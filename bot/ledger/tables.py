@@ -1,0 +1,160 @@
+"""The ledger's tables (SQLAlchemy 2 typed models). Alembic migrations in `migrations/` create them.
+
+Money columns are `ExactDecimal` (never float); times are UTC. `transfers` holds one row per
+intended move; its `status` may change only while `pending` or `unknown` (a database trigger
+refuses updates to final rows). Every write to transfers and attempts is also appended to the
+hash-chained `journal`, so `bot ledger verify` detects edits made behind the bot's back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.ledger.types import ExactDecimal, UtcDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Run(Base):
+    """One invocation of a cycle (rebalance, dry run, scheduled run, reconcile)."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    command: Mapped[str] = mapped_column(String(32))
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))  # running, ok, failed, error
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    config_digest: Mapped[str] = mapped_column(String(64))
+
+
+class BalanceSnapshot(Base):
+    __tablename__ = "balance_snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    read_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    venue: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(32))
+    asset: Mapped[str] = mapped_column(String(32))
+    free: Mapped[Decimal] = mapped_column(ExactDecimal)
+    used: Mapped[Decimal] = mapped_column(ExactDecimal)
+    balance: Mapped[Decimal] = mapped_column(ExactDecimal)
+    unrealized_pnl: Mapped[Decimal] = mapped_column(ExactDecimal)
+    transferable: Mapped[Decimal] = mapped_column(ExactDecimal)
+
+
+class PositionSnapshot(Base):
+    __tablename__ = "position_snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    read_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    venue: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(8))
+    contracts: Mapped[Decimal] = mapped_column(ExactDecimal)
+    contract_size: Mapped[Decimal] = mapped_column(ExactDecimal)
+    notional: Mapped[Decimal] = mapped_column(ExactDecimal)
+    entry_price: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    mark_price: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    unrealized_pnl: Mapped[Decimal] = mapped_column(ExactDecimal)
+    initial_margin: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    maintenance_margin: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    liquidation_price: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+
+
+class FundingSnapshot(Base):
+    __tablename__ = "funding_snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    read_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    venue: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(64))
+    rate: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    mark_price: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    next_funding_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Transfer(Base):
+    """One intended move of funds, from intent to outcome."""
+
+    __tablename__ = "transfers"
+    __table_args__ = (
+        # An exchange transfer is claimed by at most one ledger row.
+        UniqueConstraint("venue", "exchange_id", name="uq_transfers_venue_exchange_id"),
+        Index("ix_transfers_venue_status", "venue", "status"),
+        Index("ix_transfers_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    venue: Mapped[str] = mapped_column(String(64))
+    hedges: Mapped[str] = mapped_column(String(256))  # comma-separated hedge names
+    asset: Mapped[str] = mapped_column(String(32))
+    from_account: Mapped[str] = mapped_column(String(32))
+    to_account: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str] = mapped_column(String(32))
+    planned_amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+    amount: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    exchange_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    figures: Mapped[str] = mapped_column(Text)  # canonical JSON: the policy's numbers
+    inputs: Mapped[str] = mapped_column(Text)  # canonical JSON: the fresh read behind the sizing
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"), nullable=True)
+
+
+class TransferAttempt(Base):
+    """One call to the venue (or the decision not to call) for a transfer."""
+
+    __tablename__ = "transfer_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+    outcome: Mapped[str] = mapped_column(String(32))
+    error_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    exchange_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class JournalEntry(Base):
+    """Append-only, hash-chained record of every transfer and attempt write."""
+
+    __tablename__ = "journal"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    entity: Mapped[str] = mapped_column(String(16))  # transfer | attempt
+    entity_id: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)  # canonical JSON of the row after the write
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class JournalHead(Base):
+    """The chain's tip, one row: updating it serializes appends across processes."""
+
+    __tablename__ = "journal_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,112 @@
+"""The ledger on a real SQLite file through real Alembic migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from bot.ledger import Ledger, db
+from bot.ledger.queries import TransferFilter, list_transfers, open_transfers
+from bot.model import PlannedTransfer, Rule, TransferStatus
+
+ITEM = PlannedTransfer(
+    venue="paper", hedges=("eth",), asset="USDT", from_account="spot", to_account="linear",
+    amount=D("3000"), rule=Rule.TOP_UP, reason="below band", figures={"equity": D("4500")},
+)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    opened = Ledger.open(f"sqlite:///{tmp_path}/ledger.sqlite")
+    yield opened
+    opened.close()
+
+
+def test_migrations_upgrade_an_empty_database_to_head_and_back(tmp_path: Path) -> None:
+    engine = db.create_ledger_engine(f"sqlite:///{tmp_path}/m.sqlite")
+    db.upgrade(engine)
+    assert db.current_revision(engine) == db.head_revision()
+    tables = set(inspect(engine).get_table_names())
+    assert {"runs", "transfers", "transfer_attempts", "journal", "balance_snapshots"} <= tables
+    db.downgrade(engine, "base")
+    assert db.current_revision(engine) is None
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    db.upgrade(engine)
+    assert db.current_revision(engine) == db.head_revision()
+    engine.dispose()
+
+
+def test_sqlite_runs_in_wal_with_full_sync(ledger: Ledger) -> None:
+    with ledger.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() > 0
+
+
+def test_money_is_stored_exactly_as_text(ledger: Ledger, tmp_path: Path) -> None:
+    run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
+    amount = D("2970.12345678")
+    ledger.record_intent(run, ITEM, amount=amount, inputs={"transferable": D("3000.1234567891")})
+    raw = sqlite3.connect(tmp_path / "ledger.sqlite")
+    assert raw.execute("SELECT amount, typeof(amount) FROM transfers").fetchone() == ("2970.12345678", "text")
+    raw.close()
+    (record,) = list_transfers(ledger, TransferFilter())
+    assert record.amount == amount and isinstance(record.amount, D)
+
+
+def test_final_rows_cannot_be_updated_or_deleted(ledger: Ledger) -> None:
+    run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
+    intent = ledger.record_intent(run, ITEM, amount=D(3000), inputs={})
+    assert intent.status is TransferStatus.PENDING
+    assert [t.id for t in open_transfers(ledger)] == [intent.id]
+    ledger.record_outcome(intent.id, TransferStatus.CONFIRMED, exchange_id="42")
+    with pytest.raises(IntegrityError, match="never updated"):
+        ledger.record_outcome(intent.id, TransferStatus.FAILED, error="late")
+    with pytest.raises(IntegrityError, match="never deleted"), ledger.engine.begin() as conn:
+        conn.execute(text("DELETE FROM transfers"))
+    assert ledger.get_transfer(intent.id).status is TransferStatus.CONFIRMED
+
+
+def test_an_exchange_id_is_claimed_by_one_row_only(ledger: Ledger) -> None:
+    run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
+    first = ledger.record_intent(run, ITEM, amount=D(1), inputs={})
+    second = ledger.record_intent(run, ITEM, amount=D(1), inputs={})
+    ledger.record_outcome(first.id, TransferStatus.CONFIRMED, exchange_id="7")
+    with pytest.raises(IntegrityError):
+        ledger.record_outcome(second.id, TransferStatus.CONFIRMED, exchange_id="7")
+
+
+def test_verify_detects_edits_behind_the_bots_back(ledger: Ledger, tmp_path: Path) -> None:
+    run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
+    intent = ledger.record_intent(run, ITEM, amount=D(3000), inputs={})
+    ledger.record_attempt(intent.id, amount=D(3000), outcome="confirmed", started_at=datetime.now(UTC))
+    ledger.record_outcome(intent.id, TransferStatus.CONFIRMED, exchange_id="1")
+    assert ledger.verify().ok and ledger.verify().entries == 3
+
+    raw = sqlite3.connect(tmp_path / "ledger.sqlite")
+    raw.execute("DROP TRIGGER transfers_final_immutable")  # an attacker with file access
+    raw.execute("UPDATE transfers SET amount = '30000' WHERE id = ?", (intent.id,))
+    raw.commit()
+    raw.close()
+    report = ledger.verify()
+    assert not report.ok
+    assert any("differs from its journal entry" in p for p in report.problems)
+
+
+def test_list_filters(ledger: Ledger) -> None:
+    run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
+    a = ledger.record_intent(run, ITEM, amount=D(1), inputs={})
+    ledger.record_outcome(a.id, TransferStatus.CONFIRMED, exchange_id="1")
+    other = PlannedTransfer(**{**ITEM.__dict__, "venue": "binance"})
+    ledger.record_intent(run, other, amount=D(2), status=TransferStatus.SKIPPED, inputs={})
+    assert [r.venue for r in list_transfers(ledger, TransferFilter(venue="binance"))] == ["binance"]
+    assert [r.id for r in list_transfers(ledger, TransferFilter(status=TransferStatus.CONFIRMED))] == [a.id]
+    future = datetime(2100, 1, 1, tzinfo=UTC)
+    assert list_transfers(ledger, TransferFilter(since=future)) == []
+    assert len(list_transfers(ledger, TransferFilter(limit=1))) == 1

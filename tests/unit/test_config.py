@@ -1,0 +1,80 @@
+"""Config validation: every bad value is one line naming its path and the fix."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.config import load_config, parse_config
+from bot.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def check(mutate: Any) -> str:
+    raw = copy.deepcopy(BASE)
+    mutate(raw)
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, base_dir=ROOT)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_default_config_is_valid() -> None:
+    config = load_config(ROOT / "config.yaml")
+    assert config.transfers.safety == D("0.99")
+    assert config.hedges["eth"].band == (D("0.4"), D("0.6"))
+    assert config.ledger_url == f"sqlite:///{ROOT}/data/ledger.sqlite"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda r: r["hedges"]["eth"].update(band=[0.7, 0.6]), "hedges.eth.band: lower bound 0.7 is above upper 0.6"),
+        (lambda r: r["hedges"]["eth"].update(band=[0.4]), "hedges.eth.band: expected [lower, upper]"),
+        (lambda r: r["hedges"]["eth"].update(venue="nowhere"), "hedges.eth.venue: unknown venue 'nowhere'"),
+        (lambda r: r["hedges"]["eth"].update(target_margin_ratio=0.9), "hedges.eth: target_margin_ratio 0.9 is outside band"),
+        (lambda r: r["hedges"]["eth"].update(bnad=[0.4, 0.6]), "hedges.eth.bnad: unknown key (allowed: venue, spot"),
+        (lambda r: r["hedges"]["eth"].pop("perp"), "hedges.eth.perp: required key is missing"),
+        (lambda r: r["transfers"].update(safety=1.5), "transfers.safety: must be in (0, 1]"),
+        (lambda r: r["transfers"].update(safety=0), "transfers.safety: must be in (0, 1]"),
+        (lambda r: r["transfers"].update(min_amount={"USDT": "-1"}), "transfers.min_amount: must not be negative"),
+        (lambda r: r["venues"]["paper"].update(ccxt={"secret": "x"}), "venues.paper.ccxt: secret must not be in config"),
+        (lambda r: r["venues"]["paper"].update(colour="red"), "venues.paper.colour: unknown key (allowed: exchange"),
+        (lambda r: r.update(hedge={}), "hedge: unknown key (allowed: ledger, transfers"),
+    ],
+)
+def test_bad_config_names_the_path(mutate: Any, expected: str) -> None:
+    assert expected in check(mutate)
+
+
+def test_missing_file_says_how_to_point_at_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--config PATH or set BOT_CONFIG"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("venues:\n  paper: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path)
+
+
+def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    config = parse_config({**BASE, "ledger": {"url": "sqlite:///db/l.sqlite"}}, base_dir=tmp_path)
+    assert config.ledger_url == f"sqlite:///{tmp_path}/db/l.sqlite"
+    assert config.data_dir == tmp_path / "db"
+
+
+def test_per_asset_minimum_must_name_every_asset() -> None:
+    config = parse_config({**BASE, "transfers": {"min_amount": {"USDT": "10"}}}, base_dir=ROOT)
+    assert config.transfers.min_for("USDT") == D(10)
+    with pytest.raises(ConfigError, match=r"transfers.min_amount: no entry for BTC"):
+        config.transfers.min_for("BTC")
