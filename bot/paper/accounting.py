@@ -1,0 +1,227 @@
+"""Binance's cross-margin accounting for USD-M (linear) and COIN-M (inverse) perpetuals.
+
+Pure functions, no I/O, Decimal throughout. Linear figures are in the quote (USDT); inverse
+figures are in the coin, with `amount` in contracts worth `contract_size` USD each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from bot.paper.model import MARGIN_WALLET, Bracket, MarketKind, PaperState, Position
+
+ZERO = Decimal(0)
+DEFAULT_MAINT_MARGIN_RATIO = Decimal("0.005")
+
+
+def unrealized_pnl(
+    kind: MarketKind,
+    amount: Decimal,
+    entry_price: Decimal,
+    mark_price: Decimal,
+    contract_size: Decimal = Decimal(1),
+) -> Decimal:
+    """Linear: amount * (mark - entry). Inverse: amount * size * (1/entry - 1/mark), in coin."""
+    if amount.is_zero():
+        return ZERO
+    if kind == MarketKind.LINEAR:
+        return amount * (mark_price - entry_price)
+    if kind == MarketKind.INVERSE:
+        # one division, so round figures stay exact: size * (1/entry - 1/mark)
+        return amount * contract_size * (mark_price - entry_price) / (entry_price * mark_price)
+    raise ValueError(f"no PnL for {kind} markets")
+
+
+def notional(
+    kind: MarketKind, amount: Decimal, mark_price: Decimal, contract_size: Decimal = Decimal(1)
+) -> Decimal:
+    """Signed, as Binance reports it: negative for shorts. Inverse notional is in the coin."""
+    if kind == MarketKind.LINEAR:
+        return amount * mark_price
+    if kind == MarketKind.INVERSE:
+        return amount * contract_size / mark_price
+    raise ValueError(f"no notional for {kind} markets")
+
+
+def initial_margin(notional_value: Decimal, leverage: int) -> Decimal:
+    return abs(notional_value) / leverage
+
+
+def bracket_for(brackets: Sequence[Bracket], abs_notional: Decimal) -> Bracket | None:
+    """The tier whose [floor, cap) holds the notional; the last tier beyond the table."""
+    chosen = None
+    for bracket in brackets:
+        if abs_notional < bracket.floor:
+            break
+        chosen = bracket
+    return chosen
+
+
+def maintenance_margin(notional_value: Decimal, brackets: Sequence[Bracket]) -> Decimal:
+    """|notional| * ratio - cum of its tier (0.5 % when the market has no table)."""
+    abs_notional = abs(notional_value)
+    bracket = bracket_for(brackets, abs_notional)
+    if bracket is None:
+        return abs_notional * DEFAULT_MAINT_MARGIN_RATIO
+    return max(ZERO, abs_notional * bracket.maint_margin_ratio - bracket.cum)
+
+
+def liquidation_price(
+    kind: MarketKind,
+    amount: Decimal,
+    entry_price: Decimal,
+    *,
+    wallet_balance: Decimal,
+    maint_margin_ratio: Decimal,
+    cum: Decimal = ZERO,
+    other_maint_margin: Decimal = ZERO,
+    other_unrealized_pnl: Decimal = ZERO,
+    contract_size: Decimal = Decimal(1),
+) -> Decimal:
+    """Cross-margin, one-way liquidation price (Binance's published formulas); 0 when the position
+    cannot be liquidated by price alone.
+
+    Linear:  LP = (WB' + cum - side*|Q|*EP) / (|Q|*MMR - side*|Q|)
+    Inverse: LP = (|V|*MMR + side*|V|) / (WB' + cum + side*|V|/EP), V = contracts * size (USD)
+    where WB' = wallet balance - other positions' maintenance margin + their unrealized PnL.
+    """
+    if amount.is_zero():
+        return ZERO
+    side = Decimal(1) if amount > 0 else Decimal(-1)
+    adjusted_wallet = wallet_balance - other_maint_margin + other_unrealized_pnl
+    if kind == MarketKind.LINEAR:
+        size = abs(amount)
+        numerator = adjusted_wallet + cum - side * size * entry_price
+        denominator = size * maint_margin_ratio - side * size
+    elif kind == MarketKind.INVERSE:
+        value = abs(amount) * contract_size
+        numerator = value * maint_margin_ratio + side * value
+        denominator = adjusted_wallet + cum + side * value / entry_price
+    else:
+        raise ValueError(f"no liquidation for {kind} markets")
+    if denominator.is_zero():
+        return ZERO
+    price = numerator / denominator
+    return price if price > 0 else ZERO
+
+
+def available_balance(
+    wallet_balance: Decimal, unrealized: Decimal, initial_margin_total: Decimal
+) -> Decimal:
+    return max(ZERO, wallet_balance + unrealized - initial_margin_total)
+
+
+def max_withdraw_amount(
+    wallet_balance: Decimal, unrealized: Decimal, initial_margin_total: Decimal
+) -> Decimal:
+    """Unrealized loss reduces what can leave the wallet; unrealized profit does not add to it."""
+    available = available_balance(wallet_balance, unrealized, initial_margin_total)
+    realized_only = wallet_balance + min(ZERO, unrealized) - initial_margin_total
+    return max(ZERO, min(available, realized_only))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PositionFigures:
+    position: Position
+    margin_asset: str
+    contract_size: Decimal
+    mark_price: Decimal
+    notional: Decimal
+    unrealized_pnl: Decimal
+    initial_margin: Decimal
+    maint_margin: Decimal
+    bracket: Bracket | None
+    liquidation_price: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class WalletFigures:
+    asset: str
+    wallet_balance: Decimal
+    unrealized_pnl: Decimal
+    margin_balance: Decimal
+    initial_margin: Decimal
+    maint_margin: Decimal
+    available_balance: Decimal
+    max_withdraw_amount: Decimal
+    update_time: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountFigures:
+    kind: MarketKind
+    wallets: Mapping[str, WalletFigures]
+    positions: Mapping[str, PositionFigures]  # by symbol
+
+    def total(self, attribute: str) -> Decimal:
+        return sum((getattr(w, attribute) for w in self.wallets.values()), ZERO)
+
+
+def account_figures(state: PaperState, kind: MarketKind) -> AccountFigures:
+    """Every figure Binance serves for the USD-M (LINEAR) or COIN-M (INVERSE) account."""
+    balances = state.futures_balances(MARGIN_WALLET[kind])
+    raw: list[tuple[Position, PositionFigures]] = []
+    for position in state.positions:
+        if position.kind != kind or position.amount.is_zero():
+            continue
+        market = state.market(kind, position.symbol)
+        if market is None or market.margin_asset is None:
+            continue
+        mark = state.mark_price(position.symbol)
+        signed_notional = notional(kind, position.amount, mark, market.contract_size)
+        figures = PositionFigures(
+            position=position,
+            margin_asset=market.margin_asset,
+            contract_size=market.contract_size,
+            mark_price=mark,
+            notional=signed_notional,
+            unrealized_pnl=unrealized_pnl(
+                kind, position.amount, position.entry_price, mark, market.contract_size
+            ),
+            initial_margin=initial_margin(signed_notional, position.leverage),
+            maint_margin=maintenance_margin(signed_notional, market.brackets),
+            bracket=bracket_for(market.brackets, abs(signed_notional)),
+            liquidation_price=ZERO,
+        )
+        raw.append((position, figures))
+
+    positions: dict[str, PositionFigures] = {}
+    for position, figures in raw:
+        others = [f for p, f in raw if p is not position and f.margin_asset == figures.margin_asset]
+        balance = balances.get(figures.margin_asset)
+        wallet_balance = balance.wallet_balance if balance is not None else ZERO
+        bracket = figures.bracket
+        price = liquidation_price(
+            kind,
+            position.amount,
+            position.entry_price,
+            wallet_balance=wallet_balance,
+            maint_margin_ratio=(
+                bracket.maint_margin_ratio if bracket else DEFAULT_MAINT_MARGIN_RATIO
+            ),
+            cum=bracket.cum if bracket else ZERO,
+            other_maint_margin=sum((f.maint_margin for f in others), ZERO),
+            other_unrealized_pnl=sum((f.unrealized_pnl for f in others), ZERO),
+            contract_size=figures.contract_size,
+        )
+        positions[position.symbol] = replace(figures, liquidation_price=price)
+
+    wallets: dict[str, WalletFigures] = {}
+    for asset, balance in balances.items():
+        mine = [f for f in positions.values() if f.margin_asset == asset]
+        unrealized = sum((f.unrealized_pnl for f in mine), ZERO)
+        initial = sum((f.initial_margin for f in mine), ZERO)
+        wallets[asset] = WalletFigures(
+            asset=asset,
+            wallet_balance=balance.wallet_balance,
+            unrealized_pnl=unrealized,
+            margin_balance=balance.wallet_balance + unrealized,
+            initial_margin=initial,
+            maint_margin=sum((f.maint_margin for f in mine), ZERO),
+            available_balance=available_balance(balance.wallet_balance, unrealized, initial),
+            max_withdraw_amount=max_withdraw_amount(balance.wallet_balance, unrealized, initial),
+            update_time=balance.update_time,
+        )
+    return AccountFigures(kind=kind, wallets=wallets, positions=positions)

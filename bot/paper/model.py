@@ -1,0 +1,382 @@
+"""The paper exchange's account state as immutable values, and the default account.
+
+Every change produces a new `PaperState` (see `transfers.py` and `with_mark_price`), so a change
+is either wholly persisted and served, or not at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import StrEnum
+
+
+class MarketKind(StrEnum):
+    SPOT = "spot"
+    LINEAR = "linear"  # USD-M: margined and settled in the quote (USDT)
+    INVERSE = "inverse"  # COIN-M: contracts worth a fixed USD amount, margined in the coin
+
+
+class Wallet(StrEnum):
+    """Binance's account ids, as they appear in universal-transfer types (MAIN_UMFUTURE...)."""
+
+    SPOT = "MAIN"
+    USDM = "UMFUTURE"
+    COINM = "CMFUTURE"
+
+
+MARGIN_WALLET = {MarketKind.LINEAR: Wallet.USDM, MarketKind.INVERSE: Wallet.COINM}
+PERPETUAL_DELIVERY_DATE = 4133404800000  # Binance's "never" for perpetuals
+FUNDING_INTERVAL_HOURS = 8
+DEFAULT_LEVERAGE = 10
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bracket:
+    """One maintenance-margin tier; floor and cap are |notional| in the margin asset."""
+
+    bracket: int
+    floor: Decimal
+    cap: Decimal
+    maint_margin_ratio: Decimal
+    max_leverage: int
+    cum: Decimal  # maintenance amount: keeps maintenance margin continuous across tiers
+
+
+def brackets_from_tiers(tiers: Sequence[tuple[str, str, str, int]]) -> tuple[Bracket, ...]:
+    """Build tiers from (floor, cap, maintenance ratio, max leverage), deriving `cum` as Binance
+    does: cum_i = cum_(i-1) + floor_i * (mmr_i - mmr_(i-1))."""
+    result: list[Bracket] = []
+    cum = Decimal(0)
+    previous_ratio = Decimal(0)
+    for index, (floor, cap, ratio, max_leverage) in enumerate(tiers, start=1):
+        ratio_value = Decimal(ratio)
+        cum += Decimal(floor) * (ratio_value - previous_ratio)
+        result.append(
+            Bracket(
+                bracket=index,
+                floor=Decimal(floor),
+                cap=Decimal(cap),
+                maint_margin_ratio=ratio_value,
+                max_leverage=max_leverage,
+                cum=cum,
+            )
+        )
+        previous_ratio = ratio_value
+    return tuple(result)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Market:
+    kind: MarketKind
+    symbol: str  # the exchange id: ETHUSDT, BTCUSD_PERP
+    base: str
+    quote: str
+    margin_asset: str | None = None  # None for spot
+    pair: str | None = None  # COIN-M pair, e.g. BTCUSD
+    contract_size: Decimal = Decimal(1)
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    max_qty: Decimal
+    min_notional: Decimal
+    price_precision: int
+    quantity_precision: int
+    brackets: tuple[Bracket, ...] = ()
+    onboard_date: int = 1569398400000
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpotBalance:
+    free: Decimal
+    locked: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FuturesBalance:
+    wallet_balance: Decimal
+    update_time: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Position:
+    """One-way mode, cross margin. `amount` is signed (negative = short); contracts for inverse."""
+
+    kind: MarketKind
+    symbol: str
+    amount: Decimal
+    entry_price: Decimal
+    leverage: int = DEFAULT_LEVERAGE
+    update_time: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Funding:
+    rate: Decimal
+    next_funding_time: int
+    interval_hours: int = FUNDING_INTERVAL_HOURS
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferRecord:
+    tran_id: int
+    timestamp: int
+    asset: str
+    amount: Decimal
+    type: str
+    status: str = "CONFIRMED"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaperState:
+    markets: tuple[Market, ...]
+    spot: Mapping[str, SpotBalance]
+    usdm: Mapping[str, FuturesBalance]
+    coinm: Mapping[str, FuturesBalance]
+    positions: tuple[Position, ...]
+    mark_prices: Mapping[str, Decimal]  # by market id; spot and USD-M ETHUSDT share one
+    funding: Mapping[str, Funding]  # by perpetual id
+    transfers: tuple[TransferRecord, ...] = ()
+    next_tran_id: int = 100000001
+    spot_update_time: int = 0
+
+    def markets_of(self, kind: MarketKind) -> tuple[Market, ...]:
+        return tuple(market for market in self.markets if market.kind == kind)
+
+    def market(self, kind: MarketKind, symbol: str) -> Market | None:
+        for market in self.markets:
+            if market.kind == kind and market.symbol == symbol:
+                return market
+        return None
+
+    def position(self, kind: MarketKind, symbol: str) -> Position | None:
+        for position in self.positions:
+            if position.kind == kind and position.symbol == symbol:
+                return position
+        return None
+
+    def futures_balances(self, wallet: Wallet) -> Mapping[str, FuturesBalance]:
+        if wallet == Wallet.USDM:
+            return self.usdm
+        if wallet == Wallet.COINM:
+            return self.coinm
+        raise ValueError(f"{wallet} is not a futures wallet")
+
+    def mark_price(self, symbol: str) -> Decimal:
+        return self.mark_prices[symbol]
+
+    def with_mark_price(self, symbol: str, price: Decimal) -> PaperState:
+        """Move the price of `symbol`'s base asset: every market on that base follows, so the spot
+        price of a pair always equals its perpetual's mark. `symbol` is a market id or a base
+        asset ("ETHUSDT", "BTCUSD_PERP", "ETH")."""
+        if not price.is_finite() or price <= 0:
+            raise ValueError(f"mark price must be a positive number, got {price}")
+        base = self._base_of(symbol)
+        moved = {market.symbol: price for market in self.markets if market.base == base}
+        return replace(self, mark_prices={**self.mark_prices, **moved})
+
+    def _base_of(self, symbol: str) -> str:
+        for market in self.markets:
+            if market.symbol == symbol:
+                return market.base
+        bases = {market.base for market in self.markets}
+        if symbol in bases:
+            return symbol
+        raise KeyError(
+            f"unknown symbol {symbol!r}; known: {sorted(m.symbol for m in self.markets)}"
+        )
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def next_funding_boundary(now: int, interval_hours: int = FUNDING_INTERVAL_HOURS) -> int:
+    """The first funding time strictly after `now` on Binance's UTC grid (00:00, 08:00, 16:00)."""
+    interval_ms = interval_hours * 3_600_000
+    return (now // interval_ms + 1) * interval_ms
+
+
+def _linear(
+    symbol: str,
+    base: str,
+    *,
+    tick: str,
+    step: str,
+    max_qty: str,
+    price_precision: int,
+    quantity_precision: int,
+    tiers: Sequence[tuple[str, str, str, int]],
+) -> Market:
+    return Market(
+        kind=MarketKind.LINEAR,
+        symbol=symbol,
+        base=base,
+        quote="USDT",
+        margin_asset="USDT",
+        pair=symbol,
+        tick_size=Decimal(tick),
+        step_size=Decimal(step),
+        min_qty=Decimal(step),
+        max_qty=Decimal(max_qty),
+        min_notional=Decimal("5"),
+        price_precision=price_precision,
+        quantity_precision=quantity_precision,
+        brackets=brackets_from_tiers(tiers),
+    )
+
+
+def _inverse(
+    symbol: str,
+    base: str,
+    *,
+    contract_size: str,
+    tick: str,
+    price_precision: int,
+    tiers: Sequence[tuple[str, str, str, int]],
+) -> Market:
+    return Market(
+        kind=MarketKind.INVERSE,
+        symbol=symbol,
+        base=base,
+        quote="USD",
+        margin_asset=base,
+        pair=f"{base}USD",
+        contract_size=Decimal(contract_size),
+        tick_size=Decimal(tick),
+        step_size=Decimal(1),
+        min_qty=Decimal(1),
+        max_qty=Decimal(1000000),
+        min_notional=Decimal(0),
+        price_precision=price_precision,
+        quantity_precision=0,
+        brackets=brackets_from_tiers(tiers),
+    )
+
+
+def _spot(symbol: str, base: str, *, tick: str, step: str) -> Market:
+    return Market(
+        kind=MarketKind.SPOT,
+        symbol=symbol,
+        base=base,
+        quote="USDT",
+        tick_size=Decimal(tick),
+        step_size=Decimal(step),
+        min_qty=Decimal(step),
+        max_qty=Decimal(9000),
+        min_notional=Decimal(5),
+        price_precision=8,
+        quantity_precision=8,
+    )
+
+
+def default_markets() -> tuple[Market, ...]:
+    # First tiers at 0.5 % maintenance so the default hedge reads like Binance's docs examples.
+    linear_tiers = [
+        ("0", "50000", "0.005", 125),
+        ("50000", "600000", "0.01", 50),
+        ("600000", "3000000", "0.025", 20),
+        ("3000000", "12000000", "0.05", 10),
+        ("12000000", "50000000", "0.1", 5),
+    ]
+    inverse_btc = [
+        ("0", "5", "0.005", 125),
+        ("5", "10", "0.01", 50),
+        ("10", "20", "0.025", 20),
+        ("20", "50", "0.05", 10),
+        ("50", "100", "0.1", 5),
+    ]
+    inverse_eth = [
+        ("0", "100", "0.005", 75),
+        ("100", "500", "0.01", 50),
+        ("500", "1000", "0.025", 20),
+        ("1000", "5000", "0.05", 10),
+    ]
+    return (
+        _spot("ETHUSDT", "ETH", tick="0.01", step="0.0001"),
+        _spot("BTCUSDT", "BTC", tick="0.01", step="0.00001"),
+        _linear(
+            "ETHUSDT",
+            "ETH",
+            tick="0.01",
+            step="0.001",
+            max_qty="10000",
+            price_precision=2,
+            quantity_precision=3,
+            tiers=linear_tiers,
+        ),
+        _linear(
+            "BTCUSDT",
+            "BTC",
+            tick="0.10",
+            step="0.001",
+            max_qty="1000",
+            price_precision=2,
+            quantity_precision=3,
+            tiers=linear_tiers,
+        ),
+        _inverse(
+            "BTCUSD_PERP",
+            "BTC",
+            contract_size="100",
+            tick="0.1",
+            price_precision=1,
+            tiers=inverse_btc,
+        ),
+        _inverse(
+            "ETHUSD_PERP",
+            "ETH",
+            contract_size="10",
+            tick="0.01",
+            price_precision=2,
+            tiers=inverse_eth,
+        ),
+    )
+
+
+def default_state(now: int | None = None) -> PaperState:
+    """The quick-start account: USD-M hedge at equity/notional 0.30 (4500 / 15000), below a
+    0.4-0.6 band, so a first rebalance moves USDT from spot to USD-M."""
+    at = now_ms() if now is None else now
+    next_funding = next_funding_boundary(at)
+    return PaperState(
+        markets=default_markets(),
+        spot={
+            "USDT": SpotBalance(free=Decimal("20000")),
+            "ETH": SpotBalance(free=Decimal("5")),
+            "BTC": SpotBalance(free=Decimal("1")),
+        },
+        usdm={"USDT": FuturesBalance(wallet_balance=Decimal("4500"), update_time=at)},
+        coinm={"BTC": FuturesBalance(wallet_balance=Decimal("0.3"), update_time=at)},
+        positions=(
+            Position(
+                kind=MarketKind.LINEAR,
+                symbol="ETHUSDT",
+                amount=Decimal("-5"),
+                entry_price=Decimal("3000"),
+                update_time=at,
+            ),
+            Position(
+                kind=MarketKind.INVERSE,
+                symbol="BTCUSD_PERP",
+                amount=Decimal("-300"),
+                entry_price=Decimal("60000"),
+                update_time=at,
+            ),
+        ),
+        mark_prices={
+            "ETHUSDT": Decimal("3000"),
+            "BTCUSDT": Decimal("60000"),
+            "BTCUSD_PERP": Decimal("60000"),
+            "ETHUSD_PERP": Decimal("3000"),
+        },
+        funding={
+            "ETHUSDT": Funding(rate=Decimal("0.0001"), next_funding_time=next_funding),
+            "BTCUSDT": Funding(rate=Decimal("0.0001"), next_funding_time=next_funding),
+            "BTCUSD_PERP": Funding(rate=Decimal("0.0001"), next_funding_time=next_funding),
+            "ETHUSD_PERP": Funding(rate=Decimal("0.0001"), next_funding_time=next_funding),
+        },
+        spot_update_time=at,
+    )

@@ -1,0 +1,142 @@
+"""Admin routes under /_paper/ so a test in another process can read and steer the exchange.
+
+Served only when the exchange runs with `test_hooks=True`; plain JSON, not Binance's dialect.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bot.paper.faults import FaultKind, FaultPlan
+from bot.paper.state import StateStore, state_from_json, state_to_json
+
+
+class AdminTarget(Protocol):
+    store: StateStore
+    faults: FaultPlan
+
+    def set_mark_price(self, symbol: str, price: Decimal) -> None: ...
+
+    def server_time(self) -> int: ...
+
+
+class AdminError(Exception):
+    """A bad admin request; answered as HTTP 400 with the reason."""
+
+
+AdminHandler = Callable[[AdminTarget, dict[str, Any]], Any]
+
+
+def _decimal(body: dict[str, Any], name: str) -> Decimal:
+    if name not in body:
+        raise AdminError(f"missing field '{name}'")
+    try:
+        value = Decimal(str(body[name]))
+    except InvalidOperation as error:
+        raise AdminError(f"field '{name}' must be a decimal number, got {body[name]!r}") from error
+    return value
+
+
+def get_state(target: AdminTarget, body: dict[str, Any]) -> Any:
+    return {**state_to_json(target.store.state), "server_time": target.server_time()}
+
+
+def put_state(target: AdminTarget, body: dict[str, Any]) -> Any:
+    try:
+        new_state = state_from_json(body)
+    except (KeyError, ValueError, TypeError, InvalidOperation) as error:
+        raise AdminError(f"not a paper state: {error}") from error
+    target.store.commit(new_state)
+    return {"ok": True}
+
+
+def post_mark(target: AdminTarget, body: dict[str, Any]) -> Any:
+    symbol = body.get("symbol")
+    if not isinstance(symbol, str):
+        raise AdminError("field 'symbol' must be a market id such as ETHUSDT")
+    price = _decimal(body, "price")
+    try:
+        target.set_mark_price(symbol, price)
+    except (KeyError, ValueError) as error:
+        raise AdminError(str(error)) from error
+    return {"symbol": symbol, "price": f"{price:f}"}
+
+
+def post_fault(target: AdminTarget, body: dict[str, Any]) -> Any:
+    options = dict(body)
+    kind = options.pop("kind", None)
+    if kind not in {k.value for k in FaultKind}:
+        raise AdminError(f"field 'kind' must be one of {[k.value for k in FaultKind]}")
+    allowed = {"method", "path", "times", "hang", "status", "code", "msg", "symbol", "price"}
+    unknown = set(options) - allowed
+    if unknown:
+        raise AdminError(f"unknown fault fields {sorted(unknown)}; allowed: {sorted(allowed)}")
+    try:
+        target.faults.add(kind, **options)
+    except (TypeError, ValueError) as error:
+        raise AdminError(str(error)) from error
+    return {"ok": True, "pending": len(target.faults.pending())}
+
+
+def get_faults(target: AdminTarget, body: dict[str, Any]) -> Any:
+    return target.faults.report()
+
+
+def delete_faults(target: AdminTarget, body: dict[str, Any]) -> Any:
+    target.faults.clear()
+    return {"ok": True}
+
+
+def post_latency(target: AdminTarget, body: dict[str, Any]) -> Any:
+    seconds = _decimal(body, "seconds")
+    if seconds < 0:
+        raise AdminError("field 'seconds' must be 0 or more")
+    target.faults.latency = float(seconds)  # a delay, not money
+    return {"latency": f"{seconds:f}"}
+
+
+def post_clock(target: AdminTarget, body: dict[str, Any]) -> Any:
+    offset = body.get("offset_ms")
+    if not isinstance(offset, int) or isinstance(offset, bool):
+        raise AdminError("field 'offset_ms' must be an integer number of milliseconds")
+    target.faults.clock_offset_ms = offset
+    return {"offset_ms": offset, "server_time": target.server_time()}
+
+
+ADMIN_ROUTES: dict[tuple[str, str], AdminHandler] = {
+    ("GET", "/_paper/state"): get_state,
+    ("PUT", "/_paper/state"): put_state,
+    ("POST", "/_paper/mark"): post_mark,
+    ("POST", "/_paper/fault"): post_fault,
+    ("GET", "/_paper/faults"): get_faults,
+    ("DELETE", "/_paper/faults"): delete_faults,
+    ("POST", "/_paper/latency"): post_latency,
+    ("POST", "/_paper/clock"): post_clock,
+}
+
+
+def admin_handler(target: AdminTarget) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(request: web.Request) -> web.Response:
+        handler = ADMIN_ROUTES.get((request.method, request.path))
+        if handler is None:
+            raise web.HTTPNotFound()
+        body: dict[str, Any] = {}
+        if request.can_read_body:
+            try:
+                parsed = json.loads(await request.text() or "{}")
+            except json.JSONDecodeError as error:
+                return web.json_response({"error": f"body is not JSON: {error}"}, status=400)
+            if not isinstance(parsed, dict):
+                return web.json_response({"error": "body must be a JSON object"}, status=400)
+            body = parsed
+        try:
+            return web.json_response(handler(target, body))
+        except AdminError as error:
+            return web.json_response({"error": str(error)}, status=400)
+
+    return handle

@@ -1,0 +1,404 @@
+"""The paper exchange's HTTP server: one aiohttp app on loopback that answers Binance's spot,
+wallet, USD-M and COIN-M paths, so the real ccxt binance client runs against it unchanged.
+
+I/O lives here: reading requests, sleeping for faults, writing responses. The rules live in
+`auth`, `transfers` and `accounting`; the shapes in the `routes_*` modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from bot.paper import routes_coinm, routes_market, routes_spot, routes_usdm, routes_wallet
+from bot.paper.auth import PAPER_API_KEY, PAPER_SECRET, Credentials, parse_params
+from bot.paper.auth import verify_signed_request as _verify
+from bot.paper.faults import (
+    AFTER_KINDS,
+    BEFORE_KINDS,
+    KNOWN_MESSAGES,
+    Fault,
+    FaultKind,
+    FaultPlan,
+)
+from bot.paper.model import PaperState, now_ms
+from bot.paper.routes_admin import admin_handler
+from bot.paper.routing import Call, Endpoint, endpoints_by_route
+from bot.paper.state import StateStore
+from bot.paper.wire import BinanceError, dumps
+
+logger = logging.getLogger(__name__)
+
+WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
+ADMIN_PREFIX = "/_paper"
+ALL_ENDPOINTS = (
+    routes_market.ENDPOINTS,
+    routes_spot.ENDPOINTS,
+    routes_usdm.ENDPOINTS,
+    routes_coinm.ENDPOINTS,
+    routes_wallet.ENDPOINTS,
+)
+_BINANCE_HOST = re.compile(r"^https?://[A-Za-z0-9.-]*binance\.com(?=/|$)")
+_UNKNOWN_ERROR = BinanceError(500, -1000, "An unknown error occurred while processing the request.")
+_INTERNAL_ERROR_HTML = "<html><body><h1>500 Internal Server Error</h1></body></html>"
+
+
+def binance_urls(base_url: str, template: Mapping[str, Any]) -> dict[str, Any]:
+    """Point a ccxt client's `urls['api']` at `base_url`: every https://*.binance.com URL keeps
+    its path under the new scheme and host; other values are copied unchanged."""
+    base = base_url.rstrip("/")
+    result: dict[str, Any] = {}
+    for key, value in template.items():
+        if isinstance(value, str):
+            result[key] = _BINANCE_HOST.sub(base, value, count=1)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+class WeightMeter:
+    """Request weight used in the current minute, per API family, as Binance counts it."""
+
+    def __init__(self) -> None:
+        self._minute = -1
+        self._used: dict[str, int] = {}
+
+    def add(self, path: str, weight: int, now: int) -> int:
+        minute = now // 60_000
+        if minute != self._minute:
+            self._minute, self._used = minute, {}
+        family = _family(path)
+        self._used[family] = self._used.get(family, 0) + weight
+        return self._used[family]
+
+
+def _family(path: str) -> str:
+    if path.startswith("/fapi/"):
+        return "fapi"
+    if path.startswith("/dapi/"):
+        return "dapi"
+    return "api"
+
+
+class PaperExchange:
+    """The server, run inside the caller's event loop (`async with PaperExchange(store)`)."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        *,
+        api_key: str = PAPER_API_KEY,
+        secret: str = PAPER_SECRET,
+        test_hooks: bool = False,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.store = store
+        self.faults = FaultPlan()
+        self.test_hooks = test_hooks
+        self.base_url = ""
+        self._credentials = Credentials(api_key=api_key, secret=secret)
+        self._clock = clock
+        self._routes = endpoints_by_route(ALL_ENDPOINTS)
+        self._paths = {path for _, path in self._routes}
+        self._weights = WeightMeter()
+        self._runner: web.AppRunner | None = None
+        self._stopping: asyncio.Event | None = None
+
+    @property
+    def state(self) -> PaperState:
+        return self.store.state
+
+    def server_time(self) -> int:
+        """Milliseconds, with the test clock offset applied."""
+        return self._clock() + self.faults.clock_offset_ms
+
+    def set_mark_price(self, symbol: str, price: Decimal) -> None:
+        """Move a base asset's price everywhere ("ETHUSDT" moves spot and both perps); persists."""
+        self.store.commit(self.store.state.with_mark_price(symbol, Decimal(price)))
+
+    def build_app(self) -> web.Application:
+        app = web.Application()
+        if self.test_hooks:
+            app.router.add_route("*", ADMIN_PREFIX + "/{tail:.*}", admin_handler(self))
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        if self._runner is not None:
+            raise RuntimeError("paper exchange already started")
+        self._stopping = asyncio.Event()
+        runner = web.AppRunner(self.build_app(), access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        self._runner = runner
+        bound_port = port
+        for address in runner.addresses:
+            if isinstance(address, tuple):
+                bound_port = address[1]
+                break
+        self.base_url = f"http://{host}:{bound_port}"
+        logger.info("paper exchange listening on %s", self.base_url)
+
+    async def stop(self) -> None:
+        if self._runner is None:
+            return
+        if self._stopping is not None:
+            self._stopping.set()  # cut fault hangs short
+        runner, self._runner = self._runner, None
+        await runner.cleanup()
+        logger.info("paper exchange on %s stopped", self.base_url)
+
+    async def __aenter__(self) -> PaperExchange:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake when the server stops so shutdown never waits on a fault."""
+        if seconds <= 0:
+            return
+        assert self._stopping is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+            raise web.HTTPNotFound()  # admin routes exist only with test_hooks
+        if self.faults.latency > 0:
+            await self._sleep(self.faults.latency)
+        endpoint = self._routes.get((request.method, path))
+        if endpoint is None:
+            if path in self._paths:
+                raise web.HTTPMethodNotAllowed(request.method, self._methods(path))
+            raise web.HTTPNotFound()
+        used = self._weights.add(path, endpoint.weight, self.server_time())
+        headers = {WEIGHT_HEADER: str(used)}
+        fault = self.faults.take(request.method, path)
+        if fault is not None and fault.kind in BEFORE_KINDS:
+            logger.info("fault %s on %s %s (not applied)", fault.kind, request.method, path)
+            return await self._answer_fault_before(fault, headers)
+        if fault is not None and fault.kind == FaultKind.MOVE_PRICE_BEFORE:
+            assert fault.symbol is not None and fault.price is not None
+            self.set_mark_price(fault.symbol, fault.price)
+        raw_body = await request.text() if request.can_read_body else ""
+        response = self._run(endpoint, request, raw_body, headers)
+        if fault is not None and fault.kind in AFTER_KINDS:
+            logger.info("fault %s on %s %s (applied)", fault.kind, request.method, path)
+            return await self._answer_fault_after(fault, request, response, headers)
+        return response
+
+    def _methods(self, path: str) -> list[str]:
+        return sorted(method for method, known in self._routes if known == path)
+
+    def _run(
+        self, endpoint: Endpoint, request: web.Request, raw_body: str, headers: dict[str, str]
+    ) -> web.Response:
+        """Authenticate, then run the handler; synchronous, so the check, the change and the
+        persisting of the change cannot interleave with another request."""
+        now = self.server_time()
+        raw_query = request.rel_url.raw_query_string
+        try:
+            if endpoint.signed:
+                params = _verify(
+                    api_key=request.headers.get("X-MBX-APIKEY"),
+                    raw_query=raw_query,
+                    raw_body=raw_body,
+                    credentials=self._credentials,
+                    server_time=now,
+                )
+            else:
+                params = parse_params(raw_query, raw_body)
+            payload = endpoint.handler(Call(params=params, now=now, store=self.store))
+        except BinanceError as error:
+            return _json(error.body(), status=error.status, headers=headers)
+        except Exception:
+            logger.exception("paper exchange failed on %s %s", request.method, request.path)
+            return _json(_UNKNOWN_ERROR.body(), status=_UNKNOWN_ERROR.status, headers=headers)
+        return _json(payload, status=200, headers=headers)
+
+    async def _answer_fault_before(self, fault: Fault, headers: dict[str, str]) -> web.Response:
+        if fault.kind == FaultKind.HTTP_500_BEFORE:
+            return _html_500(headers)
+        if fault.kind == FaultKind.HTTP_429:
+            body = {"code": -1003, "msg": fault.msg or KNOWN_MESSAGES[-1003]}
+            return _json(body, status=429, headers={**headers, "Retry-After": "1"})
+        if fault.kind == FaultKind.TIMEOUT_BEFORE:
+            await self._sleep(fault.hang)
+            return web.Response(status=504, text="Gateway Time-out", headers=headers)
+        return _json(fault.error_body(), status=fault.status, headers=headers)
+
+    async def _answer_fault_after(
+        self, fault: Fault, request: web.Request, response: web.Response, headers: dict[str, str]
+    ) -> web.StreamResponse:
+        if fault.kind == FaultKind.HTTP_500_AFTER:
+            return _html_500(headers)
+        if fault.kind == FaultKind.TIMEOUT_AFTER:
+            await self._sleep(fault.hang)
+            return response
+        # RESET_AFTER: the change is applied and persisted; the client never hears back.
+        if request.transport is not None:
+            request.transport.abort()
+        return response
+
+
+def _json(payload: Any, *, status: int, headers: Mapping[str, str]) -> web.Response:
+    return web.Response(
+        status=status, text=dumps(payload), content_type="application/json", headers=headers
+    )
+
+
+def _html_500(headers: Mapping[str, str]) -> web.Response:
+    return web.Response(
+        status=500, text=_INTERNAL_ERROR_HTML, content_type="text/html", headers=headers
+    )
+
+
+class PaperExchangeThread:
+    """The same server on its own thread and event loop, for synchronous tests and for tests
+    that drive the bot as a subprocess. Use as a context manager."""
+
+    def __init__(
+        self,
+        store: StateStore | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str = PAPER_API_KEY,
+        secret: str = PAPER_SECRET,
+        test_hooks: bool = False,
+    ) -> None:
+        self.exchange = PaperExchange(
+            store if store is not None else StateStore(None),
+            api_key=api_key,
+            secret=secret,
+            test_hooks=test_hooks,
+        )
+        self._host = host
+        self._port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self.exchange.base_url
+
+    @property
+    def store(self) -> StateStore:
+        return self.exchange.store
+
+    @property
+    def state(self) -> PaperState:
+        return self.exchange.state
+
+    @property
+    def faults(self) -> FaultPlan:
+        return self.exchange.faults
+
+    def start(self, timeout: float = 10.0) -> PaperExchangeThread:
+        if self._thread is not None:
+            raise RuntimeError("paper exchange thread already started")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, name="paper-exchange", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"paper exchange did not start within {timeout} s")
+        if self._error is not None:
+            raise RuntimeError("paper exchange failed to start") from self._error
+        return self
+
+    def _serve(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self.exchange.start(self._host, self._port))
+        except BaseException as error:
+            self._error = error
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(self.exchange.stop())
+            loop.close()
+
+    def call(self, function: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Run `function` on the server's loop (so it never races a request) and return its
+        result."""
+        loop = self._loop
+        if loop is None:
+            return function()
+
+        async def invoke() -> Any:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(invoke(), loop).result(timeout)
+
+    def set_mark_price(self, symbol: str, price: Decimal) -> None:
+        self.call(lambda: self.exchange.set_mark_price(symbol, price))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if loop.is_running():
+            asyncio.run_coroutine_threadsafe(self.exchange.stop(), loop).result(timeout)
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        self._loop, self._thread = None, None
+
+    def __enter__(self) -> PaperExchangeThread:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+async def serve_forever(
+    store: StateStore,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    api_key: str = PAPER_API_KEY,
+    secret: str = PAPER_SECRET,
+    test_hooks: bool = False,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until cancelled (the CLI's `bot paper serve`). The base URL is logged and handed to
+    `on_ready`, which is where the CLI prints it."""
+    exchange = PaperExchange(store, api_key=api_key, secret=secret, test_hooks=test_hooks)
+    await exchange.start(host, port)
+    try:
+        if on_ready is not None:
+            on_ready(exchange.base_url)
+        await asyncio.Event().wait()
+    finally:
+        await exchange.stop()
