@@ -46,7 +46,9 @@ class TransfersConfig(_Strict):
     @classmethod
     def _safety_in_range(cls, value: Decimal) -> Decimal:
         if not Decimal(0) < value <= Decimal(1):
-            raise ValueError(f"must be in (0, 1], got {value}; 0.99 sends 99% of what is transferable")
+            raise ValueError(
+                f"must be in (0, 1], got {value}; 0.99 sends 99% of what is transferable"
+            )
         return value
 
     @field_validator("min_amount", "max_amount")
@@ -107,7 +109,9 @@ class VenueConfig(_Strict):
     @model_validator(mode="after")
     def _paper_or_keys(self) -> VenueConfig:
         if self.paper and (self.api_key_env or self.secret_env):
-            raise ValueError("a paper venue uses the paper exchange's keys; drop api_key_env/secret_env")
+            raise ValueError(
+                "a paper venue uses the paper exchange's keys; drop api_key_env/secret_env"
+            )
         return self
 
 
@@ -233,7 +237,9 @@ def load_config(path: Path) -> Config:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}:{where} is not valid YAML; check indentation and quoting") from None
+        raise ConfigError(
+            f"{path}:{where} is not valid YAML; check indentation and quoting"
+        ) from None
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: expected a mapping with venues and hedges at the top level")
     return parse_config(raw, base_dir=path.resolve().parent)

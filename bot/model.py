@@ -1,4 +1,5 @@
-"""The bot's vocabulary as immutable values: what was read (State), what to do (Plan), what was done.
+"""The bot's vocabulary as immutable values: what was read (State), what to do (Plan), and
+what was done.
 
 Everything here is plain data with `Decimal` money and UTC datetimes, so the policy can be a
 pure function of it and the ledger can store it exactly.

@@ -1,4 +1,6 @@
-"""The default policy: keep each hedge's futures margin ratio inside its band. Pure: no I/O, no clock.
+"""The default policy: keep each hedge's futures margin ratio inside its band.
+
+Pure: no I/O, no clock.
 
 Margin ratio = futures equity (wallet balance + unrealized PnL, in the settle currency) divided
 by the absolute short notional. Hedges that share one futures wallet and settle asset (cross
@@ -75,9 +77,7 @@ def plan_transfers(state: State, hedges: Mapping[str, HedgeConfig]) -> Plan:
     return Plan(transfers=tuple(transfers), notes=tuple(notes))
 
 
-def _pools(
-    state: State, hedges: Mapping[str, HedgeConfig], notes: list[PlanNote]
-) -> list[_Pool]:
+def _pools(state: State, hedges: Mapping[str, HedgeConfig], notes: list[PlanNote]) -> list[_Pool]:
     grouped: dict[tuple[str, str, str], list[tuple[str, HedgeConfig]]] = {}
     for name, hedge in sorted(hedges.items()):
         venue_state = state.venues.get(hedge.venue)
@@ -101,9 +101,7 @@ def _pools(
 
 def _assess(venue_state: VenueState, pool: _Pool) -> _Assessment:
     futures = venue_state.wallet(pool.futures_account, pool.asset)
-    weighted = [
-        (hedge, _notional(venue_state, hedge.perp)) for _, hedge in pool.hedges
-    ]
+    weighted = [(hedge, _notional(venue_state, hedge.perp)) for _, hedge in pool.hedges]
     notional = sum((n for _, n in weighted), ZERO)
     if notional == 0:
         return _Assessment(pool, futures, ZERO, None, None, None)
@@ -208,7 +206,9 @@ def _decide_flat(
     pool = item.pool
     perps = ", ".join(hedge.perp for _, hedge in pool.hedges)
     if any(hedge.when_flat == "keep" for _, hedge in pool.hedges):
-        return _note(item, f"no open position on {perps}: keeping collateral (when_flat: keep)", figures)
+        return _note(
+            item, f"no open position on {perps}: keeping collateral (when_flat: keep)", figures
+        )
     amount = round_down(item.futures.balance, step)
     if amount <= 0:
         return _note(item, f"no open position on {perps} and no {pool.asset} collateral", figures)
@@ -237,7 +237,11 @@ def _figures(item: _Assessment, venue_state: VenueState) -> dict[str, Decimal | 
     }
     if item.ratio is not None:
         figures["margin_ratio"] = item.ratio.quantize(Decimal("0.000001"))
-    for key, value in (("target", item.target), ("band_lower", item.lower), ("band_upper", item.upper)):
+    for key, value in (
+        ("target", item.target),
+        ("band_lower", item.lower),
+        ("band_upper", item.upper),
+    ):
         if value is not None:
             figures[key] = value
     return figures

@@ -51,14 +51,21 @@ def append(session: Session, row: Transfer | TransferAttempt, at: datetime) -> N
     """Append the row's current content to the chain, inside the caller's transaction."""
     session.flush()
     entity = "transfer" if isinstance(row, Transfer) else "attempt"
-    head = session.execute(select(JournalHead).where(JournalHead.id == 1).with_for_update()).scalar_one()
+    head = session.execute(
+        select(JournalHead).where(JournalHead.id == 1).with_for_update()
+    ).scalar_one()
     body = row_body(row)
     seq = head.seq + 1
     digest = chain_hash(head.hash, entity, row.id, body)
     session.add(
         JournalEntry(
-            seq=seq, at=at, entity=entity, entity_id=row.id, body=body,
-            prev_hash=head.hash, hash=digest,
+            seq=seq,
+            at=at,
+            entity=entity,
+            entity_id=row.id,
+            body=body,
+            prev_hash=head.hash,
+            hash=digest,
         )
     )
     session.execute(update(JournalHead).where(JournalHead.id == 1).values(seq=seq, hash=digest))

@@ -69,12 +69,26 @@ class TransferRecord:
     @classmethod
     def of(cls, row: Transfer, attempts: int) -> TransferRecord:
         return cls(
-            id=row.id, run_id=row.run_id, client_id=row.client_id, created_at=row.created_at,
-            updated_at=row.updated_at, venue=row.venue, hedges=row.hedges, asset=row.asset,
-            from_account=row.from_account, to_account=row.to_account, rule=row.rule,
-            planned_amount=row.planned_amount, amount=row.amount,
-            status=TransferStatus(row.status), exchange_id=row.exchange_id, error=row.error,
-            reason=row.reason, dry_run=row.dry_run, attempts=attempts, replaces_id=row.replaces_id,
+            id=row.id,
+            run_id=row.run_id,
+            client_id=row.client_id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            venue=row.venue,
+            hedges=row.hedges,
+            asset=row.asset,
+            from_account=row.from_account,
+            to_account=row.to_account,
+            rule=row.rule,
+            planned_amount=row.planned_amount,
+            amount=row.amount,
+            status=TransferStatus(row.status),
+            exchange_id=row.exchange_id,
+            error=row.error,
+            reason=row.reason,
+            dry_run=row.dry_run,
+            attempts=attempts,
+            replaces_id=row.replaces_id,
         )
 
 
@@ -106,7 +120,10 @@ class Ledger:
     def start_run(self, command: str, *, dry_run: bool, config_digest: str) -> int:
         with self._transaction() as session:
             run = Run(
-                command=command, dry_run=dry_run, started_at=self._clock(), status="running",
+                command=command,
+                dry_run=dry_run,
+                started_at=self._clock(),
+                status="running",
                 config_digest=config_digest,
             )
             session.add(run)
@@ -125,26 +142,51 @@ class Ledger:
         with self._transaction() as session:
             for venue in state.venues.values():
                 for w in venue.wallets.values():
-                    session.add(BalanceSnapshot(
-                        run_id=run_id, read_at=venue.read_at, venue=venue.venue,
-                        account=w.account, asset=w.asset, free=w.free, used=w.used,
-                        balance=w.balance, unrealized_pnl=w.unrealized_pnl,
-                        transferable=w.transferable,
-                    ))
+                    session.add(
+                        BalanceSnapshot(
+                            run_id=run_id,
+                            read_at=venue.read_at,
+                            venue=venue.venue,
+                            account=w.account,
+                            asset=w.asset,
+                            free=w.free,
+                            used=w.used,
+                            balance=w.balance,
+                            unrealized_pnl=w.unrealized_pnl,
+                            transferable=w.transferable,
+                        )
+                    )
                 for p in venue.positions.values():
-                    session.add(PositionSnapshot(
-                        run_id=run_id, read_at=venue.read_at, venue=venue.venue, symbol=p.symbol,
-                        side=p.side, contracts=p.contracts, contract_size=p.contract_size,
-                        notional=p.notional, entry_price=p.entry_price, mark_price=p.mark_price,
-                        unrealized_pnl=p.unrealized_pnl, initial_margin=p.initial_margin,
-                        maintenance_margin=p.maintenance_margin,
-                        liquidation_price=p.liquidation_price,
-                    ))
+                    session.add(
+                        PositionSnapshot(
+                            run_id=run_id,
+                            read_at=venue.read_at,
+                            venue=venue.venue,
+                            symbol=p.symbol,
+                            side=p.side,
+                            contracts=p.contracts,
+                            contract_size=p.contract_size,
+                            notional=p.notional,
+                            entry_price=p.entry_price,
+                            mark_price=p.mark_price,
+                            unrealized_pnl=p.unrealized_pnl,
+                            initial_margin=p.initial_margin,
+                            maintenance_margin=p.maintenance_margin,
+                            liquidation_price=p.liquidation_price,
+                        )
+                    )
                 for f in venue.funding.values():
-                    session.add(FundingSnapshot(
-                        run_id=run_id, read_at=venue.read_at, venue=venue.venue, symbol=f.symbol,
-                        rate=f.rate, mark_price=f.mark_price, next_funding_at=f.next_funding_at,
-                    ))
+                    session.add(
+                        FundingSnapshot(
+                            run_id=run_id,
+                            read_at=venue.read_at,
+                            venue=venue.venue,
+                            symbol=f.symbol,
+                            rate=f.rate,
+                            mark_price=f.mark_price,
+                            next_funding_at=f.next_funding_at,
+                        )
+                    )
 
     # transfers ----------------------------------------------------------------------------
 
@@ -164,12 +206,25 @@ class Ledger:
         now = self._clock()
         with self._transaction() as session:
             row = Transfer(
-                run_id=run_id, client_id=new_client_id(), created_at=now, updated_at=now,
-                venue=item.venue, hedges=",".join(item.hedges), asset=item.asset,
-                from_account=item.from_account, to_account=item.to_account, rule=item.rule.value,
-                planned_amount=item.amount, amount=amount, status=status.value, exchange_id=None,
-                error=error, reason=item.reason, figures=journal.canonical_json(dict(item.figures)),
-                inputs=journal.canonical_json(dict(inputs)), dry_run=dry_run,
+                run_id=run_id,
+                client_id=new_client_id(),
+                created_at=now,
+                updated_at=now,
+                venue=item.venue,
+                hedges=",".join(item.hedges),
+                asset=item.asset,
+                from_account=item.from_account,
+                to_account=item.to_account,
+                rule=item.rule.value,
+                planned_amount=item.amount,
+                amount=amount,
+                status=status.value,
+                exchange_id=None,
+                error=error,
+                reason=item.reason,
+                figures=journal.canonical_json(dict(item.figures)),
+                inputs=journal.canonical_json(dict(inputs)),
+                dry_run=dry_run,
                 replaces_id=replaces_id,
             )
             session.add(row)
@@ -192,9 +247,15 @@ class Ledger:
                 select(func.count()).where(TransferAttempt.transfer_id == transfer_id)
             )
             row = TransferAttempt(
-                transfer_id=transfer_id, number=(number or 0) + 1, started_at=started_at,
-                finished_at=self._clock(), amount=amount, outcome=outcome,
-                error_kind=error_kind, error=error, exchange_id=exchange_id,
+                transfer_id=transfer_id,
+                number=(number or 0) + 1,
+                started_at=started_at,
+                finished_at=self._clock(),
+                amount=amount,
+                outcome=outcome,
+                error_kind=error_kind,
+                error=error,
+                exchange_id=exchange_id,
             )
             session.add(row)
             journal.append(session, row, self._clock())
@@ -231,6 +292,6 @@ class Ledger:
 
 
 def _attempt_count(session: Session, transfer_id: int) -> int:
-    return session.scalar(
-        select(func.count()).where(TransferAttempt.transfer_id == transfer_id)
-    ) or 0
+    return (
+        session.scalar(select(func.count()).where(TransferAttempt.transfer_id == transfer_id)) or 0
+    )

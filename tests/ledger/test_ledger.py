@@ -16,8 +16,15 @@ from bot.ledger.queries import TransferFilter, list_transfers, open_transfers
 from bot.model import PlannedTransfer, Rule, TransferStatus
 
 ITEM = PlannedTransfer(
-    venue="paper", hedges=("eth",), asset="USDT", from_account="spot", to_account="linear",
-    amount=D("3000"), rule=Rule.TOP_UP, reason="below band", figures={"equity": D("4500")},
+    venue="paper",
+    hedges=("eth",),
+    asset="USDT",
+    from_account="spot",
+    to_account="linear",
+    amount=D("3000"),
+    rule=Rule.TOP_UP,
+    reason="below band",
+    figures={"equity": D("4500")},
 )
 
 
@@ -54,7 +61,10 @@ def test_money_is_stored_exactly_as_text(ledger: Ledger, tmp_path: Path) -> None
     amount = D("2970.12345678")
     ledger.record_intent(run, ITEM, amount=amount, inputs={"transferable": D("3000.1234567891")})
     raw = sqlite3.connect(tmp_path / "ledger.sqlite")
-    assert raw.execute("SELECT amount, typeof(amount) FROM transfers").fetchone() == ("2970.12345678", "text")
+    assert raw.execute("SELECT amount, typeof(amount) FROM transfers").fetchone() == (
+        "2970.12345678",
+        "text",
+    )
     raw.close()
     (record,) = list_transfers(ledger, TransferFilter())
     assert record.amount == amount and isinstance(record.amount, D)
@@ -85,7 +95,9 @@ def test_an_exchange_id_is_claimed_by_one_row_only(ledger: Ledger) -> None:
 def test_verify_detects_edits_behind_the_bots_back(ledger: Ledger, tmp_path: Path) -> None:
     run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
     intent = ledger.record_intent(run, ITEM, amount=D(3000), inputs={})
-    ledger.record_attempt(intent.id, amount=D(3000), outcome="confirmed", started_at=datetime.now(UTC))
+    ledger.record_attempt(
+        intent.id, amount=D(3000), outcome="confirmed", started_at=datetime.now(UTC)
+    )
     ledger.record_outcome(intent.id, TransferStatus.CONFIRMED, exchange_id="1")
     assert ledger.verify().ok and ledger.verify().entries == 3
 
@@ -106,7 +118,9 @@ def test_list_filters(ledger: Ledger) -> None:
     other = PlannedTransfer(**{**ITEM.__dict__, "venue": "binance"})
     ledger.record_intent(run, other, amount=D(2), status=TransferStatus.SKIPPED, inputs={})
     assert [r.venue for r in list_transfers(ledger, TransferFilter(venue="binance"))] == ["binance"]
-    assert [r.id for r in list_transfers(ledger, TransferFilter(status=TransferStatus.CONFIRMED))] == [a.id]
+    assert [
+        r.id for r in list_transfers(ledger, TransferFilter(status=TransferStatus.CONFIRMED))
+    ] == [a.id]
     future = datetime(2100, 1, 1, tzinfo=UTC)
     assert list_transfers(ledger, TransferFilter(since=future)) == []
     assert len(list_transfers(ledger, TransferFilter(limit=1))) == 1

@@ -37,17 +37,41 @@ def test_default_config_is_valid() -> None:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda r: r["hedges"]["eth"].update(band=[0.7, 0.6]), "hedges.eth.band: lower bound 0.7 is above upper 0.6"),
-        (lambda r: r["hedges"]["eth"].update(band=[0.4]), "hedges.eth.band: expected [lower, upper]"),
-        (lambda r: r["hedges"]["eth"].update(venue="nowhere"), "hedges.eth.venue: unknown venue 'nowhere'"),
-        (lambda r: r["hedges"]["eth"].update(target_margin_ratio=0.9), "hedges.eth: target_margin_ratio 0.9 is outside band"),
-        (lambda r: r["hedges"]["eth"].update(bnad=[0.4, 0.6]), "hedges.eth.bnad: unknown key (allowed: venue, spot"),
+        (
+            lambda r: r["hedges"]["eth"].update(band=[0.7, 0.6]),
+            "hedges.eth.band: lower bound 0.7 is above upper 0.6",
+        ),
+        (
+            lambda r: r["hedges"]["eth"].update(band=[0.4]),
+            "hedges.eth.band: expected [lower, upper]",
+        ),
+        (
+            lambda r: r["hedges"]["eth"].update(venue="nowhere"),
+            "hedges.eth.venue: unknown venue 'nowhere'",
+        ),
+        (
+            lambda r: r["hedges"]["eth"].update(target_margin_ratio=0.9),
+            "hedges.eth: target_margin_ratio 0.9 is outside band",
+        ),
+        (
+            lambda r: r["hedges"]["eth"].update(bnad=[0.4, 0.6]),
+            "hedges.eth.bnad: unknown key (allowed: venue, spot",
+        ),
         (lambda r: r["hedges"]["eth"].pop("perp"), "hedges.eth.perp: required key is missing"),
         (lambda r: r["transfers"].update(safety=1.5), "transfers.safety: must be in (0, 1]"),
         (lambda r: r["transfers"].update(safety=0), "transfers.safety: must be in (0, 1]"),
-        (lambda r: r["transfers"].update(min_amount={"USDT": "-1"}), "transfers.min_amount: must not be negative"),
-        (lambda r: r["venues"]["paper"].update(ccxt={"secret": "x"}), "venues.paper.ccxt: secret must not be in config"),
-        (lambda r: r["venues"]["paper"].update(colour="red"), "venues.paper.colour: unknown key (allowed: exchange"),
+        (
+            lambda r: r["transfers"].update(min_amount={"USDT": "-1"}),
+            "transfers.min_amount: must not be negative",
+        ),
+        (
+            lambda r: r["venues"]["paper"].update(ccxt={"secret": "x"}),
+            "venues.paper.ccxt: secret must not be in config",
+        ),
+        (
+            lambda r: r["venues"]["paper"].update(colour="red"),
+            "venues.paper.colour: unknown key (allowed: exchange",
+        ),
         (lambda r: r.update(hedge={}), "hedge: unknown key (allowed: ledger, transfers"),
     ],
 )

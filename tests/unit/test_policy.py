@@ -22,41 +22,76 @@ from bot.policy import plan_transfers
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 ETH_PERP = PerpMarket(
-    symbol="ETH/USDT:USDT", kind=MarketKind.LINEAR, base="ETH", quote="USDT", settle="USDT",
-    contract_size=D(1), futures_account="linear",
+    symbol="ETH/USDT:USDT",
+    kind=MarketKind.LINEAR,
+    base="ETH",
+    quote="USDT",
+    settle="USDT",
+    contract_size=D(1),
+    futures_account="linear",
 )
 BTC_PERP = PerpMarket(
-    symbol="BTC/USDT:USDT", kind=MarketKind.LINEAR, base="BTC", quote="USDT", settle="USDT",
-    contract_size=D(1), futures_account="linear",
+    symbol="BTC/USDT:USDT",
+    kind=MarketKind.LINEAR,
+    base="BTC",
+    quote="USDT",
+    settle="USDT",
+    contract_size=D(1),
+    futures_account="linear",
 )
 BTC_INVERSE = PerpMarket(
-    symbol="BTC/USD:BTC", kind=MarketKind.INVERSE, base="BTC", quote="USD", settle="BTC",
-    contract_size=D(100), futures_account="inverse",
+    symbol="BTC/USD:BTC",
+    kind=MarketKind.INVERSE,
+    base="BTC",
+    quote="USD",
+    settle="BTC",
+    contract_size=D(100),
+    futures_account="inverse",
 )
 
 
 def hedge(perp: str = "ETH/USDT:USDT", **overrides: object) -> HedgeConfig:
     values: dict[str, object] = {
-        "venue": "paper", "spot": "ETH/USDT", "perp": perp, "target_margin_ratio": "0.5",
-        "band": ["0.4", "0.6"], "spot_reserve": "0",
+        "venue": "paper",
+        "spot": "ETH/USDT",
+        "perp": perp,
+        "target_margin_ratio": "0.5",
+        "band": ["0.4", "0.6"],
+        "spot_reserve": "0",
     }
     values.update(overrides)
     return HedgeConfig.model_validate(values)
 
 
-def wallet(account: str, asset: str, balance: str, upnl: str = "0", free: str | None = None,
-           transferable: str | None = None) -> Wallet:
+def wallet(
+    account: str,
+    asset: str,
+    balance: str,
+    upnl: str = "0",
+    free: str | None = None,
+    transferable: str | None = None,
+) -> Wallet:
     return Wallet(
-        account=account, asset=asset, free=D(free if free is not None else balance), used=D(0),
-        balance=D(balance), unrealized_pnl=D(upnl),
+        account=account,
+        asset=asset,
+        free=D(free if free is not None else balance),
+        used=D(0),
+        balance=D(balance),
+        unrealized_pnl=D(upnl),
         transferable=D(transferable if transferable is not None else balance),
     )
 
 
 def short(symbol: str, notional: str, upnl: str = "0") -> Position:
     return Position(
-        symbol=symbol, side="short", contracts=D(1), contract_size=D(1), notional=D(notional),
-        entry_price=None, mark_price=None, unrealized_pnl=D(upnl),
+        symbol=symbol,
+        side="short",
+        contracts=D(1),
+        contract_size=D(1),
+        notional=D(notional),
+        entry_price=None,
+        mark_price=None,
+        unrealized_pnl=D(upnl),
     )
 
 
@@ -67,7 +102,9 @@ class Case:
     positions: list[Position]
     hedges: dict[str, HedgeConfig] = field(default_factory=lambda: {"eth": hedge()})
     markets: list[PerpMarket] = field(default_factory=lambda: [ETH_PERP])
-    expect: list[tuple[Rule, str, str, str, str]] = field(default_factory=list)  # rule, asset, from, to, amount
+    expect: list[tuple[Rule, str, str, str, str]] = field(
+        default_factory=list
+    )  # rule, asset, from, to, amount
     note: str | None = None
 
 
@@ -153,13 +190,25 @@ CASES = [
     ),
     Case(
         "scarce spot goes first to the pool nearest liquidation",
-        [wallet("spot", "USDT", "1000"), wallet("linear", "USDT", "1000"),
-         wallet("inverse", "USDT", "3000")],
+        [
+            wallet("spot", "USDT", "1000"),
+            wallet("linear", "USDT", "1000"),
+            wallet("inverse", "USDT", "3000"),
+        ],
         [short("ETH/USDT:USDT", "10000"), short("BTC/USD:BTC", "10000")],
         hedges={"eth": hedge(), "btc": hedge(perp="BTC/USD:BTC", spot="BTC/USDT")},
-        markets=[ETH_PERP, PerpMarket(
-            symbol="BTC/USD:BTC", kind=MarketKind.INVERSE, base="BTC", quote="USD",
-            settle="USDT", contract_size=D(1), futures_account="inverse")],
+        markets=[
+            ETH_PERP,
+            PerpMarket(
+                symbol="BTC/USD:BTC",
+                kind=MarketKind.INVERSE,
+                base="BTC",
+                quote="USD",
+                settle="USDT",
+                contract_size=D(1),
+                futures_account="inverse",
+            ),
+        ],
         expect=[(Rule.TOP_UP, "USDT", "spot", "linear", "1000")],
         note="no USDT above the reserve",
     ),
@@ -169,7 +218,8 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_policy_table(case: Case) -> None:
     venue = VenueState(
-        venue="paper", read_at=NOW,
+        venue="paper",
+        read_at=NOW,
         wallets={(w.account, w.asset): w for w in case.wallets},
         positions={p.symbol: p for p in case.positions},
         markets={m.symbol: m for m in case.markets},
@@ -179,7 +229,7 @@ def test_policy_table(case: Case) -> None:
     got = [(t.rule, t.asset, t.from_account, t.to_account, t.amount) for t in plan.transfers]
     assert got == [(r, a, f, t, D(x)) for r, a, f, t, x in case.expect]
     for item in plan.transfers:
-        assert item.reason and "margin_ratio" in item.figures or item.rule == Rule.RETURN_FLAT
+        assert (item.reason and "margin_ratio" in item.figures) or item.rule == Rule.RETURN_FLAT
     if case.note:
         assert any(case.note in n.message for n in plan.notes), [n.message for n in plan.notes]
 
@@ -193,12 +243,17 @@ def test_missing_market_is_a_note_not_a_crash() -> None:
 
 def test_reason_carries_the_numbers() -> None:
     venue = VenueState(
-        venue="paper", read_at=NOW,
-        wallets={("spot", "USDT"): wallet("spot", "USDT", "20000"),
-                 ("linear", "USDT"): wallet("linear", "USDT", "4500")},
+        venue="paper",
+        read_at=NOW,
+        wallets={
+            ("spot", "USDT"): wallet("spot", "USDT", "20000"),
+            ("linear", "USDT"): wallet("linear", "USDT", "4500"),
+        },
         positions={"ETH/USDT:USDT": short("ETH/USDT:USDT", "15000")},
         markets={ETH_PERP.symbol: ETH_PERP},
     )
-    (item,) = plan_transfers(State(read_at=NOW, venues={"paper": venue}), {"eth": hedge()}).transfers
+    (item,) = plan_transfers(
+        State(read_at=NOW, venues={"paper": venue}), {"eth": hedge()}
+    ).transfers
     assert "0.3000" in item.reason and "[0.4, 0.6]" in item.reason and "3000 USDT" in item.reason
     assert item.figures["margin_ratio"] == D("0.3") and item.figures["equity"] == D(4500)

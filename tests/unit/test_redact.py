@@ -15,7 +15,8 @@ CANARY_SECRET = "canarySECRETfedcba9876543210"
 def test_registered_secrets_and_signature_shapes_are_masked() -> None:
     register_secret(CANARY_SECRET)
     text = redact(
-        f"GET http://127.0.0.1/api?timestamp=1&signature=deadbeef, {{'X-MBX-APIKEY': 'k1'}} {CANARY_SECRET}"
+        "GET http://127.0.0.1/api?timestamp=1&signature=deadbeef, "
+        f"{{'X-MBX-APIKEY': 'k1'}} {CANARY_SECRET}"
     )
     assert "deadbeef" not in text and "k1" not in text and CANARY_SECRET not in text
     assert "signature=***" in text
@@ -26,8 +27,11 @@ def test_ccxt_debug_records_are_redacted(caplog: pytest.LogCaptureFixture) -> No
     register_secret(CANARY_KEY)
     with caplog.at_level(logging.DEBUG):
         logging.getLogger("ccxt.base.exchange").debug(
-            "%s %s, Request: %s %s", "POST", "http://127.0.0.1/sapi/v1/asset/transfer",
-            {"X-MBX-APIKEY": CANARY_KEY}, "asset=USDT&signature=0123abcd",
+            "%s %s, Request: %s %s",
+            "POST",
+            "http://127.0.0.1/sapi/v1/asset/transfer",
+            {"X-MBX-APIKEY": CANARY_KEY},
+            "asset=USDT&signature=0123abcd",
         )
         try:
             raise RuntimeError(f"boom {CANARY_KEY}")

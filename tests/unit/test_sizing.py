@@ -19,10 +19,17 @@ from bot.executor import size_transfer
         ("3000", "-5", None, "0", True),  # negative transferable is nothing
     ],
 )
-def test_size_transfer(planned: str, transferable: str, max_amount: str | None, expected: str, skipped: bool) -> None:
+def test_size_transfer(
+    planned: str, transferable: str, max_amount: str | None, expected: str, skipped: bool
+) -> None:
     sizing = size_transfer(
-        planned=D(planned), transferable=D(transferable), safety=D("0.99"), step=D("0.00000001"),
-        min_amount=D("10"), max_amount=D(max_amount) if max_amount else None, asset="USDT",
+        planned=D(planned),
+        transferable=D(transferable),
+        safety=D("0.99"),
+        step=D("0.00000001"),
+        min_amount=D("10"),
+        max_amount=D(max_amount) if max_amount else None,
+        asset="USDT",
     )
     assert sizing.amount == D(expected)
     assert (sizing.skip_reason is not None) is skipped

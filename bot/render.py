@@ -1,0 +1,262 @@
+"""Turning states, plans and ledger rows into rich tables and JSON for the CLI. No decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bot.ledger.store import TransferRecord
+from bot.model import SPOT, Plan, State, TransferStatus
+from bot.money import plain
+
+_STATUS_STYLE = {
+    TransferStatus.CONFIRMED: "green",
+    TransferStatus.DRY_RUN: "cyan",
+    TransferStatus.SKIPPED: "dim",
+    TransferStatus.MANUAL: "yellow",
+    TransferStatus.PENDING: "yellow",
+    TransferStatus.UNKNOWN: "bold yellow",
+    TransferStatus.FAILED: "bold red",
+}
+
+
+def num(value: Decimal | None, places: int | None = None) -> str:
+    if value is None:
+        return "-"
+    if places is not None:
+        value = value.quantize(Decimal(1).scaleb(-places))
+    return plain(value) or "0"
+
+
+def transfer_json(record: TransferRecord) -> dict[str, Any]:
+    """The documented JSON shape of one ledger transfer (`bot ledger list --json`)."""
+    return {
+        "id": record.id,
+        "run_id": record.run_id,
+        "created_at": record.created_at.isoformat().replace("+00:00", "Z"),
+        "updated_at": record.updated_at.isoformat().replace("+00:00", "Z"),
+        "venue": record.venue,
+        "hedges": record.hedges.split(",") if record.hedges else [],
+        "asset": record.asset,
+        "from_account": record.from_account,
+        "to_account": record.to_account,
+        "rule": record.rule,
+        "planned_amount": plain(record.planned_amount),
+        "amount": plain(record.amount),
+        "status": record.status.value,
+        "exchange_id": record.exchange_id,
+        "client_id": record.client_id,
+        "attempts": record.attempts,
+        "error": record.error,
+        "reason": record.reason,
+        "dry_run": record.dry_run,
+    }
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "transfers": [
+            {
+                "venue": t.venue,
+                "hedges": list(t.hedges),
+                "asset": t.asset,
+                "from_account": t.from_account,
+                "to_account": t.to_account,
+                "amount": plain(t.amount),
+                "rule": t.rule.value,
+                "reason": t.reason,
+                "figures": _figures_json(t.figures),
+            }
+            for t in plan.transfers
+        ],
+        "notes": [
+            {
+                "venue": n.venue,
+                "hedges": list(n.hedges),
+                "message": n.message,
+                "figures": _figures_json(n.figures),
+            }
+            for n in plan.notes
+        ],
+    }
+
+
+def state_json(state: State) -> dict[str, Any]:
+    return {
+        "read_at": state.read_at.isoformat().replace("+00:00", "Z"),
+        "venues": {
+            name: {
+                "wallets": [
+                    {
+                        "account": w.account,
+                        "asset": w.asset,
+                        "free": plain(w.free),
+                        "used": plain(w.used),
+                        "balance": plain(w.balance),
+                        "unrealized_pnl": plain(w.unrealized_pnl),
+                        "transferable": plain(w.transferable),
+                    }
+                    for w in venue.wallets.values()
+                    if w.balance or w.free or w.unrealized_pnl
+                ],
+                "positions": [
+                    {
+                        "symbol": p.symbol,
+                        "side": p.side,
+                        "contracts": plain(p.contracts),
+                        "notional": plain(p.notional),
+                        "entry_price": plain(p.entry_price),
+                        "mark_price": plain(p.mark_price),
+                        "unrealized_pnl": plain(p.unrealized_pnl),
+                        "liquidation_price": plain(p.liquidation_price),
+                    }
+                    for p in venue.positions.values()
+                ],
+                "funding": [
+                    {"symbol": f.symbol, "rate": plain(f.rate), "mark_price": plain(f.mark_price)}
+                    for f in venue.funding.values()
+                ],
+            }
+            for name, venue in state.venues.items()
+        },
+    }
+
+
+def _figures_json(figures: Mapping[str, Decimal | str]) -> dict[str, str]:
+    return {k: plain(v) if isinstance(v, Decimal) else str(v) for k, v in figures.items()}
+
+
+def print_plan(console: Console, plan: Plan) -> None:
+    if not plan.transfers:
+        console.print("Plan: nothing to move.")
+    else:
+        console.print("Plan:")
+    for t in plan.transfers:
+        console.print(
+            f"  {t.venue} [{', '.join(t.hedges)}]: {t.from_account} -> {t.to_account} "
+            f"{plain(t.amount)} {t.asset}",
+            markup=False,
+            highlight=False,
+        )
+        console.print(f"      {t.reason}", markup=False, highlight=False, style="dim")
+    for note in plan.notes:
+        console.print(
+            f"  {note.venue} [{', '.join(note.hedges)}]: {note.message}",
+            markup=False,
+            highlight=False,
+        )
+
+
+def print_transfers(
+    console: Console, records: Iterable[TransferRecord], title: str, *, show_created: bool = True
+) -> None:
+    records = list(records)
+    if not records:
+        console.print(f"{title}: no transfers.")
+        return
+    table = Table(title=title, title_justify="left")
+    columns = ["id", "created (UTC)"] if show_created else ["id"]
+    columns += ["venue", "move", "planned", "amount", "status", "exchange id", "note"]
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column not in ("note",))
+    for r in records:
+        style = _STATUS_STYLE.get(r.status, "")
+        note = r.error or (r.reason.split("; ", 1)[1] if "; " in r.reason else "")
+        created = [r.created_at.strftime("%Y-%m-%d %H:%M:%S")] if show_created else []
+        table.add_row(
+            str(r.id),
+            *created,
+            r.venue,
+            f"{r.from_account} -> {r.to_account}",
+            f"{plain(r.planned_amount)} {r.asset}",
+            f"{plain(r.amount)} {r.asset}" if r.amount is not None else "-",
+            f"[{style}]{r.status.value}[/]" if style else r.status.value,
+            r.exchange_id or "-",
+            escape(note),
+        )
+    console.print(table)
+
+
+def print_state(console: Console, state: State, plan: Plan | None = None) -> None:
+    for name, venue in state.venues.items():
+        wallets = Table(title=f"{name}: wallets", title_justify="left")
+        for column in ("account", "asset", "balance", "unrealized PnL", "free", "transferable"):
+            wallets.add_column(column, justify="right" if column != "account" else "left")
+        rows = sorted(venue.wallets.values(), key=lambda w: (w.account != SPOT, w.account, w.asset))
+        for w in rows:
+            if not (w.balance or w.free or w.unrealized_pnl):
+                continue
+            wallets.add_row(
+                w.account,
+                w.asset,
+                num(w.balance),
+                num(w.unrealized_pnl),
+                num(w.free),
+                num(w.transferable),
+            )
+        console.print(wallets)
+        positions = Table(title=f"{name}: positions and funding", title_justify="left")
+        for column in (
+            "perp",
+            "side",
+            "contracts",
+            "notional",
+            "entry",
+            "mark",
+            "uPnL",
+            "liq. price",
+            "funding",
+        ):
+            positions.add_column(
+                column, justify="right" if column not in ("perp", "side") else "left"
+            )
+        for symbol, market in venue.markets.items():
+            p = venue.positions.get(symbol)
+            f = venue.funding.get(symbol)
+            positions.add_row(
+                symbol,
+                p.side if p else "flat",
+                num(p.contracts) if p else "0",
+                f"{num(p.notional, 2)} {market.settle}" if p else "-",
+                num(p.entry_price) if p else "-",
+                num(f.mark_price if f else (p.mark_price if p else None)),
+                num(p.unrealized_pnl) if p else "-",
+                num(p.liquidation_price, 2) if p and p.liquidation_price else "-",
+                f"{num(f.rate * 100, 4)}%" if f and f.rate is not None else "-",
+            )
+        console.print(positions)
+    if plan is not None:
+        print_margin(console, plan)
+
+
+def print_margin(console: Console, plan: Plan) -> None:
+    """Each hedge pool's margin ratio against its band, from the policy's own figures."""
+    table = Table(title="margin", title_justify="left")
+    for column in ("venue", "hedges", "equity", "short notional", "margin ratio", "target", "band"):
+        table.add_column(column, justify="left" if column in ("venue", "hedges") else "right")
+    items = [(t.venue, t.hedges, t.figures) for t in plan.transfers]
+    items += [(n.venue, n.hedges, n.figures) for n in plan.notes]
+    for venue, hedges, figures in items:
+        if "equity" not in figures:
+            continue
+        ratio = figures.get("margin_ratio")
+        lower, upper = figures.get("band_lower"), figures.get("band_upper")
+        table.add_row(
+            venue,
+            ", ".join(hedges),
+            num(_dec(figures.get("equity")), 2),
+            num(_dec(figures.get("short_notional")), 2),
+            num(_dec(ratio), 4) if ratio is not None else "flat",
+            num(_dec(figures.get("target"))),
+            f"[{num(_dec(lower))}, {num(_dec(upper))}]" if lower is not None else "-",
+        )
+    console.print(table)
+
+
+def _dec(value: Decimal | str | None) -> Decimal | None:
+    return value if isinstance(value, Decimal) else None

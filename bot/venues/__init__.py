@@ -1,0 +1,1 @@
+"""All exchange I/O: building ccxt clients, reading state, transferring, classifying errors."""

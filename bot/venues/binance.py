@@ -1,0 +1,118 @@
+"""Binance: account names, and which raw fields are really transferable.
+
+Facts of ccxt 4.5.90 handled here:
+- Binance's ccxt account names are `spot`, `linear` (USD-M) and `inverse` (COIN-M). `'future'`
+  is not one of them (ccxt takes it as an isolated-margin symbol) and `fetch_balance` with
+  `{'type': 'delivery'}` silently reads spot, so both are mapped before ccxt sees them.
+- What USD-M and COIN-M let you move out is `maxWithdrawAmount` in the raw account info (it
+  counts unrealized loss), not ccxt's `free` (which is `availableBalance`).
+- The transfer reply carries only `tranId`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from bot.model import SPOT, Wallet
+from bot.money import ZERO, to_decimal, to_decimal_or_none
+from bot.venues.venue import Venue
+
+LINEAR = "linear"
+INVERSE = "inverse"
+
+# Binance's universal transfer takes at most 8 decimals (more is rejected with -1111).
+BINANCE_TRANSFER_STEP = Decimal("0.00000001")
+
+
+class BinanceVenue(Venue):
+    account_aliases: Mapping[str, str] = {
+        "main": SPOT,
+        "future": LINEAR,
+        "futures": LINEAR,
+        "swap": LINEAR,
+        "usdm": LINEAR,
+        "umfuture": LINEAR,
+        "delivery": INVERSE,
+        "coinm": INVERSE,
+        "cmfuture": INVERSE,
+    }
+
+    def futures_account(self, market: Mapping[str, Any]) -> str:
+        return LINEAR if market.get("linear") else INVERSE
+
+    def transfer_step(self, asset: str) -> Decimal:
+        return max(super().transfer_step(asset), BINANCE_TRANSFER_STEP)
+
+    def balance_params(self, account: str) -> dict[str, Any]:
+        account = self.normalize_account(account)
+        if account == LINEAR:
+            return {"type": "swap", "subType": "linear"}
+        if account == INVERSE:
+            return {"type": "swap", "subType": "inverse"}
+        return {"type": account}
+
+    def parse_wallets(self, account: str, balance: Mapping[str, Any]) -> list[Wallet]:
+        account = self.normalize_account(account)
+        info = balance.get("info") or {}
+        if account == SPOT:
+            return [_spot_wallet(entry) for entry in info.get("balances", [])]
+        if account in (LINEAR, INVERSE):
+            return [_futures_wallet(account, entry) for entry in info.get("assets", [])]
+        return super().parse_wallets(account, balance)
+
+    async def read_positions(self, symbols: list[str]) -> list:  # type: ignore[type-arg]
+        linear = [s for s in symbols if self._perps[s].futures_account == LINEAR]
+        inverse = [s for s in symbols if self._perps[s].futures_account == INVERSE]
+        found = []
+        if linear:
+            found += await self.call(self.client.fetch_positions, linear)
+        if inverse:
+            found += await self.call(self.client.fetch_positions, inverse, {"subType": "inverse"})
+        positions = (self.parse_position(raw) for raw in found)
+        return [p for p in positions if p is not None and p.symbol in symbols]
+
+    async def transfer(self, asset, amount, from_account, to_account, client_id):  # type: ignore[no-untyped-def]
+        return await super().transfer(
+            asset,
+            amount,
+            self.normalize_account(from_account),
+            self.normalize_account(to_account),
+            client_id,
+        )
+
+
+def _spot_wallet(entry: Mapping[str, Any]) -> Wallet:
+    free = to_decimal(entry.get("free", "0"), "free")
+    locked = to_decimal(entry.get("locked", "0"), "locked")
+    return Wallet(
+        account=SPOT,
+        asset=entry["asset"],
+        free=free,
+        used=locked,
+        balance=free + locked,
+        transferable=free,
+    )
+
+
+def _futures_wallet(account: str, entry: Mapping[str, Any]) -> Wallet:
+    """USD-M `/fapi/v3/account` and COIN-M `/dapi/v1/account` asset entries."""
+    balance = to_decimal(entry.get("walletBalance", "0"), "walletBalance")
+    upnl = to_decimal_or_none(entry.get("unrealizedProfit"), "unrealizedProfit") or ZERO
+    available = to_decimal_or_none(entry.get("availableBalance"), "availableBalance") or ZERO
+    transferable = to_decimal_or_none(entry.get("maxWithdrawAmount"), "maxWithdrawAmount")
+    if transferable is None:
+        transferable = (
+            to_decimal_or_none(entry.get("withdrawAvailable"), "withdrawAvailable") or ZERO
+        )
+    used = to_decimal_or_none(entry.get("initialMargin"), "initialMargin") or ZERO
+    return Wallet(
+        account=account,
+        asset=entry["asset"],
+        free=available,
+        used=used,
+        balance=balance,
+        unrealized_pnl=upnl,
+        transferable=max(ZERO, transferable),
+    )

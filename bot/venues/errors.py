@@ -1,0 +1,163 @@
+"""One error taxonomy for every venue, mapped once from ccxt's exception classes and venue codes.
+
+ccxt's Binance picks exception classes by hostname, so against any URL but binance.com a
+`-5013` arrives as a plain `ExchangeError`; and once a signed call has succeeded it turns
+`-2015` (bad key) into `DDoSProtection`, a `NetworkError`. Both are why codes are read from the
+message and decide before the class does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from enum import StrEnum
+
+import aiohttp
+import ccxt.async_support as ccxt
+
+from bot.redact import redact
+
+
+class ErrorKind(StrEnum):
+    TRANSIENT = "transient"  # nothing happened: retry with backoff
+    INSUFFICIENT = "insufficient"  # the venue refused for balance: re-read, shrink
+    UNKNOWN = "unknown"  # the request may have been applied: reconcile before anything else
+    CLOCK = "clock"  # our timestamp is outside the venue's window: resync, retry once
+    FATAL = "fatal"  # keys, permissions, bad request: stop this venue and say what to fix
+
+
+class VenueError(Exception):
+    """A classified venue failure with a one-line, secret-free message."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        venue: str,
+        message: str,
+        *,
+        code: str | None = None,
+        hint: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.kind = kind
+        self.venue = venue
+        self.code = code
+        self.hint = hint
+        self.retry_after = retry_after
+        self.detail = message
+        text = f"{venue}: {message}"
+        if hint:
+            text += f" ({hint})"
+        super().__init__(text)
+
+
+_INSUFFICIENT_CODES = {"-5013", "-2019", "-3041"}  # Binance; -3041 margin balance insufficient
+_UNKNOWN_CODES = {"-1006", "-1007"}  # "execution status unknown"
+_CLOCK_CODES = {"-1021"}
+_RATE_CODES = {"-1003", "-1015"}
+_FATAL_HINTS = {
+    "-2015": "check the API key, enable Universal Transfer on it, and whitelist this IP",
+    "-2014": "the API key format is invalid; check the variable named by api_key_env",
+    "-1022": "the signature was refused; check the secret named by secret_env",
+    "-1002": "the request is not authorized; check the API key's permissions",
+    "-1111": "the amount has more decimals than the venue accepts (a rounding bug: report it)",
+    "-1100": "the venue refused a parameter; this is a bug in the bot",
+    "-1102": "a required parameter was missing; this is a bug in the bot",
+    "-4001": "the venue refused the transfer type; check the account names",
+}
+
+_CODE_IN_BODY = re.compile(r'"code"\s*:\s*"?(-?\d+)"?')
+_MSG_IN_BODY = re.compile(r'"msg"\s*:\s*"([^"]*)"')
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The venue's error code carried in a ccxt exception's message, if any."""
+    match = _CODE_IN_BODY.search(str(exc))
+    return match.group(1) if match else None
+
+
+def classify(exc: BaseException, *, venue: str, state_changing: bool) -> VenueError:
+    """Map any exception raised by a ccxt call to a `VenueError` of one kind.
+
+    `state_changing` is True for calls that move money: there a lost answer means the outcome
+    is unknown, while for reads it only means "try again".
+    """
+    if isinstance(exc, VenueError):
+        return exc
+    code = error_code(exc)
+    message = _short_message(exc, code)
+    retry_after = _retry_after(exc)
+
+    if code in _INSUFFICIENT_CODES or isinstance(exc, ccxt.InsufficientFunds):
+        return VenueError(ErrorKind.INSUFFICIENT, venue, message, code=code)
+    if code in _UNKNOWN_CODES:
+        kind = ErrorKind.UNKNOWN if state_changing else ErrorKind.TRANSIENT
+        return VenueError(kind, venue, message, code=code)
+    if code in _CLOCK_CODES or isinstance(exc, ccxt.InvalidNonce):
+        return VenueError(
+            ErrorKind.CLOCK, venue, message, code=code, hint="the local clock is off; resyncing"
+        )
+    if code in _FATAL_HINTS:
+        return VenueError(ErrorKind.FATAL, venue, message, code=code, hint=_FATAL_HINTS[code])
+    if code in _RATE_CODES or isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
+        return VenueError(ErrorKind.TRANSIENT, venue, message, code=code, retry_after=retry_after)
+    if isinstance(exc, ccxt.AuthenticationError | ccxt.PermissionDenied | ccxt.AccountSuspended):
+        return VenueError(
+            ErrorKind.FATAL,
+            venue,
+            message,
+            code=code,
+            hint="check the API key and secret, their permissions, and the IP whitelist",
+        )
+    if isinstance(exc, ccxt.NetworkError | asyncio.TimeoutError | aiohttp.ClientError):
+        if not state_changing or _never_sent(exc):
+            return VenueError(ErrorKind.TRANSIENT, venue, message, code=code)
+        return VenueError(
+            ErrorKind.UNKNOWN,
+            venue,
+            message,
+            code=code,
+            hint="the request was sent but no answer came back; reconcile before retrying",
+        )
+    if isinstance(
+        exc, ccxt.BadRequest | ccxt.BadSymbol | ccxt.ArgumentsRequired | ccxt.NotSupported
+    ):
+        return VenueError(ErrorKind.FATAL, venue, message, code=code, hint="a bad request")
+    if isinstance(exc, ccxt.ExchangeError):
+        # A definite answer from the venue: nothing was applied, and repeating will not help.
+        return VenueError(ErrorKind.FATAL, venue, message, code=code)
+    return VenueError(ErrorKind.FATAL, venue, f"{type(exc).__name__}: {message}", code=code)
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when the failure happened before the request reached the venue."""
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+            return True
+        if isinstance(cause, OSError) and getattr(cause, "errno", None) in {111, 113, -2, -3}:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    match = re.search(r"retry-after[\"']?\s*[:=]\s*[\"']?(\d+(?:\.\d+)?)", str(exc), re.IGNORECASE)
+    return float(match.group(1)) if match else None
+
+
+def _short_message(exc: BaseException, code: str | None) -> str:
+    """One line: the venue's code and message when there is one, else ccxt's text, redacted."""
+    text = str(exc)
+    msg = _MSG_IN_BODY.search(text)
+    if code and msg:
+        line = f"{code} {msg.group(1)}"
+    else:
+        try:
+            body = json.loads(text.split(" ", 1)[1]) if " " in text else None
+        except (ValueError, IndexError):
+            body = None
+        line = json.dumps(body) if isinstance(body, dict) else text
+        line = f"{type(exc).__name__}: {line}" if not code else line
+    return redact(" ".join(line.split()))[:500]

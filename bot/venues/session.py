@@ -1,0 +1,84 @@
+"""Opening every venue a command needs, for the length of one `async with`.
+
+A `paper: true` venue gets its own paper exchange on loopback for the same span, with its
+state in a JSON file beside the ledger, so successive runs continue one story.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.aio import gather_or_cancel
+from bot.config import Config, VenueConfig
+from bot.errors import ConfigError
+from bot.model import State
+from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
+from bot.venues.binance import BinanceVenue
+from bot.venues.clients import Credentials, build_client, credentials_from_env
+from bot.venues.venue import Venue
+
+_VENUE_CLASSES: dict[str, type[Venue]] = {
+    "binance": BinanceVenue,
+    "binanceusdm": BinanceVenue,
+    "binancecoinm": BinanceVenue,
+}
+
+
+def venue_class(exchange_id: str) -> type[Venue]:
+    return _VENUE_CLASSES.get(exchange_id, Venue)
+
+
+def paper_state_path(config: Config, name: str, venue: VenueConfig) -> Path:
+    if venue.paper_state:
+        path = Path(venue.paper_state)
+        return path if path.is_absolute() else config.base_dir / path
+    return config.data_dir / f"paper-{name}.json"
+
+
+@asynccontextmanager
+async def open_venues(
+    config: Config, *, dry_run: bool, names: Iterable[str] | None = None
+) -> AsyncIterator[dict[str, Venue]]:
+    """Build, connect and finally close the named venues (default: every configured venue)."""
+    wanted = list(names) if names is not None else list(config.venues)
+    async with AsyncExitStack() as stack:
+        venues: dict[str, Venue] = {}
+        for name in wanted:
+            venue_config = config.venues[name]
+            if venue_config.paper:
+                if venue_config.exchange != "binance":
+                    raise ConfigError(
+                        f"venues.{name}.exchange: the paper exchange speaks Binance; "
+                        "set exchange: binance or paper: false"
+                    )
+                store = StateStore(paper_state_path(config, name, venue_config))
+                paper = PaperExchange(store)
+                await paper.start()
+                stack.push_async_callback(paper.stop)
+                base_url = paper.base_url
+                client = build_client(
+                    name,
+                    venue_config,
+                    Credentials(PAPER_API_KEY, PAPER_SECRET),
+                    dry_run=dry_run,
+                    rewrite_api_urls=lambda api, url=base_url: binance_urls(url, api),
+                )
+            else:
+                client = build_client(
+                    name, venue_config, credentials_from_env(name, venue_config), dry_run=dry_run
+                )
+            venue = venue_class(venue_config.exchange)(name, client, config.hedges_on(name))
+            stack.push_async_callback(venue.close)
+            venues[name] = venue
+        await gather_or_cancel(*(venue.connect() for venue in venues.values()))
+        yield venues
+
+
+async def read_state(venues: Mapping[str, Venue]) -> State:
+    """Read every venue concurrently into one immutable `State`."""
+    read_at = datetime.now(UTC)
+    states = await gather_or_cancel(*(venue.read_state() for venue in venues.values()))
+    return State(read_at=read_at, venues={s.venue: s for s in states})

@@ -1,0 +1,266 @@
+"""One venue behind one interface: read its state, read what is transferable, transfer.
+
+`Venue` speaks unified ccxt and fits any exchange that has spot, perpetuals and `transfer()`.
+Subclasses (`BinanceVenue`...) handle what a family does differently: account names, which raw
+field is really transferable, how a wallet's balance is split. The policy, the executor and the
+ledger only ever see this interface and the `bot.model` values it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import ccxt.async_support as ccxt_async
+from ccxt.base.decimal_to_precision import TICK_SIZE
+
+from bot.aio import gather_or_cancel
+from bot.config import HedgeConfig
+from bot.errors import VenueUnusable
+from bot.model import SPOT, Funding, MarketKind, PerpMarket, Position, VenueState, Wallet
+from bot.money import ZERO, plain, step_from_precision, to_decimal, to_decimal_or_none
+from bot.venues.errors import ErrorKind, VenueError, classify
+
+T = TypeVar("T")
+DEFAULT_TRANSFER_STEP = Decimal("0.00000001")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferReceipt:
+    """What the venue answered to a transfer; amount and accounts come from our request."""
+
+    exchange_id: str | None
+    status: str | None
+    raw: Mapping[str, Any]
+
+
+class Venue:
+    """A configured venue: a ccxt client plus the hedges that live on it."""
+
+    #: account-name aliases accepted in config and from ccxt, mapped to this venue's names
+    account_aliases: Mapping[str, str] = {"main": SPOT}
+
+    def __init__(self, name: str, client: ccxt_async.Exchange, hedges: Mapping[str, HedgeConfig]):
+        self.name = name
+        self.client = client
+        self.hedges = dict(hedges)
+        self._perps: dict[str, PerpMarket] = {}
+
+    # lifecycle ------------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Load markets and check that every hedge's markets exist and are what it needs."""
+        await self.call(self.client.load_markets)
+        for hedge_name, hedge in self.hedges.items():
+            self._check_spot(hedge_name, hedge)
+            self._perps[hedge.perp] = self._perp_market(hedge_name, hedge)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    # capabilities ---------------------------------------------------------------------------
+
+    @property
+    def can_transfer(self) -> bool:
+        return bool(self.client.has.get("transfer"))
+
+    def normalize_account(self, account: str) -> str:
+        return self.account_aliases.get(account, account)
+
+    def futures_account(self, market: Mapping[str, Any]) -> str:
+        """The account that margins `market` (ccxt's generic name for derivatives)."""
+        return "swap"
+
+    def transfer_step(self, asset: str) -> Decimal:
+        """The smallest unit a transfer of `asset` may be expressed in."""
+        currency = self.client.currencies.get(asset) if self.client.currencies else None
+        step = None
+        if currency is not None:
+            step = step_from_precision(
+                currency.get("precision"),
+                tick_size=self.client.precisionMode == TICK_SIZE,
+            )
+        return step or DEFAULT_TRANSFER_STEP
+
+    # reading --------------------------------------------------------------------------------
+
+    async def read_state(self) -> VenueState:
+        """Wallets of every account the hedges use, positions, funding: read concurrently."""
+        accounts = sorted({SPOT, *(m.futures_account for m in self._perps.values())})
+        symbols = sorted(self._perps)
+        wallet_lists, positions, funding = await gather_or_cancel(
+            gather_or_cancel(*(self.read_wallets(account) for account in accounts)),
+            self.read_positions(symbols),
+            gather_or_cancel(*(self.read_funding(symbol) for symbol in symbols)),
+        )
+        wallets = {(w.account, w.asset): w for ws in wallet_lists for w in ws}
+        assets = {m.settle for m in self._perps.values()}
+        return VenueState(
+            venue=self.name,
+            read_at=datetime.now(UTC),
+            wallets=wallets,
+            positions={p.symbol: p for p in positions},
+            funding={f.symbol: f for f in funding},
+            markets=dict(self._perps),
+            transfer_steps={asset: self.transfer_step(asset) for asset in assets},
+            can_transfer=self.can_transfer,
+        )
+
+    async def read_wallets(self, account: str) -> list[Wallet]:
+        balance = await self.call(self.client.fetch_balance, self.balance_params(account))
+        return self.parse_wallets(account, balance)
+
+    async def read_transferable(self, account: str, asset: str) -> Decimal:
+        """What can leave `account` in `asset` right now (a fresh read, never a cached one)."""
+        for wallet in await self.read_wallets(account):
+            if wallet.asset == asset:
+                return wallet.transferable
+        return ZERO
+
+    def balance_params(self, account: str) -> dict[str, Any]:
+        return {"type": account}
+
+    def parse_wallets(self, account: str, balance: Mapping[str, Any]) -> list[Wallet]:
+        """Unified ccxt balance -> wallets; `free` is taken as transferable."""
+        wallets = []
+        for asset, entry in balance.items():
+            if not isinstance(entry, dict) or asset in {"info", "free", "used", "total"}:
+                continue
+            free = to_decimal_or_none(entry.get("free")) or ZERO
+            used = to_decimal_or_none(entry.get("used")) or ZERO
+            total = to_decimal_or_none(entry.get("total"))
+            wallets.append(
+                Wallet(
+                    account=account,
+                    asset=asset,
+                    free=free,
+                    used=used,
+                    balance=total if total is not None else free + used,
+                    transferable=free,
+                )
+            )
+        return wallets
+
+    async def read_positions(self, symbols: list[str]) -> list[Position]:
+        if not symbols:
+            return []
+        raw = await self.call(self.client.fetch_positions, symbols)
+        return [
+            p
+            for p in (self.parse_position(r) for r in raw)
+            if p is not None and p.symbol in symbols
+        ]
+
+    def parse_position(self, raw: Mapping[str, Any]) -> Position | None:
+        symbol = raw.get("symbol")
+        market = self._perps.get(symbol) if symbol else None
+        contracts = abs(to_decimal_or_none(raw.get("contracts"), "contracts") or ZERO)
+        if market is None or contracts == 0:
+            return None
+        contract_size = to_decimal_or_none(raw.get("contractSize")) or market.contract_size
+        mark = to_decimal_or_none(raw.get("markPrice"), "markPrice")
+        notional = to_decimal_or_none(raw.get("notional"), "notional")
+        if notional is None:
+            if mark is None or mark == 0:
+                raise VenueError(
+                    ErrorKind.FATAL,
+                    self.name,
+                    f"position {symbol} has neither notional nor mark price",
+                )
+            size = contracts * contract_size
+            notional = size * mark if market.kind is MarketKind.LINEAR else size / mark
+        return Position(
+            symbol=market.symbol,
+            side=str(raw.get("side") or "short"),
+            contracts=contracts,
+            contract_size=contract_size,
+            notional=abs(notional),
+            entry_price=to_decimal_or_none(raw.get("entryPrice")),
+            mark_price=mark,
+            unrealized_pnl=to_decimal_or_none(raw.get("unrealizedPnl")) or ZERO,
+            initial_margin=to_decimal_or_none(raw.get("initialMargin")),
+            maintenance_margin=to_decimal_or_none(raw.get("maintenanceMargin")),
+            liquidation_price=to_decimal_or_none(raw.get("liquidationPrice")),
+        )
+
+    async def read_funding(self, symbol: str) -> Funding:
+        raw = await self.call(self.client.fetch_funding_rate, symbol)
+        next_ms = raw.get("nextFundingTimestamp") or raw.get("fundingTimestamp")
+        return Funding(
+            symbol=symbol,
+            rate=to_decimal_or_none(raw.get("fundingRate"), "fundingRate"),
+            mark_price=to_decimal_or_none(raw.get("markPrice"), "markPrice"),
+            next_funding_at=datetime.fromtimestamp(next_ms / 1000, UTC) if next_ms else None,
+        )
+
+    # moving money ---------------------------------------------------------------------------
+
+    async def transfer(
+        self, asset: str, amount: Decimal, from_account: str, to_account: str, client_id: str
+    ) -> TransferReceipt:
+        """Send one transfer. The amount must already be rounded down to `transfer_step`.
+
+        Raises `VenueError` (classified as a state-changing call) or `DryRunRefused`.
+        """
+        params = self.transfer_params(client_id)
+        try:
+            raw = await self.client.transfer(asset, plain(amount), from_account, to_account, params)
+        except ccxt_async.BaseError as exc:
+            raise classify(exc, venue=self.name, state_changing=True) from None
+        except (TimeoutError, OSError) as exc:
+            raise classify(exc, venue=self.name, state_changing=True) from None
+        exchange_id = raw.get("id")
+        return TransferReceipt(
+            exchange_id=str(exchange_id) if exchange_id is not None else None,
+            status=raw.get("status"),
+            raw=raw.get("info") or {},
+        )
+
+    def transfer_params(self, client_id: str) -> dict[str, Any]:
+        """Extra parameters carrying our client transfer id, where the venue takes one."""
+        return {}
+
+    # helpers --------------------------------------------------------------------------------
+
+    async def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run a read against the venue; any failure becomes a classified `VenueError`."""
+        try:
+            return await fn(*args)
+        except ccxt_async.BaseError as exc:
+            raise classify(exc, venue=self.name, state_changing=False) from None
+        except (TimeoutError, OSError) as exc:
+            raise classify(exc, venue=self.name, state_changing=False) from None
+
+    def _check_spot(self, hedge_name: str, hedge: HedgeConfig) -> None:
+        market = self.client.markets.get(hedge.spot)
+        if market is None or not market.get("spot"):
+            raise VenueUnusable(
+                f"hedges.{hedge_name}.spot: {hedge.spot} is not a spot market on {self.name}; "
+                "use a unified symbol such as ETH/USDT"
+            )
+
+    def _perp_market(self, hedge_name: str, hedge: HedgeConfig) -> PerpMarket:
+        market = self.client.markets.get(hedge.perp)
+        if market is None:
+            raise VenueUnusable(
+                f"hedges.{hedge_name}.perp: {hedge.perp} is not a market on {self.name}; "
+                "use a unified perpetual symbol such as ETH/USDT:USDT"
+            )
+        if not market.get("swap") or not (market.get("linear") or market.get("inverse")):
+            raise VenueUnusable(
+                f"hedges.{hedge_name}.perp: {hedge.perp} is not a linear or inverse perpetual swap "
+                f"on {self.name}; use a symbol such as ETH/USDT:USDT or BTC/USD:BTC"
+            )
+        kind = MarketKind.LINEAR if market.get("linear") else MarketKind.INVERSE
+        return PerpMarket(
+            symbol=hedge.perp,
+            kind=kind,
+            base=market["base"],
+            quote=market["quote"],
+            settle=market["settle"],
+            contract_size=to_decimal(market.get("contractSize") or 1, "contractSize"),
+            futures_account=self.futures_account(market),
+        )
