@@ -9,7 +9,6 @@ message and decide before the class does.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from enum import StrEnum
 
@@ -69,6 +68,7 @@ _FATAL_HINTS = {
 
 _CODE_IN_BODY = re.compile(r'"code"\s*:\s*"?(-?\d+)"?')
 _MSG_IN_BODY = re.compile(r'"msg"\s*:\s*"([^"]*)"')
+_REQUEST_IN_TEXT = re.compile(r"^\S+ (GET|POST|PUT|DELETE) (\S+)")
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -148,16 +148,18 @@ def _retry_after(exc: BaseException) -> float | None:
 
 
 def _short_message(exc: BaseException, code: str | None) -> str:
-    """One line: the venue's code and message when there is one, else ccxt's text, redacted."""
+    """One line: the venue's code and message when there is one, else what failed and why,
+    without query strings (they carry signatures) and with secrets masked."""
     text = str(exc)
     msg = _MSG_IN_BODY.search(text)
+    request = _REQUEST_IN_TEXT.match(text)
     if code and msg:
         line = f"{code} {msg.group(1)}"
+    elif request is not None:
+        method, url = request.group(1), request.group(2).split("?", 1)[0]
+        cause = exc.__cause__ or exc.__context__
+        why = f": {type(cause).__name__} {cause}" if cause is not None else ""
+        line = f"{type(exc).__name__} on {method} {url}{why}"
     else:
-        try:
-            body = json.loads(text.split(" ", 1)[1]) if " " in text else None
-        except (ValueError, IndexError):
-            body = None
-        line = json.dumps(body) if isinstance(body, dict) else text
-        line = f"{type(exc).__name__}: {line}" if not code else line
+        line = f"{type(exc).__name__}: {text}"
     return redact(" ".join(line.split()))[:500]

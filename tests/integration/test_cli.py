@@ -1,0 +1,182 @@
+"""The CLI's contract: commands, exit codes, one-line errors that name the field and the fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.paper import PaperExchangeThread, StateStore
+from tests.integration.conftest import ETH_HEDGE, KEY_ENV, Invocation, live_venue
+
+Bot = Callable[..., Invocation]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def one_line_error(result: Invocation) -> str:
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_quick_start_on_a_fresh_machine(tmp_path: Path) -> None:
+    """The README's first command: the default config, the built-in paper exchange, no keys."""
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    env = {k: v for k, v in os.environ.items() if k != "BOT_CONFIG"}
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    first = run("rebalance")
+    assert first.returncode == 0, first.stderr
+    assert "spot -> linear 3000 USDT" in first.stdout and "confirmed" in first.stdout
+    state = StateStore.load(tmp_path / "data" / "paper-paper.json")
+    assert [(t.type, str(t.amount)) for t in state.transfers] == [("MAIN_UMFUTURE", "3000")]
+    second = run("rebalance")
+    assert second.returncode == 0 and "nothing to move" in second.stdout
+    assert len(StateStore.load(tmp_path / "data" / "paper-paper.json").transfers) == 1
+
+
+def test_plan_and_balances_show_the_numbers(config_file: Path, bot: Bot) -> None:
+    plan = bot("plan", "--json", config=config_file)
+    assert plan.exit_code == 0
+    (item,) = plan.json()["transfers"]
+    assert item["amount"] == "3000" and item["figures"]["margin_ratio"] == "0.3"
+    balances = bot("balances", config=config_file)
+    assert balances.exit_code == 0
+    for expected in ("linear", "USDT", "ETH/USDT:USDT", "short", "0.3", "[0.4, 0.6]"):
+        assert expected in balances.stdout
+    as_json = bot("balances", "--json", config=config_file).json()
+    wallets = {(w["account"], w["asset"]): w for w in as_json["venues"]["binance"]["wallets"]}
+    assert wallets[("linear", "USDT")]["transferable"] == "3000"  # 4500 - 1500 initial margin
+
+
+def test_ledger_list_filters(paper: PaperExchangeThread, config_file: Path, bot: Bot) -> None:
+    assert bot("rebalance", "--dry-run", config=config_file).exit_code == 0
+    assert bot("rebalance", config=config_file).exit_code == 0
+    rows = bot("ledger", "list", "--json", config=config_file).json()
+    assert [r["status"] for r in rows] == ["dry_run", "confirmed"]
+    for key in (
+        "id",
+        "run_id",
+        "created_at",
+        "venue",
+        "asset",
+        "from_account",
+        "to_account",
+        "planned_amount",
+        "amount",
+        "status",
+        "exchange_id",
+        "attempts",
+        "error",
+        "reason",
+    ):
+        assert key in rows[0]
+    assert bot("ledger", "list", "--json", "--venue", "nope", config=config_file).json() == []
+    assert (
+        len(bot("ledger", "list", "--json", "--since", "2020-01-01", config=config_file).json())
+        == 2
+    )
+    assert bot("ledger", "list", "--json", "--since", "2999-01-01", config=config_file).json() == []
+    assert "confirmed" in bot("ledger", "list", config=config_file).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["ledger", "list", "--since", "yesterday"], "use YYYY-MM-DD"),
+        (["ledger", "list", "--status", "done"], "'done' is not one of"),
+        (["rebalance", "--bogus"], "No such option"),
+    ],
+)
+def test_bad_arguments_exit_2(config_file: Path, bot: Bot, args: list[str], expected: str) -> None:
+    result = bot(*args, config=config_file)
+    assert result.exit_code == 2
+    assert expected in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("venue_change", "hedge_change", "expected"),
+    [
+        ({"exchange": "binanse"}, {}, "venues.binance.exchange: unknown exchange id 'binanse'"),
+        (
+            {"api_key_env": "NOT_SET_ANYWHERE"},
+            {},
+            "venues.binance.api_key_env: environment variable NOT_SET_ANYWHERE is not set",
+        ),
+        (
+            {},
+            {"perp": "ETH/USDT"},
+            "hedges.eth.perp: ETH/USDT is not a linear or inverse perpetual swap",
+        ),
+        (
+            {},
+            {"perp": "DOGE/USDT:USDT"},
+            "hedges.eth.perp: DOGE/USDT:USDT is not a market on binance",
+        ),
+        ({}, {"spot": "ETH/BTC"}, "hedges.eth.spot: ETH/BTC is not a spot market"),
+        (
+            {"urls": {"nope": "http://127.0.0.1:1"}},
+            {},
+            "venues.binance.urls.nope: not a key of binance's urls['api']",
+        ),
+    ],
+)
+def test_config_check_names_the_field_and_the_fix(
+    paper: PaperExchangeThread,
+    venue_env: None,
+    write_config: Callable[..., Path],
+    bot: Bot,
+    venue_change: dict,
+    hedge_change: dict,
+    expected: str,
+) -> None:
+    venue = live_venue(paper.base_url)
+    venue.update(venue_change) if "urls" not in venue_change else venue["urls"].update(
+        venue_change["urls"]
+    )
+    config = write_config({"binance": venue}, {"eth": {**ETH_HEDGE, **hedge_change}})
+    for command in (["config", "check"], ["rebalance"]):
+        assert expected in one_line_error(bot(*command, config=config))
+    assert paper.state.transfers == ()
+
+
+def test_config_check_passes_and_never_prints_secrets(
+    config_file: Path, bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = bot("config", "check", config=config_file)
+    assert result.exit_code == 0, result.stderr
+    assert "config ok" in result.stdout and "venue binance" in result.stdout
+    assert os.environ[KEY_ENV] not in result.stdout
+
+
+def test_missing_config_file_is_exit_2(tmp_path: Path, bot: Bot) -> None:
+    line = one_line_error(bot("plan", config=tmp_path / "missing.yaml"))
+    assert "config file not found" in line
+
+
+def test_unreachable_venue_is_exit_2(
+    venue_env: None, write_config: Callable[..., Path], bot: Bot
+) -> None:
+    config = write_config({"binance": live_venue("http://127.0.0.1:9")}, {"eth": ETH_HEDGE})
+    line = one_line_error(bot("rebalance", config=config))
+    assert line.startswith("error: venue binance:")
+
+
+def test_help_shows_no_secrets(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOT_CONFIG", "config.yaml")
+    result = bot("--help")
+    assert result.exit_code == 0 and "rebalance" in result.stdout
+    assert json.dumps(result.stdout)  # printable
