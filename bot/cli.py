@@ -22,7 +22,7 @@ from rich.console import Console
 
 from bot import render
 from bot.config import CONFIG_ENV, Config, config_path, load_config
-from bot.cycle import inspect, rebalance
+from bot.cycle import inspect, rebalance, reconcile
 from bot.errors import UserFacingError
 from bot.ledger import Ledger
 from bot.ledger import db as ledger_db
@@ -142,22 +142,38 @@ def rebalance_command(
     finally:
         ledger.close()
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "run_id": result.run_id,
-                    "dry_run": dry_run,
-                    "plan": render.plan_json(result.plan),
-                    "transfers": [render.transfer_json(t) for t in result.transfers],
-                },
-                indent=2,
-            )
-        )
+        payload = {
+            "run_id": result.run_id,
+            "dry_run": dry_run,
+            "reconciled": [render.transfer_json(t) for t in result.reconciled.resolved],
+            "unsettled": [render.transfer_json(t) for t in result.reconciled.still_open],
+            "plan": render.plan_json(result.plan),
+            "transfers": [render.transfer_json(t) for t in result.transfers],
+            "blocked": [b.message for b in result.blocked],
+        }
+        print(json.dumps(payload, indent=2))
     else:
+        render.print_reconciled(out, result.reconciled)
         render.print_plan(out, result.plan)
         title = f"Run {result.run_id}" + (" (dry run: nothing moved)" if dry_run else "")
         render.print_transfers(out, result.transfers, title, show_created=False)
+        for blocked in result.blocked:
+            out.print(f"blocked: {blocked.message}", markup=False, highlight=False)
     if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command("reconcile")
+def reconcile_command(ctx: typer.Context) -> None:
+    """Settle pending/unknown transfers against each venue's transfer history now."""
+    config = _load(ctx)
+    ledger = open_ledger(config)
+    try:
+        report = run_async(lambda: reconcile(config, ledger))
+    finally:
+        ledger.close()
+    render.print_reconciled(out, report, quiet_when_empty=False)
+    if report.still_open:
         raise typer.Exit(1)
 
 

@@ -41,6 +41,10 @@ class TransfersConfig(_Strict):
     safety: Decimal = Decimal("0.99")
     min_amount: AmountByAsset = Decimal("10")
     max_amount: AmountByAsset | None = None
+    # After a definite "insufficient balance", re-read and send a smaller new intent this often.
+    shrink_attempts: int = Field(default=3, ge=0, le=10)
+    # An unknown transfer absent from the venue's history this long after its intent has failed.
+    settle_window_seconds: int = Field(default=120, ge=0)
 
     @field_validator("safety")
     @classmethod
@@ -104,6 +108,14 @@ class VenueConfig(_Strict):
                     f"{key} must not be in config; put the secret in an environment variable "
                     "and name it with api_key_env / secret_env / password_env"
                 )
+        options = value.get("options") or {}
+        if not isinstance(options, dict):
+            raise ValueError("options must be a mapping")
+        if options.get("maxRetriesOnFailure"):
+            raise ValueError(
+                "options.maxRetriesOnFailure must stay 0: a transfer is never re-sent blind; "
+                "the bot retries what is safe itself (see retry:)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -165,6 +177,15 @@ class HedgeConfig(_Strict):
         return self
 
 
+class RetryConfig(_Strict):
+    """Retries of reads and of requests the venue definitely did not apply (429, refused)."""
+
+    attempts: int = Field(default=5, ge=1, le=20)
+    deadline_seconds: float = Field(default=30, gt=0)
+    initial_backoff_seconds: float = Field(default=0.5, ge=0)
+    max_backoff_seconds: float = Field(default=8, ge=0)
+
+
 class ScheduleConfig(_Strict):
     interval_seconds: int = Field(default=300, ge=10)
 
@@ -172,6 +193,7 @@ class ScheduleConfig(_Strict):
 class Config(_Strict):
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     transfers: TransfersConfig = Field(default_factory=TransfersConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     venues: dict[str, VenueConfig]
     hedges: dict[str, HedgeConfig] = Field(default_factory=dict)

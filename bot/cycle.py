@@ -1,4 +1,4 @@
-"""One rebalance cycle, end to end: read every venue, snapshot, plan, execute, record.
+"""One rebalance cycle, end to end: lock, reconcile, read, snapshot, plan, execute, record.
 
 This is the use case the CLI and the scheduler both call; it owns the order of the steps and
 the run row, and nothing else.
@@ -7,15 +7,21 @@ the run row, and nothing else.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.config import Config
-from bot.executor import Executor
+from bot.executor import Blocked, Executor
 from bot.ledger.journal import canonical_json
-from bot.ledger.store import Ledger, TransferRecord
+from bot.ledger.locks import file_venue_locks
+from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
 from bot.model import Plan, State, TransferStatus
 from bot.policy import plan_transfers
+from bot.reconcile import Reconciler, ReconcileReport
 from bot.redact import redact
+from bot.retry import RetryPolicy, Timing
 from bot.venues.session import open_venues, read_state
 
 NOT_DONE = (TransferStatus.FAILED, TransferStatus.UNKNOWN)
@@ -27,11 +33,17 @@ class CycleResult:
     state: State
     plan: Plan
     transfers: list[TransferRecord]
+    reconciled: ReconcileReport = field(default_factory=ReconcileReport)
+    blocked: list[Blocked] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
-        """True when a transfer that was meant to happen did not (or is not known to have)."""
-        return any(t.status in NOT_DONE for t in self.transfers)
+        """True when money that was meant to move did not (or is not known to have)."""
+        return (
+            any(t.status in NOT_DONE for t in self.transfers)
+            or bool(self.blocked)
+            or bool(self.reconciled.still_open)
+        )
 
 
 def config_digest(config: Config) -> str:
@@ -43,6 +55,13 @@ def hedged_venues(config: Config) -> list[str]:
     return sorted({hedge.venue for hedge in config.hedges.values()})
 
 
+@contextmanager
+def venue_locks(config: Config, venues: list[str], command: str) -> Iterator[None]:
+    """Exclusive per-venue locks beside the ledger, for as long as the cycle acts."""
+    with file_venue_locks(config.data_dir / "locks", venues, command):
+        yield
+
+
 async def inspect(config: Config) -> tuple[State, Plan]:
     """Read and plan without recording or moving anything (`bot plan`, `bot balances`)."""
     async with open_venues(config, dry_run=True, names=hedged_venues(config)) as venues:
@@ -50,21 +69,67 @@ async def inspect(config: Config) -> tuple[State, Plan]:
     return state, plan_transfers(state, config.hedges)
 
 
+async def reconcile(
+    config: Config, ledger: Ledger, *, timing: Timing | None = None, clock: Clock = utc_now
+) -> ReconcileReport:
+    """Settle every open transfer of every configured venue (`bot reconcile`)."""
+    names = sorted(config.venues)
+    with venue_locks(config, names, "reconcile"):
+        # A dry-run client: reconciliation only reads, and cannot send even by mistake.
+        async with open_venues(config, dry_run=True, names=names, timing=timing) as venues:
+            return await _reconciler(config, ledger, venues, clock).reconcile()
+
+
 async def rebalance(
-    config: Config, ledger: Ledger, *, dry_run: bool, command: str = "rebalance"
+    config: Config,
+    ledger: Ledger,
+    *,
+    dry_run: bool,
+    command: str = "rebalance",
+    timing: Timing | None = None,
+    clock: Clock = utc_now,
 ) -> CycleResult:
     """Run one full cycle and record it; a dry run records everything and moves nothing."""
-    run_id = ledger.start_run(command, dry_run=dry_run, config_digest=config_digest(config))
-    try:
-        async with open_venues(config, dry_run=dry_run, names=hedged_venues(config)) as venues:
-            state = await read_state(venues)
-            ledger.record_snapshot(run_id, state)
-            plan = plan_transfers(state, config.hedges)
-            executor = Executor(venues, ledger, config.transfers, dry_run=dry_run)
-            transfers = await executor.execute(run_id, plan.transfers)
-    except BaseException as exc:
-        ledger.finish_run(run_id, "error", redact(str(exc)) or type(exc).__name__)
-        raise
-    result = CycleResult(run_id, state, plan, transfers)
-    ledger.finish_run(run_id, "failed" if result.failed else "ok")
-    return result
+    names = hedged_venues(config)
+    with venue_locks(config, names, command):
+        run_id = ledger.start_run(command, dry_run=dry_run, config_digest=config_digest(config))
+        try:
+            result = await _cycle(config, ledger, run_id, names, dry_run, timing, clock)
+        except BaseException as exc:
+            ledger.finish_run(run_id, "error", redact(str(exc)) or type(exc).__name__)
+            raise
+        ledger.finish_run(run_id, "failed" if result.failed else "ok")
+        return result
+
+
+async def _cycle(
+    config: Config,
+    ledger: Ledger,
+    run_id: int,
+    names: list[str],
+    dry_run: bool,
+    timing: Timing | None,
+    clock: Clock,
+) -> CycleResult:
+    async with open_venues(config, dry_run=dry_run, names=names, timing=timing) as venues:
+        # Settle what an earlier run left open before anything new is sent (invariant 2).
+        reconciled = await _reconciler(config, ledger, venues, clock).reconcile()
+        state = await read_state(venues)
+        ledger.record_snapshot(run_id, state)
+        plan = plan_transfers(state, config.hedges)
+        executor = Executor(
+            venues,
+            ledger,
+            config.transfers,
+            dry_run=dry_run,
+            policy=RetryPolicy.from_config(config.retry),
+            timing=timing,
+            clock=clock,
+        )
+        executed = await executor.execute(run_id, plan.transfers)
+    return CycleResult(run_id, state, plan, executed.transfers, reconciled, executed.blocked)
+
+
+def _reconciler(config: Config, ledger: Ledger, venues: dict, clock: Clock) -> Reconciler:
+    window = timedelta(seconds=config.transfers.settle_window_seconds)
+    return Reconciler(venues, ledger, settle_window=window, clock=clock)

@@ -1,8 +1,19 @@
-"""Carrying out a plan: fresh read, sizing, intent, transfer, outcome. One venue at a time each.
+"""Carrying out a plan: fresh read, sizing, intent, transfer, outcome, one venue at a time each.
 
 For every planned transfer the source wallet is read again right before the call (a balance
-read a moment ago may no longer be transferable), the amount is sized at `safety` of it and
-rounded down, the intent is committed, and only then is `transfer()` called (invariant 1).
+read a moment ago may no longer be transferable), sized at `safety` of it and rounded down,
+the intent committed, and only then `transfer()` called (invariant 1). What happens next
+depends on the classified answer:
+
+- confirmed: recorded with the venue's transfer id;
+- transient (429, connection refused: nothing happened): the same intent is tried again after a
+  jittered backoff, within the retry policy's attempts and deadline;
+- clock: the time difference is measured again once, then the same intent is tried again;
+- insufficient (a definite refusal): this intent fails; the wallet is read again and a smaller
+  new intent (a new id, `replaces_id` pointing back) is sent, at most `shrink_attempts` times;
+- unknown (timeout or 5xx after sending): recorded `unknown` and never re-sent here;
+  reconciliation settles it against the venue's history before anything new is sent;
+- fatal (keys, permissions, bad request): failed, and the venue's remaining transfers stop.
 """
 
 from __future__ import annotations
@@ -11,12 +22,22 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
 from bot.aio import gather_or_cancel
 from bot.config import TransfersConfig
+from bot.failpoints import (
+    AFTER_INTENT_COMMIT,
+    AFTER_OUTCOME_COMMIT,
+    AFTER_RESPONSE,
+    BEFORE_INTENT,
+    failpoint,
+)
+from bot.ledger.queries import open_transfers
 from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
 from bot.model import PlannedTransfer, TransferStatus
 from bot.money import ZERO, plain, round_down
+from bot.retry import RetryPolicy, Timing
 from bot.venues.clients import DryRunRefused
 from bot.venues.errors import ErrorKind, VenueError
 from bot.venues.venue import Venue
@@ -57,6 +78,27 @@ def size_transfer(
     return Sizing(amount=amount)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Blocked:
+    """A planned transfer not sent because an earlier one on the venue is still unsettled."""
+
+    item: PlannedTransfer
+    open_transfer_id: int
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{self.item.venue} {self.item.asset}: not sent, transfer {self.open_transfer_id} "
+            "is still unsettled; reconciling instead of sending"
+        )
+
+
+@dataclass
+class ExecutionResult:
+    transfers: list[TransferRecord]
+    blocked: list[Blocked]
+
+
 class Executor:
     """Executes plans against venues and records every step in the ledger."""
 
@@ -67,17 +109,19 @@ class Executor:
         rules: TransfersConfig,
         *,
         dry_run: bool,
+        policy: RetryPolicy | None = None,
+        timing: Timing | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self._venues = venues
         self._ledger = ledger
         self._rules = rules
         self._dry_run = dry_run
+        self._policy = policy or RetryPolicy()
+        self._timing = timing or Timing()
         self._clock = clock
 
-    async def execute(
-        self, run_id: int, transfers: tuple[PlannedTransfer, ...]
-    ) -> list[TransferRecord]:
+    async def execute(self, run_id: int, transfers: tuple[PlannedTransfer, ...]) -> ExecutionResult:
         """Run every planned transfer: venues in parallel, each venue's transfers in order."""
         by_venue: dict[str, list[PlannedTransfer]] = defaultdict(list)
         for item in transfers:
@@ -85,16 +129,21 @@ class Executor:
         results = await gather_or_cancel(
             *(self._execute_venue(run_id, items) for items in by_venue.values())
         )
-        return sorted((record for records in results for record in records), key=lambda r: r.id)
+        records = sorted((r for result in results for r in result.transfers), key=lambda r: r.id)
+        return ExecutionResult(records, [b for result in results for b in result.blocked])
 
-    async def _execute_venue(
-        self, run_id: int, items: list[PlannedTransfer]
-    ) -> list[TransferRecord]:
-        records: list[TransferRecord] = []
+    async def _execute_venue(self, run_id: int, items: list[PlannedTransfer]) -> ExecutionResult:
+        result = ExecutionResult([], [])
         stopped: VenueError | None = None
         for item in items:
+            unsettled = [
+                t for t in open_transfers(self._ledger, venue=item.venue) if t.asset == item.asset
+            ]
+            if unsettled:  # at most one pending/unknown transfer per venue and asset
+                result.blocked.append(Blocked(item=item, open_transfer_id=unsettled[0].id))
+                continue
             if stopped is not None:
-                records.append(
+                result.transfers.append(
                     self._record_final(
                         run_id,
                         item,
@@ -105,102 +154,153 @@ class Executor:
                     )
                 )
                 continue
-            record, error = await self._execute_one(run_id, item)
-            records.append(record)
+            records, error = await self._execute_one(run_id, item)
+            result.transfers += records
             if error is not None and error.kind is ErrorKind.FATAL:
                 stopped = error  # keys or permissions: the venue's next transfers would fail too
-        return records
+        return result
 
     async def _execute_one(
         self, run_id: int, item: PlannedTransfer
-    ) -> tuple[TransferRecord, VenueError | None]:
+    ) -> tuple[list[TransferRecord], VenueError | None]:
         venue = self._venues[item.venue]
         if not venue.can_transfer:
-            return self._record_final(
+            manual = self._record_final(
                 run_id,
                 item,
                 TransferStatus.MANUAL,
                 amount=item.amount,
                 inputs={"can_transfer": "false"},
                 reason_suffix=f"{venue.name} has no transfer API: move it by hand",
-            ), None
-        try:
-            transferable = await venue.read_transferable(item.from_account, item.asset)
-        except VenueError as exc:
-            return self._record_final(
-                run_id,
-                item,
-                TransferStatus.FAILED,
-                amount=None,
-                inputs={},
-                error=f"could not read the transferable amount: {exc}",
-            ), exc
-        step = venue.transfer_step(item.asset)
-        sizing = size_transfer(
-            planned=item.amount,
-            transferable=transferable,
-            safety=self._rules.safety,
-            step=step,
-            min_amount=self._rules.min_for(item.asset),
-            max_amount=self._rules.max_for(item.asset),
-            asset=item.asset,
-        )
-        inputs = {
-            "transferable": transferable,
-            "safety": self._rules.safety,
-            "step": step,
-            "read_at": self._clock(),
-        }
-        if sizing.skip_reason is not None:
-            return self._record_final(
-                run_id,
-                item,
-                TransferStatus.SKIPPED,
-                amount=sizing.amount,
-                inputs=inputs,
-                reason_suffix=f"skipped: {sizing.skip_reason}",
-            ), None
-        return await self._send(run_id, item, venue, sizing.amount, inputs)
+            )
+            return [manual], None
+        records: list[TransferRecord] = []
+        replaces: int | None = None
+        for _ in range(self._rules.shrink_attempts + 1):
+            try:
+                transferable = await venue.read_transferable(item.from_account, item.asset)
+            except VenueError as exc:
+                records.append(
+                    self._record_final(
+                        run_id,
+                        item,
+                        TransferStatus.FAILED,
+                        amount=None,
+                        inputs={},
+                        error=f"could not read the transferable amount: {exc}",
+                        replaces_id=replaces,
+                    )
+                )
+                return records, exc
+            step = venue.transfer_step(item.asset)
+            sizing = size_transfer(
+                planned=item.amount,
+                transferable=transferable,
+                safety=self._rules.safety,
+                step=step,
+                min_amount=self._rules.min_for(item.asset),
+                max_amount=self._rules.max_for(item.asset),
+                asset=item.asset,
+            )
+            inputs = {
+                "transferable": transferable,
+                "safety": self._rules.safety,
+                "step": step,
+                "read_at": self._clock(),
+            }
+            if sizing.skip_reason is not None:
+                records.append(
+                    self._record_final(
+                        run_id,
+                        item,
+                        TransferStatus.SKIPPED,
+                        amount=sizing.amount,
+                        inputs=inputs,
+                        reason_suffix=f"skipped: {sizing.skip_reason}",
+                        replaces_id=replaces,
+                    )
+                )
+                return records, None
+            record, error = await self._send(run_id, item, venue, sizing.amount, inputs, replaces)
+            records.append(record)
+            if error is None or error.kind is not ErrorKind.INSUFFICIENT:
+                return records, error
+            replaces = record.id  # a definite refusal: read again and try a smaller new intent
+        return records, error
 
     async def _send(
-        self, run_id: int, item: PlannedTransfer, venue: Venue, amount: Decimal, inputs: dict
+        self,
+        run_id: int,
+        item: PlannedTransfer,
+        venue: Venue,
+        amount: Decimal,
+        inputs: Mapping[str, Any],
+        replaces: int | None,
     ) -> tuple[TransferRecord, VenueError | None]:
+        failpoint(BEFORE_INTENT)
         intent = self._ledger.record_intent(
-            run_id, item, amount=amount, inputs=inputs, dry_run=self._dry_run
+            run_id, item, amount=amount, inputs=inputs, dry_run=self._dry_run, replaces_id=replaces
         )
-        started = self._clock()
-        try:
-            receipt = await venue.transfer(
-                item.asset, amount, item.from_account, item.to_account, intent.client_id
-            )
-        except DryRunRefused:
-            self._ledger.record_attempt(
-                intent.id, amount=amount, outcome="dry_run", started_at=started
-            )
-            return self._ledger.record_outcome(intent.id, TransferStatus.DRY_RUN), None
-        except VenueError as exc:
+        failpoint(AFTER_INTENT_COMMIT)
+        started_monotonic = self._timing.monotonic()
+        resynced = False
+        attempt = 0
+        while True:
+            attempt += 1
+            started = self._clock()
+            try:
+                receipt = await venue.transfer(
+                    item.asset, amount, item.from_account, item.to_account, intent.client_id
+                )
+            except DryRunRefused:
+                self._ledger.record_attempt(
+                    intent.id, amount=amount, outcome="dry_run", started_at=started
+                )
+                return self._ledger.record_outcome(intent.id, TransferStatus.DRY_RUN), None
+            except VenueError as exc:
+                self._ledger.record_attempt(
+                    intent.id,
+                    amount=amount,
+                    outcome=exc.kind.value,
+                    started_at=started,
+                    error_kind=exc.kind.value,
+                    error=str(exc),
+                )
+                if exc.kind is ErrorKind.CLOCK and not resynced:
+                    resynced = True
+                    try:
+                        await venue.resync_clock()
+                    except VenueError as resync_error:
+                        exc = resync_error
+                    else:
+                        continue
+                elapsed = self._timing.monotonic() - started_monotonic
+                if (
+                    exc.kind is ErrorKind.TRANSIENT
+                    and attempt < self._policy.attempts
+                    and elapsed < self._policy.deadline_seconds
+                ):
+                    # Nothing reached the venue's books: the same intent may be sent again.
+                    await self._timing.sleep(
+                        self._policy.backoff(attempt, exc.retry_after, self._timing.rng)
+                    )
+                    continue
+                unknown = exc.kind is ErrorKind.UNKNOWN
+                status = TransferStatus.UNKNOWN if unknown else TransferStatus.FAILED
+                return self._ledger.record_outcome(intent.id, status, error=str(exc)), exc
+            failpoint(AFTER_RESPONSE)
             self._ledger.record_attempt(
                 intent.id,
                 amount=amount,
-                outcome=exc.kind.value,
+                outcome="confirmed",
                 started_at=started,
-                error_kind=exc.kind.value,
-                error=str(exc),
+                exchange_id=receipt.exchange_id,
             )
-            status = (
-                TransferStatus.UNKNOWN if exc.kind is ErrorKind.UNKNOWN else TransferStatus.FAILED
+            confirmed = self._ledger.record_outcome(
+                intent.id, TransferStatus.CONFIRMED, exchange_id=receipt.exchange_id
             )
-            return self._ledger.record_outcome(intent.id, status, error=str(exc)), exc
-        self._ledger.record_attempt(
-            intent.id,
-            amount=amount,
-            outcome="confirmed",
-            started_at=started,
-            exchange_id=receipt.exchange_id,
-        )
-        return self._ledger.record_outcome(
-            intent.id, TransferStatus.CONFIRMED, exchange_id=receipt.exchange_id
-        ), None
+            failpoint(AFTER_OUTCOME_COMMIT)
+            return confirmed, None
 
     def _record_final(
         self,
@@ -212,6 +312,7 @@ class Executor:
         inputs: Mapping[str, object],
         error: str | None = None,
         reason_suffix: str | None = None,
+        replaces_id: int | None = None,
     ) -> TransferRecord:
         """A row that is final at once: nothing is (or will be) sent for it."""
         if reason_suffix:
@@ -224,4 +325,5 @@ class Executor:
             inputs=inputs,
             error=error,
             dry_run=self._dry_run,
+            replaces_id=replaces_id,
         )

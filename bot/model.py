@@ -175,6 +175,20 @@ class Plan:
     notes: tuple[PlanNote, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
+class VenueTransfer:
+    """One entry of a venue's own transfer history, as reconciliation compares it."""
+
+    exchange_id: str
+    client_id: str | None
+    asset: str
+    amount: Decimal
+    from_account: str | None
+    to_account: str | None
+    at: datetime | None
+    status: str | None = None
+
+
 class TransferStatus(StrEnum):
     """The life of a transfer row. Only PENDING and UNKNOWN may still change."""
 

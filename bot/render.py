@@ -13,6 +13,7 @@ from rich.table import Table
 from bot.ledger.store import TransferRecord
 from bot.model import SPOT, Plan, State, TransferStatus
 from bot.money import plain
+from bot.reconcile import ReconcileReport
 
 _STATUS_STYLE = {
     TransferStatus.CONFIRMED: "green",
@@ -260,3 +261,31 @@ def print_margin(console: Console, plan: Plan) -> None:
 
 def _dec(value: Decimal | str | None) -> Decimal | None:
     return value if isinstance(value, Decimal) else None
+
+
+def print_reconciled(
+    console: Console, report: ReconcileReport, *, quiet_when_empty: bool = True
+) -> None:
+    """What reconciliation settled, and what it could not settle yet."""
+    if not report.resolved and not report.still_open:
+        if not quiet_when_empty:
+            console.print("Reconcile: nothing open.")
+        return
+    for record in report.resolved:
+        found = f" as {record.exchange_id}" if record.exchange_id else ""
+        console.print(
+            f"reconciled: transfer {record.id} ({plain(record.amount)} {record.asset} "
+            f"{record.from_account} -> {record.to_account} on {record.venue}) is "
+            f"{record.status.value}{found}",
+            markup=False,
+            highlight=False,
+        )
+    for record in report.still_open:
+        console.print(
+            f"unsettled: transfer {record.id} ({plain(record.amount)} {record.asset} on "
+            f"{record.venue}) is still {record.status.value}; it is looked up again next run",
+            markup=False,
+            highlight=False,
+        )
+    for error in report.errors:
+        console.print(f"reconcile: {error}", markup=False, highlight=False)

@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.config import Config
 from bot.cycle import rebalance
 from bot.ledger import Ledger
+from bot.ledger.locks import VenueBusy
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,14 @@ async def run_cycle_logged(config: Config, ledger: Ledger) -> None:
     """One scheduled cycle; errors are logged (redacted) instead of stopping the schedule."""
     try:
         result = await rebalance(config, ledger, dry_run=False, command="run")
+    except VenueBusy as exc:
+        log.warning("skipping this cycle: %s", exc)
+        return
     except Exception as exc:  # the schedule must survive any single cycle
         log.error("cycle failed: %s", exc)
         return
+    for blocked in result.blocked:
+        log.warning("%s", blocked.message)
     for transfer in result.transfers:
         log.info(
             "transfer %s %s %s %s->%s: %s",

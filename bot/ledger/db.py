@@ -1,8 +1,14 @@
 """Opening the ledger database: engine settings per backend and Alembic migrations to head.
 
-SQLite: WAL journal, `synchronous=FULL` (a committed intent survives power loss), a busy
-timeout, foreign keys on, and `BEGIN IMMEDIATE` so that a writer takes the write lock when its
-transaction starts instead of failing half-way through on a lock upgrade.
+SQLite: a rollback journal with `synchronous=FULL` (a committed intent survives power loss),
+a busy timeout, foreign keys on, `BEGIN IMMEDIATE` so that a writer takes the write lock when
+its transaction starts instead of failing half-way on a lock upgrade, and one connection per
+process.
+
+Not WAL: the SQLite that Python links here (3.40.1) has the WAL-reset bug (fixed in 3.51.3),
+which can corrupt the database when two connections write or checkpoint at once, and two bot
+processes acting on different venues may well share one ledger file. A rollback journal costs
+about half a millisecond more per commit, a few commits per transfer.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import QueuePool
 
 from bot.errors import LedgerError
 
@@ -39,6 +46,9 @@ def create_ledger_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None},
+            poolclass=QueuePool,
+            pool_size=1,  # one writing connection per process
+            max_overflow=0,
         )
         _configure_sqlite(engine)
         return engine
@@ -52,7 +62,7 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA journal_mode=DELETE")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")

@@ -54,3 +54,12 @@ def open_transfers(ledger: Ledger, venue: str | None = None) -> list[TransferRec
         query = query.where(Transfer.venue == venue)
     with Session(ledger.engine) as session:
         return [TransferRecord.of(row, attempts=0) for row in session.execute(query).scalars()]
+
+
+def claimed_exchange_ids(ledger: Ledger, venue: str) -> set[str]:
+    """Exchange transfer ids that ledger rows of `venue` already hold."""
+    query = select(Transfer.exchange_id).where(
+        Transfer.venue == venue, Transfer.exchange_id.is_not(None)
+    )
+    with Session(ledger.engine) as session:
+        return {row for row in session.execute(query).scalars()}

@@ -73,6 +73,16 @@ class BinanceVenue(Venue):
         positions = (self.parse_position(raw) for raw in found)
         return [p for p in positions if p is not None and p.symbol in symbols]
 
+    def history_params(self, from_account: str, to_account: str) -> dict[str, Any]:
+        return {
+            "fromAccount": self.normalize_account(from_account),
+            "toAccount": self.normalize_account(to_account),
+        }
+
+    def next_history_page(self, params: dict[str, Any], page: list[Any]) -> dict[str, Any]:
+        """Binance pages its transfer history with `current` (1-based)."""
+        return {**params, "current": int(params.get("current", 1)) + 1}
+
     async def transfer(self, asset, amount, from_account, to_account, client_id):  # type: ignore[no-untyped-def]
         return await super().transfer(
             asset,

@@ -16,6 +16,7 @@ from bot.config import Config, VenueConfig
 from bot.errors import ConfigError
 from bot.model import State
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
+from bot.retry import RetryPolicy, Timing
 from bot.venues.binance import BinanceVenue
 from bot.venues.clients import Credentials, build_client, credentials_from_env
 from bot.venues.venue import Venue
@@ -40,10 +41,15 @@ def paper_state_path(config: Config, name: str, venue: VenueConfig) -> Path:
 
 @asynccontextmanager
 async def open_venues(
-    config: Config, *, dry_run: bool, names: Iterable[str] | None = None
+    config: Config,
+    *,
+    dry_run: bool,
+    names: Iterable[str] | None = None,
+    timing: Timing | None = None,
 ) -> AsyncIterator[dict[str, Venue]]:
     """Build, connect and finally close the named venues (default: every configured venue)."""
     wanted = list(names) if names is not None else list(config.venues)
+    policy = RetryPolicy.from_config(config.retry)
     async with AsyncExitStack() as stack:
         venues: dict[str, Venue] = {}
         for name in wanted:
@@ -70,7 +76,9 @@ async def open_venues(
                 client = build_client(
                     name, venue_config, credentials_from_env(name, venue_config), dry_run=dry_run
                 )
-            venue = venue_class(venue_config.exchange)(name, client, config.hedges_on(name))
+            venue = venue_class(venue_config.exchange)(
+                name, client, config.hedges_on(name), policy=policy, timing=timing
+            )
             stack.push_async_callback(venue.close)
             venues[name] = venue
         await gather_or_cancel(*(venue.connect() for venue in venues.values()))

@@ -8,6 +8,7 @@ ledger only ever see this interface and the `bot.model` values it returns.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,12 +21,44 @@ from ccxt.base.decimal_to_precision import TICK_SIZE
 from bot.aio import gather_or_cancel
 from bot.config import HedgeConfig
 from bot.errors import VenueUnusable
-from bot.model import SPOT, Funding, MarketKind, PerpMarket, Position, VenueState, Wallet
+from bot.model import (
+    SPOT,
+    Funding,
+    MarketKind,
+    PerpMarket,
+    Position,
+    VenueState,
+    VenueTransfer,
+    Wallet,
+)
 from bot.money import ZERO, plain, step_from_precision, to_decimal, to_decimal_or_none
+from bot.retry import RetryPolicy, Timing, retry_read
 from bot.venues.errors import ErrorKind, VenueError, classify
 
 T = TypeVar("T")
 DEFAULT_TRANSFER_STEP = Decimal("0.00000001")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientIdSupport:
+    """Where a venue takes our transfer id, in which form, and whether it refuses a repeat."""
+
+    param: str
+    uuid_format: bool = False  # Bybit wants a UUID with hyphens; OKX 1-32 alphanumerics
+    dedupes: bool = False  # a re-send with the same id cannot transfer twice
+
+
+# ccxt makes a fresh uuid per call for Bybit and KuCoin unless given one, which would turn any
+# re-send into a second transfer; so the bot always passes its own, generated before the call.
+CLIENT_IDS: Mapping[str, ClientIdSupport] = {
+    "bybit": ClientIdSupport(param="transferId", uuid_format=True, dedupes=True),
+    "okx": ClientIdSupport(param="clientId"),
+    "bitget": ClientIdSupport(param="clientOid", dedupes=True),
+    "kucoin": ClientIdSupport(param="clientOid"),
+    "kucoinfutures": ClientIdSupport(param="clientOid"),
+}
+
+HISTORY_PAGE = 100
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,10 +76,20 @@ class Venue:
     #: account-name aliases accepted in config and from ccxt, mapped to this venue's names
     account_aliases: Mapping[str, str] = {"main": SPOT}
 
-    def __init__(self, name: str, client: ccxt_async.Exchange, hedges: Mapping[str, HedgeConfig]):
+    def __init__(
+        self,
+        name: str,
+        client: ccxt_async.Exchange,
+        hedges: Mapping[str, HedgeConfig],
+        *,
+        policy: RetryPolicy | None = None,
+        timing: Timing | None = None,
+    ):
         self.name = name
         self.client = client
         self.hedges = dict(hedges)
+        self.policy = policy or RetryPolicy()
+        self.timing = timing or Timing()
         self._perps: dict[str, PerpMarket] = {}
 
     # lifecycle ------------------------------------------------------------------------------
@@ -66,6 +109,14 @@ class Venue:
     @property
     def can_transfer(self) -> bool:
         return bool(self.client.has.get("transfer"))
+
+    @property
+    def can_fetch_transfers(self) -> bool:
+        return bool(self.client.has.get("fetchTransfers"))
+
+    @property
+    def client_ids(self) -> ClientIdSupport | None:
+        return CLIENT_IDS.get(self.client.id)
 
     def normalize_account(self, account: str) -> str:
         return self.account_aliases.get(account, account)
@@ -209,9 +260,9 @@ class Venue:
         try:
             raw = await self.client.transfer(asset, plain(amount), from_account, to_account, params)
         except ccxt_async.BaseError as exc:
-            raise classify(exc, venue=self.name, state_changing=True) from None
+            raise self._classify(exc, state_changing=True) from None
         except (TimeoutError, OSError) as exc:
-            raise classify(exc, venue=self.name, state_changing=True) from None
+            raise self._classify(exc, state_changing=True) from None
         exchange_id = raw.get("id")
         return TransferReceipt(
             exchange_id=str(exchange_id) if exchange_id is not None else None,
@@ -221,18 +272,81 @@ class Venue:
 
     def transfer_params(self, client_id: str) -> dict[str, Any]:
         """Extra parameters carrying our client transfer id, where the venue takes one."""
-        return {}
+        support = self.client_ids
+        if support is None:
+            return {}
+        value = str(uuid.UUID(hex=client_id)) if support.uuid_format else client_id
+        return {support.param: value}
+
+    async def fetch_transfer_history(
+        self, asset: str, from_account: str, to_account: str, since: datetime
+    ) -> list[VenueTransfer]:
+        """The venue's own record of transfers in one direction since `since`, every page."""
+        since_ms = int(since.timestamp() * 1000)
+        params = self.history_params(from_account, to_account)
+        found: list[VenueTransfer] = []
+        while True:
+            page = await self.call(
+                self.client.fetch_transfers, asset, since_ms, HISTORY_PAGE, params
+            )
+            found += [self.parse_history_entry(raw) for raw in page]
+            if len(page) < HISTORY_PAGE:
+                return found
+            params = self.next_history_page(params, page)
+
+    def history_params(self, from_account: str, to_account: str) -> dict[str, Any]:
+        return {"fromAccount": from_account, "toAccount": to_account}
+
+    def next_history_page(self, params: dict[str, Any], page: list[Any]) -> dict[str, Any]:
+        raise VenueError(
+            ErrorKind.FATAL, self.name, "transfer history has more than one page; narrow the window"
+        )
+
+    def parse_history_entry(self, raw: Mapping[str, Any]) -> VenueTransfer:
+        info = raw.get("info") or {}
+        support = self.client_ids
+        client_id = info.get(support.param) if support is not None else None
+        amount = info.get("amount", raw.get("amount"))
+        timestamp = raw.get("timestamp")
+        return VenueTransfer(
+            exchange_id=str(raw.get("id")),
+            client_id=str(client_id).replace("-", "") if client_id else None,
+            asset=str(raw.get("currency")),
+            amount=to_decimal(amount, "amount"),
+            from_account=raw.get("fromAccount"),
+            to_account=raw.get("toAccount"),
+            at=datetime.fromtimestamp(timestamp / 1000, UTC) if timestamp else None,
+            status=raw.get("status"),
+        )
+
+    async def resync_clock(self) -> None:
+        """Measure the venue's clock again after it said our timestamp was off."""
+        try:
+            await self.client.load_time_difference()
+        except ccxt_async.BaseError as exc:
+            raise self._classify(exc, state_changing=False) from None
 
     # helpers --------------------------------------------------------------------------------
 
     async def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run a read against the venue; any failure becomes a classified `VenueError`."""
-        try:
-            return await fn(*args)
-        except ccxt_async.BaseError as exc:
-            raise classify(exc, venue=self.name, state_changing=False) from None
-        except (TimeoutError, OSError) as exc:
-            raise classify(exc, venue=self.name, state_changing=False) from None
+        """Run a read against the venue, retrying what is transient; any failure that remains
+        becomes a classified `VenueError`."""
+
+        async def once() -> T:
+            try:
+                return await fn(*args)
+            except ccxt_async.BaseError as exc:
+                raise self._classify(exc, state_changing=False) from None
+            except (TimeoutError, OSError) as exc:
+                raise self._classify(exc, state_changing=False) from None
+
+        return await retry_read(once, self.policy, self.timing, on_clock_error=self.resync_clock)
+
+    def _classify(self, exc: BaseException, *, state_changing: bool) -> VenueError:
+        error = classify(exc, venue=self.name, state_changing=state_changing)
+        if error.kind is ErrorKind.TRANSIENT and error.retry_after is None:
+            error.retry_after = _retry_after_header(self.client.last_response_headers)
+        return error
 
     def _check_spot(self, hedge_name: str, hedge: HedgeConfig) -> None:
         market = self.client.markets.get(hedge.spot)
@@ -264,3 +378,13 @@ class Venue:
             contract_size=to_decimal(market.get("contractSize") or 1, "contractSize"),
             futures_account=self.futures_account(market),
         )
+
+
+def _retry_after_header(headers: Mapping[str, Any] | None) -> float | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                return None
+    return None

@@ -49,9 +49,11 @@ def test_migrations_upgrade_an_empty_database_to_head_and_back(tmp_path: Path) -
     engine.dispose()
 
 
-def test_sqlite_runs_in_wal_with_full_sync(ledger: Ledger) -> None:
+def test_sqlite_uses_a_rollback_journal_with_full_sync(ledger: Ledger) -> None:
+    # not WAL: SQLite 3.40.1's WAL-reset bug needs two writers, and two bot processes on
+    # different venues may share one ledger file
     with ledger.engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "delete"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() > 0
 

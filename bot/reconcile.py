@@ -1,0 +1,158 @@
+"""Reconciliation: settle every `pending` or `unknown` transfer against the venue's history.
+
+A transfer whose answer was lost may or may not have happened. Before anything new is sent on
+a venue, each such transfer is looked up in the venue's transfer history: by our client id
+where the venue records one, else by asset, exact amount, direction and time window, never
+claiming an exchange transfer that another ledger row already holds. Found: `confirmed`.
+Provably absent once the venue's settle window has passed: `failed`. Otherwise it stays
+`unknown`, and the venue/asset stays blocked until a later run settles it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.ledger.queries import claimed_exchange_ids, open_transfers
+from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
+from bot.model import TransferStatus, VenueTransfer
+from bot.venues.errors import VenueError
+from bot.venues.venue import Venue
+
+log = logging.getLogger(__name__)
+
+# Venue clocks and ours differ; a history entry may carry a time slightly before our intent.
+CLOCK_SKEW = timedelta(minutes=2)
+
+
+def find_match(
+    intent: TransferRecord,
+    history: Iterable[VenueTransfer],
+    claimed: set[str],
+    *,
+    window: timedelta,
+) -> VenueTransfer | None:
+    """The venue transfer that is this intent, if the history holds one. Pure.
+
+    With a client id on both sides, only the id decides. Without, the earliest unclaimed entry
+    with the same asset, the exact amount and the same direction, inside
+    [intent time - skew, intent time + window], is taken.
+    """
+    candidates = [entry for entry in history if entry.exchange_id not in claimed]
+    by_id = [e for e in candidates if e.client_id is not None]
+    if by_id and any(e.client_id == intent.client_id for e in by_id):
+        return next(e for e in by_id if e.client_id == intent.client_id)
+    earliest = intent.created_at - CLOCK_SKEW
+    latest = intent.created_at + max(window, CLOCK_SKEW)
+    matching = [
+        e
+        for e in candidates
+        if e.client_id is None
+        and e.asset == intent.asset
+        and intent.amount is not None
+        and e.amount == intent.amount
+        and e.from_account in (None, intent.from_account)
+        and e.to_account in (None, intent.to_account)
+        and (e.at is None or earliest <= e.at <= latest)
+        and (e.status is None or e.status.lower() in ("ok", "confirmed", "success"))
+    ]
+    matching.sort(key=lambda e: (e.at is None, e.at))
+    return matching[0] if matching else None
+
+
+@dataclass
+class ReconcileReport:
+    resolved: list[TransferRecord] = field(default_factory=list)
+    still_open: list[TransferRecord] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class Reconciler:
+    """Settles open transfers of the given venues; safe to run at any time, any number of times."""
+
+    def __init__(
+        self,
+        venues: Mapping[str, Venue],
+        ledger: Ledger,
+        *,
+        settle_window: timedelta,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._venues = venues
+        self._ledger = ledger
+        self._window = settle_window
+        self._clock = clock
+
+    async def reconcile(self) -> ReconcileReport:
+        report = ReconcileReport()
+        for name, venue in self._venues.items():
+            for record in open_transfers(self._ledger, venue=name):
+                await self._settle(venue, record, report)
+        return report
+
+    async def _settle(self, venue: Venue, record: TransferRecord, report: ReconcileReport) -> None:
+        if record.dry_run:
+            # A dry-run client refuses before sending: nothing can have left.
+            report.resolved.append(self._resolve(record, TransferStatus.DRY_RUN, None, "dry run"))
+            return
+        if not venue.can_fetch_transfers:
+            report.still_open.append(record)
+            report.errors.append(
+                f"transfer {record.id}: {venue.name} has no transfer history API; check it there "
+                "by hand"
+            )
+            return
+        checked_at = self._clock()
+        try:
+            history = await venue.fetch_transfer_history(
+                record.asset,
+                record.from_account,
+                record.to_account,
+                since=record.created_at - CLOCK_SKEW,
+            )
+        except VenueError as exc:
+            report.still_open.append(record)
+            report.errors.append(f"transfer {record.id}: cannot read history: {exc}")
+            return
+        match = find_match(
+            record, history, claimed_exchange_ids(self._ledger, venue.name), window=self._window
+        )
+        if match is not None:
+            report.resolved.append(
+                self._resolve(record, TransferStatus.CONFIRMED, match.exchange_id, "found")
+            )
+        elif checked_at >= record.created_at + self._window:
+            report.resolved.append(
+                self._resolve(
+                    record,
+                    TransferStatus.FAILED,
+                    None,
+                    f"absent from {venue.name}'s history {int(self._window.total_seconds())} s "
+                    "after the intent",
+                )
+            )
+        else:
+            report.still_open.append(record)
+
+    def _resolve(
+        self, record: TransferRecord, status: TransferStatus, exchange_id: str | None, how: str
+    ) -> TransferRecord:
+        assert record.amount is not None
+        self._ledger.record_attempt(
+            record.id,
+            amount=record.amount,
+            outcome=f"reconciled:{status.value}",
+            started_at=self._clock(),
+            exchange_id=exchange_id,
+            error=None if status is not TransferStatus.FAILED else how,
+        )
+        resolved = self._ledger.record_outcome(
+            record.id,
+            status,
+            exchange_id=exchange_id,
+            error=f"reconciled: {how}" if status is TransferStatus.FAILED else None,
+        )
+        log.info("transfer %s reconciled: %s (%s)", record.id, status.value, how)
+        return resolved
