@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from bot.aio import gather_or_cancel
@@ -76,6 +77,32 @@ def size_transfer(
             skip_reason=f"sized {plain(amount)} {asset} is under min_amount {plain(min_amount)}",
         )
     return Sizing(amount=amount)
+
+
+class Step(Enum):
+    """What to do after a transfer call failed."""
+
+    RETRY = "retry"  # the venue did not apply it (429, refused): same intent, after a backoff
+    RESYNC_CLOCK = "resync_clock"  # our timestamp was refused: measure the clock, same intent
+    RECONCILE_LATER = "reconcile_later"  # the outcome is unknown: never re-send blind
+    GIVE_UP = "give_up"  # a definite refusal, or retries exhausted
+
+
+def after_failure(
+    error: VenueError, attempt: int, elapsed: float, *, resynced: bool, policy: RetryPolicy
+) -> Step:
+    """The next step after failed attempt number `attempt` of one intent. Pure."""
+    if error.kind is ErrorKind.UNKNOWN:
+        return Step.RECONCILE_LATER
+    if error.kind is ErrorKind.CLOCK and not resynced:
+        return Step.RESYNC_CLOCK
+    if (
+        error.kind is ErrorKind.TRANSIENT
+        and attempt < policy.attempts
+        and elapsed < policy.deadline_seconds
+    ):
+        return Step.RETRY
+    return Step.GIVE_UP
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -253,51 +280,54 @@ class Executor:
                     item.asset, amount, item.from_account, item.to_account, intent.client_id
                 )
             except DryRunRefused:
-                self._ledger.record_attempt(
-                    intent.id, amount=amount, outcome="dry_run", started_at=started
+                dry = self._ledger.record_attempt(
+                    intent.id,
+                    amount=amount,
+                    outcome="dry_run",
+                    started_at=started,
+                    status=TransferStatus.DRY_RUN,
                 )
-                return self._ledger.record_outcome(intent.id, TransferStatus.DRY_RUN), None
+                return dry, None
             except VenueError as exc:
-                self._ledger.record_attempt(
+                elapsed = self._timing.monotonic() - started_monotonic
+                step = after_failure(exc, attempt, elapsed, resynced=resynced, policy=self._policy)
+                final = {
+                    Step.GIVE_UP: TransferStatus.FAILED,
+                    Step.RECONCILE_LATER: TransferStatus.UNKNOWN,
+                }.get(step)
+                record = self._ledger.record_attempt(
                     intent.id,
                     amount=amount,
                     outcome=exc.kind.value,
                     started_at=started,
                     error_kind=exc.kind.value,
                     error=str(exc),
+                    status=final,
                 )
-                if exc.kind is ErrorKind.CLOCK and not resynced:
+                if final is not None:
+                    return record, exc
+                if step is Step.RESYNC_CLOCK:
                     resynced = True
                     try:
                         await venue.resync_clock()
                     except VenueError as resync_error:
-                        exc = resync_error
-                    else:
-                        continue
-                elapsed = self._timing.monotonic() - started_monotonic
-                if (
-                    exc.kind is ErrorKind.TRANSIENT
-                    and attempt < self._policy.attempts
-                    and elapsed < self._policy.deadline_seconds
-                ):
-                    # Nothing reached the venue's books: the same intent may be sent again.
+                        failed = self._ledger.record_outcome(
+                            intent.id, TransferStatus.FAILED, error=str(resync_error)
+                        )
+                        return failed, resync_error
+                else:  # Step.RETRY: nothing reached the venue's books; send the same intent again
                     await self._timing.sleep(
                         self._policy.backoff(attempt, exc.retry_after, self._timing.rng)
                     )
-                    continue
-                unknown = exc.kind is ErrorKind.UNKNOWN
-                status = TransferStatus.UNKNOWN if unknown else TransferStatus.FAILED
-                return self._ledger.record_outcome(intent.id, status, error=str(exc)), exc
+                continue
             failpoint(AFTER_RESPONSE)
-            self._ledger.record_attempt(
+            confirmed = self._ledger.record_attempt(
                 intent.id,
                 amount=amount,
                 outcome="confirmed",
                 started_at=started,
                 exchange_id=receipt.exchange_id,
-            )
-            confirmed = self._ledger.record_outcome(
-                intent.id, TransferStatus.CONFIRMED, exchange_id=receipt.exchange_id
+                status=TransferStatus.CONFIRMED,
             )
             failpoint(AFTER_OUTCOME_COMMIT)
             return confirmed, None

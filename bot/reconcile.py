@@ -140,19 +140,15 @@ class Reconciler:
         self, record: TransferRecord, status: TransferStatus, exchange_id: str | None, how: str
     ) -> TransferRecord:
         assert record.amount is not None
-        self._ledger.record_attempt(
+        failed = status is TransferStatus.FAILED
+        resolved = self._ledger.record_attempt(
             record.id,
             amount=record.amount,
             outcome=f"reconciled:{status.value}",
             started_at=self._clock(),
             exchange_id=exchange_id,
-            error=None if status is not TransferStatus.FAILED else how,
-        )
-        resolved = self._ledger.record_outcome(
-            record.id,
-            status,
-            exchange_id=exchange_id,
-            error=f"reconciled: {how}" if status is TransferStatus.FAILED else None,
+            error=f"reconciled: {how}" if failed else None,
+            status=status,
         )
         log.info("transfer %s reconciled: %s (%s)", record.id, status.value, how)
         return resolved

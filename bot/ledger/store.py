@@ -241,24 +241,33 @@ class Ledger:
         error_kind: str | None = None,
         error: str | None = None,
         exchange_id: str | None = None,
-    ) -> None:
+        status: TransferStatus | None = None,
+    ) -> TransferRecord:
+        """Record one call to the venue; with `status`, the transfer's outcome is written in the
+        same transaction (one commit, so an attempt never exists without its outcome)."""
+        now = self._clock()
         with self._transaction() as session:
             number = session.scalar(
                 select(func.count()).where(TransferAttempt.transfer_id == transfer_id)
             )
-            row = TransferAttempt(
+            attempt = TransferAttempt(
                 transfer_id=transfer_id,
                 number=(number or 0) + 1,
                 started_at=started_at,
-                finished_at=self._clock(),
+                finished_at=now,
                 amount=amount,
                 outcome=outcome,
                 error_kind=error_kind,
                 error=error,
                 exchange_id=exchange_id,
             )
-            session.add(row)
-            journal.append(session, row, self._clock())
+            session.add(attempt)
+            journal.append(session, attempt, now)
+            row = session.get_one(Transfer, transfer_id)
+            if status is not None:
+                _set_outcome(row, status, now, exchange_id=exchange_id, error=error)
+                journal.append(session, row, now)
+            return TransferRecord.of(row, attempts=attempt.number)
 
     def record_outcome(
         self,
@@ -272,12 +281,7 @@ class Ledger:
         now = self._clock()
         with self._transaction() as session:
             row = session.get_one(Transfer, transfer_id)
-            row.status = status.value
-            row.updated_at = now
-            if exchange_id is not None:
-                row.exchange_id = exchange_id
-            if error is not None:
-                row.error = error
+            _set_outcome(row, status, now, exchange_id=exchange_id, error=error)
             journal.append(session, row, now)
             return TransferRecord.of(row, attempts=_attempt_count(session, transfer_id))
 
@@ -289,6 +293,22 @@ class Ledger:
     def verify(self) -> journal.VerifyReport:
         with self._sessions() as session:
             return journal.verify(session)
+
+
+def _set_outcome(
+    row: Transfer,
+    status: TransferStatus,
+    now: datetime,
+    *,
+    exchange_id: str | None,
+    error: str | None,
+) -> None:
+    row.status = status.value
+    row.updated_at = now
+    if exchange_id is not None:
+        row.exchange_id = exchange_id
+    if error is not None:
+        row.error = error
 
 
 def _attempt_count(session: Session, transfer_id: int) -> int:
