@@ -1,0 +1,90 @@
+"""One actor per venue, and `bot reconcile` on demand."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.ledger.locks import file_venue_locks
+from bot.paper import PaperExchangeThread
+from tests.integration.conftest import Invocation
+
+Bot = Callable[..., Invocation]
+
+
+def test_a_second_process_on_the_same_venue_says_who_holds_it(
+    paper: PaperExchangeThread, config_file: Path, bot: Bot, tmp_path: Path
+) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from bot.ledger.locks import file_venue_locks\n"
+            f"with file_venue_locks(Path({str(tmp_path / 'data' / 'locks')!r}), ['binance'], 'bot run'):\n"
+            "    print('held', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = bot("rebalance", config=config_file)
+        assert result.exit_code == 2
+        assert f"venue binance is busy: held by pid {holder.pid} (bot run)" in result.stderr
+        assert paper.state.transfers == ()
+    finally:
+        holder.kill()
+        holder.wait()
+    # the kernel dropped the lock with the process: the venue is usable again
+    assert bot("rebalance", config=config_file).exit_code == 0
+    assert len(paper.state.transfers) == 1
+
+
+def test_locks_of_different_venues_do_not_conflict(tmp_path: Path) -> None:
+    with file_venue_locks(tmp_path, ["a"], "one"), file_venue_locks(tmp_path, ["b"], "two"):
+        pass
+
+
+def test_reconcile_settles_a_lost_answer_on_demand(
+    paper: PaperExchangeThread, config_file: Path, bot: Bot
+) -> None:
+    paper.faults.add("timeout_after", hang=5)
+    assert bot("rebalance", config=config_file).exit_code == 1
+    (row,) = bot("ledger", "list", "--json", config=config_file).json()
+    assert row["status"] == "unknown"
+    result = bot("reconcile", config=config_file)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert f"is confirmed as {paper.state.transfers[0].tran_id}" in result.stdout
+    (row,) = bot("ledger", "list", "--json", config=config_file).json()
+    assert row["status"] == "confirmed" and row["attempts"] == 2
+    assert bot("reconcile", config=config_file).stdout.strip() == "Reconcile: nothing open."
+    assert os.path.exists(config_file)
+
+
+def test_bot_run_cycles_until_sigterm(
+    paper: PaperExchangeThread, config_file: Path, tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    from tests.integration.conftest import KEY_ENV, SECRET_ENV
+
+    env = {**os.environ, KEY_ENV: "paper-api-key", SECRET_ENV: "paper-secret"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "-v", "--config", str(config_file), "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not paper.state.transfers and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert len(paper.state.transfers) == 1
+    assert "confirmed" in err
