@@ -22,9 +22,13 @@ def test_a_second_process_on_the_same_venue_says_who_holds_it(
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from bot.ledger.locks import file_venue_locks\n"
-            f"with file_venue_locks(Path({str(tmp_path / 'data' / 'locks')!r}), ['binance'], 'bot run'):\n"
-            "    print('held', flush=True); time.sleep(30)",
+            "import time\n"
+            "from pathlib import Path\n"
+            "from bot.ledger.locks import file_venue_locks\n"
+            f"locks = Path({str(tmp_path / 'data' / 'locks')!r})\n"
+            "with file_venue_locks(locks, ['binance'], 'bot run'):\n"
+            "    print('held', flush=True)\n"
+            "    time.sleep(30)",
         ],
         stdout=subprocess.PIPE,
         text=True,
