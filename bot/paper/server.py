@@ -33,6 +33,7 @@ from bot.paper.faults import (
 )
 from bot.paper.model import PaperState, now_ms
 from bot.paper.routes_admin import admin_handler
+from bot.paper.routes_ws import WsApi, binance_ws_urls
 from bot.paper.routing import Call, Endpoint, endpoints_by_route
 from bot.paper.state import StateStore
 from bot.paper.wire import BinanceError, dumps
@@ -53,14 +54,18 @@ _UNKNOWN_ERROR = BinanceError(500, -1000, "An unknown error occurred while proce
 _INTERNAL_ERROR_HTML = "<html><body><h1>500 Internal Server Error</h1></body></html>"
 
 
-def binance_urls(base_url: str, template: Mapping[str, Any]) -> dict[str, Any]:
+def binance_urls(base_url: str, template: Mapping[str, Any], *, ws: bool = False) -> dict[str, Any]:
     """Point a ccxt client's `urls['api']` at `base_url`: every https://*.binance.com URL keeps
-    its path under the new scheme and host; other values are copied unchanged."""
+    its path under the new scheme and host; other values are copied unchanged. With `ws=True`,
+    nested maps (ccxt.pro's `['ws']`) are rewritten by `binance_ws_urls` too, so the COIN-M
+    WebSocket API URL becomes ws://host:port/ws-dapi/v1."""
     base = base_url.rstrip("/")
     result: dict[str, Any] = {}
     for key, value in template.items():
         if isinstance(value, str):
             result[key] = _BINANCE_HOST.sub(base, value, count=1)
+        elif ws and isinstance(value, Mapping):
+            result[key] = binance_ws_urls(base, value)
         else:
             result[key] = copy.deepcopy(value)
     return result
@@ -105,8 +110,10 @@ class PaperExchange:
         self.store = store
         self.faults = FaultPlan()
         self.test_hooks = test_hooks
+        self.ws_enabled = True  # False: /ws-dapi/v1 refuses handshakes (503), for REST fallback
         self.base_url = ""
         self._credentials = Credentials(api_key=api_key, secret=secret)
+        self.ws_api = WsApi(self, credentials=self._credentials, sleep=self._sleep)
         self._clock = clock
         self._routes = endpoints_by_route(ALL_ENDPOINTS)
         self._paths = {path for _, path in self._routes}
@@ -130,6 +137,7 @@ class PaperExchange:
         app = web.Application()
         if self.test_hooks:
             app.router.add_route("*", ADMIN_PREFIX + "/{tail:.*}", admin_handler(self))
+        self.ws_api.mount(app)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         return app
 

@@ -1,0 +1,335 @@
+"""The COIN-M WebSocket API (/ws-dapi/v1) against the real ccxt.pro binance client (4.5.90),
+unmodified but for its URLs, and against a bare aiohttp socket for the protocol details.
+
+Which field is transferable: in `account.balance` (as in REST /dapi/v1/balance) it is
+`withdrawAvailable`, the same figure as `maxWithdrawAmount` in REST /dapi/v1/account (what
+ccxt's REST `fetch_balance` for inverse returns): wallet balance minus initial margin, lowered by
+an unrealized loss and never raised by an unrealized profit. `availableBalance` (ccxt's `free`)
+includes unrealized profit, so it can exceed what a COIN-M -> spot transfer accepts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import ccxt
+import ccxt.pro as ccxtpro
+import pytest
+
+from bot.paper import (
+    PAPER_API_KEY,
+    PAPER_SECRET,
+    PaperExchange,
+    StateStore,
+    binance_urls,
+    binance_ws_urls,
+    routes_ws,
+)
+from bot.paper.auth import Credentials
+
+D = Decimal
+INVERSE = {"type": "swap", "subType": "inverse"}
+WS_BALANCE = {**INVERSE, "method": "account.balance"}
+WAIT = 5.0  # ccxt.pro puts no timeout on a ws request; never let a test hang on one
+
+
+def make_pro_client(base_url: str, **config: Any) -> ccxtpro.binance:
+    settings: dict[str, Any] = {
+        "apiKey": PAPER_API_KEY,
+        "secret": PAPER_SECRET,
+        "enableRateLimit": False,
+        "timeout": 5000,
+    }
+    settings.update(config)
+    client = ccxtpro.binance(settings)
+    client.urls["api"] = binance_urls(base_url, client.urls["api"], ws=True)
+    client.timeout_on_exit = 0
+    return client
+
+
+@pytest.fixture
+async def pro_factory() -> AsyncIterator[Callable[..., ccxtpro.binance]]:
+    clients: list[ccxtpro.binance] = []
+
+    def factory(base_url: str, **config: Any) -> ccxtpro.binance:
+        client = make_pro_client(base_url, **config)
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+async def pro(exchange: PaperExchange, pro_factory) -> ccxtpro.binance:
+    return pro_factory(exchange.base_url)
+
+
+async def ws_balance(client: ccxtpro.binance, **params: Any) -> dict[str, Any]:
+    return await asyncio.wait_for(client.fetch_balance_ws({**WS_BALANCE, **params}), WAIT)
+
+
+def only_btc(balance: dict[str, Any]) -> dict[str, Any]:
+    (row,) = balance["info"]
+    assert row["asset"] == "BTC"
+    return row
+
+
+# --- URLs -------------------------------------------------------------------------------------
+
+
+def test_binance_urls_with_ws_points_the_coinm_ws_api_at_the_paper_host():
+    template = ccxtpro.binance().urls["api"]
+    urls = binance_urls("http://127.0.0.1:5555/", template, ws=True)
+    assert urls["ws"]["ws-api"]["inverse"] == "ws://127.0.0.1:5555/ws-dapi/v1"
+    assert urls["ws"]["ws-api"]["spot"] == "ws://127.0.0.1:5555/ws-api/v3"  # :443 dropped
+    assert urls["ws"]["spot"] == "ws://127.0.0.1:5555/ws"  # :9443 dropped
+    assert template["ws"]["ws-api"]["inverse"] == "wss://ws-dapi.binance.com/ws-dapi/v1"
+    rest_only = binance_urls("http://127.0.0.1:5555/", template)
+    assert rest_only["ws"] == template["ws"]  # unchanged without ws=True
+    assert {k: v for k, v in urls.items() if k != "ws"} == {
+        k: v for k, v in rest_only.items() if k != "ws"
+    }
+    other = {"a": "wss://example.com/binance.com/ws", "b": {"c": "wss://fstream.binance.com/ws"}}
+    assert binance_ws_urls("https://paper.local:8443", other) == {
+        "a": "wss://example.com/binance.com/ws",
+        "b": {"c": "wss://paper.local:8443/ws"},
+    }
+
+
+# --- ccxt.pro fetch_balance_ws ----------------------------------------------------------------
+
+
+async def test_account_balance_matches_rest_exactly(pro, exchange):
+    exchange.set_mark_price("BTCUSD_PERP", D("50000"))  # short 300 x 100 USD gains 0.1 BTC
+    ws = only_btc(await ws_balance(pro))
+    assert list(ws) == list(routes_ws.BALANCE_FIELDS)  # the documented shape, nothing more
+
+    rest = (await pro.fetch_balance(INVERSE))["info"]["assets"][0]  # /dapi/v1/account
+    assert D(ws["balance"]) == D(rest["walletBalance"]) == D("0.3")
+    assert D(ws["crossWalletBalance"]) == D(rest["crossWalletBalance"])
+    assert D(ws["crossUnPnl"]) == D(rest["unrealizedProfit"]) == D(rest["crossUnPnl"]) == D("0.1")
+    assert D(ws["availableBalance"]) == D(rest["availableBalance"]) == D("0.34")
+    assert D(ws["withdrawAvailable"]) == D(rest["maxWithdrawAmount"]) == D("0.24")
+    assert ws["updateTime"] == rest["updateTime"]
+
+    (raw,) = await pro.dapiPrivateGetBalance()  # the same function serves REST and WS
+    assert {k: raw[k] for k in routes_ws.BALANCE_FIELDS} == ws
+
+
+async def test_unified_structure_of_account_balance_differs_from_rest(pro, exchange):
+    """ccxt parses account.balance with total = `balance` (wallet, no unrealized PnL), free =
+    availableBalance and used = total - free, so `used` goes negative on a profit; REST (and
+    account.status) give total = marginBalance and used = initial margin."""
+    exchange.set_mark_price("BTCUSD_PERP", D("50000"))
+    ws = await ws_balance(pro)
+    assert ws["BTC"] == {"free": 0.34, "used": pytest.approx(-0.04), "total": 0.3}
+    assert ws["timestamp"] is None and ws["datetime"] is None
+    rest = await pro.fetch_balance(INVERSE)
+    assert rest["BTC"] == {"free": 0.34, "used": 0.06, "total": 0.4}
+    status = await asyncio.wait_for(pro.fetch_balance_ws(INVERSE), WAIT)  # account.status
+    assert status["BTC"] == rest["BTC"]
+    assert status["info"]["assets"] == rest["info"]["assets"]
+
+
+async def test_withdraw_available_is_exactly_what_a_transfer_accepts(pro, exchange):
+    exchange.set_mark_price("BTCUSD_PERP", D("50000"))
+    row = only_btc(await ws_balance(pro))
+    transferable = D(row["withdrawAvailable"])
+    assert D(row["availableBalance"]) > transferable  # profit is available, not transferable
+    with pytest.raises(ccxt.ExchangeError, match="-5013"):
+        await pro.transfer("BTC", float(transferable + D("0.00000001")), "inverse", "spot")
+    await pro.transfer("BTC", float(transferable), "inverse", "spot")
+    assert D(only_btc(await ws_balance(pro))["withdrawAvailable"]) == 0
+
+
+async def test_price_move_shows_in_cross_unpnl_on_the_same_socket(pro, exchange):
+    first = only_btc(await ws_balance(pro))
+    assert (D(first["crossUnPnl"]), D(first["withdrawAvailable"])) == (0, D("0.25"))
+    exchange.set_mark_price("BTCUSD_PERP", D("75000"))  # short 30000 USD loses 0.1 BTC
+    moved = only_btc(await ws_balance(pro))
+    assert D(moved["crossUnPnl"]) == D("-0.1")
+    assert D(moved["availableBalance"]) == D(moved["withdrawAvailable"]) == D("0.16")
+    assert D(moved["balance"]) == D("0.3")  # the wallet itself has not changed
+    assert exchange.ws_api.connections == 1
+
+
+async def test_options_instead_of_params(exchange, pro_factory, monkeypatch):
+    """type/subType given as params ride along in the signed ws params (harmless here); given as
+    options they do not. `options['fetchBalanceWs']['method']` replaces the method param."""
+    seen: list[dict[str, Any]] = []
+    verify = routes_ws.verify_ws_params
+
+    def spy(params, credentials, server_time):
+        seen.append(dict(params))
+        return verify(params, credentials, server_time)
+
+    monkeypatch.setattr(routes_ws, "verify_ws_params", spy)
+    options = {
+        "defaultType": "swap",
+        "defaultSubType": "inverse",
+        "fetchBalanceWs": {"method": "account.balance"},
+    }
+    client = pro_factory(exchange.base_url, options=options)
+    balance = await asyncio.wait_for(client.fetch_balance_ws(), WAIT)
+    assert balance["BTC"]["total"] == 0.3
+    assert set(seen[0]) == {"apiKey", "recvWindow", "returnRateLimits", "timestamp", "signature"}
+    assert seen[0]["recvWindow"] == 10000 and seen[0]["returnRateLimits"] is False
+    await ws_balance(client)
+    assert seen[1]["type"] == "swap" and seen[1]["subType"] == "inverse"
+
+
+# --- errors and fallback ----------------------------------------------------------------------
+
+
+async def test_wrong_secret_or_key_raises_authentication_error(exchange, pro_factory):
+    bad_secret = pro_factory(exchange.base_url, secret="not-the-secret")
+    with pytest.raises(ccxt.AuthenticationError, match="-1022"):
+        await ws_balance(bad_secret)
+    bad_key = pro_factory(exchange.base_url, apiKey="not-the-key")
+    with pytest.raises(ccxt.AuthenticationError, match="-2015"):
+        await ws_balance(bad_key)
+
+
+async def test_disabled_ws_fails_fast_and_rest_still_answers(pro, exchange):
+    await pro.load_markets()
+    exchange.ws_enabled = False
+    started = time.monotonic()
+    with pytest.raises(ccxt.NetworkError, match="503"):
+        await ws_balance(pro)
+    assert time.monotonic() - started < 1.0
+    rest = await pro.fetch_balance(INVERSE)  # the fallback
+    assert rest["info"]["assets"][0]["maxWithdrawAmount"] == "0.25000000"
+
+    exchange.ws_enabled = True  # ccxt redials after its dial backoff (0.2 s after one failure)
+    assert only_btc(await ws_balance(pro))["withdrawAvailable"] == "0.25000000"
+
+
+async def test_disabling_ws_drops_an_open_socket_on_its_next_request(pro, exchange):
+    await ws_balance(pro)
+    assert exchange.ws_api.connections == 1
+    exchange.ws_enabled = False
+    with pytest.raises(ccxt.NetworkError, match="closing code 1001"):
+        await ws_balance(pro)
+    with pytest.raises(ccxt.NetworkError, match="503"):
+        await ws_balance(pro)
+
+
+async def test_ws_faults_and_latency(pro, exchange):
+    await ws_balance(pro)
+    exchange.faults.add("reset_after", method="WS", path="account.balance")
+    with pytest.raises(ccxt.NetworkError):
+        await ws_balance(pro)
+    exchange.faults.add("error", method="WS", path="account.balance", code=-1021)
+    with pytest.raises(ccxt.InvalidNonce):  # a NetworkError subclass in ccxt
+        await ws_balance(pro)
+    exchange.faults.add("move_price_before", method="WS", path="*", symbol="BTC", price="75000")
+    assert only_btc(await ws_balance(pro))["crossUnPnl"] == "-0.10000000"
+    exchange.faults.latency = 0.2
+    started = time.monotonic()
+    await ws_balance(pro)
+    assert time.monotonic() - started >= 0.2
+    assert exchange.faults.fired["reset_after"] == 1
+
+
+async def test_stop_closes_open_sockets(state_path, pro_factory):
+    async with PaperExchange(StateStore(state_path)) as server:
+        client = pro_factory(server.base_url)
+        await ws_balance(client)
+        assert server.ws_api.connections == 1
+        started = time.monotonic()
+    assert time.monotonic() - started < 1.0
+    assert server.ws_api.connections == 0
+
+
+# --- the protocol, without ccxt ---------------------------------------------------------------
+
+
+def _signed(secret: str = PAPER_SECRET, **params: Any) -> dict[str, Any]:
+    text = {
+        k: ("true" if v is True else "false" if v is False else str(v)) for k, v in params.items()
+    }
+    payload = "&".join(f"{k}={text[k]}" for k in sorted(text))
+    signature = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    return {**params, "signature": signature}
+
+
+@pytest.fixture
+async def socket(exchange) -> AsyncIterator[Callable[[Any], Any]]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(exchange.base_url + routes_ws.WS_DAPI_PATH) as ws,
+    ):
+
+        async def ask(request: Any) -> dict[str, Any]:
+            await ws.send_str(request if isinstance(request, str) else json.dumps(request))
+            return json.loads(await asyncio.wait_for(ws.receive_str(), WAIT))
+
+        yield ask
+
+
+async def test_protocol_success_shape_and_rate_limits(socket, exchange):
+    now = exchange.server_time()
+    params = _signed(apiKey=PAPER_API_KEY, timestamp=now, recvWindow=5000)
+    answer = await socket({"id": "9328e612", "method": "account.balance", "params": params})
+    assert set(answer) == {"id", "status", "result", "rateLimits"}
+    assert (answer["id"], answer["status"]) == ("9328e612", 200)
+    assert [row["asset"] for row in answer["result"]] == ["BTC"]
+    assert answer["result"][0]["accountAlias"] and answer["result"][0]["updateTime"] > 0
+    (limit,) = answer["rateLimits"]
+    assert limit["rateLimitType"] == "REQUEST_WEIGHT" and limit["interval"] == "MINUTE"
+    assert (limit["intervalNum"], limit["limit"], limit["count"]) == (1, 2400, 5)
+
+    params = _signed(apiKey=PAPER_API_KEY, timestamp=now, returnRateLimits=False)
+    answer = await socket({"id": 7, "method": "account.status", "params": params})
+    assert answer["id"] == 7 and "rateLimits" not in answer
+    assert answer["result"]["assets"][0]["maxWithdrawAmount"] == "0.25000000"
+    assert answer["result"]["positions"][0]["symbol"] == "BTCUSD_PERP"
+
+
+async def test_protocol_errors(socket, exchange):
+    now = exchange.server_time()
+    unknown = await socket({"id": "u1", "method": "order.place", "params": {}})
+    assert unknown["id"] == "u1" and unknown["status"] == 400
+    assert unknown["error"] == {"code": -1020, "msg": "Unknown method."}
+
+    garbled = await socket("{not json")
+    assert garbled["id"] is None and garbled["status"] == 400
+    assert garbled["error"]["code"] == -1135
+
+    stale = _signed(apiKey=PAPER_API_KEY, timestamp=now - 6000)
+    answer = await socket({"id": 1, "method": "account.balance", "params": stale})
+    assert answer["status"] == 400 and answer["error"]["code"] == -1021
+
+    tampered = {**_signed(apiKey=PAPER_API_KEY, timestamp=now), "recvWindow": 6000}
+    answer = await socket({"id": 2, "method": "account.balance", "params": tampered})
+    assert answer["status"] == 400 and answer["error"]["code"] == -1022
+
+    answer = await socket({"id": 3, "method": "account.balance", "params": {"timestamp": now}})
+    assert answer["status"] == 401 and answer["error"]["code"] == -2014
+
+    foreign = _signed(apiKey="ключ", timestamp=now)
+    answer = await socket({"id": 4, "method": "account.balance", "params": foreign})
+    assert answer["status"] == 401 and answer["error"]["code"] == -2015
+
+    answer = await socket({"id": 5, "method": "account.balance", "params": ["x"]})
+    assert answer["id"] == 5 and answer["error"]["code"] == -1135
+
+
+async def test_ccxt_sign_params_agrees_with_the_server_rule(exchange):
+    client = ccxtpro.binance({"apiKey": PAPER_API_KEY, "secret": PAPER_SECRET})
+    signed = client.sign_params({"returnRateLimits": False, "note": "a b&c", "size": 1.5})
+    credentials = Credentials(api_key=PAPER_API_KEY, secret=PAPER_SECRET)
+    wire = json.loads(json.dumps(signed), parse_float=str)  # as the server reads the frame
+    params = routes_ws.verify_ws_params(wire, credentials, exchange.server_time())
+    assert params["returnRateLimits"] == "false" and params["size"] == "1.5"
+    assert params["note"] == "a b&c" and "signature" not in params
