@@ -1,0 +1,746 @@
+"""CoinSwitch PRO (spot v2 + futures v2) as a ccxt async exchange, and the venue that uses it.
+
+ccxt 4.5.90 has no CoinSwitch, so `coinswitch` is our own `Exchange` subclass: the rest of the
+bot calls `load_markets`, `fetch_balance`, `fetch_positions` and `fetch_funding_rate` on it
+exactly as on a ccxt exchange. `CoinSwitchVenue` adapts what the generic `Venue` gets wrong
+here: the futures wallet's account name, what is transferable (the raw strings, not floats),
+and the unrealized PnL, which the futures wallet endpoint does not report. Futures v2 has no
+wallet-to-wallet transfer API, so `has['transfer']` is False and the bot records such moves
+as manual.
+
+Sources (CoinSwitch PRO API docs, https://api-trading.coinswitch.co):
+- signing: /get-started/authentication, /resources/reference-client
+- base URLs, envelope, numbers as strings, drift window: /get-started/api-surfaces
+- status codes and the `{"message": ...}` error body: /resources/errors-and-rate-limits
+- futures wallet: "Get Wallet Balance" (/trade/api/v2/futures/wallet_balance), the seed
+  document shared/seeds/001_005484b7a6ea77ac.txt
+- every other endpoint: cited on the method that calls it.
+
+Python ccxt does not build implicit API methods from `describe()['api']` at run time (its own
+exchanges ship generated `ccxt.abstract.*` classes), so `ImplicitAPI` below is generated from
+the same `API` table, the way ccxt's build does it: `futures_get_wallet_balance()` and
+`futuresGetWalletBalance()`, each carrying its endpoint's rate-limit `cost`.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from ccxt.async_support.base.exchange import Exchange
+from ccxt.base.decimal_to_precision import TICK_SIZE
+from ccxt.base.errors import (
+    ArgumentsRequired,
+    AuthenticationError,
+    BadRequest,
+    BadSymbol,
+    BaseError,
+    ExchangeNotAvailable,
+    InsufficientFunds,
+    PermissionDenied,
+    RateLimitExceeded,
+    RequestTimeout,
+)
+from ccxt.base.precise import Precise
+from ccxt.base.types import Entry
+
+from bot.model import SPOT, Position, VenueState, Wallet
+from bot.money import ZERO, to_decimal, to_decimal_or_none
+from bot.venues.venue import Venue
+
+EXCHANGE_ID = "coinswitch"
+FUTURES = "futures"  # the bot's (and fetch_balance's) name for the futures wallet
+FUTURES_EXCHANGE = "EXCHANGE_2"  # "the futures exchange identifier" (api-surfaces)
+DEFAULT_SPOT_EXCHANGE = "c2c1"  # the USDT spot venue (spot/concepts/exchange-identifiers)
+SIGNATURE_SEED_BYTES = 32
+
+# The venue limits wallet_balance and positions to 20 requests per 60 s and the ticker and
+# instrument_info to 100 per 60 s (each endpoint's page). ccxt's leaky bucket spaces requests
+# by `cost x rateLimit` ms: cost 5 -> one per 3.15 s (19 per 60 s), cost 1 -> one per 0.63 s.
+# The 5 % over 600 ms is headroom: the bucket paces departures but the venue counts arrivals,
+# and a slow first request (a TLS handshake) would otherwise land the 21st inside its window.
+RATE_LIMIT_MS = 630
+COST_20_PER_MINUTE = 5
+COST_100_PER_MINUTE = 1
+
+# One table for describe()['api'] and for the generated implicit methods. Sections name both
+# the base URL (urls['api'][section]) and whether requests are signed (all but 'public').
+API: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
+    "public": {
+        "get": {
+            # GET /trade/api/v2/time (changelog, 2 Jul 2024): the docs show no response; the
+            # public clients we found call it unsigned and read {"serverTime": <ms>}
+            "time": {"cost": COST_100_PER_MINUTE},
+        },
+    },
+    "spot": {
+        "get": {
+            "user/portfolio": {"cost": COST_100_PER_MINUTE},  # 5000 per 10 s
+            "coins": {"cost": COST_100_PER_MINUTE},
+        },
+        "post": {
+            "exchangePrecision": {"cost": COST_100_PER_MINUTE},
+        },
+    },
+    "futures": {
+        "get": {
+            "wallet_balance": {"cost": COST_20_PER_MINUTE},
+            "positions": {"cost": COST_20_PER_MINUTE},
+            "ticker": {"cost": COST_100_PER_MINUTE},
+            "all-pairs/ticker": {"cost": COST_100_PER_MINUTE},
+            "instrument_info": {"cost": COST_100_PER_MINUTE},
+        },
+    },
+}
+
+FUTURES_BALANCE_TYPES = frozenset({"swap", "future", "futures"})
+SPOT_BALANCE_TYPES = frozenset({"spot", "main"})
+
+_STATUS_ERRORS: dict[int, type[BaseError]] = {
+    400: BadRequest,
+    401: AuthenticationError,
+    403: PermissionDenied,
+    404: BadRequest,
+    408: RequestTimeout,
+    422: BadRequest,
+    429: RateLimitExceeded,
+}
+
+
+# signing (pure) ---------------------------------------------------------------------------
+
+
+def signing_message(method: str, path_with_query: str, epoch: str) -> str:
+    """The exact text CoinSwitch signs: METHOD + URL-decoded path?query + epoch.
+
+    Decoding follows the reference client (`unquote_plus`: `%2C` -> `,`, `+` -> space).
+    The body is not signed.
+    """
+    return method.upper() + urllib.parse.unquote_plus(path_with_query) + epoch
+
+
+def signed_path(url: str) -> str:
+    """The path and query of `url`, still encoded, without scheme and host."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.path + ("?" + parts.query if parts.query else "")
+
+
+def seed_from_secret(secret: str | None) -> bytes:
+    """The 32-byte Ed25519 seed from the hex secret; the error never repeats the secret."""
+    try:
+        seed = bytes.fromhex(secret or "")
+    except ValueError:
+        seed = b""
+    if len(seed) != SIGNATURE_SEED_BYTES:
+        raise AuthenticationError(
+            f"{EXCHANGE_ID} secret must be the Ed25519 private key seed as 64 hex characters "
+            "(the secret key shown once by CoinSwitch PRO); check the variable named by secret_env"
+        )
+    return seed
+
+
+def sign_hex(message: str, seed: bytes) -> str:
+    """Hex Ed25519 signature of the UTF-8 message (ccxt's `eddsa` answers base64)."""
+    signature_b64 = Exchange.eddsa(message.encode("utf-8"), seed, "ed25519")
+    return Exchange.binary_to_base16(Exchange.base64_to_binary(signature_b64))
+
+
+# implicit API ------------------------------------------------------------------------------
+
+
+def implicit_api_entries(api: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """ccxt-style implicit methods for every endpoint: `futures_get_wallet_balance` and
+    `futuresGetWalletBalance`, both calling `request()` with the endpoint's config (its cost)."""
+    entries: dict[str, Any] = {}
+    for section, methods in api.items():
+        for http_method, endpoints in methods.items():
+            for path, config in endpoints.items():
+                words = [w for w in re.split(r"[^A-Za-z0-9]+", path) if w]
+                snake = "_".join([section, http_method.lower(), *(w.lower() for w in words)])
+                camel = (
+                    section
+                    + http_method.capitalize()
+                    + "".join(w[0].upper() + w[1:] for w in words)
+                )
+                settings = config if isinstance(config, dict) else {"cost": config}
+                entry = Entry(path, [section], http_method.upper(), settings)
+                entry.name = snake
+                entries[snake] = entry
+                entries[camel] = entry
+    return entries
+
+
+# what ccxt's build would have written as ccxt/abstract/coinswitch.py
+ImplicitAPI = type("ImplicitAPI", (), implicit_api_entries(API))
+
+
+# the exchange ------------------------------------------------------------------------------
+
+
+class coinswitch(Exchange, ImplicitAPI):
+    """CoinSwitch PRO spot (portfolio, USDT pairs) and USDT-margined perpetuals, read side."""
+
+    def describe(self) -> dict[str, Any]:
+        return self.deep_extend(
+            super().describe(),
+            {
+                "id": EXCHANGE_ID,
+                "name": "CoinSwitch PRO",
+                "countries": ["IN"],
+                "version": "v2",
+                "rateLimit": RATE_LIMIT_MS,
+                "certified": False,
+                "pro": False,
+                "has": {
+                    "CORS": None,
+                    "spot": True,
+                    "margin": False,
+                    "swap": True,
+                    "future": False,
+                    "option": False,
+                    "fetchMarkets": True,
+                    "fetchCurrencies": False,
+                    "fetchTime": True,
+                    "fetchBalance": True,
+                    "fetchPositions": True,
+                    "fetchPosition": False,
+                    "fetchFundingRate": True,
+                    "fetchFundingRates": True,
+                    "fetchTicker": False,
+                    "fetchTickers": False,
+                    "createOrder": False,
+                    "transfer": False,
+                    "fetchTransfers": False,
+                    "withdraw": False,
+                },
+                "urls": {
+                    "logo": None,
+                    "api": {
+                        "public": "https://coinswitch.co/trade/api/v2",
+                        "spot": "https://coinswitch.co/trade/api/v2",
+                        "futures": "https://coinswitch.co/trade/api/v2/futures",
+                    },
+                    "www": "https://coinswitch.co",
+                    "doc": ["https://api-trading.coinswitch.co"],
+                },
+                "api": API,
+                "requiredCredentials": {"apiKey": True, "secret": True},
+                "precisionMode": TICK_SIZE,
+                "options": {
+                    "spotExchange": DEFAULT_SPOT_EXCHANGE,
+                    "futuresExchange": FUTURES_EXCHANGE,
+                    "defaultType": SPOT,
+                    "adjustForTimeDifference": False,
+                    "timeDifference": 0,
+                },
+                "exceptions": {
+                    "exact": {},
+                    "broad": {
+                        "Invalid Access": AuthenticationError,
+                        "more than available balance": InsufficientFunds,
+                    },
+                },
+            },
+        )
+
+    # signing -----------------------------------------------------------------------------
+
+    def sign(
+        self,
+        path: str,
+        api: Any = "public",
+        method: str = "GET",
+        params: dict | None = None,
+        headers: Any = None,
+        body: Any = None,
+    ) -> dict[str, Any]:
+        """Headers of the Authentication page: X-AUTH-APIKEY (the hex public key),
+        X-AUTH-EPOCH (ms) and X-AUTH-SIGNATURE over `signing_message` (the body is unsigned)."""
+        section = api[0] if isinstance(api, list | tuple) else api
+        params = params or {}
+        query = self.omit(params, self.extract_params(path))
+        url = self.urls["api"][section] + "/" + self.implode_params(path, params)
+        if method in ("GET", "DELETE"):
+            if query:
+                url += "?" + self.urlencode(query)
+        elif query:
+            body = self.json(query)
+        headers = {"Content-Type": "application/json"}
+        if section != "public":
+            self.check_required_credentials()
+            seed = seed_from_secret(self.secret)
+            epoch = str(self.milliseconds() - self.safe_integer(self.options, "timeDifference", 0))
+            headers["X-AUTH-APIKEY"] = self.apiKey
+            headers["X-AUTH-EPOCH"] = epoch
+            headers["X-AUTH-SIGNATURE"] = sign_hex(
+                signing_message(method, signed_path(url), epoch), seed
+            )
+        return {"url": url, "method": method, "body": body, "headers": headers}
+
+    def handle_errors(
+        self,
+        code: int,
+        reason: str,
+        url: str,
+        method: str,
+        headers: dict,
+        body: str,
+        response: Any,
+        request_headers: Any,
+        request_body: Any,
+    ) -> None:
+        """Errors & Rate Limits: 401 bad signature/key/epoch skew, 422 names the field, 429
+        over the limit, 5xx unknown outcome. The text is ours plus the venue's body only."""
+        if code is None or code < 400:
+            return None
+        message = self.safe_string(response, "message") if isinstance(response, dict) else None
+        feedback = f"{self.id} {body}" if body else f"{self.id} HTTP {code} {reason}"
+        if message is not None:
+            self.throw_exactly_matched_exception(self.exceptions["exact"], message, feedback)
+            self.throw_broadly_matched_exception(self.exceptions["broad"], message, feedback)
+        error_class = _STATUS_ERRORS.get(code)
+        if error_class is None:
+            error_class = ExchangeNotAvailable if code >= 500 else BadRequest
+        raise error_class(feedback)
+
+    # markets -----------------------------------------------------------------------------
+
+    async def fetch_time(self, params: dict | None = None) -> int | None:
+        """GET /trade/api/v2/time, unsigned, read as {"serverTime": 1719905777483} (assumed)."""
+        response = await self.public_get_time(params or {})
+        server_time = self.safe_integer(response, "serverTime")
+        if server_time is None:
+            server_time = self.safe_integer(self.safe_dict(response, "data"), "serverTime")
+        return server_time
+
+    async def fetch_markets(self, params: dict | None = None) -> list[dict[str, Any]]:
+        """Linear perpetuals from Get Instrument Info (/futures/reference/get-instrument-info)
+        and the spot USDT pairs from Active Coins (/spot/reference/active-coins) with their
+        decimals from Exchange Precision (/spot/reference/exchange-precision)."""
+        if self.safe_bool(self.options, "adjustForTimeDifference", False):
+            await self.load_time_difference()
+        futures_exchange = self.safe_string(self.options, "futuresExchange", FUTURES_EXCHANGE)
+        spot_exchange = self.safe_string(self.options, "spotExchange", DEFAULT_SPOT_EXCHANGE)
+        instruments = await self.futures_get_instrument_info({"exchange": futures_exchange})
+        coins = await self.spot_get_coins({"exchange": spot_exchange})
+        precisions = await self.spot_post_exchangeprecision({"exchange": spot_exchange})
+        precision_by_symbol = self.safe_dict(self.safe_dict(precisions, "data"), spot_exchange, {})
+        markets = []
+        for pair in self.safe_list(self.safe_dict(coins, "data"), spot_exchange, []):
+            precision = self.safe_dict(precision_by_symbol, pair)
+            markets.append(self.parse_spot_market(pair, spot_exchange, precision))
+        for market_id, instrument in _instruments(self.safe_dict(instruments, "data", {})).items():
+            markets.append(self.parse_swap_market(market_id, instrument))
+        return [market for market in markets if market is not None]
+
+    def parse_spot_market(
+        self, pair: str, spot_exchange: str, precision: dict | None
+    ) -> dict[str, Any] | None:
+        """An Active Coins pair ("ETH/USDT", BASE/QUOTE as Exchange Identifiers describes)."""
+        if not isinstance(pair, str) or pair.count("/") != 1:
+            return None
+        base_id, quote_id = pair.split("/")
+        base = self.safe_currency_code(base_id.upper())
+        quote = self.safe_currency_code(quote_id.upper())
+        amount_decimals = self.safe_string(precision, "base")
+        price_decimals = self.safe_string(precision, "quote")
+        return self.safe_market_structure(
+            {
+                "id": pair,
+                "lowercaseId": pair.lower(),
+                "symbol": base + "/" + quote,
+                "base": base,
+                "quote": quote,
+                "baseId": base_id,
+                "quoteId": quote_id,
+                "type": "spot",
+                "spot": True,
+                "margin": False,
+                "active": True,
+                "contract": False,
+                "precision": {
+                    "amount": self.parse_number(self.parse_precision(amount_decimals))
+                    if amount_decimals is not None
+                    else None,
+                    "price": self.parse_number(self.parse_precision(price_decimals))
+                    if price_decimals is not None
+                    else None,
+                },
+                "info": {"exchange": spot_exchange, "symbol": pair, "precision": precision},
+            }
+        )
+
+    def parse_swap_market(self, market_id: str, instrument: dict) -> dict[str, Any] | None:
+        if self.safe_string(instrument, "type") != "PERPETUAL_FUTURES":
+            return None
+        base_id = self.safe_string(instrument, "base_asset")
+        quote_id = self.safe_string(instrument, "quote_asset")
+        if base_id is None or quote_id is None:
+            return None
+        base = self.safe_currency_code(base_id.upper())
+        quote = self.safe_currency_code(quote_id.upper())
+        settle = quote  # "Futures trading on CoinSwitch is USDT-margined" (margin-and-leverage)
+        amount_step = self.safe_string(instrument, "base_quantity_step_size")
+        if amount_step is None:
+            amount_step = self.parse_precision(self.safe_string(instrument, "quantity_precision"))
+        price_decimals = self.safe_string(instrument, "price_precision")
+        return self.safe_market_structure(
+            {
+                "id": market_id,
+                "lowercaseId": market_id.lower(),
+                "symbol": base + "/" + quote + ":" + settle,
+                "base": base,
+                "quote": quote,
+                "settle": settle,
+                "baseId": base_id,
+                "quoteId": quote_id,
+                "settleId": quote_id,
+                "type": "swap",
+                "spot": False,
+                "margin": False,
+                "swap": True,
+                "future": False,
+                "option": False,
+                "index": False,
+                "active": self.safe_string(instrument, "status") == "TRADING",
+                "contract": True,
+                "linear": True,
+                "inverse": False,
+                "subType": "linear",
+                "taker": self.safe_number(instrument, "taker_fee_rate"),
+                "maker": self.safe_number(instrument, "maker_fee_rate"),
+                # position_size is "in base asset" (Get Positions): one contract is one coin
+                "contractSize": self.parse_number("1"),
+                "precision": {
+                    "amount": self.parse_number(amount_step) if amount_step else None,
+                    "price": self.parse_number(self.parse_precision(price_decimals))
+                    if price_decimals is not None
+                    else None,
+                },
+                "limits": {
+                    "leverage": {
+                        "min": self.safe_number(instrument, "min_leverage"),
+                        "max": self.safe_number(instrument, "max_leverage"),
+                    },
+                    "amount": {
+                        "min": self.safe_number(instrument, "min_base_quantity"),
+                        "max": self.safe_number(instrument, "max_base_quantity"),
+                    },
+                    "market": {
+                        "min": self.safe_number(instrument, "min_base_quantity"),
+                        "max": self.safe_number(instrument, "max_market_base_quantity"),
+                    },
+                },
+                "info": instrument,
+            }
+        )
+
+    # balances ----------------------------------------------------------------------------
+
+    async def fetch_balance(self, params: dict | None = None) -> dict[str, Any]:
+        """`params['type']`: 'spot' (default) reads GET /trade/api/v2/user/portfolio
+        (/spot/reference/portfolio); 'futures' (or 'swap', 'future') reads
+        GET /trade/api/v2/futures/wallet_balance (seed 001, no request parameters)."""
+        params = params or {}
+        requested = self.safe_string_lower(params, "type")
+        if requested is None:
+            requested = self.safe_string(self.options, "defaultType", SPOT)
+        rest = self.omit(params, "type")
+        if requested in FUTURES_BALANCE_TYPES:
+            return self.parse_futures_balance(await self.futures_get_wallet_balance(rest))
+        if requested in SPOT_BALANCE_TYPES:
+            return self.parse_spot_balance(await self.spot_get_user_portfolio(rest))
+        raise BadRequest(
+            f"{self.id} fetch_balance() type must be 'spot' or 'futures' "
+            f"(also accepted: 'swap', 'future'), got {requested!r}"
+        )
+
+    def parse_futures_balance(self, response: dict) -> dict[str, Any]:
+        """free = total_available_balance, used = total_blocked_balance, total = total_balance
+        per settlement asset; the per-symbol locked margin stays in info['data']['asset']."""
+        data = self.safe_dict(response, "data", {})
+        result: dict[str, Any] = {"info": response, "timestamp": None, "datetime": None}
+        for entry in self.safe_list(data, "base_asset_balances", []):
+            code = self.safe_currency_code(self.safe_string(entry, "base_asset"))
+            balances = self.safe_dict(entry, "balances", {})
+            account = self.account()
+            account["free"] = self.safe_string(balances, "total_available_balance")
+            account["used"] = self.safe_string(balances, "total_blocked_balance")
+            account["total"] = self.safe_string(balances, "total_balance")
+            result[code] = account
+        return self.safe_balance(result)
+
+    def parse_spot_balance(self, response: dict) -> dict[str, Any]:
+        """free = main_balance ("Available balance"), used = blocked_balance_order. Crypto rows
+        carry strings, the INR row numbers (Portfolio page)."""
+        result: dict[str, Any] = {"info": response, "timestamp": None, "datetime": None}
+        for entry in self.safe_list(response, "data", []):
+            code = self.safe_currency_code(self.safe_string(entry, "currency"))
+            account = self.account()
+            account["free"] = self.safe_string(entry, "main_balance")
+            account["used"] = self.safe_string(entry, "blocked_balance_order", "0")
+            result[code] = account
+        return self.safe_balance(result)
+
+    # positions ---------------------------------------------------------------------------
+
+    async def fetch_positions(
+        self, symbols: list[str] | None = None, params: dict | None = None
+    ) -> list[dict[str, Any]]:
+        """GET /trade/api/v2/futures/positions (/futures/reference/get-positions): `symbol` is
+        mandatory, so one request per symbol, each costing 5 of the 20-per-minute budget."""
+        params = params or {}
+        if not symbols:
+            raise ArgumentsRequired(
+                f"{self.id} fetch_positions() requires a list of symbols: the venue answers one "
+                "symbol per request and allows 20 requests per 60 s"
+            )
+        await self.load_markets()
+        futures_exchange = self.safe_string(self.options, "futuresExchange", FUTURES_EXCHANGE)
+        positions = []
+        for symbol in symbols:
+            market = self.market(symbol)
+            if not market["swap"]:
+                raise BadSymbol(
+                    f"{self.id} fetch_positions() supports swap markets only, got {symbol}"
+                )
+            request = {"exchange": futures_exchange, "symbol": market["id"]}
+            response = await self.futures_get_positions(self.extend(request, params))
+            for raw in self.safe_list(response, "data", []):
+                positions.append(self.parse_position(raw, market))
+        return self.filter_by_array_positions(positions, "symbol", symbols)
+
+    def parse_position(self, position: dict, market: Any = None) -> dict[str, Any]:
+        market_id = self.safe_string(position, "symbol")
+        market = self.safe_market(market_id, market, None, "swap")
+        updated = self.safe_integer(position, "updated_at")
+        margin = self.safe_string(position, "position_margin")
+        return self.safe_position(
+            {
+                "info": position,
+                "id": self.safe_string(position, "position_id"),
+                "symbol": market["symbol"],
+                "timestamp": updated,
+                "datetime": self.iso8601(updated),
+                "lastUpdateTimestamp": updated,
+                "side": self.safe_string_lower(position, "position_side"),
+                "contracts": self.parse_number(
+                    Precise.string_abs(self.safe_string(position, "position_size"))
+                ),
+                "contractSize": self.safe_number(market, "contractSize"),
+                "notional": self.parse_number(
+                    Precise.string_abs(self.safe_string(position, "position_value"))
+                ),
+                "entryPrice": self.safe_number(position, "avg_entry_price"),
+                "markPrice": self.safe_number(position, "mark_price"),
+                "lastPrice": self.safe_number(position, "last_price"),
+                "unrealizedPnl": self.safe_number(position, "unrealised_pnl"),
+                "realizedPnl": None,
+                "liquidationPrice": self.safe_number(position, "liquidation_price"),
+                "leverage": self.safe_number(position, "leverage"),
+                "marginMode": self.safe_string_lower(position, "margin_type"),
+                "initialMargin": self.parse_number(margin),
+                "positionMargin": self.parse_number(margin),
+                "maintenanceMargin": self.safe_number(position, "maint_margin"),
+                "initialMarginPercentage": None,
+                "maintenanceMarginPercentage": None,
+                "marginRatio": None,
+                "percentage": None,
+                "hedged": None,
+                "stopLossPrice": None,
+                "takeProfitPrice": None,
+            }
+        )
+
+    # funding -----------------------------------------------------------------------------
+
+    async def fetch_funding_rate(self, symbol: str, params: dict | None = None) -> dict[str, Any]:
+        """GET /trade/api/v2/futures/ticker (/futures/reference/get-ticker); `data` is keyed by
+        exchange identifier and the rate, mark and index prices are JSON numbers there."""
+        await self.load_markets()
+        market = self.market(symbol)
+        if not market["swap"]:
+            raise BadSymbol(f"{self.id} fetch_funding_rate() supports swap markets only")
+        futures_exchange = self.safe_string(self.options, "futuresExchange", FUTURES_EXCHANGE)
+        request = {"exchange": futures_exchange, "symbol": market["id"]}
+        response = await self.futures_get_ticker(self.extend(request, params or {}))
+        data = self.safe_dict(response, "data", {})
+        ticker = self.safe_dict(data, futures_exchange, data)
+        return self.parse_funding_rate(ticker, market)
+
+    async def fetch_funding_rates(
+        self, symbols: list[str] | None = None, params: dict | None = None
+    ) -> dict[str, Any]:
+        """GET /trade/api/v2/futures/all-pairs/ticker (/futures/reference/get-all-pairs-ticker):
+        one request for every symbol, same shape as Get Ticker, keyed by symbol."""
+        await self.load_markets()
+        futures_exchange = self.safe_string(self.options, "futuresExchange", FUTURES_EXCHANGE)
+        request = {"exchange": futures_exchange}
+        response = await self.futures_get_all_pairs_ticker(self.extend(request, params or {}))
+        data = self.safe_dict(response, "data", {})
+        tickers = self.safe_dict(data, futures_exchange, data)
+        rates = [self.parse_funding_rate(ticker) for ticker in tickers.values()]
+        return self.filter_by_array(rates, "symbol", symbols)
+
+    def parse_funding_rate(self, contract: dict, market: Any = None) -> dict[str, Any]:
+        market_id = self.safe_string(contract, "symbol")
+        market = self.safe_market(market_id, market, None, "swap")
+        timestamp = self.safe_integer(contract, "timestamp")
+        # the rate shown is the one charged at next_funding_timestamp: both ccxt keys get it
+        next_funding = self.safe_integer(contract, "next_funding_timestamp")
+        return {
+            "info": contract,
+            "symbol": market["symbol"],
+            "markPrice": self.safe_number(contract, "mark_price"),
+            "indexPrice": self.safe_number(contract, "index_price"),
+            "interestRate": None,
+            "estimatedSettlePrice": None,
+            "timestamp": timestamp,
+            "datetime": self.iso8601(timestamp),
+            "fundingRate": self.safe_number(contract, "funding_rate"),
+            "fundingTimestamp": next_funding,
+            "fundingDatetime": self.iso8601(next_funding),
+            "nextFundingRate": None,
+            "nextFundingTimestamp": next_funding,
+            "nextFundingDatetime": self.iso8601(next_funding),
+            "previousFundingRate": None,
+            "previousFundingTimestamp": None,
+            "previousFundingDatetime": None,
+            "interval": None,
+        }
+
+
+def _instruments(data: Mapping[str, Any]) -> dict[str, dict]:
+    """Instrument info keyed by symbol; without `exchange` the venue may nest it by exchange."""
+    nested = data.get(FUTURES_EXCHANGE)
+    if isinstance(nested, dict) and all(isinstance(v, dict) for v in nested.values()):
+        return dict(nested)
+    return {key: value for key, value in data.items() if isinstance(value, dict)}
+
+
+# the venue ---------------------------------------------------------------------------------
+
+
+class CoinSwitchVenue(Venue):
+    """CoinSwitch: a 'spot' and a 'futures' wallet, no transfer API (moves are manual)."""
+
+    account_aliases: Mapping[str, str] = {
+        "main": SPOT,
+        "swap": FUTURES,
+        "future": FUTURES,
+        "linear": FUTURES,
+    }
+
+    def futures_account(self, market: Mapping[str, Any]) -> str:
+        return FUTURES
+
+    def balance_params(self, account: str) -> dict[str, Any]:
+        return {"type": self.normalize_account(account)}
+
+    def parse_wallets(self, account: str, balance: Mapping[str, Any]) -> list[Wallet]:
+        """Wallets from the raw strings in `info`: ccxt's unified numbers are floats."""
+        account = self.normalize_account(account)
+        info = balance.get("info") or {}
+        if account == SPOT:
+            return spot_wallets(info)
+        if account == FUTURES:
+            return futures_wallets(info)
+        return super().parse_wallets(account, balance)
+
+    def parse_position(self, raw: Mapping[str, Any]) -> Position | None:
+        """The position from the venue's own strings (Get Positions), not ccxt's floats."""
+        info = raw.get("info")
+        market = self._perps.get(raw.get("symbol") or "")
+        if not isinstance(info, Mapping) or market is None:
+            return super().parse_position(raw)
+        return position_from_info(info, market.symbol, market.contract_size)
+
+    async def read_state(self) -> VenueState:
+        return with_position_pnl(await super().read_state())
+
+
+def spot_wallets(info: Mapping[str, Any]) -> list[Wallet]:
+    """Portfolio rows: main_balance is what is available (and transferable), blocked is in
+    open orders."""
+    wallets = []
+    for row in info.get("data") or []:
+        free = to_decimal(row.get("main_balance", "0"), "main_balance")
+        blocked = to_decimal_or_none(row.get("blocked_balance_order"), "blocked_balance_order")
+        used = blocked if blocked is not None else ZERO
+        wallets.append(
+            Wallet(
+                account=SPOT,
+                asset=str(row["currency"]).upper(),
+                free=free,
+                used=used,
+                balance=free + used,
+                transferable=max(ZERO, free),
+            )
+        )
+    return wallets
+
+
+def futures_wallets(info: Mapping[str, Any]) -> list[Wallet]:
+    """wallet_balance totals per settlement asset; total_available_balance is transferable."""
+    wallets = []
+    for entry in (info.get("data") or {}).get("base_asset_balances") or []:
+        balances = entry.get("balances") or {}
+        available = to_decimal(balances.get("total_available_balance", "0"), "total_available")
+        wallets.append(
+            Wallet(
+                account=FUTURES,
+                asset=str(entry["base_asset"]).upper(),
+                free=available,
+                used=to_decimal(balances.get("total_blocked_balance", "0"), "total_blocked"),
+                balance=to_decimal(balances.get("total_balance", "0"), "total_balance"),
+                transferable=max(ZERO, available),
+            )
+        )
+    return wallets
+
+
+def position_from_info(
+    info: Mapping[str, Any], symbol: str, contract_size: Decimal
+) -> Position | None:
+    """One Get Positions row as a `Position`; None when it holds nothing."""
+    contracts = abs(to_decimal(info.get("position_size", "0"), "position_size"))
+    if contracts == 0:
+        return None
+    return Position(
+        symbol=symbol,
+        side=str(info.get("position_side") or "").lower() or "short",
+        contracts=contracts,
+        contract_size=contract_size,
+        notional=abs(to_decimal(info.get("position_value", "0"), "position_value")),
+        entry_price=to_decimal_or_none(info.get("avg_entry_price"), "avg_entry_price"),
+        mark_price=to_decimal_or_none(info.get("mark_price"), "mark_price"),
+        unrealized_pnl=to_decimal_or_none(info.get("unrealised_pnl"), "unrealised_pnl") or ZERO,
+        initial_margin=to_decimal_or_none(info.get("position_margin"), "position_margin"),
+        maintenance_margin=to_decimal_or_none(info.get("maint_margin"), "maint_margin"),
+        liquidation_price=to_decimal_or_none(info.get("liquidation_price"), "liquidation_price"),
+    )
+
+
+def with_position_pnl(state: VenueState) -> VenueState:
+    """Add the positions' unrealized PnL to the futures wallets of their settle currency.
+
+    wallet_balance reports total = available + blocked (position and order margin) and no
+    unrealized PnL, while the policy's equity is balance + unrealized PnL.
+    """
+    pnl_by_asset: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for symbol, position in state.positions.items():
+        market = state.markets.get(symbol)
+        if market is not None:
+            pnl_by_asset[market.settle] += position.unrealized_pnl
+    if not pnl_by_asset:
+        return state
+    wallets = dict(state.wallets)
+    for asset, pnl in pnl_by_asset.items():
+        wallet = state.wallet(FUTURES, asset)
+        wallets[(FUTURES, asset)] = replace(wallet, unrealized_pnl=wallet.unrealized_pnl + pnl)
+    return replace(state, wallets=wallets)
