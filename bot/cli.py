@@ -157,6 +157,7 @@ def rebalance_command(
         render.print_plan(out, result.plan)
         title = f"Run {result.run_id}" + (" (dry run: nothing moved)" if dry_run else "")
         render.print_transfers(out, result.transfers, title, show_created=False)
+        render.print_manual_actions(out, result.transfers)
         for blocked in result.blocked:
             out.print(f"blocked: {blocked.message}", markup=False, highlight=False)
     if result.failed:
@@ -305,6 +306,20 @@ def config_check(ctx: typer.Context) -> None:
     for name, exchange_id, hedges in rows:
         out.print(f"  venue {name}: {exchange_id}, {hedges} hedge(s), markets checked")
     out.print(f"  ledger: {redact(config.ledger_url)}")
+
+
+@app.command("venues")
+def venues_command(ctx: typer.Context) -> None:
+    """Show what each configured venue can do: balances, positions, funding, transfers..."""
+    from bot.venues.session import open_venues
+
+    config = _load(ctx)
+
+    async def read() -> list:  # type: ignore[type-arg]
+        async with open_venues(config, dry_run=True) as venues:
+            return [(name, venue.capabilities()) for name, venue in venues.items()]
+
+    render.print_capabilities(out, run_async(read))
 
 
 @db_app.command("upgrade")

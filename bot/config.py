@@ -91,6 +91,7 @@ class VenueConfig(_Strict):
     urls: dict[str, str] = Field(default_factory=dict)
     ccxt: dict[str, Any] = Field(default_factory=dict)
     paper_state: str | None = None  # the paper exchange's state file; default beside the ledger
+    websocket: bool = True  # read balances over the venue's WebSocket API where the bot can
 
     @field_validator("exchange")
     @classmethod

@@ -104,9 +104,11 @@ class VenueState:
     markets: Mapping[str, PerpMarket] = field(default_factory=dict)  # the hedged perps
     transfer_steps: Mapping[str, Decimal] = field(default_factory=dict)  # asset -> step
     can_transfer: bool = True
+    shared_collateral: bool = False  # unified margin: spot and perps share one pool
+    sources: Mapping[str, str] = field(default_factory=dict)  # account -> rest | websocket
 
     def __post_init__(self) -> None:
-        for name in ("wallets", "positions", "funding", "markets", "transfer_steps"):
+        for name in ("wallets", "positions", "funding", "markets", "transfer_steps", "sources"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
 
     def wallet(self, account: str, asset: str) -> Wallet:

@@ -91,6 +91,16 @@ def _pools(state: State, hedges: Mapping[str, HedgeConfig], notes: list[PlanNote
                 )
             )
             continue
+        if venue_state.shared_collateral:
+            notes.append(
+                PlanNote(
+                    venue=hedge.venue,
+                    hedges=(name,),
+                    message=f"spot and {hedge.perp} share one collateral pool on {hedge.venue} "
+                    f"(unified margin account {market.futures_account!r}): nothing to move",
+                )
+            )
+            continue
         key = (hedge.venue, market.futures_account, market.settle)
         grouped.setdefault(key, []).append((name, hedge))
     return [

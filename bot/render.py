@@ -14,6 +14,7 @@ from bot.ledger.store import TransferRecord
 from bot.model import SPOT, Plan, State, TransferStatus
 from bot.money import plain
 from bot.reconcile import ReconcileReport
+from bot.venues.venue import Capabilities
 
 _STATUS_STYLE = {
     TransferStatus.CONFIRMED: "green",
@@ -289,3 +290,54 @@ def print_reconciled(
         )
     for error in report.errors:
         console.print(f"reconcile: {error}", markup=False, highlight=False)
+
+
+def print_capabilities(console: Console, rows: list[tuple[str, Capabilities]]) -> None:
+    table = Table(title="venues", title_justify="left")
+    columns = (
+        "venue",
+        "exchange",
+        "balances",
+        "positions",
+        "funding",
+        "transfer",
+        "transfer history",
+        "client ids",
+        "WebSocket balance",
+        "perpetuals",
+    )
+    for column in columns:
+        table.add_column(column)
+    yes = {True: "yes", False: "no"}
+    for name, caps in rows:
+        transfer = (
+            "shared margin" if caps.shared_collateral else "yes" if caps.transfer else "manual"
+        )
+        table.add_row(
+            name,
+            caps.exchange_id,
+            yes[caps.balances],
+            yes[caps.positions],
+            yes[caps.funding],
+            transfer,
+            yes[caps.transfer_history],
+            caps.client_ids or "-",
+            yes[caps.websocket_balance],
+            str(caps.swap_markets),
+        )
+    console.print(table)
+
+
+def print_manual_actions(console: Console, records: Iterable[TransferRecord]) -> None:
+    """Moves the bot cannot make itself (no transfer API): what the user should do by hand."""
+    manual = [r for r in records if r.status is TransferStatus.MANUAL]
+    if not manual:
+        return
+    console.print("Action needed (these venues have no transfer API):", style="bold yellow")
+    for r in manual:
+        console.print(
+            f"  on {r.venue}: move {plain(r.amount)} {r.asset} from {r.from_account} to "
+            f"{r.to_account} (ledger row {r.id})",
+            markup=False,
+            highlight=False,
+        )

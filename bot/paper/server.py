@@ -13,6 +13,7 @@ import copy
 import logging
 import re
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from types import TracebackType
@@ -41,6 +42,7 @@ from bot.paper.wire import BinanceError, dumps
 logger = logging.getLogger(__name__)
 
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
+REQUEST_LOG_SIZE = 1000
 ADMIN_PREFIX = "/_paper"
 ALL_ENDPOINTS = (
     routes_market.ENDPOINTS,
@@ -118,6 +120,8 @@ class PaperExchange:
         self._routes = endpoints_by_route(ALL_ENDPOINTS)
         self._paths = {path for _, path in self._routes}
         self._weights = WeightMeter()
+        # the last requests as (method, path, params), so tests can check what a client sent
+        self.requests: deque[tuple[str, str, dict[str, str]]] = deque(maxlen=REQUEST_LOG_SIZE)
         self._runner: web.AppRunner | None = None
         self._stopping: asyncio.Event | None = None
 
@@ -224,6 +228,7 @@ class PaperExchange:
         persisting of the change cannot interleave with another request."""
         now = self.server_time()
         raw_query = request.rel_url.raw_query_string
+        self.requests.append((request.method, request.path, parse_params(raw_query, raw_body)))
         try:
             if endpoint.signed:
                 params = _verify(

@@ -7,17 +7,27 @@ Facts of ccxt 4.5.90 handled here:
 - What USD-M and COIN-M let you move out is `maxWithdrawAmount` in the raw account info (it
   counts unrealized loss), not ccxt's `free` (which is `availableBalance`).
 - The transfer reply carries only `tranId`.
+- COIN-M balances come over Binance's WebSocket API (`account.balance`, ccxt.pro's
+  `fetch_balance_ws`; seed 004), falling back to REST `/dapi/v1/account` when the socket fails.
+  ccxt.pro puts no timeout on a WebSocket request, so the wait is bounded here. There the
+  transferable amount is `withdrawAvailable` (REST: `maxWithdrawAmount`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+import ccxt.async_support as ccxt_async
+
 from bot.model import SPOT, Wallet
 from bot.money import ZERO, to_decimal, to_decimal_or_none
 from bot.venues.venue import Venue
+
+log = logging.getLogger(__name__)
 
 LINEAR = "linear"
 INVERSE = "inverse"
@@ -41,6 +51,39 @@ class BinanceVenue(Venue):
 
     def futures_account(self, market: Mapping[str, Any]) -> str:
         return LINEAR if market.get("linear") else INVERSE
+
+    async def connect(self) -> None:
+        await super().connect()
+        if self.ws_client is not None:
+            # the WebSocket client needs the markets too; share them instead of loading twice
+            self.ws_client.set_markets(self.client.markets, self.client.currencies)
+
+    async def resync_clock(self) -> None:
+        await super().resync_clock()
+        if self.ws_client is not None:
+            self.ws_client.options["timeDifference"] = self.client.options.get("timeDifference")
+
+    async def read_wallets(self, account: str) -> list[Wallet]:
+        if self.normalize_account(account) == INVERSE and self.ws_client is not None:
+            try:
+                wallets = await self._inverse_wallets_over_websocket()
+            except (ccxt_async.BaseError, TimeoutError, OSError) as exc:
+                log.warning(
+                    "%s: COIN-M balance over WebSocket failed (%s); reading REST",
+                    self.name,
+                    type(exc).__name__,
+                )
+            else:
+                self.sources[INVERSE] = "websocket"
+                return wallets
+        return await super().read_wallets(account)
+
+    async def _inverse_wallets_over_websocket(self) -> list[Wallet]:
+        assert self.ws_client is not None
+        balance = await asyncio.wait_for(
+            self.ws_client.fetch_balance_ws(), timeout=self.client.timeout / 1000
+        )
+        return [_websocket_futures_wallet(entry) for entry in balance.get("info") or []]
 
     def transfer_step(self, asset: str) -> Decimal:
         return max(super().transfer_step(asset), BINANCE_TRANSFER_STEP)
@@ -122,6 +165,23 @@ def _futures_wallet(account: str, entry: Mapping[str, Any]) -> Wallet:
         asset=entry["asset"],
         free=available,
         used=used,
+        balance=balance,
+        unrealized_pnl=upnl,
+        transferable=max(ZERO, transferable),
+    )
+
+
+def _websocket_futures_wallet(entry: Mapping[str, Any]) -> Wallet:
+    """COIN-M `account.balance` entries (seed 004): `withdrawAvailable` is what may leave."""
+    balance = to_decimal(entry.get("balance", "0"), "balance")
+    upnl = to_decimal_or_none(entry.get("crossUnPnl"), "crossUnPnl") or ZERO
+    available = to_decimal_or_none(entry.get("availableBalance"), "availableBalance") or ZERO
+    transferable = to_decimal(entry.get("withdrawAvailable", "0"), "withdrawAvailable")
+    return Wallet(
+        account=INVERSE,
+        asset=entry["asset"],
+        free=available,
+        used=max(ZERO, balance + upnl - available),
         balance=balance,
         unrealized_pnl=upnl,
         transferable=max(ZERO, transferable),

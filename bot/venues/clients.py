@@ -17,6 +17,7 @@ import ccxt.async_support as ccxt_async
 from bot.config import VenueConfig
 from bot.errors import ConfigError
 from bot.redact import register_secret
+from bot.venues.registry import exchange_class
 
 # Calls that change state on a venue; a dry-run client raises instead of sending them.
 STATE_CHANGING_METHODS = (
@@ -53,30 +54,6 @@ class Credentials:
     password: str | None = None
 
 
-_custom_classes: dict[str, type[ccxt_async.Exchange]] = {}
-
-
-def register_exchange_class(exchange_id: str, cls: type[ccxt_async.Exchange]) -> None:
-    """Make an in-house ccxt `Exchange` subclass buildable by id, like ccxt's own."""
-    _custom_classes[exchange_id] = cls
-
-
-def known_exchange_ids() -> list[str]:
-    return sorted({*ccxt_async.exchanges, *_custom_classes})
-
-
-def exchange_class(name: str, exchange_id: str) -> type[ccxt_async.Exchange]:
-    if exchange_id in _custom_classes:
-        return _custom_classes[exchange_id]
-    cls = getattr(ccxt_async, exchange_id, None) if exchange_id in ccxt_async.exchanges else None
-    if cls is None:
-        raise ConfigError(
-            f"venues.{name}.exchange: unknown exchange id {exchange_id!r}; use a ccxt id such as "
-            "binance, bybit or okx (see `python -c 'import ccxt; print(ccxt.exchanges)'`)"
-        )
-    return cls
-
-
 def credentials_from_env(name: str, venue: VenueConfig) -> Credentials:
     """Read the venue's secrets from the environment variables that config names."""
     if not venue.api_key_env or not venue.secret_env:
@@ -103,13 +80,21 @@ def credentials_from_env(name: str, venue: VenueConfig) -> Credentials:
     return Credentials(values["api_key_env"], values["secret_env"], values["password_env"])
 
 
+UrlRewrite = Callable[[dict[str, Any]], dict[str, Any]]
+
+WS_PREFIX = "ws."  # urls keys under urls['api']['ws'], for the ccxt.pro client
+
+# Venues whose balances the bot also reads over a WebSocket API, and the ccxt.pro class for it.
+WS_BALANCE_CLASSES = {"binance": "binancecoinm", "binancecoinm": "binancecoinm"}
+
+
 def build_client(
     name: str,
     venue: VenueConfig,
     credentials: Credentials,
     *,
     dry_run: bool,
-    rewrite_api_urls: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    rewrite_api_urls: UrlRewrite | None = None,
 ) -> ccxt_async.Exchange:
     """A ccxt async client for the venue.
 
@@ -117,9 +102,47 @@ def build_client(
     urls['api'] and returns the ones to use; config's `urls` are merged on top by key.
     """
     cls = exchange_class(name, venue.exchange)
+    for key in venue.urls:
+        if key.startswith(WS_PREFIX) and venue.exchange not in WS_BALANCE_CLASSES:
+            raise ConfigError(
+                f"venues.{name}.urls.{key}: {venue.exchange} is read over REST only; "
+                "drop the ws.* key"
+            )
+    return _construct(cls, name, venue, credentials, dry_run, rewrite_api_urls, {})
+
+
+def build_ws_client(
+    name: str,
+    venue: VenueConfig,
+    credentials: Credentials,
+    *,
+    dry_run: bool,
+    rewrite_api_urls: UrlRewrite | None = None,
+) -> ccxt_async.Exchange | None:
+    """A ccxt.pro client for the COIN-M balance over Binance's WebSocket API `account.balance`
+    (ccxt's default method is `account.status`), or None where the bot reads only REST."""
+    pro_id = WS_BALANCE_CLASSES.get(venue.exchange)
+    if pro_id is None or not venue.websocket:
+        return None
+    import ccxt.pro as ccxt_pro  # only venues with a WebSocket read pay for importing ccxt.pro
+
+    options = {"fetchBalanceWs": {"method": "account.balance"}}
+    cls = getattr(ccxt_pro, pro_id)
+    return _construct(cls, name, venue, credentials, dry_run, rewrite_api_urls, options)
+
+
+def _construct(
+    cls: type[ccxt_async.Exchange],
+    name: str,
+    venue: VenueConfig,
+    credentials: Credentials,
+    dry_run: bool,
+    rewrite_api_urls: UrlRewrite | None,
+    options: dict[str, Any],
+) -> ccxt_async.Exchange:
     if dry_run:
         cls = _refusing_state_changes(cls)
-    options = {**venue.ccxt.get("options", {})}
+    options = {**venue.ccxt.get("options", {}), **options}
     settings: dict[str, Any] = {**DEFAULT_CCXT_CONFIG, **venue.ccxt, "options": options}
     if credentials.api_key:
         settings["apiKey"] = credentials.api_key
@@ -135,16 +158,26 @@ def build_client(
     if rewrite_api_urls is not None:
         api = rewrite_api_urls(api)
     for key, url in venue.urls.items():
-        if key not in api:
-            known = ", ".join(sorted(k for k, v in api.items() if isinstance(v, str)))
-            raise ConfigError(
-                f"venues.{name}.urls.{key}: not a key of {venue.exchange}'s urls['api'] "
-                f"(known: {known})"
-            )
-        api[key] = url
+        if key.startswith(WS_PREFIX) and not isinstance(api.get("ws"), dict):
+            continue  # a WebSocket URL: it belongs to the venue's ccxt.pro client
+        _set_url(api, key, url, name, venue.exchange)
     urls["api"] = api
     client.urls = urls
     return client
+
+
+def _set_url(api: dict[str, Any], key: str, url: str, name: str, exchange_id: str) -> None:
+    """Set urls['api'][key]; a dotted key reaches into nested maps (`ws.ws-api.inverse`)."""
+    *parents, leaf = key.split(".")
+    node: Any = api
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or leaf not in node or isinstance(node[leaf], dict):
+        known = ", ".join(sorted(k for k, v in api.items() if isinstance(v, str)))
+        raise ConfigError(
+            f"venues.{name}.urls.{key}: not a key of {exchange_id}'s urls['api'] (known: {known})"
+        )
+    node[leaf] = url
 
 
 def _refusing_state_changes(cls: type[ccxt_async.Exchange]) -> type[ccxt_async.Exchange]:

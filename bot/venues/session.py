@@ -17,19 +17,14 @@ from bot.errors import ConfigError
 from bot.model import State
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
 from bot.retry import RetryPolicy, Timing
-from bot.venues.binance import BinanceVenue
-from bot.venues.clients import Credentials, build_client, credentials_from_env
+from bot.venues.clients import (
+    Credentials,
+    build_client,
+    build_ws_client,
+    credentials_from_env,
+)
+from bot.venues.registry import venue_class
 from bot.venues.venue import Venue
-
-_VENUE_CLASSES: dict[str, type[Venue]] = {
-    "binance": BinanceVenue,
-    "binanceusdm": BinanceVenue,
-    "binancecoinm": BinanceVenue,
-}
-
-
-def venue_class(exchange_id: str) -> type[Venue]:
-    return _VENUE_CLASSES.get(exchange_id, Venue)
 
 
 def paper_state_path(config: Config, name: str, venue: VenueConfig) -> Path:
@@ -55,7 +50,7 @@ async def open_venues(
         for name in wanted:
             venue_config = config.venues[name]
             if venue_config.paper:
-                if venue_config.exchange != "binance":
+                if venue_config.exchange not in ("binance", "binanceusdm", "binancecoinm"):
                     raise ConfigError(
                         f"venues.{name}.exchange: the paper exchange speaks Binance; "
                         "set exchange: binance or paper: false"
@@ -64,20 +59,27 @@ async def open_venues(
                 paper = PaperExchange(store)
                 await paper.start()
                 stack.push_async_callback(paper.stop)
+                credentials = Credentials(PAPER_API_KEY, PAPER_SECRET)
                 base_url = paper.base_url
-                client = build_client(
-                    name,
-                    venue_config,
-                    Credentials(PAPER_API_KEY, PAPER_SECRET),
-                    dry_run=dry_run,
-                    rewrite_api_urls=lambda api, url=base_url: binance_urls(url, api),
-                )
+
+                def rewrite(api: dict, url: str = base_url) -> dict:  # type: ignore[type-arg]
+                    return binance_urls(url, api, ws=True)
             else:
-                client = build_client(
-                    name, venue_config, credentials_from_env(name, venue_config), dry_run=dry_run
-                )
+                credentials = credentials_from_env(name, venue_config)
+                rewrite = None
+            client = build_client(
+                name, venue_config, credentials, dry_run=dry_run, rewrite_api_urls=rewrite
+            )
+            ws_client = build_ws_client(
+                name, venue_config, credentials, dry_run=dry_run, rewrite_api_urls=rewrite
+            )
             venue = venue_class(venue_config.exchange)(
-                name, client, config.hedges_on(name), policy=policy, timing=timing
+                name,
+                client,
+                config.hedges_on(name),
+                policy=policy,
+                timing=timing,
+                ws_client=ws_client,
             )
             stack.push_async_callback(venue.close)
             venues[name] = venue

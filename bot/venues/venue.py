@@ -62,6 +62,44 @@ HISTORY_PAGE = 100
 
 
 @dataclass(frozen=True, kw_only=True)
+class Capabilities:
+    exchange_id: str
+    balances: bool
+    positions: bool
+    funding: bool
+    transfer: bool
+    transfer_history: bool
+    client_ids: str | None
+    websocket_balance: bool
+    shared_collateral: bool
+    swap_markets: int
+    accounts: tuple[str, ...]
+
+
+def hedge_refusal(caps: Capabilities) -> str | None:
+    """Why a venue cannot carry a hedge, or None. Pure.
+
+    Moving money by hand is allowed (no transfer API: plans are recorded as manual), but
+    sending transfers that could never be settled is not.
+    """
+    if not caps.balances:
+        return f"{caps.exchange_id} cannot read balances (fetchBalance); it cannot carry a hedge"
+    if not caps.positions:
+        return (
+            f"{caps.exchange_id} cannot read positions (fetchPositions), so the short's notional "
+            "is unknown; it cannot carry a hedge"
+        )
+    if caps.swap_markets == 0:
+        return f"{caps.exchange_id} lists no perpetual swap markets; it cannot carry a hedge"
+    if caps.transfer and not caps.transfer_history and not caps.shared_collateral:
+        return (
+            f"{caps.exchange_id} can transfer but cannot list past transfers (fetchTransfers), so "
+            "a transfer whose answer is lost could never be settled; use another venue"
+        )
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
 class TransferReceipt:
     """What the venue answered to a transfer; amount and accounts come from our request."""
 
@@ -75,6 +113,8 @@ class Venue:
 
     #: account-name aliases accepted in config and from ccxt, mapped to this venue's names
     account_aliases: Mapping[str, str] = {"main": SPOT}
+    #: True where spot and perpetuals share one collateral pool (unified margin)
+    shared_collateral: bool = False
 
     def __init__(
         self,
@@ -84,9 +124,12 @@ class Venue:
         *,
         policy: RetryPolicy | None = None,
         timing: Timing | None = None,
+        ws_client: ccxt_async.Exchange | None = None,
     ):
         self.name = name
         self.client = client
+        self.ws_client = ws_client  # a ccxt.pro client, where this venue reads over WebSocket
+        self.sources: dict[str, str] = {}  # account -> how it was last read (rest, websocket)
         self.hedges = dict(hedges)
         self.policy = policy or RetryPolicy()
         self.timing = timing or Timing()
@@ -95,14 +138,54 @@ class Venue:
     # lifecycle ------------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Load markets and check that every hedge's markets exist and are what it needs."""
+        """Load markets and check that the venue and every hedge's markets are what it needs."""
         await self.call(self.client.load_markets)
+        if self.hedges:
+            refusal = hedge_refusal(self.capabilities())
+            if refusal is not None:
+                names = ", ".join(sorted(self.hedges))
+                raise VenueUnusable(f"venues.{self.name}: {refusal} (hedges: {names})")
         for hedge_name, hedge in self.hedges.items():
             self._check_spot(hedge_name, hedge)
             self._perps[hedge.perp] = self._perp_market(hedge_name, hedge)
+            self._check_accounts(hedge_name, self._perps[hedge.perp])
+
+    def _check_accounts(self, hedge_name: str, market: PerpMarket) -> None:
+        """A venue that transfers must know the account names the bot will send it."""
+        accounts = self.client.options.get("accountsByType")
+        if not self.can_transfer or self.shared_collateral or not isinstance(accounts, Mapping):
+            return
+        for account in (self.spot_account, market.futures_account):
+            if account not in accounts:
+                raise VenueUnusable(
+                    f"hedges.{hedge_name}: {self.client.id} has no account named {account!r} "
+                    f"for transfers (its accounts: {', '.join(sorted(accounts))})"
+                )
+
+    def capabilities(self) -> Capabilities:
+        """What this venue can do for the bot, read from ccxt's `has` and its markets."""
+        has = self.client.has
+        markets = self.client.markets or {}
+        accounts = self.client.options.get("accountsByType")
+        ids = self.client_ids
+        return Capabilities(
+            exchange_id=self.client.id,
+            balances=bool(has.get("fetchBalance")),
+            positions=bool(has.get("fetchPositions")),
+            funding=bool(has.get("fetchFundingRate")),
+            transfer=self.can_transfer,
+            transfer_history=self.can_fetch_transfers,
+            client_ids=f"{ids.param}{' (deduped)' if ids.dedupes else ''}" if ids else None,
+            websocket_balance=self.ws_client is not None,
+            shared_collateral=self.shared_collateral,
+            swap_markets=sum(1 for m in markets.values() if m.get("swap")),
+            accounts=tuple(sorted(accounts)) if isinstance(accounts, Mapping) else (),
+        )
 
     async def close(self) -> None:
         await self.client.close()
+        if self.ws_client is not None:
+            await self.ws_client.close()
 
     # capabilities ---------------------------------------------------------------------------
 
@@ -117,6 +200,11 @@ class Venue:
     @property
     def client_ids(self) -> ClientIdSupport | None:
         return CLIENT_IDS.get(self.client.id)
+
+    @property
+    def spot_account(self) -> str:
+        """The account that holds the spot leg (and spot collateral)."""
+        return SPOT
 
     def normalize_account(self, account: str) -> str:
         return self.account_aliases.get(account, account)
@@ -140,7 +228,7 @@ class Venue:
 
     async def read_state(self) -> VenueState:
         """Wallets of every account the hedges use, positions, funding: read concurrently."""
-        accounts = sorted({SPOT, *(m.futures_account for m in self._perps.values())})
+        accounts = sorted({self.spot_account, *(m.futures_account for m in self._perps.values())})
         symbols = sorted(self._perps)
         wallet_lists, positions, funding = await gather_or_cancel(
             gather_or_cancel(*(self.read_wallets(account) for account in accounts)),
@@ -158,10 +246,13 @@ class Venue:
             markets=dict(self._perps),
             transfer_steps={asset: self.transfer_step(asset) for asset in assets},
             can_transfer=self.can_transfer,
+            shared_collateral=self.shared_collateral,
+            sources=dict(self.sources),
         )
 
     async def read_wallets(self, account: str) -> list[Wallet]:
         balance = await self.call(self.client.fetch_balance, self.balance_params(account))
+        self.sources[account] = "rest"
         return self.parse_wallets(account, balance)
 
     async def read_transferable(self, account: str, asset: str) -> Decimal:
@@ -238,6 +329,8 @@ class Venue:
         )
 
     async def read_funding(self, symbol: str) -> Funding:
+        if not self.client.has.get("fetchFundingRate"):
+            return Funding(symbol=symbol, rate=None, mark_price=None)
         raw = await self.call(self.client.fetch_funding_rate, symbol)
         next_ms = raw.get("nextFundingTimestamp") or raw.get("fundingTimestamp")
         return Funding(
