@@ -8,7 +8,8 @@ exchange applied twice; must be 0), records lost (an exchange transfer no confir
 holds, or a confirmed row the exchange lacks; must be 0), and the wall time.
 
 Every intent gets an amount no other intent has, so a transfer applied twice shows up in the
-exchange's own history as a repeated amount, independently of the ledger.
+exchange's own history as a repeated amount, independently of the ledger. The same harness
+drives the hypothesis state machine in tests/reliability/test_stateful.py.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ import random
 import tempfile
 import time
 from collections import Counter
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+
+import ccxt
 
 from bot import failpoints
 from bot.config import parse_config
@@ -32,14 +37,16 @@ from bot.ledger import Ledger
 from bot.ledger.queries import TransferFilter, list_transfers
 from bot.model import PlannedTransfer, Rule, TransferStatus
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
-from bot.paper.model import FuturesBalance, SpotBalance, default_state
+from bot.paper.model import FuturesBalance, PaperState, SpotBalance, default_state
 from bot.reconcile import Reconciler
 from bot.retry import RetryPolicy, Timing
 from bot.venues.session import open_venues
 
 KEY_ENV, SECRET_ENV = "CAMPAIGN_KEY", "CAMPAIGN_SECRET"
 CLIENT_TIMEOUT_MS = 100
-HANG_SECONDS = 0.12
+HANG_SECONDS = 0.12  # longer than the client timeout: the answer is lost
+ENTRY_PRICE = Decimal("3000")
+DIRECTIONS = {"MAIN_UMFUTURE": ("spot", "linear"), "UMFUTURE_MAIN": ("linear", "spot")}
 
 FAULT_KINDS = {  # kind -> weight; "none" most of the time
     "none": 60,
@@ -53,7 +60,19 @@ FAULT_KINDS = {  # kind -> weight; "none" most of the time
     "pnl_moved_-5013": 10,
 }
 CRASH_RATE = 0.04
-ENTRY_PRICE = Decimal("3000")
+
+
+@dataclass
+class Agreement:
+    """What the ledger and the exchange's own history say, side by side."""
+
+    statuses: Counter[str]
+    exchange_transfers: int
+    duplicates: int  # an amount the exchange applied more than once
+    records_lost: int  # on one side only, or with different amounts
+    sums_agree: bool  # per direction
+    open_rows: int  # pending or unknown
+    shrinks: int  # new, smaller intents after a definite insufficient-balance answer
 
 
 @dataclass
@@ -61,23 +80,21 @@ class CampaignReport:
     transfers_tried: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     crashes: Counter[str] = field(default_factory=Counter)
-    statuses: Counter[str] = field(default_factory=Counter)
-    exchange_transfers: int = 0
-    duplicates: int = 0
-    records_lost: int = 0
-    sums_agree: bool = False
+    agreement: Agreement | None = None
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
+        a = self.agreement
+        assert a is not None
         return [
             f"transfers tried:     {self.transfers_tried}",
-            f"faults injected:     {sum(self.faults.values())} {_by_kind(self.faults)}",
-            f"crashes:             {sum(self.crashes.values())} {_by_kind(self.crashes)}",
-            f"ledger rows:         {dict(sorted(self.statuses.items()))}",
-            f"exchange transfers:  {self.exchange_transfers}",
-            f"duplicates found:    {self.duplicates}",
-            f"records lost:        {self.records_lost}",
-            f"sums per direction:  {'agree' if self.sums_agree else 'DISAGREE'}",
+            f"faults injected:     {sum(self.faults.values())} ({_by_kind(self.faults)})",
+            f"crashes:             {sum(self.crashes.values())} ({_by_kind(self.crashes)})",
+            f"ledger rows:         {_by_kind(a.statuses)}; {a.shrinks} shrunk after -5013",
+            f"exchange transfers:  {a.exchange_transfers}",
+            f"duplicates found:    {a.duplicates}",
+            f"records lost:        {a.records_lost}",
+            f"sums per direction:  {'agree' if a.sums_agree else 'DISAGREE'}",
             f"wall time:           {self.seconds:.1f} s",
         ]
 
@@ -99,7 +116,8 @@ class _NoWait:
         return self.now
 
 
-def _campaign_state():  # type: ignore[no-untyped-def]
+def campaign_state() -> PaperState:
+    """Room to move in both directions: 200k USDT spot, 20k USDT against a 5 ETH short."""
     state = default_state()
     return dataclasses.replace(
         state,
@@ -108,22 +126,24 @@ def _campaign_state():  # type: ignore[no-untyped-def]
     )
 
 
-async def run_campaign(transfers: int, seed: int, workdir: Path) -> CampaignReport:
-    rng = random.Random(seed)
-    report = CampaignReport()
-    os.environ[KEY_ENV], os.environ[SECRET_ENV] = PAPER_API_KEY, PAPER_SECRET
-    started = time.perf_counter()
-    # The exchange's own durability is not under test here (the crash tests cover it): keep
-    # its state in memory. The ledger is a real SQLite file with every fsync.
-    store = StateStore(None, initial=_campaign_state())
-    async with PaperExchange(store, test_hooks=True) as paper:
-        import ccxt
+class Harness:
+    """A paper exchange, a real SQLite ledger, and the bot's executor and reconciler wired
+    to a binance venue that reaches the exchange only over HTTP."""
 
-        urls = {
-            k: v
-            for k, v in binance_urls(paper.base_url, ccxt.binance().urls["api"]).items()
-            if isinstance(v, str)
-        }
+    def __init__(self, workdir: Path, rng: random.Random) -> None:
+        self.workdir = workdir
+        self.rng = rng
+        self.number = 0
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Harness:
+        os.environ[KEY_ENV], os.environ[SECRET_ENV] = PAPER_API_KEY, PAPER_SECRET
+        # The exchange's own durability is not under test here (the crash tests cover it):
+        # its state stays in memory. The ledger is a real SQLite file with every fsync.
+        self.paper = await self._stack.enter_async_context(
+            PaperExchange(StateStore(None, initial=campaign_state()), test_hooks=True)
+        )
+        urls = binance_urls(self.paper.base_url, ccxt.binance().urls["api"])
         config = parse_config(
             {
                 "ledger": {"url": "sqlite:///ledger.sqlite"},
@@ -133,102 +153,93 @@ async def run_campaign(transfers: int, seed: int, workdir: Path) -> CampaignRepo
                         "exchange": "binance",
                         "api_key_env": KEY_ENV,
                         "secret_env": SECRET_ENV,
-                        "urls": urls,
+                        "urls": {k: v for k, v in urls.items() if isinstance(v, str)},
                         "ccxt": {"enableRateLimit": False, "timeout": CLIENT_TIMEOUT_MS},
                     }
                 },
                 "hedges": {},
             },
-            base_dir=workdir,
+            base_dir=self.workdir,
         )
-        ledger = Ledger.open(config.ledger_url)
+        self.ledger = Ledger.open(config.ledger_url)
+        self._stack.callback(self.ledger.close)
         no_wait = _NoWait()
-        timing = Timing(sleep=no_wait.sleep, monotonic=no_wait.monotonic, rng=rng)
-        async with open_venues(config, dry_run=False, timing=timing) as venues:
-            venues["binance"].client.timeout_on_exit = 0
-            executor = Executor(
-                venues,
-                ledger,
-                config.transfers,
-                dry_run=False,
-                policy=RetryPolicy(attempts=4, deadline_seconds=60),
-                timing=timing,
-            )
-            reconciler = Reconciler(venues, ledger, settle_window=_zero())
-            run_id = ledger.start_run("campaign", dry_run=False, config_digest=str(seed))
-            for number in range(transfers):
-                await reconciler.reconcile()  # what a restart does first
-                item = _random_transfer(rng, number, paper)
-                _inject_fault(rng, paper, item, report)
-                if rng.random() < CRASH_RATE:
-                    point = rng.choice(failpoints.ALL)
-                    failpoints.arm(point)
-                try:
-                    await executor.execute(run_id, (item,))
-                except failpoints.SimulatedCrash as crash:
-                    report.crashes[str(crash)] += 1
-                finally:
-                    failpoints.disarm_all()
-                    paper.faults.clear()
-                    paper.set_mark_price("ETHUSDT", ENTRY_PRICE)  # the rally was a blip
-                report.transfers_tried += 1
-            await reconciler.reconcile()
-        _count(report, ledger, paper)
-        ledger.close()
-    report.seconds = time.perf_counter() - started
-    return report
+        timing = Timing(sleep=no_wait.sleep, monotonic=no_wait.monotonic, rng=self.rng)
+        venues = await self._stack.enter_async_context(
+            open_venues(config, dry_run=False, timing=timing)
+        )
+        venues["binance"].client.timeout_on_exit = 0
+        self.executor = Executor(
+            venues,
+            self.ledger,
+            config.transfers,
+            dry_run=False,
+            policy=RetryPolicy(attempts=4, deadline_seconds=60),
+            timing=timing,
+        )
+        self.reconciler = Reconciler(venues, self.ledger, settle_window=timedelta(0))
+        self.run_id = self.ledger.start_run("campaign", dry_run=False, config_digest="-")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    def transfer(self, to_futures: bool, whole: int) -> PlannedTransfer:
+        """A planned move whose amount no other intent has (its last decimals count intents)."""
+        self.number += 1
+        return PlannedTransfer(
+            venue="binance",
+            hedges=("campaign",),
+            asset="USDT",
+            from_account="spot" if to_futures else "linear",
+            to_account="linear" if to_futures else "spot",
+            amount=Decimal(whole) + Decimal(self.number) / Decimal(10**6),
+            rule=Rule.TOP_UP if to_futures else Rule.RETURN_EXCESS,
+            reason=f"campaign transfer {self.number}",
+            figures={},
+        )
+
+    def inject(self, kind: str, item: PlannedTransfer) -> bool:
+        """Queue one fault for the item's transfer call; False when it does not apply."""
+        if kind == "none" or (kind == "pnl_moved_-5013" and item.from_account == "spot"):
+            return False
+        if kind == "clock_-1021":
+            self.paper.faults.add("error", status=400, code=-1021, msg="Timestamp outside.")
+        elif kind == "pnl_moved_-5013":
+            # Between the fresh read and the transfer the price rallies and the short loses,
+            # so only part of the amount is still transferable: Binance answers -5013.
+            left = item.amount * Decimal(self.rng.uniform(0.2, 0.9))
+            price = price_leaving_transferable(self.paper.state, left)
+            self.paper.faults.add("move_price_before", symbol="ETHUSDT", price=str(price))
+        else:
+            self.paper.faults.add(kind, hang=HANG_SECONDS)
+        return True
+
+    async def execute(self, item: PlannedTransfer, crash_at: str | None) -> str | None:
+        """Execute one planned transfer, the process "dying" at `crash_at` if given; returns
+        the failpoint that fired. A restart reconciles first, as the bot does."""
+        await self.reconciler.reconcile()
+        if crash_at is not None:
+            failpoints.arm(crash_at)
+        try:
+            await self.executor.execute(self.run_id, (item,))
+        except failpoints.SimulatedCrash as crash:
+            return str(crash)
+        finally:
+            failpoints.disarm_all()
+            self.paper.faults.clear()
+            self.paper.set_mark_price("ETHUSDT", ENTRY_PRICE)  # the rally was a blip
+        return None
+
+    async def agreement(self) -> Agreement:
+        """Settle what is open, then compare the ledger with the exchange's history."""
+        await self.reconciler.reconcile()
+        return agreement(self.ledger, self.paper.state)
 
 
-def _zero():  # type: ignore[no-untyped-def]
-    from datetime import timedelta
-
-    return timedelta(0)
-
-
-def _random_transfer(rng: random.Random, number: int, paper: PaperExchange) -> PlannedTransfer:
-    """A move in a random direction, toward whichever wallet is poorer, with an amount that
-    no other intent has (its last decimals carry the intent number)."""
-    state = paper.state
-    spot = state.spot["USDT"].free
-    futures = state.usdm["USDT"].wallet_balance
-    to_futures = spot > futures if rng.random() < 0.8 else rng.random() < 0.5
-    amount = Decimal(rng.randint(10, 2000)) + Decimal(number + 1) / Decimal(10**6)
-    return PlannedTransfer(
-        venue="binance",
-        hedges=("campaign",),
-        asset="USDT",
-        from_account="spot" if to_futures else "linear",
-        to_account="linear" if to_futures else "spot",
-        amount=amount,
-        rule=Rule.TOP_UP if to_futures else Rule.RETURN_EXCESS,
-        reason=f"campaign transfer {number}",
-        figures={},
-    )
-
-
-def _inject_fault(
-    rng: random.Random, paper: PaperExchange, item: PlannedTransfer, report: CampaignReport
-) -> None:
-    kinds, weights = zip(*FAULT_KINDS.items(), strict=True)
-    kind = rng.choices(kinds, weights)[0]
-    if kind == "none" or (kind == "pnl_moved_-5013" and item.from_account == "spot"):
-        return
-    report.faults[kind] += 1
-    if kind == "clock_-1021":
-        paper.faults.add("error", status=400, code=-1021, msg="Timestamp outside recvWindow.")
-    elif kind == "pnl_moved_-5013":
-        # Between the fresh read and the transfer the price rallies and the short loses, so
-        # that only part of the amount is still transferable: Binance answers -5013.
-        price = _price_leaving_transferable(paper, item.amount * Decimal(rng.uniform(0.2, 0.9)))
-        paper.faults.add("move_price_before", symbol="ETHUSDT", price=str(price))
-    else:
-        paper.faults.add(kind, hang=HANG_SECONDS)
-
-
-def _price_leaving_transferable(paper: PaperExchange, left: Decimal) -> Decimal:
+def price_leaving_transferable(state: PaperState, left: Decimal) -> Decimal:
     """The ETH mark at which the USD-M wallet can transfer out only `left`, from Binance's
     cross-margin rule: wallet + uPnL(loss) - initial margin = left, for the one short."""
-    state = paper.state
     (short,) = [p for p in state.positions if p.symbol == "ETHUSDT" and p.kind == "linear"]
     size = abs(short.amount)
     wallet = state.usdm["USDT"].wallet_balance
@@ -237,32 +248,58 @@ def _price_leaving_transferable(paper: PaperExchange, left: Decimal) -> Decimal:
     return ((wallet + size * short.entry_price - left) / denominator).quantize(Decimal("0.01"))
 
 
-def _count(report: CampaignReport, ledger: Ledger, paper: PaperExchange) -> None:
+def agreement(ledger: Ledger, state: PaperState) -> Agreement:
     rows = list_transfers(ledger, TransferFilter())
-    report.statuses = Counter(r.status.value for r in rows)
-    exchange = list(paper.state.transfers)
-    report.exchange_transfers = len(exchange)
-    amounts = Counter((t.type, t.amount) for t in exchange)
-    report.duplicates = sum(n - 1 for n in amounts.values() if n > 1)
+    exchange = {str(t.tran_id): t for t in state.transfers}
     confirmed = {r.exchange_id: r for r in rows if r.status is TransferStatus.CONFIRMED}
-    on_exchange = {str(t.tran_id): t for t in exchange}
-    lost = set(on_exchange) ^ set(confirmed)
-    wrong = [
-        i for i in set(on_exchange) & set(confirmed) if confirmed[i].amount != on_exchange[i].amount
-    ]
-    report.records_lost = len(lost) + len(wrong)
-    direction = {"MAIN_UMFUTURE": ("spot", "linear"), "UMFUTURE_MAIN": ("linear", "spot")}
+    claimed = Counter(r.exchange_id for r in rows if r.status is TransferStatus.CONFIRMED)
+    amounts = Counter((t.type, t.amount) for t in exchange.values())
+    both = set(exchange) & set(confirmed)
+    different = [i for i in both if confirmed[i].amount != exchange[i].amount]
     sums_exchange: Counter[tuple[str, str]] = Counter()
-    for t in exchange:
-        sums_exchange[direction[t.type]] += t.amount  # type: ignore[assignment]
+    for t in exchange.values():
+        sums_exchange[DIRECTIONS[t.type]] += t.amount  # type: ignore[assignment]
     sums_ledger: Counter[tuple[str, str]] = Counter()
     for r in confirmed.values():
         sums_ledger[(r.from_account, r.to_account)] += r.amount  # type: ignore[assignment]
-    report.sums_agree = sums_exchange == sums_ledger
+    return Agreement(
+        statuses=Counter(r.status.value for r in rows),
+        exchange_transfers=len(exchange),
+        duplicates=sum(n - 1 for n in amounts.values() if n > 1)
+        + sum(n - 1 for n in claimed.values() if n > 1),
+        records_lost=len(set(exchange) ^ set(confirmed)) + len(different),
+        sums_agree=sums_exchange == sums_ledger,
+        open_rows=sum(1 for r in rows if not r.status.is_final),
+        shrinks=sum(1 for r in rows if r.replaces_id is not None),
+    )
+
+
+async def run_campaign(transfers: int, seed: int, workdir: Path) -> CampaignReport:
+    rng = random.Random(seed)
+    report = CampaignReport()
+    started = time.perf_counter()
+    kinds, weights = zip(*FAULT_KINDS.items(), strict=True)
+    async with Harness(workdir, rng) as harness:
+        for _ in range(transfers):
+            state = harness.paper.state
+            poorer_is_futures = state.spot["USDT"].free > state.usdm["USDT"].wallet_balance
+            to_futures = poorer_is_futures if rng.random() < 0.8 else rng.random() < 0.5
+            item = harness.transfer(to_futures, rng.randint(10, 2000))
+            kind = rng.choices(kinds, weights)[0]
+            if harness.inject(kind, item):
+                report.faults[kind] += 1
+            crash_at = rng.choice(failpoints.ALL) if rng.random() < CRASH_RATE else None
+            fired = await harness.execute(item, crash_at)
+            if fired is not None:
+                report.crashes[fired] += 1
+            report.transfers_tried += 1
+        report.agreement = await harness.agreement()
+    report.seconds = time.perf_counter() - started
+    return report
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--transfers", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()

@@ -24,7 +24,6 @@ the same `API` table, the way ccxt's build does it: `futures_get_wallet_balance(
 
 from __future__ import annotations
 
-import re
 import urllib.parse
 from collections import defaultdict
 from collections.abc import Mapping
@@ -47,10 +46,10 @@ from ccxt.base.errors import (
     RequestTimeout,
 )
 from ccxt.base.precise import Precise
-from ccxt.base.types import Entry
 
 from bot.model import SPOT, Position, VenueState, Wallet
 from bot.money import ZERO, to_decimal, to_decimal_or_none
+from bot.venues.implicit import implicit_api
 from bot.venues.venue import Venue
 
 EXCHANGE_ID = "coinswitch"
@@ -150,33 +149,8 @@ def sign_hex(message: str, seed: bytes) -> str:
     return Exchange.binary_to_base16(Exchange.base64_to_binary(signature_b64))
 
 
-# implicit API ------------------------------------------------------------------------------
-
-
-def implicit_api_entries(api: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, Any]:
-    """ccxt-style implicit methods for every endpoint: `futures_get_wallet_balance` and
-    `futuresGetWalletBalance`, both calling `request()` with the endpoint's config (its cost)."""
-    entries: dict[str, Any] = {}
-    for section, methods in api.items():
-        for http_method, endpoints in methods.items():
-            for path, config in endpoints.items():
-                words = [w for w in re.split(r"[^A-Za-z0-9]+", path) if w]
-                snake = "_".join([section, http_method.lower(), *(w.lower() for w in words)])
-                camel = (
-                    section
-                    + http_method.capitalize()
-                    + "".join(w[0].upper() + w[1:] for w in words)
-                )
-                settings = config if isinstance(config, dict) else {"cost": config}
-                entry = Entry(path, [section], http_method.upper(), settings)
-                entry.name = snake
-                entries[snake] = entry
-                entries[camel] = entry
-    return entries
-
-
 # what ccxt's build would have written as ccxt/abstract/coinswitch.py
-ImplicitAPI = type("ImplicitAPI", (), implicit_api_entries(API))
+ImplicitAPI = implicit_api("ImplicitAPI", API)
 
 
 # the exchange ------------------------------------------------------------------------------

@@ -34,7 +34,6 @@ import hashlib
 import hmac
 import json
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -53,12 +52,12 @@ from ccxt.base.errors import (
     PermissionDenied,
     RateLimitExceeded,
 )
-from ccxt.base.types import Entry
 
 from bot.errors import VenueUnusable
 from bot.model import SPOT, Funding, Position, VenueState, Wallet
 from bot.money import ZERO, plain, to_decimal, to_decimal_or_none
 from bot.venues.errors import ErrorKind, VenueError
+from bot.venues.implicit import implicit_api
 from bot.venues.venue import Venue
 
 EXCHANGE_ID: Final = "coinw"
@@ -203,28 +202,10 @@ def build_api(endpoints: Iterable[Endpoint]) -> dict[str, Any]:
     return api
 
 
-def implicit_method_name(section: str, access: str, method: str, path: str) -> str:
-    """ccxt's naming: `futures_private_get_v1_perpum_account_getuserassets`."""
-    parts = [section, access, method, *re.split(r"[^0-9A-Za-z]+", path)]
-    return "_".join(part.lower() for part in parts if part)
-
-
-def implicit_methods(api: Mapping[str, Any]) -> dict[str, Entry]:
-    """One ccxt `Entry` per endpoint of `api`, carrying its cost to ccxt's throttler."""
-    methods: dict[str, Entry] = {}
-    for section, by_access in api.items():
-        for access, by_method in by_access.items():
-            for method, paths in by_method.items():
-                for path, cost in paths.items():
-                    name = implicit_method_name(section, access, method, path)
-                    methods[name] = Entry(path, [section, access], method.upper(), {"cost": cost})
-    return methods
-
-
 API: Final = build_api(ENDPOINTS)
 
 # ccxt generates this class from describe()['api'] at build time; here it is built at import.
-CoinWImplicitAPI = type("CoinWImplicitAPI", (), implicit_methods(API))
+CoinWImplicitAPI = implicit_api("CoinWImplicitAPI", API)
 
 
 # signing (pure) -----------------------------------------------------------------------------
