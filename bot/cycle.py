@@ -15,7 +15,7 @@ from datetime import timedelta
 from bot.config import Config
 from bot.executor import Blocked, Executor
 from bot.ledger.journal import canonical_json
-from bot.ledger.locks import file_venue_locks
+from bot.ledger.locks import file_venue_locks, postgres_venue_locks
 from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
 from bot.model import Plan, State, TransferStatus
 from bot.policy import plan_transfers
@@ -56,10 +56,15 @@ def hedged_venues(config: Config) -> list[str]:
 
 
 @contextmanager
-def venue_locks(config: Config, venues: list[str], command: str) -> Iterator[None]:
-    """Exclusive per-venue locks beside the ledger, for as long as the cycle acts."""
-    with file_venue_locks(config.data_dir / "locks", venues, command):
-        yield
+def venue_locks(config: Config, ledger: Ledger, venues: list[str], command: str) -> Iterator[None]:
+    """Exclusive per-venue locks, for as long as the cycle acts: on the PostgreSQL server when
+    the ledger lives there, else files beside the SQLite ledger."""
+    if ledger.engine.dialect.name == "postgresql":
+        with postgres_venue_locks(ledger.engine, venues, command):
+            yield
+    else:
+        with file_venue_locks(config.data_dir / "locks", venues, command):
+            yield
 
 
 async def inspect(config: Config) -> tuple[State, Plan]:
@@ -74,7 +79,7 @@ async def reconcile(
 ) -> ReconcileReport:
     """Settle every open transfer of every configured venue (`bot reconcile`)."""
     names = sorted(config.venues)
-    with venue_locks(config, names, "reconcile"):
+    with venue_locks(config, ledger, names, "reconcile"):
         # A dry-run client: reconciliation only reads, and cannot send even by mistake.
         async with open_venues(config, dry_run=True, names=names, timing=timing) as venues:
             return await _reconciler(config, ledger, venues, clock).reconcile()
@@ -91,7 +96,7 @@ async def rebalance(
 ) -> CycleResult:
     """Run one full cycle and record it; a dry run records everything and moves nothing."""
     names = hedged_venues(config)
-    with venue_locks(config, names, command):
+    with venue_locks(config, ledger, names, command):
         run_id = ledger.start_run(command, dry_run=dry_run, config_digest=config_digest(config))
         try:
             result = await _cycle(config, ledger, run_id, names, dry_run, timing, clock)

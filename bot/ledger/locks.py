@@ -1,8 +1,11 @@
 """One actor per venue: an exclusive lock per venue, held for the length of a cycle.
 
-The lock is an OS file lock (`flock`) on a file per venue beside the ledger. The kernel drops
-it when the process exits, however it exits (a SIGKILL included), so a crash never leaves a
-venue locked; the file keeps who holds it, so the second process can say who is in the way.
+With a SQLite ledger the lock is an OS file lock (`flock`) on a file per venue beside the
+ledger; with a PostgreSQL ledger (processes may then run on several hosts) it is a session
+advisory lock on the server. The kernel, or the server when the session ends, drops the lock
+however the holder exits (a SIGKILL included), so a crash never leaves a venue locked; and the
+holder leaves its name (the file's content, the session's application_name) so that the
+second process can say who is in the way.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
+
+from sqlalchemy import Engine, text
 
 from bot.errors import UserFacingError
 
@@ -78,3 +83,43 @@ def _take(handle: IO[str], venue: str, command: str) -> None:
     handle.truncate()
     handle.write(json.dumps(holder_info(command)))
     handle.flush()
+
+
+def advisory_key(venue: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a venue name."""
+    digest = hashlib.sha256(f"bot venue lock:{venue}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextmanager
+def postgres_venue_locks(engine: Engine, venues: Iterable[str], command: str) -> Iterator[None]:
+    """Session advisory locks on one dedicated connection, held for the block."""
+    info = holder_info(command)
+    name = f"bot {command} pid {info['pid']} on {info['host']}"[:63]
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("SELECT set_config('application_name', :name, false)"), {"name": name})
+        try:
+            for venue in sorted(set(venues)):
+                key = advisory_key(venue)
+                if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                    raise VenueBusy(_postgres_holder(conn, venue, key))
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock_all()"))
+
+
+def _postgres_holder(conn, venue: str, key: int) -> str:  # type: ignore[no-untyped-def]
+    """Name the session holding the lock, from pg_locks and pg_stat_activity."""
+    row = conn.execute(
+        text(
+            "SELECT a.application_name, a.backend_start FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+            "AND l.classid = :classid AND l.objid = :objid"
+        ),
+        {"classid": (key >> 32) & 0xFFFFFFFF, "objid": key & 0xFFFFFFFF},
+    ).first()
+    if row is None:
+        return describe_holder(venue, None)
+    since = row.backend_start.isoformat(timespec="seconds") if row.backend_start else "?"
+    return f"venue {venue} is busy: held by {row.application_name} since {since}; wait for it"

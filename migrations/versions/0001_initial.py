@@ -172,22 +172,25 @@ def _create_guards() -> None:
             "BEGIN SELECT RAISE(ABORT, 'ledger: journal rows are never updated'); END"
         )
     elif dialect == "postgresql":
+        # the same messages as SQLite's, as integrity violations (SQLSTATE 23000)
         op.execute(
             "CREATE FUNCTION ledger_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            "BEGIN RAISE EXCEPTION 'ledger: % on % is refused', TG_OP, TG_TABLE_NAME; END $$"
+            "BEGIN RAISE EXCEPTION '%', TG_ARGV[0] "
+            "USING ERRCODE = 'integrity_constraint_violation'; END $$"
         )
         op.execute(
             "CREATE TRIGGER transfers_final_immutable BEFORE UPDATE ON transfers FOR EACH ROW "
-            f"WHEN (OLD.status IN {FINAL_STATUSES}) EXECUTE FUNCTION ledger_refuse()"
+            f"WHEN (OLD.status IN {FINAL_STATUSES}) "
+            "EXECUTE FUNCTION ledger_refuse('ledger: final transfer rows are never updated')"
         )
         for table in ("transfers", "transfer_attempts", "journal"):
             op.execute(
-                f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION ledger_refuse()"
+                f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} FOR EACH ROW "
+                f"EXECUTE FUNCTION ledger_refuse('ledger: {table} rows are never deleted')"
             )
         op.execute(
-            "CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal "
-            "FOR EACH ROW EXECUTE FUNCTION ledger_refuse()"
+            "CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal FOR EACH ROW "
+            "EXECUTE FUNCTION ledger_refuse('ledger: journal rows are never updated')"
         )
 
 
