@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
 
@@ -32,6 +34,20 @@ class _Strict(BaseModel):
 
 class LedgerConfig(_Strict):
     url: str = "sqlite:///data/ledger.sqlite"
+
+    @field_validator("url")
+    @classmethod
+    def _no_password_in_config(cls, value: str) -> str:
+        try:
+            password = make_url(value).password
+        except ArgumentError:
+            return value  # not a URL: opening the ledger says so, with the fix
+        if password:
+            raise ValueError(
+                "a password must not be in config; drop it from the URL and set PGPASSWORD "
+                "(or use ~/.pgpass)"
+            )
+        return value
 
 
 AmountByAsset = Decimal | dict[str, Decimal]

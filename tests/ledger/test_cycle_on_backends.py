@@ -7,6 +7,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import URL, make_url
 
 from bot import failpoints
 from bot.config import Config, parse_config
@@ -29,8 +30,12 @@ def config(
 ) -> Config:
     monkeypatch.setenv(KEY_ENV, PAPER_API_KEY)
     monkeypatch.setenv(SECRET_ENV, PAPER_SECRET)
+    url = make_url(ledger_url)
+    if url.password:  # config never holds a password: libpq reads PGPASSWORD
+        monkeypatch.setenv("PGPASSWORD", str(url.password))
+        url = URL.create(url.drivername, url.username, None, url.host, url.port, url.database)
     raw = {
-        "ledger": {"url": ledger_url},
+        "ledger": {"url": url.render_as_string(hide_password=False)},
         "transfers": {"settle_window_seconds": 0},
         "venues": {
             "binance": {

@@ -73,6 +73,10 @@ def test_default_config_is_valid() -> None:
             "venues.paper.colour: unknown key (allowed: exchange",
         ),
         (lambda r: r.update(hedge={}), "hedge: unknown key (allowed: ledger, transfers"),
+        (
+            lambda r: r["ledger"].update(url="postgresql+psycopg://bot:hunter2@db/bot"),
+            "ledger.url: a password must not be in config",
+        ),
     ],
 )
 def test_bad_config_names_the_path(mutate: Any, expected: str) -> None:
