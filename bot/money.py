@@ -9,6 +9,8 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 ZERO = Decimal(0)
+# Where a venue says nothing finer: 8 decimals (Binance's universal transfer takes no more).
+DEFAULT_TRANSFER_STEP = Decimal("0.00000001")
 
 
 class BadAmount(ValueError):

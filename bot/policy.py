@@ -24,9 +24,7 @@ from bot.model import (
     VenueState,
     Wallet,
 )
-from bot.money import ZERO, plain, round_down
-
-DEFAULT_STEP = Decimal("0.00000001")
+from bot.money import DEFAULT_TRANSFER_STEP, ZERO, plain, round_down
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ def plan_transfers(state: State, hedges: Mapping[str, HedgeConfig]) -> Plan:
     # Pools nearest to liquidation (lowest ratio) are topped up first from a shared spot budget.
     for item in sorted(assessments, key=_urgency):
         venue_state = state.venues[item.pool.venue]
-        step = venue_state.transfer_steps.get(item.pool.asset, DEFAULT_STEP)
+        step = venue_state.transfer_steps.get(item.pool.asset, DEFAULT_TRANSFER_STEP)
         decision = _decide(item, venue_state, spot_budget, step)
         if isinstance(decision, PlannedTransfer):
             transfers.append(decision)

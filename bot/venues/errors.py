@@ -87,7 +87,6 @@ def classify(exc: BaseException, *, venue: str, state_changing: bool) -> VenueEr
         return exc
     code = error_code(exc)
     message = _short_message(exc, code)
-    retry_after = _retry_after(exc)
 
     if code in _INSUFFICIENT_CODES or isinstance(exc, ccxt.InsufficientFunds):
         return VenueError(ErrorKind.INSUFFICIENT, venue, message, code=code)
@@ -101,7 +100,7 @@ def classify(exc: BaseException, *, venue: str, state_changing: bool) -> VenueEr
     if code in _FATAL_HINTS:
         return VenueError(ErrorKind.FATAL, venue, message, code=code, hint=_FATAL_HINTS[code])
     if code in _RATE_CODES or isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
-        return VenueError(ErrorKind.TRANSIENT, venue, message, code=code, retry_after=retry_after)
+        return VenueError(ErrorKind.TRANSIENT, venue, message, code=code)
     if isinstance(exc, ccxt.AuthenticationError | ccxt.PermissionDenied | ccxt.AccountSuspended):
         return VenueError(
             ErrorKind.FATAL,
@@ -140,11 +139,6 @@ def _never_sent(exc: BaseException) -> bool:
             return True
         cause = cause.__cause__ or cause.__context__
     return False
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    match = re.search(r"retry-after[\"']?\s*[:=]\s*[\"']?(\d+(?:\.\d+)?)", str(exc), re.IGNORECASE)
-    return float(match.group(1)) if match else None
 
 
 def _short_message(exc: BaseException, code: str | None) -> str:

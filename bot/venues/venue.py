@@ -31,12 +31,18 @@ from bot.model import (
     VenueTransfer,
     Wallet,
 )
-from bot.money import ZERO, plain, step_from_precision, to_decimal, to_decimal_or_none
+from bot.money import (
+    DEFAULT_TRANSFER_STEP,
+    ZERO,
+    plain,
+    step_from_precision,
+    to_decimal,
+    to_decimal_or_none,
+)
 from bot.retry import RetryPolicy, Timing, retry_read
 from bot.venues.errors import ErrorKind, VenueError, classify
 
 T = TypeVar("T")
-DEFAULT_TRANSFER_STEP = Decimal("0.00000001")
 
 
 @dataclass(frozen=True, kw_only=True)
