@@ -23,6 +23,7 @@ from typing import Any
 
 import ccxt.async_support as ccxt_async
 
+from bot.aio import gather_or_cancel
 from bot.model import SPOT, Wallet
 from bot.money import ZERO, to_decimal, to_decimal_or_none
 from bot.venues.venue import Venue
@@ -108,11 +109,12 @@ class BinanceVenue(Venue):
     async def read_positions(self, symbols: list[str]) -> list:  # type: ignore[type-arg]
         linear = [s for s in symbols if self._perps[s].futures_account == LINEAR]
         inverse = [s for s in symbols if self._perps[s].futures_account == INVERSE]
-        found = []
+        reads = []  # USD-M and COIN-M positions are separate endpoints: read both at once
         if linear:
-            found += await self.call(self.client.fetch_positions, linear)
+            reads.append(self.call(self.client.fetch_positions, linear))
         if inverse:
-            found += await self.call(self.client.fetch_positions, inverse, {"subType": "inverse"})
+            reads.append(self.call(self.client.fetch_positions, inverse, {"subType": "inverse"}))
+        found = [raw for batch in await gather_or_cancel(*reads) for raw in batch]
         positions = (self.parse_position(raw) for raw in found)
         return [p for p in positions if p is not None and p.symbol in symbols]
 
