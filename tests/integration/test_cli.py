@@ -180,3 +180,40 @@ def test_help_shows_no_secrets(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> Non
     result = bot("--help")
     assert result.exit_code == 0 and "rebalance" in result.stdout
     assert json.dumps(result.stdout)  # printable
+
+
+async def test_paper_serve_alone_serves_any_ccxt_binance_client(tmp_path: Path) -> None:
+    """`bot paper serve` runs the paper exchange on its own port for any ccxt client."""
+    import asyncio
+
+    import ccxt.async_support as ccxt_async
+
+    from bot.paper import PAPER_API_KEY, PAPER_SECRET, binance_urls
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "paper",
+        "serve",
+        "--port",
+        "0",
+        "--state",
+        str(tmp_path / "served.json"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        assert line.startswith("paper exchange on http://127.0.0.1:"), line
+        base_url = line.split()[3]
+        client = ccxt_async.binance({"apiKey": PAPER_API_KEY, "secret": PAPER_SECRET})
+        client.urls["api"] = binance_urls(base_url, client.urls["api"])
+        balance = await client.fetch_balance({"type": "swap", "subType": "linear"})
+        await client.close()
+        assert balance["USDT"]["total"] == 4500
+    finally:
+        process.terminate()
+        await process.wait()
+    assert (tmp_path / "served.json").exists()
