@@ -15,7 +15,7 @@ from bot.cycle import rebalance
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore
-from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, paper_api_urls
+from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, live_venue
 
 
 @pytest.fixture
@@ -37,15 +37,7 @@ def config(
     raw = {
         "ledger": {"url": url.render_as_string(hide_password=False)},
         "transfers": {"settle_window_seconds": 0},
-        "venues": {
-            "binance": {
-                "exchange": "binance",
-                "api_key_env": KEY_ENV,
-                "secret_env": SECRET_ENV,
-                "urls": paper_api_urls(paper.base_url),
-                "ccxt": {"enableRateLimit": False},
-            }
-        },
+        "venues": {"binance": live_venue(paper.base_url, ccxt={"enableRateLimit": False})},
         "hedges": {"eth": ETH_HEDGE},
     }
     return parse_config(raw, base_dir=tmp_path)

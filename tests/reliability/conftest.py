@@ -18,7 +18,7 @@ from bot.ledger.queries import TransferFilter, list_transfers
 from bot.ledger.store import TransferRecord, utc_now
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, PaperState, StateStore
 from bot.retry import Timing
-from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, paper_api_urls
+from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, live_venue
 
 
 class FakeTime:
@@ -81,13 +81,7 @@ def make_config(
             "max_backoff_seconds": 4,
         },
         "venues": {
-            "binance": {
-                "exchange": "binance",
-                "api_key_env": KEY_ENV,
-                "secret_env": SECRET_ENV,
-                "urls": paper_api_urls(base_url),
-                "ccxt": {"enableRateLimit": False, "timeout": timeout_ms},
-            }
+            "binance": live_venue(base_url, ccxt={"enableRateLimit": False, "timeout": timeout_ms})
         },
         "hedges": {"eth": ETH_HEDGE},
     }

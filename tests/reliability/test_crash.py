@@ -20,7 +20,7 @@ from bot import failpoints
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchangeThread, StateStore
-from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, paper_api_urls
+from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, live_venue
 from tests.reliability.conftest import assert_ledger_matches_exchange, rows
 
 
@@ -37,13 +37,7 @@ def config_path(paper: PaperExchangeThread, tmp_path: Path) -> Path:
         # Binance applies transfers at once: absence right after the crash is proof enough.
         "transfers": {"safety": "0.99", "min_amount": "10", "settle_window_seconds": 0},
         "venues": {
-            "binance": {
-                "exchange": "binance",
-                "api_key_env": KEY_ENV,
-                "secret_env": SECRET_ENV,
-                "urls": paper_api_urls(paper.base_url),
-                "ccxt": {"enableRateLimit": False, "timeout": 20000},
-            }
+            "binance": live_venue(paper.base_url, ccxt={"enableRateLimit": False, "timeout": 20000})
         },
         "hedges": {"eth": ETH_HEDGE},
     }

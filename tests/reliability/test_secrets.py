@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from bot.paper import PaperExchangeThread, StateStore
-from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, paper_api_urls
+from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, live_venue
 
 CANARY_KEY = "CANARYkey7f3a9c0e5b1d4f2a8c6e0b9d3f1a7c5e2b8d0f4a6c9e1b3d5f7a2c4e6b8"
 CANARY_SECRET = "CANARYsecret0d9f8e7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3"
@@ -33,13 +33,7 @@ def run_bot(tmp_path: Path, base_url: str, *args: str) -> subprocess.CompletedPr
         "ledger": {"url": "sqlite:///ledger.sqlite"},
         "transfers": {"settle_window_seconds": 0},
         "venues": {
-            "binance": {
-                "exchange": "binance",
-                "api_key_env": KEY_ENV,
-                "secret_env": SECRET_ENV,
-                "urls": paper_api_urls(base_url),
-                "ccxt": {"enableRateLimit": False, "timeout": 500},
-            }
+            "binance": live_venue(base_url, ccxt={"enableRateLimit": False, "timeout": 500})
         },
         "hedges": {"eth": ETH_HEDGE},
     }
