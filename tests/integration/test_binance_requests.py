@@ -16,7 +16,7 @@ from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore
 from bot.venues.session import open_venues
 from tests.integration.conftest import KEY_ENV, SECRET_ENV, paper_api_urls
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "ccxt-static"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ccxt-static"
 SKIP = {"timestamp", "recvWindow", "signature"}
 
 

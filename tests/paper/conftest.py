@@ -12,7 +12,7 @@ import pytest
 
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ccxt-static"
 
 
 def make_client(base_url: str, **config: Any) -> ccxt_async.binance:

@@ -14,7 +14,7 @@ import ccxt.async_support as ccxt
 from bot.venues.venue import Venue
 from tests.fakes.recording_server import RecordingServer
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "ccxt-static"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ccxt-static"
 CLIENT_ID = uuid.uuid4().hex
 
 
@@ -52,7 +52,7 @@ async def test_bybit_gets_our_id_as_a_uuid() -> None:
     assert body["amount"] == "12.34567891"
     assert receipt.exchange_id == str(uuid.UUID(CLIENT_ID))
     # the same request shape as ccxt's own recorded one, but with our id instead of a fresh one
-    recorded = json.loads((FIXTURES / "bybit_okx_request_fixtures.json").read_text())
+    recorded = json.loads((FIXTURES / "bybit_request_fixtures.json").read_text())
     (case,) = recorded["bybit"]["methods"]["transfer"]
     expected = json.loads(case["output"])
     assert set(body) == set(expected)
