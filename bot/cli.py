@@ -19,6 +19,8 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from typer._click import exceptions as click_errors
+from typer.core import TyperGroup
 
 from bot import render
 from bot.config import CONFIG_ENV, Config, config_path, load_config
@@ -29,20 +31,72 @@ from bot.ledger import db as ledger_db
 from bot.ledger.queries import TransferFilter, list_transfers
 from bot.model import TransferStatus
 from bot.redact import install_log_redaction, redact
+from bot.usage import (
+    ArgumentProblem,
+    describe_usage_error,
+    hoist_global_options,
+    parse_choice,
+    parse_port,
+    parse_positive,
+    parse_when,
+)
 from bot.venues.errors import VenueError
 
 T = TypeVar("T")
 
+log = logging.getLogger("bot")
+
+
+class BotGroup(TyperGroup):
+    """The `bot` command: global options anywhere on the line, and every way a command can
+    end (usage error, user error, unexpected exception) turned into one line and an exit code."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> NoReturn:  # type: ignore[override]
+        argv = hoist_global_options(sys.argv[1:] if args is None else args)
+        extra["standalone_mode"] = False
+        try:
+            code = super().main(argv, "bot", **extra)
+        except click_errors.UsageError as exc:
+            code = _print_error(describe_usage_error(exc), 2)
+        except typer.Abort:
+            code = 130
+        except click_errors.ClickException as exc:
+            code = _print_error(exc.format_message(), exc.exit_code)
+        except UserFacingError as exc:
+            code = _print_error(str(exc), exc.exit_code)
+        except VenueError as exc:
+            code = _print_error(f"venue {exc}", 2)
+        except Exception as exc:  # the last line of defence: never a traceback on screen
+            code = _print_error(_unexpected(exc, argv), 1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _help_when_bare(ctx: typer.Context) -> None:
+    """A group called without a command prints its help and succeeds."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+
+
+def _group(help_text: str) -> typer.Typer:
+    group = typer.Typer(help=help_text, invoke_without_command=True, rich_markup_mode=None)
+    group.callback()(_help_when_bare)
+    return group
+
+
 app = typer.Typer(
-    help="Keep funding-rate hedges funded: move collateral between spot and futures wallets.",
-    no_args_is_help=True,
+    cls=BotGroup,
+    help="Keep funding-rate hedges funded: move collateral between spot and futures wallets. "
+    "--config and -v may also follow the command (bot plan --config X).",
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-ledger_app = typer.Typer(help="Audit the ledger of runs and transfers.", no_args_is_help=True)
-config_app = typer.Typer(help="Validate the configuration.", no_args_is_help=True)
-paper_app = typer.Typer(help="The built-in paper exchange.", no_args_is_help=True)
-db_app = typer.Typer(help="Ledger database schema.", no_args_is_help=True)
+ledger_app = _group("Audit the ledger of runs and transfers.")
+config_app = _group("Validate the configuration.")
+paper_app = _group("The built-in paper exchange.")
+db_app = _group("Ledger database schema.")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(config_app, name="config")
 app.add_typer(paper_app, name="paper")
@@ -55,14 +109,15 @@ err = Console(stderr=True)
 
 
 class Context:
-    def __init__(self, config_file: Path) -> None:
+    def __init__(self, config_file: Path, *, from_env: bool) -> None:
         self.config_file = config_file
+        self.from_env = from_env
         self._config: Config | None = None
 
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.config_file)
+            self._config = load_config(self.config_file, from_env=self.from_env)
         return self._config
 
 
@@ -74,28 +129,65 @@ def main_options(
         typer.Option(
             "--config",
             "-c",
-            envvar=CONFIG_ENV,
-            help="Path to config.yaml.",
-            show_default="./config.yaml",
+            metavar="PATH",
+            help=f"Path to config.yaml (default: ${CONFIG_ENV}, else ./config.yaml).",
         ),
     ] = None,
     verbose: Annotated[
         int,
-        typer.Option("--verbose", "-v", count=True, help="-v: info, -vv: debug (ccxt requests)."),
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            show_default=False,
+            help="-v: info, -vv: debug (ccxt requests).",
+        ),
     ] = 0,
 ) -> None:
     install_log_redaction()
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx.obj = Context(config_path(config))
+    ctx.obj = Context(config_path(config), from_env=config is None and CONFIG_ENV in os.environ)
+    _help_when_bare(ctx)
 
 
 def _ctx(ctx: typer.Context) -> Context:
     return ctx.obj  # type: ignore[no-any-return]
 
 
+def _print_error(message: str, code: int) -> int:
+    """One line on stderr, whatever the message held (newlines, secrets)."""
+    line = " ".join(redact(message).split())
+    print(f"error: {line}", file=sys.stderr, flush=True)
+    return code
+
+
+def _unexpected(exc: BaseException, argv: list[str]) -> str:
+    """Log the traceback where the user can find it; say in one line what failed and where."""
+    command = " ".join(a for a in argv if not a.startswith("-"))[:60] or "bot"
+    log_file = _write_traceback(exc)
+    where = f"details: {log_file}" if log_file else "details: run again with -v"
+    reason = str(exc) or type(exc).__name__
+    return f"{command} failed unexpectedly: {type(exc).__name__}: {reason} ({where})"
+
+
+def _write_traceback(exc: BaseException) -> Path | None:
+    import tempfile
+    import traceback
+
+    log.debug("unexpected error", exc_info=exc)
+    text = "".join(traceback.format_exception(exc))
+    try:
+        handle, name = tempfile.mkstemp(prefix="bot-error-", suffix=".log")
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(redact(text))
+    except OSError:
+        return None
+    return Path(name)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"error: {redact(message)}", markup=False, highlight=False, soft_wrap=True)
+    _print_error(message, code)
     raise typer.Exit(code)
 
 
@@ -209,34 +301,49 @@ def balances_command(
 @app.command("run")
 def run_command(
     ctx: typer.Context,
-    once: Annotated[bool, typer.Option("--once", help="Run one cycle now and exit.")] = False,
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="Run one cycle now and exit (exit codes as bot rebalance)."),
+    ] = False,
 ) -> None:
     """Run the cycle on the schedule in config (schedule.interval_seconds), unattended."""
+    from bot.cycle import hedged_venues
     from bot.scheduler import run_forever
+    from bot.venues.session import check_venues
 
     config = _load(ctx)
-    ledger = open_ledger(config)
     try:
-        run_async(lambda: run_forever(config, ledger, once=once))
+        check_venues(config, hedged_venues(config))  # refuse a bad config now, not in a cycle
+    except UserFacingError as exc:
+        fail(str(exc), exc.exit_code)
+    ledger = open_ledger(config)
+
+    def say(line: str) -> None:
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+        sys.stdout.flush()
+
+    try:
+        if once:
+            result = run_async(lambda: rebalance(config, ledger, dry_run=False, command="run"))
+            say(render.cycle_line(result))
+        else:
+            run_async(lambda: run_forever(config, ledger, say))
+            return
     finally:
         ledger.close()
+    if result.failed:
+        raise typer.Exit(1)
 
 
 # ledger -------------------------------------------------------------------------------------
 
 
-def _parse_since(value: str | None) -> datetime | None:
-    if value is None:
-        return None
+def _argument(parse: Callable[[], T]) -> T:
+    """Run an argument parser; a bad value is one line and exit 2."""
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not a date; use YYYY-MM-DD or an ISO 8601 time such as 2026-11-01T08:00Z"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+        return parse()
+    except ArgumentProblem as exc:
+        fail(str(exc))
 
 
 @ledger_app.command("list")
@@ -246,18 +353,43 @@ def ledger_list(
         bool, typer.Option("--json", help="Print an array of JSON objects.")
     ] = False,
     status: Annotated[
-        TransferStatus | None,
-        typer.Option("--status", case_sensitive=False, help="Only this status."),
+        str | None,
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            help="Only this status: " + ", ".join(s.value for s in TransferStatus) + ".",
+        ),
     ] = None,
-    venue: Annotated[str | None, typer.Option("--venue", help="Only this venue.")] = None,
+    venue: Annotated[
+        str | None, typer.Option("--venue", metavar="NAME", help="Only this venue.")
+    ] = None,
     since: Annotated[
         str | None,
-        typer.Option("--since", help="Only transfers created at or after this date (UTC)."),
+        typer.Option(
+            "--since",
+            metavar="WHEN",
+            help="Only transfers created at or after this time: 2026-11-01, "
+            "2026-11-01T08:00Z (UTC unless it says otherwise) or an age such as 7d or 12h.",
+        ),
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the newest N.")] = None,
+    limit: Annotated[
+        str | None, typer.Option("--limit", metavar="N", help="Only the newest N.")
+    ] = None,
 ) -> None:
     """List transfers, oldest first."""
-    where = TransferFilter(status=status, venue=venue, since=_parse_since(since), limit=limit)
+    now = datetime.now(UTC)
+    where = TransferFilter(
+        status=_argument(
+            lambda: (
+                TransferStatus(parse_choice("--status", status, _STATUSES))
+                if status is not None
+                else None
+            )
+        ),
+        venue=venue,
+        since=_argument(lambda: parse_when("--since", since, now=now) if since else None),
+        limit=_argument(lambda: parse_positive("--limit", limit) if limit is not None else None),
+    )
     config = _load(ctx)
     ledger = open_ledger(config)
     try:
@@ -268,6 +400,9 @@ def ledger_list(
         print(json.dumps([render.transfer_json(r) for r in records], indent=2))
     else:
         render.print_transfers(out, records, "Transfers")
+
+
+_STATUSES = [status.value for status in TransferStatus]
 
 
 @ledger_app.command("verify")
@@ -338,8 +473,8 @@ def db_upgrade(ctx: typer.Context) -> None:
 def paper_serve(
     ctx: typer.Context,
     port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, help="0 picks a free port.")
-    ] = 8765,
+        str, typer.Option("--port", metavar="PORT", help="0 picks a free port.")
+    ] = "8765",
     host: Annotated[str, typer.Option("--host", help="Loopback only by default.")] = "127.0.0.1",
     state: Annotated[
         Path | None,
@@ -355,6 +490,7 @@ def paper_serve(
 
     api_key = os.environ.get("PAPER_API_KEY", PAPER_API_KEY)
     secret = os.environ.get("PAPER_API_SECRET", PAPER_SECRET)
+    port_number = _argument(lambda: parse_port("--port", port))
     store = StateStore(state or Path("data/paper-serve.json"))
 
     def announce(base_url: str) -> None:
@@ -371,7 +507,7 @@ def paper_serve(
             serve_forever(
                 store,
                 host,
-                port,
+                port_number,
                 api_key=api_key,
                 secret=secret,
                 test_hooks=test_hooks,
@@ -382,6 +518,63 @@ def paper_serve(
         pass
     except OSError as exc:
         fail(f"--port {port}: cannot listen on {host} ({exc.strerror}); pick another port")
+
+
+@paper_app.command("reset")
+def paper_reset(
+    ctx: typer.Context,
+    keep_ledger: Annotated[
+        bool,
+        typer.Option(
+            "--keep-ledger",
+            help="Reset only the paper accounts; keep the ledger (its rows stay true history).",
+        ),
+    ] = False,
+) -> None:
+    """Start over on paper: delete the paper accounts' state and, unless --keep-ledger, the
+    SQLite ledger too, so that the ledger and the paper wallets agree again."""
+    from bot.ledger.locks import file_venue_locks
+    from bot.venues.session import paper_state_path
+
+    config = _load(ctx)
+    paper = sorted(name for name, venue in config.venues.items() if venue.paper)
+    live = sorted(name for name, venue in config.venues.items() if not venue.paper)
+    ledger_file = _sqlite_file(config.ledger_url)
+    if not keep_ledger and live:
+        fail(
+            f"the ledger also records live venues ({', '.join(live)}); "
+            "use bot paper reset --keep-ledger to reset only the paper accounts"
+        )
+    if not keep_ledger and ledger_file is None:
+        fail("ledger.url is not a SQLite file; use bot paper reset --keep-ledger")
+    removed: list[Path] = []
+    with file_venue_locks(config.data_dir / "locks", paper, "paper reset"):
+        files = [paper_state_path(config, name, config.venues[name]) for name in paper]
+        if not keep_ledger and ledger_file is not None:
+            files += [ledger_file, ledger_file.with_name(ledger_file.name + "-journal")]
+        for path in files:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                fail(f"cannot delete {path} ({exc.strerror}); delete it by hand")
+            removed.append(path)
+    for path in removed:
+        out.print(f"removed {path}", markup=False, highlight=False)
+    out.print(
+        "paper reset: the next command starts fresh paper accounts"
+        + ("" if keep_ledger else " and a new ledger"),
+        markup=False,
+        highlight=False,
+    )
+
+
+def _sqlite_file(url: str) -> Path | None:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == "sqlite:///:memory:":
+        return None
+    return Path(url.removeprefix(prefix))
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ error is one line naming the path of the bad value (`hedges.eth.band: ...`).
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from decimal import Decimal
@@ -261,8 +262,21 @@ def config_path(explicit: str | os.PathLike[str] | None) -> Path:
     return Path(from_env) if from_env else DEFAULT_CONFIG
 
 
-def load_config(path: Path) -> Config:
-    """Read and validate a config file; any problem becomes one `ConfigError` line."""
+def load_config(path: Path, *, from_env: bool = False) -> Config:
+    """Read and validate a config file; any problem becomes one `ConfigError` line.
+
+    When the file was named by $BOT_CONFIG, the line says so: the user may not know which file
+    the bot read.
+    """
+    try:
+        return _load_config(path)
+    except ConfigError as exc:
+        if not from_env:
+            raise
+        raise ConfigError(f"{path} (from {CONFIG_ENV}): {exc}") from None
+
+
+def _load_config(path: Path) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -294,21 +308,50 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path) -> Config:
 
 
 def describe_validation_error(exc: ValidationError) -> str:
-    """The first validation error as `path: message`, with the fix where we know it."""
-    error = exc.errors(include_url=False)[0]
+    """One validation error as `path: message`, with the fix where we know it.
+
+    A misspelt key shows up twice in pydantic's list (the unknown key, and the real key as
+    missing): the unknown key is the one to report, with the spelling it probably meant.
+    """
+    errors = exc.errors(include_url=False)
+    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [str(part) for part in error["loc"] if not _is_union_tag(part)]
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(error["loc"][:-1])
-        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
-        message = f"unknown key{hint}"
-    elif error["type"] == "missing":
+        parent = ".".join(loc[:-1])
+        return f"{parent + ': ' if parent else ''}{_unknown_key(error['loc'], loc[-1])}"
+    if error["type"] == "missing":
         message = "required key is missing"
+    elif error["type"] in _NUMBER_ERRORS:
+        message = f'{error.get("input")!r} is not a number; write a decimal such as "10" or 0.5'
     path = ".".join(loc)
     # A message raised by a model validator may already name its own path.
     if message.startswith(f"{path}.") or (path and message.split(":")[0].startswith(path)):
         return message
     return f"{path}: {message}" if path else message
+
+
+_NUMBER_ERRORS = frozenset(
+    {
+        "decimal_parsing",
+        "decimal_type",
+        "finite_number",
+        "float_parsing",
+        "float_type",
+        "int_parsing",
+        "int_type",
+        "int_from_float",
+    }
+)
+
+
+def _unknown_key(loc: tuple[Any, ...], key: str) -> str:
+    allowed = _allowed_keys(loc[:-1])
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key {key!r} (did you mean {close[0]!r}?)"
+    hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+    return f"unknown key {key!r}{hint}"
 
 
 def _is_union_tag(part: object) -> bool:

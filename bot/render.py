@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bot.config import Config
 from bot.ledger.store import TransferRecord
 from bot.model import SPOT, Plan, State, TransferStatus
 from bot.money import plain
@@ -341,3 +342,43 @@ def print_manual_actions(console: Console, records: Iterable[TransferRecord]) ->
             markup=False,
             highlight=False,
         )
+
+
+def start_line(config: Config) -> str:
+    """What `bot run` is about to do, in one line."""
+    from bot.redact import redact
+
+    venues = ", ".join(
+        f"{name} ({v.exchange}{', paper' if v.paper else ''})"
+        for name, v in sorted(config.venues.items())
+        if config.hedges_on(name)
+    )
+    hedges = ", ".join(sorted(config.hedges)) or "none"
+    return (
+        f"bot run: rebalance every {config.schedule.interval_seconds}s; venues {venues or 'none'}; "
+        f"hedges {hedges}; ledger {redact(config.ledger_url)}; SIGTERM or Ctrl-C stops"
+    )
+
+
+def cycle_line(result: Any) -> str:
+    """One cycle in one line: what moved, what did not, what is still open."""
+    parts = []
+    moved = [t for t in result.transfers if t.status is TransferStatus.CONFIRMED]
+    not_done = [t for t in result.transfers if t.status is not TransferStatus.CONFIRMED]
+    if moved:
+        parts.append("moved " + "; ".join(_move(t) for t in moved))
+    for t in not_done:
+        parts.append(f"{t.status.value} {_move(t)}" + (f" ({t.error})" if t.error else ""))
+    parts += [f"blocked: {b.message}" for b in result.blocked]
+    parts += [
+        f"unsettled: transfer {t.id} is {t.status.value}" for t in result.reconciled.still_open
+    ]
+    if not parts:
+        parts.append("nothing to move")
+    verdict = "needs attention" if result.failed else "ok"
+    return f"run {result.run_id}: {'; '.join(parts)} [{verdict}]"
+
+
+def _move(t: TransferRecord) -> str:
+    amount = plain(t.amount if t.amount is not None else t.planned_amount)
+    return f"{amount} {t.asset} {t.from_account} -> {t.to_account} on {t.venue} (transfer {t.id})"

@@ -11,49 +11,44 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Config
-from bot.cycle import rebalance
+from bot.cycle import CycleResult, rebalance
 from bot.ledger import Ledger
 from bot.ledger.locks import VenueBusy
+from bot.redact import redact
+from bot.render import cycle_line, start_line
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 120
 
 
-async def run_cycle_logged(config: Config, ledger: Ledger) -> None:
-    """One scheduled cycle; errors are logged (redacted) instead of stopping the schedule."""
+Say = Callable[[str], None]
+
+
+async def run_cycle_logged(config: Config, ledger: Ledger, say: Say) -> CycleResult | None:
+    """One scheduled cycle, reported in one line; errors are reported (redacted) instead of
+    stopping the schedule."""
     try:
         result = await rebalance(config, ledger, dry_run=False, command="run")
     except VenueBusy as exc:
-        log.warning("skipping this cycle: %s", exc)
-        return
+        say(f"cycle skipped: {exc}")
+        return None
     except Exception as exc:  # the schedule must survive any single cycle
-        log.error("cycle failed: %s", exc)
-        return
-    for transfer in result.transfers:
-        log.info(
-            "transfer %s: %s %s %s -> %s: %s",
-            transfer.id,
-            transfer.amount,
-            transfer.asset,
-            transfer.from_account,
-            transfer.to_account,
-            transfer.status.value,
-        )
-    for blocked in result.blocked:
-        log.warning("%s", blocked.message)
-    if not result.plan.transfers:
-        log.info("run %s: nothing to move", result.run_id)
+        log.debug("cycle failed", exc_info=exc)
+        say(f"cycle failed: {' '.join(redact(str(exc) or type(exc).__name__).split())}")
+        return None
+    say(cycle_line(result))
+    return result
 
 
-async def run_forever(config: Config, ledger: Ledger, *, once: bool = False) -> None:
-    if once:
-        await run_cycle_logged(config, ledger)
-        return
+async def run_forever(config: Config, ledger: Ledger, say: Say) -> None:
+    """Run the cycle on the schedule until SIGINT/SIGTERM; one line at start and per cycle."""
+    say(start_line(config))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -67,7 +62,7 @@ async def run_forever(config: Config, ledger: Ledger, *, once: bool = False) -> 
         assert task is not None
         running.add(task)
         try:
-            await run_cycle_logged(config, ledger)
+            await run_cycle_logged(config, ledger, say)
         finally:
             running.discard(task)
 
@@ -83,12 +78,11 @@ async def run_forever(config: Config, ledger: Ledger, *, once: bool = False) -> 
         id="rebalance",
     )
     scheduler.start()
-    log.info("scheduled every %ss; Ctrl-C or SIGTERM stops", config.schedule.interval_seconds)
     try:
         await stop.wait()
     finally:
         scheduler.pause()  # no new cycle; APScheduler's shutdown would cancel a running one
         if running:
-            log.info("stopping: letting the running cycle finish")
+            say("stopping: letting the running cycle finish")
             await asyncio.wait(running, timeout=STOP_GRACE_SECONDS)
         scheduler.shutdown(wait=False)

@@ -23,7 +23,7 @@ from bot.venues.clients import (
     build_ws_client,
     credentials_from_env,
 )
-from bot.venues.registry import venue_class
+from bot.venues.registry import exchange_class, venue_class
 from bot.venues.venue import Venue
 
 
@@ -32,6 +32,28 @@ def paper_state_path(config: Config, name: str, venue: VenueConfig) -> Path:
         path = Path(venue.paper_state)
         return path if path.is_absolute() else config.base_dir / path
     return config.data_dir / f"paper-{name}.json"
+
+
+def check_venues(config: Config, names: Iterable[str]) -> None:
+    """What can be checked without the network, most basic first: every exchange id is one
+    the bot knows (a misspelt id is the problem, not its unset key variables), a paper venue
+    speaks Binance, a live venue's keys are in the environment. Raises `ConfigError`."""
+    wanted = list(names)
+    for name in wanted:
+        exchange_class(name, config.venues[name].exchange)
+    for name in wanted:
+        venue_config = config.venues[name]
+        if venue_config.paper:
+            if venue_config.exchange not in PAPER_EXCHANGE_IDS:
+                raise ConfigError(
+                    f"venues.{name}.exchange: the paper exchange speaks Binance; "
+                    "set exchange: binance or paper: false"
+                )
+        else:
+            credentials_from_env(name, venue_config)
+
+
+PAPER_EXCHANGE_IDS = ("binance", "binanceusdm", "binancecoinm")
 
 
 @asynccontextmanager
@@ -44,17 +66,13 @@ async def open_venues(
 ) -> AsyncIterator[dict[str, Venue]]:
     """Build, connect and finally close the named venues (default: every configured venue)."""
     wanted = list(names) if names is not None else list(config.venues)
+    check_venues(config, wanted)
     policy = RetryPolicy.from_config(config.retry)
     async with AsyncExitStack() as stack:
         venues: dict[str, Venue] = {}
         for name in wanted:
             venue_config = config.venues[name]
             if venue_config.paper:
-                if venue_config.exchange not in ("binance", "binanceusdm", "binancecoinm"):
-                    raise ConfigError(
-                        f"venues.{name}.exchange: the paper exchange speaks Binance; "
-                        "set exchange: binance or paper: false"
-                    )
                 store = StateStore(paper_state_path(config, name, venue_config))
                 paper = PaperExchange(store)
                 await paper.start()

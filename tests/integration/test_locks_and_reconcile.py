@@ -88,7 +88,7 @@ def test_bot_run_cycles_until_sigterm(
     while not paper.state.transfers and time.monotonic() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=30)
+    out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert len(paper.state.transfers) == 1
-    assert "confirmed" in err
+    assert "moved 3000 USDT spot -> linear on binance" in out

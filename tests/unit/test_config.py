@@ -55,7 +55,21 @@ def test_default_config_is_valid() -> None:
         ),
         (
             lambda r: r["hedges"]["eth"].update(bnad=[0.4, 0.6]),
-            "hedges.eth.bnad: unknown key (allowed: venue, spot",
+            "hedges.eth: unknown key 'bnad' (did you mean 'band'?)",
+        ),
+        (
+            lambda r: r["hedges"]["eth"].update(
+                target_margin_ration=r["hedges"]["eth"].pop("target_margin_ratio")
+            ),
+            "hedges.eth: unknown key 'target_margin_ration' (did you mean 'target_margin_ratio'?)",
+        ),
+        (
+            lambda r: r["hedges"]["eth"].update(spot_reserve="ten"),
+            "hedges.eth.spot_reserve: 'ten' is not a number; write a decimal such as \"10\"",
+        ),
+        (
+            lambda r: r["transfers"].update(min_amount="lots"),
+            "transfers.min_amount: 'lots' is not a number",
         ),
         (lambda r: r["hedges"]["eth"].pop("perp"), "hedges.eth.perp: required key is missing"),
         (lambda r: r["transfers"].update(safety=1.5), "transfers.safety: must be in (0, 1]"),
@@ -70,9 +84,9 @@ def test_default_config_is_valid() -> None:
         ),
         (
             lambda r: r["venues"]["paper"].update(colour="red"),
-            "venues.paper.colour: unknown key (allowed: exchange",
+            "venues.paper: unknown key 'colour' (allowed: exchange",
         ),
-        (lambda r: r.update(hedge={}), "hedge: unknown key (allowed: ledger, transfers"),
+        (lambda r: r.update(hedge={}), "unknown key 'hedge' (did you mean 'hedges'?)"),
         (
             lambda r: r["ledger"].update(url="postgresql+psycopg://bot:hunter2@db/bot"),
             "ledger.url: a password must not be in config",
@@ -106,3 +120,11 @@ def test_per_asset_minimum_must_name_every_asset() -> None:
     assert config.transfers.min_for("USDT") == D(10)
     with pytest.raises(ConfigError, match=r"transfers.min_amount: no entry for BTC"):
         config.transfers.min_for("BTC")
+
+
+def test_a_config_named_by_the_environment_is_named_in_its_errors(tmp_path: Path) -> None:
+    path = tmp_path / "from-env.yaml"
+    path.write_text("venues: {paper: {exchange: binance, paper: true, colour: red}}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, from_env=True)
+    assert str(info.value).startswith(f"{path} (from BOT_CONFIG): venues.paper: unknown key")
