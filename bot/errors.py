@@ -1,9 +1,13 @@
-"""Errors a user can cause or fix, each carrying one line that names the field and the fix.
+"""The error vocabulary every layer may import.
 
-The CLI turns these into one line on stderr and exit code 2; nothing else is shown.
+`UserFacingError` and its kinds are errors a user can cause or fix, each one line that names
+the field and the fix; the CLI prints them and exits 2. `VenueError` is a venue failure
+classified into one `ErrorKind`, which decides how the bot handles it (design invariant 9).
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 
 class UserFacingError(Exception):
@@ -22,3 +26,37 @@ class VenueUnusable(UserFacingError):
 
 class LedgerError(UserFacingError):
     """The ledger database cannot be opened or migrated."""
+
+
+class ErrorKind(StrEnum):
+    TRANSIENT = "transient"  # nothing happened: retry with backoff
+    INSUFFICIENT = "insufficient"  # the venue refused for balance: re-read, shrink
+    UNKNOWN = "unknown"  # the request may have been applied: reconcile before anything else
+    CLOCK = "clock"  # our timestamp is outside the venue's window: resync, retry once
+    FATAL = "fatal"  # keys, permissions, bad request: stop this venue and say what to fix
+    UNTRUSTED = "untrusted"  # an answer the bot cannot trust: this venue acts on nothing now
+
+
+class VenueError(Exception):
+    """A classified venue failure with a one-line, secret-free message."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        venue: str,
+        message: str,
+        *,
+        code: str | None = None,
+        hint: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.kind = kind
+        self.venue = venue
+        self.code = code
+        self.hint = hint
+        self.retry_after = retry_after
+        self.detail = message
+        text = f"{venue}: {message}"
+        if hint:
+            text += f" ({hint})"
+        super().__init__(text)

@@ -39,9 +39,9 @@ from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
 from bot.model import PlannedTransfer, TransferStatus
 from bot.money import ZERO, plain, round_down
 from bot.retry import RetryPolicy, Timing
+from bot.venues.base import Venue
 from bot.venues.clients import DryRunRefused
 from bot.venues.errors import ErrorKind, VenueError
-from bot.venues.venue import Venue
 
 
 @dataclass(frozen=True, kw_only=True)

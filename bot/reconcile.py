@@ -18,8 +18,8 @@ from datetime import timedelta
 from bot.ledger.queries import claimed_exchange_ids, open_transfers
 from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
 from bot.model import TransferStatus, VenueTransfer
+from bot.venues.base import Venue
 from bot.venues.errors import VenueError
-from bot.venues.venue import Venue
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from bot.ledger.store import TransferRecord
 from bot.model import SPOT, Plan, State, TransferStatus
 from bot.money import plain
 from bot.reconcile import ReconcileReport
-from bot.venues.venue import Capabilities
+from bot.venues.base import Capabilities
 
 _STATUS_STYLE = {
     TransferStatus.CONFIRMED: "green",

@@ -17,7 +17,7 @@ from typing import TypeVar
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from bot.config import RetryConfig
-from bot.venues.errors import ErrorKind, VenueError
+from bot.errors import ErrorKind, VenueError
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]

@@ -4,11 +4,16 @@ Facts of ccxt 4.5.90 handled here:
 - Binance's ccxt account names are `spot`, `linear` (USD-M) and `inverse` (COIN-M). `'future'`
   is not one of them (ccxt takes it as an isolated-margin symbol) and `fetch_balance` with
   `{'type': 'delivery'}` silently reads spot, so both are mapped before ccxt sees them.
-- What USD-M and COIN-M let you move out is `maxWithdrawAmount` in the raw account info (it
-  counts unrealized loss), not ccxt's `free` (which is `availableBalance`).
+- Wallets and positions are read from Binance's own endpoints (`/api/v3/account`,
+  `/fapi/v3/account`, `/dapi/v1/account`, `/fapi/v3/positionRisk`, `/dapi/v1/positionRisk`, the
+  paths ccxt's unified methods call) and decoded strictly here, field by field, from Binance's
+  strings: ccxt's unified parsing would turn a missing `assets` into an empty wallet.
+- What USD-M and COIN-M let you move out is `maxWithdrawAmount` (it counts unrealized loss),
+  not `availableBalance`. It is required: a read without it sizes nothing.
 - The transfer reply carries only `tranId`.
 - COIN-M balances come over Binance's WebSocket API (`account.balance`, ccxt.pro's
-  `fetch_balance_ws`; seed 004), falling back to REST `/dapi/v1/account` when the socket fails.
+  `fetch_balance_ws`, documented in Binance's "WebSocket API" for COIN-M futures), falling back
+  to REST `/dapi/v1/account` when the socket fails or answers what cannot be trusted.
   ccxt.pro puts no timeout on a WebSocket request, so the wait is bounded here. There the
   transferable amount is `withdrawAvailable` (REST: `maxWithdrawAmount`).
 """
@@ -18,15 +23,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import ccxt.async_support as ccxt_async
 
 from bot.aio import gather_or_cancel
-from bot.model import SPOT, Wallet
-from bot.money import ZERO, to_decimal, to_decimal_or_none
-from bot.venues.venue import Venue
+from bot.model import SPOT, MarketKind, PerpMarket, Position, VenueState, Wallet
+from bot.money import ZERO, plain
+from bot.venues.decode import Decoder, Sign, Untrusted
+from bot.venues.generic import CcxtVenue
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +44,7 @@ INVERSE = "inverse"
 BINANCE_TRANSFER_STEP = Decimal("0.00000001")
 
 
-class BinanceVenue(Venue):
+class BinanceVenue(CcxtVenue):
     account_aliases: Mapping[str, str] = {
         "main": SPOT,
         "future": LINEAR,
@@ -49,6 +56,10 @@ class BinanceVenue(Venue):
         "coinm": INVERSE,
         "cmfuture": INVERSE,
     }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held_margin: dict[str, dict[str, Decimal]] = {}  # account -> symbol -> margin
 
     def futures_account(self, market: Mapping[str, Any]) -> str:
         return LINEAR if market.get("linear") else INVERSE
@@ -64,11 +75,17 @@ class BinanceVenue(Venue):
         if self.ws_client is not None:
             self.ws_client.options["timeDifference"] = self.client.options.get("timeDifference")
 
+    async def read_state(self) -> VenueState:
+        state = await super().read_state()
+        self._check_flat_against_account(state)
+        return state
+
     async def read_wallets(self, account: str) -> list[Wallet]:
-        if self.normalize_account(account) == INVERSE and self.ws_client is not None:
+        account = self.normalize_account(account)
+        if account == INVERSE and self.ws_client is not None:
             try:
                 wallets = await self._inverse_wallets_over_websocket()
-            except (ccxt_async.BaseError, TimeoutError, OSError) as exc:
+            except (ccxt_async.BaseError, TimeoutError, OSError, Untrusted) as exc:
                 log.warning(
                     "%s: COIN-M balance over WebSocket failed (%s); reading REST",
                     self.name,
@@ -77,14 +94,29 @@ class BinanceVenue(Venue):
             else:
                 self.sources[INVERSE] = "websocket"
                 return wallets
-        return await super().read_wallets(account)
+        if account not in ENDPOINTS:
+            return await super().read_wallets(account)
+        endpoint = ENDPOINTS[account]
+        raw = await self.call(getattr(self.client, endpoint.method), {})
+        self.sources[account] = "rest"
+        decoder = Decoder(self.name, endpoint.path)
+        if account == SPOT:
+            return decode_spot_account(decoder, raw)
+        wallets, held = decode_futures_account(decoder, raw, account, self._settles(account))
+        self._held_margin[account] = held
+        return wallets
+
+    def _settles(self, account: str) -> set[str]:
+        return {m.settle for m in self._perps.values() if m.futures_account == account}
 
     async def _inverse_wallets_over_websocket(self) -> list[Wallet]:
         assert self.ws_client is not None
         balance = await asyncio.wait_for(
             self.ws_client.fetch_balance_ws(), timeout=self.client.timeout / 1000
         )
-        return [_websocket_futures_wallet(entry) for entry in balance.get("info") or []]
+        decoder = Decoder(self.name, "WebSocket account.balance")
+        info = decoder.mapping(balance, "the answer").get("info")
+        return decode_websocket_balance(decoder, info, self._settles(INVERSE))
 
     def transfer_step(self, asset: str) -> Decimal:
         return max(super().transfer_step(asset), BINANCE_TRANSFER_STEP)
@@ -97,26 +129,37 @@ class BinanceVenue(Venue):
             return {"type": "swap", "subType": "inverse"}
         return {"type": account}
 
-    def parse_wallets(self, account: str, balance: Mapping[str, Any]) -> list[Wallet]:
-        account = self.normalize_account(account)
-        info = balance.get("info") or {}
-        if account == SPOT:
-            return [_spot_wallet(entry) for entry in info.get("balances", [])]
-        if account in (LINEAR, INVERSE):
-            return [_futures_wallet(account, entry) for entry in info.get("assets", [])]
-        return super().parse_wallets(account, balance)
+    async def read_positions(self, symbols: list[str]) -> list[Position]:
+        by_account: dict[str, list[str]] = {LINEAR: [], INVERSE: []}
+        for symbol in symbols:
+            by_account[self._perps[symbol].futures_account].append(symbol)
+        families = [account for account in (LINEAR, INVERSE) if by_account[account]]
+        # USD-M and COIN-M positions are separate endpoints: read both at once
+        answers = await gather_or_cancel(
+            *(self.call(getattr(self.client, POSITIONS[a].method), {}) for a in families)
+        )
+        found: list[Position] = []
+        for account, raw in zip(families, answers, strict=True):
+            markets = {self.client.market(s)["id"]: self._perps[s] for s in by_account[account]}
+            decoder = Decoder(self.name, POSITIONS[account].path)
+            found += decode_position_risk(decoder, raw, markets)
+        return found
 
-    async def read_positions(self, symbols: list[str]) -> list:  # type: ignore[type-arg]
-        linear = [s for s in symbols if self._perps[s].futures_account == LINEAR]
-        inverse = [s for s in symbols if self._perps[s].futures_account == INVERSE]
-        reads = []  # USD-M and COIN-M positions are separate endpoints: read both at once
-        if linear:
-            reads.append(self.call(self.client.fetch_positions, linear))
-        if inverse:
-            reads.append(self.call(self.client.fetch_positions, inverse, {"subType": "inverse"}))
-        found = [raw for batch in await gather_or_cancel(*reads) for raw in batch]
-        positions = (self.parse_position(raw) for raw in found)
-        return [p for p in positions if p is not None and p.symbol in symbols]
+    def _check_flat_against_account(self, state: VenueState) -> None:
+        """ "Flat" is a fact only when the account agrees: no margin held for the symbol."""
+        for symbol, market in self._perps.items():
+            if symbol in state.positions:
+                continue
+            market_id = self.client.market(symbol)["id"]
+            held = self._held_margin.get(market.futures_account, {}).get(market_id)
+            if held:
+                raise Untrusted(
+                    self.name,
+                    POSITIONS[market.futures_account].path,
+                    f"no open position in {market_id}, but "
+                    f"{ENDPOINTS[market.futures_account].path} holds {plain(held)} "
+                    f"{market.settle} of initial margin for it; the two reads disagree",
+                )
 
     def history_params(self, from_account: str, to_account: str) -> dict[str, Any]:
         return {
@@ -138,53 +181,168 @@ class BinanceVenue(Venue):
         )
 
 
-def _spot_wallet(entry: Mapping[str, Any]) -> Wallet:
-    free = to_decimal(entry.get("free", "0"), "free")
-    locked = to_decimal(entry.get("locked", "0"), "locked")
-    return Wallet(
-        account=SPOT,
-        asset=entry["asset"],
-        free=free,
-        used=locked,
-        balance=free + locked,
-        transferable=free,
-    )
+@dataclass(frozen=True)
+class Endpoint:
+    method: str  # ccxt's implicit method
+    path: str  # Binance's path, for messages
 
 
-def _futures_wallet(account: str, entry: Mapping[str, Any]) -> Wallet:
-    """USD-M `/fapi/v3/account` and COIN-M `/dapi/v1/account` asset entries."""
-    balance = to_decimal(entry.get("walletBalance", "0"), "walletBalance")
-    upnl = to_decimal_or_none(entry.get("unrealizedProfit"), "unrealizedProfit") or ZERO
-    available = to_decimal_or_none(entry.get("availableBalance"), "availableBalance") or ZERO
-    transferable = to_decimal_or_none(entry.get("maxWithdrawAmount"), "maxWithdrawAmount")
-    if transferable is None:
-        transferable = (
-            to_decimal_or_none(entry.get("withdrawAvailable"), "withdrawAvailable") or ZERO
+ENDPOINTS = {
+    SPOT: Endpoint("privateGetAccount", "GET /api/v3/account"),
+    LINEAR: Endpoint("fapiPrivateV3GetAccount", "GET /fapi/v3/account"),
+    INVERSE: Endpoint("dapiPrivateGetAccount", "GET /dapi/v1/account"),
+}
+POSITIONS = {
+    LINEAR: Endpoint("fapiPrivateV3GetPositionRisk", "GET /fapi/v3/positionRisk"),
+    INVERSE: Endpoint("dapiPrivateGetPositionRisk", "GET /dapi/v1/positionRisk"),
+}
+
+
+def decode_spot_account(decoder: Decoder, raw: Any) -> list[Wallet]:
+    """`GET /api/v3/account`: `balances` of `{asset, free, locked}`."""
+    rows = decoder.sequence(decoder.field(decoder.mapping(raw), "balances", "answer"), "balances")
+    wallets = []
+    for index, entry in enumerate(rows):
+        path = f"balances[{index}]"
+        asset = decoder.text(entry, "asset", path)
+        free = decoder.decimal(entry, "free", asset, sign=Sign.NON_NEGATIVE)
+        locked = decoder.decimal(entry, "locked", asset, sign=Sign.NON_NEGATIVE)
+        wallets.append(
+            Wallet(
+                account=SPOT,
+                asset=asset,
+                free=free,
+                used=locked,
+                balance=free + locked,
+                transferable=free,
+            )
         )
-    used = to_decimal_or_none(entry.get("initialMargin"), "initialMargin") or ZERO
-    return Wallet(
-        account=account,
-        asset=entry["asset"],
-        free=available,
-        used=used,
-        balance=balance,
-        unrealized_pnl=upnl,
-        transferable=max(ZERO, transferable),
-    )
+    decoder.unique((w.asset for w in wallets), "asset")
+    return wallets
 
 
-def _websocket_futures_wallet(entry: Mapping[str, Any]) -> Wallet:
-    """COIN-M `account.balance` entries (seed 004): `withdrawAvailable` is what may leave."""
-    balance = to_decimal(entry.get("balance", "0"), "balance")
-    upnl = to_decimal_or_none(entry.get("crossUnPnl"), "crossUnPnl") or ZERO
-    available = to_decimal_or_none(entry.get("availableBalance"), "availableBalance") or ZERO
-    transferable = to_decimal(entry.get("withdrawAvailable", "0"), "withdrawAvailable")
-    return Wallet(
-        account=INVERSE,
-        asset=entry["asset"],
-        free=available,
-        used=max(ZERO, balance + upnl - available),
-        balance=balance,
-        unrealized_pnl=upnl,
-        transferable=max(ZERO, transferable),
+def decode_futures_account(
+    decoder: Decoder, raw: Any, account: str, settles: set[str]
+) -> tuple[list[Wallet], dict[str, Decimal]]:
+    """USD-M `GET /fapi/v3/account` and COIN-M `GET /dapi/v1/account`.
+
+    Returns the wallets and the initial margin the account holds per symbol (its `positions`),
+    which is how a flat position read is confirmed. What may leave the wallet is
+    `maxWithdrawAmount` (it counts unrealized loss), required: without it nothing is sized.
+    """
+    answer = decoder.mapping(raw)
+    rows = decoder.sequence(decoder.field(answer, "assets", "answer"), "assets", allow_empty=False)
+    wallets = []
+    for index, entry in enumerate(rows):
+        asset = decoder.text(entry, "asset", f"assets[{index}]")
+        path = f"assets {asset}"
+        wallets.append(
+            Wallet(
+                account=account,
+                asset=asset,
+                free=decoder.decimal(entry, "availableBalance", path),
+                used=decoder.decimal(entry, "initialMargin", path, sign=Sign.NON_NEGATIVE),
+                balance=decoder.decimal(entry, "walletBalance", path),
+                unrealized_pnl=decoder.decimal(entry, "unrealizedProfit", path),
+                transferable=decoder.decimal(
+                    entry, "maxWithdrawAmount", path, sign=Sign.NON_NEGATIVE
+                ),
+            )
+        )
+    decoder.unique((w.asset for w in wallets), "asset")
+    listed = {w.asset for w in wallets}
+    for asset in sorted(settles - listed):
+        raise decoder.refuse(f"assets has no entry for {asset}, the hedges' collateral")
+    held: dict[str, Decimal] = {}
+    positions = decoder.sequence(decoder.field(answer, "positions", "answer"), "positions")
+    for index, entry in enumerate(positions):
+        symbol = decoder.text(entry, "symbol", f"positions[{index}]")
+        path = f"positions {symbol}"
+        margin = decoder.decimal(entry, "initialMargin", path, sign=Sign.NON_NEGATIVE)
+        amount = decoder.decimal(entry, "positionAmt", path)
+        if margin or amount:
+            held[symbol] = held.get(symbol, ZERO) + (margin or abs(amount))
+    return wallets, held
+
+
+def decode_websocket_balance(decoder: Decoder, info: Any, settles: set[str]) -> list[Wallet]:
+    """COIN-M `account.balance` over the WebSocket API: `withdrawAvailable` may leave."""
+    rows = decoder.sequence(info, "result", allow_empty=False)
+    wallets = []
+    for index, entry in enumerate(rows):
+        asset = decoder.text(entry, "asset", f"result[{index}]")
+        balance = decoder.decimal(entry, "balance", asset)
+        upnl = decoder.decimal(entry, "crossUnPnl", asset)
+        available = decoder.decimal(entry, "availableBalance", asset)
+        wallets.append(
+            Wallet(
+                account=INVERSE,
+                asset=asset,
+                free=available,
+                used=max(ZERO, balance + upnl - available),
+                balance=balance,
+                unrealized_pnl=upnl,
+                transferable=decoder.decimal(
+                    entry, "withdrawAvailable", asset, sign=Sign.NON_NEGATIVE
+                ),
+            )
+        )
+    decoder.unique((w.asset for w in wallets), "asset")
+    for asset in sorted(settles - {w.asset for w in wallets}):
+        raise decoder.refuse(f"result has no entry for {asset}, the hedges' collateral")
+    return wallets
+
+
+def decode_position_risk(
+    decoder: Decoder, raw: Any, markets: Mapping[str, PerpMarket]
+) -> list[Position]:
+    """`positionRisk` rows of the hedged symbols (by Binance id). One-way mode only: two rows
+    for a symbol, or a LONG/SHORT side, is hedge mode, whose legs the bot cannot net."""
+    rows = decoder.sequence(raw, "the answer")
+    seen: set[str] = set()
+    positions = []
+    for index, entry in enumerate(rows):
+        market_id = decoder.text(entry, "symbol", f"[{index}]")
+        market = markets.get(market_id)
+        if market is None:
+            continue
+        side = entry.get("positionSide", "BOTH") if isinstance(entry, Mapping) else None
+        if market_id in seen or side != "BOTH":
+            raise decoder.refuse(f"two rows for {market_id} (hedge mode is not supported)")
+        seen.add(market_id)
+        position = _position(decoder, entry, market_id, market)
+        if position is not None:
+            positions.append(position)
+    return positions
+
+
+def _position(
+    decoder: Decoder, entry: Mapping[str, Any], market_id: str, market: PerpMarket
+) -> Position | None:
+    amount = decoder.decimal(entry, "positionAmt", market_id)
+    if amount == 0:
+        return None
+    mark = decoder.decimal(entry, "markPrice", market_id, sign=Sign.POSITIVE)
+    notional_field = "notional" if market.kind is MarketKind.LINEAR else "notionalValue"
+    notional = decoder.decimal(entry, notional_field, market_id)
+    if notional == 0:
+        raise decoder.refuse(f"{market_id}.{notional_field} is 0 for an open position")
+    return Position(
+        symbol=market.symbol,
+        side="short" if amount < 0 else "long",
+        contracts=abs(amount),
+        contract_size=market.contract_size,
+        notional=abs(notional),
+        entry_price=decoder.optional_decimal(entry, "entryPrice", market_id, sign=Sign.POSITIVE),
+        mark_price=mark,
+        unrealized_pnl=decoder.decimal(entry, "unRealizedProfit", market_id),
+        initial_margin=decoder.optional_decimal(
+            entry, "initialMargin", market_id, sign=Sign.NON_NEGATIVE
+        ),
+        maintenance_margin=decoder.optional_decimal(
+            entry, "maintMargin", market_id, sign=Sign.NON_NEGATIVE
+        ),
+        liquidation_price=decoder.optional_decimal(
+            entry, "liquidationPrice", market_id, sign=Sign.NON_NEGATIVE
+        ),
     )

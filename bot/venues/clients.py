@@ -17,6 +17,8 @@ import ccxt.async_support as ccxt_async
 from bot.config import VenueConfig
 from bot.errors import ConfigError
 from bot.redact import register_secret
+from bot.venues.decode import json_keeping_text
+from bot.venues.generic import DryRunRefusal
 from bot.venues.registry import exchange_class
 
 # Calls that change state on a venue; a dry-run client raises instead of sending them.
@@ -43,7 +45,7 @@ DEFAULT_CCXT_CONFIG: dict[str, Any] = {
 }
 
 
-class DryRunRefused(Exception):
+class DryRunRefused(DryRunRefusal):
     """A dry-run client was asked to change state on the venue."""
 
 
@@ -151,6 +153,10 @@ def _construct(
     if credentials.password:
         settings["password"] = credentials.password
     client = cls(settings)
+    # Figures stay the venue's own text end to end (decode.py): ccxt's unified numbers as
+    # strings (ccxt supports `number = str`), JSON numbers in `info` as their literal text.
+    client.number = str
+    client.on_json_response = json_keeping_text
     urls = copy.deepcopy(client.urls)
     api = urls.get("api")
     if not isinstance(api, dict):

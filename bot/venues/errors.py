@@ -10,45 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from enum import StrEnum
 
 import aiohttp
 import ccxt.async_support as ccxt
 
+from bot.errors import ErrorKind, VenueError
 from bot.redact import redact
 
-
-class ErrorKind(StrEnum):
-    TRANSIENT = "transient"  # nothing happened: retry with backoff
-    INSUFFICIENT = "insufficient"  # the venue refused for balance: re-read, shrink
-    UNKNOWN = "unknown"  # the request may have been applied: reconcile before anything else
-    CLOCK = "clock"  # our timestamp is outside the venue's window: resync, retry once
-    FATAL = "fatal"  # keys, permissions, bad request: stop this venue and say what to fix
-
-
-class VenueError(Exception):
-    """A classified venue failure with a one-line, secret-free message."""
-
-    def __init__(
-        self,
-        kind: ErrorKind,
-        venue: str,
-        message: str,
-        *,
-        code: str | None = None,
-        hint: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.kind = kind
-        self.venue = venue
-        self.code = code
-        self.hint = hint
-        self.retry_after = retry_after
-        self.detail = message
-        text = f"{venue}: {message}"
-        if hint:
-            text += f" ({hint})"
-        super().__init__(text)
+__all__ = ["ErrorKind", "VenueError", "classify", "error_code"]
 
 
 _INSUFFICIENT_CODES = {"-5013", "-2019", "-3041"}  # Binance; -3041 margin balance insufficient

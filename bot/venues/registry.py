@@ -6,11 +6,12 @@ from __future__ import annotations
 import ccxt.async_support as ccxt_async
 
 from bot.errors import ConfigError
+from bot.venues.base import Venue
 from bot.venues.binance import BinanceVenue
 from bot.venues.coinswitch import CoinSwitchVenue, coinswitch
 from bot.venues.coinw import CoinWVenue, coinw
+from bot.venues.generic import CcxtVenue
 from bot.venues.unified import UnifiedMarginVenue
-from bot.venues.venue import Venue
 
 # ccxt lacks these venues: our own ccxt Exchange subclasses, built like ccxt's.
 CUSTOM_EXCHANGES: dict[str, type[ccxt_async.Exchange]] = {
@@ -47,4 +48,4 @@ def exchange_class(name: str, exchange_id: str) -> type[ccxt_async.Exchange]:
 
 
 def venue_class(exchange_id: str) -> type[Venue]:
-    return VENUE_CLASSES.get(exchange_id, Venue)
+    return VENUE_CLASSES.get(exchange_id, CcxtVenue)

@@ -17,6 +17,7 @@ from bot.errors import ConfigError
 from bot.model import State
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
 from bot.retry import RetryPolicy, Timing
+from bot.venues.base import Venue
 from bot.venues.clients import (
     Credentials,
     build_client,
@@ -24,7 +25,6 @@ from bot.venues.clients import (
     credentials_from_env,
 )
 from bot.venues.registry import exchange_class, venue_class
-from bot.venues.venue import Venue
 
 
 def paper_state_path(config: Config, name: str, venue: VenueConfig) -> Path:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.venues.venue import Venue
+from bot.venues.generic import CcxtVenue
 
 # ccxt's account name for the one account that holds both legs.
 UNIFIED_ACCOUNTS: Mapping[str, str] = {"bybit": "unified", "okx": "trading"}
 
 
-class UnifiedMarginVenue(Venue):
+class UnifiedMarginVenue(CcxtVenue):
     shared_collateral = True
 
     @property

@@ -1,0 +1,162 @@
+"""The one interface every venue implements, and the values it speaks in.
+
+The executor, the reconciler, the cycle and the CLI see venues only through `Venue`. Each
+implementation (the generic ccxt venue in `generic.py`, and each venue with quirks in its own
+module) keeps everything it knows about itself: capabilities, account-name aliases, its
+error-code table, its transfer precision, and the decoding of its own answers.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from bot.config import HedgeConfig
+from bot.model import SPOT, VenueState, VenueTransfer
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientIdSupport:
+    """Where a venue takes our transfer id, in which form, and whether it refuses a repeat."""
+
+    param: str
+    uuid_format: bool = False  # Bybit wants a UUID with hyphens; OKX 1-32 alphanumerics
+    dedupes: bool = False  # a re-send with the same id cannot transfer twice
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capabilities:
+    exchange_id: str
+    balances: bool
+    positions: bool
+    funding: bool
+    transfer: bool
+    transfer_history: bool
+    client_ids: str | None
+    websocket_balance: bool
+    shared_collateral: bool
+    swap_markets: int
+    accounts: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferReceipt:
+    """What the venue answered to a transfer; amount and accounts come from our request."""
+
+    exchange_id: str | None
+    status: str | None
+    raw: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorTable:
+    """A venue's own error codes, by what they mean for the bot (read by `classify`)."""
+
+    insufficient: frozenset[str] = frozenset()
+    unknown: frozenset[str] = frozenset()  # "execution status unknown"
+    clock: frozenset[str] = frozenset()
+    rate_limited: frozenset[str] = frozenset()
+    fatal_hints: Mapping[str, str] = field(default_factory=dict)  # code -> what to fix
+
+
+def hedge_refusal(caps: Capabilities) -> str | None:
+    """Why a venue cannot carry a hedge, or None. Pure.
+
+    Moving money by hand is allowed (no transfer API: plans are recorded as manual), but
+    sending transfers that could never be settled is not.
+    """
+    if not caps.balances:
+        return f"{caps.exchange_id} cannot read balances (fetchBalance); it cannot carry a hedge"
+    if not caps.positions:
+        return (
+            f"{caps.exchange_id} cannot read positions (fetchPositions), so the short's notional "
+            "is unknown; it cannot carry a hedge"
+        )
+    if caps.swap_markets == 0:
+        return f"{caps.exchange_id} lists no perpetual swap markets; it cannot carry a hedge"
+    if caps.transfer and not caps.transfer_history and not caps.shared_collateral:
+        return (
+            f"{caps.exchange_id} can transfer but cannot list past transfers (fetchTransfers), so "
+            "a transfer whose answer is lost could never be settled; use another venue"
+        )
+    return None
+
+
+class Venue(ABC):
+    """One configured venue and the hedges that live on it."""
+
+    #: account-name aliases accepted in config and from ccxt, mapped to this venue's names
+    account_aliases: Mapping[str, str] = {"main": SPOT}
+    #: True where spot and perpetuals share one collateral pool (unified margin)
+    shared_collateral: bool = False
+    #: this venue's error codes; the generic classifier reads ccxt's classes besides
+    error_table: ErrorTable = ErrorTable()
+
+    name: str
+    hedges: dict[str, HedgeConfig]
+
+    def normalize_account(self, account: str) -> str:
+        """This venue's name for an account (aliases are applied here, once, for all)."""
+        return self.account_aliases.get(account, account)
+
+    # lifecycle ------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def connect(self) -> None:
+        """Load markets; check the venue and every hedge's markets are what the bot needs."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    def capabilities(self) -> Capabilities: ...
+
+    # reading --------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def read_state(self) -> VenueState:
+        """Wallets, positions and funding for every hedge, decoded and validated: raises
+        `decode.Untrusted` rather than return a figure it cannot vouch for."""
+
+    @abstractmethod
+    async def read_transferable(self, account: str, asset: str) -> Decimal:
+        """What can leave `account` in `asset` right now (a fresh read, never a cached one)."""
+
+    # moving money ---------------------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def can_transfer(self) -> bool: ...
+
+    @property
+    @abstractmethod
+    def can_fetch_transfers(self) -> bool: ...
+
+    @property
+    def client_ids(self) -> ClientIdSupport | None:
+        """Where this venue takes our transfer id; None where it takes none."""
+        return None
+
+    @abstractmethod
+    def transfer_step(self, asset: str) -> Decimal:
+        """The smallest unit a transfer of `asset` may be expressed in."""
+
+    @abstractmethod
+    async def transfer(
+        self, asset: str, amount: Decimal, from_account: str, to_account: str, client_id: str
+    ) -> TransferReceipt:
+        """Send one transfer, already rounded down to `transfer_step`; raises `VenueError`."""
+
+    @abstractmethod
+    async def fetch_transfer_history(
+        self, asset: str, from_account: str, to_account: str, since: datetime
+    ) -> list[VenueTransfer]:
+        """The venue's own record of transfers in one direction since `since`."""
+
+    @abstractmethod
+    async def resync_clock(self) -> None:
+        """Measure the venue's clock again after it said our timestamp was off."""

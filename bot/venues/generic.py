@@ -1,0 +1,501 @@
+"""The generic ccxt venue: any exchange with spot, perpetuals and `transfer()`.
+
+`CcxtVenue` implements `base.Venue` on ccxt's unified methods. Its client is built with
+`number = str`, so ccxt's unified figures arrive as the venue's own text and are decoded
+strictly (`decode.Decoder`): a missing, non-finite, absurd or contradictory figure refuses the
+venue for the cycle instead of reading as zero. Venues with quirks subclass it and override the
+small hooks (`balance_params`, `parse_wallets`, `parse_position`...).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import ccxt.async_support as ccxt_async
+from ccxt.base.decimal_to_precision import TICK_SIZE
+
+from bot.aio import gather_or_cancel
+from bot.config import HedgeConfig
+from bot.errors import ErrorKind, VenueError, VenueUnusable
+from bot.model import (
+    SPOT,
+    Funding,
+    MarketKind,
+    PerpMarket,
+    Position,
+    VenueState,
+    VenueTransfer,
+    Wallet,
+)
+from bot.money import DEFAULT_TRANSFER_STEP, ZERO, plain, step_from_precision, to_decimal
+from bot.retry import RetryPolicy, Timing, retry_read
+from bot.venues.base import (
+    Capabilities,
+    ClientIdSupport,
+    TransferReceipt,
+    Venue,
+    hedge_refusal,
+)
+from bot.venues.decode import Decoder, Sign, Untrusted
+from bot.venues.errors import classify
+
+T = TypeVar("T")
+
+
+# ccxt makes a fresh uuid per call for Bybit and KuCoin unless given one, which would turn any
+# re-send into a second transfer; so the bot always passes its own, generated before the call.
+CLIENT_IDS: Mapping[str, ClientIdSupport] = {
+    "bybit": ClientIdSupport(param="transferId", uuid_format=True, dedupes=True),
+    "okx": ClientIdSupport(param="clientId"),
+    "bitget": ClientIdSupport(param="clientOid", dedupes=True),
+    "kucoin": ClientIdSupport(param="clientOid"),
+    "kucoinfutures": ClientIdSupport(param="clientOid"),
+}
+
+HISTORY_PAGE = 100
+
+
+class CcxtVenue(Venue):
+    """A configured venue: a ccxt client plus the hedges that live on it."""
+
+    def __init__(
+        self,
+        name: str,
+        client: ccxt_async.Exchange,
+        hedges: Mapping[str, HedgeConfig],
+        *,
+        policy: RetryPolicy | None = None,
+        timing: Timing | None = None,
+        ws_client: ccxt_async.Exchange | None = None,
+    ):
+        self.name = name
+        self.client = client
+        self.ws_client = ws_client  # a ccxt.pro client, where this venue reads over WebSocket
+        self.sources: dict[str, str] = {}  # account -> how it was last read (rest, websocket)
+        self.hedges = dict(hedges)
+        self.policy = policy or RetryPolicy()
+        self.timing = timing or Timing()
+        self._perps: dict[str, PerpMarket] = {}
+
+    # lifecycle ------------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Load markets and check that the venue and every hedge's markets are what it needs."""
+        await self.call(self.client.load_markets)
+        if self.hedges:
+            refusal = hedge_refusal(self.capabilities())
+            if refusal is not None:
+                names = ", ".join(sorted(self.hedges))
+                raise VenueUnusable(f"venues.{self.name}: {refusal} (hedges: {names})")
+        for hedge_name, hedge in self.hedges.items():
+            self._check_spot(hedge_name, hedge)
+            self._perps[hedge.perp] = self._perp_market(hedge_name, hedge)
+            self._check_accounts(hedge_name, self._perps[hedge.perp])
+
+    def _check_accounts(self, hedge_name: str, market: PerpMarket) -> None:
+        """A venue that transfers must know the account names the bot will send it."""
+        accounts = self.client.options.get("accountsByType")
+        if not self.can_transfer or self.shared_collateral or not isinstance(accounts, Mapping):
+            return
+        for account in (self.spot_account, market.futures_account):
+            if account not in accounts:
+                raise VenueUnusable(
+                    f"hedges.{hedge_name}: {self.client.id} has no account named {account!r} "
+                    f"for transfers (its accounts: {', '.join(sorted(accounts))})"
+                )
+
+    def capabilities(self) -> Capabilities:
+        """What this venue can do for the bot, read from ccxt's `has` and its markets."""
+        has = self.client.has
+        markets = self.client.markets or {}
+        accounts = self.client.options.get("accountsByType")
+        ids = self.client_ids
+        return Capabilities(
+            exchange_id=self.client.id,
+            balances=bool(has.get("fetchBalance")),
+            positions=bool(has.get("fetchPositions")),
+            funding=bool(has.get("fetchFundingRate")),
+            transfer=self.can_transfer,
+            transfer_history=self.can_fetch_transfers,
+            client_ids=f"{ids.param}{' (deduped)' if ids.dedupes else ''}" if ids else None,
+            websocket_balance=self.ws_client is not None,
+            shared_collateral=self.shared_collateral,
+            swap_markets=sum(1 for m in markets.values() if m.get("swap")),
+            accounts=tuple(sorted(accounts)) if isinstance(accounts, Mapping) else (),
+        )
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self.ws_client is not None:
+            await self.ws_client.close()
+
+    # capabilities ---------------------------------------------------------------------------
+
+    @property
+    def can_transfer(self) -> bool:
+        return bool(self.client.has.get("transfer"))
+
+    @property
+    def can_fetch_transfers(self) -> bool:
+        return bool(self.client.has.get("fetchTransfers"))
+
+    @property
+    def client_ids(self) -> ClientIdSupport | None:
+        return CLIENT_IDS.get(self.client.id)
+
+    @property
+    def spot_account(self) -> str:
+        """The account that holds the spot leg (and spot collateral)."""
+        return SPOT
+
+    def futures_account(self, market: Mapping[str, Any]) -> str:
+        """The account that margins `market` (ccxt's generic name for derivatives)."""
+        return "swap"
+
+    def transfer_step(self, asset: str) -> Decimal:
+        """The smallest unit a transfer of `asset` may be expressed in."""
+        currency = self.client.currencies.get(asset) if self.client.currencies else None
+        step = None
+        if currency is not None:
+            step = step_from_precision(
+                currency.get("precision"),
+                tick_size=self.client.precisionMode == TICK_SIZE,
+            )
+        return step or DEFAULT_TRANSFER_STEP
+
+    # reading --------------------------------------------------------------------------------
+
+    async def read_state(self) -> VenueState:
+        """Wallets of every account the hedges use, positions, funding: read concurrently,
+        then checked against each other (`check_state`)."""
+        accounts = sorted({self.spot_account, *(m.futures_account for m in self._perps.values())})
+        symbols = sorted(self._perps)
+        wallet_lists, positions, funding = await gather_or_cancel(
+            gather_or_cancel(*(self.read_wallets(account) for account in accounts)),
+            self.read_positions(symbols),
+            gather_or_cancel(*(self.read_funding(symbol) for symbol in symbols)),
+        )
+        wallets = {(w.account, w.asset): w for ws in wallet_lists for w in ws}
+        # one position per symbol: two (hedge mode, or a venue listing one twice) cannot be
+        # netted into one short without guessing
+        Decoder(self.name, "positions").unique((p.symbol for p in positions), "the position of")
+        assets = {m.settle for m in self._perps.values()}
+        state = VenueState(
+            venue=self.name,
+            read_at=datetime.now(UTC),
+            wallets=wallets,
+            positions={p.symbol: p for p in positions},
+            funding={f.symbol: f for f in funding},
+            markets=dict(self._perps),
+            transfer_steps={asset: self.transfer_step(asset) for asset in assets},
+            can_transfer=self.can_transfer,
+            shared_collateral=self.shared_collateral,
+            sources=dict(self.sources),
+        )
+        self.check_state(state)
+        return state
+
+    def check_state(self, state: VenueState) -> None:
+        """Refuse a state that contradicts the hedges: a perpetual that is long where the
+        hedge is a short is not a hedge, and topping it up would add to a naked bet."""
+        for hedge_name, hedge in self.hedges.items():
+            position = state.positions.get(hedge.perp)
+            if position is not None and position.side != "short":
+                raise Untrusted(
+                    self.name,
+                    "positions",
+                    f"hedge {hedge_name}: {hedge.perp} is {position.side} "
+                    f"{plain(position.contracts)} contracts, but a hedge is short the perpetual; "
+                    "close the long or remove the hedge from config",
+                )
+
+    async def read_wallets(self, account: str) -> list[Wallet]:
+        balance = await self.call(self.client.fetch_balance, self.balance_params(account))
+        self.sources[account] = "rest"
+        return self.parse_wallets(account, balance)
+
+    async def read_transferable(self, account: str, asset: str) -> Decimal:
+        """What can leave `account` in `asset` right now (a fresh read, never a cached one)."""
+        for wallet in await self.read_wallets(account):
+            if wallet.asset == asset:
+                return wallet.transferable
+        return ZERO
+
+    def balance_params(self, account: str) -> dict[str, Any]:
+        return {"type": account}
+
+    def parse_wallets(self, account: str, balance: Mapping[str, Any]) -> list[Wallet]:
+        """Unified ccxt balance (figures as the venue's text) -> wallets; `free` is taken as
+        transferable. An asset the venue does not list holds nothing; one it lists with a
+        figure that is not a number refuses the venue."""
+        decoder = Decoder(self.name, f"fetch_balance {account}")
+        balance = decoder.mapping(balance, "the balance")
+        wallets = []
+        for asset, entry in balance.items():
+            if asset in {"info", "free", "used", "total", "timestamp", "datetime", "debt"}:
+                continue
+            if not isinstance(entry, Mapping):
+                continue
+            free = decoder.optional_decimal(entry, "free", asset, sign=Sign.NON_NEGATIVE)
+            used = decoder.optional_decimal(entry, "used", asset, sign=Sign.NON_NEGATIVE)
+            total = decoder.optional_decimal(entry, "total", asset, sign=Sign.NON_NEGATIVE)
+            if free is None:
+                if total is not None or used is not None:
+                    raise decoder.refuse(f"{asset}.free is missing")
+                continue
+            wallets.append(
+                Wallet(
+                    account=account,
+                    asset=asset,
+                    free=free,
+                    used=used or ZERO,
+                    balance=total if total is not None else free + (used or ZERO),
+                    transferable=free,
+                )
+            )
+        return wallets
+
+    async def read_positions(self, symbols: list[str]) -> list[Position]:
+        if not symbols:
+            return []
+        raw = await self.call(self.client.fetch_positions, symbols)
+        return self.parse_positions(raw, symbols, "fetch_positions")
+
+    def parse_positions(self, raw: Any, symbols: list[str], endpoint: str) -> list[Position]:
+        """Decode a list of unified positions; one open position per hedged symbol at most."""
+        decoder = Decoder(self.name, endpoint)
+        rows = decoder.sequence(raw, "the positions")
+        positions = [
+            p
+            for p in (self.parse_position(r) for r in rows)
+            if p is not None and p.symbol in symbols
+        ]
+        return positions
+
+    def parse_position(self, raw: Any) -> Position | None:
+        decoder = Decoder(self.name, "fetch_positions")
+        symbol = decoder.text(raw, "symbol", "position")
+        market = self._perps.get(symbol)
+        if market is None:
+            return None
+        path = f"position {symbol}"
+        contracts = abs(decoder.decimal(raw, "contracts", path))
+        if contracts == 0:
+            return None
+        side = decoder.text(raw, "side", path).lower()
+        if side not in ("long", "short"):
+            raise decoder.refuse(f"{path}.side is {side!r}, not long or short")
+        size_of_contract = decoder.optional_decimal(raw, "contractSize", path, sign=Sign.POSITIVE)
+        contract_size = size_of_contract or market.contract_size
+        mark = decoder.decimal(raw, "markPrice", path, sign=Sign.POSITIVE)
+        notional = decoder.optional_decimal(raw, "notional", path)
+        if notional is None:
+            size = contracts * contract_size
+            notional = size * mark if market.kind is MarketKind.LINEAR else size / mark
+        if notional == 0:
+            raise decoder.refuse(f"{path}.notional is 0 for an open position")
+        return Position(
+            symbol=market.symbol,
+            side=side,
+            contracts=contracts,
+            contract_size=contract_size,
+            notional=abs(notional),
+            entry_price=decoder.optional_decimal(raw, "entryPrice", path, sign=Sign.NON_NEGATIVE),
+            mark_price=mark,
+            unrealized_pnl=decoder.optional_decimal(raw, "unrealizedPnl", path) or ZERO,
+            initial_margin=decoder.optional_decimal(
+                raw, "initialMargin", path, sign=Sign.NON_NEGATIVE
+            ),
+            maintenance_margin=decoder.optional_decimal(
+                raw, "maintenanceMargin", path, sign=Sign.NON_NEGATIVE
+            ),
+            liquidation_price=decoder.optional_decimal(
+                raw, "liquidationPrice", path, sign=Sign.NON_NEGATIVE
+            ),
+        )
+
+    async def read_funding(self, symbol: str) -> Funding:
+        if not self.client.has.get("fetchFundingRate"):
+            return Funding(symbol=symbol, rate=None, mark_price=None)
+        raw = await self.call(self.client.fetch_funding_rate, symbol)
+        decoder = Decoder(self.name, "fetch_funding_rate")
+        raw = decoder.mapping(raw)
+        next_ms = raw.get("nextFundingTimestamp") or raw.get("fundingTimestamp")
+        return Funding(
+            symbol=symbol,
+            rate=decoder.optional_decimal(raw, "fundingRate", symbol),
+            mark_price=decoder.optional_decimal(raw, "markPrice", symbol, sign=Sign.POSITIVE),
+            next_funding_at=_from_ms(next_ms),
+        )
+
+    # moving money ---------------------------------------------------------------------------
+
+    async def transfer(
+        self, asset: str, amount: Decimal, from_account: str, to_account: str, client_id: str
+    ) -> TransferReceipt:
+        """Send one transfer. The amount must already be rounded down to `transfer_step`.
+
+        Raises `VenueError` (classified as a state-changing call) or `DryRunRefused`.
+        """
+        params = self.transfer_params(client_id)
+        try:
+            raw = await self.client.transfer(asset, plain(amount), from_account, to_account, params)
+        except ccxt_async.BaseError as exc:
+            raise self._classify(exc, state_changing=True) from None
+        except (TimeoutError, OSError) as exc:
+            raise self._classify(exc, state_changing=True) from None
+        exchange_id = raw.get("id")
+        return TransferReceipt(
+            exchange_id=str(exchange_id) if exchange_id is not None else None,
+            status=raw.get("status"),
+            raw=raw.get("info") or {},
+        )
+
+    def transfer_params(self, client_id: str) -> dict[str, Any]:
+        """Extra parameters carrying our client transfer id, where the venue takes one."""
+        support = self.client_ids
+        if support is None:
+            return {}
+        value = str(uuid.UUID(hex=client_id)) if support.uuid_format else client_id
+        return {support.param: value}
+
+    async def fetch_transfer_history(
+        self, asset: str, from_account: str, to_account: str, since: datetime
+    ) -> list[VenueTransfer]:
+        """The venue's own record of transfers in one direction since `since`, every page."""
+        since_ms = int(since.timestamp() * 1000)
+        params = self.history_params(from_account, to_account)
+        found: list[VenueTransfer] = []
+        while True:
+            page = await self.call(
+                self.client.fetch_transfers, asset, since_ms, HISTORY_PAGE, params
+            )
+            found += [self.parse_history_entry(raw) for raw in page]
+            if len(page) < HISTORY_PAGE:
+                return found
+            params = self.next_history_page(params, page)
+
+    def history_params(self, from_account: str, to_account: str) -> dict[str, Any]:
+        return {"fromAccount": from_account, "toAccount": to_account}
+
+    def next_history_page(self, params: dict[str, Any], page: list[Any]) -> dict[str, Any]:
+        raise VenueError(
+            ErrorKind.FATAL, self.name, "transfer history has more than one page; narrow the window"
+        )
+
+    def parse_history_entry(self, raw: Mapping[str, Any]) -> VenueTransfer:
+        info = raw.get("info") or {}
+        support = self.client_ids
+        client_id = info.get(support.param) if support is not None else None
+        amount = info.get("amount", raw.get("amount"))
+        timestamp = raw.get("timestamp")
+        return VenueTransfer(
+            exchange_id=str(raw.get("id")),
+            client_id=str(client_id).replace("-", "") if client_id else None,
+            asset=str(raw.get("currency")),
+            amount=to_decimal(amount, "amount"),
+            from_account=raw.get("fromAccount"),
+            to_account=raw.get("toAccount"),
+            at=datetime.fromtimestamp(timestamp / 1000, UTC) if timestamp else None,
+            status=raw.get("status"),
+        )
+
+    async def resync_clock(self) -> None:
+        """Measure the venue's clock again after it said our timestamp was off."""
+        try:
+            await self.client.load_time_difference()
+        except ccxt_async.BaseError as exc:
+            raise self._classify(exc, state_changing=False) from None
+
+    # helpers --------------------------------------------------------------------------------
+
+    async def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run a read against the venue, retrying what is transient; any failure that remains
+        becomes a classified `VenueError`. An answer ccxt cannot even parse (an empty body,
+        HTML, truncated JSON) is `Untrusted`, never a traceback and never an empty wallet."""
+
+        async def once() -> T:
+            try:
+                return await fn(*args)
+            except ccxt_async.BaseError as exc:
+                raise self._classify(exc, state_changing=False) from None
+            except (TimeoutError, OSError) as exc:
+                raise self._classify(exc, state_changing=False) from None
+            except (VenueError, DryRunRefusal):
+                raise
+            except Exception as exc:  # ccxt choking on a malformed answer
+                raise Untrusted(
+                    self.name,
+                    _endpoint_name(fn),
+                    f"the answer could not be read ({type(exc).__name__}: {exc})"[:300],
+                ) from None
+
+        return await retry_read(once, self.policy, self.timing, on_clock_error=self.resync_clock)
+
+    def _classify(self, exc: BaseException, *, state_changing: bool) -> VenueError:
+        error = classify(exc, venue=self.name, state_changing=state_changing)
+        if error.kind is ErrorKind.TRANSIENT and error.retry_after is None:
+            error.retry_after = _retry_after_header(self.client.last_response_headers)
+        return error
+
+    def _check_spot(self, hedge_name: str, hedge: HedgeConfig) -> None:
+        market = self.client.markets.get(hedge.spot)
+        if market is None or not market.get("spot"):
+            raise VenueUnusable(
+                f"hedges.{hedge_name}.spot: {hedge.spot} is not a spot market on {self.name}; "
+                "use a unified symbol such as ETH/USDT"
+            )
+
+    def _perp_market(self, hedge_name: str, hedge: HedgeConfig) -> PerpMarket:
+        market = self.client.markets.get(hedge.perp)
+        if market is None:
+            raise VenueUnusable(
+                f"hedges.{hedge_name}.perp: {hedge.perp} is not a market on {self.name}; "
+                "use a unified perpetual symbol such as ETH/USDT:USDT"
+            )
+        if not market.get("swap") or not (market.get("linear") or market.get("inverse")):
+            raise VenueUnusable(
+                f"hedges.{hedge_name}.perp: {hedge.perp} is not a linear or inverse perpetual swap "
+                f"on {self.name}; use a symbol such as ETH/USDT:USDT or BTC/USD:BTC"
+            )
+        kind = MarketKind.LINEAR if market.get("linear") else MarketKind.INVERSE
+        return PerpMarket(
+            symbol=hedge.perp,
+            kind=kind,
+            base=market["base"],
+            quote=market["quote"],
+            settle=market["settle"],
+            contract_size=to_decimal(market.get("contractSize") or 1, "contractSize"),
+            futures_account=self.futures_account(market),
+        )
+
+
+class DryRunRefusal(Exception):
+    """Base of the dry-run client's refusal (`clients.DryRunRefused`): never reclassified."""
+
+
+def _endpoint_name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__name__", None) or type(fn).__name__
+
+
+def _from_ms(value: Any) -> datetime | None:
+    """A venue's millisecond timestamp, or None when it is absent or not a plausible time."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 10**14:
+        return None
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+def _retry_after_header(headers: Mapping[str, Any] | None) -> float | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                return None
+    return None
