@@ -24,7 +24,7 @@ from typer.core import TyperGroup
 
 from bot import render
 from bot.config import CONFIG_ENV, Config, config_path, load_config
-from bot.cycle import inspect, rebalance, reconcile
+from bot.cycle import inspect, rebalance, reconcile, venue_error_lines
 from bot.errors import UserFacingError
 from bot.ledger import Ledger
 from bot.ledger import db as ledger_db
@@ -242,6 +242,9 @@ def rebalance_command(
             "plan": render.plan_json(result.plan),
             "transfers": [render.transfer_json(t) for t in result.transfers],
             "blocked": [b.message for b in result.blocked],
+            "venue_errors": dict(
+                zip(result.venue_errors, venue_error_lines(result.venue_errors), strict=True)
+            ),
         }
         print(json.dumps(payload, indent=2))
     else:
@@ -252,8 +255,19 @@ def rebalance_command(
         render.print_manual_actions(out, result.transfers)
         for blocked in result.blocked:
             out.print(f"blocked: {blocked.message}", markup=False, highlight=False)
+    _exit_for_venues(result.venue_errors)
     if result.failed:
         raise typer.Exit(1)
+
+
+def _exit_for_venues(errors: dict[str, Exception]) -> None:
+    """One line per venue left out; exit 2 when its config is at fault, else 1. The other
+    venues have done their work by now."""
+    if not errors:
+        return
+    for line in venue_error_lines(errors):
+        _print_error(line, 1)
+    raise typer.Exit(2 if any(isinstance(e, UserFacingError) for e in errors.values()) else 1)
 
 
 @app.command("reconcile")
@@ -277,11 +291,12 @@ def plan_command(
 ) -> None:
     """Show what would move and why, with the numbers. Records nothing."""
     config = _load(ctx)
-    _, plan = run_async(lambda: inspect(config))
+    _, plan, errors = run_async(lambda: inspect(config))
     if as_json:
         print(json.dumps(render.plan_json(plan), indent=2))
     else:
         render.print_plan(out, plan)
+    _exit_for_venues(errors)
 
 
 @app.command("balances")
@@ -291,11 +306,16 @@ def balances_command(
 ) -> None:
     """Show spot and futures wallets, positions, funding and each hedge's margin ratio."""
     config = _load(ctx)
-    state, plan = run_async(lambda: inspect(config))
+    state, plan, errors = run_async(lambda: inspect(config))
     if as_json:
-        print(json.dumps(render.state_json(state), indent=2))
+        payload = render.state_json(state)
+        payload["unreachable"] = dict(zip(errors, venue_error_lines(errors), strict=True))
+        print(json.dumps(payload, indent=2))
     else:
         render.print_state(out, state, plan)
+        for name in sorted(errors):
+            out.print(f"{name}: unreachable (see the error below)", markup=False)
+    _exit_for_venues(errors)
 
 
 @app.command("run")
@@ -445,16 +465,21 @@ def config_check(ctx: typer.Context) -> None:
 
 @app.command("venues")
 def venues_command(ctx: typer.Context) -> None:
-    """Show what each configured venue can do: balances, positions, funding, transfers..."""
+    """Show what each configured venue can do: balances, positions, funding, transfers...
+    Every configured venue is listed; one that cannot be reached is marked (exit 1)."""
     from bot.venues.session import open_venues
 
     config = _load(ctx)
+    failures: dict[str, Exception] = {}
 
     async def read() -> list:  # type: ignore[type-arg]
-        async with open_venues(config, dry_run=True) as venues:
+        async with open_venues(config, dry_run=True, failures=failures) as venues:
             return [(name, venue.capabilities()) for name, venue in venues.items()]
 
-    render.print_capabilities(out, run_async(read))
+    rows = run_async(read)
+    lines = dict(zip(failures, venue_error_lines(failures), strict=True))
+    render.print_capabilities(out, sorted(rows), unreachable=lines)
+    _exit_for_venues(failures)
 
 
 @db_app.command("upgrade")

@@ -7,12 +7,13 @@ the run row, and nothing else.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.config import Config
+from bot.config import Config, HedgeConfig
+from bot.errors import UserFacingError
 from bot.executor import Blocked, Executor
 from bot.ledger.journal import canonical_json
 from bot.ledger.locks import file_venue_locks, postgres_venue_locks
@@ -35,6 +36,8 @@ class CycleResult:
     transfers: list[TransferRecord]
     reconciled: ReconcileReport = field(default_factory=ReconcileReport)
     blocked: list[Blocked] = field(default_factory=list)
+    #: venues left out of this cycle (unreachable, refused, untrusted), with why
+    venue_errors: dict[str, Exception] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -43,7 +46,24 @@ class CycleResult:
             any(t.status in NOT_DONE for t in self.transfers)
             or bool(self.blocked)
             or bool(self.reconciled.still_open)
+            or bool(self.venue_errors)
         )
+
+    @property
+    def bad_config(self) -> bool:
+        """A venue was left out because of how it is configured (exit 2, not 1)."""
+        return any(isinstance(e, UserFacingError) for e in self.venue_errors.values())
+
+
+def venue_error_lines(errors: Mapping[str, Exception]) -> list[str]:
+    """One line per venue left out, naming the venue."""
+    lines = []
+    for name, error in sorted(errors.items()):
+        text = " ".join(redact(str(error)).split())
+        lines.append(
+            text if text.startswith(f"{name}:") or name in text[:80] else f"{name}: {text}"
+        )
+    return lines
 
 
 def config_digest(config: Config) -> str:
@@ -67,11 +87,19 @@ def venue_locks(config: Config, ledger: Ledger, venues: list[str], command: str)
             yield
 
 
-async def inspect(config: Config) -> tuple[State, Plan]:
-    """Read and plan without recording or moving anything (`bot plan`, `bot balances`)."""
-    async with open_venues(config, dry_run=True, names=hedged_venues(config)) as venues:
-        state = await read_state(venues)
-    return state, plan_transfers(state, config.hedges)
+async def inspect(config: Config) -> tuple[State, Plan, dict[str, Exception]]:
+    """Read and plan without recording or moving anything (`bot plan`, `bot balances`); a
+    venue that cannot be read is returned with its error, and the others are shown."""
+    failures: dict[str, Exception] = {}
+    names = hedged_venues(config)
+    async with open_venues(config, dry_run=True, names=names, failures=failures) as venues:
+        state = await read_state(venues, failures)
+    return state, plan_transfers(state, _hedges_of(config, state)), failures
+
+
+def _hedges_of(config: Config, state: State) -> dict[str, HedgeConfig]:
+    """The hedges whose venue was read this cycle: a venue left out plans nothing."""
+    return {name: h for name, h in config.hedges.items() if h.venue in state.venues}
 
 
 async def reconcile(
@@ -103,7 +131,8 @@ async def rebalance(
         except BaseException as exc:
             ledger.finish_run(run_id, "error", redact(str(exc)) or type(exc).__name__)
             raise
-        ledger.finish_run(run_id, "failed" if result.failed else "ok")
+        errors = "; ".join(venue_error_lines(result.venue_errors)) or None
+        ledger.finish_run(run_id, "failed" if result.failed else "ok", errors)
         return result
 
 
@@ -116,12 +145,15 @@ async def _cycle(
     timing: Timing | None,
     clock: Clock,
 ) -> CycleResult:
-    async with open_venues(config, dry_run=dry_run, names=names, timing=timing) as venues:
+    failures: dict[str, Exception] = {}
+    async with open_venues(
+        config, dry_run=dry_run, names=names, timing=timing, failures=failures
+    ) as venues:
         # Settle what an earlier run left open before anything new is sent (invariant 2).
         reconciled = await _reconciler(config, ledger, venues, clock).reconcile()
-        state = await read_state(venues)
+        state = await read_state(venues, failures)
         ledger.record_snapshot(run_id, state)
-        plan = plan_transfers(state, config.hedges)
+        plan = plan_transfers(state, _hedges_of(config, state))
         executor = Executor(
             venues,
             ledger,
@@ -132,7 +164,10 @@ async def _cycle(
             clock=clock,
         )
         executed = await executor.execute(run_id, plan.transfers)
-    return CycleResult(run_id, state, plan, executed.transfers, reconciled, executed.blocked)
+        failures.update(executed.errors)
+    return CycleResult(
+        run_id, state, plan, executed.transfers, reconciled, executed.blocked, failures
+    )
 
 
 def _reconciler(config: Config, ledger: Ledger, venues: dict, clock: Clock) -> Reconciler:

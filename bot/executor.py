@@ -18,14 +18,15 @@ depends on the classified answer:
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from bot.aio import gather_or_cancel
 from bot.config import TransfersConfig
 from bot.failpoints import (
     AFTER_INTENT_COMMIT,
@@ -42,6 +43,8 @@ from bot.retry import RetryPolicy, Timing
 from bot.venues.base import Venue
 from bot.venues.clients import DryRunRefused
 from bot.venues.errors import ErrorKind, VenueError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,6 +127,8 @@ class Blocked:
 class ExecutionResult:
     transfers: list[TransferRecord]
     blocked: list[Blocked]
+    #: venues whose execution stopped on an unexpected error (their open rows stay open)
+    errors: dict[str, Exception] = field(default_factory=dict)
 
 
 class Executor:
@@ -153,11 +158,24 @@ class Executor:
         by_venue: dict[str, list[PlannedTransfer]] = defaultdict(list)
         for item in transfers:
             by_venue[item.venue].append(item)
-        results = await gather_or_cancel(
-            *(self._execute_venue(run_id, items) for items in by_venue.values())
+        # Each venue on its own: one venue's failure never cancels another's transfer in flight.
+        outcomes = await asyncio.gather(
+            *(self._execute_venue(run_id, items) for items in by_venue.values()),
+            return_exceptions=True,
         )
+        results: list[ExecutionResult] = []
+        errors: dict[str, Exception] = {}
+        for venue, outcome in zip(by_venue, outcomes, strict=True):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                raise outcome  # cancelled, or a simulated crash: not this venue's failure
+            if isinstance(outcome, Exception):
+                log.debug("executing on %s failed", venue, exc_info=outcome)
+                errors[venue] = outcome
+            else:
+                results.append(outcome)
         records = sorted((r for result in results for r in result.transfers), key=lambda r: r.id)
-        return ExecutionResult(records, [b for result in results for b in result.blocked])
+        blocked = [b for result in results for b in result.blocked]
+        return ExecutionResult(records, blocked, errors)
 
     async def _execute_venue(self, run_id: int, items: list[PlannedTransfer]) -> ExecutionResult:
         result = ExecutionResult([], [])

@@ -89,7 +89,12 @@ class Reconciler:
         report = ReconcileReport()
         for name, venue in self._venues.items():
             for record in open_transfers(self._ledger, venue=name):
-                await self._settle(venue, record, report)
+                try:
+                    await self._settle(venue, record, report)
+                except Exception as exc:  # one venue's failure never stops another's
+                    log.debug("reconciling transfer %s failed", record.id, exc_info=exc)
+                    report.still_open.append(record)
+                    report.errors.append(f"transfer {record.id}: cannot settle: {exc}")
         return report
 
     async def _settle(self, venue: Venue, record: TransferRecord, report: ReconcileReport) -> None:

@@ -293,7 +293,12 @@ def print_reconciled(
         console.print(f"reconcile: {error}", markup=False, highlight=False)
 
 
-def print_capabilities(console: Console, rows: list[tuple[str, Capabilities]]) -> None:
+def print_capabilities(
+    console: Console,
+    rows: list[tuple[str, Capabilities]],
+    *,
+    unreachable: Mapping[str, str] | None = None,
+) -> None:
     table = Table(title="venues", title_justify="left")
     columns = (
         "venue",
@@ -326,6 +331,8 @@ def print_capabilities(console: Console, rows: list[tuple[str, Capabilities]]) -
             yes[caps.websocket_balance],
             str(caps.swap_markets),
         )
+    for name in sorted(unreachable or {}):
+        table.add_row(name, "[bold red]unreachable[/]", *["-"] * (len(columns) - 2))
     console.print(table)
 
 

@@ -6,14 +6,17 @@ state in a JSON file beside the ledger, so successive runs continue one story.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from bot.aio import gather_or_cancel
 from bot.config import Config, VenueConfig
-from bot.errors import ConfigError
+from bot.errors import ConfigError, ErrorKind, UserFacingError, VenueError
 from bot.model import State
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
 from bot.retry import RetryPolicy, Timing
@@ -25,6 +28,9 @@ from bot.venues.clients import (
     credentials_from_env,
 )
 from bot.venues.registry import exchange_class, venue_class
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def paper_state_path(config: Config, name: str, venue: VenueConfig) -> Path:
@@ -63,8 +69,14 @@ async def open_venues(
     dry_run: bool,
     names: Iterable[str] | None = None,
     timing: Timing | None = None,
+    failures: dict[str, Exception] | None = None,
 ) -> AsyncIterator[dict[str, Venue]]:
-    """Build, connect and finally close the named venues (default: every configured venue)."""
+    """Build, connect and finally close the named venues (default: every configured venue).
+
+    With `failures`, a venue that cannot be reached or used is recorded there and left out,
+    and the others are yielded (design invariant 11); without it, the first failure raises.
+    Config problems found without the network (`check_venues`) always raise.
+    """
     wanted = list(names) if names is not None else list(config.venues)
     check_venues(config, wanted)
     policy = RetryPolicy.from_config(config.retry)
@@ -101,12 +113,55 @@ async def open_venues(
             )
             stack.push_async_callback(venue.close)
             venues[name] = venue
-        await gather_or_cancel(*(venue.connect() for venue in venues.values()))
-        yield venues
+        if failures is None:
+            await gather_or_cancel(*(venue.connect() for venue in venues.values()))
+            yield venues
+            return
+        outcomes = await isolated(venues, lambda venue: venue.connect())
+        for name, outcome in outcomes.items():
+            if isinstance(outcome, Exception):
+                failures[name] = outcome
+        yield {name: venue for name, venue in venues.items() if name not in failures}
 
 
-async def read_state(venues: Mapping[str, Venue]) -> State:
-    """Read every venue concurrently into one immutable `State`."""
+async def read_state(
+    venues: Mapping[str, Venue], failures: dict[str, Exception] | None = None
+) -> State:
+    """Read every venue concurrently into one immutable `State`.
+
+    With `failures`, a venue whose read fails (unreachable, refused, or an answer that cannot
+    be trusted) is recorded there and left out of the state, so nothing is planned for it;
+    without it, the first failure raises."""
     read_at = datetime.now(UTC)
-    states = await gather_or_cancel(*(venue.read_state() for venue in venues.values()))
-    return State(read_at=read_at, venues={s.venue: s for s in states})
+    if failures is None:
+        states = await gather_or_cancel(*(venue.read_state() for venue in venues.values()))
+        return State(read_at=read_at, venues={s.venue: s for s in states})
+    outcomes = await isolated(venues, lambda venue: venue.read_state())
+    good = {}
+    for name, outcome in outcomes.items():
+        if isinstance(outcome, Exception):
+            failures[name] = outcome
+        else:
+            good[name] = outcome
+    return State(read_at=read_at, venues=good)
+
+
+async def isolated(
+    venues: Mapping[str, Venue], step: Callable[[Venue], Awaitable[T]]
+) -> dict[str, T | Exception]:
+    """Run `step` on every venue at once; each venue's exception is its own result and never
+    cancels another venue's step. An exception that is not a classified venue failure is a
+    bug: its traceback goes to the debug log and it is reported as that venue's failure."""
+    names = list(venues)
+    results = await asyncio.gather(*(step(venues[name]) for name in names), return_exceptions=True)
+    outcomes: dict[str, T | Exception] = {}
+    for name, result in zip(names, results, strict=True):
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result  # cancellation, a simulated crash: not the venue's failure
+        if isinstance(result, Exception) and not isinstance(result, VenueError | UserFacingError):
+            log.debug("venue %s failed unexpectedly", name, exc_info=result)
+            result = VenueError(
+                ErrorKind.FATAL, name, f"unexpected {type(result).__name__}: {result}"
+            )
+        outcomes[name] = result
+    return outcomes

@@ -89,7 +89,8 @@ async def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterat
 
 
 async def test_balances_from_every_kind_of_venue(config: Config) -> None:
-    state, plan = await inspect(config)
+    state, plan, errors = await inspect(config)
+    assert errors == {}
     assert set(state.venues) == {"usdm", "coinm", "coinswitch", "coinw"}
     accounts = {name: {a for a, _ in v.wallets} for name, v in state.venues.items()}
     assert accounts == {

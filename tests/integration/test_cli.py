@@ -185,12 +185,14 @@ def test_missing_config_file_is_exit_2(tmp_path: Path, bot: Bot) -> None:
     assert "config file not found" in line
 
 
-def test_unreachable_venue_is_exit_2(
+def test_unreachable_venue_is_one_line_and_exit_1(
     venue_env: None, write_config: Callable[..., Path], bot: Bot
 ) -> None:
     config = write_config({"binance": live_venue("http://127.0.0.1:9")}, {"eth": ETH_HEDGE})
-    line = one_line_error(bot("rebalance", config=config))
-    assert line.startswith("error: venue binance:")
+    result = bot("rebalance", config=config)
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: venue binance:") and "Cannot connect" in line
 
 
 def test_help_shows_no_secrets(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
