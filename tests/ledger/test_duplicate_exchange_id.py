@@ -1,6 +1,7 @@
 """A venue transfer id that another ledger row already holds (a venue numbering its transfers
 again from the start, e.g. a paper exchange whose state file was deleted): the outcome is
-recorded `unknown` naming both rows, never raised. On both backends, through real migrations."""
+recorded `unknown` naming both rows, never raised, and never settled `failed` on that evidence.
+On both backends, through real migrations; the cycles run against the paper exchange."""
 
 from __future__ import annotations
 
@@ -8,17 +9,22 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
+from bot.config import Config
+from bot.cycle import rebalance, reconcile
 from bot.ledger import Ledger, TransferRecord, store
 from bot.ledger.queries import TransferFilter, list_transfers
 from bot.ledger.tables import TransferAttempt
-from bot.model import PlannedTransfer, Rule, TransferStatus
+from bot.model import PlannedTransfer, Rule, TransferStatus, VenueTransfer
+from bot.paper import PaperExchange
+from bot.paper.state import default_state
+from bot.reconcile import find_held_match
 
 ITEM = PlannedTransfer(
     venue="paper",
@@ -178,3 +184,130 @@ def _wait_for_a_lock_wait(watcher, done) -> None:  # type: ignore[no-untyped-def
             return
         threading.Event().wait(0.02)
     raise AssertionError("the ledger's write never waited on the other session's claim")
+
+
+# whole cycles against the paper exchange --------------------------------------------------
+
+
+async def test_a_fresh_paper_exchange_reusing_a_tran_id_is_never_a_crash(
+    paper: PaperExchange, config: Config
+) -> None:
+    ledger = Ledger.open(config.ledger_url)
+    (first,) = (await rebalance(config, ledger, dry_run=False)).transfers
+    assert (first.status, first.exchange_id) == (TransferStatus.CONFIRMED, TRAN_ID)
+    # the user deletes the paper state and starts over: the same plan, the same first tranId
+    paper.store.commit(default_state())
+    before = rows(ledger)
+
+    again = await rebalance(config, ledger, dry_run=False)
+
+    (second,) = again.transfers
+    message = held_message("binance", TRAN_ID, second.id, first.id)
+    assert (second.status, second.exchange_id) == (TransferStatus.UNKNOWN, None)
+    assert second.error == message
+    assert again.failed  # the run says so (exit code 1), and the money did move:
+    assert [str(t.tran_id) for t in paper.state.transfers] == [TRAN_ID]
+    assert attempts(ledger, second.id) == [("confirmed", TRAN_ID, message)]
+    assert rows(ledger, without=second.id) == before
+
+    # the next run finds that transfer in the history, held by the first row: blocked, not
+    # failed (the settle window is 0 s), and nothing is sent
+    after_second = rows(ledger)
+    third = await rebalance(config, ledger, dry_run=False)
+    assert third.reconciled.resolved == []
+    assert [r.id for r in third.reconciled.still_open] == [second.id]
+    assert third.reconciled.errors == [message]
+    assert third.transfers == []
+    assert len(paper.state.transfers) == 1
+    assert rows(ledger) == after_second  # nothing written: the row already says why
+    assert ledger.verify().ok
+    ledger.close()
+
+
+async def test_a_lost_answer_whose_only_match_is_held_elsewhere_stays_unknown(
+    paper: PaperExchange, config: Config
+) -> None:
+    ledger = Ledger.open(config.ledger_url)
+    (first,) = (await rebalance(config, ledger, dry_run=False)).transfers
+    paper.store.commit(default_state())
+    paper.faults.add("reset_after")  # applied, then the connection drops: the answer is lost
+    (second,) = (await rebalance(config, ledger, dry_run=False)).transfers
+    assert (second.status, second.exchange_id) == (TransferStatus.UNKNOWN, None)
+    before = rows(ledger, without=second.id)
+
+    report = await reconcile(config, ledger)
+
+    message = held_message("binance", TRAN_ID, second.id, first.id)
+    (left,) = report.still_open
+    assert (left.id, left.status, left.exchange_id) == (second.id, TransferStatus.UNKNOWN, None)
+    assert left.error == message and report.errors == [message] and report.resolved == []
+    assert attempts(ledger, second.id)[-1] == ("reconciled:unknown", None, message)
+    assert rows(ledger, without=second.id) == before
+    # idempotent: a second reconciliation reports it again and writes nothing
+    settled = rows(ledger)
+    again = await reconcile(config, ledger)
+    assert [r.id for r in again.still_open] == [second.id] and again.errors == [message]
+    assert rows(ledger) == settled
+    assert len(paper.state.transfers) == 1
+    assert ledger.verify().ok
+    ledger.close()
+
+
+# the pure matching ------------------------------------------------------------------------
+
+AT = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+WINDOW = timedelta(minutes=2)
+
+
+def _intent(transfer_id: int = 5) -> TransferRecord:
+    return TransferRecord(
+        id=transfer_id,
+        run_id=1,
+        client_id="c" * 32,
+        created_at=AT,
+        updated_at=AT,
+        venue="paper",
+        hedges="eth",
+        asset="USDT",
+        from_account="spot",
+        to_account="linear",
+        rule="top_up",
+        planned_amount=D(3000),
+        amount=D(3000),
+        status=TransferStatus.UNKNOWN,
+        exchange_id=None,
+        error=None,
+        reason="",
+        dry_run=False,
+        attempts=1,
+        replaces_id=None,
+    )
+
+
+def _entry(exchange_id: str, amount: str = "3000") -> VenueTransfer:
+    return VenueTransfer(
+        exchange_id=exchange_id,
+        client_id=None,
+        asset="USDT",
+        amount=D(amount),
+        from_account="spot",
+        to_account="linear",
+        at=AT + timedelta(seconds=1),
+    )
+
+
+@pytest.mark.parametrize(
+    ("history", "holders", "expected"),
+    [
+        ([_entry("1")], {"1": 3}, ("1", 3)),  # the only match is held: blocked
+        ([_entry("1"), _entry("2")], {"1": 3}, None),  # an unheld match settles it
+        ([_entry("1")], {}, None),  # unheld: an ordinary match
+        ([_entry("1", "2999")], {"1": 3}, None),  # held, but not this transfer anyway
+        ([], {"1": 3}, None),  # nothing in the history: may be settled failed
+    ],
+)
+def test_find_held_match(
+    history: list[VenueTransfer], holders: dict[str, int], expected: tuple[str, int] | None
+) -> None:
+    found = find_held_match(_intent(), history, holders, window=WINDOW)
+    assert (None if found is None else (found[0].exchange_id, found[1])) == expected
