@@ -335,7 +335,7 @@ class Executor:
                 status=TransferStatus.CONFIRMED,
             )
             if confirmed.status is not TransferStatus.CONFIRMED:  # the id is another row's
-                log.warning("transfer %s: %s", confirmed.id, confirmed.error)
+                log.warning("%s", confirmed.error)
             failpoint(AFTER_OUTCOME_COMMIT)
             return confirmed, None
 

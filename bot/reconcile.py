@@ -176,7 +176,7 @@ class Reconciler:
         if record.status is TransferStatus.UNKNOWN and record.error == message:
             return record
         assert record.amount is not None
-        log.warning("transfer %s: %s", record.id, message)
+        log.warning("%s", message)
         return self._ledger.record_attempt(
             record.id,
             amount=record.amount,

@@ -5,22 +5,21 @@ On both backends, through real migrations; the cycles run against the paper exch
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Connection, create_engine, select, text
 from sqlalchemy.orm import Session
 
 from bot.config import Config
 from bot.cycle import rebalance, reconcile
 from bot.ledger import Ledger, TransferRecord, store
 from bot.ledger.queries import TransferFilter, list_transfers
-from bot.ledger.tables import TransferAttempt
+from bot.ledger.tables import Transfer, TransferAttempt
 from bot.model import PlannedTransfer, Rule, TransferStatus, VenueTransfer
 from bot.paper import PaperExchange
 from bot.paper.state import default_state
@@ -120,9 +119,9 @@ def test_a_claim_between_the_check_and_the_write_is_caught(
     looked_up: list[str] = []
     real_lookup = store._holder_of
 
-    def claimed_after_the_check(session: Session, row: object, exchange_id: str) -> int | None:
+    def claimed_after_the_check(session: Session, row: Transfer, exchange_id: str) -> int | None:
         looked_up.append(exchange_id)
-        return None if len(looked_up) == 1 else real_lookup(session, row, exchange_id)  # type: ignore[arg-type]
+        return None if len(looked_up) == 1 else real_lookup(session, row, exchange_id)
 
     monkeypatch.setattr(store, "_holder_of", claimed_after_the_check)
     left = ledger.record_attempt(
@@ -171,7 +170,8 @@ def test_a_concurrent_claim_on_postgresql_is_caught(ledger: Ledger, ledger_url: 
     assert left.error == held_message("paper", TRAN_ID, second.id, first.id)
 
 
-def _wait_for_a_lock_wait(watcher, done) -> None:  # type: ignore[no-untyped-def]
+def _wait_for_a_lock_wait(watcher: Connection, done: Callable[[], bool]) -> None:
+    """Return once some session of the database waits on a lock (ours, on the claim)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not done():
         waiting = watcher.execute(
@@ -182,7 +182,7 @@ def _wait_for_a_lock_wait(watcher, done) -> None:  # type: ignore[no-untyped-def
         ).scalar()
         if waiting:
             return
-        threading.Event().wait(0.02)
+        time.sleep(0.02)
     raise AssertionError("the ledger's write never waited on the other session's claim")
 
 
