@@ -5,7 +5,9 @@ read a moment ago may no longer be transferable), sized at `safety` of it and ro
 the intent committed, and only then `transfer()` called (invariant 1). What happens next
 depends on the classified answer:
 
-- confirmed: recorded with the venue's transfer id;
+- confirmed: recorded with the venue's transfer id; if another ledger row already holds that id
+  (a venue that numbers its transfers again from the start), recorded `unknown` with a message
+  naming both rows instead: the money moved, so it is neither a crash nor, later, `failed`;
 - transient (429, connection refused: nothing happened): the same intent is tried again after a
   jittered backoff, within the retry policy's attempts and deadline;
 - clock: the time difference is measured again once, then the same intent is tried again;
@@ -43,6 +45,8 @@ from bot.retry import RetryPolicy, Timing
 from bot.venues.base import Venue
 from bot.venues.clients import DryRunRefused
 from bot.venues.errors import ErrorKind, VenueError
+
+log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -347,6 +351,8 @@ class Executor:
                 exchange_id=receipt.exchange_id,
                 status=TransferStatus.CONFIRMED,
             )
+            if confirmed.status is not TransferStatus.CONFIRMED:  # the id is another row's
+                log.warning("%s", confirmed.error)
             failpoint(AFTER_OUTCOME_COMMIT)
             return confirmed, None
 

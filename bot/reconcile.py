@@ -6,6 +6,10 @@ where the venue records one, else by asset, exact amount, direction and time win
 claiming an exchange transfer that another ledger row already holds. Found: `confirmed`.
 Provably absent once the venue's settle window has passed: `failed`. Otherwise it stays
 `unknown`, and the venue/asset stays blocked until a later run settles it.
+
+An entry that matches but whose id another row holds proves nothing either way (a venue that
+numbered its transfers again from the start reuses ids): the transfer is left `unknown` with a
+message naming both rows, for an operator, and never settled `failed` on that evidence.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.ledger.queries import claimed_exchange_ids, open_transfers
-from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
+from bot.ledger.queries import exchange_id_holders, open_transfers
+from bot.ledger.store import Clock, Ledger, TransferRecord, held_elsewhere, utc_now
 from bot.model import TransferStatus, VenueTransfer
 from bot.venues.base import Venue
 from bot.venues.errors import VenueError
@@ -60,6 +64,27 @@ def find_match(
     ]
     matching.sort(key=lambda e: (e.at is None, e.at))
     return matching[0] if matching else None
+
+
+def find_held_match(
+    intent: TransferRecord,
+    history: Iterable[VenueTransfer],
+    holders: Mapping[str, int],
+    *,
+    window: timedelta,
+) -> tuple[VenueTransfer, int] | None:
+    """The entry that would be this intent but for its id being held by another row, and that
+    row's id; None when an unheld entry matches or nothing does. Pure.
+
+    Such an entry may be the holder's or this intent's (ids are reused when a venue starts its
+    numbering over), so it must neither confirm nor let the intent be settled failed."""
+    claimed = set(holders)
+    if find_match(intent, history, claimed, window=window) is not None:
+        return None
+    entry = find_match(intent, history, set(), window=window)
+    if entry is None or holders.get(entry.exchange_id) in (None, intent.id):
+        return None
+    return entry, holders[entry.exchange_id]
 
 
 @dataclass
@@ -121,13 +146,20 @@ class Reconciler:
             report.still_open.append(record)
             report.errors.append(f"transfer {record.id}: cannot read history: {exc}")
             return
-        match = find_match(
-            record, history, claimed_exchange_ids(self._ledger, venue.name), window=self._window
-        )
+        holders = exchange_id_holders(self._ledger, venue.name)
+        match = find_match(record, history, set(holders), window=self._window)
+        held = find_held_match(record, history, holders, window=self._window)
         if match is not None:
-            report.resolved.append(
-                self._resolve(record, TransferStatus.CONFIRMED, match.exchange_id, "found")
-            )
+            found = self._resolve(record, TransferStatus.CONFIRMED, match.exchange_id, "found")
+            if found.status.is_final:
+                report.resolved.append(found)
+            else:  # another process claimed the id meanwhile: the ledger left it unknown
+                report.still_open.append(found)
+                report.errors.append(found.error or f"transfer {record.id}: left unknown")
+        elif held is not None:
+            entry, holder = held
+            report.still_open.append(self._leave_unknown(record, entry, holder))
+            report.errors.append(held_elsewhere(record.venue, entry.exchange_id, record.id, holder))
         elif checked_at >= record.created_at + self._window:
             report.resolved.append(
                 self._resolve(
@@ -140,6 +172,24 @@ class Reconciler:
             )
         else:
             report.still_open.append(record)
+
+    def _leave_unknown(
+        self, record: TransferRecord, entry: VenueTransfer, holder: int
+    ) -> TransferRecord:
+        """Record once (not on every run) that the only match is held by another row."""
+        message = held_elsewhere(record.venue, entry.exchange_id, record.id, holder)
+        if record.status is TransferStatus.UNKNOWN and record.error == message:
+            return record
+        assert record.amount is not None
+        log.warning("%s", message)
+        return self._ledger.record_attempt(
+            record.id,
+            amount=record.amount,
+            outcome=f"reconciled:{TransferStatus.UNKNOWN.value}",
+            started_at=self._clock(),
+            error=message,
+            status=TransferStatus.UNKNOWN,
+        )
 
     def _resolve(
         self, record: TransferRecord, status: TransferStatus, exchange_id: str | None, how: str
@@ -155,5 +205,5 @@ class Reconciler:
             error=f"reconciled: {how}" if failed else None,
             status=status,
         )
-        log.info("transfer %s reconciled: %s (%s)", record.id, status.value, how)
+        log.info("transfer %s reconciled: %s (%s)", record.id, resolved.status.value, how)
         return resolved

@@ -56,10 +56,11 @@ def open_transfers(ledger: Ledger, venue: str | None = None) -> list[TransferRec
         return [TransferRecord.of(row, attempts=0) for row in session.execute(query).scalars()]
 
 
-def claimed_exchange_ids(ledger: Ledger, venue: str) -> set[str]:
-    """Exchange transfer ids that ledger rows of `venue` already hold."""
-    query = select(Transfer.exchange_id).where(
+def exchange_id_holders(ledger: Ledger, venue: str) -> dict[str, int]:
+    """Exchange transfer ids that ledger rows of `venue` already hold, with the holding row's id
+    (so that a refusal to claim one again can name the holder)."""
+    query = select(Transfer.exchange_id, Transfer.id).where(
         Transfer.venue == venue, Transfer.exchange_id.is_not(None)
     )
     with Session(ledger.engine) as session:
-        return {row for row in session.execute(query).scalars()}
+        return {exchange_id: row_id for exchange_id, row_id in session.execute(query)}

@@ -2,6 +2,11 @@
 
 The executor calls these in order (intent, attempt, outcome); each call commits, so a process
 killed between two calls leaves the last committed fact, which reconciliation completes.
+
+An outcome whose exchange transfer id another row of the venue already holds (a venue that
+numbers its transfers again from the start, e.g. a paper exchange whose state was deleted) is
+recorded `unknown` with a message naming both rows, never raised: the money may well have
+moved, so the row must neither crash the run nor be settled `failed` later.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.ledger import db, journal
@@ -30,9 +36,23 @@ from bot.model import PlannedTransfer, State, TransferStatus
 
 Clock = Callable[[], datetime]
 
+EXCHANGE_ID_CONSTRAINT = "uq_transfers_venue_exchange_id"
+# SQLite names the columns, not the constraint, in its UNIQUE violation message.
+SQLITE_EXCHANGE_ID_CONFLICT = "UNIQUE constraint failed: transfers.venue, transfers.exchange_id"
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def held_elsewhere(venue: str, exchange_id: str, transfer_id: int, holder_id: int | None) -> str:
+    """The error of a row left unknown because its exchange id is another row's: both named,
+    so that an operator can tell which venue transfer is which."""
+    holder = f"transfer {holder_id}" if holder_id is not None else "another transfer"
+    return (
+        f"venue {venue} answered transfer id {exchange_id} for transfer {transfer_id}, which "
+        f"{holder} already holds; left unknown for reconciliation or an operator"
+    )
 
 
 def new_client_id() -> str:
@@ -244,9 +264,18 @@ class Ledger:
         status: TransferStatus | None = None,
     ) -> TransferRecord:
         """Record one call to the venue; with `status`, the transfer's outcome is written in the
-        same transaction (one commit, so an attempt never exists without its outcome)."""
+        same transaction (one commit, so an attempt never exists without its outcome).
+
+        The attempt keeps the exchange id the venue gave even when the transfer cannot take it
+        (another row holds it): then the transfer is left unknown, see `_write_outcome`."""
         now = self._clock()
         with self._transaction() as session:
+            row = session.get_one(Transfer, transfer_id)
+            held = None
+            if status is not None:
+                held = _write_outcome(
+                    session, row, status, now, exchange_id=exchange_id, error=error
+                )
             number = session.scalar(
                 select(func.count()).where(TransferAttempt.transfer_id == transfer_id)
             )
@@ -258,14 +287,12 @@ class Ledger:
                 amount=amount,
                 outcome=outcome,
                 error_kind=error_kind,
-                error=error,
+                error=held or error,
                 exchange_id=exchange_id,
             )
             session.add(attempt)
             journal.append(session, attempt, now)
-            row = session.get_one(Transfer, transfer_id)
             if status is not None:
-                _set_outcome(row, status, now, exchange_id=exchange_id, error=error)
                 journal.append(session, row, now)
             return TransferRecord.of(row, attempts=attempt.number)
 
@@ -277,11 +304,12 @@ class Ledger:
         exchange_id: str | None = None,
         error: str | None = None,
     ) -> TransferRecord:
-        """Move a pending/unknown transfer to its next status (the database refuses final rows)."""
+        """Move a pending/unknown transfer to its next status (the database refuses final rows);
+        an exchange id another row holds leaves it unknown instead, see `_write_outcome`."""
         now = self._clock()
         with self._transaction() as session:
             row = session.get_one(Transfer, transfer_id)
-            _set_outcome(row, status, now, exchange_id=exchange_id, error=error)
+            _write_outcome(session, row, status, now, exchange_id=exchange_id, error=error)
             journal.append(session, row, now)
             return TransferRecord.of(row, attempts=_attempt_count(session, transfer_id))
 
@@ -293,6 +321,61 @@ class Ledger:
     def verify(self) -> journal.VerifyReport:
         with self._sessions() as session:
             return journal.verify(session)
+
+
+def _write_outcome(
+    session: Session,
+    row: Transfer,
+    status: TransferStatus,
+    now: datetime,
+    *,
+    exchange_id: str | None,
+    error: str | None,
+) -> str | None:
+    """Set the row's outcome, or, when another row of the venue holds `exchange_id`, leave it
+    unknown and return the message saying so.
+
+    Checked with a query first; the unique constraint is the backstop for a writer that claims
+    the id between that query and this write (another process on PostgreSQL): the write runs in
+    a savepoint, so its violation is caught without losing the caller's transaction."""
+    if exchange_id is not None:
+        holder = _holder_of(session, row, exchange_id)
+        if holder is not None:
+            return _leave_unknown(row, now, exchange_id, holder)
+    try:
+        with session.begin_nested():
+            _set_outcome(row, status, now, exchange_id=exchange_id, error=error)
+    except IntegrityError as exc:
+        if exchange_id is None or not _is_exchange_id_conflict(exc):
+            raise  # e.g. the trigger that refuses to change a final row
+        return _leave_unknown(row, now, exchange_id, _holder_of(session, row, exchange_id))
+    return None
+
+
+def _holder_of(session: Session, row: Transfer, exchange_id: str) -> int | None:
+    """The id of another transfer of the row's venue that holds `exchange_id`, if any."""
+    return session.scalar(
+        select(Transfer.id).where(
+            Transfer.venue == row.venue,
+            Transfer.exchange_id == exchange_id,
+            Transfer.id != row.id,
+        )
+    )
+
+
+def _leave_unknown(row: Transfer, now: datetime, exchange_id: str, holder: int | None) -> str:
+    message = held_elsewhere(row.venue, exchange_id, row.id, holder)
+    _set_outcome(row, TransferStatus.UNKNOWN, now, exchange_id=None, error=message)
+    return message
+
+
+def _is_exchange_id_conflict(exc: IntegrityError) -> bool:
+    """True for a violation of the (venue, exchange_id) constraint, on either backend."""
+    diag = getattr(exc.orig, "diag", None)  # psycopg names the violated constraint
+    constraint = getattr(diag, "constraint_name", None)
+    if constraint is not None:
+        return constraint == EXCHANGE_ID_CONSTRAINT
+    return SQLITE_EXCHANGE_ID_CONFLICT in str(exc.orig)
 
 
 def _set_outcome(

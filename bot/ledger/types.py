@@ -14,10 +14,13 @@ from bot.money import plain
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
-    """A Decimal stored without loss: NUMERIC on PostgreSQL, canonical text on SQLite.
+    """A Decimal stored without loss: unconstrained NUMERIC on PostgreSQL, canonical text on
+    SQLite; read back in the same canonical form on both ("3000.5", never "3.0005E+3").
 
-    SQLite has no decimal type: its NUMERIC affinity turns "0.1" into a float. Text keeps
-    every digit; the canonical form ("3000.5", never "3.0005E+3") keeps it readable.
+    SQLite has no decimal type: its NUMERIC affinity turns "0.1" into a float, so text keeps
+    every digit (SQLite ignores the 64). PostgreSQL's NUMERIC without precision and scale keeps
+    any number of digits; NUMERIC(38, 18) rounded an inverse notional or a venue's
+    '438.799142390000018' past the 18th decimal (migration 0002).
     """
 
     impl = String(64)
@@ -25,7 +28,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(Numeric(38, 18, asdecimal=True))
+            return dialect.type_descriptor(Numeric(asdecimal=True))
         return dialect.type_descriptor(String(64))
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
@@ -38,7 +41,9 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(str(value)).normalize() if dialect.name == "postgresql" else Decimal(value)
+        # not Decimal.normalize(): it rounds to the context's 28 digits
+        exact = value if isinstance(value, Decimal) else Decimal(str(value))
+        return Decimal(plain(exact))
 
 
 class UtcDateTime(TypeDecorator[datetime]):

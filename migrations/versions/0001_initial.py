@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from bot.ledger.types import ExactDecimal, UtcDateTime
+from bot.ledger.types import UtcDateTime
 
 revision = "0001"
 down_revision = None
@@ -19,6 +19,10 @@ depends_on = None
 
 GENESIS_HASH = "0" * 64
 FINAL_STATUSES = "('confirmed', 'failed', 'skipped', 'dry_run', 'manual')"
+# Money as this revision created it, frozen here so that later changes to the model's
+# ExactDecimal (0002: unconstrained NUMERIC) do not rewrite history: text on SQLite,
+# NUMERIC(38, 18) on PostgreSQL.
+Money = sa.String(64).with_variant(sa.Numeric(38, 18, asdecimal=True), "postgresql")
 
 
 def upgrade() -> None:
@@ -41,11 +45,11 @@ def upgrade() -> None:
         sa.Column("venue", sa.String(64), nullable=False),
         sa.Column("account", sa.String(32), nullable=False),
         sa.Column("asset", sa.String(32), nullable=False),
-        sa.Column("free", ExactDecimal, nullable=False),
-        sa.Column("used", ExactDecimal, nullable=False),
-        sa.Column("balance", ExactDecimal, nullable=False),
-        sa.Column("unrealized_pnl", ExactDecimal, nullable=False),
-        sa.Column("transferable", ExactDecimal, nullable=False),
+        sa.Column("free", Money, nullable=False),
+        sa.Column("used", Money, nullable=False),
+        sa.Column("balance", Money, nullable=False),
+        sa.Column("unrealized_pnl", Money, nullable=False),
+        sa.Column("transferable", Money, nullable=False),
     )
     op.create_table(
         "position_snapshots",
@@ -55,15 +59,15 @@ def upgrade() -> None:
         sa.Column("venue", sa.String(64), nullable=False),
         sa.Column("symbol", sa.String(64), nullable=False),
         sa.Column("side", sa.String(8), nullable=False),
-        sa.Column("contracts", ExactDecimal, nullable=False),
-        sa.Column("contract_size", ExactDecimal, nullable=False),
-        sa.Column("notional", ExactDecimal, nullable=False),
-        sa.Column("entry_price", ExactDecimal, nullable=True),
-        sa.Column("mark_price", ExactDecimal, nullable=True),
-        sa.Column("unrealized_pnl", ExactDecimal, nullable=False),
-        sa.Column("initial_margin", ExactDecimal, nullable=True),
-        sa.Column("maintenance_margin", ExactDecimal, nullable=True),
-        sa.Column("liquidation_price", ExactDecimal, nullable=True),
+        sa.Column("contracts", Money, nullable=False),
+        sa.Column("contract_size", Money, nullable=False),
+        sa.Column("notional", Money, nullable=False),
+        sa.Column("entry_price", Money, nullable=True),
+        sa.Column("mark_price", Money, nullable=True),
+        sa.Column("unrealized_pnl", Money, nullable=False),
+        sa.Column("initial_margin", Money, nullable=True),
+        sa.Column("maintenance_margin", Money, nullable=True),
+        sa.Column("liquidation_price", Money, nullable=True),
     )
     op.create_table(
         "funding_snapshots",
@@ -72,8 +76,8 @@ def upgrade() -> None:
         sa.Column("read_at", UtcDateTime, nullable=False),
         sa.Column("venue", sa.String(64), nullable=False),
         sa.Column("symbol", sa.String(64), nullable=False),
-        sa.Column("rate", ExactDecimal, nullable=True),
-        sa.Column("mark_price", ExactDecimal, nullable=True),
+        sa.Column("rate", Money, nullable=True),
+        sa.Column("mark_price", Money, nullable=True),
         sa.Column("next_funding_at", UtcDateTime, nullable=True),
     )
     op.create_table(
@@ -89,8 +93,8 @@ def upgrade() -> None:
         sa.Column("from_account", sa.String(32), nullable=False),
         sa.Column("to_account", sa.String(32), nullable=False),
         sa.Column("rule", sa.String(32), nullable=False),
-        sa.Column("planned_amount", ExactDecimal, nullable=False),
-        sa.Column("amount", ExactDecimal, nullable=True),
+        sa.Column("planned_amount", Money, nullable=False),
+        sa.Column("amount", Money, nullable=True),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("exchange_id", sa.String(128), nullable=True),
         sa.Column("error", sa.Text, nullable=True),
@@ -112,7 +116,7 @@ def upgrade() -> None:
         sa.Column("number", sa.Integer, nullable=False),
         sa.Column("started_at", UtcDateTime, nullable=False),
         sa.Column("finished_at", UtcDateTime, nullable=True),
-        sa.Column("amount", ExactDecimal, nullable=False),
+        sa.Column("amount", Money, nullable=False),
         sa.Column("outcome", sa.String(32), nullable=False),
         sa.Column("error_kind", sa.String(32), nullable=True),
         sa.Column("error", sa.Text, nullable=True),

@@ -1,17 +1,23 @@
 """Every ledger test runs on each backend: a SQLite file, and a fresh database on the
 PostgreSQL server named by BOT_TEST_POSTGRES_URL (CI starts one; without it, locally, the
-PostgreSQL cases are skipped — in CI they are required)."""
+PostgreSQL cases are skipped — in CI they are required).
+
+`paper` and `config` give a whole cycle on either backend against an in-loop paper exchange."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+
+from bot.config import Config, parse_config
+from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore
+from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, live_venue
 
 POSTGRES_ENV = "BOT_TEST_POSTGRES_URL"
 
@@ -36,3 +42,28 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture
+async def paper(tmp_path: Path) -> AsyncIterator[PaperExchange]:
+    async with PaperExchange(StateStore(tmp_path / "paper.json")) as running:
+        yield running
+
+
+@pytest.fixture
+def config(
+    paper: PaperExchange, ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Config:
+    monkeypatch.setenv(KEY_ENV, PAPER_API_KEY)
+    monkeypatch.setenv(SECRET_ENV, PAPER_SECRET)
+    url = make_url(ledger_url)
+    if url.password:  # config never holds a password: libpq reads PGPASSWORD
+        monkeypatch.setenv("PGPASSWORD", str(url.password))
+        url = URL.create(url.drivername, url.username, None, url.host, url.port, url.database)
+    raw = {
+        "ledger": {"url": url.render_as_string(hide_password=False)},
+        "transfers": {"settle_window_seconds": 0},
+        "venues": {"binance": live_venue(paper.base_url, ccxt={"enableRateLimit": False})},
+        "hedges": {"eth": ETH_HEDGE},
+    }
+    return parse_config(raw, base_dir=tmp_path)

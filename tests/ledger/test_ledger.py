@@ -97,8 +97,20 @@ def test_an_exchange_id_is_claimed_by_one_row_only(ledger: Ledger) -> None:
     first = ledger.record_intent(run, ITEM, amount=D(1), inputs={})
     second = ledger.record_intent(run, ITEM, amount=D(1), inputs={})
     ledger.record_outcome(first.id, TransferStatus.CONFIRMED, exchange_id="7")
-    with pytest.raises(IntegrityError):
-        ledger.record_outcome(second.id, TransferStatus.CONFIRMED, exchange_id="7")
+    # the database refuses a second holder...
+    with pytest.raises(IntegrityError), ledger.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE transfers SET exchange_id = '7' WHERE id = :id"), {"id": second.id}
+        )
+    # ...and the ledger never asks it to: the row is left unknown, naming both rows
+    left = ledger.record_outcome(second.id, TransferStatus.CONFIRMED, exchange_id="7")
+    assert (left.status, left.exchange_id) == (TransferStatus.UNKNOWN, None)
+    assert left.error == (
+        f"venue paper answered transfer id 7 for transfer {second.id}, which transfer "
+        f"{first.id} already holds; left unknown for reconciliation or an operator"
+    )
+    assert ledger.get_transfer(first.id).exchange_id == "7"
+    assert ledger.verify().ok
 
 
 def test_verify_detects_edits_behind_the_bots_back(ledger: Ledger) -> None:
