@@ -48,8 +48,6 @@ from bot.venues.errors import ErrorKind, VenueError
 
 log = logging.getLogger(__name__)
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True, kw_only=True)
 class Sizing:
