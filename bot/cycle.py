@@ -60,9 +60,7 @@ def venue_error_lines(errors: Mapping[str, Exception]) -> list[str]:
     lines = []
     for name, error in sorted(errors.items()):
         text = " ".join(redact(str(error)).split())
-        lines.append(
-            text if text.startswith(f"{name}:") or name in text[:80] else f"{name}: {text}"
-        )
+        lines.append(f"venue {text}" if text.startswith(f"{name}:") else f"venue {name}: {text}")
     return lines
 
 
