@@ -20,12 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from bot.config import HedgeConfig
 from bot.model import SPOT
 from bot.money import to_decimal
-from bot.venues.coinswitch import (
+from bot.venues.coinswitch.exchange import (
     COST_20_PER_MINUTE,
     EXCHANGE_ID,
     FUTURES,
     RATE_LIMIT_MS,
-    CoinSwitchVenue,
     ImplicitAPI,
     coinswitch,
     seed_from_secret,
@@ -33,6 +32,7 @@ from bot.venues.coinswitch import (
     signed_path,
     signing_message,
 )
+from bot.venues.coinswitch.venue import CoinSwitchVenue
 from bot.venues.errors import ErrorKind, VenueError
 from tests.fakes.coinswitch_server import (
     FUTURES_PREFIX,

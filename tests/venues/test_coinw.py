@@ -17,25 +17,24 @@ from ccxt.base.decimal_to_precision import TICK_SIZE
 from bot.config import HedgeConfig
 from bot.errors import VenueUnusable
 from bot.model import SPOT, Position
-from bot.venues.coinw import (
+from bot.venues.coinw.exchange import (
     API,
     DOCS,
     ENDPOINTS,
     EXCHANGE_ID,
     FUTURES,
     RATE_LIMIT_MS,
-    CoinWVenue,
     coinw,
     envelope_failure,
     futures_figures,
     futures_sign_payload,
     futures_signature,
-    merge_positions,
     position_figures,
     spot_query,
     spot_signature,
     throttle_cost,
 )
+from bot.venues.coinw.venue import CoinWVenue, merge_positions
 from bot.venues.errors import ErrorKind, VenueError, classify
 from tests.fakes.coinw_server import (
     API_KEY,
@@ -155,24 +154,27 @@ def test_throttle_costs_keep_every_endpoint_under_its_own_limit() -> None:
 
 
 def test_futures_free_money_excludes_coupons_and_held_margin() -> None:
-    figures = futures_figures(
-        {key: str(value) for key, value in SEED_USER_ASSETS.items()}, DOC_TRANSFERABLE
-    )
+    figures = futures_figures({key: str(value) for key, value in SEED_USER_ASSETS.items()})
+    assert figures is not None
     assert figures.available_margin == D("499.71964459000003")
     # availableMargin = availableUsdt + almightyGold in the seed; alMargin is held by fills
     assert figures.free == D("495.07556766") - D("0.14311") == D("494.93245766")
     assert figures.free != figures.available_margin
     assert figures.used == D("0.14311")
     assert figures.total == D("495.07556766")
-    assert figures.transferable == D("438.799142390000018")
 
 
 def test_futures_free_money_never_negative() -> None:
     figures = futures_figures(
-        {"availableMargin": "10", "availableUsdt": "10", "alMargin": "25", "almightyGold": "0"},
-        "-1",
+        {
+            "availableMargin": "10",
+            "availableUsdt": "10",
+            "alMargin": "25",
+            "alFreeze": 0,
+            "almightyGold": "0",
+        }
     )
-    assert figures.free == 0 and figures.transferable == 0
+    assert figures is not None and figures.free == 0
 
 
 @pytest.mark.parametrize(

@@ -1,19 +1,17 @@
-"""CoinSwitch PRO (spot v2 + futures v2) as a ccxt async exchange, and the venue that uses it.
+"""CoinSwitch PRO (spot v2 + futures v2) as a ccxt async exchange: `coinswitch`, usable with
+or without the bot.
 
-ccxt 4.5.90 has no CoinSwitch, so `coinswitch` is our own `Exchange` subclass: the rest of the
-bot calls `load_markets`, `fetch_balance`, `fetch_positions` and `fetch_funding_rate` on it
-exactly as on a ccxt exchange. `CoinSwitchVenue` adapts what the generic `Venue` gets wrong
-here: the futures wallet's account name, what is transferable (the raw strings, not floats),
-and the unrealized PnL, which the futures wallet endpoint does not report. Futures v2 has no
-wallet-to-wallet transfer API, so `has['transfer']` is False and the bot records such moves
-as manual.
+ccxt 4.5.90 has no CoinSwitch, so `coinswitch` is our own `Exchange` subclass: anything that
+speaks ccxt calls `load_markets`, `fetch_balance`, `fetch_positions` and `fetch_funding_rate` on
+it exactly as on a ccxt exchange. It imports nothing of the bot but a small pure helper
+(`bot.venues.implicit`); the bot's adapter is `bot.venues.coinswitch.venue`. Futures v2 has no
+wallet-to-wallet transfer API, so `has['transfer']` is False.
 
 Sources (CoinSwitch PRO API docs, https://api-trading.coinswitch.co):
 - signing: /get-started/authentication, /resources/reference-client
 - base URLs, envelope, numbers as strings, drift window: /get-started/api-surfaces
 - status codes and the `{"message": ...}` error body: /resources/errors-and-rate-limits
-- futures wallet: "Get Wallet Balance" (/trade/api/v2/futures/wallet_balance), the seed
-  document shared/seeds/001_005484b7a6ea77ac.txt
+- futures wallet: "Get Wallet Balance" (GET /trade/api/v2/futures/wallet_balance)
 - every other endpoint: cited on the method that calls it.
 
 Python ccxt does not build implicit API methods from `describe()['api']` at run time (its own
@@ -25,10 +23,7 @@ the same `API` table, the way ccxt's build does it: `futures_get_wallet_balance(
 from __future__ import annotations
 
 import urllib.parse
-from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 from ccxt.async_support.base.exchange import Exchange
@@ -47,13 +42,11 @@ from ccxt.base.errors import (
 )
 from ccxt.base.precise import Precise
 
-from bot.model import SPOT, Position, VenueState, Wallet
-from bot.money import ZERO, to_decimal, to_decimal_or_none
 from bot.venues.implicit import implicit_api
-from bot.venues.venue import Venue
 
 EXCHANGE_ID = "coinswitch"
-FUTURES = "futures"  # the bot's (and fetch_balance's) name for the futures wallet
+SPOT = "spot"  # fetch_balance's name for the spot wallet (the portfolio)
+FUTURES = "futures"  # fetch_balance's name for the futures wallet
 FUTURES_EXCHANGE = "EXCHANGE_2"  # "the futures exchange identifier" (api-surfaces)
 DEFAULT_SPOT_EXCHANGE = "c2c1"  # the USDT spot venue (spot/concepts/exchange-identifiers)
 SIGNATURE_SEED_BYTES = 32
@@ -419,7 +412,7 @@ class coinswitch(Exchange, ImplicitAPI):
     async def fetch_balance(self, params: dict | None = None) -> dict[str, Any]:
         """`params['type']`: 'spot' (default) reads GET /trade/api/v2/user/portfolio
         (/spot/reference/portfolio); 'futures' (or 'swap', 'future') reads
-        GET /trade/api/v2/futures/wallet_balance (seed 001, no request parameters)."""
+        GET /trade/api/v2/futures/wallet_balance ("Get Wallet Balance", no request parameters)."""
         params = params or {}
         requested = self.safe_string_lower(params, "type")
         if requested is None:
@@ -595,126 +588,3 @@ def _instruments(data: Mapping[str, Any]) -> dict[str, dict]:
     if isinstance(nested, dict) and all(isinstance(v, dict) for v in nested.values()):
         return dict(nested)
     return {key: value for key, value in data.items() if isinstance(value, dict)}
-
-
-# the venue ---------------------------------------------------------------------------------
-
-
-class CoinSwitchVenue(Venue):
-    """CoinSwitch: a 'spot' and a 'futures' wallet, no transfer API (moves are manual)."""
-
-    account_aliases: Mapping[str, str] = {
-        "main": SPOT,
-        "swap": FUTURES,
-        "future": FUTURES,
-        "linear": FUTURES,
-    }
-
-    def futures_account(self, market: Mapping[str, Any]) -> str:
-        return FUTURES
-
-    def balance_params(self, account: str) -> dict[str, Any]:
-        return {"type": self.normalize_account(account)}
-
-    def parse_wallets(self, account: str, balance: Mapping[str, Any]) -> list[Wallet]:
-        """Wallets from the raw strings in `info`: ccxt's unified numbers are floats."""
-        account = self.normalize_account(account)
-        info = balance.get("info") or {}
-        if account == SPOT:
-            return spot_wallets(info)
-        if account == FUTURES:
-            return futures_wallets(info)
-        return super().parse_wallets(account, balance)
-
-    def parse_position(self, raw: Mapping[str, Any]) -> Position | None:
-        """The position from the venue's own strings (Get Positions), not ccxt's floats."""
-        info = raw.get("info")
-        market = self._perps.get(raw.get("symbol") or "")
-        if not isinstance(info, Mapping) or market is None:
-            return super().parse_position(raw)
-        return position_from_info(info, market.symbol, market.contract_size)
-
-    async def read_state(self) -> VenueState:
-        return with_position_pnl(await super().read_state())
-
-
-def spot_wallets(info: Mapping[str, Any]) -> list[Wallet]:
-    """Portfolio rows: main_balance is what is available (and transferable), blocked is in
-    open orders."""
-    wallets = []
-    for row in info.get("data") or []:
-        free = to_decimal(row.get("main_balance", "0"), "main_balance")
-        blocked = to_decimal_or_none(row.get("blocked_balance_order"), "blocked_balance_order")
-        used = blocked if blocked is not None else ZERO
-        wallets.append(
-            Wallet(
-                account=SPOT,
-                asset=str(row["currency"]).upper(),
-                free=free,
-                used=used,
-                balance=free + used,
-                transferable=max(ZERO, free),
-            )
-        )
-    return wallets
-
-
-def futures_wallets(info: Mapping[str, Any]) -> list[Wallet]:
-    """wallet_balance totals per settlement asset; total_available_balance is transferable."""
-    wallets = []
-    for entry in (info.get("data") or {}).get("base_asset_balances") or []:
-        balances = entry.get("balances") or {}
-        available = to_decimal(balances.get("total_available_balance", "0"), "total_available")
-        wallets.append(
-            Wallet(
-                account=FUTURES,
-                asset=str(entry["base_asset"]).upper(),
-                free=available,
-                used=to_decimal(balances.get("total_blocked_balance", "0"), "total_blocked"),
-                balance=to_decimal(balances.get("total_balance", "0"), "total_balance"),
-                transferable=max(ZERO, available),
-            )
-        )
-    return wallets
-
-
-def position_from_info(
-    info: Mapping[str, Any], symbol: str, contract_size: Decimal
-) -> Position | None:
-    """One Get Positions row as a `Position`; None when it holds nothing."""
-    contracts = abs(to_decimal(info.get("position_size", "0"), "position_size"))
-    if contracts == 0:
-        return None
-    return Position(
-        symbol=symbol,
-        side=str(info.get("position_side") or "").lower() or "short",
-        contracts=contracts,
-        contract_size=contract_size,
-        notional=abs(to_decimal(info.get("position_value", "0"), "position_value")),
-        entry_price=to_decimal_or_none(info.get("avg_entry_price"), "avg_entry_price"),
-        mark_price=to_decimal_or_none(info.get("mark_price"), "mark_price"),
-        unrealized_pnl=to_decimal_or_none(info.get("unrealised_pnl"), "unrealised_pnl") or ZERO,
-        initial_margin=to_decimal_or_none(info.get("position_margin"), "position_margin"),
-        maintenance_margin=to_decimal_or_none(info.get("maint_margin"), "maint_margin"),
-        liquidation_price=to_decimal_or_none(info.get("liquidation_price"), "liquidation_price"),
-    )
-
-
-def with_position_pnl(state: VenueState) -> VenueState:
-    """Add the positions' unrealized PnL to the futures wallets of their settle currency.
-
-    wallet_balance reports total = available + blocked (position and order margin) and no
-    unrealized PnL, while the policy's equity is balance + unrealized PnL.
-    """
-    pnl_by_asset: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for symbol, position in state.positions.items():
-        market = state.markets.get(symbol)
-        if market is not None:
-            pnl_by_asset[market.settle] += position.unrealized_pnl
-    if not pnl_by_asset:
-        return state
-    wallets = dict(state.wallets)
-    for asset, pnl in pnl_by_asset.items():
-        wallet = state.wallet(FUTURES, asset)
-        wallets[(FUTURES, asset)] = replace(wallet, unrealized_pnl=wallet.unrealized_pnl + pnl)
-    return replace(state, wallets=wallets)
