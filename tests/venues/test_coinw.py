@@ -42,6 +42,9 @@ from tests.fakes.coinw_server import (
     SECRET,
     SEED_USER_ASSETS,
     CoinWFakeServer,
+    CoinWFakeState,
+    Number,
+    dumps,
 )
 
 D = Decimal
@@ -477,3 +480,276 @@ async def test_venue_refuses_a_perpetual_not_settled_in_usdt(
     venue = CoinWVenue("coinw", client, {"btc": hedge("BTC/USDC:USDC", "BTC/USDT")})
     with pytest.raises(VenueUnusable, match="USDT only"):
         await venue.connect()
+
+
+# exact figures --------------------------------------------------------------------------------
+
+
+async def test_a_documented_figure_served_as_a_json_number_reaches_the_bot_exactly(
+    venue: CoinWVenue, fake: CoinWFakeServer
+) -> None:
+    # a float would make this 438.79914239000004: the digits must be the venue's
+    fake.state.transferable = Number(DOC_TRANSFERABLE)
+    fake.state.user_assets["availableUsdt"] = Number("438.799142390000018")
+    fake.state.positions[0]["openPrice"] = Number("3000.500000000000000001")
+    fake.state.positions[0]["profitUnreal"] = Number("-149.625000000000000001")
+    fake.state.funding_rates["ETH"] = Number("0.000109370000000000001")
+    assert '"value": 438.799142390000018' in dumps({"value": fake.state.transferable})
+    state = await venue.read_state()
+    futures = state.wallets[(FUTURES, "USDT")]
+    assert exact(futures.transferable, "438.799142390000018")
+    assert exact(futures.free, "438.656032390000018")  # availableUsdt - alMargin
+    position = state.positions[PERP]
+    assert exact(position.entry_price, "3000.500000000000000001")
+    assert exact(position.unrealized_pnl, "-149.625000000000000001")
+    assert exact(state.funding[PERP].rate, "0.000109370000000000001")
+    assert exact(state.markets[PERP].contract_size, "0.01")  # oneLotSize, not ccxt's float
+
+
+def exact(value: Decimal | None, literal: str) -> bool:
+    """Equal to the literal digit for digit, exponent included (not merely numerically)."""
+    return value is not None and value.as_tuple() == D(literal).as_tuple()
+
+
+async def test_a_row_of_zero_contracts_is_flat(venue: CoinWVenue, fake: CoinWFakeServer) -> None:
+    fake.state.positions[0]["currentPiece"] = "0"
+    assert await venue.read_positions([PERP]) == []
+
+
+# strict decoding: table-driven against the fake -----------------------------------------------
+
+MISSING = object()
+
+
+def assets(key: str, value: object) -> Callable[[CoinWFakeState], None]:
+    return lambda state: _set(state.user_assets, key, value)
+
+
+def position(key: str, value: object) -> Callable[[CoinWFakeState], None]:
+    return lambda state: _set(state.positions[0], key, value)
+
+
+def spot(asset: str, key: str, value: object) -> Callable[[CoinWFakeState], None]:
+    return lambda state: _set(state.spot_balances[asset], key, value)
+
+
+def raw(endpoint: str, body: str) -> Callable[[CoinWFakeState], None]:
+    return lambda state: state.raw_bodies.__setitem__(endpoint, body)
+
+
+def _set(target: dict[str, Any], key: str, value: object) -> None:
+    if value is MISSING:
+        del target[key]
+    else:
+        target[key] = value
+
+
+def _set_transferable(value: object) -> Callable[[CoinWFakeState], None]:
+    return lambda state: setattr(state, "transferable", value)
+
+
+def _add_spot(asset: str) -> Callable[[CoinWFakeState], None]:
+    return lambda state: state.spot_balances.__setitem__(asset, {"available": "1", "onOrders": "0"})
+
+
+def _duplicate_position(state: CoinWFakeState) -> None:
+    state.positions.append(dict(state.positions[0]))
+
+
+def _long_and_short(state: CoinWFakeState) -> None:
+    state.positions.append(dict(state.positions[0], id="2", direction="long"))
+
+
+ASSETS = "GET /v1/perpum/account/getUserAssets"
+AVAILABLE = "GET /v1/perpum/account/available"
+SPOT_BALANCES = "POST /api/v1/private?command=returnCompleteBalances"
+POSITIONS = "GET /v1/perpum/positions"
+FUNDING = "GET /v1/perpum/fundingRate"
+
+#: (what to read, a change to the fake, the one-line error after "coinw: ")
+STRICT_CASES = [
+    pytest.param(
+        "swap",
+        assets("availableMargin", Number("NaN")),
+        f"{ASSETS}: availableMargin is 'NaN', not a finite number",
+    ),
+    pytest.param(
+        "swap",
+        assets("availableUsdt", Number("-Infinity")),
+        f"{ASSETS}: availableUsdt is '-Infinity', not a finite number",
+    ),
+    pytest.param("swap", assets("alMargin", MISSING), f"{ASSETS}: alMargin is missing"),
+    pytest.param("swap", assets("alFreeze", None), f"{ASSETS}: alFreeze is null"),
+    pytest.param(
+        "swap", assets("almightyGold", D("-0.01")), f"{ASSETS}: almightyGold is '-0.01', negative"
+    ),
+    pytest.param(
+        "swap",
+        assets("availableUsdt", Number("1e16")),
+        f"{ASSETS}: availableUsdt is '1e16', absurdly large (beyond ±1e15)",
+    ),
+    pytest.param(
+        "swap",
+        assets("availableUsdt", "12abc"),
+        f"{ASSETS}: availableUsdt is '12abc', not a number",
+    ),
+    pytest.param(
+        "swap", assets("availableUsdt", True), f"{ASSETS}: availableUsdt is True, not a number"
+    ),
+    pytest.param("swap", _set_transferable("-0.5"), f"{AVAILABLE}: data.value is '-0.5', negative"),
+    pytest.param(
+        "swap",
+        _set_transferable(Number("NaN")),
+        f"{AVAILABLE}: data.value is 'NaN', not a finite number",
+    ),
+    pytest.param(
+        "swap",
+        raw("/v1/perpum/account/available", '{"code": 0, "data": {}, "msg": ""}'),
+        f"{AVAILABLE}: data.value is missing",
+    ),
+    pytest.param(
+        "swap",
+        raw("/v1/perpum/account/getUserAssets", '{"code": 0, "data": null, "msg": ""}'),
+        f"{ASSETS}: data is null, not an object",
+    ),
+    pytest.param(
+        "spot", spot("ETH", "available", MISSING), f"{SPOT_BALANCES}: data.ETH.available is missing"
+    ),
+    pytest.param(
+        "spot",
+        spot("USDT", "onOrders", "NaN"),
+        f"{SPOT_BALANCES}: data.USDT.onOrders is 'NaN', not a finite number",
+    ),
+    pytest.param(
+        "spot",
+        spot("USDT", "available", "-1"),
+        f"{SPOT_BALANCES}: data.USDT.available is '-1', negative",
+    ),
+    pytest.param(
+        "spot", _add_spot("usdt"), f"{SPOT_BALANCES}: data.usdt is a second entry for USDT"
+    ),
+    pytest.param(
+        "spot", _add_spot(" "), f"{SPOT_BALANCES}: data[' '] is an entry without an asset name"
+    ),
+    pytest.param(
+        "spot",
+        raw(
+            "returnCompleteBalances",
+            '{"code": "200", "data": {"ETH": {"available": "1", "onOrders": "0"}, '
+            '"ETH": {"available": "2", "onOrders": "0"}}}',
+        ),
+        f"{SPOT_BALANCES}: key 'ETH' appears twice in one object",
+    ),
+    pytest.param(
+        "positions",
+        position("profitUnreal", Number("NaN")),
+        f"{POSITIONS}: data[ETH].profitUnreal is 'NaN', not a finite number",
+    ),
+    pytest.param(
+        "positions",
+        position("currentPiece", MISSING),
+        f"{POSITIONS}: data[ETH].currentPiece is missing",
+    ),
+    pytest.param(
+        "positions", position("currentPiece", None), f"{POSITIONS}: data[ETH].currentPiece is null"
+    ),
+    pytest.param(
+        "positions",
+        position("currentPiece", "-150"),
+        f"{POSITIONS}: data[ETH].currentPiece is '-150', negative",
+    ),
+    pytest.param(
+        "positions", position("direction", MISSING), f"{POSITIONS}: data[ETH].direction is missing"
+    ),
+    pytest.param(
+        "positions",
+        position("direction", "both"),
+        f"{POSITIONS}: data[ETH].direction is 'both', not long or short",
+    ),
+    pytest.param(
+        "positions", position("openPrice", MISSING), f"{POSITIONS}: data[ETH].openPrice is missing"
+    ),
+    pytest.param(
+        "positions",
+        position("indexPrice", MISSING),
+        f"{POSITIONS}: data[ETH].indexPrice is missing",
+    ),
+    pytest.param(
+        "positions",
+        position("indexPrice", "0"),
+        f"{POSITIONS}: data[ETH].indexPrice is '0', not positive",
+    ),
+    pytest.param(
+        "positions",
+        position("liquidationPrice", "Infinity"),
+        f"{POSITIONS}: data[ETH].liquidationPrice is 'Infinity', not a finite number",
+    ),
+    pytest.param("positions", position("id", MISSING), f"{POSITIONS}: data[ETH].id is missing"),
+    pytest.param(
+        "positions",
+        _duplicate_position,
+        f"{POSITIONS}: data[ETH].id is '2435521222631981320' on two rows",
+    ),
+    pytest.param(
+        "positions",
+        _long_and_short,
+        "ETH/USDT:USDT: both long and short positions are open; the bot hedges one short "
+        "per perpetual, so close one side first",
+    ),
+    pytest.param(
+        "positions",
+        raw("/v1/perpum/positions", '{"code": 0, "data": [{"id": "1", "instrument": null}]}'),
+        f"{POSITIONS}: data[0].instrument is null, not a name",
+    ),
+    pytest.param(
+        "positions",
+        raw("/v1/perpum/positions", '{"code": 0, "data": null, "msg": ""}'),
+        f"{POSITIONS}: data is null, not a list of positions",
+    ),
+    pytest.param(
+        "positions",
+        raw("/v1/perpum/positions", '{"code": 0, "data": {}, "msg": ""}'),
+        f"{POSITIONS}: data is {{}}, not a list of positions",
+    ),
+    pytest.param(
+        "funding",
+        lambda state: state.funding_rates.__setitem__("ETH", Number("NaN")),
+        f"{FUNDING}: data.value is 'NaN', not a finite number",
+    ),
+    pytest.param(
+        "funding",
+        lambda state: state.funding_rates.__setitem__("ETH", 2),
+        f"{FUNDING}: data.value is 2, absurdly large (beyond ±1)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("read", "change", "message"), STRICT_CASES, ids=[case.values[2] for case in STRICT_CASES]
+)
+async def test_a_malformed_figure_is_refused_naming_the_endpoint_and_field(
+    venue: CoinWVenue,
+    fake: CoinWFakeServer,
+    read: str,
+    change: Callable[[CoinWFakeState], None],
+    message: str,
+) -> None:
+    change(fake.state)
+    with pytest.raises(VenueError) as raised:
+        if read == "positions":
+            await venue.read_positions([PERP])
+        elif read == "funding":
+            await venue.read_funding(PERP)
+        else:
+            await venue.read_wallets(read)
+    assert raised.value.kind is ErrorKind.FATAL
+    assert str(raised.value) == f"coinw: {message}"
+    assert "\n" not in str(raised.value)
+
+
+async def test_a_malformed_position_read_is_never_flat(
+    venue: CoinWVenue, fake: CoinWFakeServer
+) -> None:
+    fake.state.positions[0]["currentPiece"] = "lots"
+    with pytest.raises(VenueError, match="currentPiece is 'lots', not a number"):
+        await venue.read_state()

@@ -7,6 +7,13 @@ it exactly as on a ccxt exchange. It imports nothing of the bot but a small pure
 (`bot.venues.implicit`); the bot's adapter is `bot.venues.coinswitch.venue`. Futures v2 has no
 wallet-to-wallet transfer API, so `has['transfer']` is False.
 
+The docs promise numbers as strings, but Get Ticker sends the funding rate and the mark and
+index prices as JSON numbers, and the Portfolio's INR row numbers too. Bodies are therefore
+decoded with every non-integer number kept as its literal text (`literals.loads_exact`), never
+as a float, so `info` always holds the venue's own digits. Figures are not judged here: an
+unreadable one leaves its unified field None. A positions answer that is not a list of rows
+naming their symbol raises `BadResponse` rather than reading as "no positions".
+
 Sources (CoinSwitch PRO API docs, https://api-trading.coinswitch.co):
 - signing: /get-started/authentication, /resources/reference-client
 - base URLs, envelope, numbers as strings, drift window: /get-started/api-surfaces
@@ -32,6 +39,7 @@ from ccxt.base.errors import (
     ArgumentsRequired,
     AuthenticationError,
     BadRequest,
+    BadResponse,
     BadSymbol,
     BaseError,
     ExchangeNotAvailable,
@@ -43,6 +51,7 @@ from ccxt.base.errors import (
 from ccxt.base.precise import Precise
 
 from bot.venues.implicit import implicit_api
+from bot.venues.literals import AmbiguousBody, finite_text, loads_exact, shown
 
 EXCHANGE_ID = "coinswitch"
 SPOT = "spot"  # fetch_balance's name for the spot wallet (the portfolio)
@@ -249,6 +258,34 @@ class coinswitch(Exchange, ImplicitAPI):
             )
         return {"url": url, "method": method, "body": body, "headers": headers}
 
+    # transport ---------------------------------------------------------------------------
+
+    def on_json_response(self, response_body: str) -> Any:
+        """Keep non-integer numbers (and NaN, Infinity) as their literal text: amounts never
+        become floats; one key twice in an object is refused (see `fetch`)."""
+        return loads_exact(response_body)
+
+    async def fetch(
+        self,
+        url: str,
+        method: str = "GET",
+        headers: Any = None,
+        body: Any = None,
+    ) -> Any:
+        """ccxt's `fetch`, with an ambiguous body refused as `BadResponse` naming the request."""
+        try:
+            return await super().fetch(url, method, headers, body)
+        except AmbiguousBody as exc:
+            path = urllib.parse.urlsplit(url).path
+            raise BadResponse(f"{method} {path}: {exc}") from None
+
+    def figure(self, row: object, key: str) -> str | None:
+        """A figure's literal text for the unified fields; None when absent or unreadable."""
+        return finite_text(row.get(key)) if isinstance(row, Mapping) else None
+
+    def figure_number(self, row: object, key: str) -> float | None:
+        return self.parse_number(self.figure(row, key))
+
     def handle_errors(
         self,
         code: int,
@@ -435,10 +472,12 @@ class coinswitch(Exchange, ImplicitAPI):
         for entry in self.safe_list(data, "base_asset_balances", []):
             code = self.safe_currency_code(self.safe_string(entry, "base_asset"))
             balances = self.safe_dict(entry, "balances", {})
+            if code is None or code in result:
+                continue  # unified balances hold one entry per asset; info keeps them all
             account = self.account()
-            account["free"] = self.safe_string(balances, "total_available_balance")
-            account["used"] = self.safe_string(balances, "total_blocked_balance")
-            account["total"] = self.safe_string(balances, "total_balance")
+            account["free"] = self.figure(balances, "total_available_balance")
+            account["used"] = self.figure(balances, "total_blocked_balance")
+            account["total"] = self.figure(balances, "total_balance")
             result[code] = account
         return self.safe_balance(result)
 
@@ -448,9 +487,11 @@ class coinswitch(Exchange, ImplicitAPI):
         result: dict[str, Any] = {"info": response, "timestamp": None, "datetime": None}
         for entry in self.safe_list(response, "data", []):
             code = self.safe_currency_code(self.safe_string(entry, "currency"))
+            if code is None or code in result:
+                continue  # unified balances hold one entry per asset; info keeps them all
             account = self.account()
-            account["free"] = self.safe_string(entry, "main_balance")
-            account["used"] = self.safe_string(entry, "blocked_balance_order", "0")
+            account["free"] = self.figure(entry, "main_balance")
+            account["used"] = self.figure(entry, "blocked_balance_order")
             result[code] = account
         return self.safe_balance(result)
 
@@ -478,7 +519,7 @@ class coinswitch(Exchange, ImplicitAPI):
                 )
             request = {"exchange": futures_exchange, "symbol": market["id"]}
             response = await self.futures_get_positions(self.extend(request, params))
-            for raw in self.safe_list(response, "data", []):
+            for raw in position_rows(response):
                 positions.append(self.parse_position(raw, market))
         return self.filter_by_array_positions(positions, "symbol", symbols)
 
@@ -486,7 +527,9 @@ class coinswitch(Exchange, ImplicitAPI):
         market_id = self.safe_string(position, "symbol")
         market = self.safe_market(market_id, market, None, "swap")
         updated = self.safe_integer(position, "updated_at")
-        margin = self.safe_string(position, "position_margin")
+        margin = self.figure(position, "position_margin")
+        size = self.figure(position, "position_size")
+        value = self.figure(position, "position_value")
         return self.safe_position(
             {
                 "info": position,
@@ -496,24 +539,20 @@ class coinswitch(Exchange, ImplicitAPI):
                 "datetime": self.iso8601(updated),
                 "lastUpdateTimestamp": updated,
                 "side": self.safe_string_lower(position, "position_side"),
-                "contracts": self.parse_number(
-                    Precise.string_abs(self.safe_string(position, "position_size"))
-                ),
+                "contracts": self.parse_number(Precise.string_abs(size) if size else None),
                 "contractSize": self.safe_number(market, "contractSize"),
-                "notional": self.parse_number(
-                    Precise.string_abs(self.safe_string(position, "position_value"))
-                ),
-                "entryPrice": self.safe_number(position, "avg_entry_price"),
-                "markPrice": self.safe_number(position, "mark_price"),
-                "lastPrice": self.safe_number(position, "last_price"),
-                "unrealizedPnl": self.safe_number(position, "unrealised_pnl"),
+                "notional": self.parse_number(Precise.string_abs(value) if value else None),
+                "entryPrice": self.figure_number(position, "avg_entry_price"),
+                "markPrice": self.figure_number(position, "mark_price"),
+                "lastPrice": self.figure_number(position, "last_price"),
+                "unrealizedPnl": self.figure_number(position, "unrealised_pnl"),
                 "realizedPnl": None,
-                "liquidationPrice": self.safe_number(position, "liquidation_price"),
+                "liquidationPrice": self.figure_number(position, "liquidation_price"),
                 "leverage": self.safe_number(position, "leverage"),
                 "marginMode": self.safe_string_lower(position, "margin_type"),
                 "initialMargin": self.parse_number(margin),
                 "positionMargin": self.parse_number(margin),
-                "maintenanceMargin": self.safe_number(position, "maint_margin"),
+                "maintenanceMargin": self.figure_number(position, "maint_margin"),
                 "initialMarginPercentage": None,
                 "maintenanceMarginPercentage": None,
                 "marginRatio": None,
@@ -563,13 +602,13 @@ class coinswitch(Exchange, ImplicitAPI):
         return {
             "info": contract,
             "symbol": market["symbol"],
-            "markPrice": self.safe_number(contract, "mark_price"),
-            "indexPrice": self.safe_number(contract, "index_price"),
+            "markPrice": self.figure_number(contract, "mark_price"),
+            "indexPrice": self.figure_number(contract, "index_price"),
             "interestRate": None,
             "estimatedSettlePrice": None,
             "timestamp": timestamp,
             "datetime": self.iso8601(timestamp),
-            "fundingRate": self.safe_number(contract, "funding_rate"),
+            "fundingRate": self.figure_number(contract, "funding_rate"),
             "fundingTimestamp": next_funding,
             "fundingDatetime": self.iso8601(next_funding),
             "nextFundingRate": None,
@@ -580,6 +619,22 @@ class coinswitch(Exchange, ImplicitAPI):
             "previousFundingDatetime": None,
             "interval": None,
         }
+
+
+def position_rows(response: object) -> list[dict[str, Any]]:
+    """The rows of a Get Positions answer; `BadResponse` unless `data` is a list of rows that
+    each name their symbol (the text starts with the request, so a summary keeps it)."""
+    where = "GET /trade/api/v2/futures/positions"
+    data = response.get("data") if isinstance(response, Mapping) else None
+    if not isinstance(data, list):
+        raise BadResponse(f"{where}: data is {shown(data)}, not a list of positions")
+    for index, row in enumerate(data):
+        if not isinstance(row, dict):
+            raise BadResponse(f"{where}: data[{index}] is {shown(row)}, not a position")
+        symbol = row.get("symbol")
+        if not isinstance(symbol, str) or not symbol:
+            raise BadResponse(f"{where}: data[{index}].symbol is {shown(symbol)}, not a name")
+    return data
 
 
 def _instruments(data: Mapping[str, Any]) -> dict[str, dict]:
