@@ -704,3 +704,25 @@ async def test_a_malformed_position_read_is_never_flat(
     server.state.positions[0]["position_size"] = "1,5"
     with pytest.raises(VenueError, match="position_size is '1,5', not a number"):
         await venue.read_state()
+
+
+async def test_a_gain_on_one_hedge_does_not_hide_a_loss_on_another(
+    client: coinswitch, server: CoinSwitchServer
+):
+    server.state.tickers["DOGEUSDT"] = dict(
+        server.state.tickers["ETHUSDT"], symbol="DOGEUSDT", mark_price="0.38231"
+    )
+    server.state.positions[1]["unrealised_pnl"] = "30.5"  # the DOGE long gains more than ETH loses
+    doge = HedgeConfig(
+        venue="coinswitch",
+        spot="DOGE/USDT",
+        perp="DOGE/USDT:USDT",
+        target_margin_ratio=D("0.5"),
+        band=(D("0.4"), D("0.6")),
+    )
+    venue = CoinSwitchVenue("coinswitch-main", client, {"eth": hedge(), "doge": doge})
+    await venue.connect()
+    state = await venue.read_state()
+    assert state.positions["DOGE/USDT:USDT"].unrealized_pnl == D("30.5")
+    assert state.positions["ETH/USDT:USDT"].unrealized_pnl == D("-25.8795")
+    assert state.wallets[(FUTURES, "USDT")].unrealized_pnl == D("-25.8795")  # the gain is left out

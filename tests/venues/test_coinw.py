@@ -753,3 +753,28 @@ async def test_a_malformed_position_read_is_never_flat(
     fake.state.positions[0]["currentPiece"] = "lots"
     with pytest.raises(VenueError, match="currentPiece is 'lots', not a number"):
         await venue.read_state()
+
+
+async def test_a_gain_on_one_hedge_does_not_hide_a_loss_on_another(
+    client: coinw, fake: CoinWFakeServer
+) -> None:
+    fake.state.positions.append(
+        dict(
+            fake.state.positions[0],
+            id="9",
+            instrument="BTC",
+            direction="long",
+            currentPiece="100",
+            openPrice="60000",
+            indexPrice="62000",
+            profitUnreal="200",
+        )
+    )
+    hedges = {"eth": hedge(), "btc": hedge("BTC/USDT:USDT", "BTC/USDT")}
+    venue = CoinWVenue("coinw", client, hedges)
+    await venue.connect()
+    state = await venue.read_state()
+    assert state.positions["BTC/USDT:USDT"].unrealized_pnl == D(200)
+    assert state.positions[PERP].unrealized_pnl == D("-149.625")
+    # min(0, 200 - 149.625) would be 0: the ETH short's loss must still count
+    assert state.wallets[(FUTURES, "USDT")].unrealized_pnl == D("-149.625")

@@ -23,10 +23,10 @@ from decimal import Decimal
 from typing import Any, Final, TypeVar
 
 from bot.model import SPOT, Funding, PerpMarket, Position, VenueState, Wallet
-from bot.money import ZERO
 from bot.venues.coinswitch.exchange import FUTURES, FUTURES_EXCHANGE
 from bot.venues.decoding import Reader, Sign, malformed_as_fatal
 from bot.venues.literals import RATE_BOUND, shown
+from bot.venues.pnl import with_unrealized_losses
 from bot.venues.venue import Venue
 
 GET_WALLET_BALANCE: Final = "GET /trade/api/v2/futures/wallet_balance"
@@ -102,7 +102,7 @@ class CoinSwitchVenue(Venue):
         )
 
     async def read_state(self) -> VenueState:
-        return with_position_pnl(await super().read_state())
+        return with_unrealized_losses(await super().read_state())
 
 
 def spot_wallets(info: object, *, venue: str) -> list[Wallet]:
@@ -216,23 +216,3 @@ def position_from_row(
             row, "liquidation_price", at, sign=Sign.NON_NEGATIVE
         ),
     )
-
-
-def with_position_pnl(state: VenueState) -> VenueState:
-    """Add the positions' unrealized PnL to the futures wallets of their settle currency.
-
-    wallet_balance reports total = available + blocked (position and order margin) and no
-    unrealized PnL, while the policy's equity is balance + unrealized PnL.
-    """
-    pnl_by_asset: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for symbol, position in state.positions.items():
-        market = state.markets.get(symbol)
-        if market is not None:
-            pnl_by_asset[market.settle] += position.unrealized_pnl
-    if not pnl_by_asset:
-        return state
-    wallets = dict(state.wallets)
-    for asset, pnl in pnl_by_asset.items():
-        wallet = state.wallet(FUTURES, asset)
-        wallets[(FUTURES, asset)] = replace(wallet, unrealized_pnl=wallet.unrealized_pnl + pnl)
-    return replace(state, wallets=wallets)

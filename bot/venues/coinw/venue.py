@@ -38,6 +38,7 @@ from bot.venues.coinw.exchange import (
 from bot.venues.decoding import Reader, Sign, malformed_as_fatal
 from bot.venues.errors import ErrorKind, VenueError
 from bot.venues.literals import RATE_BOUND, shown
+from bot.venues.pnl import with_unrealized_losses
 from bot.venues.venue import Venue
 
 GET_INSTRUMENTS: Final = "GET /v1/perpum/instruments"
@@ -127,7 +128,7 @@ class CoinWVenue(Venue):
         return Funding(symbol=symbol, rate=rate, mark_price=None)
 
     async def read_state(self) -> VenueState:
-        return with_position_losses(await super().read_state())
+        return with_unrealized_losses(await super().read_state())
 
 
 def futures_wallet(info: object, *, venue: str) -> Wallet:
@@ -290,26 +291,3 @@ def merge_positions(positions: Iterable[Position], *, venue: str) -> list[Positi
             )
         )
     return merged
-
-
-def with_position_losses(state: VenueState) -> VenueState:
-    """Count open positions' unrealized losses in the futures wallet's equity, never gains.
-
-    `getUserAssets` reports no unrealized PnL, and the docs do not say whether `availableUsdt`
-    already includes it. Counting a loss that may already be included can only understate
-    equity (the policy tops up sooner); counting a gain could overstate it, so gains are left
-    out.
-    """
-    losses: dict[tuple[str, str], Decimal] = {}
-    for symbol, position in state.positions.items():
-        market = state.markets.get(symbol)
-        if market is None:
-            continue
-        key = (market.futures_account, market.settle)
-        losses[key] = losses.get(key, ZERO) + position.unrealized_pnl
-    wallets = dict(state.wallets)
-    for key, pnl in losses.items():
-        wallet = wallets.get(key)
-        if wallet is not None:
-            wallets[key] = replace(wallet, unrealized_pnl=min(ZERO, pnl))
-    return replace(state, wallets=wallets)
