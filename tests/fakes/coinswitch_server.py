@@ -347,6 +347,7 @@ class CoinSwitchServer:
         self.host = host
         self.responses: Counter[tuple[str, int]] = Counter()  # (path, status) -> count
         self.received: list[tuple[str, str, dict[str, str]]] = []  # method, raw path, headers
+        self.served_times: list[int] = []  # every serverTime /time answered
         self._hits: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._faults: dict[str, deque[tuple[int, str]]] = defaultdict(deque)
         self.raw_bodies: dict[str, str] = {}  # path -> a JSON body served verbatim
@@ -482,7 +483,8 @@ class CoinSwitchServer:
     # endpoints --------------------------------------------------------------------------
 
     async def _time(self, request: web.Request) -> web.Response:
-        return reply({"serverTime": self.now_ms()})
+        self.served_times.append(self.now_ms())
+        return reply({"serverTime": self.served_times[-1]})
 
     async def _portfolio(self, request: web.Request) -> web.Response:
         return reply({"data": self.state.portfolio})
