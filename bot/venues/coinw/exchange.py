@@ -326,16 +326,18 @@ class FuturesFigures:
 
 def futures_figures(assets: Mapping[str, Any]) -> FuturesFigures | None:
     """`getUserAssets` data as Decimals; None when any of its figures is unreadable."""
-    values = [number(assets.get(key)) for key in FUTURES_ASSET_FIELDS]
-    if any(value is None for value in values):
-        return None
-    margin, usdt, held, frozen, coupon = values
+    values: dict[str, Decimal] = {}
+    for key in FUTURES_ASSET_FIELDS:
+        value = number(assets.get(key))
+        if value is None:
+            return None
+        values[key] = value
     return FuturesFigures(
-        available_margin=margin,  # type: ignore[arg-type]
-        available_usdt=usdt,  # type: ignore[arg-type]
-        held_margin=held,  # type: ignore[arg-type]
-        frozen=frozen,  # type: ignore[arg-type]
-        coupon=coupon,  # type: ignore[arg-type]
+        available_margin=values["availableMargin"],
+        available_usdt=values["availableUsdt"],
+        held_margin=values["alMargin"],
+        frozen=values["alFreeze"],
+        coupon=values["almightyGold"],
     )
 
 
