@@ -2,7 +2,8 @@
 
 It checks the Ed25519 signature exactly as the Authentication page describes (METHOD +
 URL-decoded path?query + X-AUTH-EPOCH, 60 s drift window), answers with the documented
-response shapes (the futures wallet exactly as seed 001 shows it) from state a test can set,
+response shapes (the futures wallet exactly as the "Get Wallet Balance" page shows it) from
+state a test can set,
 and enforces each endpoint's documented rate limit. `time_scale` shrinks every rate-limit
 window (0.01 turns "20 per 60 s" into "20 per 0.6 s") so tests stay fast; the epoch window is
 not scaled.
@@ -33,7 +34,7 @@ SPOT_EXCHANGES = ("coinswitchx", "c2c1", "c2c2")
 EPOCH_WINDOW_MS = 60_000  # "X-AUTH-EPOCH skew >60s" is a 401 (errors-and-rate-limits)
 UNSIGNED_PATHS = frozenset({f"{SPOT_PREFIX}/time"})
 
-# The futures wallet, exactly as seed 001 (Get Wallet Balance) shows it.
+# The futures wallet, exactly as the "Get Wallet Balance" page shows it.
 SEED_WALLET_BALANCE: dict[str, Any] = {
     "base_asset_balances": [
         {
@@ -283,16 +284,46 @@ class FakeState:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class Number(str):
+    """A JSON number written with exactly this text, e.g. `Number("NaN")`."""
+
+
+def dumps(payload: Any) -> str:
+    """JSON with every `Decimal` (and `Number`) written as a number with exactly its digits."""
+    literals: dict[str, str] = {}
+
+    def encode(value: Any) -> Any:
+        if isinstance(value, Decimal | Number):
+            marker = f"__number_{len(literals)}__"
+            literals[marker] = str(value)
+            return marker
+        if isinstance(value, dict):
+            return {key: encode(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [encode(item) for item in value]
+        return value
+
+    text = json.dumps(encode(payload))
+    for marker, literal in literals.items():
+        text = text.replace(f'"{marker}"', literal)
+    return text
+
+
+def reply(payload: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=dumps(payload), content_type="application/json")
+
+
 def error(status: int, message: str) -> web.Response:
     """The Spot/Futures v2 error body: {"message": ...}."""
-    return web.json_response({"message": message}, status=status)
+    return reply({"message": message}, status=status)
 
 
 def _ticker_json(ticker: dict[str, Any]) -> dict[str, Any]:
+    """Get Ticker's number fields as JSON numbers, with the state's exact digits."""
     shown = dict(ticker)
     for key in TICKER_NUMBER_FIELDS:
-        if isinstance(shown.get(key), str):
-            shown[key] = float(Decimal(shown[key]))
+        if isinstance(shown.get(key), str) and not isinstance(shown[key], Number):
+            shown[key] = Decimal(shown[key])
     return shown
 
 
@@ -316,8 +347,10 @@ class CoinSwitchServer:
         self.host = host
         self.responses: Counter[tuple[str, int]] = Counter()  # (path, status) -> count
         self.received: list[tuple[str, str, dict[str, str]]] = []  # method, raw path, headers
+        self.served_times: list[int] = []  # every serverTime /time answered
         self._hits: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._faults: dict[str, deque[tuple[int, str]]] = defaultdict(deque)
+        self.raw_bodies: dict[str, str] = {}  # path -> a JSON body served verbatim
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -372,6 +405,10 @@ class CoinSwitchServer:
 
     # test controls ----------------------------------------------------------------------
 
+    def serve_raw(self, path: str, body: str) -> None:
+        """Answer every accepted request to `path` with `body`, verbatim, until cleared."""
+        self.raw_bodies[path] = body
+
     def fail_next(self, path: str, status: int, message: str = "Internal server error") -> None:
         """The next accepted request to `path` (e.g. '/trade/api/v2/futures/ticker') fails."""
         self._faults[path].append((status, message))
@@ -402,6 +439,9 @@ class CoinSwitchServer:
         if faults:
             status, message = faults.popleft()
             return error(status, message)
+        raw = self.raw_bodies.get(request.path)
+        if raw is not None:
+            return web.Response(text=raw, content_type="application/json")
         try:
             return await handler(request)
         except web.HTTPException as exc:
@@ -443,14 +483,15 @@ class CoinSwitchServer:
     # endpoints --------------------------------------------------------------------------
 
     async def _time(self, request: web.Request) -> web.Response:
-        return web.json_response({"serverTime": self.now_ms()})
+        self.served_times.append(self.now_ms())
+        return reply({"serverTime": self.served_times[-1]})
 
     async def _portfolio(self, request: web.Request) -> web.Response:
-        return web.json_response({"data": self.state.portfolio})
+        return reply({"data": self.state.portfolio})
 
     async def _coins(self, request: web.Request) -> web.Response:
         exchange = _spot_exchange(request.query.get("exchange"))
-        return web.json_response({"data": {exchange: self.state.coins.get(exchange, [])}})
+        return reply({"data": {exchange: self.state.coins.get(exchange, [])}})
 
     async def _exchange_precision(self, request: web.Request) -> web.Response:
         try:
@@ -464,31 +505,31 @@ class CoinSwitchServer:
             if symbol.upper() not in by_symbol:
                 raise _invalid("symbol")
             by_symbol = {symbol.upper(): by_symbol[symbol.upper()]}
-        return web.json_response({"data": {exchange: by_symbol}})
+        return reply({"data": {exchange: by_symbol}})
 
     async def _wallet_balance(self, request: web.Request) -> web.Response:
-        return web.json_response({"data": self.state.wallet_balance})
+        return reply({"data": self.state.wallet_balance})
 
     async def _positions(self, request: web.Request) -> web.Response:
         symbol = self._futures_symbol(request)
         rows = [p for p in self.state.positions if p["symbol"] == symbol]
-        return web.json_response({"data": rows})
+        return reply({"data": rows})
 
     async def _ticker(self, request: web.Request) -> web.Response:
         symbol = self._futures_symbol(request)
         ticker = self.state.tickers.get(symbol)
         if ticker is None:
             raise _invalid("symbol")
-        return web.json_response({"data": {FUTURES_EXCHANGE: _ticker_json(ticker)}})
+        return reply({"data": {FUTURES_EXCHANGE: _ticker_json(ticker)}})
 
     async def _all_pairs_ticker(self, request: web.Request) -> web.Response:
         _futures_exchange(request.query.get("exchange"), required=True)
         tickers = {s: _ticker_json(t) for s, t in self.state.tickers.items()}
-        return web.json_response({"data": tickers})
+        return reply({"data": tickers})
 
     async def _instrument_info(self, request: web.Request) -> web.Response:
         _futures_exchange(request.query.get("exchange"), required=False)
-        return web.json_response({"data": self.state.instruments})
+        return reply({"data": self.state.instruments})
 
     def _futures_symbol(self, request: web.Request) -> str:
         _futures_exchange(request.query.get("exchange"), required=True)

@@ -2,7 +2,7 @@
 
 It checks both signature schemes as CoinW documents them (written here independently of the
 client, so a shared mistake cannot cancel out), serves the documented response shapes from an
-in-memory state the test sets (`getUserAssets` is seed 003's example, number for number), and
+in-memory state the test sets (`getUserAssets` is the docs' example, number for number), and
 enforces per-endpoint rate limits with a sliding window, refusing with CoinW's
 `{"code": 29001, "msg": "API access frequently"}`. `time_scale` shrinks every window (0.1 makes
 5 requests / 2 s into 5 requests / 0.2 s) so rate-limit tests stay fast.
@@ -39,7 +39,8 @@ class Number(str):
     """A JSON number written with exactly this text, e.g. `Number("4.926e-05")`."""
 
 
-#: seed 003 (`GET /v1/perpum/account/getUserAssets`), the example response's data
+#: `GET /v1/perpum/account/getUserAssets`, the example response's data (Get Futures Account
+#: Assets, https://www.coinw.com/api-doc/en/futures-trading/assets/get-futures-account-assets)
 SEED_USER_ASSETS: dict[str, Any] = {
     "alFreeze": 0,
     "alMargin": D("0.14311"),
@@ -182,6 +183,9 @@ class CoinWFakeState:
     )
     #: HTTP statuses to answer the next requests with, instead of serving them
     fail_next: list[int] = field(default_factory=list)
+    #: endpoint key (as in `RATE_LIMITS`) -> a JSON body served verbatim, once the request is
+    #: authenticated and within its limit: for bodies the state cannot express
+    raw_bodies: dict[str, str] = field(default_factory=dict)
     #: requests served (or refused) per endpoint key, and the refusals for being too frequent
     hits: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
@@ -347,7 +351,8 @@ class CoinWFakeServer:
     def _gate(
         self, request: web.Request, endpoint: str, *, private: bool, spot: bool = False
     ) -> web.Response | None:
-        """Fault injection, then authentication, then the rate limit: a refusal, or None."""
+        """Fault injection, then authentication, then the rate limit: a refusal, a raw body
+        set for the endpoint, or None to serve it from the state."""
         self.state.hits[endpoint] += 1
         if self.state.fail_next:
             status = self.state.fail_next.pop(0)
@@ -362,6 +367,9 @@ class CoinWFakeServer:
         if not self._limits.admit(f"{key}:{endpoint}", requests, window * self.time_scale):
             self.state.refused[endpoint] += 1
             return _spot_fail(29001, TOO_FREQUENT) if spot else _json(200, failure_body(29001))
+        raw = self.state.raw_bodies.get(endpoint)
+        if raw is not None:
+            return web.Response(status=200, text=raw, content_type="application/json")
         return None
 
     def _check_futures(self, request: web.Request) -> tuple[int, str] | None:

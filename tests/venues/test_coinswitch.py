@@ -7,7 +7,7 @@ request in these tests goes through ccxt's throttler, scaled with the fake's win
 from __future__ import annotations
 
 import asyncio
-import time
+import copy
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
@@ -20,12 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from bot.config import HedgeConfig
 from bot.model import SPOT
 from bot.money import to_decimal
-from bot.venues.coinswitch import (
+from bot.venues.coinswitch.exchange import (
     COST_20_PER_MINUTE,
     EXCHANGE_ID,
     FUTURES,
     RATE_LIMIT_MS,
-    CoinSwitchVenue,
     ImplicitAPI,
     coinswitch,
     seed_from_secret,
@@ -33,11 +32,15 @@ from bot.venues.coinswitch import (
     signed_path,
     signing_message,
 )
+from bot.venues.coinswitch.venue import CoinSwitchVenue
 from bot.venues.errors import ErrorKind, VenueError
 from tests.fakes.coinswitch_server import (
     FUTURES_PREFIX,
     SEED_WALLET_BALANCE,
+    SPOT_PREFIX,
     CoinSwitchServer,
+    Number,
+    dumps,
     new_key_pair,
 )
 
@@ -235,7 +238,8 @@ async def test_funding_rate_from_the_ticker(client: coinswitch):
 
 
 async def test_fetch_time(client: coinswitch, server: CoinSwitchServer):
-    assert abs(await client.fetch_time() - server.now_ms()) < 2000
+    assert await client.fetch_time() == server.served_times[-1]
+    assert server.count(200, "/trade/api/v2/time") == 1
 
 
 # errors ---------------------------------------------------------------------------------------
@@ -266,8 +270,9 @@ async def test_epoch_skew_is_refused_until_the_clock_difference_is_loaded(
         await make_client().fetch_balance()
     synced = make_client(options={"adjustForTimeDifference": True})
     await synced.load_markets()  # /time is unsigned, so the offset can be learned first
-    assert abs(synced.options["timeDifference"] + 90_000) < 2000
+    assert synced.options["timeDifference"] < 0  # our clock is behind the venue's
     assert "ETH/USDT:USDT" in synced.markets
+    assert server.count(401) == 1  # only the unsynced request was refused
 
 
 async def test_validation_errors_are_bad_requests_naming_the_field(client: coinswitch):
@@ -295,16 +300,29 @@ async def test_a_throttled_burst_never_exceeds_the_venue_limit(
     # Connect first, as Venue.connect() does: at this time scale the 5 % headroom is 30 ms,
     # less than a cold connection can take on a busy machine (at full scale it is 3 s).
     await client.load_markets()
-    started = time.monotonic()
+    costs = throttle_costs(client)
     balances = await asyncio.gather(
         *(client.fetch_balance({"type": "futures"}) for _ in range(burst))
     )
-    elapsed = time.monotonic() - started
     assert all(d(b["USDT"]["total"]) == D(SEED_USDT["total_balance"]) for b in balances)
+    # every call asked ccxt's throttler for wallet_balance's cost (nobody slept by hand), and
+    # the venue, counting arrivals against its 20 per window, refused none of the 25
+    assert costs == [COST_20_PER_MINUTE] * burst
     assert server.count(429) == 0
     assert server.count(200, f"{FUTURES_PREFIX}/wallet_balance") == burst
-    paced = (burst - 1) * COST_20_PER_MINUTE * RATE_LIMIT_MS * TIME_SCALE / 1000
-    assert elapsed >= paced * 0.95  # the throttler waited; nobody slept by hand
+
+
+def throttle_costs(client: coinswitch) -> list[float]:
+    """The cost of every call, as handed to ccxt's throttler (which still paces them)."""
+    costs: list[float] = []
+    throttle = client.throttle
+
+    async def recording(cost: float | None = None) -> Any:
+        costs.append(cost)
+        return await throttle(cost)
+
+    client.throttle = recording  # type: ignore[method-assign]
+    return costs
 
 
 async def test_without_the_throttler_the_venue_answers_429(
@@ -380,3 +398,345 @@ async def test_venue_classifies_a_bad_secret_as_fatal(make_client: ClientFactory
         await venue.read_wallets(FUTURES)
     assert caught.value.kind is ErrorKind.FATAL
     assert other_secret not in str(caught.value)
+
+
+# exact figures --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def venue(client: coinswitch) -> CoinSwitchVenue:
+    venue = CoinSwitchVenue("coinswitch-main", client, {"eth": hedge()})
+    await venue.connect()
+    return venue
+
+
+def exact(value: Decimal | None, literal: str) -> bool:
+    """Equal to the literal digit for digit, exponent included (not merely numerically)."""
+    return value is not None and value.as_tuple() == D(literal).as_tuple()
+
+
+async def test_numbers_with_many_digits_served_as_json_numbers_reach_the_bot_exactly(
+    venue: CoinSwitchVenue, server: CoinSwitchServer
+):
+    # 18+ significant digits: a float keeps 17 at most, so any float on the way would show
+    usdt = server.state.wallet_balance["base_asset_balances"][0]["balances"]
+    usdt["total_balance"] = D("60960.825995880000000001")
+    usdt["total_available_balance"] = D("60910.774187150000000001")
+    usdt["total_blocked_balance"] = D("50.051808730000000001")
+    server.state.portfolio[1]["main_balance"] = D("1500.123456780000000001")
+    eth = server.state.positions[0]
+    eth["unrealised_pnl"] = D("-25.879512345678901234567")
+    eth["avg_entry_price"] = D("3498.2700000000000000001")
+    server.state.tickers["ETHUSDT"]["funding_rate"] = "0.000125000000000000000001"
+    server.state.tickers["ETHUSDT"]["mark_price"] = "3515.5230000000000000001"
+    assert '"total_balance": 60960.825995880000000001' in dumps(server.state.wallet_balance)
+
+    state = await venue.read_state()
+    futures = state.wallets[(FUTURES, "USDT")]
+    assert exact(futures.balance, "60960.825995880000000001")
+    assert exact(futures.free, "60910.774187150000000001")
+    assert exact(futures.transferable, "60910.774187150000000001")
+    assert exact(futures.used, "50.051808730000000001")
+    assert exact(state.wallets[(SPOT, "USDT")].free, "1500.123456780000000001")
+    position = state.positions["ETH/USDT:USDT"]
+    assert exact(position.unrealized_pnl, "-25.879512345678901234567")
+    assert exact(position.entry_price, "3498.2700000000000000001")
+    funding = state.funding["ETH/USDT:USDT"]  # Get Ticker sends these as JSON numbers
+    assert exact(funding.rate, "0.000125000000000000000001")
+    assert exact(funding.mark_price, "3515.5230000000000000001")
+
+
+async def test_the_client_keeps_json_numbers_as_their_text(client: coinswitch):
+    funding = await client.fetch_funding_rate("ETH/USDT:USDT")
+    assert funding["info"]["funding_rate"] == "0.000125"  # a JSON number on the wire
+    assert funding["info"]["mark_price"] == "3515.523"
+    portfolio = await client.fetch_balance({"type": "spot"})
+    inr = next(row for row in portfolio["info"]["data"] if row["currency"] == "INR")
+    assert inr["main_balance"] == "802.33" and inr["blocked_balance_order"] == 0
+
+
+async def test_a_row_of_size_zero_is_flat(venue: CoinSwitchVenue, server: CoinSwitchServer):
+    server.state.positions[0]["position_size"] = "0"
+    assert await venue.read_positions(["ETH/USDT:USDT"]) == []
+
+
+# strict decoding: table-driven against the fake -----------------------------------------------
+
+MISSING = object()
+WALLET = "GET /trade/api/v2/futures/wallet_balance"
+PORTFOLIO = "GET /trade/api/v2/user/portfolio"
+POSITIONS = "GET /trade/api/v2/futures/positions"
+TICKER = "GET /trade/api/v2/futures/ticker"
+USDT_AT = "data.base_asset_balances[USDT]"
+
+Change = Callable[[CoinSwitchServer], None]
+
+
+def _set(target: dict[str, Any], key: str, value: object) -> None:
+    if value is MISSING:
+        del target[key]
+    else:
+        target[key] = value
+
+
+def balances(key: str, value: object) -> Change:
+    return lambda server: _set(
+        server.state.wallet_balance["base_asset_balances"][0]["balances"], key, value
+    )
+
+
+def usdt_entry(key: str, value: object) -> Change:
+    return lambda server: _set(server.state.wallet_balance["base_asset_balances"][0], key, value)
+
+
+def portfolio(index: int, key: str, value: object) -> Change:
+    return lambda server: _set(server.state.portfolio[index], key, value)
+
+
+def eth_position(key: str, value: object) -> Change:
+    return lambda server: _set(server.state.positions[0], key, value)
+
+
+def ticker(key: str, value: object) -> Change:
+    return lambda server: _set(server.state.tickers["ETHUSDT"], key, value)
+
+
+def raw(path: str, body: str) -> Change:
+    return lambda server: server.serve_raw(path, body)
+
+
+def _second_usdt_entry(server: CoinSwitchServer) -> None:
+    entries = server.state.wallet_balance["base_asset_balances"]
+    entries.append(copy.deepcopy(entries[0]))
+
+
+def _second_usdt_row(server: CoinSwitchServer) -> None:
+    server.state.portfolio.append(dict(server.state.portfolio[1], currency="usdt"))
+
+
+def _second_short(server: CoinSwitchServer) -> None:
+    server.state.positions.append(dict(server.state.positions[0]))
+
+
+def _long_and_short(server: CoinSwitchServer) -> None:
+    server.state.positions.append(dict(server.state.positions[0], position_side="LONG"))
+
+
+#: (what to read, a change to the fake, the one-line error after "coinswitch-main: ")
+STRICT_CASES = [
+    pytest.param(
+        "futures",
+        balances("total_balance", "NaN"),
+        f"{WALLET}: {USDT_AT}.balances.total_balance is 'NaN', not a finite number",
+    ),
+    pytest.param(
+        "futures",
+        balances("total_balance", Number("Infinity")),
+        f"{WALLET}: {USDT_AT}.balances.total_balance is 'Infinity', not a finite number",
+    ),
+    pytest.param(
+        "futures",
+        balances("total_available_balance", MISSING),
+        f"{WALLET}: {USDT_AT}.balances.total_available_balance is missing",
+    ),
+    pytest.param(
+        "futures",
+        balances("total_blocked_balance", "-1"),
+        f"{WALLET}: {USDT_AT}.balances.total_blocked_balance is '-1', negative",
+    ),
+    pytest.param(
+        "futures",
+        balances("total_balance", D("1e300")),
+        f"{WALLET}: {USDT_AT}.balances.total_balance is '1E+300', absurdly large (beyond ±1e15)",
+    ),
+    pytest.param(
+        "futures",
+        usdt_entry("base_asset", None),
+        f"{WALLET}: data.base_asset_balances[0].base_asset is null",
+    ),
+    pytest.param(
+        "futures",
+        usdt_entry("balances", MISSING),
+        f"{WALLET}: {USDT_AT}.balances is missing",
+    ),
+    pytest.param(
+        "futures",
+        _second_usdt_entry,
+        f"{WALLET}: {USDT_AT}.base_asset is 'USDT' twice",
+    ),
+    pytest.param(
+        "futures",
+        raw(f"{FUTURES_PREFIX}/wallet_balance", '{"data": null}'),
+        f"{WALLET}: data is null, not an object",
+    ),
+    pytest.param(
+        "futures",
+        raw(f"{FUTURES_PREFIX}/wallet_balance", "{}"),
+        f"{WALLET}: data is missing",
+    ),
+    pytest.param(
+        "futures",
+        raw(f"{FUTURES_PREFIX}/wallet_balance", '{"data": {"base_asset_balances": {}}}'),
+        f"{WALLET}: data.base_asset_balances is {{}}, not a list",
+    ),
+    pytest.param(
+        "spot",
+        portfolio(1, "main_balance", MISSING),
+        f"{PORTFOLIO}: data[USDT].main_balance is missing",
+    ),
+    pytest.param(
+        "spot",
+        portfolio(1, "blocked_balance_order", None),
+        f"{PORTFOLIO}: data[USDT].blocked_balance_order is null",
+    ),
+    pytest.param(
+        "spot",
+        portfolio(1, "main_balance", "-5"),
+        f"{PORTFOLIO}: data[USDT].main_balance is '-5', negative",
+    ),
+    pytest.param(
+        "spot",
+        portfolio(2, "main_balance", Number("NaN")),
+        f"{PORTFOLIO}: data[INR].main_balance is 'NaN', not a finite number",
+    ),
+    pytest.param(
+        "spot",
+        portfolio(0, "currency", None),
+        f"{PORTFOLIO}: data[0].currency is null",
+    ),
+    pytest.param(
+        "spot",
+        _second_usdt_row,
+        f"{PORTFOLIO}: data[USDT].currency is 'usdt' on two rows",
+    ),
+    pytest.param(
+        "spot",
+        raw(f"{SPOT_PREFIX}/user/portfolio", '{"data": [], "data": []}'),
+        f"{PORTFOLIO}: key 'data' appears twice in one object",
+    ),
+    pytest.param(
+        "positions",
+        eth_position("unrealised_pnl", Number("NaN")),
+        f"{POSITIONS}: data[ETHUSDT].unrealised_pnl is 'NaN', not a finite number",
+    ),
+    pytest.param(
+        "positions",
+        eth_position("unrealised_pnl", MISSING),
+        f"{POSITIONS}: data[ETHUSDT].unrealised_pnl is missing",
+    ),
+    pytest.param(
+        "positions",
+        eth_position("position_size", MISSING),
+        f"{POSITIONS}: data[ETHUSDT].position_size is missing",
+    ),
+    pytest.param(
+        "positions",
+        eth_position("position_size", "-1.5"),
+        f"{POSITIONS}: data[ETHUSDT].position_size is '-1.5', negative",
+    ),
+    pytest.param(
+        "positions",
+        eth_position("position_side", "BOTH"),
+        f"{POSITIONS}: data[ETHUSDT].position_side is 'BOTH', not LONG or SHORT",
+    ),
+    pytest.param(
+        "positions",
+        eth_position("mark_price", "0"),
+        f"{POSITIONS}: data[ETHUSDT].mark_price is '0', not positive",
+    ),
+    pytest.param(
+        "positions",
+        eth_position("avg_entry_price", None),
+        f"{POSITIONS}: data[ETHUSDT].avg_entry_price is null",
+    ),
+    pytest.param(
+        "positions",
+        eth_position("position_value", "1e16"),
+        f"{POSITIONS}: data[ETHUSDT].position_value is '1e16', absurdly large (beyond ±1e15)",
+    ),
+    pytest.param(
+        "positions",
+        _second_short,
+        f"{POSITIONS}: data[ETHUSDT].position_side is 'SHORT' on two rows",
+    ),
+    pytest.param(
+        "positions",
+        _long_and_short,
+        f"{POSITIONS}: data[ETHUSDT].position_side is open both LONG and SHORT; the bot hedges "
+        "one short per perpetual, so close one side first",
+    ),
+    pytest.param(
+        "positions",
+        raw(f"{FUTURES_PREFIX}/positions", '{"data": null}'),
+        f"{POSITIONS}: data is null, not a list of positions",
+    ),
+    pytest.param(
+        "positions",
+        raw(f"{FUTURES_PREFIX}/positions", '{"data": [{"position_side": "SHORT"}]}'),
+        f"{POSITIONS}: data[0].symbol is null, not a name",
+    ),
+    pytest.param(
+        "funding",
+        ticker("funding_rate", Number("NaN")),
+        f"{TICKER}: data.EXCHANGE_2.funding_rate is 'NaN', not a finite number",
+    ),
+    pytest.param(
+        "funding",
+        ticker("funding_rate", "1.5"),
+        f"{TICKER}: data.EXCHANGE_2.funding_rate is '1.5', absurdly large (beyond ±1)",
+    ),
+    pytest.param(
+        "funding",
+        ticker("mark_price", MISSING),
+        f"{TICKER}: data.EXCHANGE_2.mark_price is missing",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("read", "change", "message"), STRICT_CASES, ids=[case.values[2] for case in STRICT_CASES]
+)
+async def test_a_malformed_figure_is_refused_naming_the_endpoint_and_field(
+    venue: CoinSwitchVenue, server: CoinSwitchServer, read: str, change: Change, message: str
+):
+    change(server)
+    with pytest.raises(VenueError) as raised:
+        if read == "positions":
+            await venue.read_positions(["ETH/USDT:USDT"])
+        elif read == "funding":
+            await venue.read_funding("ETH/USDT:USDT")
+        else:
+            await venue.read_wallets(read)
+    assert raised.value.kind is ErrorKind.FATAL
+    assert str(raised.value) == f"coinswitch-main: {message}"
+    assert "\n" not in str(raised.value)
+
+
+async def test_a_malformed_position_read_is_never_flat(
+    venue: CoinSwitchVenue, server: CoinSwitchServer
+):
+    server.state.positions[0]["position_size"] = "1,5"
+    with pytest.raises(VenueError, match="position_size is '1,5', not a number"):
+        await venue.read_state()
+
+
+async def test_a_gain_on_one_hedge_does_not_hide_a_loss_on_another(
+    client: coinswitch, server: CoinSwitchServer
+):
+    server.state.tickers["DOGEUSDT"] = dict(
+        server.state.tickers["ETHUSDT"], symbol="DOGEUSDT", mark_price="0.38231"
+    )
+    server.state.positions[1]["unrealised_pnl"] = "30.5"  # the DOGE long gains more than ETH loses
+    doge = HedgeConfig(
+        venue="coinswitch",
+        spot="DOGE/USDT",
+        perp="DOGE/USDT:USDT",
+        target_margin_ratio=D("0.5"),
+        band=(D("0.4"), D("0.6")),
+    )
+    venue = CoinSwitchVenue("coinswitch-main", client, {"eth": hedge(), "doge": doge})
+    await venue.connect()
+    state = await venue.read_state()
+    assert state.positions["DOGE/USDT:USDT"].unrealized_pnl == D("30.5")
+    assert state.positions["ETH/USDT:USDT"].unrealized_pnl == D("-25.8795")
+    assert state.wallets[(FUTURES, "USDT")].unrealized_pnl == D("-25.8795")  # the gain is left out

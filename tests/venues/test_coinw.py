@@ -5,7 +5,6 @@ venue's rate limit), and `CoinWVenue` reading state exactly in Decimal."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
@@ -17,25 +16,24 @@ from ccxt.base.decimal_to_precision import TICK_SIZE
 from bot.config import HedgeConfig
 from bot.errors import VenueUnusable
 from bot.model import SPOT, Position
-from bot.venues.coinw import (
+from bot.venues.coinw.exchange import (
     API,
     DOCS,
     ENDPOINTS,
     EXCHANGE_ID,
     FUTURES,
     RATE_LIMIT_MS,
-    CoinWVenue,
     coinw,
     envelope_failure,
     futures_figures,
     futures_sign_payload,
     futures_signature,
-    merge_positions,
     position_figures,
     spot_query,
     spot_signature,
     throttle_cost,
 )
+from bot.venues.coinw.venue import CoinWVenue, merge_positions
 from bot.venues.errors import ErrorKind, VenueError, classify
 from tests.fakes.coinw_server import (
     API_KEY,
@@ -43,6 +41,9 @@ from tests.fakes.coinw_server import (
     SECRET,
     SEED_USER_ASSETS,
     CoinWFakeServer,
+    CoinWFakeState,
+    Number,
+    dumps,
 )
 
 D = Decimal
@@ -155,24 +156,27 @@ def test_throttle_costs_keep_every_endpoint_under_its_own_limit() -> None:
 
 
 def test_futures_free_money_excludes_coupons_and_held_margin() -> None:
-    figures = futures_figures(
-        {key: str(value) for key, value in SEED_USER_ASSETS.items()}, DOC_TRANSFERABLE
-    )
+    figures = futures_figures({key: str(value) for key, value in SEED_USER_ASSETS.items()})
+    assert figures is not None
     assert figures.available_margin == D("499.71964459000003")
     # availableMargin = availableUsdt + almightyGold in the seed; alMargin is held by fills
     assert figures.free == D("495.07556766") - D("0.14311") == D("494.93245766")
     assert figures.free != figures.available_margin
     assert figures.used == D("0.14311")
     assert figures.total == D("495.07556766")
-    assert figures.transferable == D("438.799142390000018")
 
 
 def test_futures_free_money_never_negative() -> None:
     figures = futures_figures(
-        {"availableMargin": "10", "availableUsdt": "10", "alMargin": "25", "almightyGold": "0"},
-        "-1",
+        {
+            "availableMargin": "10",
+            "availableUsdt": "10",
+            "alMargin": "25",
+            "alFreeze": 0,
+            "almightyGold": "0",
+        }
     )
-    assert figures.free == 0 and figures.transferable == 0
+    assert figures is not None and figures.free == 0
 
 
 @pytest.mark.parametrize(
@@ -392,15 +396,29 @@ async def test_throttled_burst_stays_under_the_venue_limit(
     burst = 7  # the venue allows 5 per (scaled) 2 s window
     async with CoinWFakeServer(time_scale=scale) as fake:
         client = make_client(fake.base_url, rateLimit=RATE_LIMIT_MS * scale)
-        started = time.monotonic()
+        costs = throttle_costs(client)
         await asyncio.gather(
             *(client.futures_private_get_v1_perpum_account_getuserassets() for _ in range(burst))
         )
-        elapsed_ms = (time.monotonic() - started) * 1000
+    # every call asked ccxt's throttler for the endpoint's own cost, and the venue, counting
+    # arrivals against its limit, refused none of the burst
+    assert costs == [API["futures"]["private"]["get"]["v1/perpum/account/getUserAssets"]] * burst
+    assert costs[0] == 10
     assert fake.state.hits[GET_USER_ASSETS] == burst
     assert fake.state.refused[GET_USER_ASSETS] == 0
-    cost = API["futures"]["private"]["get"]["v1/perpum/account/getUserAssets"]
-    assert elapsed_ms >= ((burst - 1) * cost - 1) * RATE_LIMIT_MS * scale
+
+
+def throttle_costs(client: coinw) -> list[float]:
+    """The cost of every call, as handed to ccxt's throttler (which still paces them)."""
+    costs: list[float] = []
+    throttle = client.throttle
+
+    async def recording(cost: float | None = None) -> Any:
+        costs.append(cost)
+        return await throttle(cost)
+
+    client.throttle = recording  # type: ignore[method-assign]
+    return costs
 
 
 async def test_unthrottled_burst_is_refused_as_rate_limit_exceeded(
@@ -475,3 +493,301 @@ async def test_venue_refuses_a_perpetual_not_settled_in_usdt(
     venue = CoinWVenue("coinw", client, {"btc": hedge("BTC/USDC:USDC", "BTC/USDT")})
     with pytest.raises(VenueUnusable, match="USDT only"):
         await venue.connect()
+
+
+# exact figures --------------------------------------------------------------------------------
+
+
+async def test_a_documented_figure_served_as_a_json_number_reaches_the_bot_exactly(
+    venue: CoinWVenue, fake: CoinWFakeServer
+) -> None:
+    # a float would make this 438.79914239000004: the digits must be the venue's
+    fake.state.transferable = Number(DOC_TRANSFERABLE)
+    fake.state.user_assets["availableUsdt"] = Number("438.799142390000018")
+    fake.state.positions[0]["openPrice"] = Number("3000.500000000000000001")
+    fake.state.positions[0]["profitUnreal"] = Number("-149.625000000000000001")
+    fake.state.funding_rates["ETH"] = Number("0.000109370000000000001")
+    assert '"value": 438.799142390000018' in dumps({"value": fake.state.transferable})
+    state = await venue.read_state()
+    futures = state.wallets[(FUTURES, "USDT")]
+    assert exact(futures.transferable, "438.799142390000018")
+    assert exact(futures.free, "438.656032390000018")  # availableUsdt - alMargin
+    position = state.positions[PERP]
+    assert exact(position.entry_price, "3000.500000000000000001")
+    assert exact(position.unrealized_pnl, "-149.625000000000000001")
+    assert exact(state.funding[PERP].rate, "0.000109370000000000001")
+    assert exact(state.markets[PERP].contract_size, "0.01")  # oneLotSize, not ccxt's float
+
+
+def exact(value: Decimal | None, literal: str) -> bool:
+    """Equal to the literal digit for digit, exponent included (not merely numerically)."""
+    return value is not None and value.as_tuple() == D(literal).as_tuple()
+
+
+async def test_a_row_of_zero_contracts_is_flat(venue: CoinWVenue, fake: CoinWFakeServer) -> None:
+    fake.state.positions[0]["currentPiece"] = "0"
+    assert await venue.read_positions([PERP]) == []
+
+
+# strict decoding: table-driven against the fake -----------------------------------------------
+
+MISSING = object()
+
+
+def assets(key: str, value: object) -> Callable[[CoinWFakeState], None]:
+    return lambda state: _set(state.user_assets, key, value)
+
+
+def position(key: str, value: object) -> Callable[[CoinWFakeState], None]:
+    return lambda state: _set(state.positions[0], key, value)
+
+
+def spot(asset: str, key: str, value: object) -> Callable[[CoinWFakeState], None]:
+    return lambda state: _set(state.spot_balances[asset], key, value)
+
+
+def raw(endpoint: str, body: str) -> Callable[[CoinWFakeState], None]:
+    return lambda state: state.raw_bodies.__setitem__(endpoint, body)
+
+
+def _set(target: dict[str, Any], key: str, value: object) -> None:
+    if value is MISSING:
+        del target[key]
+    else:
+        target[key] = value
+
+
+def _set_transferable(value: object) -> Callable[[CoinWFakeState], None]:
+    return lambda state: setattr(state, "transferable", value)
+
+
+def _add_spot(asset: str) -> Callable[[CoinWFakeState], None]:
+    return lambda state: state.spot_balances.__setitem__(asset, {"available": "1", "onOrders": "0"})
+
+
+def _duplicate_position(state: CoinWFakeState) -> None:
+    state.positions.append(dict(state.positions[0]))
+
+
+def _long_and_short(state: CoinWFakeState) -> None:
+    state.positions.append(dict(state.positions[0], id="2", direction="long"))
+
+
+ASSETS = "GET /v1/perpum/account/getUserAssets"
+AVAILABLE = "GET /v1/perpum/account/available"
+SPOT_BALANCES = "POST /api/v1/private?command=returnCompleteBalances"
+POSITIONS = "GET /v1/perpum/positions"
+FUNDING = "GET /v1/perpum/fundingRate"
+
+#: (what to read, a change to the fake, the one-line error after "coinw: ")
+STRICT_CASES = [
+    pytest.param(
+        "swap",
+        assets("availableMargin", Number("NaN")),
+        f"{ASSETS}: availableMargin is 'NaN', not a finite number",
+    ),
+    pytest.param(
+        "swap",
+        assets("availableUsdt", Number("-Infinity")),
+        f"{ASSETS}: availableUsdt is '-Infinity', not a finite number",
+    ),
+    pytest.param("swap", assets("alMargin", MISSING), f"{ASSETS}: alMargin is missing"),
+    pytest.param("swap", assets("alFreeze", None), f"{ASSETS}: alFreeze is null"),
+    pytest.param(
+        "swap", assets("almightyGold", D("-0.01")), f"{ASSETS}: almightyGold is '-0.01', negative"
+    ),
+    pytest.param(
+        "swap",
+        assets("availableUsdt", Number("1e16")),
+        f"{ASSETS}: availableUsdt is '1e16', absurdly large (beyond ±1e15)",
+    ),
+    pytest.param(
+        "swap",
+        assets("availableUsdt", "12abc"),
+        f"{ASSETS}: availableUsdt is '12abc', not a number",
+    ),
+    pytest.param(
+        "swap", assets("availableUsdt", True), f"{ASSETS}: availableUsdt is True, not a number"
+    ),
+    pytest.param("swap", _set_transferable("-0.5"), f"{AVAILABLE}: data.value is '-0.5', negative"),
+    pytest.param(
+        "swap",
+        _set_transferable(Number("NaN")),
+        f"{AVAILABLE}: data.value is 'NaN', not a finite number",
+    ),
+    pytest.param(
+        "swap",
+        raw("/v1/perpum/account/available", '{"code": 0, "data": {}, "msg": ""}'),
+        f"{AVAILABLE}: data.value is missing",
+    ),
+    pytest.param(
+        "swap",
+        raw("/v1/perpum/account/getUserAssets", '{"code": 0, "data": null, "msg": ""}'),
+        f"{ASSETS}: data is null, not an object",
+    ),
+    pytest.param(
+        "spot", spot("ETH", "available", MISSING), f"{SPOT_BALANCES}: data.ETH.available is missing"
+    ),
+    pytest.param(
+        "spot",
+        spot("USDT", "onOrders", "NaN"),
+        f"{SPOT_BALANCES}: data.USDT.onOrders is 'NaN', not a finite number",
+    ),
+    pytest.param(
+        "spot",
+        spot("USDT", "available", "-1"),
+        f"{SPOT_BALANCES}: data.USDT.available is '-1', negative",
+    ),
+    pytest.param(
+        "spot", _add_spot("usdt"), f"{SPOT_BALANCES}: data.usdt is a second entry for USDT"
+    ),
+    pytest.param(
+        "spot", _add_spot(" "), f"{SPOT_BALANCES}: data[' '] is an entry without an asset name"
+    ),
+    pytest.param(
+        "spot",
+        raw(
+            "returnCompleteBalances",
+            '{"code": "200", "data": {"ETH": {"available": "1", "onOrders": "0"}, '
+            '"ETH": {"available": "2", "onOrders": "0"}}}',
+        ),
+        f"{SPOT_BALANCES}: key 'ETH' appears twice in one object",
+    ),
+    pytest.param(
+        "positions",
+        position("profitUnreal", Number("NaN")),
+        f"{POSITIONS}: data[ETH].profitUnreal is 'NaN', not a finite number",
+    ),
+    pytest.param(
+        "positions",
+        position("currentPiece", MISSING),
+        f"{POSITIONS}: data[ETH].currentPiece is missing",
+    ),
+    pytest.param(
+        "positions", position("currentPiece", None), f"{POSITIONS}: data[ETH].currentPiece is null"
+    ),
+    pytest.param(
+        "positions",
+        position("currentPiece", "-150"),
+        f"{POSITIONS}: data[ETH].currentPiece is '-150', negative",
+    ),
+    pytest.param(
+        "positions", position("direction", MISSING), f"{POSITIONS}: data[ETH].direction is missing"
+    ),
+    pytest.param(
+        "positions",
+        position("direction", "both"),
+        f"{POSITIONS}: data[ETH].direction is 'both', not long or short",
+    ),
+    pytest.param(
+        "positions", position("openPrice", MISSING), f"{POSITIONS}: data[ETH].openPrice is missing"
+    ),
+    pytest.param(
+        "positions",
+        position("indexPrice", MISSING),
+        f"{POSITIONS}: data[ETH].indexPrice is missing",
+    ),
+    pytest.param(
+        "positions",
+        position("indexPrice", "0"),
+        f"{POSITIONS}: data[ETH].indexPrice is '0', not positive",
+    ),
+    pytest.param(
+        "positions",
+        position("liquidationPrice", "Infinity"),
+        f"{POSITIONS}: data[ETH].liquidationPrice is 'Infinity', not a finite number",
+    ),
+    pytest.param("positions", position("id", MISSING), f"{POSITIONS}: data[ETH].id is missing"),
+    pytest.param(
+        "positions",
+        _duplicate_position,
+        f"{POSITIONS}: data[ETH].id is '2435521222631981320' on two rows",
+    ),
+    pytest.param(
+        "positions",
+        _long_and_short,
+        "ETH/USDT:USDT: both long and short positions are open; the bot hedges one short "
+        "per perpetual, so close one side first",
+    ),
+    pytest.param(
+        "positions",
+        raw("/v1/perpum/positions", '{"code": 0, "data": [{"id": "1", "instrument": null}]}'),
+        f"{POSITIONS}: data[0].instrument is null, not a name",
+    ),
+    pytest.param(
+        "positions",
+        raw("/v1/perpum/positions", '{"code": 0, "data": null, "msg": ""}'),
+        f"{POSITIONS}: data is null, not a list of positions",
+    ),
+    pytest.param(
+        "positions",
+        raw("/v1/perpum/positions", '{"code": 0, "data": {}, "msg": ""}'),
+        f"{POSITIONS}: data is {{}}, not a list of positions",
+    ),
+    pytest.param(
+        "funding",
+        lambda state: state.funding_rates.__setitem__("ETH", Number("NaN")),
+        f"{FUNDING}: data.value is 'NaN', not a finite number",
+    ),
+    pytest.param(
+        "funding",
+        lambda state: state.funding_rates.__setitem__("ETH", 2),
+        f"{FUNDING}: data.value is 2, absurdly large (beyond ±1)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("read", "change", "message"), STRICT_CASES, ids=[case.values[2] for case in STRICT_CASES]
+)
+async def test_a_malformed_figure_is_refused_naming_the_endpoint_and_field(
+    venue: CoinWVenue,
+    fake: CoinWFakeServer,
+    read: str,
+    change: Callable[[CoinWFakeState], None],
+    message: str,
+) -> None:
+    change(fake.state)
+    with pytest.raises(VenueError) as raised:
+        if read == "positions":
+            await venue.read_positions([PERP])
+        elif read == "funding":
+            await venue.read_funding(PERP)
+        else:
+            await venue.read_wallets(read)
+    assert raised.value.kind is ErrorKind.FATAL
+    assert str(raised.value) == f"coinw: {message}"
+    assert "\n" not in str(raised.value)
+
+
+async def test_a_malformed_position_read_is_never_flat(
+    venue: CoinWVenue, fake: CoinWFakeServer
+) -> None:
+    fake.state.positions[0]["currentPiece"] = "lots"
+    with pytest.raises(VenueError, match="currentPiece is 'lots', not a number"):
+        await venue.read_state()
+
+
+async def test_a_gain_on_one_hedge_does_not_hide_a_loss_on_another(
+    client: coinw, fake: CoinWFakeServer
+) -> None:
+    fake.state.positions.append(
+        dict(
+            fake.state.positions[0],
+            id="9",
+            instrument="BTC",
+            direction="long",
+            currentPiece="100",
+            openPrice="60000",
+            indexPrice="62000",
+            profitUnreal="200",
+        )
+    )
+    hedges = {"eth": hedge(), "btc": hedge("BTC/USDT:USDT", "BTC/USDT")}
+    venue = CoinWVenue("coinw", client, hedges)
+    await venue.connect()
+    state = await venue.read_state()
+    assert state.positions["BTC/USDT:USDT"].unrealized_pnl == D(200)
+    assert state.positions[PERP].unrealized_pnl == D("-149.625")
+    # min(0, 200 - 149.625) would be 0: the ETH short's loss must still count
+    assert state.wallets[(FUTURES, "USDT")].unrealized_pnl == D("-149.625")

@@ -1,20 +1,26 @@
-"""CoinW as a ccxt async exchange (`coinw`), and the bot's venue for it (`CoinWVenue`).
+"""CoinW as a ccxt async exchange: `coinw`, usable with or without the bot.
 
 ccxt 4.5.90 has no CoinW class. `coinw` is written the way ccxt's own exchanges are:
 `describe()` with the endpoints and their throttle costs, `sign()`, `handle_errors()`, and the
-unified `fetch_*` methods the bot calls, so the rest of the bot reads CoinW like any ccxt
-exchange. `CoinWVenue` then handles what the generic `Venue` would get wrong on CoinW:
+unified `fetch_*` methods, so anything that speaks ccxt reads CoinW like any ccxt exchange. It
+imports nothing of the bot but two small pure helpers (`bot.venues.implicit`,
+`bot.venues.literals`); the bot's adapter is `bot.venues.coinw.venue`.
 
+- CoinW sends amounts as JSON numbers. Bodies are decoded with every non-integer number kept as
+  its literal text (`literals.loads_exact`), never as a float: ccxt's `safe_string` reads such
+  text, `info` stays JSON-serialisable, and a caller can parse it into `Decimal` exactly.
+  ccxt's unified fields are floats, as everywhere in ccxt; the exact figures are in `info`.
+- A body whose shape cannot be represented (positions that are not a list, a row with no
+  instrument, one key twice in an object) raises `BadResponse`: a malformed positions answer
+  must never read as "no positions". Figures are not judged here: an unreadable one leaves its
+  unified field None, and `info` keeps what the venue sent.
 - The futures wallet's `availableMargin` includes the margin held by filled orders (`alMargin`)
-  and the Mega Coupon balance (`almightyGold`), so it is not free money (seed 003). What may
-  leave the futures wallet is a separate endpoint, `account/available`.
-- CoinW sends amounts as JSON numbers. The body is decoded with every non-integer number kept as
-  its literal text (`json.loads(..., parse_float=str)`), never as a float: ccxt's `safe_string`
-  reads such text (it ignores `Decimal`s), `info` stays JSON-serialisable for the ledger, and the
-  venue parses it into `Decimal` exactly. ccxt's unified fields are floats, as everywhere in
-  ccxt; the venue reads the raw fields from `info` instead.
+  and the Mega Coupon balance (`almightyGold`), so it is not free money (the precaution on
+  futures-trading/assets/get-futures-account-assets). What may leave the futures wallet is a
+  separate endpoint, `account/available`; `fetch_balance(type=swap)` puts its value in
+  `info['transferable']`.
 - CoinW documents no futures <-> spot transfer API (`spotWealthTransfer` moves spot <-> funding
-  only), so `has['transfer']` is False and the bot records such moves as manual.
+  only), so `has['transfer']` is False.
 
 Sources, all under https://www.coinw.com/api-doc/en/ :
 - futures auth: common/AuthCode/certify-code-futures (headers `api_key`, `timestamp`, `sign` =
@@ -35,7 +41,7 @@ import hmac
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final
@@ -46,6 +52,7 @@ from ccxt.base.decimal_to_precision import TICK_SIZE
 from ccxt.base.errors import (
     AuthenticationError,
     BadRequest,
+    BadResponse,
     BadSymbol,
     ExchangeError,
     ExchangeNotAvailable,
@@ -53,18 +60,22 @@ from ccxt.base.errors import (
     RateLimitExceeded,
 )
 
-from bot.errors import VenueUnusable
-from bot.model import SPOT, Funding, Position, VenueState, Wallet
-from bot.money import ZERO, plain, to_decimal, to_decimal_or_none
-from bot.venues.errors import ErrorKind, VenueError
 from bot.venues.implicit import implicit_api
-from bot.venues.venue import Venue
+from bot.venues.literals import (
+    AmbiguousBody,
+    NotExact,
+    exact_decimal,
+    finite_text,
+    loads_exact,
+    shown,
+)
 
 EXCHANGE_ID: Final = "coinw"
 BASE_URL: Final = "https://api.coinw.com"
 DOCS: Final = "https://www.coinw.com/api-doc/en/"
 
-#: the account name `fetch_balance` takes for the futures wallet (ccxt's generic name)
+#: the account names `fetch_balance` takes: ccxt's generic names for the spot and futures wallets
+SPOT: Final = "spot"
 FUTURES: Final = "swap"
 #: the settle asset of the futures wallet `getUserAssets` describes
 FUTURES_SETTLE: Final = "USDT"
@@ -75,9 +86,6 @@ BALANCE_TYPES: Final[Mapping[str, str]] = {
     "future": FUTURES,
     "futures": FUTURES,
 }
-
-#: the step planned (manual) transfers are rounded down to
-MANUAL_TRANSFER_STEP: Final = Decimal("0.01")
 
 #: ccxt `rateLimit`: milliseconds per unit of throttle cost. 20 calls a second at most overall,
 #: far under CoinW's global limits (100/s per user on futures, 100/s per IP on spot).
@@ -254,15 +262,43 @@ def envelope_data(response: object) -> Any:
     return response.get("data") if isinstance(response, Mapping) else None
 
 
-def _decimal(raw: Mapping[str, Any], key: str) -> Decimal:
-    return to_decimal_or_none(raw.get(key), key) or ZERO
+def number(value: object) -> Decimal | None:
+    """A figure for ccxt's unified fields: its exact `Decimal`, or None when it is unreadable.
+
+    Lenient on purpose: the unified structure may have a hole, and `info` keeps what was sent
+    for a caller that must judge it (the bot's venue refuses it).
+    """
+    try:
+        return exact_decimal(value, bound=None)
+    except NotExact:
+        return None
+
+
+def plain_text(amount: Decimal | None) -> str | None:
+    """A Decimal as ccxt's string figures are written: no exponent, no trailing zeros."""
+    if amount is None:
+        return None
+    text = format(amount, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+#: the `getUserAssets` fields the futures wallet's figures come from
+FUTURES_ASSET_FIELDS: Final = (
+    "availableMargin",
+    "availableUsdt",
+    "alMargin",
+    "alFreeze",
+    "almightyGold",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
 class FuturesFigures:
     """The futures wallet as CoinW reports it, and what of it is really free.
 
-    `availableMargin` includes the coupon balance (in the seed's example it is exactly
+    `availableMargin` includes the coupon balance (in the docs' example it is exactly
     `availableUsdt + almightyGold`) and, per the docs, the margin of filled orders; so free money
     is at most `min(availableUsdt, availableMargin - almightyGold) - alMargin`. Coupons are not
     counted anywhere: they cannot be withdrawn and expire.
@@ -273,12 +309,11 @@ class FuturesFigures:
     held_margin: Decimal  # alMargin: held by filled orders
     frozen: Decimal  # alFreeze: held by unfilled orders
     coupon: Decimal  # almightyGold: the Mega Coupon balance
-    transferable: Decimal  # account/available: what may leave the futures wallet now
 
     @property
     def free(self) -> Decimal:
         cash = min(self.available_usdt, self.available_margin - self.coupon)
-        return max(ZERO, cash - self.held_margin)
+        return max(Decimal(0), cash - self.held_margin)
 
     @property
     def used(self) -> Decimal:
@@ -289,72 +324,83 @@ class FuturesFigures:
         return self.free + self.used
 
 
-def futures_figures(assets: Mapping[str, Any], transferable: object) -> FuturesFigures:
-    """`getUserAssets` data and `account/available`'s value as Decimals."""
+def futures_figures(assets: Mapping[str, Any]) -> FuturesFigures | None:
+    """`getUserAssets` data as Decimals; None when any of its figures is unreadable."""
+    values: dict[str, Decimal] = {}
+    for key in FUTURES_ASSET_FIELDS:
+        value = number(assets.get(key))
+        if value is None:
+            return None
+        values[key] = value
     return FuturesFigures(
-        available_margin=_decimal(assets, "availableMargin"),
-        available_usdt=_decimal(assets, "availableUsdt"),
-        held_margin=_decimal(assets, "alMargin"),
-        frozen=_decimal(assets, "alFreeze"),
-        coupon=_decimal(assets, "almightyGold"),
-        transferable=max(ZERO, to_decimal_or_none(transferable, "value") or ZERO),
+        available_margin=values["availableMargin"],
+        available_usdt=values["availableUsdt"],
+        held_margin=values["alMargin"],
+        frozen=values["alFreeze"],
+        coupon=values["almightyGold"],
     )
 
 
-def transferable_value(data: object) -> object:
-    """`account/available`'s data: documented as `{"value": ...}`; a bare number is accepted."""
+def single_value(data: object) -> object:
+    """A single-value answer (`account/available`, `fundingRate`): documented as
+    `{"value": ...}`; a bare number is read as itself. None when there is no value."""
     return data.get("value") if isinstance(data, Mapping) else data
+
+
+def mark_price_key(row: Mapping[str, Any]) -> str:
+    """The row's mark price field: `markPrice` when sent, else `indexPrice` (documented as the
+    latest index price; position rows carry no mark price)."""
+    return "markPrice" if row.get("markPrice") is not None else "indexPrice"
+
+
+def margin_key(row: Mapping[str, Any]) -> str:
+    """The row's margin field: `margin`, else `positionMargin`."""
+    return "margin" if row.get("margin") is not None else "positionMargin"
 
 
 @dataclass(frozen=True, kw_only=True)
 class PositionFigures:
-    """One row of `/v1/perpum/positions` as Decimals; `notional` is absolute, in the settle asset.
+    """One row of `/v1/perpum/positions` for ccxt's unified position; None where unreadable.
 
-    The row carries no mark price; `indexPrice` (documented as the latest index price) stands
-    in for it unless a `markPrice` field is present.
+    `currentPiece` counts contracts ("pieces") of `oneLotSize` base units each; `notional` is
+    absolute, in the settle asset.
     """
 
-    side: str
-    contracts: Decimal
-    contract_size: Decimal
+    side: str | None
+    contracts: Decimal | None
+    contract_size: Decimal | None
     entry_price: Decimal | None
     mark_price: Decimal | None
-    unrealized_pnl: Decimal
+    unrealized_pnl: Decimal | None
     liquidation_price: Decimal | None
     initial_margin: Decimal | None
 
     @property
-    def size(self) -> Decimal:
-        return self.contracts * self.contract_size
-
-    @property
     def notional(self) -> Decimal | None:
-        return None if self.mark_price is None else abs(self.size * self.mark_price)
+        if self.contracts is None or self.contract_size is None or self.mark_price is None:
+            return None
+        return abs(self.contracts * self.contract_size * self.mark_price)
 
 
-def position_figures(row: Mapping[str, Any], contract_size: Decimal) -> PositionFigures:
-    """`currentPiece` counts contracts of `oneLotSize` base units each (the market's size)."""
-    mark = to_decimal_or_none(row.get("markPrice"), "markPrice")
-    if mark is None:
-        mark = to_decimal_or_none(row.get("indexPrice"), "indexPrice")
-    margin = to_decimal_or_none(row.get("margin"), "margin")
-    if margin is None:
-        margin = to_decimal_or_none(row.get("positionMargin"), "positionMargin")
+def position_figures(row: Mapping[str, Any], contract_size: Decimal | None) -> PositionFigures:
+    contracts = number(row.get("currentPiece"))
+    side = row.get("direction")
     return PositionFigures(
-        side=str(row.get("direction") or "").lower(),
-        contracts=abs(_decimal(row, "currentPiece")),
+        side=side.lower() if isinstance(side, str) and side else None,
+        contracts=abs(contracts) if contracts is not None else None,
         contract_size=contract_size,
-        entry_price=to_decimal_or_none(row.get("openPrice"), "openPrice"),
-        mark_price=mark,
-        unrealized_pnl=_decimal(row, "profitUnreal"),
-        liquidation_price=to_decimal_or_none(row.get("liquidationPrice"), "liquidationPrice"),
-        initial_margin=margin,
+        entry_price=number(row.get("openPrice")),
+        mark_price=number(row.get(mark_price_key(row))),
+        unrealized_pnl=number(row.get("profitUnreal")),
+        liquidation_price=number(row.get("liquidationPrice")),
+        initial_margin=number(row.get(margin_key(row))),
     )
 
 
-def funding_rate_value(data: object) -> object:
-    """`fundingRate`'s data: `{"value": ...}` like CoinW's other single values, or a bare number."""
-    return data.get("value") if isinstance(data, Mapping) else data
+def malformed(method: str, endpoint: str, problem: str) -> BadResponse:
+    """A body the unified structures cannot represent. The text starts with the request, not
+    the exchange id, so a one-line summary keeps the problem."""
+    return BadResponse(f"{method} {endpoint}: {problem}")
 
 
 # the ccxt exchange --------------------------------------------------------------------------
@@ -426,8 +472,22 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
     # transport ------------------------------------------------------------------------------
 
     def on_json_response(self, response_body: str) -> Any:
-        """Keep non-integer numbers as their literal text: amounts never become floats."""
-        return json.loads(response_body, parse_float=str)
+        """Keep non-integer numbers (and NaN, Infinity) as their literal text: amounts never
+        become floats; one key twice in an object is refused (see `fetch`)."""
+        return loads_exact(response_body)
+
+    async def fetch(
+        self,
+        url: str,
+        method: str = "GET",
+        headers: Any = None,
+        body: Any = None,
+    ) -> Any:
+        """ccxt's `fetch`, with an ambiguous body refused as `BadResponse` naming the request."""
+        try:
+            return await super().fetch(url, method, headers, body)
+        except AmbiguousBody as exc:
+            raise malformed(method, _endpoint_of(url), str(exc)) from None
 
     def sign(
         self,
@@ -647,39 +707,58 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
 
     async def fetch_futures_balance(self, params: dict[str, Any]) -> dict[str, Any]:
         """`free` is the real free money (see `FuturesFigures`), not `availableMargin`; `info`
-        holds every raw `getUserAssets` field plus `transferable` from `account/available`."""
-        assets = envelope_data(
-            await self.futures_private_get_v1_perpum_account_getuserassets(params)
-        )
+        holds every raw `getUserAssets` field plus `transferable`, the value of
+        `account/available` (absent when that answer had none)."""
+        response = await self.futures_private_get_v1_perpum_account_getuserassets(params)
+        assets = envelope_data(response)
+        if not isinstance(assets, Mapping):
+            raise malformed(
+                "GET", "/v1/perpum/account/getUserAssets", f"data is {shown(assets)}, not an object"
+            )
         available = envelope_data(await self.futures_private_get_v1_perpum_account_available())
-        assets = dict(assets) if isinstance(assets, Mapping) else {}
-        transferable = transferable_value(available)
-        figures = futures_figures(assets, transferable)
+        info = dict(assets)
+        transferable = single_value(available)
+        if transferable is not None:
+            info["transferable"] = transferable
+        figures = futures_figures(assets)
         timestamp = self.safe_integer(assets, "time")
+        account = self.account()
+        if figures is not None:
+            account["free"] = plain_text(figures.free)
+            account["used"] = plain_text(figures.used)
+            account["total"] = plain_text(figures.total)
         return self.safe_balance(
             {
-                "info": {**assets, "transferable": transferable},
+                "info": info,
                 "timestamp": timestamp,
                 "datetime": self.iso8601(timestamp),
-                FUTURES_SETTLE: {
-                    "free": plain(figures.free),
-                    "used": plain(figures.used),
-                    "total": plain(figures.total),
-                },
+                FUTURES_SETTLE: account,
             }
         )
 
     async def fetch_spot_balance(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`returnCompleteBalances`: `{asset: {available, onOrders}}`; `info` is the whole
+        answer. An entry with an unreadable figure is left out of the unified part."""
         response = await self.spot_private_post_returncompletebalances(params)
         data = envelope_data(response)
+        if not isinstance(data, Mapping):
+            raise malformed(
+                "POST",
+                "/api/v1/private?command=returnCompleteBalances",
+                f"data is {shown(data)}, not an object",
+            )
         result: dict[str, Any] = {"info": response, "timestamp": None, "datetime": None}
-        for currency_id, entry in (data or {}).items():
+        for currency_id, entry in data.items():
             if not isinstance(entry, Mapping):
                 continue
+            free = finite_text(entry.get("available"))
+            used = finite_text(entry.get("onOrders"))
+            if free is None or used is None:
+                continue
             account = self.account()
-            account["free"] = self.safe_string(entry, "available")
-            account["used"] = self.safe_string(entry, "onOrders")
-            result[self.safe_currency_code(currency_id.upper())] = account
+            account["free"] = free
+            account["used"] = used
+            result[self.safe_currency_code(str(currency_id).upper())] = account
         return self.safe_balance(result)
 
     # positions and funding ------------------------------------------------------------------
@@ -687,7 +766,10 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
     async def fetch_positions(
         self, symbols: list[str] | None = None, params: dict[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        """Open positions: per instrument for the given symbols, else `/v1/perpum/positions/all`."""
+        """Open positions: per instrument for the given symbols, else `/v1/perpum/positions/all`.
+
+        `data` must be a list of rows, each naming its instrument: anything else raises
+        `BadResponse` rather than reading as "no positions"."""
         await self.load_markets()
         params = dict(params or {})
         symbols = self.market_symbols(symbols)
@@ -699,20 +781,19 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
                     raise BadSymbol(f"{self.id} fetch_positions() {symbol} is not a perpetual")
                 request = self.extend({"instrument": market["id"]}, params)
                 response = await self.futures_private_get_v1_perpum_positions(request)
-                rows.extend(envelope_data(response) or [])
+                rows.extend(position_rows(response, "/v1/perpum/positions"))
         else:
-            rows.extend(
-                envelope_data(await self.futures_private_get_v1_perpum_positions_all(params)) or []
-            )
-        positions = [self.parse_position(row) for row in rows if isinstance(row, Mapping)]
+            response = await self.futures_private_get_v1_perpum_positions_all(params)
+            rows.extend(position_rows(response, "/v1/perpum/positions/all"))
+        positions = [self.parse_position(row) for row in rows]
         return self.filter_by_array_positions(positions, "symbol", symbols)
 
     def parse_position(self, position: dict[str, Any], market: Any = None) -> dict[str, Any]:
         instrument = self.safe_string_upper(position, "instrument")
         market = self.safe_market(instrument, market, None, "swap")
-        contract_size = to_decimal_or_none(market.get("contractSize")) or Decimal(1)
-        if market.get("info"):
-            contract_size = _decimal(market["info"], "oneLotSize") or contract_size
+        contract_size = number(self.safe_string(market.get("info") or {}, "oneLotSize"))
+        if contract_size is None:
+            contract_size = number(self.safe_string(market, "contractSize"))
         figures = position_figures(position, contract_size)
         model = self.safe_integer(position, "positionModel")
         updated = self.safe_integer(position, "updatedDate")
@@ -724,15 +805,15 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
                 "timestamp": updated,
                 "datetime": self.iso8601(updated),
                 "lastUpdateTimestamp": updated,
-                "side": figures.side or None,
-                "contracts": self.parse_number(plain(figures.contracts)),
-                "contractSize": self.parse_number(plain(figures.contract_size)),
-                "notional": self.parse_number(plain(figures.notional)),
-                "entryPrice": self.parse_number(plain(figures.entry_price)),
-                "markPrice": self.parse_number(plain(figures.mark_price)),
-                "unrealizedPnl": self.parse_number(plain(figures.unrealized_pnl)),
-                "liquidationPrice": self.parse_number(plain(figures.liquidation_price)),
-                "initialMargin": self.parse_number(plain(figures.initial_margin)),
+                "side": figures.side,
+                "contracts": self.parse_number(plain_text(figures.contracts)),
+                "contractSize": self.parse_number(plain_text(figures.contract_size)),
+                "notional": self.parse_number(plain_text(figures.notional)),
+                "entryPrice": self.parse_number(plain_text(figures.entry_price)),
+                "markPrice": self.parse_number(plain_text(figures.mark_price)),
+                "unrealizedPnl": self.parse_number(plain_text(figures.unrealized_pnl)),
+                "liquidationPrice": self.parse_number(plain_text(figures.liquidation_price)),
+                "initialMargin": self.parse_number(plain_text(figures.initial_margin)),
                 "maintenanceMargin": None,
                 "marginMode": {0: "isolated", 1: "cross"}.get(model) if model is not None else None,
                 "leverage": self.safe_number(position, "leverage"),
@@ -755,7 +836,7 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
         return self.parse_funding_rate(envelope_data(response), market)
 
     def parse_funding_rate(self, contract: Any, market: Any = None) -> dict[str, Any]:
-        rate = self.parse_number(plain(to_decimal_or_none(funding_rate_value(contract))))
+        rate = self.parse_number(plain_text(number(single_value(contract))))
         hours = self.safe_string(market.get("info") or {}, "settledPeriod") if market else None
         return {
             "info": contract,
@@ -779,194 +860,25 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
         }
 
 
+def position_rows(response: object, endpoint: str) -> list[Mapping[str, Any]]:
+    """The rows of a positions answer; `BadResponse` unless `data` is a list of rows that each
+    name their instrument."""
+    data = envelope_data(response)
+    if not isinstance(data, list):
+        raise malformed("GET", endpoint, f"data is {shown(data)}, not a list of positions")
+    for index, row in enumerate(data):
+        if not isinstance(row, Mapping):
+            raise malformed("GET", endpoint, f"data[{index}] is {shown(row)}, not a position")
+        instrument = row.get("instrument")
+        if not isinstance(instrument, str) or not instrument:
+            raise malformed(
+                "GET", endpoint, f"data[{index}].instrument is {shown(instrument)}, not a name"
+            )
+    return data
+
+
 def _endpoint_of(url: str) -> str:
     """The path of `url`, and its spot `command`; never the rest of the query."""
     parts = urlsplit(url)
     command = parse_qs(parts.query).get("command")
     return parts.path + (f"?command={command[0]}" if command else "")
-
-
-# the venue ----------------------------------------------------------------------------------
-
-
-class CoinWVenue(Venue):
-    """CoinW for the bot: two wallets (`spot`, `swap`), exact Decimals, no transfer API."""
-
-    account_aliases: Mapping[str, str] = {
-        "main": SPOT,
-        "swap": FUTURES,
-        "future": FUTURES,
-        "futures": FUTURES,
-        "perpetual": FUTURES,
-        "contract": FUTURES,
-    }
-
-    async def connect(self) -> None:
-        await super().connect()
-        for symbol, market in self._perps.items():
-            if market.settle != FUTURES_SETTLE:
-                raise VenueUnusable(
-                    f"{symbol}: CoinW's futures account API reports {FUTURES_SETTLE} only; "
-                    f"hedge a {FUTURES_SETTLE}-margined perpetual such as ETH/USDT:USDT"
-                )
-
-    def futures_account(self, market: Mapping[str, Any]) -> str:
-        return FUTURES
-
-    def transfer_step(self, asset: str) -> Decimal:
-        """CoinW has no transfer API and no currency list: moves are typed in by hand, and
-        ccxt's per-currency precision would only echo some market's price tick."""
-        return MANUAL_TRANSFER_STEP
-
-    def balance_params(self, account: str) -> dict[str, Any]:
-        return {"type": self.normalize_account(account)}
-
-    def parse_wallets(self, account: str, balance: Mapping[str, Any]) -> list[Wallet]:
-        account = self.normalize_account(account)
-        info = balance.get("info") or {}
-        if account == FUTURES:
-            return [futures_wallet(info)]
-        if account == SPOT:
-            return spot_wallets(envelope_data(info) or {})
-        return super().parse_wallets(account, balance)
-
-    async def read_positions(self, symbols: list[str]) -> list[Position]:
-        return merge_positions(await super().read_positions(symbols), venue=self.name)
-
-    def parse_position(self, raw: Mapping[str, Any]) -> Position | None:
-        """From the raw row in `info`, so every figure is the venue's own digits."""
-        market = self._perps.get(str(raw.get("symbol")))
-        row = raw.get("info")
-        if market is None or not isinstance(row, Mapping):
-            return None
-        figures = position_figures(row, market.contract_size)
-        if figures.contracts == 0:
-            return None
-        if figures.notional is None:
-            raise VenueError(
-                ErrorKind.FATAL, self.name, f"position {market.symbol} has no index or mark price"
-            )
-        return Position(
-            symbol=market.symbol,
-            side=figures.side or "short",
-            contracts=figures.contracts,
-            contract_size=figures.contract_size,
-            notional=figures.notional,
-            entry_price=figures.entry_price,
-            mark_price=figures.mark_price,
-            unrealized_pnl=figures.unrealized_pnl,
-            initial_margin=figures.initial_margin,
-            liquidation_price=figures.liquidation_price,
-        )
-
-    async def read_funding(self, symbol: str) -> Funding:
-        raw = await self.call(self.client.fetch_funding_rate, symbol)
-        return Funding(
-            symbol=symbol,
-            rate=to_decimal_or_none(funding_rate_value(raw.get("info")), "fundingRate"),
-            mark_price=None,
-        )
-
-    async def read_state(self) -> VenueState:
-        return with_position_losses(await super().read_state())
-
-
-def futures_wallet(info: Mapping[str, Any]) -> Wallet:
-    """The USDT futures wallet from `fetch_balance(type=swap)`'s `info`."""
-    figures = futures_figures(info, info.get("transferable"))
-    return Wallet(
-        account=FUTURES,
-        asset=FUTURES_SETTLE,
-        free=figures.free,
-        used=figures.used,
-        balance=figures.total,
-        transferable=figures.transferable,
-    )
-
-
-def spot_wallets(data: Mapping[str, Any]) -> list[Wallet]:
-    """`returnCompleteBalances` data: `{asset: {available, onOrders}}`."""
-    wallets = []
-    for asset, entry in sorted(data.items()):
-        if not isinstance(entry, Mapping):
-            continue
-        free = to_decimal(entry.get("available", "0"), "available")
-        on_orders = to_decimal(entry.get("onOrders", "0"), "onOrders")
-        wallets.append(
-            Wallet(
-                account=SPOT,
-                asset=asset.upper(),
-                free=free,
-                used=on_orders,
-                balance=free + on_orders,
-                transferable=free,
-            )
-        )
-    return wallets
-
-
-def merge_positions(positions: Iterable[Position], *, venue: str) -> list[Position]:
-    """One position per symbol: CoinW may hold a symbol as several positions (split layout).
-
-    Rows on one side are summed; the entry price is contract-weighted and the liquidation price
-    is the nearest one (lowest for a short, highest for a long). Both sides at once is refused.
-    """
-    by_symbol: dict[str, list[Position]] = {}
-    for position in positions:
-        by_symbol.setdefault(position.symbol, []).append(position)
-    merged = []
-    for symbol, group in by_symbol.items():
-        if len(group) == 1:
-            merged.append(group[0])
-            continue
-        sides = {p.side for p in group}
-        if len(sides) != 1:
-            raise VenueError(
-                ErrorKind.FATAL,
-                venue,
-                f"{symbol}: both long and short positions are open; the bot hedges one short "
-                "per perpetual, so close one side first",
-            )
-        contracts = sum((p.contracts for p in group), ZERO)
-        entries = [(p.entry_price, p.contracts) for p in group if p.entry_price is not None]
-        entry_weight = sum((c for _, c in entries), ZERO)
-        liquidations = [p.liquidation_price for p in group if p.liquidation_price is not None]
-        margins = [p.initial_margin for p in group if p.initial_margin is not None]
-        nearest = min if group[0].side == "short" else max
-        merged.append(
-            replace(
-                group[0],
-                contracts=contracts,
-                notional=sum((p.notional for p in group), ZERO),
-                unrealized_pnl=sum((p.unrealized_pnl for p in group), ZERO),
-                entry_price=sum((e * c for e, c in entries), ZERO) / entry_weight
-                if entry_weight
-                else None,
-                initial_margin=sum(margins, ZERO) if margins else None,
-                liquidation_price=nearest(liquidations) if liquidations else None,
-            )
-        )
-    return merged
-
-
-def with_position_losses(state: VenueState) -> VenueState:
-    """Count open positions' unrealized losses in the futures wallet's equity, never gains.
-
-    `getUserAssets` reports no unrealized PnL, and the docs do not say whether `availableUsdt`
-    already includes it. Counting a loss that may already be included can only understate
-    equity (the policy tops up sooner); counting a gain could overstate it, so gains are left
-    out.
-    """
-    losses: dict[tuple[str, str], Decimal] = {}
-    for symbol, position in state.positions.items():
-        market = state.markets.get(symbol)
-        if market is None:
-            continue
-        key = (market.futures_account, market.settle)
-        losses[key] = losses.get(key, ZERO) + position.unrealized_pnl
-    wallets = dict(state.wallets)
-    for key, pnl in losses.items():
-        wallet = wallets.get(key)
-        if wallet is not None:
-            wallets[key] = replace(wallet, unrealized_pnl=min(ZERO, pnl))
-    return replace(state, wallets=wallets)

@@ -1,19 +1,24 @@
-"""CoinSwitch PRO (spot v2 + futures v2) as a ccxt async exchange, and the venue that uses it.
+"""CoinSwitch PRO (spot v2 + futures v2) as a ccxt async exchange: `coinswitch`, usable with
+or without the bot.
 
-ccxt 4.5.90 has no CoinSwitch, so `coinswitch` is our own `Exchange` subclass: the rest of the
-bot calls `load_markets`, `fetch_balance`, `fetch_positions` and `fetch_funding_rate` on it
-exactly as on a ccxt exchange. `CoinSwitchVenue` adapts what the generic `Venue` gets wrong
-here: the futures wallet's account name, what is transferable (the raw strings, not floats),
-and the unrealized PnL, which the futures wallet endpoint does not report. Futures v2 has no
-wallet-to-wallet transfer API, so `has['transfer']` is False and the bot records such moves
-as manual.
+ccxt 4.5.90 has no CoinSwitch, so `coinswitch` is our own `Exchange` subclass: anything that
+speaks ccxt calls `load_markets`, `fetch_balance`, `fetch_positions` and `fetch_funding_rate` on
+it exactly as on a ccxt exchange. It imports nothing of the bot but a small pure helper
+(`bot.venues.implicit`); the bot's adapter is `bot.venues.coinswitch.venue`. Futures v2 has no
+wallet-to-wallet transfer API, so `has['transfer']` is False.
+
+The docs promise numbers as strings, but Get Ticker sends the funding rate and the mark and
+index prices as JSON numbers, and the Portfolio's INR row numbers too. Bodies are therefore
+decoded with every non-integer number kept as its literal text (`literals.loads_exact`), never
+as a float, so `info` always holds the venue's own digits. Figures are not judged here: an
+unreadable one leaves its unified field None. A positions answer that is not a list of rows
+naming their symbol raises `BadResponse` rather than reading as "no positions".
 
 Sources (CoinSwitch PRO API docs, https://api-trading.coinswitch.co):
 - signing: /get-started/authentication, /resources/reference-client
 - base URLs, envelope, numbers as strings, drift window: /get-started/api-surfaces
 - status codes and the `{"message": ...}` error body: /resources/errors-and-rate-limits
-- futures wallet: "Get Wallet Balance" (/trade/api/v2/futures/wallet_balance), the seed
-  document shared/seeds/001_005484b7a6ea77ac.txt
+- futures wallet: "Get Wallet Balance" (GET /trade/api/v2/futures/wallet_balance)
 - every other endpoint: cited on the method that calls it.
 
 Python ccxt does not build implicit API methods from `describe()['api']` at run time (its own
@@ -25,10 +30,7 @@ the same `API` table, the way ccxt's build does it: `futures_get_wallet_balance(
 from __future__ import annotations
 
 import urllib.parse
-from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 from ccxt.async_support.base.exchange import Exchange
@@ -37,6 +39,7 @@ from ccxt.base.errors import (
     ArgumentsRequired,
     AuthenticationError,
     BadRequest,
+    BadResponse,
     BadSymbol,
     BaseError,
     ExchangeNotAvailable,
@@ -47,13 +50,12 @@ from ccxt.base.errors import (
 )
 from ccxt.base.precise import Precise
 
-from bot.model import SPOT, Position, VenueState, Wallet
-from bot.money import ZERO, to_decimal, to_decimal_or_none
 from bot.venues.implicit import implicit_api
-from bot.venues.venue import Venue
+from bot.venues.literals import AmbiguousBody, finite_text, loads_exact, shown
 
 EXCHANGE_ID = "coinswitch"
-FUTURES = "futures"  # the bot's (and fetch_balance's) name for the futures wallet
+SPOT = "spot"  # fetch_balance's name for the spot wallet (the portfolio)
+FUTURES = "futures"  # fetch_balance's name for the futures wallet
 FUTURES_EXCHANGE = "EXCHANGE_2"  # "the futures exchange identifier" (api-surfaces)
 DEFAULT_SPOT_EXCHANGE = "c2c1"  # the USDT spot venue (spot/concepts/exchange-identifiers)
 SIGNATURE_SEED_BYTES = 32
@@ -256,6 +258,34 @@ class coinswitch(Exchange, ImplicitAPI):
             )
         return {"url": url, "method": method, "body": body, "headers": headers}
 
+    # transport ---------------------------------------------------------------------------
+
+    def on_json_response(self, response_body: str) -> Any:
+        """Keep non-integer numbers (and NaN, Infinity) as their literal text: amounts never
+        become floats; one key twice in an object is refused (see `fetch`)."""
+        return loads_exact(response_body)
+
+    async def fetch(
+        self,
+        url: str,
+        method: str = "GET",
+        headers: Any = None,
+        body: Any = None,
+    ) -> Any:
+        """ccxt's `fetch`, with an ambiguous body refused as `BadResponse` naming the request."""
+        try:
+            return await super().fetch(url, method, headers, body)
+        except AmbiguousBody as exc:
+            path = urllib.parse.urlsplit(url).path
+            raise BadResponse(f"{method} {path}: {exc}") from None
+
+    def figure(self, row: object, key: str) -> str | None:
+        """A figure's literal text for the unified fields; None when absent or unreadable."""
+        return finite_text(row.get(key)) if isinstance(row, Mapping) else None
+
+    def figure_number(self, row: object, key: str) -> float | None:
+        return self.parse_number(self.figure(row, key))
+
     def handle_errors(
         self,
         code: int,
@@ -419,7 +449,7 @@ class coinswitch(Exchange, ImplicitAPI):
     async def fetch_balance(self, params: dict | None = None) -> dict[str, Any]:
         """`params['type']`: 'spot' (default) reads GET /trade/api/v2/user/portfolio
         (/spot/reference/portfolio); 'futures' (or 'swap', 'future') reads
-        GET /trade/api/v2/futures/wallet_balance (seed 001, no request parameters)."""
+        GET /trade/api/v2/futures/wallet_balance ("Get Wallet Balance", no request parameters)."""
         params = params or {}
         requested = self.safe_string_lower(params, "type")
         if requested is None:
@@ -442,10 +472,12 @@ class coinswitch(Exchange, ImplicitAPI):
         for entry in self.safe_list(data, "base_asset_balances", []):
             code = self.safe_currency_code(self.safe_string(entry, "base_asset"))
             balances = self.safe_dict(entry, "balances", {})
+            if code is None or code in result:
+                continue  # unified balances hold one entry per asset; info keeps them all
             account = self.account()
-            account["free"] = self.safe_string(balances, "total_available_balance")
-            account["used"] = self.safe_string(balances, "total_blocked_balance")
-            account["total"] = self.safe_string(balances, "total_balance")
+            account["free"] = self.figure(balances, "total_available_balance")
+            account["used"] = self.figure(balances, "total_blocked_balance")
+            account["total"] = self.figure(balances, "total_balance")
             result[code] = account
         return self.safe_balance(result)
 
@@ -455,9 +487,11 @@ class coinswitch(Exchange, ImplicitAPI):
         result: dict[str, Any] = {"info": response, "timestamp": None, "datetime": None}
         for entry in self.safe_list(response, "data", []):
             code = self.safe_currency_code(self.safe_string(entry, "currency"))
+            if code is None or code in result:
+                continue  # unified balances hold one entry per asset; info keeps them all
             account = self.account()
-            account["free"] = self.safe_string(entry, "main_balance")
-            account["used"] = self.safe_string(entry, "blocked_balance_order", "0")
+            account["free"] = self.figure(entry, "main_balance")
+            account["used"] = self.figure(entry, "blocked_balance_order")
             result[code] = account
         return self.safe_balance(result)
 
@@ -485,7 +519,7 @@ class coinswitch(Exchange, ImplicitAPI):
                 )
             request = {"exchange": futures_exchange, "symbol": market["id"]}
             response = await self.futures_get_positions(self.extend(request, params))
-            for raw in self.safe_list(response, "data", []):
+            for raw in position_rows(response):
                 positions.append(self.parse_position(raw, market))
         return self.filter_by_array_positions(positions, "symbol", symbols)
 
@@ -493,7 +527,9 @@ class coinswitch(Exchange, ImplicitAPI):
         market_id = self.safe_string(position, "symbol")
         market = self.safe_market(market_id, market, None, "swap")
         updated = self.safe_integer(position, "updated_at")
-        margin = self.safe_string(position, "position_margin")
+        margin = self.figure(position, "position_margin")
+        size = self.figure(position, "position_size")
+        value = self.figure(position, "position_value")
         return self.safe_position(
             {
                 "info": position,
@@ -503,24 +539,20 @@ class coinswitch(Exchange, ImplicitAPI):
                 "datetime": self.iso8601(updated),
                 "lastUpdateTimestamp": updated,
                 "side": self.safe_string_lower(position, "position_side"),
-                "contracts": self.parse_number(
-                    Precise.string_abs(self.safe_string(position, "position_size"))
-                ),
+                "contracts": self.parse_number(Precise.string_abs(size) if size else None),
                 "contractSize": self.safe_number(market, "contractSize"),
-                "notional": self.parse_number(
-                    Precise.string_abs(self.safe_string(position, "position_value"))
-                ),
-                "entryPrice": self.safe_number(position, "avg_entry_price"),
-                "markPrice": self.safe_number(position, "mark_price"),
-                "lastPrice": self.safe_number(position, "last_price"),
-                "unrealizedPnl": self.safe_number(position, "unrealised_pnl"),
+                "notional": self.parse_number(Precise.string_abs(value) if value else None),
+                "entryPrice": self.figure_number(position, "avg_entry_price"),
+                "markPrice": self.figure_number(position, "mark_price"),
+                "lastPrice": self.figure_number(position, "last_price"),
+                "unrealizedPnl": self.figure_number(position, "unrealised_pnl"),
                 "realizedPnl": None,
-                "liquidationPrice": self.safe_number(position, "liquidation_price"),
+                "liquidationPrice": self.figure_number(position, "liquidation_price"),
                 "leverage": self.safe_number(position, "leverage"),
                 "marginMode": self.safe_string_lower(position, "margin_type"),
                 "initialMargin": self.parse_number(margin),
                 "positionMargin": self.parse_number(margin),
-                "maintenanceMargin": self.safe_number(position, "maint_margin"),
+                "maintenanceMargin": self.figure_number(position, "maint_margin"),
                 "initialMarginPercentage": None,
                 "maintenanceMarginPercentage": None,
                 "marginRatio": None,
@@ -570,13 +602,13 @@ class coinswitch(Exchange, ImplicitAPI):
         return {
             "info": contract,
             "symbol": market["symbol"],
-            "markPrice": self.safe_number(contract, "mark_price"),
-            "indexPrice": self.safe_number(contract, "index_price"),
+            "markPrice": self.figure_number(contract, "mark_price"),
+            "indexPrice": self.figure_number(contract, "index_price"),
             "interestRate": None,
             "estimatedSettlePrice": None,
             "timestamp": timestamp,
             "datetime": self.iso8601(timestamp),
-            "fundingRate": self.safe_number(contract, "funding_rate"),
+            "fundingRate": self.figure_number(contract, "funding_rate"),
             "fundingTimestamp": next_funding,
             "fundingDatetime": self.iso8601(next_funding),
             "nextFundingRate": None,
@@ -589,132 +621,25 @@ class coinswitch(Exchange, ImplicitAPI):
         }
 
 
+def position_rows(response: object) -> list[dict[str, Any]]:
+    """The rows of a Get Positions answer; `BadResponse` unless `data` is a list of rows that
+    each name their symbol (the text starts with the request, so a summary keeps it)."""
+    where = "GET /trade/api/v2/futures/positions"
+    data = response.get("data") if isinstance(response, Mapping) else None
+    if not isinstance(data, list):
+        raise BadResponse(f"{where}: data is {shown(data)}, not a list of positions")
+    for index, row in enumerate(data):
+        if not isinstance(row, dict):
+            raise BadResponse(f"{where}: data[{index}] is {shown(row)}, not a position")
+        symbol = row.get("symbol")
+        if not isinstance(symbol, str) or not symbol:
+            raise BadResponse(f"{where}: data[{index}].symbol is {shown(symbol)}, not a name")
+    return data
+
+
 def _instruments(data: Mapping[str, Any]) -> dict[str, dict]:
     """Instrument info keyed by symbol; without `exchange` the venue may nest it by exchange."""
     nested = data.get(FUTURES_EXCHANGE)
     if isinstance(nested, dict) and all(isinstance(v, dict) for v in nested.values()):
         return dict(nested)
     return {key: value for key, value in data.items() if isinstance(value, dict)}
-
-
-# the venue ---------------------------------------------------------------------------------
-
-
-class CoinSwitchVenue(Venue):
-    """CoinSwitch: a 'spot' and a 'futures' wallet, no transfer API (moves are manual)."""
-
-    account_aliases: Mapping[str, str] = {
-        "main": SPOT,
-        "swap": FUTURES,
-        "future": FUTURES,
-        "linear": FUTURES,
-    }
-
-    def futures_account(self, market: Mapping[str, Any]) -> str:
-        return FUTURES
-
-    def balance_params(self, account: str) -> dict[str, Any]:
-        return {"type": self.normalize_account(account)}
-
-    def parse_wallets(self, account: str, balance: Mapping[str, Any]) -> list[Wallet]:
-        """Wallets from the raw strings in `info`: ccxt's unified numbers are floats."""
-        account = self.normalize_account(account)
-        info = balance.get("info") or {}
-        if account == SPOT:
-            return spot_wallets(info)
-        if account == FUTURES:
-            return futures_wallets(info)
-        return super().parse_wallets(account, balance)
-
-    def parse_position(self, raw: Mapping[str, Any]) -> Position | None:
-        """The position from the venue's own strings (Get Positions), not ccxt's floats."""
-        info = raw.get("info")
-        market = self._perps.get(raw.get("symbol") or "")
-        if not isinstance(info, Mapping) or market is None:
-            return super().parse_position(raw)
-        return position_from_info(info, market.symbol, market.contract_size)
-
-    async def read_state(self) -> VenueState:
-        return with_position_pnl(await super().read_state())
-
-
-def spot_wallets(info: Mapping[str, Any]) -> list[Wallet]:
-    """Portfolio rows: main_balance is what is available (and transferable), blocked is in
-    open orders."""
-    wallets = []
-    for row in info.get("data") or []:
-        free = to_decimal(row.get("main_balance", "0"), "main_balance")
-        blocked = to_decimal_or_none(row.get("blocked_balance_order"), "blocked_balance_order")
-        used = blocked if blocked is not None else ZERO
-        wallets.append(
-            Wallet(
-                account=SPOT,
-                asset=str(row["currency"]).upper(),
-                free=free,
-                used=used,
-                balance=free + used,
-                transferable=max(ZERO, free),
-            )
-        )
-    return wallets
-
-
-def futures_wallets(info: Mapping[str, Any]) -> list[Wallet]:
-    """wallet_balance totals per settlement asset; total_available_balance is transferable."""
-    wallets = []
-    for entry in (info.get("data") or {}).get("base_asset_balances") or []:
-        balances = entry.get("balances") or {}
-        available = to_decimal(balances.get("total_available_balance", "0"), "total_available")
-        wallets.append(
-            Wallet(
-                account=FUTURES,
-                asset=str(entry["base_asset"]).upper(),
-                free=available,
-                used=to_decimal(balances.get("total_blocked_balance", "0"), "total_blocked"),
-                balance=to_decimal(balances.get("total_balance", "0"), "total_balance"),
-                transferable=max(ZERO, available),
-            )
-        )
-    return wallets
-
-
-def position_from_info(
-    info: Mapping[str, Any], symbol: str, contract_size: Decimal
-) -> Position | None:
-    """One Get Positions row as a `Position`; None when it holds nothing."""
-    contracts = abs(to_decimal(info.get("position_size", "0"), "position_size"))
-    if contracts == 0:
-        return None
-    return Position(
-        symbol=symbol,
-        side=str(info.get("position_side") or "").lower() or "short",
-        contracts=contracts,
-        contract_size=contract_size,
-        notional=abs(to_decimal(info.get("position_value", "0"), "position_value")),
-        entry_price=to_decimal_or_none(info.get("avg_entry_price"), "avg_entry_price"),
-        mark_price=to_decimal_or_none(info.get("mark_price"), "mark_price"),
-        unrealized_pnl=to_decimal_or_none(info.get("unrealised_pnl"), "unrealised_pnl") or ZERO,
-        initial_margin=to_decimal_or_none(info.get("position_margin"), "position_margin"),
-        maintenance_margin=to_decimal_or_none(info.get("maint_margin"), "maint_margin"),
-        liquidation_price=to_decimal_or_none(info.get("liquidation_price"), "liquidation_price"),
-    )
-
-
-def with_position_pnl(state: VenueState) -> VenueState:
-    """Add the positions' unrealized PnL to the futures wallets of their settle currency.
-
-    wallet_balance reports total = available + blocked (position and order margin) and no
-    unrealized PnL, while the policy's equity is balance + unrealized PnL.
-    """
-    pnl_by_asset: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for symbol, position in state.positions.items():
-        market = state.markets.get(symbol)
-        if market is not None:
-            pnl_by_asset[market.settle] += position.unrealized_pnl
-    if not pnl_by_asset:
-        return state
-    wallets = dict(state.wallets)
-    for asset, pnl in pnl_by_asset.items():
-        wallet = state.wallet(FUTURES, asset)
-        wallets[(FUTURES, asset)] = replace(wallet, unrealized_pnl=wallet.unrealized_pnl + pnl)
-    return replace(state, wallets=wallets)

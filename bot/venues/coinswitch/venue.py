@@ -1,0 +1,218 @@
+"""The bot's venue for CoinSwitch PRO: `CoinSwitchVenue` reads the `coinswitch` ccxt exchange
+into `bot.model` values.
+
+What the generic `Venue` gets wrong here:
+- Every figure (balances, transferable, positions, the funding rate and mark price, the
+  contract size) comes from the venue's own digits in `info`, read strictly by
+  `bot.venues.decoding`; ccxt's unified fields are floats. A required figure that is missing,
+  unreadable, absurd or wrongly signed, an asset without a name or listed twice, and two rows
+  for one position side all stop the read: nothing is guessed, nothing read as zero.
+- The futures wallet is named `futures`, and what may leave it is `total_available_balance`.
+- The futures wallet reports no unrealized PnL: it comes from the positions, by the rule in
+  `bot.venues.pnl`.
+- There is no transfer API: the bot records moves as manual.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Final, TypeVar
+
+from bot.model import SPOT, Funding, PerpMarket, Position, VenueState, Wallet
+from bot.venues.coinswitch.exchange import FUTURES, FUTURES_EXCHANGE
+from bot.venues.decoding import Reader, Sign, malformed_as_fatal
+from bot.venues.literals import RATE_BOUND, shown
+from bot.venues.pnl import with_unrealized_losses
+from bot.venues.venue import Venue
+
+GET_WALLET_BALANCE: Final = "GET /trade/api/v2/futures/wallet_balance"
+GET_PORTFOLIO: Final = "GET /trade/api/v2/user/portfolio"
+GET_POSITIONS: Final = "GET /trade/api/v2/futures/positions"
+GET_TICKER: Final = "GET /trade/api/v2/futures/ticker"
+
+T = TypeVar("T")
+
+#: `position_side` values (Get Positions) and the bot's names for them
+SIDES: Final[Mapping[str, str]] = {"LONG": "long", "SHORT": "short"}
+#: `position_size` is "in base asset" (Get Positions): one contract is one coin
+CONTRACT_SIZE: Final = Decimal(1)
+
+
+class CoinSwitchVenue(Venue):
+    """CoinSwitch: a 'spot' and a 'futures' wallet, no transfer API (moves are manual)."""
+
+    account_aliases: Mapping[str, str] = {
+        "main": SPOT,
+        "swap": FUTURES,
+        "future": FUTURES,
+        "linear": FUTURES,
+    }
+
+    async def connect(self) -> None:
+        """The contract size is the venue's definition (one coin), not ccxt's float."""
+        await super().connect()
+        for symbol, market in list(self._perps.items()):
+            self._perps[symbol] = replace(market, contract_size=CONTRACT_SIZE)
+
+    async def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """`Venue.call`, with a malformed body refused as FATAL in the exchange's words."""
+        return await super().call(malformed_as_fatal(self.name, fn), *args)
+
+    def futures_account(self, market: Mapping[str, Any]) -> str:
+        return FUTURES
+
+    def balance_params(self, account: str) -> dict[str, Any]:
+        return {"type": self.normalize_account(account)}
+
+    def parse_wallets(self, account: str, balance: Mapping[str, Any]) -> list[Wallet]:
+        """Wallets from the raw body in `info`: ccxt's unified numbers are floats."""
+        account = self.normalize_account(account)
+        if account == SPOT:
+            return spot_wallets(balance.get("info"), venue=self.name)
+        if account == FUTURES:
+            return futures_wallets(balance.get("info"), venue=self.name)
+        return super().parse_wallets(account, balance)
+
+    async def read_positions(self, symbols: list[str]) -> list[Position]:
+        """The hedged positions from the raw Get Positions rows, strictly (see the module)."""
+        if not symbols:
+            return []
+        raw = await self.call(self.client.fetch_positions, symbols)
+        by_id = {
+            self.client.market(symbol)["id"].upper(): self._perps[symbol] for symbol in symbols
+        }
+        return positions_from_rows((r.get("info") for r in raw), by_id, venue=self.name)
+
+    async def read_funding(self, symbol: str) -> Funding:
+        """Get Ticker's `funding_rate` and `mark_price`, as the venue wrote them."""
+        raw = await self.call(self.client.fetch_funding_rate, symbol)
+        reader = Reader(self.name, GET_TICKER)
+        at = f"data.{FUTURES_EXCHANGE}."
+        ticker = reader.mapping(raw.get("info"), at.rstrip("."))
+        next_ms = raw.get("nextFundingTimestamp")
+        return Funding(
+            symbol=symbol,
+            rate=reader.number(ticker, "funding_rate", at, bound=RATE_BOUND),
+            mark_price=reader.number(ticker, "mark_price", at, sign=Sign.POSITIVE),
+            next_funding_at=datetime.fromtimestamp(next_ms / 1000, UTC) if next_ms else None,
+        )
+
+    async def read_state(self) -> VenueState:
+        return with_unrealized_losses(await super().read_state())
+
+
+def spot_wallets(info: object, *, venue: str) -> list[Wallet]:
+    """Portfolio rows: `main_balance` is what is available (and transferable),
+    `blocked_balance_order` is in open orders; both are required, one row per currency."""
+    reader = Reader(venue, GET_PORTFOLIO)
+    body = reader.mapping(info, "the body")
+    rows = reader.rows(reader.value(body, "data"), "data")
+    wallets: dict[str, Wallet] = {}
+    for index, raw in enumerate(rows):
+        row = reader.mapping(raw, f"data[{index}]")
+        asset = reader.text(row, "currency", f"data[{index}].").upper()
+        at = f"data[{asset}]."
+        if asset in wallets:
+            raise reader.refuse(at + "currency", f"is {shown(row['currency'])} on two rows")
+        free = reader.number(row, "main_balance", at, sign=Sign.NON_NEGATIVE)
+        used = reader.number(row, "blocked_balance_order", at, sign=Sign.NON_NEGATIVE)
+        wallets[asset] = Wallet(
+            account=SPOT, asset=asset, free=free, used=used, balance=free + used, transferable=free
+        )
+    return list(wallets.values())
+
+
+def futures_wallets(info: object, *, venue: str) -> list[Wallet]:
+    """Get Wallet Balance's totals per settlement asset; `total_available_balance` is free and
+    transferable, `total_blocked_balance` used, `total_balance` the balance."""
+    reader = Reader(venue, GET_WALLET_BALANCE)
+    body = reader.mapping(info, "the body")
+    data = reader.mapping(reader.value(body, "data"), "data")
+    entries = reader.rows(
+        reader.value(data, "base_asset_balances", "data."), "data.base_asset_balances"
+    )
+    wallets: dict[str, Wallet] = {}
+    for index, raw in enumerate(entries):
+        entry = reader.mapping(raw, f"data.base_asset_balances[{index}]")
+        asset = reader.text(entry, "base_asset", f"data.base_asset_balances[{index}].").upper()
+        at = f"data.base_asset_balances[{asset}]."
+        if asset in wallets:
+            raise reader.refuse(at + "base_asset", f"is {shown(entry['base_asset'])} twice")
+        balances = reader.mapping(reader.value(entry, "balances", at), at + "balances")
+        at += "balances."
+        available = reader.number(balances, "total_available_balance", at, sign=Sign.NON_NEGATIVE)
+        wallets[asset] = Wallet(
+            account=FUTURES,
+            asset=asset,
+            free=available,
+            used=reader.number(balances, "total_blocked_balance", at, sign=Sign.NON_NEGATIVE),
+            balance=reader.number(balances, "total_balance", at, sign=Sign.NON_NEGATIVE),
+            transferable=available,
+        )
+    return list(wallets.values())
+
+
+def positions_from_rows(
+    rows: Iterable[object], markets: Mapping[str, PerpMarket], *, venue: str
+) -> list[Position]:
+    """Get Positions rows of the markets in `markets` (by venue id, upper case) as positions.
+
+    One row per position side: a side on two rows is refused, and so is a perpetual open on
+    both sides at once (the bot hedges one short per perpetual). A row of size 0 is flat.
+    """
+    reader = Reader(venue, GET_POSITIONS)
+    sides: dict[str, set[str]] = defaultdict(set)
+    positions: dict[str, Position] = {}
+    for index, raw in enumerate(rows):
+        row = reader.mapping(raw, f"data[{index}]")
+        market_id = reader.text(row, "symbol", f"data[{index}].").upper()
+        market = markets.get(market_id)
+        if market is None:
+            continue
+        at = f"data[{market_id}]."
+        side_text = reader.text(row, "position_side", at)
+        side = SIDES.get(side_text.upper())
+        if side is None:
+            raise reader.refuse(at + "position_side", f"is {shown(side_text)}, not LONG or SHORT")
+        if side in sides[market_id]:
+            raise reader.refuse(at + "position_side", f"is {shown(side_text)} on two rows")
+        sides[market_id].add(side)
+        position = position_from_row(row, market, reader, at, side)
+        if position is None:
+            continue
+        if market.symbol in positions:
+            raise reader.refuse(
+                at + "position_side",
+                "is open both LONG and SHORT; the bot hedges one short per perpetual, "
+                "so close one side first",
+            )
+        positions[market.symbol] = position
+    return list(positions.values())
+
+
+def position_from_row(
+    row: Mapping[str, Any], market: PerpMarket, reader: Reader, at: str, side: str
+) -> Position | None:
+    """One Get Positions row as a `Position`; None when its size is 0 (flat)."""
+    contracts = reader.number(row, "position_size", at, sign=Sign.NON_NEGATIVE)
+    if contracts == 0:
+        return None
+    return Position(
+        symbol=market.symbol,
+        side=side,
+        contracts=contracts,
+        contract_size=market.contract_size,
+        notional=reader.number(row, "position_value", at, sign=Sign.NON_NEGATIVE),
+        entry_price=reader.number(row, "avg_entry_price", at, sign=Sign.POSITIVE),
+        mark_price=reader.number(row, "mark_price", at, sign=Sign.POSITIVE),
+        unrealized_pnl=reader.number(row, "unrealised_pnl", at),
+        initial_margin=reader.optional_number(row, "position_margin", at, sign=Sign.NON_NEGATIVE),
+        maintenance_margin=reader.optional_number(row, "maint_margin", at, sign=Sign.NON_NEGATIVE),
+        liquidation_price=reader.optional_number(
+            row, "liquidation_price", at, sign=Sign.NON_NEGATIVE
+        ),
+    )

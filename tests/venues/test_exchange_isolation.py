@@ -1,0 +1,48 @@
+"""Our ccxt exchange classes stand on their own: importing one loads none of the bot's model,
+config or venue layer, so it can be used (or moved out) as a plain ccxt exchange."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+#: the bot modules an exchange may load: its packages and two pure helpers
+ALLOWED = {"bot", "bot.venues", "bot.venues.implicit", "bot.venues.literals"}
+FORBIDDEN = {"bot.model", "bot.venues.venue", "bot.config", "bot.money", "bot.venues.errors"}
+
+
+@pytest.mark.parametrize(
+    ("package", "exchange_id"),
+    [("bot.venues.coinw", "coinw"), ("bot.venues.coinswitch", "coinswitch")],
+)
+def test_the_exchange_module_imports_nothing_of_the_bot(package: str, exchange_id: str) -> None:
+    module = f"{package}.exchange"
+    script = (
+        "import json, sys\n"
+        f"import {module} as exchange\n"
+        f"client = exchange.{exchange_id}()\n"
+        "assert client.id == exchange.EXCHANGE_ID\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m == 'bot' or m.startswith('bot.'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = set(json.loads(result.stdout))
+    assert module in loaded
+    assert not loaded & FORBIDDEN, sorted(loaded & FORBIDDEN)
+    assert loaded <= ALLOWED | {package, module}, sorted(loaded - ALLOWED - {package, module})
+
+
+def test_the_packages_still_export_the_venues() -> None:
+    from bot.venues.coinswitch import CoinSwitchVenue, coinswitch
+    from bot.venues.coinw import CoinWVenue, coinw
+    from bot.venues.registry import CUSTOM_EXCHANGES, VENUE_CLASSES
+
+    assert CUSTOM_EXCHANGES["coinw"] is coinw
+    assert CUSTOM_EXCHANGES["coinswitch"] is coinswitch
+    assert VENUE_CLASSES["coinw"] is CoinWVenue
+    assert VENUE_CLASSES["coinswitch"] is CoinSwitchVenue

@@ -1,0 +1,182 @@
+"""The decoding helpers never round: any number a venue could send decodes to the exact
+Decimal of its literal, or is refused with an error; and a refusal from the strict reader is
+a FATAL `VenueError` naming the endpoint and the field."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from bot.venues.coinswitch.exchange import coinswitch
+from bot.venues.coinw.exchange import coinw
+from bot.venues.decoding import Reader, Sign
+from bot.venues.errors import ErrorKind, VenueError
+from bot.venues.literals import (
+    MONEY_BOUND,
+    AmbiguousBody,
+    NotExact,
+    exact_decimal,
+    finite_text,
+    loads_exact,
+)
+
+D = Decimal
+
+#: JSON's number grammar, with room for long mantissas and wide exponents
+JSON_NUMBERS = st.from_regex(
+    r"\A-?(0|[1-9][0-9]{0,40})(\.[0-9]{1,40})?([eE][+-]?[0-9]{1,6})?\Z", fullmatch=True
+)
+
+
+def same_digits(a: Decimal, b: Decimal) -> bool:
+    """Equal digit for digit, exponent and sign included, not merely numerically."""
+    return a.as_tuple() == b.as_tuple()
+
+
+@given(JSON_NUMBERS)
+@example("438.799142390000018")
+@example("-0")
+@example("1e15")
+@example("1000000000000000.000000000000000000001")
+def test_a_json_number_literal_is_exact_or_refused(literal: str) -> None:
+    expected = Decimal(literal)
+    try:
+        decoded = exact_decimal(literal)
+    except NotExact as refused:
+        assert expected.copy_abs() > MONEY_BOUND, refused.problem
+        assert "absurdly large" in refused.problem
+        return
+    assert same_digits(decoded, expected)
+
+
+@given(JSON_NUMBERS)
+@example("438.799142390000018")
+@example("0.000125000000000000000001")
+def test_a_json_number_on_the_wire_is_decoded_by_both_exchanges_exactly(literal: str) -> None:
+    body = '{"data": {"value": ' + literal + "}}"
+    for exchange in (coinw(), coinswitch()):
+        value = exchange.on_json_response(body)["data"]["value"]
+        assert not isinstance(value, float)
+        try:
+            decoded = exact_decimal(value, bound=None)
+        except NotExact as refused:  # only what Decimal itself cannot hold
+            assert "out of any sane range" in refused.problem
+            continue
+        assert decoded == Decimal(literal)
+        if "." in literal or "e" in literal.lower():
+            assert same_digits(decoded, Decimal(literal))  # kept as its text, digit for digit
+
+
+@given(st.text(max_size=60))
+@example("NaN")
+@example("-Infinity")
+@example("sNaN")
+@example("1_000")
+@example(" 1")
+@example("١٢")
+@example("0x10")
+@example("1e999999999999999999999")
+def test_any_text_is_its_exact_decimal_or_refused(text: str) -> None:
+    try:
+        decoded = exact_decimal(text)
+    except NotExact as refused:
+        assert refused.problem.startswith("is ")
+        assert "\n" not in refused.problem
+        return
+    assert same_digits(decoded, Decimal(text))
+    assert decoded.is_finite() and decoded.copy_abs() <= MONEY_BOUND
+    assert finite_text(text) == text
+
+
+@given(st.integers())
+def test_a_json_integer_is_exact_or_refused_as_too_large(value: int) -> None:
+    try:
+        decoded = exact_decimal(value)
+    except NotExact as refused:
+        assert abs(value) > MONEY_BOUND and "absurdly large" in refused.problem
+        return
+    assert decoded == value
+
+
+@given(st.floats())
+def test_a_float_is_always_refused(value: float) -> None:
+    with pytest.raises(NotExact):
+        exact_decimal(value)
+
+
+@given(
+    st.one_of(
+        st.none(), st.booleans(), st.lists(st.integers()), st.dictionaries(st.text(), st.text())
+    )
+)
+def test_what_is_not_a_number_is_refused(value: object) -> None:
+    with pytest.raises(NotExact):
+        exact_decimal(value)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{"a": NaN}', {"a": "NaN"}),
+        ('{"a": -Infinity}', {"a": "-Infinity"}),
+        ('{"a": 1.50}', {"a": "1.50"}),
+        ('{"a": 1E-8}', {"a": "1E-8"}),
+        ('{"a": 12}', {"a": 12}),
+        ('[{"a": 0.1}]', [{"a": "0.1"}]),
+    ],
+)
+def test_loads_exact_keeps_every_non_integer_as_its_text(body: str, expected: object) -> None:
+    assert loads_exact(body) == expected
+    assert json.loads(body, parse_float=str, parse_constant=str) == expected
+
+
+def test_loads_exact_refuses_one_key_twice() -> None:
+    with pytest.raises(AmbiguousBody, match="key 'USDT' appears twice"):
+        loads_exact('{"data": {"USDT": {"a": 1}, "USDT": {"a": 2}}}')
+
+
+@given(JSON_NUMBERS, st.sampled_from(list(Sign)))
+def test_the_reader_returns_the_exact_figure_or_a_fatal_error_naming_the_field(
+    literal: str, sign: Sign
+) -> None:
+    reader = Reader("coinw", "GET /v1/perpum/account/getUserAssets")
+    try:
+        figure = reader.number({"availableUsdt": literal}, "availableUsdt", sign=sign)
+    except VenueError as refused:
+        assert refused.kind is ErrorKind.FATAL
+        assert str(refused).startswith(
+            "coinw: GET /v1/perpum/account/getUserAssets: availableUsdt is "
+        )
+        value = Decimal(literal)
+        assert (
+            value.copy_abs() > MONEY_BOUND
+            or (sign is Sign.NON_NEGATIVE and value < 0)
+            or (sign is Sign.POSITIVE and value <= 0)
+        )
+        return
+    assert same_digits(figure, Decimal(literal))
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({}, "availableUsdt is missing"),
+        ({"availableUsdt": None}, "availableUsdt is null"),
+        ({"availableUsdt": "NaN"}, "availableUsdt is 'NaN', not a finite number"),
+        ({"availableUsdt": 0.5}, "availableUsdt is 0.5, a float: the venue's digits are lost"),
+        ({"availableUsdt": "-1"}, "availableUsdt is '-1', negative"),
+    ],
+)
+def test_the_reader_never_reads_a_missing_or_unreadable_figure_as_zero(
+    row: dict[str, object], message: str
+) -> None:
+    reader = Reader("coinw", "GET /v1/perpum/account/getUserAssets")
+    with pytest.raises(VenueError) as raised:
+        reader.number(row, "availableUsdt", sign=Sign.NON_NEGATIVE)
+    assert str(raised.value) == f"coinw: GET /v1/perpum/account/getUserAssets: {message}"
+    assert reader.optional_number({"x": None}, "x") is None
+    assert reader.optional_number({}, "x") is None
