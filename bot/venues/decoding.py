@@ -3,8 +3,8 @@
 CoinW and CoinSwitch are read from the venue's raw fields, not from ccxt's unified floats. What
 those fields say is taken exactly, and what they fail to say is never guessed: a required field
 that is missing or null, a value that is not a plain finite number, one absurdly large, or one of
-the wrong sign stops the read with a FATAL `VenueError` naming the venue, the endpoint and the
-field, e.g. "coinw: GET /v1/perpum/account/getUserAssets: availableMargin is 'NaN', not a
+the wrong sign stops the read with an `Untrusted` error (decode.py) naming the venue, the
+endpoint and the field, e.g. "coinw: GET /v1/perpum/account/getUserAssets: availableMargin is 'NaN', not a
 finite number". A figure read as zero because it was unreadable would move real money.
 """
 
@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from ccxt.base.errors import BadResponse
 
 from bot.redact import redact
+from bot.venues.decode import Untrusted
 from bot.venues.errors import ErrorKind, VenueError
 from bot.venues.literals import MONEY_BOUND, NotExact, exact_decimal, shown
 
@@ -41,7 +42,7 @@ class Reader:
     endpoint: str  # "GET /v1/perpum/account/getUserAssets"
 
     def refuse(self, field: str, problem: str) -> VenueError:
-        return VenueError(ErrorKind.FATAL, self.venue, f"{self.endpoint}: {field} {problem}")
+        return Untrusted(self.venue, self.endpoint, f"{field} {problem}")
 
     def value(self, row: Mapping[str, Any], key: str, at: str = "") -> Any:
         """The raw value of a required field: absent is refused, null is returned as None."""

@@ -12,9 +12,10 @@ import pytest
 
 from bot.model import MarketKind, PerpMarket, State, VenueState
 from bot.policy import plan_transfers
+from bot.venues.base import Capabilities, hedge_refusal
+from bot.venues.generic import CcxtVenue as Venue
 from bot.venues.registry import venue_class
 from bot.venues.unified import UnifiedMarginVenue
-from bot.venues.venue import Capabilities, Venue, hedge_refusal
 from tests.unit.test_policy import hedge
 
 FULL = Capabilities(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import ccxt.async_support as ccxt
 
-from bot.venues.venue import Venue
+from bot.venues.generic import CcxtVenue as Venue
 from tests.fakes.recording_server import RecordingServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ccxt-static"

@@ -11,7 +11,14 @@ import pytest
 
 #: the bot modules an exchange may load: its packages and two pure helpers
 ALLOWED = {"bot", "bot.venues", "bot.venues.implicit", "bot.venues.literals"}
-FORBIDDEN = {"bot.model", "bot.venues.venue", "bot.config", "bot.money", "bot.venues.errors"}
+FORBIDDEN = {
+    "bot.model",
+    "bot.venues.generic",
+    "bot.venues.base",
+    "bot.config",
+    "bot.money",
+    "bot.venues.errors",
+}
 
 
 @pytest.mark.parametrize(

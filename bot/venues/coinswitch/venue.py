@@ -25,9 +25,9 @@ from typing import Any, Final, TypeVar
 from bot.model import SPOT, Funding, PerpMarket, Position, VenueState, Wallet
 from bot.venues.coinswitch.exchange import FUTURES, FUTURES_EXCHANGE
 from bot.venues.decoding import Reader, Sign, malformed_as_fatal
+from bot.venues.generic import CcxtVenue
 from bot.venues.literals import RATE_BOUND, shown
 from bot.venues.pnl import with_unrealized_losses
-from bot.venues.venue import Venue
 
 GET_WALLET_BALANCE: Final = "GET /trade/api/v2/futures/wallet_balance"
 GET_PORTFOLIO: Final = "GET /trade/api/v2/user/portfolio"
@@ -42,7 +42,7 @@ SIDES: Final[Mapping[str, str]] = {"LONG": "long", "SHORT": "short"}
 CONTRACT_SIZE: Final = Decimal(1)
 
 
-class CoinSwitchVenue(Venue):
+class CoinSwitchVenue(CcxtVenue):
     """CoinSwitch: a 'spot' and a 'futures' wallet, no transfer API (moves are manual)."""
 
     account_aliases: Mapping[str, str] = {

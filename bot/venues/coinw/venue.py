@@ -37,9 +37,9 @@ from bot.venues.coinw.exchange import (
 )
 from bot.venues.decoding import Reader, Sign, malformed_as_fatal
 from bot.venues.errors import ErrorKind, VenueError
+from bot.venues.generic import CcxtVenue
 from bot.venues.literals import RATE_BOUND, shown
 from bot.venues.pnl import with_unrealized_losses
-from bot.venues.venue import Venue
 
 GET_INSTRUMENTS: Final = "GET /v1/perpum/instruments"
 GET_USER_ASSETS: Final = "GET /v1/perpum/account/getUserAssets"
@@ -56,7 +56,7 @@ MANUAL_TRANSFER_STEP: Final = Decimal("0.01")
 SIDES: Final = frozenset({"long", "short"})
 
 
-class CoinWVenue(Venue):
+class CoinWVenue(CcxtVenue):
     """CoinW for the bot: two wallets (`spot`, `swap`), exact Decimals, no transfer API."""
 
     account_aliases: Mapping[str, str] = {
