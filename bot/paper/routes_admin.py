@@ -1,6 +1,8 @@
 """Admin routes under /_paper/ so a test in another process can read and steer the exchange.
 
 Served only when the exchange runs with `test_hooks=True`; plain JSON, not Binance's dialect.
+POST /_paper/fault takes `FaultPlan.add`'s keywords as fields, "kind" included (overrides too:
+{"kind": "override", "method": "GET", "path": "/fapi/v3/account", "mutations": [...]}).
 """
 
 from __future__ import annotations
@@ -72,7 +74,22 @@ def post_fault(target: AdminTarget, body: dict[str, Any]) -> Any:
     kind = options.pop("kind", None)
     if kind not in {k.value for k in FaultKind}:
         raise AdminError(f"field 'kind' must be one of {[k.value for k in FaultKind]}")
-    allowed = {"method", "path", "times", "hang", "status", "code", "msg", "symbol", "price"}
+    allowed = {
+        "method",
+        "path",
+        "times",
+        "hang",
+        "status",
+        "code",
+        "msg",
+        "symbol",
+        "price",
+        "body",
+        "content_type",
+        "headers",
+        "apply",
+        "mutations",
+    }
     unknown = set(options) - allowed
     if unknown:
         raise AdminError(f"unknown fault fields {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -128,7 +145,8 @@ def admin_handler(target: AdminTarget) -> Callable[[web.Request], Awaitable[web.
         body: dict[str, Any] = {}
         if request.can_read_body:
             try:
-                parsed = json.loads(await request.text() or "{}")
+                # numbers with a fraction stay exact: an override's value may be money
+                parsed = json.loads(await request.text() or "{}", parse_float=Decimal)
             except json.JSONDecodeError as error:
                 return web.json_response({"error": f"body is not JSON: {error}"}, status=400)
             if not isinstance(parsed, dict):
