@@ -277,6 +277,23 @@ async def socket(exchange) -> AsyncIterator[Callable[[Any], Any]]:
         yield ask
 
 
+@pytest.fixture
+async def raw_socket(exchange) -> AsyncIterator[Callable[[Any], Any]]:
+    """Ask a signed method, get the answer frame as text (an override may not send JSON)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(exchange.base_url + routes_ws.WS_DAPI_PATH) as ws,
+    ):
+
+        async def ask(method: str, *, timestamp: int | None = None) -> str:
+            now = exchange.server_time() if timestamp is None else timestamp
+            params = _signed(apiKey=PAPER_API_KEY, timestamp=now)
+            await ws.send_str(json.dumps({"id": "r1", "method": method, "params": params}))
+            return await asyncio.wait_for(ws.receive_str(), WAIT)
+
+        yield ask
+
+
 async def test_protocol_success_shape_and_rate_limits(socket, exchange):
     now = exchange.server_time()
     params = _signed(apiKey=PAPER_API_KEY, timestamp=now, recvWindow=5000)
@@ -333,3 +350,94 @@ async def test_ccxt_sign_params_agrees_with_the_server_rule(exchange):
     params = routes_ws.verify_ws_params(wire, credentials, exchange.server_time())
     assert params["returnRateLimits"] == "false" and params["size"] == "1.5"
     assert params["note"] == "a b&c" and "signature" not in params
+
+
+# --- overrides --------------------------------------------------------------------------------
+
+
+async def test_override_answers_a_raw_text_frame_then_the_real_one(raw_socket, exchange):
+    exchange.faults.add("override", method="WS", path="account.balance", body="<html>oops", times=2)
+    assert [await raw_socket("account.balance") for _ in range(2)] == ["<html>oops"] * 2
+    real = json.loads(await raw_socket("account.balance"))
+    assert (real["id"], real["status"]) == ("r1", 200)
+    assert exchange.faults.fired == {"override": 2}
+
+
+async def test_override_on_one_ws_method_leaves_the_others(raw_socket, exchange):
+    exchange.faults.add("override", method="WS", path="account.status", body="")
+    assert json.loads(await raw_socket("account.balance"))["status"] == 200
+    assert await raw_socket("account.status") == ""
+
+
+async def test_override_mutates_the_frame_ccxt_reads(pro, exchange):
+    exchange.faults.add(
+        "override",
+        method="WS",
+        path="account.balance",
+        mutations=[
+            {"op": "set", "path": "result.0.withdrawAvailable", "value": "NaN"},
+            {"op": "duplicate", "path": "result.0"},
+            {"op": "delete", "path": "result.*.updateTime"},
+        ],
+    )
+    first, second = (await ws_balance(pro))["info"]
+    assert first == second and first["withdrawAvailable"] == "NaN"
+    assert "updateTime" not in first and first["balance"] == "0.30000000"
+    assert only_btc(await ws_balance(pro))["withdrawAvailable"] == "0.25000000"  # once only
+
+
+async def test_override_writes_raw_numbers_and_breaks_the_id(raw_socket, exchange):
+    exchange.faults.add(
+        "override",
+        method="WS",
+        path="account.balance",
+        mutations=[
+            {"op": "set", "path": "result.0.balance", "value": "1e30", "raw_number": True},
+            {"op": "set", "path": "id", "value": None},
+        ],
+    )
+    text = await raw_socket("account.balance")
+    assert text.startswith('{"id":null,"status":200,"result":[{')
+    assert '"balance":1e30,' in text
+
+
+async def test_override_mutates_an_error_frame_too(raw_socket, exchange):
+    exchange.faults.add(
+        "override",
+        method="WS",
+        path="*",
+        mutations=[{"op": "set", "path": "status", "value": 200}],
+    )
+    stale = exchange.server_time() - 60_000
+    answer = json.loads(await raw_socket("account.balance", timestamp=stale))
+    assert answer["status"] == 200 and answer["error"]["code"] == -1021
+
+
+async def test_override_path_that_does_not_resolve_is_reported(raw_socket, exchange):
+    exchange.faults.add(
+        "override",
+        method="WS",
+        path="account.balance",
+        mutations=[{"op": "delete", "path": "result.5"}],
+    )
+    text = await raw_socket("account.balance")
+    assert text.startswith("paper override on ws account.balance failed:")
+    assert exchange.faults.report()["errors"] == [text]
+
+
+async def test_admin_route_queues_a_ws_override(hooked_exchange, pro_factory):
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            hooked_exchange.base_url + "/_paper/fault",
+            json={
+                "kind": "override",
+                "method": "WS",
+                "path": "account.balance",
+                "mutations": [{"op": "set", "path": "result", "value": []}],
+            },
+        ) as response,
+    ):
+        assert response.status == 200
+    client = pro_factory(hooked_exchange.base_url)
+    assert (await ws_balance(client))["info"] == []
