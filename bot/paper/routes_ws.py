@@ -15,9 +15,11 @@ Methods answer from the same functions as REST (`routes_coinm`), so the figures 
 `/dapi/v1/account`.
 
 Test hooks:
-- `PaperExchange.ws_enabled = False`: the handshake is refused with HTTP 503 (a client sees a
-  network error at once and can fall back to REST); a socket already open is closed (1001) on its
-  next request, unanswered.
+- `await PaperExchange.set_ws_enabled(False)` (`PaperExchangeThread.set_ws_enabled`, or
+  POST /_paper/ws {"enabled": false}): the handshake is refused with HTTP 503 (a client sees a
+  network error at once and can fall back to REST) and open sockets are closed at once (1001);
+  True serves again. Setting `ws_enabled = False` alone refuses handshakes, and closes a socket
+  already open (1001) on its next request, unanswered.
 - `faults.latency` delays every answer.
 - Faults queued with `method="WS"` and `path=<ws method>` (e.g. "account.balance"), or "*", fire
   on WebSocket requests: error/http_429/http_500_* answer an error frame, timeout_before hangs and
@@ -246,10 +248,13 @@ class WsApi:
     def connections(self) -> int:
         return len(self._sockets)
 
-    async def close_connections(self, code: int = WSCloseCode.GOING_AWAY) -> None:
-        """Close every open socket (a client sees the connection drop)."""
-        for ws in list(self._sockets):
+    async def close_connections(self, code: int = WSCloseCode.GOING_AWAY) -> int:
+        """Close every open socket (a client sees the connection drop); how many there were."""
+        sockets = list(self._sockets)
+        for ws in sockets:
             await ws.close(code=code, message=b"closed by the paper exchange")
+            self._sockets.discard(ws)
+        return len(sockets)
 
     async def _close_all(self, app: web.Application) -> None:
         await self.close_connections(WSCloseCode.GOING_AWAY)

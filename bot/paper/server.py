@@ -123,7 +123,7 @@ class PaperExchange:
         self.store = store
         self.faults = FaultPlan()
         self.test_hooks = test_hooks
-        self.ws_enabled = True  # False: /ws-dapi/v1 refuses handshakes (503), for REST fallback
+        self.ws_enabled = True  # False: /ws-dapi/v1 refuses handshakes (503); see set_ws_enabled
         self.base_url = ""
         self._credentials = Credentials(api_key=api_key, secret=secret)
         self.ws_api = WsApi(self, credentials=self._credentials, sleep=self._sleep)
@@ -147,6 +147,19 @@ class PaperExchange:
     def set_mark_price(self, symbol: str, price: Decimal) -> None:
         """Move a base asset's price everywhere ("ETHUSDT" moves spot and both perps); persists."""
         self.store.commit(self.store.state.with_mark_price(symbol, Decimal(price)))
+
+    @property
+    def ws_connections(self) -> int:
+        return self.ws_api.connections
+
+    async def set_ws_enabled(self, enabled: bool) -> int:
+        """Switch the WebSocket API, so a test can make a client fall back to REST: off refuses
+        new handshakes (HTTP 503) and closes open sockets at once (1001); on serves again.
+        Returns how many sockets were closed."""
+        self.ws_enabled = enabled
+        if enabled:
+            return 0
+        return await self.ws_api.close_connections()
 
     def build_app(self) -> web.Application:
         app = web.Application()
@@ -421,6 +434,14 @@ class PaperExchangeThread:
 
     def set_mark_price(self, symbol: str, price: Decimal) -> None:
         self.call(lambda: self.exchange.set_mark_price(symbol, price))
+
+    def set_ws_enabled(self, enabled: bool, timeout: float = 10.0) -> int:
+        """`PaperExchange.set_ws_enabled` from a synchronous test; returns sockets closed."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("paper exchange thread is not running")
+        coroutine = self.exchange.set_ws_enabled(enabled)
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         loop, thread = self._loop, self._thread

@@ -14,7 +14,9 @@ import asyncio
 import hashlib
 import hmac
 import json
+import sys
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
@@ -28,6 +30,7 @@ from bot.paper import (
     PAPER_API_KEY,
     PAPER_SECRET,
     PaperExchange,
+    PaperExchangeThread,
     StateStore,
     binance_urls,
     binance_ws_urls,
@@ -222,6 +225,93 @@ async def test_disabling_ws_drops_an_open_socket_on_its_next_request(pro, exchan
         await ws_balance(pro)
     with pytest.raises(ccxt.NetworkError, match="503"):
         await ws_balance(pro)
+
+
+async def test_switching_ws_off_closes_open_sockets_at_once_and_refuses_new_ones(pro, exchange):
+    await ws_balance(pro)
+    assert exchange.ws_connections == 1
+    assert await exchange.set_ws_enabled(False) == 1
+    assert exchange.ws_connections == 0 and not exchange.ws_enabled
+    with pytest.raises(ccxt.NetworkError, match="closing code 1001"):  # ccxt saw the close
+        await ws_balance(pro)
+    with pytest.raises(ccxt.NetworkError, match="503"):  # it redials: refused
+        await ws_balance(pro)
+    rest = await pro.fetch_balance(INVERSE)  # the fallback
+    assert rest["info"]["assets"][0]["maxWithdrawAmount"] == "0.25000000"
+    assert await exchange.set_ws_enabled(True) == 0
+    assert only_btc(await ws_balance(pro))["withdrawAvailable"] == "0.25000000"
+    assert exchange.ws_connections == 1
+
+
+async def test_admin_route_switches_ws_off_and_on(hooked_exchange):
+    base = hooked_exchange.base_url
+    async with aiohttp.ClientSession() as session:
+        open_socket = await session.ws_connect(base + routes_ws.WS_DAPI_PATH)
+        async with session.get(base + "/_paper/ws") as response:
+            assert await response.json() == {"enabled": True, "connections": 1}
+        async with session.post(base + "/_paper/ws", json={"enabled": False}) as response:
+            assert await response.json() == {"enabled": False, "closed": 1}
+        closing = await asyncio.wait_for(open_socket.receive(), WAIT)
+        assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 1001
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(base + routes_ws.WS_DAPI_PATH)
+        assert refused.value.status == 503
+        async with session.get(base + "/_paper/ws") as response:
+            assert await response.json() == {"enabled": False, "connections": 0}
+        async with session.post(base + "/_paper/ws", json={"enabled": "no"}) as response:
+            assert response.status == 400 and "true or false" in (await response.json())["error"]
+        async with session.post(base + "/_paper/ws", json={"enabled": True}) as response:
+            assert await response.json() == {"enabled": True, "closed": 0}
+        async with session.ws_connect(base + routes_ws.WS_DAPI_PATH) as again:
+            assert not again.closed
+
+
+def test_thread_runner_switches_ws_from_synchronous_code(tmp_path):
+    with PaperExchangeThread(StateStore(tmp_path / "state.json"), test_hooks=True) as server:
+        assert server.set_ws_enabled(False) == 0
+        assert not server.exchange.ws_enabled
+        request = urllib.request.Request(
+            server.base_url + "/_paper/ws", data=b'{"enabled": true}', method="POST"
+        )
+        with urllib.request.urlopen(request) as response:  # as a test in another process would
+            assert json.loads(response.read()) == {"enabled": True, "closed": 0}
+        assert server.exchange.ws_enabled
+
+
+async def test_a_served_exchange_switches_ws_for_a_client_in_another_process(tmp_path, pro_factory):
+    """`bot paper serve --test-hooks` in its own process, steered over /_paper/ws only."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "paper",
+        "serve",
+        "--port",
+        "0",
+        "--state",
+        str(tmp_path / "served.json"),
+        "--test-hooks",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = (await process.stdout.readline()).decode()
+        assert line.startswith("paper exchange on http://127.0.0.1:"), line
+        base_url = line.split()[3]
+        client = pro_factory(base_url)
+        assert only_btc(await ws_balance(client))["withdrawAvailable"] == "0.25000000"
+        async with aiohttp.ClientSession() as session:
+            async with session.post(base_url + "/_paper/ws", json={"enabled": False}) as off:
+                assert await off.json() == {"enabled": False, "closed": 1}
+            with pytest.raises(ccxt.NetworkError):
+                await ws_balance(client)
+            rest = await client.fetch_balance(INVERSE)
+            assert rest["info"]["assets"][0]["maxWithdrawAmount"] == "0.25000000"
+            async with session.post(base_url + "/_paper/ws", json={"enabled": True}) as on:
+                assert await on.json() == {"enabled": True, "closed": 0}
+    finally:
+        process.terminate()
+        await process.wait()
 
 
 async def test_ws_faults_and_latency(pro, exchange):
