@@ -33,13 +33,14 @@ a malformed answer. One of:
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -148,14 +149,18 @@ class Mutation:
 
 
 def _number_text(value: Any) -> str:
-    """Text that reads as a number ("1e30", "NaN", "-Infinity"), so the answer stays JSON to a
-    lenient parser such as Python's json (which ccxt uses)."""
-    if not isinstance(value, str) or value != value.strip() or "_" in value:
-        raise ValueError(f"a raw_number value must be number text such as '1e30', got {value!r}")
+    """Text that Python's json (ccxt's parser) reads as a number: a JSON number such as "1e30",
+    or "NaN", "Infinity", "-Infinity". Anything else would break the whole body, which is what
+    a raw `body` is for."""
+    problem = ValueError(f"a raw_number value must be number text such as '1e30', got {value!r}")
+    if not isinstance(value, str) or value != value.strip():
+        raise problem
     try:
-        Decimal(value)
-    except InvalidOperation as error:
-        raise ValueError(f"a raw_number value must be number text, got {value!r}") from error
+        parsed = json.loads(value)
+    except ValueError as error:
+        raise problem from error
+    if isinstance(parsed, bool) or not isinstance(parsed, int | float):
+        raise problem
     return value
 
 
@@ -285,12 +290,12 @@ def _override(
     apply: bool | None,
     mutations: Sequence[Mapping[str, Any] | Mutation],
 ) -> Override:
+    if isinstance(mutations, str | Mapping):
+        raise ValueError("mutations must be a list of {op, path, value} objects")
     if (body is None) == (not mutations):
         raise ValueError("an override needs either body= (a raw answer) or mutations=")
     if body is not None and not isinstance(body, str):
         raise ValueError(f"override body must be text, got {type(body).__name__}")
-    if isinstance(mutations, str | Mapping):
-        raise ValueError("mutations must be a list of {op, path, value} objects")
     parsed = tuple(Mutation.parse(spec) for spec in mutations)
     if parsed and apply is False:
         raise ValueError("mutations change the real answer, so the handler always runs")
@@ -394,10 +399,17 @@ class FaultPlan:
                 apply=apply,
                 mutations=mutations,
             )
-        elif any(given is not None for given in (body, content_type, headers, apply)) or bool(
-            mutations
-        ):
-            raise ValueError("body, content_type, headers, apply and mutations are for override")
+        else:
+            override_only = {
+                "body": body,
+                "content_type": content_type,
+                "headers": headers,
+                "apply": apply,
+                "mutations": mutations or None,
+            }
+            given = [name for name, value in override_only.items() if value is not None]
+            if given:
+                raise ValueError(f"{given} are for kind override, not {fault_kind.value}")
         fault = Fault(
             kind=fault_kind,
             method=method.upper(),

@@ -312,6 +312,11 @@ async def _signed_get(client: ccxt_async.binance, api: str, path: str) -> tuple[
         ({"mutations": [{"op": "delete", "path": ""}]}, "needs a path"),
         ({"mutations": [{"op": "set", "path": "a..b", "value": 1}]}, "empty segment"),
         ({"mutations": [{"op": "set", "path": "a", "value": "x", "raw_number": True}]}, "number"),
+        ({"mutations": [{"op": "set", "path": "a", "value": "1.", "raw_number": True}]}, "number"),
+        (
+            {"mutations": [{"op": "set", "path": "a", "value": "true", "raw_number": True}]},
+            "number",
+        ),
         ({"mutations": [{"op": "set", "path": "a", "value": 1, "to": 2}]}, "unknown mutation"),
         ({"mutations": {"op": "delete", "path": "a"}}, "a list"),
         ({"body": "", "status": 99}, "HTTP status"),
@@ -330,8 +335,8 @@ async def test_admin_route_refuses_bad_overrides_with_the_reason(hooked_exchange
 
 def test_override_fields_belong_to_override_and_ws_has_no_status():
     plan = FaultPlan()
-    with pytest.raises(ValueError, match="for override"):
-        plan.add("error", body="x")
+    with pytest.raises(ValueError, match=r"\['body', 'mutations'\] are for kind override"):
+        plan.add("error", body="x", mutations=[{"op": "delete", "path": "a"}])
     with pytest.raises(ValueError, match="text frame"):
         plan.add("override", method="WS", path="account.balance", body="x", status=500)
     with pytest.raises(ValueError, match="raw_number"):
