@@ -31,6 +31,8 @@ MARGIN_WALLET = {MarketKind.LINEAR: Wallet.USDM, MarketKind.INVERSE: Wallet.COIN
 PERPETUAL_DELIVERY_DATE = 4133404800000  # Binance's "never" for perpetuals
 FUNDING_INTERVAL_HOURS = 8
 DEFAULT_LEVERAGE = 10
+TRAN_IDS_PER_MS = 1000  # ids an account may use per millisecond it lives before a newer one's
+MAX_SAFE_INTEGER = 2**53 - 1  # the largest integer a JSON client parsing doubles keeps exactly
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,7 +141,7 @@ class PaperState:
     mark_prices: Mapping[str, Decimal]  # by market id; spot and USD-M ETHUSDT share one
     funding: Mapping[str, Funding]  # by perpetual id
     transfers: tuple[TransferRecord, ...] = ()
-    next_tran_id: int = 100000001
+    next_tran_id: int  # see `first_tran_id`; persisted, so a restart continues the sequence
     spot_update_time: int = 0
 
     def markets_of(self, kind: MarketKind) -> tuple[Market, ...]:
@@ -191,6 +193,22 @@ class PaperState:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def first_tran_id(created_ms: int) -> int:
+    """The first transfer id of an account created at `created_ms`: creation time x 1000.
+
+    A fixed first id made a fresh account (state file deleted) reuse ids a ledger already holds;
+    deriving it from the creation time keeps a newer account's ids above an older one's unless
+    the older one made more than 1000 transfers per millisecond it lived. Ids stay below 2**53
+    (until the year 2255), so a client that parses JSON numbers as doubles keeps every digit.
+    """
+    if created_ms < 0:
+        raise ValueError(f"creation time must be 0 or more milliseconds, got {created_ms}")
+    first = created_ms * TRAN_IDS_PER_MS
+    if first > MAX_SAFE_INTEGER:
+        raise ValueError(f"creation time {created_ms} ms gives transfer ids beyond 2**53")
+    return first
 
 
 def next_funding_boundary(now: int, interval_hours: int = FUNDING_INTERVAL_HOURS) -> int:
@@ -337,8 +355,9 @@ def default_markets() -> tuple[Market, ...]:
 
 
 def default_state(now: int | None = None) -> PaperState:
-    """The quick-start account: USD-M hedge at equity/notional 0.30 (4500 / 15000), below a
-    0.4-0.6 band, so a first rebalance moves USDT from spot to USD-M."""
+    """The quick-start account, created at `now` (default: the wall clock): USD-M hedge at
+    equity/notional 0.30 (4500 / 15000), below a 0.4-0.6 band, so a first rebalance moves USDT
+    from spot to USD-M. Its transfer ids start at `first_tran_id(now)`."""
     at = now_ms() if now is None else now
     next_funding = next_funding_boundary(at)
     return PaperState(
@@ -378,5 +397,6 @@ def default_state(now: int | None = None) -> PaperState:
             "BTCUSD_PERP": Funding(rate=Decimal("0.0001"), next_funding_time=next_funding),
             "ETHUSD_PERP": Funding(rate=Decimal("0.0001"), next_funding_time=next_funding),
         },
+        next_tran_id=first_tran_id(at),
         spot_update_time=at,
     )

@@ -1,10 +1,13 @@
 """Admin routes under /_paper/ so a test in another process can read and steer the exchange.
 
 Served only when the exchange runs with `test_hooks=True`; plain JSON, not Binance's dialect.
+POST /_paper/fault takes `FaultPlan.add`'s keywords as fields, "kind" included (overrides too:
+{"kind": "override", "method": "GET", "path": "/fapi/v3/account", "mutations": [...]}).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
@@ -19,17 +22,23 @@ from bot.paper.state import StateStore, state_from_json, state_to_json
 class AdminTarget(Protocol):
     store: StateStore
     faults: FaultPlan
+    ws_enabled: bool
 
     def set_mark_price(self, symbol: str, price: Decimal) -> None: ...
 
     def server_time(self) -> int: ...
+
+    @property
+    def ws_connections(self) -> int: ...
+
+    async def set_ws_enabled(self, enabled: bool) -> int: ...
 
 
 class AdminError(Exception):
     """A bad admin request; answered as HTTP 400 with the reason."""
 
 
-AdminHandler = Callable[[AdminTarget, dict[str, Any]], Any]
+AdminHandler = Callable[[AdminTarget, dict[str, Any]], Any]  # may return an awaitable
 
 
 def _decimal(body: dict[str, Any], name: str) -> Decimal:
@@ -72,7 +81,22 @@ def post_fault(target: AdminTarget, body: dict[str, Any]) -> Any:
     kind = options.pop("kind", None)
     if kind not in {k.value for k in FaultKind}:
         raise AdminError(f"field 'kind' must be one of {[k.value for k in FaultKind]}")
-    allowed = {"method", "path", "times", "hang", "status", "code", "msg", "symbol", "price"}
+    allowed = {
+        "method",
+        "path",
+        "times",
+        "hang",
+        "status",
+        "code",
+        "msg",
+        "symbol",
+        "price",
+        "body",
+        "content_type",
+        "headers",
+        "apply",
+        "mutations",
+    }
     unknown = set(options) - allowed
     if unknown:
         raise AdminError(f"unknown fault fields {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -108,6 +132,20 @@ def post_clock(target: AdminTarget, body: dict[str, Any]) -> Any:
     return {"offset_ms": offset, "server_time": target.server_time()}
 
 
+def get_ws(target: AdminTarget, body: dict[str, Any]) -> Any:
+    return {"enabled": target.ws_enabled, "connections": target.ws_connections}
+
+
+async def post_ws(target: AdminTarget, body: dict[str, Any]) -> Any:
+    """Switch the WebSocket API: {"enabled": false} refuses handshakes and closes open sockets,
+    so a bot in another process falls back to REST; {"enabled": true} serves again."""
+    enabled = body.get("enabled")
+    if not isinstance(enabled, bool):
+        raise AdminError("field 'enabled' must be true or false")
+    closed = await target.set_ws_enabled(enabled)
+    return {"enabled": enabled, "closed": closed}
+
+
 ADMIN_ROUTES: dict[tuple[str, str], AdminHandler] = {
     ("GET", "/_paper/state"): get_state,
     ("PUT", "/_paper/state"): put_state,
@@ -117,6 +155,8 @@ ADMIN_ROUTES: dict[tuple[str, str], AdminHandler] = {
     ("DELETE", "/_paper/faults"): delete_faults,
     ("POST", "/_paper/latency"): post_latency,
     ("POST", "/_paper/clock"): post_clock,
+    ("GET", "/_paper/ws"): get_ws,
+    ("POST", "/_paper/ws"): post_ws,
 }
 
 
@@ -128,14 +168,18 @@ def admin_handler(target: AdminTarget) -> Callable[[web.Request], Awaitable[web.
         body: dict[str, Any] = {}
         if request.can_read_body:
             try:
-                parsed = json.loads(await request.text() or "{}")
+                # numbers with a fraction stay exact: an override's value may be money
+                parsed = json.loads(await request.text() or "{}", parse_float=Decimal)
             except json.JSONDecodeError as error:
                 return web.json_response({"error": f"body is not JSON: {error}"}, status=400)
             if not isinstance(parsed, dict):
                 return web.json_response({"error": "body must be a JSON object"}, status=400)
             body = parsed
         try:
-            return web.json_response(handler(target, body))
+            result = handler(target, body)
+            if inspect.isawaitable(result):
+                result = await result
+            return web.json_response(result)
         except AdminError as error:
             return web.json_response({"error": str(error)}, status=400)
 

@@ -15,15 +15,18 @@ Methods answer from the same functions as REST (`routes_coinm`), so the figures 
 `/dapi/v1/account`.
 
 Test hooks:
-- `PaperExchange.ws_enabled = False`: the handshake is refused with HTTP 503 (a client sees a
-  network error at once and can fall back to REST); a socket already open is closed (1001) on its
-  next request, unanswered.
+- `await PaperExchange.set_ws_enabled(False)` (`PaperExchangeThread.set_ws_enabled`, or
+  POST /_paper/ws {"enabled": false}): the handshake is refused with HTTP 503 (a client sees a
+  network error at once and can fall back to REST) and open sockets are closed at once (1001);
+  True serves again. Setting `ws_enabled = False` alone refuses handshakes, and closes a socket
+  already open (1001) on its next request, unanswered.
 - `faults.latency` delays every answer.
 - Faults queued with `method="WS"` and `path=<ws method>` (e.g. "account.balance"), or "*", fire
   on WebSocket requests: error/http_429/http_500_* answer an error frame, timeout_before hangs and
   then answers -1007, timeout_after hangs and then answers normally, reset_after drops the
-  connection unanswered, move_price_before moves the price first. ccxt.pro puts no timeout on a
-  WebSocket request, so a caller must bound its wait itself.
+  connection unanswered, move_price_before moves the price first, override answers a raw text
+  frame or the real frame mutated (paths from the frame: "result.0.balance"; see `faults`).
+  ccxt.pro puts no timeout on a WebSocket request, so a caller must bound its wait itself.
 """
 
 from __future__ import annotations
@@ -50,7 +53,15 @@ from bot.paper.auth import (
     check_timestamp,
     sign,
 )
-from bot.paper.faults import KNOWN_MESSAGES, Fault, FaultKind, FaultPlan
+from bot.paper.faults import (
+    KNOWN_MESSAGES,
+    WS_METHOD,
+    Fault,
+    FaultKind,
+    FaultPlan,
+    MutationError,
+    Override,
+)
 from bot.paper.routing import Call, Handler
 from bot.paper.state import StateStore
 from bot.paper.wire import BinanceError, dumps, mandatory_missing
@@ -58,7 +69,7 @@ from bot.paper.wire import BinanceError, dumps, mandatory_missing
 logger = logging.getLogger(__name__)
 
 WS_DAPI_PATH = "/ws-dapi/v1"
-WS_FAULT_METHOD = "WS"  # FaultPlan method that targets WebSocket requests; path = the ws method
+WS_FAULT_METHOD = WS_METHOD  # FaultPlan method that targets WebSocket requests; path = ws method
 REQUEST_WEIGHT_LIMIT = 2400  # per minute, as the COIN-M WS API reports it
 
 # The response fields of COIN-M `account.balance`; REST /dapi/v1/balance also has maxWithdrawAmount.
@@ -237,10 +248,13 @@ class WsApi:
     def connections(self) -> int:
         return len(self._sockets)
 
-    async def close_connections(self, code: int = WSCloseCode.GOING_AWAY) -> None:
-        """Close every open socket (a client sees the connection drop)."""
-        for ws in list(self._sockets):
+    async def close_connections(self, code: int = WSCloseCode.GOING_AWAY) -> int:
+        """Close every open socket (a client sees the connection drop); how many there were."""
+        sockets = list(self._sockets)
+        for ws in sockets:
             await ws.close(code=code, message=b"closed by the paper exchange")
+            self._sockets.discard(ws)
+        return len(sockets)
 
     async def _close_all(self, app: web.Application) -> None:
         await self.close_connections(WSCloseCode.GOING_AWAY)
@@ -283,6 +297,10 @@ class WsApi:
             await self._send_error(ws, parsed.id, UNKNOWN_METHOD, weight, parsed)
             return True
         fault = self._target.faults.take(WS_FAULT_METHOD, parsed.method)
+        if fault is not None and fault.override is not None:
+            logger.info("override on ws %s (applied: %s)", parsed.method, fault.override.apply)
+            await self._answer_override(ws, fault.override, method, parsed, weight)
+            return True
         if fault is not None:
             logger.info("fault %s on ws %s", fault.kind, parsed.method)
             if fault.kind == FaultKind.MOVE_PRICE_BEFORE:
@@ -307,11 +325,42 @@ class WsApi:
             return True
         if fault is not None and fault.kind == FaultKind.TIMEOUT_AFTER:
             await self._sleep(fault.hang)
-        body: dict[str, Any] = {"id": parsed.id, "status": 200, "result": result}
-        if parsed.wants_rate_limits:
-            body["rateLimits"] = self._rate_limits(weight)
-        await self._send(ws, body)
+        await self._send(ws, self._result_frame(parsed, result, weight))
         return True
+
+    async def _answer_override(
+        self,
+        ws: web.WebSocketResponse,
+        override: Override,
+        method: WsMethod,
+        parsed: _Request,
+        weight: int,
+    ) -> None:
+        """The queued raw frame, or the real frame (result or error) mutated; the method runs
+        first only when the override applies."""
+        frame: dict[str, Any] | None = None
+        if override.apply:
+            try:
+                frame = self._result_frame(parsed, self._run(method, parsed), weight)
+            except BinanceError as error:
+                frame = self._error_frame(parsed.id, error, weight, parsed)
+        if override.body is not None:
+            await self._send_text(ws, override.body)
+            return
+        assert frame is not None  # mutations always apply
+        try:
+            text = dumps(override.mutate(frame))
+        except MutationError as error:
+            text = f"paper override on ws {parsed.method} failed: {error}"
+            logger.error("%s", text)
+            self._target.faults.record_error(text)
+        await self._send_text(ws, text)
+
+    def _result_frame(self, parsed: _Request, result: Any, weight: int) -> dict[str, Any]:
+        frame: dict[str, Any] = {"id": parsed.id, "status": 200, "result": result}
+        if parsed.wants_rate_limits:
+            frame["rateLimits"] = self._rate_limits(weight)
+        return frame
 
     async def _fault_before(self, fault: Fault) -> BinanceError | None:
         """The error a fault answers with before anything runs; None for the after-kinds."""
@@ -369,12 +418,21 @@ class WsApi:
         used: int,
         parsed: _Request | None = None,
     ) -> None:
-        body: dict[str, Any] = {"id": request_id, "status": error.status, "error": error.body()}
+        await self._send(ws, self._error_frame(request_id, error, used, parsed))
+
+    def _error_frame(
+        self, request_id: Any, error: BinanceError, used: int, parsed: _Request | None
+    ) -> dict[str, Any]:
+        frame: dict[str, Any] = {"id": request_id, "status": error.status, "error": error.body()}
         if parsed is None or parsed.wants_rate_limits:
-            body["rateLimits"] = self._rate_limits(used)
-        await self._send(ws, body)
+            frame["rateLimits"] = self._rate_limits(used)
+        return frame
+
+    @classmethod
+    async def _send(cls, ws: web.WebSocketResponse, body: Mapping[str, Any]) -> None:
+        await cls._send_text(ws, dumps(body))
 
     @staticmethod
-    async def _send(ws: web.WebSocketResponse, body: Mapping[str, Any]) -> None:
+    async def _send_text(ws: web.WebSocketResponse, text: str) -> None:
         with contextlib.suppress(ConnectionError):  # the client went away; nothing to tell it
-            await ws.send_str(dumps(body))
+            await ws.send_str(text)

@@ -15,6 +15,7 @@ import re
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
@@ -31,6 +32,8 @@ from bot.paper.faults import (
     Fault,
     FaultKind,
     FaultPlan,
+    MutationError,
+    Override,
 )
 from bot.paper.model import PaperState, now_ms
 from bot.paper.routes_admin import admin_handler
@@ -54,6 +57,14 @@ ALL_ENDPOINTS = (
 _BINANCE_HOST = re.compile(r"^https?://[A-Za-z0-9.-]*binance\.com(?=/|$)")
 _UNKNOWN_ERROR = BinanceError(500, -1000, "An unknown error occurred while processing the request.")
 _INTERNAL_ERROR_HTML = "<html><body><h1>500 Internal Server Error</h1></body></html>"
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What a handler answered, before encoding, so an override can change it."""
+
+    status: int
+    payload: Any
 
 
 def binance_urls(base_url: str, template: Mapping[str, Any], *, ws: bool = False) -> dict[str, Any]:
@@ -112,7 +123,7 @@ class PaperExchange:
         self.store = store
         self.faults = FaultPlan()
         self.test_hooks = test_hooks
-        self.ws_enabled = True  # False: /ws-dapi/v1 refuses handshakes (503), for REST fallback
+        self.ws_enabled = True  # False: /ws-dapi/v1 refuses handshakes (503); see set_ws_enabled
         self.base_url = ""
         self._credentials = Credentials(api_key=api_key, secret=secret)
         self.ws_api = WsApi(self, credentials=self._credentials, sleep=self._sleep)
@@ -136,6 +147,19 @@ class PaperExchange:
     def set_mark_price(self, symbol: str, price: Decimal) -> None:
         """Move a base asset's price everywhere ("ETHUSDT" moves spot and both perps); persists."""
         self.store.commit(self.store.state.with_mark_price(symbol, Decimal(price)))
+
+    @property
+    def ws_connections(self) -> int:
+        return self.ws_api.connections
+
+    async def set_ws_enabled(self, enabled: bool) -> int:
+        """Switch the WebSocket API, so a test can make a client fall back to REST: off refuses
+        new handshakes (HTTP 503) and closes open sockets at once (1001); on serves again.
+        Returns how many sockets were closed."""
+        self.ws_enabled = enabled
+        if enabled:
+            return 0
+        return await self.ws_api.close_connections()
 
     def build_app(self) -> web.Application:
         app = web.Application()
@@ -205,6 +229,11 @@ class PaperExchange:
         used = self._weights.add(path, endpoint.weight, self.server_time())
         headers = {WEIGHT_HEADER: str(used)}
         fault = self.faults.take(request.method, path)
+        if fault is not None and fault.override is not None:
+            logger.info(
+                "override on %s %s (applied: %s)", request.method, path, fault.override.apply
+            )
+            return await self._answer_override(fault.override, endpoint, request, headers)
         if fault is not None and fault.kind in BEFORE_KINDS:
             logger.info("fault %s on %s %s (not applied)", fault.kind, request.method, path)
             return await self._answer_fault_before(fault, headers)
@@ -212,7 +241,8 @@ class PaperExchange:
             assert fault.symbol is not None and fault.price is not None
             self.set_mark_price(fault.symbol, fault.price)
         raw_body = await request.text() if request.can_read_body else ""
-        response = self._run(endpoint, request, raw_body, headers)
+        answer = self._run(endpoint, request, raw_body)
+        response = _json(answer.payload, status=answer.status, headers=headers)
         if fault is not None and fault.kind in AFTER_KINDS:
             logger.info("fault %s on %s %s (applied)", fault.kind, request.method, path)
             return await self._answer_fault_after(fault, request, response, headers)
@@ -221,9 +251,7 @@ class PaperExchange:
     def _methods(self, path: str) -> list[str]:
         return sorted(method for method, known in self._routes if known == path)
 
-    def _run(
-        self, endpoint: Endpoint, request: web.Request, raw_body: str, headers: dict[str, str]
-    ) -> web.Response:
+    def _run(self, endpoint: Endpoint, request: web.Request, raw_body: str) -> _Answer:
         """Authenticate, then run the handler; synchronous, so the check, the change and the
         persisting of the change cannot interleave with another request."""
         now = self.server_time()
@@ -242,11 +270,37 @@ class PaperExchange:
                 params = parse_params(raw_query, raw_body)
             payload = endpoint.handler(Call(params=params, now=now, store=self.store))
         except BinanceError as error:
-            return _json(error.body(), status=error.status, headers=headers)
+            return _Answer(error.status, error.body())
         except Exception:
             logger.exception("paper exchange failed on %s %s", request.method, request.path)
-            return _json(_UNKNOWN_ERROR.body(), status=_UNKNOWN_ERROR.status, headers=headers)
-        return _json(payload, status=200, headers=headers)
+            return _Answer(_UNKNOWN_ERROR.status, _UNKNOWN_ERROR.body())
+        return _Answer(200, payload)
+
+    async def _answer_override(
+        self, override: Override, endpoint: Endpoint, request: web.Request, headers: dict[str, str]
+    ) -> web.Response:
+        """The queued raw answer, or the real one mutated; the handler runs first only when the
+        override applies (its change is then persisted whatever the client hears)."""
+        answer: _Answer | None = None
+        if override.apply:
+            raw_body = await request.text() if request.can_read_body else ""
+            answer = self._run(endpoint, request, raw_body)
+        extra = {**headers, **override.headers}
+        if override.body is not None:
+            status = override.status if override.status is not None else 200
+            return _raw(
+                override.body, status=status, content_type=override.content_type, headers=extra
+            )
+        assert answer is not None  # mutations always apply
+        try:
+            text = dumps(override.mutate(answer.payload))
+        except MutationError as error:
+            message = f"paper override on {request.method} {request.path} failed: {error}"
+            logger.error("%s", message)
+            self.faults.record_error(message)
+            return _raw(message, status=500, content_type="text/plain", headers=headers)
+        status = override.status if override.status is not None else answer.status
+        return _raw(text, status=status, content_type=override.content_type, headers=extra)
 
     async def _answer_fault_before(self, fault: Fault, headers: dict[str, str]) -> web.Response:
         if fault.kind == FaultKind.HTTP_500_BEFORE:
@@ -277,6 +331,14 @@ def _json(payload: Any, *, status: int, headers: Mapping[str, str]) -> web.Respo
     return web.Response(
         status=status, text=dumps(payload), content_type="application/json", headers=headers
     )
+
+
+def _raw(text: str, *, status: int, content_type: str, headers: Mapping[str, str]) -> web.Response:
+    """Exactly `text` with exactly `content_type` (no charset added); "" sends none of ours."""
+    all_headers = dict(headers)
+    if content_type:
+        all_headers["Content-Type"] = content_type
+    return web.Response(status=status, body=text.encode("utf-8"), headers=all_headers)
 
 
 def _html_500(headers: Mapping[str, str]) -> web.Response:
@@ -372,6 +434,14 @@ class PaperExchangeThread:
 
     def set_mark_price(self, symbol: str, price: Decimal) -> None:
         self.call(lambda: self.exchange.set_mark_price(symbol, price))
+
+    def set_ws_enabled(self, enabled: bool, timeout: float = 10.0) -> int:
+        """`PaperExchange.set_ws_enabled` from a synchronous test; returns sockets closed."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("paper exchange thread is not running")
+        coroutine = self.exchange.set_ws_enabled(enabled)
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         loop, thread = self._loop, self._thread

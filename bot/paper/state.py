@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from bot.paper.model import (
     TransferRecord,
     Wallet,
     default_state,
+    now_ms,
 )
 
 __all__ = [
@@ -234,16 +235,23 @@ class StateStore:
     """Holds the live state; `commit` persists a new state before making it the live one.
 
     With `path=None` the state lives in memory only (fast unit tests). A missing file is created
-    from `initial` (default: `default_state()`).
+    from `initial` (default: `default_state` at `clock()`, which also fixes where the new
+    account's transfer ids start; a test passes its own clock to create accounts at set times).
     """
 
-    def __init__(self, path: Path | None, *, initial: PaperState | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        initial: PaperState | None = None,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
         self.path = path
         self._lock = threading.Lock()
         if path is not None and path.exists():
             self._state = self.load(path)
         else:
-            self._state = initial if initial is not None else default_state()
+            self._state = initial if initial is not None else default_state(now=clock())
             if path is not None:
                 self._write(self._state)
 

@@ -61,8 +61,17 @@ def illegal_characters(name: str, legal: str) -> BinanceError:
     )
 
 
+@dataclass(frozen=True)
+class RawNumber:
+    """Number text written into JSON as it is ("1e30", "NaN"), unquoted: how a test hook makes
+    an answer carry a literal that no Decimal or int renders that way."""
+
+    text: str
+
+
 def dumps(value: Any) -> str:
-    """JSON-encode, writing Decimal as a number literal (never through float)."""
+    """JSON-encode, writing Decimal as a number literal (never through float) and RawNumber as
+    its text."""
     parts: list[str] = []
     _encode(value, parts)
     return "".join(parts)
@@ -73,6 +82,8 @@ def _encode(value: Any, out: list[str]) -> None:
         if not value.is_finite():
             raise ValueError(f"cannot encode non-finite Decimal {value!r}")
         out.append(plain(value))
+    elif isinstance(value, RawNumber):
+        out.append(value.text)
     elif value is None or isinstance(value, bool | int | str):
         out.append(json.dumps(value))
     elif isinstance(value, Mapping):

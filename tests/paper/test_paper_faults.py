@@ -3,7 +3,7 @@ threaded runner."""
 
 from __future__ import annotations
 
-import time
+import asyncio
 from decimal import Decimal
 
 import aiohttp
@@ -147,23 +147,35 @@ def test_fault_plan_validation_and_wildcards():
     assert plan.fired == {"error": 3}
 
 
-async def test_latency_delays_every_request(exchange):
-    exchange.faults.latency = 0.2
-    async with aiohttp.ClientSession() as session:
-        started = time.monotonic()
-        async with session.get(exchange.base_url + "/api/v3/time") as response:
-            assert response.status == 200
-        assert time.monotonic() - started >= 0.2
+async def test_latency_the_client_cannot_wait_for_times_out_every_request(ready_client, exchange):
+    exchange.faults.latency = HANG  # longer than the client's TIMEOUT_MS
+    with pytest.raises(ccxt.RequestTimeout):
+        await ready_client.fetch_time()
+    with pytest.raises(ccxt.RequestTimeout):
+        await ready_client.fetch_balance()
+    assert _usdm_usdt(exchange) == D(4500) and exchange.faults.fired == {}  # not a fault
+    exchange.faults.latency = 0
+    assert (await ready_client.fetch_balance())["USDT"]["free"] == 20000.0
 
 
-async def test_stop_does_not_wait_for_a_hanging_fault(state_path, client_factory):
-    async with PaperExchange(StateStore(state_path)) as running:
-        client = client_factory(running.base_url, timeout=200)
-        running.faults.add("timeout_before", method="GET", path="/api/v3/time", hang=30)
-        with pytest.raises(ccxt.RequestTimeout):
-            await client.fetch_time()
-        started = time.monotonic()
-    assert time.monotonic() - started < 5
+async def test_stop_cuts_a_hanging_fault_short(state_path):
+    """A fault hanging for an hour ends when the server stops: the waiting client gets the
+    fault's own late answer (504) instead of the server waiting out the hang."""
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session,
+        PaperExchange(StateStore(state_path)) as running,
+    ):
+        running.faults.add("timeout_before", method="GET", path="/api/v3/time", hang=3600)
+        waiting = asyncio.create_task(_status(session, running.base_url + "/api/v3/time"))
+        while running.faults.fired["timeout_before"] == 0:  # the request reached the hang
+            await asyncio.sleep(0.01)
+        await running.stop()
+        assert await waiting == (504, "Gateway Time-out")
+
+
+async def _status(session: aiohttp.ClientSession, url: str) -> tuple[int, str]:
+    async with session.get(url) as response:
+        return response.status, await response.text()
 
 
 async def test_admin_routes_are_absent_without_test_hooks(exchange):
@@ -173,6 +185,7 @@ async def test_admin_routes_are_absent_without_test_hooks(exchange):
             ("POST", "/_paper/mark"),
             ("POST", "/_paper/fault"),
             ("POST", "/_paper/clock"),
+            ("POST", "/_paper/ws"),
         ):
             async with session.request(method, exchange.base_url + path, json={}) as response:
                 assert response.status == 404, path

@@ -1,18 +1,24 @@
-"""State persistence: exact JSON round trip, atomic rewrite, refusal of unknown schemas."""
+"""State persistence: exact JSON round trip, atomic rewrite, refusal of unknown schemas, and
+transfer ids that a fresh account (state file deleted) never reuses."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+import ccxt.async_support as ccxt_async
 import pytest
 
-from bot.paper.model import default_state
+from bot.paper import PaperExchange
+from bot.paper.model import MAX_SAFE_INTEGER, default_state, first_tran_id, now_ms
 from bot.paper.state import StateStore, state_from_json, state_to_json
 from bot.paper.transfers import apply_transfer
 
 NOW = 1_700_000_000_000
+YEAR_2200_MS = 7_258_118_400_000
+YEAR_2300_MS = 10_413_792_000_000
 
 
 def test_json_round_trip_is_exact():
@@ -83,3 +89,67 @@ def test_unknown_schema_is_refused(tmp_path: Path):
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="schema"):
         StateStore(path)
+
+
+async def test_a_fresh_account_after_a_reset_never_reuses_a_transfer_id(
+    state_path: Path, client_factory: Callable[..., ccxt_async.binance]
+):
+    """The ledger keeps the first account's id; the account made after deleting the state file
+    (one millisecond later on the injected clock) must answer a different, larger one."""
+    async with PaperExchange(StateStore(state_path, clock=lambda: NOW)) as first:
+        client = client_factory(first.base_url)
+        before_reset = (await client.transfer("USDT", 10, "spot", "linear"))["id"]
+    state_path.unlink()
+    async with PaperExchange(StateStore(state_path, clock=lambda: NOW + 1)) as second:
+        client = client_factory(second.base_url)
+        after_reset = (await client.transfer("USDT", 10, "spot", "linear"))["id"]
+    assert before_reset != after_reset
+    assert int(after_reset) > int(before_reset)
+    assert (int(before_reset), int(after_reset)) == (first_tran_id(NOW), first_tran_id(NOW + 1))
+    assert json.loads(state_path.read_text())["next_tran_id"] == first_tran_id(NOW + 1) + 1
+
+
+def test_accounts_created_a_millisecond_apart_have_disjoint_ids():
+    older = default_state(now=NOW)
+    ids: list[int] = []
+    for _ in range(1000):  # the most an account may make per millisecond it lives
+        older, record = apply_transfer(
+            older, asset="USDT", amount="0.01", transfer_type="MAIN_UMFUTURE", now=NOW
+        )
+        ids.append(record.tran_id)
+    newer = default_state(now=NOW + 1)
+    _, record = apply_transfer(
+        newer, asset="USDT", amount="0.01", transfer_type="MAIN_UMFUTURE", now=NOW + 1
+    )
+    assert len(set(ids)) == 1000 and max(ids) < record.tran_id
+
+
+def test_the_default_clock_dates_a_new_store(tmp_path: Path):
+    earliest = now_ms()
+    store = StateStore(tmp_path / "state.json")
+    latest = now_ms()
+    assert first_tran_id(earliest) <= store.state.next_tran_id <= first_tran_id(latest)
+    assert StateStore.load(tmp_path / "state.json").next_tran_id == store.state.next_tran_id
+
+
+def test_an_old_state_file_keeps_its_next_tran_id(tmp_path: Path):
+    """Files written before ids were dated carry next_tran_id 100000001 onwards: keep it."""
+    path = tmp_path / "state.json"
+    data = state_to_json(default_state(now=NOW))
+    data["next_tran_id"] = 100000005
+    path.write_text(json.dumps(data))
+    store = StateStore(path, clock=lambda: NOW + 60_000)
+    assert store.state.next_tran_id == 100000005
+    _, record = apply_transfer(
+        store.state, asset="USDT", amount="1", transfer_type="MAIN_UMFUTURE", now=NOW
+    )
+    assert record.tran_id == 100000005
+
+
+def test_transfer_ids_stay_exact_as_doubles():
+    assert first_tran_id(YEAR_2200_MS) + 10**9 <= MAX_SAFE_INTEGER
+    assert float(first_tran_id(YEAR_2200_MS) + 1) == first_tran_id(YEAR_2200_MS) + 1
+    with pytest.raises(ValueError, match="2\\*\\*53"):
+        first_tran_id(YEAR_2300_MS)
+    with pytest.raises(ValueError):
+        first_tran_id(-1)

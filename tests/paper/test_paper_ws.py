@@ -14,7 +14,8 @@ import asyncio
 import hashlib
 import hmac
 import json
-import time
+import sys
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
@@ -28,6 +29,7 @@ from bot.paper import (
     PAPER_API_KEY,
     PAPER_SECRET,
     PaperExchange,
+    PaperExchangeThread,
     StateStore,
     binance_urls,
     binance_ws_urls,
@@ -39,6 +41,8 @@ D = Decimal
 INVERSE = {"type": "swap", "subType": "inverse"}
 WS_BALANCE = {**INVERSE, "method": "account.balance"}
 WAIT = 5.0  # ccxt.pro puts no timeout on a ws request; never let a test hang on one
+LATENCY = 1.0  # seconds the server delays each answer, well past CALLER_WAIT
+CALLER_WAIT = 0.2
 
 
 def make_pro_client(base_url: str, **config: Any) -> ccxtpro.binance:
@@ -200,13 +204,12 @@ async def test_wrong_secret_or_key_raises_authentication_error(exchange, pro_fac
         await ws_balance(bad_key)
 
 
-async def test_disabled_ws_fails_fast_and_rest_still_answers(pro, exchange):
+async def test_disabled_ws_refuses_the_handshake_and_rest_still_answers(pro, exchange):
     await pro.load_markets()
     exchange.ws_enabled = False
-    started = time.monotonic()
-    with pytest.raises(ccxt.NetworkError, match="503"):
+    with pytest.raises(ccxt.NetworkError, match="503"):  # refused, not left waiting
         await ws_balance(pro)
-    assert time.monotonic() - started < 1.0
+    assert exchange.ws_connections == 0
     rest = await pro.fetch_balance(INVERSE)  # the fallback
     assert rest["info"]["assets"][0]["maxWithdrawAmount"] == "0.25000000"
 
@@ -224,6 +227,93 @@ async def test_disabling_ws_drops_an_open_socket_on_its_next_request(pro, exchan
         await ws_balance(pro)
 
 
+async def test_switching_ws_off_closes_open_sockets_at_once_and_refuses_new_ones(pro, exchange):
+    await ws_balance(pro)
+    assert exchange.ws_connections == 1
+    assert await exchange.set_ws_enabled(False) == 1
+    assert exchange.ws_connections == 0 and not exchange.ws_enabled
+    with pytest.raises(ccxt.NetworkError, match="closing code 1001"):  # ccxt saw the close
+        await ws_balance(pro)
+    with pytest.raises(ccxt.NetworkError, match="503"):  # it redials: refused
+        await ws_balance(pro)
+    rest = await pro.fetch_balance(INVERSE)  # the fallback
+    assert rest["info"]["assets"][0]["maxWithdrawAmount"] == "0.25000000"
+    assert await exchange.set_ws_enabled(True) == 0
+    assert only_btc(await ws_balance(pro))["withdrawAvailable"] == "0.25000000"
+    assert exchange.ws_connections == 1
+
+
+async def test_admin_route_switches_ws_off_and_on(hooked_exchange):
+    base = hooked_exchange.base_url
+    async with aiohttp.ClientSession() as session:
+        open_socket = await session.ws_connect(base + routes_ws.WS_DAPI_PATH)
+        async with session.get(base + "/_paper/ws") as response:
+            assert await response.json() == {"enabled": True, "connections": 1}
+        async with session.post(base + "/_paper/ws", json={"enabled": False}) as response:
+            assert await response.json() == {"enabled": False, "closed": 1}
+        closing = await asyncio.wait_for(open_socket.receive(), WAIT)
+        assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 1001
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(base + routes_ws.WS_DAPI_PATH)
+        assert refused.value.status == 503
+        async with session.get(base + "/_paper/ws") as response:
+            assert await response.json() == {"enabled": False, "connections": 0}
+        async with session.post(base + "/_paper/ws", json={"enabled": "no"}) as response:
+            assert response.status == 400 and "true or false" in (await response.json())["error"]
+        async with session.post(base + "/_paper/ws", json={"enabled": True}) as response:
+            assert await response.json() == {"enabled": True, "closed": 0}
+        async with session.ws_connect(base + routes_ws.WS_DAPI_PATH) as again:
+            assert not again.closed
+
+
+def test_thread_runner_switches_ws_from_synchronous_code(tmp_path):
+    with PaperExchangeThread(StateStore(tmp_path / "state.json"), test_hooks=True) as server:
+        assert server.set_ws_enabled(False) == 0
+        assert not server.exchange.ws_enabled
+        request = urllib.request.Request(
+            server.base_url + "/_paper/ws", data=b'{"enabled": true}', method="POST"
+        )
+        with urllib.request.urlopen(request) as response:  # as a test in another process would
+            assert json.loads(response.read()) == {"enabled": True, "closed": 0}
+        assert server.exchange.ws_enabled
+
+
+async def test_a_served_exchange_switches_ws_for_a_client_in_another_process(tmp_path, pro_factory):
+    """`bot paper serve --test-hooks` in its own process, steered over /_paper/ws only."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "paper",
+        "serve",
+        "--port",
+        "0",
+        "--state",
+        str(tmp_path / "served.json"),
+        "--test-hooks",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = (await process.stdout.readline()).decode()
+        assert line.startswith("paper exchange on http://127.0.0.1:"), line
+        base_url = line.split()[3]
+        client = pro_factory(base_url)
+        assert only_btc(await ws_balance(client))["withdrawAvailable"] == "0.25000000"
+        async with aiohttp.ClientSession() as session:
+            async with session.post(base_url + "/_paper/ws", json={"enabled": False}) as off:
+                assert await off.json() == {"enabled": False, "closed": 1}
+            with pytest.raises(ccxt.NetworkError):
+                await ws_balance(client)
+            rest = await client.fetch_balance(INVERSE)
+            assert rest["info"]["assets"][0]["maxWithdrawAmount"] == "0.25000000"
+            async with session.post(base_url + "/_paper/ws", json={"enabled": True}) as on:
+                assert await on.json() == {"enabled": True, "closed": 0}
+    finally:
+        process.terminate()
+        await process.wait()
+
+
 async def test_ws_faults_and_latency(pro, exchange):
     await ws_balance(pro)
     exchange.faults.add("reset_after", method="WS", path="account.balance")
@@ -234,11 +324,17 @@ async def test_ws_faults_and_latency(pro, exchange):
         await ws_balance(pro)
     exchange.faults.add("move_price_before", method="WS", path="*", symbol="BTC", price="75000")
     assert only_btc(await ws_balance(pro))["crossUnPnl"] == "-0.10000000"
-    exchange.faults.latency = 0.2
-    started = time.monotonic()
-    await ws_balance(pro)
-    assert time.monotonic() - started >= 0.2
     assert exchange.faults.fired["reset_after"] == 1
+
+
+async def test_latency_longer_than_the_caller_waits_delays_the_answer_past_it(pro, exchange):
+    await ws_balance(pro)
+    exchange.faults.latency = LATENCY
+    with pytest.raises(TimeoutError):  # the bound a caller must put on a ws request itself
+        await asyncio.wait_for(pro.fetch_balance_ws(WS_BALANCE), CALLER_WAIT)
+    exchange.faults.latency = 0
+    assert only_btc(await ws_balance(pro))["withdrawAvailable"] == "0.25000000"
+    assert exchange.faults.fired == {}  # latency is not a fault
 
 
 async def test_stop_closes_open_sockets(state_path, pro_factory):
@@ -246,9 +342,9 @@ async def test_stop_closes_open_sockets(state_path, pro_factory):
         client = pro_factory(server.base_url)
         await ws_balance(client)
         assert server.ws_api.connections == 1
-        started = time.monotonic()
-    assert time.monotonic() - started < 1.0
     assert server.ws_api.connections == 0
+    with pytest.raises(ccxt.NetworkError):  # the client saw its socket go
+        await ws_balance(client)
 
 
 # --- the protocol, without ccxt ---------------------------------------------------------------
@@ -273,6 +369,23 @@ async def socket(exchange) -> AsyncIterator[Callable[[Any], Any]]:
         async def ask(request: Any) -> dict[str, Any]:
             await ws.send_str(request if isinstance(request, str) else json.dumps(request))
             return json.loads(await asyncio.wait_for(ws.receive_str(), WAIT))
+
+        yield ask
+
+
+@pytest.fixture
+async def raw_socket(exchange) -> AsyncIterator[Callable[[Any], Any]]:
+    """Ask a signed method, get the answer frame as text (an override may not send JSON)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(exchange.base_url + routes_ws.WS_DAPI_PATH) as ws,
+    ):
+
+        async def ask(method: str, *, timestamp: int | None = None) -> str:
+            now = exchange.server_time() if timestamp is None else timestamp
+            params = _signed(apiKey=PAPER_API_KEY, timestamp=now)
+            await ws.send_str(json.dumps({"id": "r1", "method": method, "params": params}))
+            return await asyncio.wait_for(ws.receive_str(), WAIT)
 
         yield ask
 
@@ -333,3 +446,94 @@ async def test_ccxt_sign_params_agrees_with_the_server_rule(exchange):
     params = routes_ws.verify_ws_params(wire, credentials, exchange.server_time())
     assert params["returnRateLimits"] == "false" and params["size"] == "1.5"
     assert params["note"] == "a b&c" and "signature" not in params
+
+
+# --- overrides --------------------------------------------------------------------------------
+
+
+async def test_override_answers_a_raw_text_frame_then_the_real_one(raw_socket, exchange):
+    exchange.faults.add("override", method="WS", path="account.balance", body="<html>oops", times=2)
+    assert [await raw_socket("account.balance") for _ in range(2)] == ["<html>oops"] * 2
+    real = json.loads(await raw_socket("account.balance"))
+    assert (real["id"], real["status"]) == ("r1", 200)
+    assert exchange.faults.fired == {"override": 2}
+
+
+async def test_override_on_one_ws_method_leaves_the_others(raw_socket, exchange):
+    exchange.faults.add("override", method="WS", path="account.status", body="")
+    assert json.loads(await raw_socket("account.balance"))["status"] == 200
+    assert await raw_socket("account.status") == ""
+
+
+async def test_override_mutates_the_frame_ccxt_reads(pro, exchange):
+    exchange.faults.add(
+        "override",
+        method="WS",
+        path="account.balance",
+        mutations=[
+            {"op": "set", "path": "result.0.withdrawAvailable", "value": "NaN"},
+            {"op": "duplicate", "path": "result.0"},
+            {"op": "delete", "path": "result.*.updateTime"},
+        ],
+    )
+    first, second = (await ws_balance(pro))["info"]
+    assert first == second and first["withdrawAvailable"] == "NaN"
+    assert "updateTime" not in first and first["balance"] == "0.30000000"
+    assert only_btc(await ws_balance(pro))["withdrawAvailable"] == "0.25000000"  # once only
+
+
+async def test_override_writes_raw_numbers_and_breaks_the_id(raw_socket, exchange):
+    exchange.faults.add(
+        "override",
+        method="WS",
+        path="account.balance",
+        mutations=[
+            {"op": "set", "path": "result.0.balance", "value": "1e30", "raw_number": True},
+            {"op": "set", "path": "id", "value": None},
+        ],
+    )
+    text = await raw_socket("account.balance")
+    assert text.startswith('{"id":null,"status":200,"result":[{')
+    assert '"balance":1e30,' in text
+
+
+async def test_override_mutates_an_error_frame_too(raw_socket, exchange):
+    exchange.faults.add(
+        "override",
+        method="WS",
+        path="*",
+        mutations=[{"op": "set", "path": "status", "value": 200}],
+    )
+    stale = exchange.server_time() - 60_000
+    answer = json.loads(await raw_socket("account.balance", timestamp=stale))
+    assert answer["status"] == 200 and answer["error"]["code"] == -1021
+
+
+async def test_override_path_that_does_not_resolve_is_reported(raw_socket, exchange):
+    exchange.faults.add(
+        "override",
+        method="WS",
+        path="account.balance",
+        mutations=[{"op": "delete", "path": "result.5"}],
+    )
+    text = await raw_socket("account.balance")
+    assert text.startswith("paper override on ws account.balance failed:")
+    assert exchange.faults.report()["errors"] == [text]
+
+
+async def test_admin_route_queues_a_ws_override(hooked_exchange, pro_factory):
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            hooked_exchange.base_url + "/_paper/fault",
+            json={
+                "kind": "override",
+                "method": "WS",
+                "path": "account.balance",
+                "mutations": [{"op": "set", "path": "result", "value": []}],
+            },
+        ) as response,
+    ):
+        assert response.status == 200
+    client = pro_factory(hooked_exchange.base_url)
+    assert (await ws_balance(client))["info"] == []
