@@ -4,8 +4,8 @@ CoinW and CoinSwitch are read from the venue's raw fields, not from ccxt's unifi
 those fields say is taken exactly, and what they fail to say is never guessed: a required field
 that is missing or null, a value that is not a plain finite number, one absurdly large, or one of
 the wrong sign stops the read with an `Untrusted` error (decode.py) naming the venue, the
-endpoint and the field, e.g. "coinw: GET /v1/perpum/account/getUserAssets: availableMargin is 'NaN', not a
-finite number". A figure read as zero because it was unreadable would move real money.
+endpoint and the field, e.g. "coinw: GET /v1/perpum/account/getUserAssets: availableMargin is
+'NaN', not a finite number". A figure read as zero because it was unreadable would move real money.
 """
 
 from __future__ import annotations
