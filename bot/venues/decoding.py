@@ -116,7 +116,7 @@ class Reader:
 
 def malformed_as_fatal(venue: str, fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     """`fn`, with the exchange's `BadResponse` (a body of the wrong shape, such as positions
-    that are not a list) raised as a FATAL `VenueError` in the exchange's own words, which
+    that are not a list) raised as an UNTRUSTED `VenueError` in the exchange's own words, which
     name the endpoint and the field. Retrying would read the same body again."""
 
     async def read(*args: Any) -> T:
@@ -124,6 +124,6 @@ def malformed_as_fatal(venue: str, fn: Callable[..., Awaitable[T]]) -> Callable[
             return await fn(*args)
         except BadResponse as exc:
             message = redact(" ".join(str(exc).split()))[:500]
-            raise VenueError(ErrorKind.FATAL, venue, message) from None
+            raise VenueError(ErrorKind.UNTRUSTED, venue, message) from None
 
     return read

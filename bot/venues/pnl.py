@@ -58,7 +58,7 @@ def with_unrealized_losses(state: VenueState) -> VenueState:
         market = state.markets.get(symbol)
         if market is None:
             raise VenueError(
-                ErrorKind.FATAL, state.venue, f"position {symbol} is on no hedged market"
+                ErrorKind.UNTRUSTED, state.venue, f"position {symbol} is on no hedged market"
             )
         by_wallet.setdefault((market.futures_account, market.settle), []).append(position)
     wallets = dict(state.wallets)
@@ -67,7 +67,7 @@ def with_unrealized_losses(state: VenueState) -> VenueState:
         if wallet is None:
             symbols = ", ".join(sorted(p.symbol for p in positions))
             raise VenueError(
-                ErrorKind.FATAL,
+                ErrorKind.UNTRUSTED,
                 state.venue,
                 f"positions are open on {symbols} but the {account} wallet reported no {asset}",
             )

@@ -5,6 +5,7 @@ On both backends, through real migrations; the cycles run against the paper exch
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,12 @@ ITEM = PlannedTransfer(
     reason="below band",
     figures={},
 )
-TRAN_ID = "100000001"  # the paper exchange's first tranId, again after every fresh start
+TRAN_ID = "100000001"  # a venue whose ids repeat after a fresh start (as the paper's once did)
+
+
+def fresh_account(paper: PaperExchange) -> None:
+    """A fresh paper account numbering its transfers from TRAN_ID again."""
+    paper.store.commit(dataclasses.replace(default_state(), next_tran_id=int(TRAN_ID)))
 
 
 def held_message(venue: str, exchange_id: str, transfer_id: int, holder_id: int) -> str:
@@ -193,10 +199,11 @@ async def test_a_fresh_paper_exchange_reusing_a_tran_id_is_never_a_crash(
     paper: PaperExchange, config: Config
 ) -> None:
     ledger = Ledger.open(config.ledger_url)
+    fresh_account(paper)
     (first,) = (await rebalance(config, ledger, dry_run=False)).transfers
     assert (first.status, first.exchange_id) == (TransferStatus.CONFIRMED, TRAN_ID)
-    # the user deletes the paper state and starts over: the same plan, the same first tranId
-    paper.store.commit(default_state())
+    # the account starts over: the same plan, the same first tranId
+    fresh_account(paper)
     before = rows(ledger)
 
     again = await rebalance(config, ledger, dry_run=False)
@@ -228,8 +235,9 @@ async def test_a_lost_answer_whose_only_match_is_held_elsewhere_stays_unknown(
     paper: PaperExchange, config: Config
 ) -> None:
     ledger = Ledger.open(config.ledger_url)
+    fresh_account(paper)
     (first,) = (await rebalance(config, ledger, dry_run=False)).transfers
-    paper.store.commit(default_state())
+    fresh_account(paper)
     paper.faults.add("reset_after")  # applied, then the connection drops: the answer is lost
     (second,) = (await rebalance(config, ledger, dry_run=False)).transfers
     assert (second.status, second.exchange_id) == (TransferStatus.UNKNOWN, None)

@@ -707,7 +707,7 @@ async def test_a_malformed_figure_is_refused_naming_the_endpoint_and_field(
             await venue.read_funding("ETH/USDT:USDT")
         else:
             await venue.read_wallets(read)
-    assert raised.value.kind is ErrorKind.FATAL
+    assert raised.value.kind is ErrorKind.UNTRUSTED
     assert str(raised.value) == f"coinswitch-main: {message}"
     assert "\n" not in str(raised.value)
 
@@ -726,7 +726,8 @@ async def test_a_gain_on_one_hedge_does_not_hide_a_loss_on_another(
     server.state.tickers["DOGEUSDT"] = dict(
         server.state.tickers["ETHUSDT"], symbol="DOGEUSDT", mark_price="0.38231"
     )
-    server.state.positions[1]["unrealised_pnl"] = "30.5"  # the DOGE long gains more than ETH loses
+    # the DOGE short (the fake's long, turned) gains more than the ETH short loses
+    server.state.positions[1].update(position_side="SHORT", unrealised_pnl="30.5")
     doge = HedgeConfig(
         venue="coinswitch",
         spot="DOGE/USDT",

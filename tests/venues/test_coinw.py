@@ -252,7 +252,7 @@ def test_split_positions_merge_into_one_per_symbol() -> None:
 def test_both_sides_on_one_symbol_is_refused() -> None:
     with pytest.raises(VenueError) as raised:
         merge_positions([_position(), _position(side="long")], venue="coinw")
-    assert raised.value.kind is ErrorKind.FATAL
+    assert raised.value.kind is ErrorKind.UNTRUSTED
 
 
 # the ccxt class over HTTP ---------------------------------------------------------------------
@@ -755,7 +755,7 @@ async def test_a_malformed_figure_is_refused_naming_the_endpoint_and_field(
             await venue.read_funding(PERP)
         else:
             await venue.read_wallets(read)
-    assert raised.value.kind is ErrorKind.FATAL
+    assert raised.value.kind is ErrorKind.UNTRUSTED
     assert str(raised.value) == f"coinw: {message}"
     assert "\n" not in str(raised.value)
 
@@ -776,10 +776,10 @@ async def test_a_gain_on_one_hedge_does_not_hide_a_loss_on_another(
             fake.state.positions[0],
             id="9",
             instrument="BTC",
-            direction="long",
+            direction="short",  # a short in profit: the price fell below its entry
             currentPiece="100",
-            openPrice="60000",
-            indexPrice="62000",
+            openPrice="62000",
+            indexPrice="60000",
             profitUnreal="200",
         )
     )

@@ -1,6 +1,6 @@
 """The decoding helpers never round: any number a venue could send decodes to the exact
 Decimal of its literal, or is refused with an error; and a refusal from the strict reader is
-a FATAL `VenueError` naming the endpoint and the field."""
+an UNTRUSTED `VenueError` naming the endpoint and the field."""
 
 from __future__ import annotations
 
@@ -147,7 +147,7 @@ def test_the_reader_returns_the_exact_figure_or_a_fatal_error_naming_the_field(
     try:
         figure = reader.number({"availableUsdt": literal}, "availableUsdt", sign=sign)
     except VenueError as refused:
-        assert refused.kind is ErrorKind.FATAL
+        assert refused.kind is ErrorKind.UNTRUSTED
         assert str(refused).startswith(
             "coinw: GET /v1/perpum/account/getUserAssets: availableUsdt is "
         )

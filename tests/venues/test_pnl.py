@@ -107,7 +107,7 @@ def test_each_wallet_counts_the_losses_of_the_positions_it_margins() -> None:
 def test_an_open_position_without_its_wallet_is_refused_not_dropped() -> None:
     with pytest.raises(VenueError) as raised:
         with_unrealized_losses(state(position(ETH, "-10"), wallets=()))
-    assert raised.value.kind is ErrorKind.FATAL
+    assert raised.value.kind is ErrorKind.UNTRUSTED
     assert str(raised.value) == (
         "coinw: positions are open on ETH/USDT:USDT but the swap wallet reported no USDT"
     )

@@ -264,7 +264,7 @@ def merge_positions(positions: Iterable[Position], *, venue: str) -> list[Positi
         sides = {p.side for p in group}
         if len(sides) != 1:
             raise VenueError(
-                ErrorKind.FATAL,
+                ErrorKind.UNTRUSTED,
                 venue,
                 f"{symbol}: both long and short positions are open; the bot hedges one short "
                 "per perpetual, so close one side first",
