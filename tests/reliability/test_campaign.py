@@ -1,5 +1,6 @@
-"""The fault campaign: at least 1,000 random transfers with random faults and crashes; not one
-duplicate, not one lost record. (`python -m bench.fault_campaign` prints the same figures.)"""
+"""The fault campaign in small: 300 random transfers with random faults and crashes; not one
+duplicate, not one lost record. The full 1,000-transfer campaign is in bench/
+(`python -m bench.fault_campaign --transfers 1000`), so the suite stays fast."""
 
 from __future__ import annotations
 
@@ -8,16 +9,16 @@ from pathlib import Path
 from bench.fault_campaign import run_campaign
 
 
-async def test_a_thousand_transfers_under_faults_and_crashes(tmp_path: Path) -> None:
-    report = await run_campaign(transfers=1000, seed=20261121, workdir=tmp_path)
+async def test_transfers_under_faults_and_crashes(tmp_path: Path) -> None:
+    report = await run_campaign(transfers=300, seed=20261121, workdir=tmp_path)
     print("\n" + "\n".join(report.lines()))
     agreement = report.agreement
     assert agreement is not None
-    assert report.transfers_tried == 1000
-    assert sum(report.faults.values()) > 250 and len(report.faults) == 8  # every kind fired
-    assert sum(report.crashes.values()) > 10
+    assert report.transfers_tried == 300
+    assert sum(report.faults.values()) > 60 and len(report.faults) == 8  # every kind fired
+    assert sum(report.crashes.values()) > 3
     assert agreement.duplicates == 0
     assert agreement.records_lost == 0
     assert agreement.sums_agree
-    assert agreement.statuses["confirmed"] > 800
+    assert agreement.statuses["confirmed"] > 240
     assert agreement.open_rows == 0
