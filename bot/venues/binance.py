@@ -32,6 +32,7 @@ import ccxt.async_support as ccxt_async
 from bot.aio import gather_or_cancel
 from bot.model import SPOT, MarketKind, PerpMarket, Position, VenueState, Wallet
 from bot.money import ZERO, plain
+from bot.venues.base import ErrorTable
 from bot.venues.decode import Decoder, Sign, Untrusted
 from bot.venues.generic import CcxtVenue
 
@@ -40,11 +41,32 @@ log = logging.getLogger(__name__)
 LINEAR = "linear"
 INVERSE = "inverse"
 
+# Binance's own error codes (Binance's "Error Codes" pages for spot, USD-M and COIN-M); read by
+# `errors.classify` before ccxt's classes, which ccxt picks by hostname (against any host but
+# binance.com a -5013 is a plain ExchangeError).
+BINANCE_ERRORS = ErrorTable(
+    insufficient=frozenset({"-5013", "-2019", "-3041"}),  # -3041: margin balance insufficient
+    unknown=frozenset({"-1006", "-1007"}),  # "execution status unknown"
+    clock=frozenset({"-1021"}),
+    rate_limited=frozenset({"-1003", "-1015"}),
+    fatal_hints={
+        "-2015": "check the API key, enable Universal Transfer on it, and whitelist this IP",
+        "-2014": "the API key format is invalid; check the variable named by api_key_env",
+        "-1022": "the signature was refused; check the secret named by secret_env",
+        "-1002": "the request is not authorized; check the API key's permissions",
+        "-1111": "the amount has more decimals than the venue accepts (a rounding bug: report it)",
+        "-1100": "the venue refused a parameter; this is a bug in the bot",
+        "-1102": "a required parameter was missing; this is a bug in the bot",
+        "-4001": "the venue refused the transfer type; check the account names",
+    },
+)
+
 # Binance's universal transfer takes at most 8 decimals (more is rejected with -1111).
 BINANCE_TRANSFER_STEP = Decimal("0.00000001")
 
 
 class BinanceVenue(CcxtVenue):
+    error_table = BINANCE_ERRORS
     account_aliases: Mapping[str, str] = {
         "main": SPOT,
         "future": LINEAR,

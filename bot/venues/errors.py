@@ -16,24 +16,12 @@ import ccxt.async_support as ccxt
 
 from bot.errors import ErrorKind, VenueError
 from bot.redact import redact
+from bot.venues.base import ErrorTable
+
+NO_CODES = ErrorTable()
 
 __all__ = ["ErrorKind", "VenueError", "classify", "error_code"]
 
-
-_INSUFFICIENT_CODES = {"-5013", "-2019", "-3041"}  # Binance; -3041 margin balance insufficient
-_UNKNOWN_CODES = {"-1006", "-1007"}  # "execution status unknown"
-_CLOCK_CODES = {"-1021"}
-_RATE_CODES = {"-1003", "-1015"}
-_FATAL_HINTS = {
-    "-2015": "check the API key, enable Universal Transfer on it, and whitelist this IP",
-    "-2014": "the API key format is invalid; check the variable named by api_key_env",
-    "-1022": "the signature was refused; check the secret named by secret_env",
-    "-1002": "the request is not authorized; check the API key's permissions",
-    "-1111": "the amount has more decimals than the venue accepts (a rounding bug: report it)",
-    "-1100": "the venue refused a parameter; this is a bug in the bot",
-    "-1102": "a required parameter was missing; this is a bug in the bot",
-    "-4001": "the venue refused the transfer type; check the account names",
-}
 
 _CODE_IN_BODY = re.compile(r'"code"\s*:\s*"?(-?\d+)"?')
 _MSG_IN_BODY = re.compile(r'"msg"\s*:\s*"([^"]*)"')
@@ -46,29 +34,33 @@ def error_code(exc: BaseException) -> str | None:
     return match.group(1) if match else None
 
 
-def classify(exc: BaseException, *, venue: str, state_changing: bool) -> VenueError:
+def classify(
+    exc: BaseException, *, venue: str, state_changing: bool, table: ErrorTable = NO_CODES
+) -> VenueError:
     """Map any exception raised by a ccxt call to a `VenueError` of one kind.
 
     `state_changing` is True for calls that move money: there a lost answer means the outcome
-    is unknown, while for reads it only means "try again".
+    is unknown, while for reads it only means "try again". `table` is the venue's own codes
+    (each venue keeps its table in its module); ccxt's classes decide the rest.
     """
     if isinstance(exc, VenueError):
         return exc
     code = error_code(exc)
     message = _short_message(exc, code)
 
-    if code in _INSUFFICIENT_CODES or isinstance(exc, ccxt.InsufficientFunds):
+    if code in table.insufficient or isinstance(exc, ccxt.InsufficientFunds):
         return VenueError(ErrorKind.INSUFFICIENT, venue, message, code=code)
-    if code in _UNKNOWN_CODES:
+    if code in table.unknown:
         kind = ErrorKind.UNKNOWN if state_changing else ErrorKind.TRANSIENT
         return VenueError(kind, venue, message, code=code)
-    if code in _CLOCK_CODES or isinstance(exc, ccxt.InvalidNonce):
+    if code in table.clock or isinstance(exc, ccxt.InvalidNonce):
         return VenueError(
             ErrorKind.CLOCK, venue, message, code=code, hint="the local clock is off; resyncing"
         )
-    if code in _FATAL_HINTS:
-        return VenueError(ErrorKind.FATAL, venue, message, code=code, hint=_FATAL_HINTS[code])
-    if code in _RATE_CODES or isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
+    if code in table.fatal_hints:
+        hint = table.fatal_hints[code]
+        return VenueError(ErrorKind.FATAL, venue, message, code=code, hint=hint)
+    if code in table.rate_limited or isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
         return VenueError(ErrorKind.TRANSIENT, venue, message, code=code)
     if isinstance(exc, ccxt.AuthenticationError | ccxt.PermissionDenied | ccxt.AccountSuspended):
         return VenueError(

@@ -437,7 +437,9 @@ class CcxtVenue(Venue):
         return await retry_read(once, self.policy, self.timing, on_clock_error=self.resync_clock)
 
     def _classify(self, exc: BaseException, *, state_changing: bool) -> VenueError:
-        error = classify(exc, venue=self.name, state_changing=state_changing)
+        error = classify(
+            exc, venue=self.name, state_changing=state_changing, table=self.error_table
+        )
         if error.kind is ErrorKind.TRANSIENT and error.retry_after is None:
             error.retry_after = _retry_after_header(self.client.last_response_headers)
         return error

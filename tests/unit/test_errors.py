@@ -6,6 +6,7 @@ import aiohttp
 import ccxt.async_support as ccxt
 import pytest
 
+from bot.venues.binance import BINANCE_ERRORS
 from bot.venues.errors import ErrorKind, classify
 
 BODY = 'binance {"code":%s,"msg":"%s"}'
@@ -87,14 +88,17 @@ def connector_error() -> BaseException:
     ],
 )
 def test_classify(exc: BaseException, state_changing: bool, kind: ErrorKind) -> None:
-    error = classify(exc, venue="binance", state_changing=state_changing)
+    error = classify(exc, venue="binance", state_changing=state_changing, table=BINANCE_ERRORS)
     assert error.kind is kind
     assert "\n" not in str(error) and str(error).startswith("binance: ")
 
 
 def test_fatal_errors_say_what_to_fix() -> None:
     error = classify(
-        ccxt.ExchangeError(BODY % (-2015, "Invalid API-key")), venue="b", state_changing=True
+        ccxt.ExchangeError(BODY % (-2015, "Invalid API-key")),
+        venue="b",
+        state_changing=True,
+        table=BINANCE_ERRORS,
     )
     assert "enable Universal Transfer" in str(error) and "whitelist" in str(error)
 
