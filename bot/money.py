@@ -1,7 +1,7 @@
 """Money as `Decimal`: parsing venue values and rounding down to a venue's precision.
 
-Venues send numbers as strings to keep precision; ccxt's unified structures carry floats.
-Both enter the bot here and leave as `Decimal`, so no float arithmetic ever touches an amount.
+Venues send numbers as text to keep precision (ccxt's clients are built with `number = str`);
+they enter the bot as `Decimal`, and a float is refused, so no float ever touches an amount.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ class BadAmount(ValueError):
 def to_decimal(value: object, field: str = "amount") -> Decimal:
     """Parse a venue or config value into a finite `Decimal`.
 
-    Floats (from ccxt's unified structures) go through `repr`, the shortest string that
-    round-trips, which is the string the venue sent in every case that matters here.
+    A float is refused: it has already lost the venue's digits past ~17 (CoinW's
+    `438.799142390000018` comes back as `438.79914239000004`). Venue figures arrive as text
+    (`venues/decode.py`), config figures as pydantic Decimals.
     """
     if isinstance(value, Decimal):
         parsed = value
@@ -30,7 +31,7 @@ def to_decimal(value: object, field: str = "amount") -> Decimal:
     elif isinstance(value, int):
         parsed = Decimal(value)
     elif isinstance(value, float):
-        parsed = Decimal(repr(value))
+        raise BadAmount(f"{field}: got the float {value!r}; money is parsed from text only")
     elif isinstance(value, str):
         try:
             parsed = Decimal(value.strip())

@@ -161,8 +161,9 @@ class CcxtVenue(Venue):
         currency = self.client.currencies.get(asset) if self.client.currencies else None
         step = None
         if currency is not None:
+            precision = currency.get("precision")
             step = step_from_precision(
-                currency.get("precision"),
+                repr(precision) if isinstance(precision, float) else precision,
                 tick_size=self.client.precisionMode == TICK_SIZE,
             )
         return step or DEFAULT_TRANSFER_STEP
@@ -471,7 +472,7 @@ class CcxtVenue(Venue):
             base=market["base"],
             quote=market["quote"],
             settle=market["settle"],
-            contract_size=to_decimal(market.get("contractSize") or 1, "contractSize"),
+            contract_size=_market_figure(market.get("contractSize") or 1, "contractSize"),
             futures_account=self.futures_account(market),
         )
 
@@ -482,6 +483,13 @@ class DryRunRefusal(Exception):
 
 def _endpoint_name(fn: Callable[..., Any]) -> str:
     return getattr(fn, "__name__", None) or type(fn).__name__
+
+
+def _market_figure(value: Any, field: str) -> Decimal:
+    """A market's static figure (contract size): ccxt parses markets with `float` before the
+    client's `number = str` applies, so a float here is read by its shortest repr. It is never a
+    balance; sizes such as 1, 0.001 or 100 are exact in it."""
+    return to_decimal(repr(value) if isinstance(value, float) else value, field)
 
 
 def _from_ms(value: Any) -> datetime | None:

@@ -88,8 +88,9 @@ def client(make_client: ClientFactory) -> coinswitch:
 
 
 def d(value: Any) -> Decimal:
-    """ccxt's unified float, back to the Decimal the venue sent."""
-    return to_decimal(value)
+    """A unified figure of the standalone ccxt class (floats, as ccxt's default), as a Decimal
+    for comparison in a test; the bot's clients use `number = str` and never meet a float."""
+    return to_decimal(repr(value) if isinstance(value, float) else value)
 
 
 # signing, without the network ----------------------------------------------------------------
