@@ -18,7 +18,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # Tests that read recorded data: they must find it inside the copy.
-FIXTURE_READERS = ["tests/integration/test_binance_requests.py", "tests/venues/test_client_ids.py"]
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider"]
+FIXTURE_READERS = [
+    "tests/integration/test_binance_requests.py::test_reads_and_transfers_match_ccxts_recorded_requests",
+    "tests/venues/test_client_ids.py",
+]
 
 
 def repository_files() -> list[str]:
@@ -60,7 +64,7 @@ def test_a_copy_with_nothing_beside_it_collects_and_reads_its_fixtures(lone_copy
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env["PYTHONPATH"] = str(lone_copy)  # the copy's own `bot` and `tests`, not this checkout's
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *FIXTURE_READERS],
+        [*PYTEST, *FIXTURE_READERS],
         cwd=lone_copy,
         env=env,
         capture_output=True,
@@ -69,7 +73,7 @@ def test_a_copy_with_nothing_beside_it_collects_and_reads_its_fixtures(lone_copy
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     collected = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        [*PYTEST, "--collect-only"],
         cwd=lone_copy,
         env=env,
         capture_output=True,

@@ -188,7 +188,8 @@ def test_missing_config_file_is_exit_2(tmp_path: Path, bot: Bot) -> None:
 def test_unreachable_venue_is_one_line_and_exit_1(
     venue_env: None, write_config: Callable[..., Path], bot: Bot
 ) -> None:
-    config = write_config({"binance": live_venue("http://127.0.0.1:9")}, {"eth": ETH_HEDGE})
+    venues = {"binance": live_venue("http://127.0.0.1:9")}
+    config = write_config(venues, {"eth": ETH_HEDGE}, retry={"attempts": 1})
     result = bot("rebalance", config=config)
     assert result.exit_code == 1
     (line,) = result.stderr.strip().splitlines()

@@ -137,35 +137,37 @@ def test_run_says_what_it_does(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("how", ["command", "delete the files"])
 def test_starting_over_on_paper_keeps_ledger_and_wallet_in_agreement(
-    tmp_path: Path, how: str
+    tmp_path: Path, bot: Bot, how: str
 ) -> None:
     """The README's way to start over: rebalance, reset the paper account, rebalance again."""
-    (tmp_path / "config.yaml").write_text((ROOT / "config.yaml").read_text())
-    assert run_bot(tmp_path, "rebalance").exit_code == 0
+    config = tmp_path / "config.yaml"
+    config.write_text((ROOT / "config.yaml").read_text())
+    assert bot("rebalance", config=config).exit_code == 0
     if how == "command":
-        reset = run_bot(tmp_path, "paper", "reset", "--keep-ledger")
+        reset = bot("paper", "reset", "--keep-ledger", config=config)
         assert reset.exit_code == 0, reset.stderr
         assert not (tmp_path / "data" / "paper-paper.json").exists()
     else:
         (tmp_path / "data" / "paper-paper.json").unlink()
-    again = run_bot(tmp_path, "rebalance")
+    again = bot("rebalance", config=config)
     assert again.exit_code == 0, again.stderr
     assert "Traceback" not in again.stderr
-    assert run_bot(tmp_path, "reconcile").exit_code == 0
-    listed = run_bot(tmp_path, "ledger", "list", "--json")
-    rows = [r for r in __import__("json").loads(listed.stdout) if r["status"] == "confirmed"]
+    assert bot("reconcile", config=config).exit_code == 0
+    listed = bot("ledger", "list", "--json", config=config).json()
+    rows = [r for r in listed if r["status"] == "confirmed"]
     paper = StateStore.load(tmp_path / "data" / "paper-paper.json")
     assert [r["exchange_id"] for r in rows][-1:] == [str(t.tran_id) for t in paper.transfers]
     assert len({r["exchange_id"] for r in rows}) == len(rows) == 2
 
 
-def test_paper_reset_starts_a_new_ledger_too(tmp_path: Path) -> None:
-    (tmp_path / "config.yaml").write_text((ROOT / "config.yaml").read_text())
-    assert run_bot(tmp_path, "rebalance").exit_code == 0
-    reset = run_bot(tmp_path, "paper", "reset")
+def test_paper_reset_starts_a_new_ledger_too(tmp_path: Path, bot: Bot) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text((ROOT / "config.yaml").read_text())
+    assert bot("rebalance", config=config).exit_code == 0
+    reset = bot("paper", "reset", config=config)
     assert reset.exit_code == 0, reset.stderr
     assert not (tmp_path / "data" / "ledger.sqlite").exists()
-    again = run_bot(tmp_path, "rebalance")
+    again = bot("rebalance", config=config)
     assert again.exit_code == 0 and "3000 USDT" in again.stdout
 
 
