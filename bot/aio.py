@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 async def gather_or_cancel(*awaitables: Awaitable[Any]) -> list[Any]:
@@ -21,3 +23,19 @@ async def gather_or_cancel(*awaitables: Awaitable[Any]) -> list[Any]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+async def gather_each(named: Mapping[str, Awaitable[T]]) -> dict[str, T | Exception]:
+    """Run concurrently; each one's exception is its own result and never cancels another.
+
+    Only a `BaseException` that is not an `Exception` (cancellation, a simulated crash) is
+    raised: it is not any one awaitable's failure.
+    """
+    names = list(named)
+    results = await asyncio.gather(*(named[name] for name in names), return_exceptions=True)
+    outcomes: dict[str, T | Exception] = {}
+    for name, result in zip(names, results, strict=True):
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result
+        outcomes[name] = result
+    return outcomes

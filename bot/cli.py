@@ -564,7 +564,7 @@ def paper_reset(
     config = _load(ctx)
     paper = sorted(name for name, venue in config.venues.items() if venue.paper)
     live = sorted(name for name, venue in config.venues.items() if not venue.paper)
-    ledger_file = _sqlite_file(config.ledger_url)
+    ledger_file = config.sqlite_file
     if not keep_ledger and live:
         fail(
             f"the ledger also records live venues ({', '.join(live)}); "
@@ -593,13 +593,6 @@ def paper_reset(
         markup=False,
         highlight=False,
     )
-
-
-def _sqlite_file(url: str) -> Path | None:
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or url == "sqlite:///:memory:":
-        return None
-    return Path(url.removeprefix(prefix))
 
 
 def main() -> None:

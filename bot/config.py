@@ -233,12 +233,18 @@ class Config(_Strict):
         return resolve_sqlite_url(self.ledger.url, self.base_dir)
 
     @property
-    def data_dir(self) -> Path:
-        """Where local files live: the SQLite ledger's folder, else `data/` beside the config."""
+    def sqlite_file(self) -> Path | None:
+        """The SQLite ledger's file, or None for PostgreSQL or an in-memory ledger."""
         url = self.ledger_url
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            return Path(url.removeprefix("sqlite:///")).parent
-        return self.base_dir / "data"
+            return Path(url.removeprefix("sqlite:///"))
+        return None
+
+    @property
+    def data_dir(self) -> Path:
+        """Where local files live: the SQLite ledger's folder, else `data/` beside the config."""
+        ledger_file = self.sqlite_file
+        return ledger_file.parent if ledger_file is not None else self.base_dir / "data"
 
     def hedges_on(self, venue: str) -> dict[str, HedgeConfig]:
         return {name: h for name, h in self.hedges.items() if h.venue == venue}

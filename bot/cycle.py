@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.config import Config, HedgeConfig
-from bot.errors import UserFacingError
 from bot.executor import Blocked, Executor
 from bot.ledger.journal import canonical_json
 from bot.ledger.locks import file_venue_locks, postgres_venue_locks
@@ -48,11 +47,6 @@ class CycleResult:
             or bool(self.reconciled.still_open)
             or bool(self.venue_errors)
         )
-
-    @property
-    def bad_config(self) -> bool:
-        """A venue was left out because of how it is configured (exit 2, not 1)."""
-        return any(isinstance(e, UserFacingError) for e in self.venue_errors.values())
 
 
 def venue_error_lines(errors: Mapping[str, Exception]) -> list[str]:

@@ -60,3 +60,8 @@ class VenueError(Exception):
         if hint:
             text += f" ({hint})"
         super().__init__(text)
+
+
+class DryRunRefusal(Exception):
+    """A dry-run client refused a state-changing call (`venues.clients.DryRunRefused`): a
+    refusal by design, never classified as a venue failure."""

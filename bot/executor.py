@@ -20,7 +20,6 @@ depends on the classified answer:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from bot.aio import gather_each
 from bot.config import TransfersConfig
 from bot.failpoints import (
     AFTER_INTENT_COMMIT,
@@ -161,15 +161,12 @@ class Executor:
         for item in transfers:
             by_venue[item.venue].append(item)
         # Each venue on its own: one venue's failure never cancels another's transfer in flight.
-        outcomes = await asyncio.gather(
-            *(self._execute_venue(run_id, items) for items in by_venue.values()),
-            return_exceptions=True,
+        outcomes = await gather_each(
+            {venue: self._execute_venue(run_id, items) for venue, items in by_venue.items()}
         )
         results: list[ExecutionResult] = []
         errors: dict[str, Exception] = {}
-        for venue, outcome in zip(by_venue, outcomes, strict=True):
-            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
-                raise outcome  # cancelled, or a simulated crash: not this venue's failure
+        for venue, outcome in outcomes.items():
             if isinstance(outcome, Exception):
                 log.debug("executing on %s failed", venue, exc_info=outcome)
                 errors[venue] = outcome

@@ -15,10 +15,9 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 
 from bot.config import VenueConfig
-from bot.errors import ConfigError
+from bot.errors import ConfigError, DryRunRefusal
 from bot.redact import register_secret
 from bot.venues.decode import json_keeping_text
-from bot.venues.generic import DryRunRefusal
 from bot.venues.registry import exchange_class
 
 # Calls that change state on a venue; a dry-run client raises instead of sending them.

@@ -23,6 +23,8 @@ MAX_FIGURE = Decimal(10) ** 15
 
 
 class Sign(Enum):
+    """The sign a field's meaning implies (a balance cannot be negative)."""
+
     ANY = "any"
     NON_NEGATIVE = "non-negative"
     POSITIVE = "positive"

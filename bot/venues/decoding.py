@@ -13,25 +13,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum
 from typing import Any, TypeVar
 
 from ccxt.base.errors import BadResponse
 
 from bot.redact import redact
-from bot.venues.decode import Untrusted
+from bot.venues.decode import Sign, Untrusted
 from bot.venues.errors import ErrorKind, VenueError
 from bot.venues.literals import MONEY_BOUND, NotExact, exact_decimal, shown
 
 T = TypeVar("T")
-
-
-class Sign(Enum):
-    """The sign a field's meaning implies (a balance cannot be negative)."""
-
-    ANY = "any"
-    NON_NEGATIVE = "non-negative"
-    POSITIVE = "positive"
 
 
 @dataclass(frozen=True)

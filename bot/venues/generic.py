@@ -20,7 +20,7 @@ from ccxt.base.decimal_to_precision import TICK_SIZE
 
 from bot.aio import gather_or_cancel
 from bot.config import HedgeConfig
-from bot.errors import ErrorKind, VenueError, VenueUnusable
+from bot.errors import DryRunRefusal, ErrorKind, VenueError, VenueUnusable
 from bot.model import (
     SPOT,
     Funding,
@@ -475,10 +475,6 @@ class CcxtVenue(Venue):
             contract_size=_market_figure(market.get("contractSize") or 1, "contractSize"),
             futures_account=self.futures_account(market),
         )
-
-
-class DryRunRefusal(Exception):
-    """Base of the dry-run client's refusal (`clients.DryRunRefused`): never reclassified."""
 
 
 def _endpoint_name(fn: Callable[..., Any]) -> str:

@@ -6,7 +6,6 @@ state in a JSON file beside the ledger, so successive runs continue one story.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -14,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from bot.aio import gather_or_cancel
+from bot.aio import gather_each, gather_or_cancel
 from bot.config import Config, VenueConfig
 from bot.errors import ConfigError, ErrorKind, UserFacingError, VenueError
 from bot.model import State
@@ -152,16 +151,11 @@ async def isolated(
     """Run `step` on every venue at once; each venue's exception is its own result and never
     cancels another venue's step. An exception that is not a classified venue failure is a
     bug: its traceback goes to the debug log and it is reported as that venue's failure."""
-    names = list(venues)
-    results = await asyncio.gather(*(step(venues[name]) for name in names), return_exceptions=True)
-    outcomes: dict[str, T | Exception] = {}
-    for name, result in zip(names, results, strict=True):
-        if isinstance(result, BaseException) and not isinstance(result, Exception):
-            raise result  # cancellation, a simulated crash: not the venue's failure
+    outcomes = await gather_each({name: step(venue) for name, venue in venues.items()})
+    for name, result in outcomes.items():
         if isinstance(result, Exception) and not isinstance(result, VenueError | UserFacingError):
             log.debug("venue %s failed unexpectedly", name, exc_info=result)
-            result = VenueError(
+            outcomes[name] = VenueError(
                 ErrorKind.FATAL, name, f"unexpected {type(result).__name__}: {result}"
             )
-        outcomes[name] = result
     return outcomes
