@@ -11,7 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.ledger.types import ExactDecimal, UtcDateTime
@@ -117,6 +126,8 @@ class Transfer(Base):
     inputs: Mapped[str] = mapped_column(Text)  # canonical JSON: the fresh read behind the sizing
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"), nullable=True)
+    #: subtracted from the sized amount to make it identifiable in the venue's history (0003)
+    amount_tag: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
 
 
 class TransferAttempt(Base):
@@ -134,6 +145,8 @@ class TransferAttempt(Base):
     error_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     exchange_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    #: the venue's clock minus ours, measured for this attempt (0003)
+    venue_clock_offset_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class JournalEntry(Base):
