@@ -25,8 +25,27 @@ CONFIG_ENV = "BOT_CONFIG"
 
 # ccxt constructor keys that carry credentials: they belong in the environment, not in config.
 _SECRET_CCXT_KEYS = frozenset(
-    {"apikey", "secret", "password", "uid", "privatekey", "walletaddress", "token", "login"}
+    {
+        "apikey",
+        "secret",
+        "password",
+        "uid",
+        "privatekey",
+        "walletaddress",
+        "token",
+        "login",
+        "twofa",
+    }
 )
+
+# ccxt settings that print or log requests, signed and with the API key in their headers; refused
+# at any depth of a venue's ccxt block (options.ws.verbose reaches ccxt.pro's sockets).
+_VERBOSE_FIX = "use bot -v for the bot's redacted debug log (-vv adds ccxt's requests, masked)"
+_PRINTING_CCXT_KEYS: Mapping[str, str] = {
+    "verbose": "ccxt's verbose output prints the API key and request signatures; " + _VERBOSE_FIX,
+    "log": "ccxt's log prints requests with the API key and signatures; " + _VERBOSE_FIX,
+    "logger": "ccxt's logger receives every request unredacted; " + _VERBOSE_FIX,
+}
 
 
 class _Strict(BaseModel):
@@ -222,6 +241,20 @@ class Config(_Strict):
     hedges: dict[str, HedgeConfig] = Field(default_factory=dict)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
+    @field_validator("venues", mode="before")
+    @classmethod
+    def _ccxt_prints_no_requests(cls, value: Any) -> Any:
+        """A venue's `ccxt` block must not make ccxt print or log requests (they carry the key
+        and signatures); checked here, where the venue's name is known for the message."""
+        if not isinstance(value, Mapping):
+            return value
+        for name, venue in value.items():
+            ccxt = venue.get("ccxt") if isinstance(venue, Mapping) else None
+            found = _printing_setting(ccxt, f"venues.{name}.ccxt")
+            if found is not None:
+                raise ValueError(f"{found[0]}: refused: {found[1]}")
+        return value
+
     @model_validator(mode="after")
     def _hedges_name_venues(self) -> Config:
         for name, hedge in self.hedges.items():
@@ -316,6 +349,20 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path) -> Config:
         return Config.model_validate({**raw, "base_dir": base_dir})
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
+
+
+def _printing_setting(block: Any, path: str) -> tuple[str, str] | None:
+    """The first setting under `block` that makes ccxt print or log requests: (path, reason)."""
+    if not isinstance(block, Mapping):
+        return None
+    for key, value in block.items():
+        reason = _PRINTING_CCXT_KEYS.get(str(key).lower())
+        if reason is not None and value is not False:
+            return f"{path}.{key}", reason
+        found = _printing_setting(value, f"{path}.{key}")
+        if found is not None:
+            return found
+    return None
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -1,16 +1,37 @@
 """Building ccxt clients from config: class by id, keys from the environment, URL overrides.
 
-In a dry run the client class itself refuses every state-changing call, so no code path can
-move money by forgetting to check a flag (design invariant 6).
+Every client is built from a generated subclass of its ccxt class (`transport_class`) that adds
+two things at ccxt's transport, where no code path can go around them:
+
+- **The HTTP answer on every exception.** Any exception raised while ccxt handles an HTTP answer
+  (its `handle_errors`, its `handle_http_status_code`, decoding the body, or the ccxt method
+  that asked for it, reading that answer) carries `exc.http_status` (the status code, an int)
+  and `exc.http_body` (the first `HTTP_BODY_LIMIT` characters of the body).
+  `errors.http_status_of(exc)` finds it on the exception or anything in its
+  `__cause__`/`__context__` chain. An exception raised where no answer came back (a timeout, a
+  reset, a refused connection, a dry-run refusal) has none.
+- **Dry run refuses at the transport** (design invariant 6). A dry-run client raises
+  `DryRunRefused` before a byte is sent for every REST request whose HTTP method is not GET,
+  except the few reads a venue makes with POST (`DRY_RUN_REST_READS`), and for every WebSocket
+  request whose method is not a read of that venue (`DRY_RUN_WS_READS`). Raw implicit endpoints
+  (`sapi_post_asset_transfer`) and WebSocket methods (`create_order_ws`) are refused like the
+  unified ones, because they all leave through `fetch` or `watch`.
+
+ccxt's own request printing is off on every client (`verbose` is refused in config and forced
+off here), because it prints the API key and every signature.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 import os
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt_async
 
@@ -20,34 +41,46 @@ from bot.redact import register_secret
 from bot.venues.decode import json_keeping_text
 from bot.venues.registry import exchange_class
 
-# Calls that change state on a venue; a dry-run client raises instead of sending them.
-STATE_CHANGING_METHODS = (
-    "transfer",
-    "withdraw",
-    "create_order",
-    "create_orders",
-    "edit_order",
-    "cancel_order",
-    "cancel_orders",
-    "cancel_all_orders",
-    "set_leverage",
-    "set_margin_mode",
-    "set_position_mode",
-    "add_margin",
-    "reduce_margin",
-    "set_margin",
-    "sapiPostAssetTransfer",  # the raw endpoint BinanceVenue.transfer calls
-    "sapi_post_asset_transfer",
-)
-
 DEFAULT_CCXT_CONFIG: dict[str, Any] = {
     "enableRateLimit": True,
     "timeout": 10_000,
 }
 
+HTTP_BODY_LIMIT = 2000  # characters of an answer's body kept on its exception (`http_body`)
+
+# Reads a venue makes with an HTTP method other than GET: (method, ccxt endpoint) where the
+# endpoint is the implicit API's sections and path joined by "/" (as in `describe()['api']`).
+# A dry-run client sends these and refuses every other non-GET request.
+DRY_RUN_REST_READS: dict[str, frozenset[tuple[str, str]]] = {
+    # the spot balance: POST /api/v1/private?command=returnCompleteBalances (fetch_balance)
+    "coinw": frozenset({("POST", "spot/private/returnCompleteBalances")}),
+    # the spot pairs' decimals: POST /trade/api/v2/exchangePrecision (fetch_markets)
+    "coinswitch": frozenset({("POST", "spot/exchangePrecision")}),
+}
+
+# WebSocket API methods that only read, per ccxt.pro exchange id; a dry-run client refuses every
+# other request it would send over a socket. Binance's WebSocket API (ccxt.pro 4.5.90) signs each
+# request on its own (no session.logon) and keeps the socket alive with protocol-level pings, so
+# ccxt sends nothing else by itself.
+_BINANCE_WS_READS = frozenset(
+    {
+        "account.balance",
+        "account.status",
+        "account.position",
+        "v2/account.balance",
+        "v2/account.status",
+        "v2/account.position",
+    }
+)
+DRY_RUN_WS_READS: dict[str, frozenset[str]] = {
+    "binance": _BINANCE_WS_READS,
+    "binanceusdm": _BINANCE_WS_READS,
+    "binancecoinm": _BINANCE_WS_READS,
+}
+
 
 class DryRunRefused(DryRunRefusal):
-    """A dry-run client was asked to change state on the venue."""
+    """A dry-run client was asked to send a request that is not a read."""
 
 
 @dataclass(frozen=True)
@@ -143,8 +176,7 @@ def _construct(
     rewrite_api_urls: UrlRewrite | None,
     options: dict[str, Any],
 ) -> ccxt_async.Exchange:
-    if dry_run:
-        cls = _refusing_state_changes(cls)
+    cls = transport_class(cls, dry_run)
     options = {**venue.ccxt.get("options", {}), **options}
     settings: dict[str, Any] = {**DEFAULT_CCXT_CONFIG, **venue.ccxt, "options": options}
     if credentials.api_key:
@@ -154,6 +186,7 @@ def _construct(
     if credentials.password:
         settings["password"] = credentials.password
     client = cls(settings)
+    client.verbose = False  # a backstop: config refuses `verbose` (it prints keys, signatures)
     # Figures stay the venue's own text end to end (decode.py): ccxt's unified numbers as
     # strings (ccxt supports `number = str`), JSON numbers in `info` as their literal text.
     client.number = str
@@ -187,12 +220,240 @@ def _set_url(api: dict[str, Any], key: str, url: str, name: str, exchange_id: st
     node[leaf] = url
 
 
-def _refusing_state_changes(cls: type[ccxt_async.Exchange]) -> type[ccxt_async.Exchange]:
-    def refuse(method: str):  # type: ignore[no-untyped-def]
-        async def refused(self, *args: Any, **kwargs: Any) -> Any:
-            raise DryRunRefused(f"dry run: {method}() was not sent")
+# the transport ------------------------------------------------------------------------------
 
-        return refused
 
-    body = {method: refuse(method) for method in STATE_CHANGING_METHODS}
-    return type(f"DryRun{cls.__name__}", (cls,), body)
+@dataclass
+class _Answers:
+    """The HTTP answer last received within one ccxt call (one asyncio task's context)."""
+
+    last: tuple[int, str] | None = None
+
+
+_ANSWERS: ContextVar[_Answers | None] = ContextVar("bot_http_answers", default=None)
+# The implicit endpoint being sent, as fetch2 knows it: (sections, METHOD, path).
+_ENDPOINT: ContextVar[tuple[tuple[str, ...], str, str] | None] = ContextVar(
+    "bot_http_endpoint", default=None
+)
+
+# ccxt's transport itself, overridden below; and methods that never handle an HTTP answer of
+# their own (WebSocket requests and subscriptions: a REST answer read earlier in them, such as
+# the markets, is not what they fail on).
+_NOT_WRAPPED = frozenset({"fetch", "fetch2", "request", "throttle", "sleep", "close"})
+
+
+def _attach(exc: BaseException, status: Any, body: Any) -> None:
+    """Mark `exc` with the answer it was raised for, unless it already carries one."""
+    if not isinstance(status, int) or isinstance(getattr(exc, "http_status", None), int):
+        return
+    try:
+        exc.http_status = status  # type: ignore[attr-defined]
+        text = body if isinstance(body, str) else "" if body is None else str(body)
+        exc.http_body = text[:HTTP_BODY_LIMIT]  # type: ignore[attr-defined]
+    except AttributeError:  # an exception class with __slots__: nothing to carry it on
+        pass
+
+
+def _sections(api: Any) -> tuple[str, ...]:
+    if isinstance(api, str):
+        return (api,)
+    if isinstance(api, list | tuple):
+        return tuple(str(part) for part in api)
+    return (str(api),)
+
+
+def _wraps_answers(name: str, function: Callable[..., Any]) -> bool:
+    return (
+        not name.startswith("_")
+        and name not in _NOT_WRAPPED
+        and not name.startswith(("watch", "un_watch", "unWatch"))
+        and not name.endswith(("_ws", "Ws"))
+        and inspect.iscoroutinefunction(function)
+    )
+
+
+def _carrying_answer(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A ccxt method whose exceptions carry the last HTTP answer received inside it (one its
+    parsing refused); the outermost wrapped call owns the record."""
+
+    @functools.wraps(function)
+    async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        answers = _ANSWERS.get()
+        token = None
+        if answers is None:
+            answers = _Answers()
+            token = _ANSWERS.set(answers)
+        try:
+            return await function(self, *args, **kwargs)
+        except Exception as exc:
+            if answers.last is not None:
+                _attach(exc, *answers.last)
+            raise
+        finally:
+            if token is not None:
+                _ANSWERS.reset(token)
+
+    return method
+
+
+@functools.cache
+def transport_class(cls: type[ccxt_async.Exchange], dry_run: bool) -> type[ccxt_async.Exchange]:
+    """The generated subclass of `cls` that every client is built from (see the module doc)."""
+    base: Any = cls
+
+    async def fetch(
+        self: Any, url: str, method: str = "GET", headers: Any = None, body: Any = None
+    ) -> Any:
+        answers = _ANSWERS.get()
+        token = None
+        if answers is None:
+            answers = _Answers()
+            token = _ANSWERS.set(answers)
+        answers.last = None  # from here on, only this request's answer counts
+        try:
+            if dry_run:
+                _refuse_unless_rest_read(self, url, method)
+            return await base.fetch(self, url, method, headers, body)
+        except Exception as exc:
+            if answers.last is not None:
+                _attach(exc, *answers.last)
+            raise
+        finally:
+            if token is not None:
+                _ANSWERS.reset(token)
+
+    async def fetch2(
+        self: Any, path: str, api: Any = "public", method: str = "GET", *args: Any, **kwargs: Any
+    ) -> Any:
+        token = _ENDPOINT.set((_sections(api), str(method).upper(), str(path)))
+        try:
+            return await base.fetch2(self, path, api, method, *args, **kwargs)
+        finally:
+            _ENDPOINT.reset(token)
+
+    def on_rest_response(
+        self: Any,
+        code: Any,
+        reason: Any,
+        url: str,
+        method: str,
+        response_headers: Any,
+        response_body: Any,
+        request_headers: Any,
+        request_body: Any,
+    ) -> Any:
+        # the first moment ccxt holds a whole answer: record it for whatever fails on it next
+        answers = _ANSWERS.get()
+        if answers is not None and isinstance(code, int):
+            answers.last = (code, str(response_body or "")[:HTTP_BODY_LIMIT])
+        return base.on_rest_response(
+            self,
+            code,
+            reason,
+            url,
+            method,
+            response_headers,
+            response_body,
+            request_headers,
+            request_body,
+        )
+
+    def handle_errors(
+        self: Any,
+        code: Any,
+        reason: Any,
+        url: str,
+        method: str,
+        headers: Any,
+        body: Any,
+        response: Any,
+        request_headers: Any,
+        request_body: Any,
+    ) -> Any:
+        try:
+            return base.handle_errors(
+                self,
+                code,
+                reason,
+                url,
+                method,
+                headers,
+                body,
+                response,
+                request_headers,
+                request_body,
+            )
+        except Exception as exc:
+            _attach(exc, code, body)
+            raise
+
+    def handle_http_status_code(
+        self: Any, code: Any, reason: Any, url: str, method: str, body: Any
+    ) -> Any:
+        try:
+            return base.handle_http_status_code(self, code, reason, url, method, body)
+        except Exception as exc:
+            _attach(exc, code, body)
+            raise
+
+    def watch(self: Any, url: str, message_hash: Any, message: Any = None, *args: Any) -> Any:
+        if dry_run:
+            _refuse_unless_ws_read(self, message)
+        return base.watch(self, url, message_hash, message, *args)
+
+    def watch_multiple(
+        self: Any, url: str, message_hashes: Any, message: Any = None, *args: Any
+    ) -> Any:
+        if dry_run:
+            _refuse_unless_ws_read(self, message)
+        return base.watch_multiple(self, url, message_hashes, message, *args)
+
+    def client(self: Any, url: str) -> Any:
+        ws = base.client(self, url)
+        ws.verbose = False  # ccxt.pro's socket prints every signed message it sends when verbose
+        return ws
+
+    body: dict[str, Any] = {
+        "__module__": __name__,
+        "__doc__": f"{cls.__name__} with the bot's transport (dry run: {dry_run})",
+        "bot_dry_run": dry_run,
+    }
+    for klass in reversed(cls.__mro__):
+        for name, function in vars(klass).items():
+            if _wraps_answers(name, function):
+                body[name] = _carrying_answer(function)
+    body.update(
+        fetch=fetch,
+        fetch2=fetch2,
+        on_rest_response=on_rest_response,
+        handle_errors=handle_errors,
+        handle_http_status_code=handle_http_status_code,
+        watch=watch,
+        watch_multiple=watch_multiple,
+        client=client,
+    )
+    prefix = "DryRun" if dry_run else "Bot"
+    return type(f"{prefix}{cls.__name__}", (cls,), body)
+
+
+def _refuse_unless_rest_read(client: Any, url: str, method: str) -> None:
+    verb = str(method).upper()
+    if verb == "GET":
+        return
+    endpoint = _ENDPOINT.get()
+    allowed = DRY_RUN_REST_READS.get(str(client.id), frozenset())
+    sent = (verb, "/".join((*endpoint[0], endpoint[2]))) if endpoint is not None else None
+    if endpoint is not None and endpoint[1] == verb and sent in allowed:
+        return
+    path = urlsplit(url).path or "/"
+    raise DryRunRefused(f"dry run: {verb} {path} was not sent")
+
+
+def _refuse_unless_ws_read(client: Any, message: Any) -> None:
+    if message is None:
+        return  # nothing is sent: the call only waits for what the venue pushes
+    method = message.get("method") if isinstance(message, dict) else None
+    if isinstance(method, str) and method in DRY_RUN_WS_READS.get(str(client.id), frozenset()):
+        return
+    shown = method if isinstance(method, str) else type(message).__name__
+    raise DryRunRefused(f"dry run: WebSocket {shown} was not sent")

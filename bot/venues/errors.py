@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterator
 
 import aiohttp
 import ccxt.async_support as ccxt
@@ -29,7 +30,7 @@ from bot.venues.base import ErrorTable
 
 NO_CODES = ErrorTable()
 
-__all__ = ["ErrorKind", "VenueError", "classify", "error_code"]
+__all__ = ["ErrorKind", "VenueError", "classify", "error_code", "http_body_of", "http_status_of"]
 
 
 _CODE_IN_BODY = re.compile(r'"code"\s*:\s*"?(-?\d+)"?')
@@ -43,17 +44,35 @@ def error_code(exc: BaseException) -> str | None:
     return match.group(1) if match else None
 
 
-def http_status_of(exc: BaseException) -> int | None:
-    """The HTTP status of the answer behind `exc` (or behind its causes), if it had one."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        status = getattr(current, "http_status", None)
+def http_status_of(exc: BaseException | None) -> int | None:
+    """The HTTP status of the answer an exception was raised for: on `exc` itself or on any
+    exception in its `__cause__`/`__context__` chain; None when no answer came back."""
+    for link in _chain(exc):
+        status = getattr(link, "http_status", None)
         if isinstance(status, int) and not isinstance(status, bool):
             return status
-        current = current.__cause__ or current.__context__
     return None
+
+
+def http_body_of(exc: BaseException | None) -> str | None:
+    """The (first `clients.HTTP_BODY_LIMIT` characters of the) body beside `http_status_of`."""
+    for link in _chain(exc):
+        if isinstance(getattr(link, "http_status", None), int):
+            body = getattr(link, "http_body", None)
+            return body if isinstance(body, str) else None
+    return None
+
+
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    pending = [exc] if exc is not None else []
+    while pending:
+        link = pending.pop(0)
+        if id(link) in seen:
+            continue
+        seen.add(id(link))
+        yield link
+        pending += [e for e in (link.__cause__, link.__context__) if e is not None]
 
 
 def classify(
