@@ -28,6 +28,11 @@ class LedgerError(UserFacingError):
     """The ledger database cannot be opened or migrated."""
 
 
+class CorrectionRefused(UserFacingError):
+    """An operator's correction (`bot reconcile --assign`) the bot will not record: the transfer
+    is not open, the venue transfer is not this one, or another row holds it."""
+
+
 class ErrorKind(StrEnum):
     TRANSIENT = "transient"  # nothing happened: retry with backoff
     INSUFFICIENT = "insufficient"  # the venue refused for balance: re-read, shrink
