@@ -28,7 +28,7 @@ from bot.cycle import inspect, rebalance, reconcile, venue_error_lines
 from bot.errors import UserFacingError
 from bot.ledger import Ledger
 from bot.ledger import db as ledger_db
-from bot.ledger.queries import TransferFilter, list_transfers
+from bot.ledger.queries import TransferFilter, corrections_of, list_transfers
 from bot.model import TransferStatus
 from bot.redact import install_log_redaction, redact
 from bot.usage import (
@@ -38,6 +38,7 @@ from bot.usage import (
     parse_choice,
     parse_port,
     parse_positive,
+    parse_transfer_id,
     parse_when,
 )
 from bot.venues.errors import VenueError
@@ -271,8 +272,47 @@ def _exit_for_venues(errors: dict[str, Exception]) -> None:
 
 
 @app.command("reconcile")
-def reconcile_command(ctx: typer.Context) -> None:
-    """Settle pending/unknown transfers against each venue's transfer history now."""
+def reconcile_command(
+    ctx: typer.Context,
+    assign_ids: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--assign",
+            metavar="ID TRAN_ID",
+            help="Settle ledger transfer ID (pending/unknown) as the venue's transfer TRAN_ID, "
+            "after checking the venue's history: same asset, direction and exact amount, held "
+            "by no other row. Needs --reason.",
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", metavar="TEXT", help="With --assign: why (recorded)."),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            metavar="NAME",
+            help="With --assign: who (recorded); default $USER or the login name.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="With --assign, on a venue without a transfer history API only: record it "
+            "unchecked, on your word.",
+        ),
+    ] = False,
+) -> None:
+    """Settle pending/unknown transfers against each venue's transfer history now; or, with
+    --assign, settle one as the venue transfer you name."""
+    if assign_ids is not None:
+        _assign(ctx, assign_ids, reason=reason, by=by, force=force)
+        return
+    for option, given in (("--reason", reason), ("--by", by), ("--force", force or None)):
+        if given is not None:
+            fail(f"{option}: only with --assign ID TRAN_ID")
     config = _load(ctx)
     ledger = open_ledger(config)
     try:
@@ -282,6 +322,49 @@ def reconcile_command(ctx: typer.Context) -> None:
     render.print_reconciled(out, report, quiet_when_empty=False)
     if report.still_open:
         raise typer.Exit(1)
+
+
+def _assign(
+    ctx: typer.Context, ids: tuple[str, str], *, reason: str | None, by: str | None, force: bool
+) -> None:
+    """`bot reconcile --assign ID TRAN_ID`: one line; exit 2 for bad input, 1 for a venue."""
+    from bot.assign import assign
+
+    transfer_id = _argument(lambda: parse_transfer_id("--assign ID", ids[0]))
+    tran_id = ids[1].strip()
+    if not tran_id:
+        fail("--assign TRAN_ID: empty; give the venue's transfer id (--assign 12 987654321)")
+    if reason is None or not reason.strip():
+        fail('--reason: required with --assign; say why (--reason "ticket 4411: two look-alikes")')
+    reason = " ".join(reason.split())  # recorded and echoed as one line
+    operator = by if by is not None else _login_name()
+    if not operator.strip():
+        fail("--by: empty; give your name (--by alice)")
+    config = _load(ctx)
+    ledger = open_ledger(config)
+    try:
+        done = asyncio.run(
+            assign(
+                config, ledger, transfer_id, tran_id, operator=operator, reason=reason, force=force
+            )
+        )
+    except VenueError as exc:
+        fail(f"venue {exc}; nothing was recorded, run it again when the venue answers", 1)
+    except UserFacingError as exc:
+        fail(str(exc), exc.exit_code)
+    finally:
+        ledger.close()
+    out.print(render.assignment_line(done), markup=False, highlight=False, soft_wrap=True)
+
+
+def _login_name() -> str:
+    """$USER, else the login name; refuses when neither can be found."""
+    import getpass
+
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        fail("--by: cannot tell who you are ($USER is unset); give your name (--by alice)")
 
 
 @app.command("plan")
@@ -414,12 +497,17 @@ def ledger_list(
     ledger = open_ledger(config)
     try:
         records = list_transfers(ledger, where)
+        corrections = corrections_of(ledger, [r.id for r in records])
     finally:
         ledger.close()
     if as_json:
-        print(json.dumps([render.transfer_json(r) for r in records], indent=2))
+        print(
+            json.dumps(
+                [render.transfer_json(r, corrections.get(r.id, [])) for r in records], indent=2
+            )
+        )
     else:
-        render.print_transfers(out, records, "Transfers")
+        render.print_transfers(out, records, "Transfers", corrections=corrections)
 
 
 _STATUSES = [status.value for status in TransferStatus]

@@ -42,6 +42,11 @@ class UnrecordedTransfer(UserFacingError):
         )
 
 
+class CorrectionRefused(UserFacingError):
+    """An operator's correction (`bot reconcile --assign`) the bot will not record: the transfer
+    is not open, the venue transfer is not this one, or another row holds it."""
+
+
 class ErrorKind(StrEnum):
     TRANSIENT = "transient"  # nothing happened: retry with backoff
     INSUFFICIENT = "insufficient"  # the venue refused for balance: re-read, shrink

@@ -10,7 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bot.assign import NOT_CHECKED, Assignment
 from bot.config import Config
+from bot.ledger.queries import CorrectionRecord
 from bot.ledger.store import TransferRecord
 from bot.model import SPOT, Plan, State, TransferStatus
 from bot.money import plain
@@ -36,9 +38,12 @@ def num(value: Decimal | None, places: int | None = None) -> str:
     return plain(value) or "0"
 
 
-def transfer_json(record: TransferRecord) -> dict[str, Any]:
-    """The documented JSON shape of one ledger transfer (`bot ledger list --json`)."""
-    return {
+def transfer_json(
+    record: TransferRecord, corrections: Iterable[CorrectionRecord] | None = None
+) -> dict[str, Any]:
+    """The documented JSON shape of one ledger transfer (`bot ledger list --json`); with
+    `corrections` (`bot ledger list` passes them), also its operators' corrections."""
+    shape = {
         "id": record.id,
         "run_id": record.run_id,
         "created_at": record.created_at.isoformat().replace("+00:00", "Z"),
@@ -60,6 +65,36 @@ def transfer_json(record: TransferRecord) -> dict[str, Any]:
         "reason": record.reason,
         "dry_run": record.dry_run,
     }
+    if corrections is not None:
+        shape["corrections"] = [correction_json(c) for c in corrections]
+    return shape
+
+
+def correction_json(correction: CorrectionRecord) -> dict[str, Any]:
+    return {
+        "at": correction.at.isoformat().replace("+00:00", "Z"),
+        "operator": correction.operator,
+        "reason": correction.reason,
+        "action": correction.action,
+        "exchange_id": correction.exchange_id,
+        "previous_status": correction.previous_status,
+        "new_status": correction.new_status,
+        "note": correction.note,
+    }
+
+
+_CORRECTED = {"assign": "assigned"}
+
+
+def correction_note(correction: CorrectionRecord) -> str:
+    """A correction in a few words, for the note column: who did what, and why."""
+    unchecked = " (not checked against the venue)" if not _checked(correction) else ""
+    done = _CORRECTED.get(correction.action, correction.action)
+    return f"{done} by {correction.operator}{unchecked}: {correction.reason}"
+
+
+def _checked(correction: CorrectionRecord) -> bool:
+    return not (correction.note or "").startswith(NOT_CHECKED)
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
@@ -157,8 +192,14 @@ def print_plan(console: Console, plan: Plan) -> None:
 
 
 def print_transfers(
-    console: Console, records: Iterable[TransferRecord], title: str, *, show_created: bool = True
+    console: Console,
+    records: Iterable[TransferRecord],
+    title: str,
+    *,
+    show_created: bool = True,
+    corrections: Mapping[int, list[CorrectionRecord]] | None = None,
 ) -> None:
+    """The transfers as a table; a corrected row's note is its latest correction."""
     records = list(records)
     if not records:
         console.print(f"{title}: no transfers.")
@@ -171,6 +212,8 @@ def print_transfers(
     for r in records:
         style = _STATUS_STYLE.get(r.status, "")
         note = r.error or (r.reason.split("; ", 1)[1] if "; " in r.reason else "")
+        if corrections and corrections.get(r.id):
+            note = correction_note(corrections[r.id][-1])
         created = [r.created_at.strftime("%Y-%m-%d %H:%M:%S")] if show_created else []
         table.add_row(
             str(r.id),
@@ -292,6 +335,15 @@ def print_reconciled(
         )
     for error in report.errors:
         console.print(f"reconcile: {error}", markup=False, highlight=False)
+
+
+def assignment_line(done: Assignment) -> str:
+    """`bot reconcile --assign` in one line."""
+    unchecked = "" if done.checked else ", not checked against the venue"
+    return (
+        f"transfer {done.transfer.id} assigned to venue transfer {done.exchange_id} by "
+        f"{done.operator} (reason: {done.reason}); {done.transfer.status.value}{unchecked}"
+    )
 
 
 def print_capabilities(

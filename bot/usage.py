@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typer._click import exceptions as click_errors
 
 _RELATIVE = re.compile(r"^(\d+)([smhdw])$")
+_NEEDS_VALUES = re.compile(r"^Option '(\S+)' requires (\d+) arguments")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 #: options every command takes, wherever they stand on the command line
@@ -56,6 +57,16 @@ def parse_positive(option: str, value: str) -> int:
     if number < 1:
         raise ArgumentProblem(f"{option}: must be 1 or more, got {number}")
     return number
+
+
+def parse_transfer_id(option: str, value: str) -> int:
+    """A ledger transfer id, as `bot ledger list` shows it."""
+    text = value.strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ArgumentProblem(
+            f"{option}: {value!r} is not a transfer id (the id column of bot ledger list)"
+        )
+    return int(text)
 
 
 def parse_port(option: str, value: str) -> int:
@@ -106,6 +117,10 @@ def describe_usage_error(exc: click_errors.UsageError) -> str:
             return f"{name}: required; see {command} --help"
         return f"{name}: {message}" if name else message
     message = _one_line(exc.message)
+    needs = _NEEDS_VALUES.match(message)
+    if needs:  # an option of two values given one: --assign 12
+        # (not "--assign: ...": the redactor reads "sign:" as a header and masks what follows)
+        return f"{needs[1]} takes {needs[2]} values, got fewer; see {command} --help"
     if message.startswith("No such command"):
         return f"{message.rstrip('.')}; see {command} --help"
     return f"{message} (see {command} --help)"

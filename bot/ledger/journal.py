@@ -18,10 +18,26 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.ledger.tables import Base, JournalEntry, JournalHead, Transfer, TransferAttempt
+from bot.ledger.tables import (
+    Base,
+    Correction,
+    JournalEntry,
+    JournalHead,
+    Transfer,
+    TransferAttempt,
+)
 from bot.money import plain
 
 GENESIS_HASH = "0" * 64
+
+#: every journalled table, by the entity name its entries carry (verify walks them all; a
+#: ledger from before a table existed has no rows and no entries of it, so it still verifies)
+ENTITIES: dict[str, type[Transfer | TransferAttempt | Correction]] = {
+    "transfer": Transfer,
+    "attempt": TransferAttempt,
+    "correction": Correction,
+}
+_ENTITY_OF = {model: entity for entity, model in ENTITIES.items()}
 
 
 def canonical_json(value: Any) -> str:
@@ -55,10 +71,10 @@ def chain_hash(prev_hash: str, entity: str, entity_id: int, body: str) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def append(session: Session, row: Transfer | TransferAttempt, at: datetime) -> None:
+def append(session: Session, row: Transfer | TransferAttempt | Correction, at: datetime) -> None:
     """Append the row's current content to the chain, inside the caller's transaction."""
     session.flush()
-    entity = "transfer" if isinstance(row, Transfer) else "attempt"
+    entity = _ENTITY_OF[type(row)]
     head = session.execute(
         select(JournalHead).where(JournalHead.id == 1).with_for_update()
     ).scalar_one()
@@ -90,7 +106,7 @@ class VerifyReport:
 
 
 def verify(session: Session) -> VerifyReport:
-    """Walk the chain and compare every transfer and attempt with its last journal entry."""
+    """Walk the chain and compare every journalled row with its last journal entry."""
     problems: list[str] = []
     prev = GENESIS_HASH
     expected_seq = 1
@@ -110,7 +126,7 @@ def verify(session: Session) -> VerifyReport:
     head = session.get(JournalHead, 1)
     if head is not None and (head.seq != count or head.hash != prev):
         problems.append(f"journal: the chain ends at {count} but the head says {head.seq}")
-    for entity, model in (("transfer", Transfer), ("attempt", TransferAttempt)):
+    for entity, model in ENTITIES.items():
         for row in session.execute(select(model)).scalars():
             body = last_body.pop((entity, row.id), None)
             if body is None:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.ledger.store import Ledger, TransferRecord
-from bot.ledger.tables import Transfer, TransferAttempt
+from bot.ledger.tables import Correction, Transfer, TransferAttempt
 from bot.model import TransferStatus
 
 
@@ -87,3 +87,62 @@ def attempt_clocks(ledger: Ledger, transfer_id: int) -> list[AttemptClock]:
     )
     with Session(ledger.engine) as session:
         return [AttemptClock(at, offset) for at, offset in session.execute(query)]
+
+
+def find_transfer(ledger: Ledger, transfer_id: int) -> TransferRecord | None:
+    """The transfer with this id, or None."""
+    with Session(ledger.engine) as session:
+        row = session.get(Transfer, transfer_id)
+        if row is None:
+            return None
+        attempts = session.scalar(
+            select(func.count()).where(TransferAttempt.transfer_id == transfer_id)
+        )
+        return TransferRecord.of(row, attempts=attempts or 0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorrectionRecord:
+    """An operator's correction of a transfer (`bot reconcile --assign`)."""
+
+    id: int
+    transfer_id: int
+    at: datetime
+    operator: str
+    reason: str
+    action: str
+    exchange_id: str | None
+    previous_status: str
+    new_status: str
+    note: str | None
+
+
+def corrections_of(ledger: Ledger, transfer_ids: list[int]) -> dict[int, list[CorrectionRecord]]:
+    """The corrections of these transfers, oldest first, by transfer id (absent: none).
+
+    Corrections are rare operator actions, so all are read and filtered here, rather than
+    bind one parameter per listed transfer (a long `bot ledger list` would pass SQLite's limit).
+    """
+    found: dict[int, list[CorrectionRecord]] = {}
+    wanted = set(transfer_ids)
+    if not wanted:
+        return found
+    with Session(ledger.engine) as session:
+        for row in session.execute(select(Correction).order_by(Correction.id)).scalars():
+            if row.transfer_id not in wanted:
+                continue
+            found.setdefault(row.transfer_id, []).append(
+                CorrectionRecord(
+                    id=row.id,
+                    transfer_id=row.transfer_id,
+                    at=row.at,
+                    operator=row.operator,
+                    reason=row.reason,
+                    action=row.action,
+                    exchange_id=row.exchange_id,
+                    previous_status=row.previous_status,
+                    new_status=row.new_status,
+                    note=row.note,
+                )
+            )
+    return found

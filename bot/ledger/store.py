@@ -23,9 +23,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.errors import CorrectionRefused
 from bot.ledger import db, journal
 from bot.ledger.tables import (
     BalanceSnapshot,
+    Correction,
     FundingSnapshot,
     PositionSnapshot,
     Run,
@@ -53,6 +55,35 @@ def held_elsewhere(venue: str, exchange_id: str, transfer_id: int, holder_id: in
         f"venue {venue} answered transfer id {exchange_id} for transfer {transfer_id}, which "
         f"{holder} already holds; left unknown for reconciliation or an operator"
     )
+
+
+def held_by(venue: str, exchange_id: str, transfer_id: int, holder_id: int | None) -> str:
+    """The refusal of an assignment whose venue transfer another row already holds."""
+    holder = f"transfer {holder_id}" if holder_id is not None else "another transfer"
+    return (
+        f"transfer {transfer_id}: venue {venue}'s transfer {exchange_id} is already held by "
+        f"{holder}; one venue transfer settles one ledger row (see bot ledger list --venue "
+        f"{venue})"
+    )
+
+
+def assign_refusal(row: Transfer | TransferRecord | None, transfer_id: int) -> str | None:
+    """Why this transfer cannot be assigned a venue transfer, or None. Pure."""
+    if row is None:
+        return f"transfer {transfer_id}: no such transfer in the ledger (see bot ledger list)"
+    status = TransferStatus(row.status)
+    if status.is_final:
+        return (
+            f"transfer {transfer_id}: is {status.value}, not pending or unknown; only an open "
+            "transfer can be assigned"
+        )
+    if row.dry_run:
+        return (
+            f"transfer {transfer_id}: is a dry run, so nothing was sent; bot reconcile settles it"
+        )
+    if row.amount is None:
+        return f"transfer {transfer_id}: has no sized amount, so nothing was sent"
+    return None
 
 
 def new_client_id() -> str:
@@ -327,6 +358,81 @@ class Ledger:
             _write_outcome(session, row, status, now, exchange_id=exchange_id, error=error)
             journal.append(session, row, now)
             return TransferRecord.of(row, attempts=_attempt_count(session, transfer_id))
+
+    def assign(
+        self,
+        transfer_id: int,
+        exchange_id: str,
+        *,
+        operator: str,
+        reason: str,
+        note: str | None = None,
+    ) -> TransferRecord:
+        """Settle an open transfer as the venue transfer `exchange_id`, on an operator's word
+        (`bot reconcile --assign`): in one transaction, an attempt with outcome "assigned",
+        the transfer `confirmed` with that id, and a correction row naming who and why; all
+        three journalled. The caller has checked the venue's history (or says in `note` that
+        it could not).
+
+        Raises `CorrectionRefused` (one line) when there is no such transfer, it is not
+        pending/unknown, it is a dry run, or another row of the venue holds `exchange_id`."""
+        exchange_id, operator, reason = exchange_id.strip(), operator.strip(), reason.strip()
+        for name, value in (("exchange id", exchange_id), ("operator", operator)):
+            if not value:
+                raise CorrectionRefused(f"transfer {transfer_id}: the {name} is empty")
+        if not reason:
+            raise CorrectionRefused(f"transfer {transfer_id}: a correction needs a reason")
+        now = self._clock()
+        with self._transaction() as session:
+            row = session.get(Transfer, transfer_id, with_for_update=True)
+            refusal = assign_refusal(row, transfer_id)
+            if refusal is not None:
+                raise CorrectionRefused(refusal)
+            assert row is not None and row.amount is not None
+            holder = _holder_of(session, row, exchange_id)
+            if holder is not None:
+                raise CorrectionRefused(held_by(row.venue, exchange_id, transfer_id, holder))
+            previous = row.status
+            attempt = TransferAttempt(
+                transfer_id=row.id,
+                number=_attempt_count(session, row.id) + 1,
+                started_at=now,
+                finished_at=now,
+                amount=row.amount,
+                outcome="assigned",
+                exchange_id=exchange_id,
+            )
+            session.add(attempt)
+            try:
+                with session.begin_nested():
+                    _set_outcome(
+                        row, TransferStatus.CONFIRMED, now, exchange_id=exchange_id, error=None
+                    )
+                    row.error = None  # the correction now says what became of it
+            except IntegrityError as exc:
+                if not _is_exchange_id_conflict(exc):
+                    raise
+                # another process claimed the id since the query above (PostgreSQL)
+                holder = _holder_of(session, row, exchange_id)
+                raise CorrectionRefused(
+                    held_by(row.venue, exchange_id, transfer_id, holder)
+                ) from None
+            correction = Correction(
+                transfer_id=row.id,
+                at=now,
+                operator=operator,
+                reason=reason,
+                action="assign",
+                exchange_id=exchange_id,
+                previous_status=previous,
+                new_status=row.status,
+                note=note,
+            )
+            session.add(correction)
+            journal.append(session, attempt, now)
+            journal.append(session, row, now)
+            journal.append(session, correction, now)
+            return TransferRecord.of(row, attempts=attempt.number)
 
     def get_transfer(self, transfer_id: int) -> TransferRecord:
         with self._sessions() as session:

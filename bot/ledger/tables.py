@@ -2,8 +2,10 @@
 
 Money columns are `ExactDecimal` (never float); times are UTC. `transfers` holds one row per
 intended move; its `status` may change only while `pending` or `unknown` (a database trigger
-refuses updates to final rows). Every write to transfers and attempts is also appended to the
-hash-chained `journal`, so `bot ledger verify` detects edits made behind the bot's back.
+refuses updates to final rows). `corrections` records an operator's settlement of a transfer
+and is append-only (triggers refuse UPDATE and DELETE). Every write to transfers, attempts and
+corrections is also appended to the hash-chained `journal`, so `bot ledger verify` detects edits
+made behind the bot's back.
 """
 
 from __future__ import annotations
@@ -149,14 +151,33 @@ class TransferAttempt(Base):
     venue_clock_offset_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
+class Correction(Base):
+    """An operator's settlement of a transfer that reconciliation could not settle on its own
+    (0004). Append-only: database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    operator: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(16))  # assign
+    exchange_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    previous_status: Mapped[str] = mapped_column(String(16))
+    new_status: Mapped[str] = mapped_column(String(16))
+    #: what the bot checked the operator's word against ("not checked against the venue"...)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class JournalEntry(Base):
-    """Append-only, hash-chained record of every transfer and attempt write."""
+    """Append-only, hash-chained record of every transfer, attempt and correction write."""
 
     __tablename__ = "journal"
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
-    entity: Mapped[str] = mapped_column(String(16))  # transfer | attempt
+    entity: Mapped[str] = mapped_column(String(16))  # transfer | attempt | correction
     entity_id: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)  # canonical JSON of the row after the write
     prev_hash: Mapped[str] = mapped_column(String(64))
