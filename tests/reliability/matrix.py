@@ -196,7 +196,8 @@ class Rig:
                 await body(self, case)
                 self.check_ledger_matches_paper(case.id)
             except CaseFailed as failure:
-                self.failures.append(str(failure))
+                text = str(failure)
+                self.failures.append(text if text.startswith("[") else f"[{case.id}] {text}")
                 self.new_ledger()
             except Exception as error:
                 where = traceback.extract_tb(error.__traceback__)[-1]
