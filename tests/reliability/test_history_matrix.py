@@ -30,6 +30,7 @@ from tests.reliability.matrix import (
     errors_of,
     ms,
     new_rows,
+    paper_in_memory,
 )
 
 GUARD_PAGES = 50  # a bot that pages forever gets the real history after this many fake pages
@@ -311,19 +312,17 @@ BODIES = {
 
 @pytest.mark.parametrize("group", list(GROUPS))
 async def test_reconciliation_settles_only_on_evidence_it_can_trust(
-    paper,
-    tmp_path: Path,
-    venue_env: None,
-    group: str,  # type: ignore[no-untyped-def]
+    tmp_path: Path, venue_env: None, group: str
 ) -> None:
-    try:
-        rig = Rig(paper, tmp_path, **TRANSFER_SETTINGS.get(group, {}))
-    except Exception as error:  # the bot may not know a setting yet
-        pytest.fail(f"[{group}] the config does not load: {type(error).__name__}: {error}")
-    try:
-        await rig.run_cases(GROUPS[group], BODIES[group])
-    finally:
-        rig.close()
+    async with paper_in_memory() as paper:
+        try:
+            rig = Rig(paper, tmp_path, **TRANSFER_SETTINGS.get(group, {}))
+        except Exception as error:  # the bot may not know a setting yet
+            pytest.fail(f"[{group}] the config does not load: {type(error).__name__}: {error}")
+        try:
+            await rig.run_cases(GROUPS[group], BODIES[group])
+        finally:
+            rig.close()
     rig.assert_all_passed()
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from bot.model import TransferStatus
 from bot.paper.faults import KNOWN_MESSAGES
-from tests.reliability.matrix import HANG_SECONDS, Rig, new_rows
+from tests.reliability.matrix import HANG_SECONDS, Rig, new_rows, paper_in_memory
 
 STATUSES = (500, 502, 503, 504)
 CODES = (-1000, -1001, -1006, -1007, -1008, -1016, -9000)
@@ -147,10 +147,11 @@ async def lost_answer(rig: Rig, case: Case) -> None:
 
 
 @pytest.fixture
-async def rig(paper, tmp_path: Path, venue_env: None) -> AsyncIterator[Rig]:  # type: ignore[no-untyped-def]
-    opened = Rig(paper, tmp_path)
-    yield opened
-    opened.close()
+async def rig(tmp_path: Path, venue_env: None) -> AsyncIterator[Rig]:
+    async with paper_in_memory() as paper:
+        opened = Rig(paper, tmp_path)
+        yield opened
+        opened.close()
 
 
 @pytest.mark.parametrize("group", list(GROUPS))
