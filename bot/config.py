@@ -60,8 +60,13 @@ class TransfersConfig(_Strict):
     max_amount: AmountByAsset | None = None
     # After a definite "insufficient balance", re-read and send a smaller new intent this often.
     shrink_attempts: int = Field(default=3, ge=0, le=10)
-    # An unknown transfer absent from the venue's history this long after its intent has failed.
+    # An unknown transfer absent from the venue's history this long after its last attempt has
+    # failed.
     settle_window_seconds: int = Field(default=120, ge=0)
+    # Subtract a per-intent tag from each amount so the venue's history tells it from a
+    # look-alike: auto = where the venue takes no client id and its precision is fine enough
+    # (bot.amount_tag), on = always, off = never.
+    amount_tag: Literal["auto", "on", "off"] = "auto"
 
     @field_validator("safety")
     @classmethod

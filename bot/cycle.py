@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.config import Config, HedgeConfig
+from bot.errors import UnrecordedTransfer
 from bot.executor import Blocked, Executor
 from bot.ledger.journal import canonical_json
 from bot.ledger.locks import file_venue_locks, postgres_venue_locks
@@ -121,10 +124,18 @@ async def rebalance(
         try:
             result = await _cycle(config, ledger, run_id, names, dry_run, timing, clock)
         except BaseException as exc:
-            ledger.finish_run(run_id, "error", redact(str(exc)) or type(exc).__name__)
+            with suppress(SQLAlchemyError):  # the ledger may be what failed
+                ledger.finish_run(run_id, "error", redact(str(exc)) or type(exc).__name__)
             raise
+        unrecorded = [e for e in result.venue_errors.values() if isinstance(e, UnrecordedTransfer)]
         errors = "; ".join(venue_error_lines(result.venue_errors)) or None
-        ledger.finish_run(run_id, "failed" if result.failed else "ok", errors)
+        try:
+            ledger.finish_run(run_id, "failed" if result.failed else "ok", errors)
+        except SQLAlchemyError:
+            if not unrecorded:
+                raise
+        if unrecorded:  # one line, exit 1: the row is pending, the next run settles it
+            raise unrecorded[0]
         return result
 
 

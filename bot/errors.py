@@ -28,6 +28,20 @@ class LedgerError(UserFacingError):
     """The ledger database cannot be opened or migrated."""
 
 
+class UnrecordedTransfer(UserFacingError):
+    """The venue was called, but the ledger refused to record what it answered: the row stays
+    `pending` and the next run's reconciliation settles it against the venue's history."""
+
+    exit_code = 1
+
+    def __init__(self, transfer_id: int, why: str) -> None:
+        self.transfer_id = transfer_id
+        super().__init__(
+            f"transfer {transfer_id} sent but not recorded ({why}); it will be settled by "
+            "reconciliation on the next run"
+        )
+
+
 class ErrorKind(StrEnum):
     TRANSIENT = "transient"  # nothing happened: retry with backoff
     INSUFFICIENT = "insufficient"  # the venue refused for balance: re-read, shrink

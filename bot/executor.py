@@ -22,14 +22,19 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.aio import gather_each
+from bot.amount_tag import tag_to_subtract, tags_on
 from bot.config import TransfersConfig
+from bot.errors import UnrecordedTransfer
 from bot.failpoints import (
     AFTER_INTENT_COMMIT,
     AFTER_OUTCOME_COMMIT,
@@ -82,6 +87,25 @@ def size_transfer(
             skip_reason=f"sized {plain(amount)} {asset} is under min_amount {plain(min_amount)}",
         )
     return Sizing(amount=amount)
+
+
+@contextmanager
+def recording_after_call(transfer_id: int) -> Iterator[None]:
+    """A ledger write after the venue was called: if the database refuses it (locked by
+    another process, a read-only file, a full disk) the row stays `pending` for the next run's
+    reconciliation, and the user gets one line saying so (`UnrecordedTransfer`)."""
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as exc:
+        log.debug("recording transfer %s failed", transfer_id, exc_info=exc)
+        raise UnrecordedTransfer(transfer_id, database_reason(exc)) from None
+
+
+def database_reason(exc: BaseException) -> str:
+    """The database's own words for a refused write ("database is locked"), without the SQL."""
+    original = getattr(exc, "orig", None) or exc
+    text = str(original).strip().splitlines()
+    return text[0][:200] if text else type(original).__name__
 
 
 class Step(Enum):
@@ -282,10 +306,26 @@ class Executor:
         replaces: int | None,
     ) -> tuple[TransferRecord, VenueError | None]:
         failpoint(BEFORE_INTENT)
+        step = venue.transfer_step(item.asset)
+        tag = None
+        if tags_on(self._rules.amount_tag, has_client_ids=venue.client_ids is not None, step=step):
+
+            def tag(intent_id: int) -> Decimal:
+                return tag_to_subtract(amount, intent_id, step)
+
         intent = self._ledger.record_intent(
-            run_id, item, amount=amount, inputs=inputs, dry_run=self._dry_run, replaces_id=replaces
+            run_id,
+            item,
+            amount=amount,
+            inputs=inputs,
+            dry_run=self._dry_run,
+            replaces_id=replaces,
+            tag=tag,
         )
+        assert intent.amount is not None
+        amount = intent.amount  # what is sent: the sized amount less its tag
         failpoint(AFTER_INTENT_COMMIT)
+        offset = await self._clock_offset(venue)
         started_monotonic = self._timing.monotonic()
         resynced = False
         attempt = 0
@@ -307,26 +347,31 @@ class Executor:
                 return dry, None
             except VenueError as exc:
                 elapsed = self._timing.monotonic() - started_monotonic
-                step = after_failure(exc, attempt, elapsed, resynced=resynced, policy=self._policy)
+                step_next = after_failure(
+                    exc, attempt, elapsed, resynced=resynced, policy=self._policy
+                )
                 final = {
                     Step.GIVE_UP: TransferStatus.FAILED,
                     Step.RECONCILE_LATER: TransferStatus.UNKNOWN,
-                }.get(step)
-                record = self._ledger.record_attempt(
-                    intent.id,
-                    amount=amount,
-                    outcome=exc.kind.value,
-                    started_at=started,
-                    error_kind=exc.kind.value,
-                    error=str(exc),
-                    status=final,
-                )
+                }.get(step_next)
+                with recording_after_call(intent.id):
+                    record = self._ledger.record_attempt(
+                        intent.id,
+                        amount=amount,
+                        outcome=exc.kind.value,
+                        started_at=started,
+                        error_kind=exc.kind.value,
+                        error=str(exc),
+                        status=final,
+                        venue_clock_offset_ms=offset,
+                    )
                 if final is not None:
                     return record, exc
-                if step is Step.RESYNC_CLOCK:
+                if step_next is Step.RESYNC_CLOCK:
                     resynced = True
                     try:
                         await venue.resync_clock()
+                        offset = await self._clock_offset(venue)
                     except VenueError as resync_error:
                         failed = self._ledger.record_outcome(
                             intent.id, TransferStatus.FAILED, error=str(resync_error)
@@ -338,18 +383,29 @@ class Executor:
                     )
                 continue
             failpoint(AFTER_RESPONSE)
-            confirmed = self._ledger.record_attempt(
-                intent.id,
-                amount=amount,
-                outcome="confirmed",
-                started_at=started,
-                exchange_id=receipt.exchange_id,
-                status=TransferStatus.CONFIRMED,
-            )
+            with recording_after_call(intent.id):
+                confirmed = self._ledger.record_attempt(
+                    intent.id,
+                    amount=amount,
+                    outcome="confirmed",
+                    started_at=started,
+                    exchange_id=receipt.exchange_id,
+                    status=TransferStatus.CONFIRMED,
+                    venue_clock_offset_ms=offset,
+                )
             if confirmed.status is not TransferStatus.CONFIRMED:  # the id is another row's
                 log.warning("%s", confirmed.error)
             failpoint(AFTER_OUTCOME_COMMIT)
             return confirmed, None
+
+    async def _clock_offset(self, venue: Venue) -> int | None:
+        """The venue's clock offset for the attempt's record; a venue that cannot tell it still
+        transfers (reconciliation then falls back to a wider window)."""
+        try:
+            return await venue.clock_offset_ms()
+        except VenueError as exc:
+            log.warning("%s: could not measure the venue's clock (%s)", venue.name, exc)
+            return None
 
     def _record_final(
         self,

@@ -3,13 +3,15 @@
 `BOT_FAILPOINT=<name>` in the environment makes the process SIGKILL itself when it reaches that
 point (the crash tests run `bot rebalance` as a subprocess). In-process tests `arm()` a point
 instead, which raises `SimulatedCrash` there: everything committed before it stays, exactly as
-after a kill. Unarmed, a failpoint costs one dictionary lookup.
+after a kill. Or they arm it with an action, run there once instead (another process locking the
+ledger right after the venue answered). Unarmed, a failpoint costs one dictionary lookup.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 
 ENV = "BOT_FAILPOINT"
 
@@ -19,15 +21,16 @@ AFTER_RESPONSE = "after_response"  # the venue answered; the outcome is not comm
 AFTER_OUTCOME_COMMIT = "after_outcome_commit"
 ALL = (BEFORE_INTENT, AFTER_INTENT_COMMIT, AFTER_RESPONSE, AFTER_OUTCOME_COMMIT)
 
-_armed: set[str] = set()
+_armed: dict[str, Callable[[], None] | None] = {}
 
 
 class SimulatedCrash(BaseException):
     """Raised at an armed failpoint; a BaseException so that no `except Exception` absorbs it."""
 
 
-def arm(name: str) -> None:
-    _armed.add(name)
+def arm(name: str, action: Callable[[], None] | None = None) -> None:
+    """Raise `SimulatedCrash` at `name` once, or run `action` there once instead."""
+    _armed[name] = action
 
 
 def disarm_all() -> None:
@@ -36,7 +39,10 @@ def disarm_all() -> None:
 
 def failpoint(name: str) -> None:
     if name in _armed:
-        _armed.discard(name)
-        raise SimulatedCrash(name)
+        action = _armed.pop(name)
+        if action is None:
+            raise SimulatedCrash(name)
+        action()
+        return
     if os.environ.get(ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)

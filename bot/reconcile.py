@@ -1,11 +1,24 @@
 """Reconciliation: settle every `pending` or `unknown` transfer against the venue's history.
 
 A transfer whose answer was lost may or may not have happened. Before anything new is sent on
-a venue, each such transfer is looked up in the venue's transfer history: by our client id
-where the venue records one, else by asset, exact amount, direction and time window, never
-claiming an exchange transfer that another ledger row already holds. Found: `confirmed`.
-Provably absent once the venue's settle window has passed: `failed`. Otherwise it stays
-`unknown`, and the venue/asset stays blocked until a later run settles it.
+a venue, each such transfer is looked up in the venue's transfer history, and reconciliation
+refuses to guess:
+
+- by our client id where the venue records one; else by asset, direction and the exact amount
+  (the executor tags amounts so that they are identifiable, see `bot.amount_tag`);
+- only an entry the venue timestamped after the intent was committed and before its last
+  attempt could have been applied counts, both on the venue's clock (each attempt stores the
+  venue's clock offset, measured from its server time): a look-alike the user made a minute
+  earlier is never taken;
+- never an entry that another ledger row already holds;
+- more than one entry that fits: the row stays `unknown`, its venue/asset stays blocked, and the
+  message names every candidate so that an operator can settle it
+  (`bot reconcile --assign ID TRAN_ID`);
+- a history answer the bot cannot read (`Untrusted`, an error) is an error of this attempt,
+  never evidence that the transfer is absent.
+
+Found: `confirmed`. Provably absent once the settle window after the last attempt has passed:
+`failed`. Otherwise it stays open, and the venue/asset stays blocked until a later run.
 
 An entry that matches but whose id another row holds proves nothing either way (a venue that
 numbered its transfers again from the start reuses ids): the transfer is left `unknown` with a
@@ -17,74 +30,115 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from bot.ledger.queries import exchange_id_holders, open_transfers
+from bot.ledger.queries import attempt_clocks, exchange_id_holders, open_transfers
 from bot.ledger.store import Clock, Ledger, TransferRecord, held_elsewhere, utc_now
 from bot.model import TransferStatus, VenueTransfer
+from bot.money import plain
 from bot.venues.base import Venue
 from bot.venues.errors import VenueError
 
 log = logging.getLogger(__name__)
 
-# Venue clocks and ours differ; a history entry may carry a time slightly before our intent.
+#: The uncertainty of a measured clock offset (half a round trip) plus timestamp rounding.
+OFFSET_UNCERTAINTY = timedelta(seconds=2)
+#: The tolerance when the venue's clock offset was never measured (rows written before 0003).
 CLOCK_SKEW = timedelta(minutes=2)
+#: How long after its last attempt a venue may still book a transfer (its recvWindow is seconds).
+BOOKING_DELAY = timedelta(minutes=2)
+
+DONE = frozenset({"ok", "confirmed", "success", "successful"})
+NOT_DONE = frozenset({"failed", "failure", "rejected", "canceled", "cancelled"})
 
 
-def find_match(
+@dataclass(frozen=True)
+class Bounds:
+    """When, on the venue's clock, the venue can have booked a transfer."""
+
+    earliest: datetime
+    latest: datetime
+
+
+def venue_time_bounds(
+    created_at: datetime,
+    last_attempt_at: datetime,
+    offset: timedelta | None,
+    window: timedelta,
+) -> Bounds:
+    """From the intent's commit to the last attempt plus the booking delay, on the venue's
+    clock (ours + `offset`); a generous tolerance when the offset is not known. Pure."""
+    after = max(window, BOOKING_DELAY)
+    if offset is None:
+        return Bounds(created_at - CLOCK_SKEW, last_attempt_at + after + CLOCK_SKEW)
+    return Bounds(
+        created_at + offset - OFFSET_UNCERTAINTY,
+        last_attempt_at + offset + after + OFFSET_UNCERTAINTY,
+    )
+
+
+def candidates(
     intent: TransferRecord,
     history: Iterable[VenueTransfer],
     claimed: set[str],
-    *,
-    window: timedelta,
-) -> VenueTransfer | None:
-    """The venue transfer that is this intent, if the history holds one. Pure.
+    bounds: Bounds,
+) -> list[VenueTransfer]:
+    """Every unclaimed history entry that could be this intent, oldest first. Pure.
 
-    With a client id on both sides, only the id decides. Without, the earliest unclaimed entry
-    with the same asset, the exact amount and the same direction, inside
-    [intent time - skew, intent time + window], is taken.
-    """
-    candidates = [entry for entry in history if entry.exchange_id not in claimed]
-    by_id = [e for e in candidates if e.client_id is not None]
-    if by_id and any(e.client_id == intent.client_id for e in by_id):
-        return next(e for e in by_id if e.client_id == intent.client_id)
-    earliest = intent.created_at - CLOCK_SKEW
-    latest = intent.created_at + max(window, CLOCK_SKEW)
+    With a client id on both sides, only the id decides. Without, an entry must have the same
+    asset, the exact amount, the same direction and a time inside `bounds`, and must not be a
+    transfer the venue says failed."""
+    unclaimed = [entry for entry in history if entry.exchange_id not in claimed]
+    by_id = [e for e in unclaimed if e.client_id is not None and e.client_id == intent.client_id]
+    if by_id:
+        return by_id
     matching = [
         e
-        for e in candidates
+        for e in unclaimed
         if e.client_id is None
         and e.asset == intent.asset
         and intent.amount is not None
         and e.amount == intent.amount
         and e.from_account in (None, intent.from_account)
         and e.to_account in (None, intent.to_account)
-        and (e.at is None or earliest <= e.at <= latest)
-        and (e.status is None or e.status.lower() in ("ok", "confirmed", "success"))
+        and e.at is not None
+        and bounds.earliest <= e.at <= bounds.latest
+        and (e.status is None or e.status.lower() not in NOT_DONE)
     ]
-    matching.sort(key=lambda e: (e.at is None, e.at))
-    return matching[0] if matching else None
+    return sorted(matching, key=lambda e: e.at or bounds.earliest)
 
 
-def find_held_match(
+def held_candidate(
     intent: TransferRecord,
     history: Iterable[VenueTransfer],
     holders: Mapping[str, int],
-    *,
-    window: timedelta,
+    bounds: Bounds,
 ) -> tuple[VenueTransfer, int] | None:
     """The entry that would be this intent but for its id being held by another row, and that
-    row's id; None when an unheld entry matches or nothing does. Pure.
+    row's id; None when an unheld entry fits or nothing does. Pure.
 
     Such an entry may be the holder's or this intent's (ids are reused when a venue starts its
     numbering over), so it must neither confirm nor let the intent be settled failed."""
-    claimed = set(holders)
-    if find_match(intent, history, claimed, window=window) is not None:
+    entries = list(history)
+    if candidates(intent, entries, set(holders), bounds):
         return None
-    entry = find_match(intent, history, set(), window=window)
-    if entry is None or holders.get(entry.exchange_id) in (None, intent.id):
-        return None
-    return entry, holders[entry.exchange_id]
+    for entry in candidates(intent, entries, set(), bounds):
+        holder = holders.get(entry.exchange_id)
+        if holder not in (None, intent.id):
+            return entry, holder
+    return None
+
+
+def ambiguous_message(record: TransferRecord, found: list[VenueTransfer]) -> str:
+    """The error of a row that more than one venue transfer fits: every candidate named."""
+    ids = ", ".join(entry.exchange_id for entry in found)
+    amount = plain(record.amount) if record.amount is not None else "?"
+    return (
+        f"transfer {record.id}: ambiguous: {record.venue} transfers {ids} each match it "
+        f"({amount} {record.asset} {record.from_account}->{record.to_account}); left unknown "
+        f"and {record.venue} {record.asset} blocked: settle it with "
+        f"bot reconcile --assign {record.id} TRAN_ID --reason ..."
+    )
 
 
 @dataclass
@@ -122,6 +176,18 @@ class Reconciler:
                     report.errors.append(f"transfer {record.id}: cannot settle: {exc}")
         return report
 
+    async def _bounds(self, venue: Venue, record: TransferRecord) -> tuple[Bounds, datetime]:
+        """The venue-clock bounds of the record, and its last attempt (our clock)."""
+        clocks = attempt_clocks(self._ledger, record.id)
+        last = max((c.started_at for c in clocks), default=record.created_at)
+        offset_ms = next(
+            (c.venue_clock_offset_ms for c in clocks if c.venue_clock_offset_ms is not None), None
+        )
+        if offset_ms is None:  # no attempt measured it (a crash before the call): measure now
+            offset_ms = await venue.clock_offset_ms()
+        offset = timedelta(milliseconds=offset_ms) if offset_ms is not None else None
+        return venue_time_bounds(record.created_at, last, offset, self._window), last
+
     async def _settle(self, venue: Venue, record: TransferRecord, report: ReconcileReport) -> None:
         if record.dry_run:
             # A dry-run client refuses before sending: nothing can have left.
@@ -136,48 +202,57 @@ class Reconciler:
             return
         checked_at = self._clock()
         try:
+            bounds, last_attempt = await self._bounds(venue, record)
             history = await venue.fetch_transfer_history(
                 record.asset,
                 record.from_account,
                 record.to_account,
-                since=record.created_at - CLOCK_SKEW,
+                since=bounds.earliest - OFFSET_UNCERTAINTY,
             )
         except VenueError as exc:
             report.still_open.append(record)
             report.errors.append(f"transfer {record.id}: cannot read history: {exc}")
             return
         holders = exchange_id_holders(self._ledger, venue.name)
-        match = find_match(record, history, set(holders), window=self._window)
-        held = find_held_match(record, history, holders, window=self._window)
-        if match is not None:
-            found = self._resolve(record, TransferStatus.CONFIRMED, match.exchange_id, "found")
-            if found.status.is_final:
-                report.resolved.append(found)
+        found = candidates(record, history, set(holders), bounds)
+        if len(found) > 1:
+            message = ambiguous_message(record, found)
+            report.still_open.append(self._leave_unknown(record, message))
+            report.errors.append(message)
+            return
+        if found:
+            entry = found[0]
+            if entry.status is not None and entry.status.lower() not in DONE:
+                report.still_open.append(record)  # booked but not done yet: ask again later
+                return
+            confirmed = self._resolve(record, TransferStatus.CONFIRMED, entry.exchange_id, "found")
+            if confirmed.status.is_final:
+                report.resolved.append(confirmed)
             else:  # another process claimed the id meanwhile: the ledger left it unknown
-                report.still_open.append(found)
-                report.errors.append(found.error or f"transfer {record.id}: left unknown")
-        elif held is not None:
+                report.still_open.append(confirmed)
+                report.errors.append(confirmed.error or f"transfer {record.id}: left unknown")
+            return
+        held = held_candidate(record, history, holders, bounds)
+        if held is not None:
             entry, holder = held
-            report.still_open.append(self._leave_unknown(record, entry, holder))
-            report.errors.append(held_elsewhere(record.venue, entry.exchange_id, record.id, holder))
-        elif checked_at >= record.created_at + self._window:
+            message = held_elsewhere(record.venue, entry.exchange_id, record.id, holder)
+            report.still_open.append(self._leave_unknown(record, message))
+            report.errors.append(message)
+        elif checked_at >= last_attempt + self._window:
             report.resolved.append(
                 self._resolve(
                     record,
                     TransferStatus.FAILED,
                     None,
                     f"absent from {venue.name}'s history {int(self._window.total_seconds())} s "
-                    "after the intent",
+                    "after the last attempt",
                 )
             )
         else:
             report.still_open.append(record)
 
-    def _leave_unknown(
-        self, record: TransferRecord, entry: VenueTransfer, holder: int
-    ) -> TransferRecord:
-        """Record once (not on every run) that the only match is held by another row."""
-        message = held_elsewhere(record.venue, entry.exchange_id, record.id, holder)
+    def _leave_unknown(self, record: TransferRecord, message: str) -> TransferRecord:
+        """Record once (not on every run) why the row is left unknown for an operator."""
         if record.status is TransferStatus.UNKNOWN and record.error == message:
             return record
         assert record.amount is not None

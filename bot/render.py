@@ -51,6 +51,7 @@ def transfer_json(record: TransferRecord) -> dict[str, Any]:
         "rule": record.rule,
         "planned_amount": plain(record.planned_amount),
         "amount": plain(record.amount),
+        "amount_tag": plain(record.amount_tag),
         "status": record.status.value,
         "exchange_id": record.exchange_id,
         "client_id": record.client_id,

@@ -64,3 +64,26 @@ def exchange_id_holders(ledger: Ledger, venue: str) -> dict[str, int]:
     )
     with Session(ledger.engine) as session:
         return {exchange_id: row_id for exchange_id, row_id in session.execute(query)}
+
+
+@dataclass(frozen=True)
+class AttemptClock:
+    """When an attempt of a transfer started (our clock), and the venue's clock offset then."""
+
+    started_at: datetime
+    venue_clock_offset_ms: int | None
+
+
+def attempt_clocks(ledger: Ledger, transfer_id: int) -> list[AttemptClock]:
+    """Every call's start and venue clock offset, oldest first (what reconciliation needs to
+    place the transfer on the venue's clock); reconciliation's own notes are not calls."""
+    query = (
+        select(TransferAttempt.started_at, TransferAttempt.venue_clock_offset_ms)
+        .where(
+            TransferAttempt.transfer_id == transfer_id,
+            TransferAttempt.outcome.not_like("reconciled:%"),
+        )
+        .order_by(TransferAttempt.number)
+    )
+    with Session(ledger.engine) as session:
+        return [AttemptClock(at, offset) for at, offset in session.execute(query)]

@@ -85,6 +85,9 @@ class TransferRecord:
     dry_run: bool
     attempts: int
     replaces_id: int | None
+    #: subtracted from the sized amount so that the venue's history can tell this transfer
+    #: from a look-alike (`amount` is what was sent); None when untagged
+    amount_tag: Decimal | None = None
 
     @classmethod
     def of(cls, row: Transfer, attempts: int) -> TransferRecord:
@@ -109,6 +112,7 @@ class TransferRecord:
             dry_run=row.dry_run,
             attempts=attempts,
             replaces_id=row.replaces_id,
+            amount_tag=row.amount_tag,
         )
 
 
@@ -221,8 +225,13 @@ class Ledger:
         dry_run: bool = False,
         error: str | None = None,
         replaces_id: int | None = None,
+        tag: Callable[[int], Decimal] | None = None,
     ) -> TransferRecord:
-        """Commit a transfer row before anything is sent (or as final when nothing will be)."""
+        """Commit a transfer row before anything is sent (or as final when nothing will be).
+
+        `tag`, given the new row's id, says what to subtract from `amount` to make it
+        identifiable; the tagged amount is what the row records (and the caller sends), in the
+        same commit."""
         now = self._clock()
         with self._transaction() as session:
             row = Transfer(
@@ -248,6 +257,10 @@ class Ledger:
                 replaces_id=replaces_id,
             )
             session.add(row)
+            if tag is not None and amount is not None:
+                session.flush()  # the id the tag is made of
+                row.amount_tag = tag(row.id)
+                row.amount = amount - row.amount_tag
             journal.append(session, row, now)
             return TransferRecord.of(row, attempts=0)
 
@@ -262,6 +275,7 @@ class Ledger:
         error: str | None = None,
         exchange_id: str | None = None,
         status: TransferStatus | None = None,
+        venue_clock_offset_ms: int | None = None,
     ) -> TransferRecord:
         """Record one call to the venue; with `status`, the transfer's outcome is written in the
         same transaction (one commit, so an attempt never exists without its outcome).
@@ -289,6 +303,7 @@ class Ledger:
                 error_kind=error_kind,
                 error=held or error,
                 exchange_id=exchange_id,
+                venue_clock_offset_ms=venue_clock_offset_ms,
             )
             session.add(attempt)
             journal.append(session, attempt, now)

@@ -160,3 +160,9 @@ class Venue(ABC):
     @abstractmethod
     async def resync_clock(self) -> None:
         """Measure the venue's clock again after it said our timestamp was off."""
+
+    async def clock_offset_ms(self) -> int | None:
+        """The venue's clock minus ours in ms, measured from its server time (None where the
+        venue tells no time). Stored with each transfer attempt: history timestamps are the
+        venue's, intents are ours."""
+        return None

@@ -24,17 +24,24 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import ccxt.async_support as ccxt_async
 
 from bot.aio import gather_or_cancel
-from bot.model import SPOT, MarketKind, PerpMarket, Position, VenueState, Wallet
+from bot.errors import ErrorKind, VenueError
+from bot.model import SPOT, MarketKind, PerpMarket, Position, VenueState, VenueTransfer, Wallet
 from bot.money import ZERO, plain
-from bot.venues.base import ErrorTable
+from bot.venues.base import ErrorTable, TransferReceipt
 from bot.venues.decode import Decoder, Sign, Untrusted
-from bot.venues.generic import CcxtVenue
+from bot.venues.generic import (
+    HISTORY_PAGE,
+    MAX_HISTORY_PAGES,
+    CcxtVenue,
+    unknown_reply,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +53,10 @@ INVERSE = "inverse"
 # binance.com a -5013 is a plain ExchangeError).
 BINANCE_ERRORS = ErrorTable(
     insufficient=frozenset({"-5013", "-2019", "-3041"}),  # -3041: margin balance insufficient
-    unknown=frozenset({"-1006", "-1007"}),  # "execution status unknown"
+    # "execution status unknown" (-1006, -1007), unknown or internal errors (-1000, -1001,
+    # -9000), server busy (-1008) and "service no longer available" (-1016): the request may
+    # have been applied. The README's error table gives the source of each row.
+    unknown=frozenset({"-1000", "-1001", "-1006", "-1007", "-1008", "-1016", "-9000"}),
     clock=frozenset({"-1021"}),
     rate_limited=frozenset({"-1003", "-1015"}),
     fatal_hints={
@@ -183,24 +193,121 @@ class BinanceVenue(CcxtVenue):
                     f"{market.settle} of initial margin for it; the two reads disagree",
                 )
 
-    def history_params(self, from_account: str, to_account: str) -> dict[str, Any]:
-        return {
-            "fromAccount": self.normalize_account(from_account),
-            "toAccount": self.normalize_account(to_account),
-        }
+    # moving money: Binance's own endpoints, decoded here --------------------------------------
 
-    def next_history_page(self, params: dict[str, Any], page: list[Any]) -> dict[str, Any]:
-        """Binance pages its transfer history with `current` (1-based)."""
-        return {**params, "current": int(params.get("current", 1)) + 1}
+    def transfer_type(self, from_account: str, to_account: str) -> str:
+        """Binance's universal transfer type for a direction (`MAIN_UMFUTURE`...)."""
+        source = WALLET_CODES.get(self.normalize_account(from_account))
+        target = WALLET_CODES.get(self.normalize_account(to_account))
+        if source is None or target is None or source == target:
+            raise VenueError(
+                ErrorKind.FATAL,
+                self.name,
+                f"no universal transfer from {from_account!r} to {to_account!r} "
+                f"(accounts: {', '.join(sorted(WALLET_CODES))})",
+            )
+        return f"{source}_{target}"
 
     async def transfer(self, asset, amount, from_account, to_account, client_id):  # type: ignore[no-untyped-def]
-        return await super().transfer(
-            asset,
-            amount,
-            self.normalize_account(from_account),
-            self.normalize_account(to_account),
-            client_id,
+        """POST /sapi/v1/asset/transfer; only a reply carrying a positive `tranId` confirms."""
+        request = {
+            "type": self.transfer_type(from_account, to_account),
+            "asset": asset,
+            "amount": plain(amount),
+        }
+        raw = await self.send(TRANSFER_PATH, self.client.sapiPostAssetTransfer, request)
+        decoder = Decoder(self.name, f"POST {TRANSFER_PATH}")
+        try:
+            tran_id = decode_tran_id(decoder, decoder.mapping(raw), "the answer")
+        except Untrusted as exc:
+            raise unknown_reply(exc) from None
+        return TransferReceipt(exchange_id=tran_id, status=None, raw=raw)
+
+    async def fetch_transfer_history(
+        self, asset: str, from_account: str, to_account: str, since: datetime
+    ) -> list[VenueTransfer]:
+        """GET /sapi/v1/asset/transfer for one direction since `since` (Binance's clock), every
+        page, decoded strictly. Paging is bounded: a page that adds nothing new before `total`
+        is reached (a server ignoring `current`) or more than MAX_HISTORY_PAGES is an error."""
+        transfer_type = self.transfer_type(from_account, to_account)
+        source, target = self.normalize_account(from_account), self.normalize_account(to_account)
+        decoder = Decoder(self.name, f"GET {TRANSFER_PATH}")
+        found: dict[str, VenueTransfer] = {}
+        for current in range(1, MAX_HISTORY_PAGES + 1):
+            request = {
+                "type": transfer_type,
+                "startTime": int(since.timestamp() * 1000),
+                "size": HISTORY_PAGE,
+                "current": current,
+            }
+            raw = await self.call(self.client.sapiGetAssetTransfer, request)
+            total, rows = decode_transfer_page(decoder, raw, transfer_type, source, target)
+            new = [row for row in rows if row.exchange_id not in found]
+            found.update((row.exchange_id, row) for row in new)
+            if len(found) >= total or len(rows) < HISTORY_PAGE:
+                return [row for row in found.values() if row.asset == asset]
+            if not new:
+                raise decoder.refuse(
+                    f"page {current} repeats earlier pages ({len(found)} of {total} read): the "
+                    "venue ignores paging"
+                )
+        raise decoder.refuse(
+            f"more than {MAX_HISTORY_PAGES} pages of {HISTORY_PAGE} ({total} transfers since "
+            f"{since.isoformat()}); stopped rather than risk the venue's rate limit"
         )
+
+
+TRANSFER_PATH = "/sapi/v1/asset/transfer"
+# The wallets of Binance's universal transfer types, by the bot's account names.
+WALLET_CODES: Mapping[str, str] = {SPOT: "MAIN", LINEAR: "UMFUTURE", INVERSE: "CMFUTURE"}
+
+
+def decode_tran_id(decoder: Decoder, entry: Mapping[str, Any], path: str) -> str:
+    """`tranId`: a positive integer (Binance sends a JSON number; digits as text are taken)."""
+    value = decoder.field(entry, "tranId", path)
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise decoder.refuse(f"{path}.tranId is {value!r}, not a transfer id")
+    return str(value)
+
+
+def decode_transfer_page(
+    decoder: Decoder, raw: Any, transfer_type: str, source: str, target: str
+) -> tuple[int, list[VenueTransfer]]:
+    """One page of GET /sapi/v1/asset/transfer: `total` and its `rows` (Binance leaves `rows`
+    out only when there is nothing, `{"total": 0}`)."""
+    answer = decoder.mapping(raw)
+    total = decoder.field(answer, "total", "the answer")
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        raise decoder.refuse(f"the answer.total is {total!r}, not a count")
+    if "rows" not in answer and total == 0:
+        return 0, []
+    rows = decoder.sequence(decoder.field(answer, "rows", "the answer"), "the answer.rows")
+    if total < len(rows):
+        raise decoder.refuse(f"the answer.total is {total} but it lists {len(rows)} rows")
+    entries = []
+    for index, row in enumerate(rows):
+        path = f"rows.{index}"
+        kind = decoder.text(row, "type", path)
+        if kind != transfer_type:
+            raise decoder.refuse(f"{path}.type is {kind!r}; {transfer_type} was asked for")
+        timestamp = decoder.field(row, "timestamp", path)
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int) or timestamp <= 0:
+            raise decoder.refuse(f"{path}.timestamp is {timestamp!r}, not a time in ms")
+        entries.append(
+            VenueTransfer(
+                exchange_id=decode_tran_id(decoder, row, path),
+                client_id=None,
+                asset=decoder.text(row, "asset", path),
+                amount=decoder.decimal(row, "amount", path, sign=Sign.POSITIVE),
+                from_account=source,
+                to_account=target,
+                at=datetime.fromtimestamp(timestamp / 1000, UTC),
+                status=decoder.text(row, "status", path),
+            )
+        )
+    return total, entries
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ STATE_CHANGING_METHODS = (
     "add_margin",
     "reduce_margin",
     "set_margin",
+    "sapiPostAssetTransfer",  # the raw endpoint BinanceVenue.transfer calls
+    "sapi_post_asset_transfer",
 )
 
 DEFAULT_CCXT_CONFIG: dict[str, Any] = {

@@ -1,9 +1,18 @@
-"""One error taxonomy for every venue, mapped once from ccxt's exception classes and venue codes.
+"""One error taxonomy for every venue, mapped once from the whole answer: HTTP status, the
+venue's own code, then ccxt's exception class.
 
-ccxt's Binance picks exception classes by hostname, so against any URL but binance.com a
-`-5013` arrives as a plain `ExchangeError`; and once a signed call has succeeded it turns
-`-2015` (bad key) into `DDoSProtection`, a `NetworkError`. Both are why codes are read from the
-message and decide before the class does.
+- The HTTP status decides first: a 5xx on a call that moves money means the venue may have
+  applied it (Binance: "the execution status is UNKNOWN and could have been a success"), so it
+  is `unknown`, whatever code the body carries; on a read it is transient.
+- Then the venue's code (each venue keeps its table, `ErrorTable`): "status unknown" and
+  "internal error" codes are `unknown` on a state-changing call and transient on a read.
+- ccxt's class decides the rest. ccxt's Binance picks exception classes by hostname, so against
+  any URL but binance.com a `-5013` arrives as a plain `ExchangeError`; and once a signed call
+  has succeeded it turns `-2015` (bad key) into `DDoSProtection`, a `NetworkError`. Both are
+  why the code is read from the message and decides before the class does.
+
+The status reaches the exception through the client (`clients.py` attaches `http_status` to
+whatever ccxt raises while handling an answer); `http_status_of` finds it.
 """
 
 from __future__ import annotations
@@ -34,6 +43,19 @@ def error_code(exc: BaseException) -> str | None:
     return match.group(1) if match else None
 
 
+def http_status_of(exc: BaseException) -> int | None:
+    """The HTTP status of the answer behind `exc` (or behind its causes), if it had one."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        status = getattr(current, "http_status", None)
+        if isinstance(status, int) and not isinstance(status, bool):
+            return status
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def classify(
     exc: BaseException, *, venue: str, state_changing: bool, table: ErrorTable = NO_CODES
 ) -> VenueError:
@@ -46,13 +68,31 @@ def classify(
     if isinstance(exc, VenueError):
         return exc
     code = error_code(exc)
-    message = _short_message(exc, code)
+    status = http_status_of(exc)
+    message = _short_message(exc, code, status)
 
+    if status is not None and status >= 500:
+        if state_changing:
+            return VenueError(
+                ErrorKind.UNKNOWN,
+                venue,
+                message,
+                code=code,
+                hint="a 5xx answer leaves the outcome unknown; reconciling before anything else",
+            )
+        return VenueError(ErrorKind.TRANSIENT, venue, message, code=code)
+    if code in table.unknown:
+        if state_changing:
+            return VenueError(
+                ErrorKind.UNKNOWN,
+                venue,
+                message,
+                code=code,
+                hint="the venue says the outcome is unknown; reconciling before anything else",
+            )
+        return VenueError(ErrorKind.TRANSIENT, venue, message, code=code)
     if code in table.insufficient or isinstance(exc, ccxt.InsufficientFunds):
         return VenueError(ErrorKind.INSUFFICIENT, venue, message, code=code)
-    if code in table.unknown:
-        kind = ErrorKind.UNKNOWN if state_changing else ErrorKind.TRANSIENT
-        return VenueError(kind, venue, message, code=code)
     if code in table.clock or isinstance(exc, ccxt.InvalidNonce):
         return VenueError(
             ErrorKind.CLOCK, venue, message, code=code, hint="the local clock is off; resyncing"
@@ -102,7 +142,7 @@ def _never_sent(exc: BaseException) -> bool:
     return False
 
 
-def _short_message(exc: BaseException, code: str | None) -> str:
+def _short_message(exc: BaseException, code: str | None, status: int | None = None) -> str:
     """One line: the venue's code and message when there is one, else what failed and why,
     without query strings (they carry signatures) and with secrets masked."""
     text = str(exc)
@@ -110,6 +150,8 @@ def _short_message(exc: BaseException, code: str | None) -> str:
     request = _REQUEST_IN_TEXT.match(text)
     if code and msg:
         line = f"{code} {msg.group(1)}"
+        if status is not None and status != 200:
+            line = f"HTTP {status}: {line}"
     elif request is not None:
         method, url = request.group(1), request.group(2).split("?", 1)[0]
         cause = exc.__cause__ or exc.__context__

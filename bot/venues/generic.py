@@ -9,6 +9,7 @@ small hooks (`balance_params`, `parse_wallets`, `parse_position`...).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -57,6 +58,9 @@ CLIENT_IDS: Mapping[str, ClientIdSupport] = {
 }
 
 HISTORY_PAGE = 100
+#: A history read stops with an error past this many pages: a server that ignores paging must
+#: not keep the bot asking (and holding the venue lock) until the venue bans its IP.
+MAX_HISTORY_PAGES = 20
 
 
 class CcxtVenue(Venue):
@@ -80,6 +84,7 @@ class CcxtVenue(Venue):
         self.policy = policy or RetryPolicy()
         self.timing = timing or Timing()
         self._perps: dict[str, PerpMarket] = {}
+        self._clock_offset: int | None = None  # measured once per session, on first need
 
     # lifecycle ------------------------------------------------------------------------------
 
@@ -340,21 +345,54 @@ class CcxtVenue(Venue):
     ) -> TransferReceipt:
         """Send one transfer. The amount must already be rounded down to `transfer_step`.
 
-        Raises `VenueError` (classified as a state-changing call) or `DryRunRefused`.
+        Raises `VenueError` (classified as a state-changing call: a reply that is not a
+        well-formed success carrying the venue's transfer id is `unknown`) or `DryRunRefused`.
         """
         params = self.transfer_params(client_id)
+        raw = await self.send(
+            "transfer",
+            self.client.transfer,
+            asset,
+            plain(amount),
+            from_account,
+            to_account,
+            params,
+        )
+        return self.decode_receipt(raw)
+
+    def decode_receipt(self, raw: Any) -> TransferReceipt:
+        """ccxt's unified transfer -> receipt; without the venue's transfer id it is `unknown`."""
+        decoder = Decoder(self.name, "transfer")
         try:
-            raw = await self.client.transfer(asset, plain(amount), from_account, to_account, params)
+            answer = decoder.mapping(raw)
+            exchange_id = transfer_id(decoder, answer, "id", "the answer")
+        except Untrusted as exc:
+            raise unknown_reply(exc) from None
+        status = answer.get("status")
+        return TransferReceipt(
+            exchange_id=exchange_id,
+            status=status if isinstance(status, str) else None,
+            raw=answer.get("info") if isinstance(answer.get("info"), Mapping) else {},
+        )
+
+    async def send(self, what: str, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Make one state-changing call, once (never retried here): every failure becomes a
+        `VenueError` classified as state-changing, an answer ccxt cannot even parse `unknown`."""
+        try:
+            return await fn(*args)
+        except (DryRunRefusal, VenueError):
+            raise
         except ccxt_async.BaseError as exc:
             raise self._classify(exc, state_changing=True) from None
         except (TimeoutError, OSError) as exc:
             raise self._classify(exc, state_changing=True) from None
-        exchange_id = raw.get("id")
-        return TransferReceipt(
-            exchange_id=str(exchange_id) if exchange_id is not None else None,
-            status=raw.get("status"),
-            raw=raw.get("info") or {},
-        )
+        except Exception as exc:  # ccxt choking on a malformed answer: it was sent
+            raise VenueError(
+                ErrorKind.UNKNOWN,
+                self.name,
+                f"{what}: the answer could not be read ({type(exc).__name__})",
+                hint="the request was sent; reconciling before anything else",
+            ) from None
 
     def transfer_params(self, client_id: str) -> dict[str, Any]:
         """Extra parameters carrying our client transfer id, where the venue takes one."""
@@ -367,50 +405,67 @@ class CcxtVenue(Venue):
     async def fetch_transfer_history(
         self, asset: str, from_account: str, to_account: str, since: datetime
     ) -> list[VenueTransfer]:
-        """The venue's own record of transfers in one direction since `since`, every page."""
+        """The venue's own record of transfers in one direction since `since` (the venue's
+        clock): one page of ccxt's unified `fetch_transfers`, every entry decoded strictly. A
+        full page is an error (ccxt has no generic paging), never a partial answer."""
         since_ms = int(since.timestamp() * 1000)
         params = self.history_params(from_account, to_account)
-        found: list[VenueTransfer] = []
-        while True:
-            page = await self.call(
-                self.client.fetch_transfers, asset, since_ms, HISTORY_PAGE, params
+        page = await self.call(self.client.fetch_transfers, asset, since_ms, HISTORY_PAGE, params)
+        decoder = Decoder(self.name, "fetch_transfers")
+        rows = decoder.sequence(page, "the answer")
+        if len(rows) >= HISTORY_PAGE:
+            raise decoder.refuse(
+                f"{len(rows)} transfers since {since.isoformat()}, a full page; the bot reads "
+                "one page of this venue's history, so it cannot tell what is missing"
             )
-            found += [self.parse_history_entry(raw) for raw in page]
-            if len(page) < HISTORY_PAGE:
-                return found
-            params = self.next_history_page(params, page)
+        return [self.parse_history_entry(decoder, raw, f"entry {i}") for i, raw in enumerate(rows)]
 
     def history_params(self, from_account: str, to_account: str) -> dict[str, Any]:
         return {"fromAccount": from_account, "toAccount": to_account}
 
-    def next_history_page(self, params: dict[str, Any], page: list[Any]) -> dict[str, Any]:
-        raise VenueError(
-            ErrorKind.FATAL, self.name, "transfer history has more than one page; narrow the window"
-        )
-
-    def parse_history_entry(self, raw: Mapping[str, Any]) -> VenueTransfer:
-        info = raw.get("info") or {}
+    def parse_history_entry(self, decoder: Decoder, raw: Any, path: str) -> VenueTransfer:
+        """One unified history entry; an entry without id, amount or time is refused."""
+        raw = decoder.mapping(raw, path)
+        info = raw.get("info") if isinstance(raw.get("info"), Mapping) else {}
         support = self.client_ids
         client_id = info.get(support.param) if support is not None else None
-        amount = info.get("amount", raw.get("amount"))
-        timestamp = raw.get("timestamp")
+        timestamp = decoder.field(raw, "timestamp", path)
+        at = _from_ms(timestamp)
+        if at is None:
+            raise decoder.refuse(f"{path}.timestamp is {timestamp!r}, not a time in ms")
+        status = raw.get("status")
         return VenueTransfer(
-            exchange_id=str(raw.get("id")),
+            exchange_id=transfer_id(decoder, raw, "id", path),
             client_id=str(client_id).replace("-", "") if client_id else None,
-            asset=str(raw.get("currency")),
-            amount=to_decimal(amount, "amount"),
+            asset=decoder.text(raw, "currency", path),
+            amount=decoder.number(info.get("amount", raw.get("amount")), f"{path}.amount"),
             from_account=raw.get("fromAccount"),
             to_account=raw.get("toAccount"),
-            at=datetime.fromtimestamp(timestamp / 1000, UTC) if timestamp else None,
-            status=raw.get("status"),
+            at=at,
+            status=status if isinstance(status, str) else None,
         )
 
     async def resync_clock(self) -> None:
         """Measure the venue's clock again after it said our timestamp was off."""
+        self._clock_offset = None
         try:
             await self.client.load_time_difference()
         except ccxt_async.BaseError as exc:
             raise self._classify(exc, state_changing=False) from None
+
+    async def clock_offset_ms(self) -> int | None:
+        """The venue's clock minus ours, from its server time against the midpoint of the
+        round trip; measured once per session (and again after a resync)."""
+        if self._clock_offset is None and self.client.has.get("fetchTime"):
+            before = time.time()
+            server = await self.call(self.client.fetch_time)
+            after = time.time()
+            if isinstance(server, str) and server.isdigit():
+                server = int(server)
+            if _from_ms(server) is None:
+                raise Untrusted(self.name, "fetch_time", f"the server time is {server!r}")
+            self._clock_offset = int(server - (before + after) * 500)
+        return self._clock_offset
 
     # helpers --------------------------------------------------------------------------------
 
@@ -475,6 +530,27 @@ class CcxtVenue(Venue):
             contract_size=_market_figure(market.get("contractSize") or 1, "contractSize"),
             futures_account=self.futures_account(market),
         )
+
+
+def transfer_id(decoder: Decoder, answer: Mapping[str, Any], key: str, path: str) -> str:
+    """A venue's transfer id: a positive integer or a non-empty name, never null or empty."""
+    value = decoder.field(answer, key, path)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise decoder.refuse(f"{path}.{key} is {value!r}, not a transfer id")
+    text = str(value).strip()
+    if not text or (isinstance(value, int) and value <= 0):
+        raise decoder.refuse(f"{path}.{key} is {value!r}, not a transfer id")
+    return text
+
+
+def unknown_reply(problem: Untrusted) -> VenueError:
+    """A transfer reply the bot cannot read: the request was sent, so the outcome is unknown."""
+    return VenueError(
+        ErrorKind.UNKNOWN,
+        problem.venue,
+        f"{problem.detail}; the transfer may have been applied",
+        hint="reconciling before anything else",
+    )
 
 
 def _endpoint_name(fn: Callable[..., Any]) -> str:

@@ -19,6 +19,7 @@ from bot.cycle import inspect, rebalance
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import StateStore
+from tests.amounts import sent
 from tests.fakes.coinswitch_server import CoinSwitchServer, new_key_pair
 from tests.fakes.coinw_server import API_KEY as COINW_KEY
 from tests.fakes.coinw_server import SECRET as COINW_SECRET
@@ -127,7 +128,10 @@ async def test_rebalance_moves_on_binance_and_records_manual_plans_elsewhere(
     by_venue = {t.venue: t for t in result.transfers}
     assert by_venue["usdm"].status is TransferStatus.CONFIRMED
     assert by_venue["coinm"].status is TransferStatus.CONFIRMED
-    assert (by_venue["coinm"].asset, by_venue["coinm"].amount) == ("BTC", D("0.1"))
+    assert (by_venue["coinm"].asset, by_venue["coinm"].amount) == (
+        "BTC",
+        sent("0.1", by_venue["coinm"].id),
+    )
     for name, direction in (("coinswitch", ("futures", "spot")), ("coinw", ("spot", "swap"))):
         manual = by_venue[name]
         assert manual.status is TransferStatus.MANUAL and manual.attempts == 0
@@ -136,8 +140,12 @@ async def test_rebalance_moves_on_binance_and_records_manual_plans_elsewhere(
         assert "no transfer API: move it by hand" in manual.reason
     usdm = StateStore.load(tmp_path / "usdm.json")
     coinm = StateStore.load(tmp_path / "coinm.json")
-    assert [(t.type, t.amount) for t in usdm.transfers] == [("MAIN_UMFUTURE", D("3000"))]
-    assert [(t.type, t.amount) for t in coinm.transfers] == [("CMFUTURE_MAIN", D("0.1"))]
+    usdm_sent = by_venue["usdm"].amount
+    assert usdm_sent == sent("3000", by_venue["usdm"].id)
+    assert [(t.type, t.amount) for t in usdm.transfers] == [("MAIN_UMFUTURE", usdm_sent)]
+    assert [(t.type, t.amount) for t in coinm.transfers] == [
+        ("CMFUTURE_MAIN", by_venue["coinm"].amount)
+    ]
     console = Console(record=True, width=200)
     render.print_manual_actions(console, result.transfers)
     text = console.export_text()

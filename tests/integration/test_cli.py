@@ -42,7 +42,9 @@ def test_quick_start_on_a_fresh_machine(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr
     assert "spot -> linear 3000 USDT" in first.stdout and "confirmed" in first.stdout
     state = StateStore.load(tmp_path / "data" / "paper-paper.json")
-    assert [(t.type, str(t.amount)) for t in state.transfers] == [("MAIN_UMFUTURE", "3000")]
+    assert [(t.type, str(t.amount)) for t in state.transfers] == [
+        ("MAIN_UMFUTURE", "2999.99999999")
+    ]  # intent 1: tag 0.00000001
     second = run("rebalance")
     assert second.returncode == 0 and "nothing to move" in second.stdout
     assert len(StateStore.load(tmp_path / "data" / "paper-paper.json").transfers) == 1

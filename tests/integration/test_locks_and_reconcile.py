@@ -91,4 +91,4 @@ def test_bot_run_cycles_until_sigterm(
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert len(paper.state.transfers) == 1
-    assert "moved 3000 USDT spot -> linear on binance" in out
+    assert "moved 2999.99999999 USDT spot -> linear on binance" in out

@@ -8,6 +8,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 from bot.paper import PaperExchangeThread
+from tests.amounts import sent
 from tests.integration.conftest import (
     ETH_HEDGE,
     Invocation,
@@ -30,13 +31,14 @@ def test_rebalance_moves_the_planned_amount_once_and_records_it(
     assert first.exit_code == 0, first.stdout + first.stderr
     assert "below band [0.4, 0.6]" in first.stdout and "confirmed" in first.stdout
     # equity 4500 / notional 15000 = 0.30 -> target 0.5 needs 3000 USDT spot -> USD-M
-    assert history(paper) == [("MAIN_UMFUTURE", "USDT", D("3000"))]
-    assert paper.state.usdm["USDT"].wallet_balance == D("7500")
+    assert history(paper) == [("MAIN_UMFUTURE", "USDT", sent("3000", 1))]
+    assert paper.state.usdm["USDT"].wallet_balance == D("4500") + sent("3000", 1)
 
     (row,) = bot("ledger", "list", "--json", config=config_file).json()
     assert row["status"] == "confirmed"
     assert row["exchange_id"] == str(paper.state.transfers[0].tran_id)
-    assert (row["planned_amount"], row["amount"], row["attempts"]) == ("3000", "3000", 1)
+    assert (row["planned_amount"], row["amount"], row["attempts"]) == ("3000", "2999.99999999", 1)
+    assert row["amount_tag"] == "0.00000001"  # intent 1: no client id on Binance
     assert (row["from_account"], row["to_account"], row["asset"]) == ("spot", "linear", "USDT")
     assert row["created_at"].endswith("Z") and "margin ratio 0.3000" in row["reason"]
 
@@ -56,7 +58,9 @@ def test_dry_run_records_dry_run_rows_and_moves_nothing(
     assert "dry run" in result.stdout
     assert paper.state.transfers == () and paper.state.spot == before.spot
     (row,) = bot("ledger", "list", "--json", "--status", "dry_run", config=config_file).json()
-    assert row["amount"] == "3000" and row["dry_run"] is True and row["exchange_id"] is None
+    assert (
+        row["amount"] == "2999.99999999" and row["dry_run"] is True and row["exchange_id"] is None
+    )
 
 
 def test_amount_is_sized_on_a_fresh_read_at_safety(
@@ -66,7 +70,7 @@ def test_amount_is_sized_on_a_fresh_read_at_safety(
     assert bot("rebalance", config=config_file).exit_code == 0
     # policy: top up with what spot has; executor: 99% of it = 1980.9899999901, rounded
     # down to 8 decimals (to nearest would have been 1980.99, more than 99%)
-    assert history(paper) == [("MAIN_UMFUTURE", "USDT", D("1980.98999999"))]
+    assert history(paper) == [("MAIN_UMFUTURE", "USDT", sent("1980.98999999", 1))]
 
 
 def test_after_closing_part_of_the_short_the_freed_usdt_returns_to_spot(
@@ -76,7 +80,7 @@ def test_after_closing_part_of_the_short_the_freed_usdt_returns_to_spot(
     result = bot("rebalance", config=config_file)
     assert result.exit_code == 0, result.stdout
     assert "above band" in result.stdout
-    assert history(paper) == [("UMFUTURE_MAIN", "USDT", D("3750"))]  # back to ratio 0.5
+    assert history(paper) == [("UMFUTURE_MAIN", "USDT", sent("3750", 1))]  # back to ratio 0.5
 
 
 def test_a_rally_tops_up_the_short_from_spot(
@@ -85,7 +89,7 @@ def test_a_rally_tops_up_the_short_from_spot(
     set_usdm_short(paper, "-5", wallet="7500")
     paper.set_mark_price("ETHUSDT", D("3600"))  # short loses 3000: equity 4500 / 18000 = 0.25
     assert bot("rebalance", config=config_file).exit_code == 0
-    assert history(paper) == [("MAIN_UMFUTURE", "USDT", D("4500"))]
+    assert history(paper) == [("MAIN_UMFUTURE", "USDT", sent("4500", 1))]
 
 
 def test_an_inverse_hedge_works_in_the_coin(
@@ -106,7 +110,7 @@ def test_an_inverse_hedge_works_in_the_coin(
     # COIN-M: 0.3 BTC against 300 contracts x 100 USD / 60000 = 0.5 BTC: ratio 0.6 > 0.5
     result = bot("rebalance", config=config)
     assert result.exit_code == 0, result.stdout + result.stderr
-    assert history(paper) == [("CMFUTURE_MAIN", "BTC", D("0.1"))]
+    assert history(paper) == [("CMFUTURE_MAIN", "BTC", sent("0.1", 1))]
 
 
 def test_a_refused_key_fails_the_transfer_with_the_fix_and_exit_1(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal as D
-
 import pytest
 
 from bot import failpoints
@@ -12,6 +10,7 @@ from bot.cycle import rebalance
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import PaperExchange
+from tests.amounts import sent
 
 
 async def test_rebalance_crash_and_restart(paper: PaperExchange, config: Config) -> None:
@@ -22,6 +21,8 @@ async def test_rebalance_crash_and_restart(paper: PaperExchange, config: Config)
     restarted = await rebalance(config, ledger, dry_run=False)
     assert [r.status for r in restarted.reconciled.resolved] == [TransferStatus.CONFIRMED]
     assert restarted.transfers == []  # found, not sent again
-    assert [(t.type, t.amount) for t in paper.state.transfers] == [("MAIN_UMFUTURE", D("3000"))]
+    assert [(t.type, t.amount) for t in paper.state.transfers] == [
+        ("MAIN_UMFUTURE", sent("3000", 1))
+    ]
     assert ledger.verify().ok
     ledger.close()

@@ -24,7 +24,7 @@ from bot.ledger.tables import Transfer, TransferAttempt
 from bot.model import PlannedTransfer, Rule, TransferStatus, VenueTransfer
 from bot.paper import PaperExchange
 from bot.paper.state import default_state
-from bot.reconcile import find_held_match
+from bot.reconcile import Bounds, held_candidate
 
 ITEM = PlannedTransfer(
     venue="paper",
@@ -314,8 +314,9 @@ def _entry(exchange_id: str, amount: str = "3000") -> VenueTransfer:
         ([], {"1": 3}, None),  # nothing in the history: may be settled failed
     ],
 )
-def test_find_held_match(
+def test_held_candidate(
     history: list[VenueTransfer], holders: dict[str, int], expected: tuple[str, int] | None
 ) -> None:
-    found = find_held_match(_intent(), history, holders, window=WINDOW)
+    bounds = Bounds(AT, AT + WINDOW)
+    found = held_candidate(_intent(), history, holders, bounds)
     assert (None if found is None else (found[0].exchange_id, found[1])) == expected

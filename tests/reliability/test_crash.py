@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from bot import failpoints
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchangeThread, StateStore
+from tests.amounts import sent
 from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, live_venue
 from tests.reliability.conftest import assert_ledger_matches_exchange, rows
 
@@ -72,11 +72,13 @@ def restart_and_check(paper: PaperExchangeThread, config_path: Path, tmp_path: P
     restarted = start_bot(config_path)
     out, err = restarted.communicate(timeout=60)
     assert restarted.returncode == 0, out + err
-    assert [(t.type, t.amount) for t in paper.state.transfers] == [("MAIN_UMFUTURE", D("3000"))]
     ledger = Ledger.open(f"sqlite:///{tmp_path}/ledger.sqlite")
     try:
         statuses = [r.status for r in rows(ledger)]
         assert statuses.count(TransferStatus.CONFIRMED) == 1
+        (confirmed,) = [r for r in rows(ledger) if r.status is TransferStatus.CONFIRMED]
+        expected = [("MAIN_UMFUTURE", sent("3000", confirmed.id))]
+        assert [(t.type, t.amount) for t in paper.state.transfers] == expected
         assert TransferStatus.PENDING not in statuses and TransferStatus.UNKNOWN not in statuses
         assert_ledger_matches_exchange(ledger, paper.exchange)
         assert ledger.verify().ok

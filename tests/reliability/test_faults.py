@@ -6,7 +6,6 @@ exchange exactly, whatever is lost on the way.
 
 from __future__ import annotations
 
-from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from bot.cycle import rebalance
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import PaperExchange
+from tests.amounts import sent
 from tests.reliability.conftest import (
     FakeTime,
     assert_ledger_matches_exchange,
@@ -25,7 +25,7 @@ from tests.reliability.conftest import (
     rows,
 )
 
-TOP_UP = [("MAIN_UMFUTURE", D("3000"))]
+TOP_UP = [("MAIN_UMFUTURE", sent("3000", 1))]  # the first intent, less its tag
 
 
 async def run(config: Config, ledger: Ledger, fake_time: FakeTime, **kw):  # type: ignore[no-untyped-def]
@@ -70,7 +70,7 @@ async def test_lost_answer_before_apply_fails_after_the_settle_window_then_resen
     resent = await run(config, ledger, fake_time, clock=later(5))
     assert [r.status for r in resent.reconciled.resolved] == [TransferStatus.FAILED]
     assert [r.status for r in resent.transfers] == [TransferStatus.CONFIRMED]
-    assert history(paper) == TOP_UP
+    assert history(paper) == [("MAIN_UMFUTURE", sent("3000", 2))]  # the second intent
     assert_ledger_matches_exchange(ledger, paper)
     ledger.close()
 
@@ -116,8 +116,8 @@ async def test_insufficient_because_pnl_moved_shrinks_with_a_new_intent(
     assert second.amount is not None and first.amount is not None
     assert second.amount < first.amount
     # 99% of what was transferable after the move: 13500 - 8500 - 2350 initial margin
-    assert second.amount == D("2623.5")
-    assert history(paper) == [("UMFUTURE_MAIN", D("2623.5"))]
+    assert second.amount == sent("2623.5", 2)
+    assert history(paper) == [("UMFUTURE_MAIN", sent("2623.5", 2))]
     assert result.failed is False or result.transfers[-1].status is TransferStatus.CONFIRMED
     assert_ledger_matches_exchange(ledger, paper)
     ledger.close()

@@ -1,4 +1,7 @@
-"""Matching an unsettled intent to the venue's history: pure, table-driven."""
+"""Matching an unsettled intent to the venue's history: pure, table-driven.
+
+Times of history entries are on the venue's clock; `venue_time_bounds` places the intent there.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import pytest
 
 from bot.ledger.store import TransferRecord
 from bot.model import TransferStatus, VenueTransfer
-from bot.reconcile import find_match
+from bot.reconcile import Bounds, candidates, venue_time_bounds
 
 AT = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=2)
@@ -62,24 +65,42 @@ def entry(
     )
 
 
+# The venue's clock is 5 minutes behind ours: its timestamps read 5 minutes earlier.
+BEHIND = timedelta(minutes=-5)
+ON_VENUE_CLOCK = venue_time_bounds(AT, AT + timedelta(seconds=1), BEHIND, WINDOW)
+
+
+def venue(seconds: float) -> float:
+    """Seconds after the intent on our clock, as the 5-minutes-behind venue stamps them."""
+    return seconds + BEHIND.total_seconds()
+
+
 @pytest.mark.parametrize(
     ("history", "claimed", "expected"),
     [
-        ([entry("1")], set(), "1"),
-        ([entry("1", amount="3000.00000001")], set(), None),  # amounts match exactly or not at all
-        ([entry("1", asset="BTC")], set(), None),
-        ([entry("1", direction=("linear", "spot"))], set(), None),
-        ([entry("1", seconds=-3600)], set(), None),  # long before the intent
-        ([entry("1", seconds=3600)], set(), None),  # long after the window
-        ([entry("1", seconds=-30)], set(), "1"),  # venue clock a little behind ours
-        ([entry("1")], {"1"}, None),  # another ledger row holds it
-        ([entry("2", seconds=5), entry("1", seconds=2)], set(), "1"),  # the earliest
-        ([entry("1", status="failed")], set(), None),
+        ([entry("1", seconds=venue(1))], set(), ["1"]),
+        # amounts match exactly or not at all
+        ([entry("1", amount="3000.00000001", seconds=venue(1))], set(), []),
+        ([entry("1", asset="BTC", seconds=venue(1))], set(), []),
+        ([entry("1", direction=("linear", "spot"), seconds=venue(1))], set(), []),
+        ([entry("1", seconds=venue(-60))], set(), []),  # the user's, a minute before the intent
+        ([entry("1", seconds=venue(-1))], set(), ["1"]),  # within the offset's uncertainty
+        ([entry("1", seconds=venue(3600))], set(), []),  # long after the last attempt
+        ([entry("1", seconds=1)], set(), []),  # on our clock: 5 minutes late for the venue's
+        ([entry("1", seconds=venue(1))], {"1"}, []),  # another ledger row holds it
+        # two fit: both are returned, so that the caller refuses to choose
+        ([entry("2", seconds=venue(5)), entry("1", seconds=venue(2))], set(), ["1", "2"]),
+        ([entry("1", status="failed", seconds=venue(1))], set(), []),
         # with client ids, only the id decides
-        ([entry("1", client_id="someone-else")], set(), None),
-        ([entry("1", client_id="c0ffee" * 5 + "ab", amount="2999")], set(), "1"),
+        ([entry("1", client_id="someone-else", seconds=venue(1))], set(), []),
+        ([entry("1", client_id="c0ffee" * 5 + "ab", amount="2999", seconds=-3600)], set(), ["1"]),
     ],
 )
-def test_find_match(history: list[VenueTransfer], claimed: set[str], expected: str | None) -> None:
-    found = find_match(intent(), history, claimed, window=WINDOW)
-    assert (found.exchange_id if found else None) == expected
+def test_candidates(history: list[VenueTransfer], claimed: set[str], expected: list[str]) -> None:
+    found = candidates(intent(), history, claimed, ON_VENUE_CLOCK)
+    assert [e.exchange_id for e in found] == expected
+
+
+def test_bounds_without_a_measured_offset_allow_the_old_skew() -> None:
+    bounds = venue_time_bounds(AT, AT, None, WINDOW)
+    assert bounds == Bounds(AT - timedelta(minutes=2), AT + timedelta(minutes=4))
