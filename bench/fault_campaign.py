@@ -13,7 +13,7 @@ Binance's "status unknown" codes and 200 with a body that proves nothing (each b
 the exchange applied it); on the reconcile path, a history answer that cannot be read or that
 ignores paging (the transfer's answer is lost, and the next reconcile hears the bad history);
 and transfers the user makes by hand that look like the bot's lost one (same amount, untagged
-or exact, a minute before or a second after the intent), which the agreement leaves out.
+or exact, a minute before the intent or just after its attempt), which the agreement leaves out.
 
 Every intent gets an amount no other intent has, so a transfer applied twice shows up in the
 exchange's own history as a repeated amount, independently of the ledger. The same harness
@@ -77,7 +77,7 @@ FAULT_KINDS = {  # kind -> weight; "none" most of the time
     "history_garbage": 3,  # answer lost; the next reconcile's history cannot be read
     "history_paging_ignored": 2,  # answer lost; the next history ignores `current`
     "lookalike_before": 3,  # answer lost; the user moved the same amount a minute before
-    "lookalike_after": 3,  # answer lost; the user moved the untagged amount a second after
+    "lookalike_after": 3,  # answer lost; the user moved the untagged amount just after
 }
 CRASH_RATE = 0.04
 UNKNOWN_CODES = (-1000, -1001, -1006, -1007, -1008, -1016, -9000)
@@ -324,8 +324,9 @@ class Harness:
         if kind == "lookalike_before":  # the same amount, tagged or not, a minute earlier
             amount = row.amount + tag if self.rng.random() < 0.5 else row.amount
             at_ms = intent_ms - 60_000
-        else:  # the amount the bot planned (untagged), a second after its intent
-            amount, at_ms = row.amount + tag, intent_ms + 1_000
+        else:  # the amount the bot planned (untagged), just after its attempt: booked by now,
+            # so the next reconcile's history lists it (a future time would be filtered out)
+            amount, at_ms = row.amount + tag, max(intent_ms + 1, self.paper.server_time())
         transfer_type = TYPES[(row.from_account, row.to_account)]
         try:
             tran_id = self.paper.record_outside_transfer(

@@ -11,6 +11,7 @@ failing one is listed by its id at the end of its group.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -240,6 +241,14 @@ async def venue_clock(rig: Rig, case: Case) -> None:
         )
 
 
+async def until_booked(rig: Rig, at_ms: int) -> None:
+    """Wait until the paper's clock has passed `at_ms`: a transfer booked in the future is
+    outside any history query (Binance's endTime defaults to now), so it would prove nothing."""
+    wait_ms = at_ms - rig.paper.server_time() + 5
+    if wait_ms > 0:
+        await asyncio.sleep(wait_ms / 1000)
+
+
 def untagged(row: TransferRecord) -> Decimal:
     assert row.amount is not None
     return row.amount + amount_tag(row)
@@ -264,6 +273,7 @@ async def look_alike_after(rig: Rig, case: Case) -> None:
     row, tran_id = await lose_a_transfer(rig, case)
     amount = untagged(row)
     users = rig.outside(amount, at_ms=ms(row) + 1_000)
+    await until_booked(rig, ms(row) + 1_000)
     await rig.rebalance()
     await rig.reconcile()
     rig.check(
@@ -277,7 +287,8 @@ async def look_alike_after(rig: Rig, case: Case) -> None:
 async def two_look_alikes(rig: Rig, case: Case) -> None:
     row, tran_id = await lose_a_transfer(rig, case)
     assert row.amount is not None
-    users = [rig.outside(row.amount, at_ms=ms(row) + 1_000 * n) for n in (1, 2)]
+    users = [rig.outside(row.amount, at_ms=ms(row) + 100 * n) for n in (1, 2)]
+    await until_booked(rig, ms(row) + 200)
     candidates = [*users, *([tran_id] if tran_id is not None else [])]
     before = rig.bot_transfer_ids()
     blocked = await rig.rebalance()
