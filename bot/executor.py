@@ -2,7 +2,9 @@
 
 For every planned transfer the source wallet is read again right before the call (a balance
 read a moment ago may no longer be transferable), sized at `safety` of it and rounded down,
-the intent committed, and only then `transfer()` called (invariant 1). What happens next
+the intent committed (less its amount tag where the venue takes no client id, `amount_tag`),
+and only then `transfer()` called (invariant 1); each attempt records the venue's clock
+offset, so that reconciliation can compare the venue's timestamps with ours. What happens next
 depends on the classified answer:
 
 - confirmed: recorded with the venue's transfer id; if another ledger row already holds that id
@@ -13,9 +15,13 @@ depends on the classified answer:
 - clock: the time difference is measured again once, then the same intent is tried again;
 - insufficient (a definite refusal): this intent fails; the wallet is read again and a smaller
   new intent (a new id, `replaces_id` pointing back) is sent, at most `shrink_attempts` times;
-- unknown (timeout or 5xx after sending): recorded `unknown` and never re-sent here;
-  reconciliation settles it against the venue's history before anything new is sent;
+- unknown (any 5xx, a "status unknown" code, a timeout or reset after sending, a 2xx without a
+  well-formed transfer id): recorded `unknown` and never re-sent here; reconciliation settles
+  it against the venue's history before anything new is sent;
 - fatal (keys, permissions, bad request): failed, and the venue's remaining transfers stop.
+
+A ledger write refused after the call (`recording_after_call`) leaves the row `pending` and
+stops with `UnrecordedTransfer`: one line, exit 1, settled by the next run's reconciliation.
 """
 
 from __future__ import annotations

@@ -108,3 +108,53 @@ def test_messages_drop_signed_query_strings() -> None:
         "binance GET http://x/api/v3/account?timestamp=1&signature=abcdef0123"
     )
     assert "abcdef0123" not in str(classify(exc, venue="b", state_changing=False))
+
+
+UNKNOWN_CODES = ("-1000", "-1001", "-1006", "-1007", "-1008", "-1016", "-9000")
+
+
+def answered(status: int, code: str | None, cls: type[ccxt.BaseError]) -> ccxt.BaseError:
+    """An exception as the client raises it for an HTTP answer: the status attached."""
+    body = BODY % (code, "whatever the venue says") if code else "binance <html>busy</html>"
+    error = cls(body)
+    error.http_status = status  # type: ignore[attr-defined]
+    return error
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+@pytest.mark.parametrize("code", [*UNKNOWN_CODES, "-5013", "-2015", "-1111", None])
+@pytest.mark.parametrize("cls", [ccxt.ExchangeError, ccxt.BadRequest, ccxt.ExchangeNotAvailable])
+def test_any_5xx_on_a_transfer_is_unknown_and_on_a_read_transient(
+    status: int, code: str | None, cls: type[ccxt.BaseError]
+) -> None:
+    """Binance: a 5XX means the execution status is UNKNOWN and could have been a success,
+    whatever the body says (ccxt maps -1016 to BadRequest, -1000 to OperationFailed)."""
+    error = answered(status, code, cls)
+    sent = classify(error, venue="b", state_changing=True, table=BINANCE_ERRORS)
+    read = classify(error, venue="b", state_changing=False, table=BINANCE_ERRORS)
+    assert (sent.kind, read.kind) == (ErrorKind.UNKNOWN, ErrorKind.TRANSIENT)
+    assert f"HTTP {status}" in str(sent) or code is None
+
+
+@pytest.mark.parametrize("status", [200, 400, 403])
+@pytest.mark.parametrize("code", UNKNOWN_CODES)
+def test_a_status_unknown_code_under_any_status_is_unknown(status: int, code: str) -> None:
+    error = answered(status, code, ccxt.ExchangeError)
+    sent = classify(error, venue="b", state_changing=True, table=BINANCE_ERRORS)
+    read = classify(error, venue="b", state_changing=False, table=BINANCE_ERRORS)
+    assert (sent.kind, read.kind) == (ErrorKind.UNKNOWN, ErrorKind.TRANSIENT)
+
+
+def test_the_status_is_found_on_a_cause() -> None:
+    outer = ccxt.ExchangeError(BODY % ("-5013", "insufficient"))
+    outer.__cause__ = answered(503, None, ccxt.ExchangeNotAvailable)
+    assert classify(outer, venue="b", state_changing=True, table=BINANCE_ERRORS).kind is (
+        ErrorKind.UNKNOWN
+    )
+
+
+def test_a_4xx_definite_refusal_stays_definite() -> None:
+    error = answered(400, "-5013", ccxt.ExchangeError)
+    assert classify(error, venue="b", state_changing=True, table=BINANCE_ERRORS).kind is (
+        ErrorKind.INSUFFICIENT
+    )
