@@ -5,7 +5,15 @@ crashes, then a count of what the ledger and the exchange agree on.
 
 Prints transfers tried, faults injected by kind, crashes by point, duplicates (an intent the
 exchange applied twice; must be 0), records lost (an exchange transfer no confirmed ledger row
-holds, or a confirmed row the exchange lacks; must be 0), and the wall time.
+holds, or a confirmed row the exchange lacks; must be 0), rows left unknown because their
+history was ambiguous (and so blocking their venue/asset), and the wall time.
+
+The faults: on the transfer call, 500/429/hangs/resets/-1021/-5013, every 5xx with one of
+Binance's "status unknown" codes and 200 with a body that proves nothing (each before or after
+the exchange applied it); on the reconcile path, a history answer that cannot be read or that
+ignores paging (the transfer's answer is lost, and the next reconcile hears the bad history);
+and transfers the user makes by hand that look like the bot's lost one (same amount, untagged
+or exact, a minute before the intent or just after its attempt), which the agreement leaves out.
 
 Every intent gets an amount no other intent has, so a transfer applied twice shows up in the
 exchange's own history as a repeated amount, independently of the ledger. The same harness
@@ -17,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import os
 import random
 import tempfile
@@ -38,6 +47,7 @@ from bot.ledger.queries import TransferFilter, list_transfers
 from bot.model import PlannedTransfer, Rule, TransferStatus
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
 from bot.paper.model import FuturesBalance, PaperState, SpotBalance, default_state
+from bot.paper.wire import BinanceError
 from bot.reconcile import Reconciler
 from bot.retry import RetryPolicy, Timing
 from bot.venues.session import open_venues
@@ -47,9 +57,11 @@ CLIENT_TIMEOUT_MS = 100
 HANG_SECONDS = 0.12  # longer than the client timeout: the answer is lost
 ENTRY_PRICE = Decimal("3000")
 DIRECTIONS = {"MAIN_UMFUTURE": ("spot", "linear"), "UMFUTURE_MAIN": ("linear", "spot")}
+TYPES = {accounts: name for name, accounts in DIRECTIONS.items()}
+HISTORY_PATH = "/sapi/v1/asset/transfer"
 
 FAULT_KINDS = {  # kind -> weight; "none" most of the time
-    "none": 60,
+    "none": 50,
     "http_500_before": 5,
     "http_500_after": 5,
     "http_429": 5,
@@ -58,8 +70,38 @@ FAULT_KINDS = {  # kind -> weight; "none" most of the time
     "reset_after": 5,
     "clock_-1021": 4,
     "pnl_moved_-5013": 10,
+    "5xx_code_before": 3,  # 500/502/503/504 x a "status unknown" code, nothing applied
+    "5xx_code_after": 3,  # the same answer after the exchange applied it
+    "garbage_200_before": 3,  # 200 with a body that proves nothing, nothing applied
+    "garbage_200_after": 3,  # the same after applying
+    "history_garbage": 3,  # answer lost; the next reconcile's history cannot be read
+    "history_paging_ignored": 2,  # answer lost; the next history ignores `current`
+    "lookalike_before": 3,  # answer lost; the user moved the same amount a minute before
+    "lookalike_after": 3,  # answer lost; the user moved the untagged amount just after
 }
 CRASH_RATE = 0.04
+UNKNOWN_CODES = (-1000, -1001, -1006, -1007, -1008, -1016, -9000)
+SERVER_ERRORS = (500, 502, 503, 504)
+GARBAGE_BODIES = (
+    ("", "application/json"),
+    ("<html><body>maintenance</body></html>", "text/html"),
+    ('{"tranId": 12', "application/json"),
+    ("{}", "application/json"),
+    ("[]", "application/json"),
+    ('{"tranId": null}', "application/json"),
+    (
+        '{"code": -1001, "msg": "Internal error; unable to process your request."}',
+        "application/json",
+    ),
+)
+HISTORY_GARBAGE = (
+    ("<html>maintenance</html>", "text/html"),
+    ("", "application/json"),
+    ('{"total":1}', "application/json"),
+    ('{"total":1,"rows":[{"tranId":', "application/json"),
+    ('{"total":1,"rows":"none"}', "application/json"),
+)
+PAGING_GUARD = 20  # a bot that pages forever gets the real history after this many pages
 
 
 @dataclass
@@ -73,6 +115,8 @@ class Agreement:
     sums_agree: bool  # per direction
     open_rows: int  # pending or unknown
     shrinks: int  # new, smaller intents after a definite insufficient-balance answer
+    ambiguous: int = 0  # left unknown because the history held more than one candidate
+    outside: int = 0  # transfers the user made by hand (left out of the comparison)
 
 
 @dataclass
@@ -94,6 +138,8 @@ class CampaignReport:
             f"exchange transfers:  {a.exchange_transfers}",
             f"duplicates found:    {a.duplicates}",
             f"records lost:        {a.records_lost}",
+            f"ambiguous, blocked:  {a.ambiguous} (left unknown)",
+            f"outside transfers:   {a.outside} (by hand, left out of the comparison)",
             f"sums per direction:  {'agree' if a.sums_agree else 'DISAGREE'}",
             f"wall time:           {self.seconds:.1f} s",
         ]
@@ -134,6 +180,8 @@ class Harness:
         self.workdir = workdir
         self.rng = rng
         self.number = 0
+        self.outside: set[int] = set()  # tranIds of the user's own transfers
+        self._after: tuple[str, PlannedTransfer] | None = None  # what to do once executed
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Harness:
@@ -200,10 +248,26 @@ class Harness:
         )
 
     def inject(self, kind: str, item: PlannedTransfer) -> bool:
-        """Queue one fault for the item's transfer call; False when it does not apply."""
+        """Queue one fault for the item's transfer call; False when it does not apply. History
+        and look-alike kinds lose the answer now and act once the transfer was tried."""
         if kind == "none" or (kind == "pnl_moved_-5013" and item.from_account == "spot"):
             return False
-        if kind == "clock_-1021":
+        faults = self.paper.faults
+        if kind in ("5xx_code_before", "5xx_code_after"):
+            status, code = self.rng.choice(SERVER_ERRORS), self.rng.choice(UNKNOWN_CODES)
+            if kind == "5xx_code_before":
+                faults.add("error", status=status, code=code)
+            else:
+                body = json.dumps({"code": code, "msg": "execution status unknown"})
+                faults.add("override", status=status, body=body, apply=True)
+        elif kind in ("garbage_200_before", "garbage_200_after"):
+            body, content_type = self.rng.choice(GARBAGE_BODIES)
+            apply = kind == "garbage_200_after"
+            faults.add("override", body=body, content_type=content_type, apply=apply)
+        elif kind.startswith(("history_", "lookalike_")):
+            faults.add(self.rng.choice(("reset_after", "http_500_before")), hang=HANG_SECONDS)
+            self._after = (kind, item)
+        elif kind == "clock_-1021":
             self.paper.faults.add("error", status=400, code=-1021, msg="Timestamp outside.")
         elif kind == "pnl_moved_-5013":
             # Between the fresh read and the transfer the price rallies and the short loses,
@@ -229,12 +293,70 @@ class Harness:
             failpoints.disarm_all()
             self.paper.faults.clear()
             self.paper.set_mark_price("ETHUSDT", ENTRY_PRICE)  # the rally was a blip
+            self._aftermath()
         return None
+
+    def _aftermath(self) -> None:
+        """After a lost answer: a bad history for the next reconcile, or the user's own
+        look-alike transfer next to the bot's intent."""
+        if self._after is None:
+            return
+        kind, item = self._after
+        self._after = None
+        faults = self.paper.faults
+        if kind == "history_garbage":
+            body, content_type = self.rng.choice(HISTORY_GARBAGE)
+            faults.add(
+                "override", method="GET", path=HISTORY_PATH, body=body, content_type=content_type
+            )
+            return
+        if kind == "history_paging_ignored":
+            body = paging_ignored_body(self.paper.server_time())
+            faults.add("override", method="GET", path=HISTORY_PATH, times=PAGING_GUARD, body=body)
+            return
+        rows = [r for r in list_transfers(self.ledger, TransferFilter()) if r.reason == item.reason]
+        if not rows or rows[-1].amount is None:
+            return  # crashed before the intent: nothing to look like
+        row = rows[-1]
+        assert row.amount is not None
+        tag = Decimal(getattr(row, "amount_tag", None) or 0)
+        intent_ms = int(row.created_at.timestamp() * 1000) + faults.clock_offset_ms
+        if kind == "lookalike_before":  # the same amount, tagged or not, a minute earlier
+            amount = row.amount + tag if self.rng.random() < 0.5 else row.amount
+            at_ms = intent_ms - 60_000
+        else:  # the amount the bot planned (untagged), just after its attempt: booked by now,
+            # so the next reconcile's history lists it (a future time would be filtered out)
+            amount, at_ms = row.amount + tag, max(intent_ms + 1, self.paper.server_time())
+        transfer_type = TYPES[(row.from_account, row.to_account)]
+        try:
+            tran_id = self.paper.record_outside_transfer(
+                row.asset, amount, transfer_type, at_ms=at_ms
+            )
+        except BinanceError:
+            return  # not enough left to move by hand
+        self.outside.add(tran_id)
 
     async def agreement(self) -> Agreement:
         """Settle what is open, then compare the ledger with the exchange's history."""
+        self.paper.faults.clear()
         await self.reconciler.reconcile()
-        return agreement(self.ledger, self.paper.state)
+        return agreement(self.ledger, self.paper.state, self.outside)
+
+
+def paging_ignored_body(now_ms: int) -> str:
+    """A full page claiming 1000 rows, answered whatever `current` asks: no bot amount."""
+    rows = [
+        {
+            "asset": "USDT",
+            "amount": f"{i + 1}.25",
+            "type": "MAIN_UMFUTURE" if i % 2 else "UMFUTURE_MAIN",
+            "status": "CONFIRMED",
+            "tranId": 9_100_000_000_000 + i,
+            "timestamp": now_ms - 1_000 * i,
+        }
+        for i in range(100)
+    ]
+    return json.dumps({"total": 1000, "rows": rows})
 
 
 def price_leaving_transferable(state: PaperState, left: Decimal) -> Decimal:
@@ -248,9 +370,11 @@ def price_leaving_transferable(state: PaperState, left: Decimal) -> Decimal:
     return ((wallet + size * short.entry_price - left) / denominator).quantize(Decimal("0.01"))
 
 
-def agreement(ledger: Ledger, state: PaperState) -> Agreement:
+def agreement(ledger: Ledger, state: PaperState, outside: set[int] | None = None) -> Agreement:
+    """The ledger against the exchange's transfers, less those the user made by hand."""
     rows = list_transfers(ledger, TransferFilter())
-    exchange = {str(t.tran_id): t for t in state.transfers}
+    left_out = outside or set()
+    exchange = {str(t.tran_id): t for t in state.transfers if t.tran_id not in left_out}
     confirmed = {r.exchange_id: r for r in rows if r.status is TransferStatus.CONFIRMED}
     claimed = Counter(r.exchange_id for r in rows if r.status is TransferStatus.CONFIRMED)
     amounts = Counter((t.type, t.amount) for t in exchange.values())
@@ -271,6 +395,10 @@ def agreement(ledger: Ledger, state: PaperState) -> Agreement:
         sums_agree=sums_exchange == sums_ledger,
         open_rows=sum(1 for r in rows if not r.status.is_final),
         shrinks=sum(1 for r in rows if r.replaces_id is not None),
+        ambiguous=sum(
+            1 for r in rows if not r.status.is_final and "ambiguous" in (r.error or "").lower()
+        ),
+        outside=len(left_out),
     )
 
 

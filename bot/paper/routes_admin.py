@@ -3,6 +3,9 @@
 Served only when the exchange runs with `test_hooks=True`; plain JSON, not Binance's dialect.
 POST /_paper/fault takes `FaultPlan.add`'s keywords as fields, "kind" included (overrides too:
 {"kind": "override", "method": "GET", "path": "/fapi/v3/account", "mutations": [...]}).
+POST /_paper/transfer records a transfer made by hand, outside the bot:
+{"asset": "USDT", "amount": "100.5", "type": "MAIN_UMFUTURE", "at_ms": 1700000000000} (at_ms
+optional, default the paper's now) answers {"tranId": n}; 400 with Binance's code when refused.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from aiohttp import web
 
 from bot.paper.faults import FaultKind, FaultPlan
 from bot.paper.state import StateStore, state_from_json, state_to_json
+from bot.paper.wire import BinanceError
 
 
 class AdminTarget(Protocol):
@@ -25,6 +29,10 @@ class AdminTarget(Protocol):
     ws_enabled: bool
 
     def set_mark_price(self, symbol: str, price: Decimal) -> None: ...
+
+    def record_outside_transfer(
+        self, asset: str, amount: Decimal, transfer_type: str, *, at_ms: int | None = None
+    ) -> int: ...
 
     def server_time(self) -> int: ...
 
@@ -74,6 +82,26 @@ def post_mark(target: AdminTarget, body: dict[str, Any]) -> Any:
     except (KeyError, ValueError) as error:
         raise AdminError(str(error)) from error
     return {"symbol": symbol, "price": f"{price:f}"}
+
+
+def post_transfer(target: AdminTarget, body: dict[str, Any]) -> Any:
+    """A transfer the user made by hand: {"asset", "amount", "type", "at_ms"?}."""
+    unknown = set(body) - {"asset", "amount", "type", "at_ms"}
+    if unknown:
+        raise AdminError(f"unknown transfer fields {sorted(unknown)}")
+    asset, transfer_type, at_ms = body.get("asset"), body.get("type"), body.get("at_ms")
+    if not isinstance(asset, str) or not asset:
+        raise AdminError("field 'asset' must be an asset such as USDT")
+    if not isinstance(transfer_type, str) or not transfer_type:
+        raise AdminError("field 'type' must be a transfer type such as MAIN_UMFUTURE")
+    if at_ms is not None and (not isinstance(at_ms, int) or isinstance(at_ms, bool)):
+        raise AdminError("field 'at_ms' must be an integer number of milliseconds")
+    amount = _decimal(body, "amount")
+    try:
+        tran_id = target.record_outside_transfer(asset, amount, transfer_type, at_ms=at_ms)
+    except BinanceError as error:
+        raise AdminError(f"refused: {error.code} {error.msg}") from error
+    return {"tranId": tran_id}
 
 
 def post_fault(target: AdminTarget, body: dict[str, Any]) -> Any:
@@ -151,6 +179,7 @@ ADMIN_ROUTES: dict[tuple[str, str], AdminHandler] = {
     ("PUT", "/_paper/state"): put_state,
     ("POST", "/_paper/mark"): post_mark,
     ("POST", "/_paper/fault"): post_fault,
+    ("POST", "/_paper/transfer"): post_transfer,
     ("GET", "/_paper/faults"): get_faults,
     ("DELETE", "/_paper/faults"): delete_faults,
     ("POST", "/_paper/latency"): post_latency,

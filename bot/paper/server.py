@@ -40,6 +40,7 @@ from bot.paper.routes_admin import admin_handler
 from bot.paper.routes_ws import WsApi, binance_ws_urls
 from bot.paper.routing import Call, Endpoint, endpoints_by_route
 from bot.paper.state import StateStore
+from bot.paper.transfers import apply_outside_transfer
 from bot.paper.wire import BinanceError, dumps
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,28 @@ class PaperExchange:
     def set_mark_price(self, symbol: str, price: Decimal) -> None:
         """Move a base asset's price everywhere ("ETHUSDT" moves spot and both perps); persists."""
         self.store.commit(self.store.state.with_mark_price(symbol, Decimal(price)))
+
+    def record_outside_transfer(
+        self, asset: str, amount: Decimal, transfer_type: str, *, at_ms: int | None = None
+    ) -> int:
+        """A universal transfer the user made by hand, not through the API client: balances
+        move as for a real one, and the history lists it with its own new tranId at `at_ms`
+        (default: the paper's now, clock offset included). Persists; returns the tranId.
+        Raises `BinanceError` where Binance would refuse it (-5013 insufficient balance...)."""
+        now = self.server_time()
+        new_state, record = apply_outside_transfer(
+            self.store.state,
+            asset=asset,
+            amount=amount,
+            transfer_type=transfer_type,
+            now=now,
+            at=now if at_ms is None else at_ms,
+        )
+        self.store.commit(new_state)
+        logger.info(
+            "outside transfer %s %s %s at %s", record.tran_id, amount, asset, record.timestamp
+        )
+        return record.tran_id
 
     @property
     def ws_connections(self) -> int:
@@ -434,6 +457,14 @@ class PaperExchangeThread:
 
     def set_mark_price(self, symbol: str, price: Decimal) -> None:
         self.call(lambda: self.exchange.set_mark_price(symbol, price))
+
+    def record_outside_transfer(
+        self, asset: str, amount: Decimal, transfer_type: str, *, at_ms: int | None = None
+    ) -> int:
+        """`PaperExchange.record_outside_transfer` on the server's loop; returns the tranId."""
+        return self.call(
+            lambda: self.exchange.record_outside_transfer(asset, amount, transfer_type, at_ms=at_ms)
+        )
 
     def set_ws_enabled(self, enabled: bool, timeout: float = 10.0) -> int:
         """`PaperExchange.set_ws_enabled` from a synchronous test; returns sockets closed."""

@@ -131,6 +131,24 @@ def apply_transfer(
     )
 
 
+def apply_outside_transfer(
+    state: PaperState, *, asset: str, amount: Decimal, transfer_type: str, now: int, at: int
+) -> tuple[PaperState, TransferRecord]:
+    """A transfer the account's owner made by hand (on the website, not through our client):
+    validated and applied like `apply_transfer` (balances move at `now`), with a new tranId and
+    the history time `at`, which may lie in the past. The history stays in time order (then by
+    tranId), as `query_transfers` and Binance list it."""
+    if not isinstance(amount, Decimal):
+        raise TypeError(f"amount must be a Decimal, got {type(amount).__name__}")
+    moved, record = apply_transfer(
+        state, asset=asset, amount=f"{amount:f}", transfer_type=transfer_type, now=now
+    )
+    record = replace(record, timestamp=at)
+    earlier = [t for t in state.transfers if (t.timestamp, t.tran_id) <= (at, record.tran_id)]
+    later = [t for t in state.transfers if (t.timestamp, t.tran_id) > (at, record.tran_id)]
+    return replace(moved, transfers=(*earlier, record, *later)), record
+
+
 def _debit(state: PaperState, wallet: Wallet, asset: str, value: Decimal, now: int) -> PaperState:
     return _adjust(state, wallet, asset, -value, now)
 
