@@ -1,6 +1,7 @@
-"""No secret is ever printed: the real CLI with `-v`, in a subprocess, under every fault the
-paper exchange can inflict on a transfer and on a read, with canary credentials; and a config
-that would make ccxt print its requests is refused with one line before anything runs.
+"""No secret is ever printed: the real CLI with `-vv` (ccxt's requests logged, masked), in a
+subprocess, under every fault the paper exchange can inflict on a transfer and on a read, with
+canary credentials; and a config that would make ccxt print its requests is refused with one
+line before anything runs.
 
 A subprocess runs steps one after another (the CLI's own `main`, one cycle per step, like `bot
 rebalance` run again and again) so the test stays fast; before each step it restores the paper
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +24,9 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from bot.cli import app
 from bot.paper import PaperExchangeThread, StateStore
 from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, live_venue
 
@@ -154,7 +158,7 @@ def test_no_secret_is_printed_or_stored_under_any_fault(
         for number, step in enumerate(mine):
             folder = tmp_path / f"run{index}-step{number}"
             config = write_config(folder, paper.base_url, **step.pop("ccxt", {}))
-            step["argv"] = ["-v", "--config", str(config), "rebalance"]
+            step["argv"] = ["-vv", "--config", str(config), "rebalance"]
         plan = {
             "base_url": paper.base_url,
             "steps": mine,
@@ -179,6 +183,9 @@ def test_no_secret_is_printed_or_stored_under_any_fault(
         assert run.returncode == 0, stderr[-3000:]
         for text in (stdout, stderr):
             assert CANARY_KEY not in text and CANARY_SECRET not in text
+            assert not re.search(r"signature=[0-9a-f]{16}", text), "a request signature leaked"
+        # -vv really did log ccxt's requests, with the key header masked
+        assert "X-MBX-APIKEY" in stderr and "'***'" in stderr
         mine = json.loads((tmp_path / f"{index}.json").read_text())
         for result, section in zip(mine, stderr.split("=== step ")[1:], strict=True):
             results[result["name"]] = {**result, "stderr": section}
@@ -202,3 +209,12 @@ def test_no_secret_is_printed_or_stored_under_any_fault(
         data = path.read_bytes()
         assert CANARY_KEY.encode() not in data, path
         assert CANARY_SECRET.encode() not in data, path
+
+
+def test_help_shows_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, CANARY_KEY)
+    monkeypatch.setenv(SECRET_ENV, CANARY_SECRET)
+    for argv in (["--help"], ["rebalance", "--help"], ["reconcile", "--help"]):
+        shown = CliRunner().invoke(app, argv)
+        assert shown.exit_code == 0
+        assert CANARY_KEY not in shown.stdout and CANARY_SECRET not in shown.stdout
