@@ -27,7 +27,8 @@ import copy
 import functools
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -272,26 +273,36 @@ def _wraps_answers(name: str, function: Callable[..., Any]) -> bool:
     )
 
 
+@contextmanager
+def _answers_on_exceptions(*, fresh: bool) -> Iterator[None]:
+    """Attach the last HTTP answer received inside the block to any exception leaving it; the
+    outermost block owns the record, and `fresh` forgets answers received before it."""
+    answers = _ANSWERS.get()
+    token = None
+    if answers is None:
+        answers = _Answers()
+        token = _ANSWERS.set(answers)
+    if fresh:
+        answers.last = None
+    try:
+        yield
+    except Exception as exc:
+        if answers.last is not None:
+            _attach(exc, *answers.last)
+        raise
+    finally:
+        if token is not None:
+            _ANSWERS.reset(token)
+
+
 def _carrying_answer(function: Callable[..., Any]) -> Callable[..., Any]:
     """A ccxt method whose exceptions carry the last HTTP answer received inside it (one its
     parsing refused); the outermost wrapped call owns the record."""
 
     @functools.wraps(function)
     async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        answers = _ANSWERS.get()
-        token = None
-        if answers is None:
-            answers = _Answers()
-            token = _ANSWERS.set(answers)
-        try:
+        with _answers_on_exceptions(fresh=False):
             return await function(self, *args, **kwargs)
-        except Exception as exc:
-            if answers.last is not None:
-                _attach(exc, *answers.last)
-            raise
-        finally:
-            if token is not None:
-                _ANSWERS.reset(token)
 
     return method
 
@@ -304,23 +315,10 @@ def transport_class(cls: type[ccxt_async.Exchange], dry_run: bool) -> type[ccxt_
     async def fetch(
         self: Any, url: str, method: str = "GET", headers: Any = None, body: Any = None
     ) -> Any:
-        answers = _ANSWERS.get()
-        token = None
-        if answers is None:
-            answers = _Answers()
-            token = _ANSWERS.set(answers)
-        answers.last = None  # from here on, only this request's answer counts
-        try:
+        with _answers_on_exceptions(fresh=True):  # only this request's answer counts
             if dry_run:
                 _refuse_unless_rest_read(self, url, method)
             return await base.fetch(self, url, method, headers, body)
-        except Exception as exc:
-            if answers.last is not None:
-                _attach(exc, *answers.last)
-            raise
-        finally:
-            if token is not None:
-                _ANSWERS.reset(token)
 
     async def fetch2(
         self: Any, path: str, api: Any = "public", method: str = "GET", *args: Any, **kwargs: Any

@@ -90,26 +90,18 @@ def classify(
     status = http_status_of(exc)
     message = _short_message(exc, code, status)
 
-    if status is not None and status >= 500:
-        if state_changing:
-            return VenueError(
-                ErrorKind.UNKNOWN,
-                venue,
-                message,
-                code=code,
-                hint="a 5xx answer leaves the outcome unknown; reconciling before anything else",
-            )
-        return VenueError(ErrorKind.TRANSIENT, venue, message, code=code)
-    if code in table.unknown:
-        if state_changing:
-            return VenueError(
-                ErrorKind.UNKNOWN,
-                venue,
-                message,
-                code=code,
-                hint="the venue says the outcome is unknown; reconciling before anything else",
-            )
-        return VenueError(ErrorKind.TRANSIENT, venue, message, code=code)
+    server_error = status is not None and status >= 500
+    if server_error or code in table.unknown:
+        if not state_changing:
+            return VenueError(ErrorKind.TRANSIENT, venue, message, code=code)
+        why = "a 5xx answer" if server_error else "the venue's code"
+        return VenueError(
+            ErrorKind.UNKNOWN,
+            venue,
+            message,
+            code=code,
+            hint=f"{why} leaves the outcome unknown; reconciling before anything else",
+        )
     if code in table.insufficient or isinstance(exc, ccxt.InsufficientFunds):
         return VenueError(ErrorKind.INSUFFICIENT, venue, message, code=code)
     if code in table.clock or isinstance(exc, ccxt.InvalidNonce):

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, make_url
 
 from bot.config import Config, parse_config
+from bot.ledger import Ledger
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore
 from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, live_venue
 
@@ -42,6 +43,14 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture
+def ledger(ledger_url: str) -> Iterator[Ledger]:
+    """A migrated ledger on the backend of this run, closed afterwards."""
+    opened = Ledger.open(ledger_url)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

@@ -21,34 +21,17 @@ from bot.errors import CorrectionRefused
 from bot.ledger import Ledger, db
 from bot.ledger.queries import TransferFilter, corrections_of, list_transfers
 from bot.ledger.tables import JournalEntry, TransferAttempt
-from bot.model import PlannedTransfer, Rule, TransferStatus
+from bot.model import TransferStatus
 from bot.paper import PaperExchange
+from tests.ledger.items import TOP_UP
 
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
-ITEM = PlannedTransfer(
-    venue="paper",
-    hedges=("eth",),
-    asset="USDT",
-    from_account="spot",
-    to_account="linear",
-    amount=D("3000"),
-    rule=Rule.TOP_UP,
-    reason="below band",
-    figures={"equity": D("4500")},
-)
-
-
-@pytest.fixture
-def ledger(ledger_url: str) -> Any:
-    opened = Ledger.open(ledger_url)
-    yield opened
-    opened.close()
 
 
 def unknown_row(ledger: Ledger, amount: D = D("3000")) -> int:
     """A transfer whose answer was lost: sent, outcome unknown."""
     run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
-    intent = ledger.record_intent(run, ITEM, amount=amount, inputs={"transferable": D("4500")})
+    intent = ledger.record_intent(run, TOP_UP, amount=amount, inputs={"transferable": D("4500")})
     ledger.record_attempt(
         intent.id,
         amount=amount,
@@ -116,7 +99,7 @@ def test_assign_confirms_an_open_transfer_and_records_who_and_why(ledger: Ledger
 
 def test_a_pending_transfer_may_be_assigned_too(ledger: Ledger) -> None:
     run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
-    intent = ledger.record_intent(run, ITEM, amount=D("12.5"), inputs={})
+    intent = ledger.record_intent(run, TOP_UP, amount=D("12.5"), inputs={})
     settled = ledger.assign(intent.id, "5", operator="bob", reason="crashed after sending")
     assert settled.status is TransferStatus.CONFIRMED and settled.attempts == 1
     ((correction,),) = corrections_of(ledger, [intent.id]).values()
@@ -145,7 +128,7 @@ def test_refusals_name_the_problem_and_change_nothing(
         ledger.record_outcome(transfer_id, TransferStatus.CONFIRMED, exchange_id="8")
     if case == "dry_run":
         run = ledger.start_run("rebalance", dry_run=True, config_digest="x")
-        transfer_id = ledger.record_intent(run, ITEM, amount=D(1), inputs={}, dry_run=True).id
+        transfer_id = ledger.record_intent(run, TOP_UP, amount=D(1), inputs={}, dry_run=True).id
     target = 999 if case == "missing" else transfer_id
     before = picture(ledger)
     with pytest.raises(CorrectionRefused) as refused:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
@@ -21,22 +21,12 @@ from bot.cycle import rebalance, reconcile
 from bot.ledger import Ledger, TransferRecord, store
 from bot.ledger.queries import TransferFilter, list_transfers
 from bot.ledger.tables import Transfer, TransferAttempt
-from bot.model import PlannedTransfer, Rule, TransferStatus, VenueTransfer
+from bot.model import TransferStatus, VenueTransfer
 from bot.paper import PaperExchange
 from bot.paper.state import default_state
 from bot.reconcile import Bounds, held_candidate
+from tests.ledger.items import TOP_UP
 
-ITEM = PlannedTransfer(
-    venue="paper",
-    hedges=("eth",),
-    asset="USDT",
-    from_account="spot",
-    to_account="linear",
-    amount=D("3000"),
-    rule=Rule.TOP_UP,
-    reason="below band",
-    figures={},
-)
 TRAN_ID = "100000001"  # a venue whose ids repeat after a fresh start (as the paper's once did)
 
 
@@ -50,13 +40,6 @@ def held_message(venue: str, exchange_id: str, transfer_id: int, holder_id: int)
         f"venue {venue} answered transfer id {exchange_id} for transfer {transfer_id}, which "
         f"transfer {holder_id} already holds; left unknown for reconciliation or an operator"
     )
-
-
-@pytest.fixture
-def ledger(ledger_url: str) -> Iterator[Ledger]:
-    opened = Ledger.open(ledger_url)
-    yield opened
-    opened.close()
 
 
 def rows(ledger: Ledger, *, without: int | None = None) -> dict[int, TransferRecord]:
@@ -74,7 +57,7 @@ def attempts(ledger: Ledger, transfer_id: int) -> list[tuple[str, str | None, st
 
 
 def confirmed_holder(ledger: Ledger, run: int) -> TransferRecord:
-    holder = ledger.record_intent(run, ITEM, amount=D(3000), inputs={})
+    holder = ledger.record_intent(run, TOP_UP, amount=D(3000), inputs={})
     return ledger.record_attempt(
         holder.id,
         amount=D(3000),
@@ -91,8 +74,8 @@ def confirmed_holder(ledger: Ledger, run: int) -> TransferRecord:
 def test_a_confirmed_reply_with_a_held_id_is_left_unknown(ledger: Ledger) -> None:
     run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
     holder = confirmed_holder(ledger, run)
-    ledger.record_intent(run, ITEM, amount=D(5), status=TransferStatus.SKIPPED, inputs={})
-    intent = ledger.record_intent(run, ITEM, amount=D(3000), inputs={})
+    ledger.record_intent(run, TOP_UP, amount=D(5), status=TransferStatus.SKIPPED, inputs={})
+    intent = ledger.record_intent(run, TOP_UP, amount=D(3000), inputs={})
     before = rows(ledger, without=intent.id)
 
     left = ledger.record_attempt(
@@ -120,7 +103,7 @@ def test_a_claim_between_the_check_and_the_write_is_caught(
     unique constraint refuses the write, and the same transaction records unknown instead."""
     run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
     holder = confirmed_holder(ledger, run)
-    intent = ledger.record_intent(run, ITEM, amount=D(3000), inputs={})
+    intent = ledger.record_intent(run, TOP_UP, amount=D(3000), inputs={})
     before = rows(ledger, without=intent.id)
     looked_up: list[str] = []
     real_lookup = store._holder_of
@@ -153,8 +136,8 @@ def test_a_concurrent_claim_on_postgresql_is_caught(ledger: Ledger, ledger_url: 
     if ledger.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only: SQLite writers are serialized by BEGIN IMMEDIATE")
     run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
-    first = ledger.record_intent(run, ITEM, amount=D(3000), inputs={})
-    second = ledger.record_intent(run, ITEM, amount=D(3000), inputs={})
+    first = ledger.record_intent(run, TOP_UP, amount=D(3000), inputs={})
+    second = ledger.record_intent(run, TOP_UP, amount=D(3000), inputs={})
     other = create_engine(ledger_url)
     try:
         with other.connect() as claimer, other.connect() as watcher:

@@ -78,13 +78,6 @@ def state() -> State:
     return State(read_at=NOW, venues={"paper": venue})
 
 
-@pytest.fixture
-def ledger(ledger_url: str) -> Iterator[Ledger]:
-    opened = Ledger.open(ledger_url)
-    yield opened
-    opened.close()
-
-
 def money_columns() -> list[tuple[str, str]]:
     return [
         (table.name, column.name)

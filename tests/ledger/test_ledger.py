@@ -11,26 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.ledger import Ledger, db
 from bot.ledger.queries import TransferFilter, list_transfers, open_transfers
-from bot.model import PlannedTransfer, Rule, TransferStatus
-
-ITEM = PlannedTransfer(
-    venue="paper",
-    hedges=("eth",),
-    asset="USDT",
-    from_account="spot",
-    to_account="linear",
-    amount=D("3000"),
-    rule=Rule.TOP_UP,
-    reason="below band",
-    figures={"equity": D("4500")},
-)
-
-
-@pytest.fixture
-def ledger(ledger_url: str) -> Ledger:
-    opened = Ledger.open(ledger_url)
-    yield opened
-    opened.close()
+from bot.model import PlannedTransfer, TransferStatus
+from tests.ledger.items import TOP_UP
 
 
 def is_sqlite(ledger: Ledger) -> bool:
@@ -65,7 +47,7 @@ def test_sqlite_uses_a_rollback_journal_with_full_sync(ledger: Ledger) -> None:
 def test_money_is_stored_exactly(ledger: Ledger) -> None:
     run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
     amount = D("2970.12345678")
-    ledger.record_intent(run, ITEM, amount=amount, inputs={"transferable": D("3000.1234567891")})
+    ledger.record_intent(run, TOP_UP, amount=amount, inputs={"transferable": D("3000.1234567891")})
     type_of = "typeof" if is_sqlite(ledger) else "pg_typeof"
     with ledger.engine.connect() as conn:
         stored, kind = conn.exec_driver_sql(
@@ -81,7 +63,7 @@ def test_money_is_stored_exactly(ledger: Ledger) -> None:
 
 def test_final_rows_cannot_be_updated_or_deleted(ledger: Ledger) -> None:
     run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
-    intent = ledger.record_intent(run, ITEM, amount=D(3000), inputs={})
+    intent = ledger.record_intent(run, TOP_UP, amount=D(3000), inputs={})
     assert intent.status is TransferStatus.PENDING
     assert [t.id for t in open_transfers(ledger)] == [intent.id]
     ledger.record_outcome(intent.id, TransferStatus.CONFIRMED, exchange_id="42")
@@ -94,8 +76,8 @@ def test_final_rows_cannot_be_updated_or_deleted(ledger: Ledger) -> None:
 
 def test_an_exchange_id_is_claimed_by_one_row_only(ledger: Ledger) -> None:
     run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
-    first = ledger.record_intent(run, ITEM, amount=D(1), inputs={})
-    second = ledger.record_intent(run, ITEM, amount=D(1), inputs={})
+    first = ledger.record_intent(run, TOP_UP, amount=D(1), inputs={})
+    second = ledger.record_intent(run, TOP_UP, amount=D(1), inputs={})
     ledger.record_outcome(first.id, TransferStatus.CONFIRMED, exchange_id="7")
     # the database refuses a second holder...
     with pytest.raises(IntegrityError), ledger.engine.begin() as conn:
@@ -115,7 +97,7 @@ def test_an_exchange_id_is_claimed_by_one_row_only(ledger: Ledger) -> None:
 
 def test_verify_detects_edits_behind_the_bots_back(ledger: Ledger) -> None:
     run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
-    intent = ledger.record_intent(run, ITEM, amount=D(3000), inputs={})
+    intent = ledger.record_intent(run, TOP_UP, amount=D(3000), inputs={})
     ledger.record_attempt(
         intent.id, amount=D(3000), outcome="confirmed", started_at=datetime.now(UTC)
     )
@@ -136,9 +118,9 @@ def test_verify_detects_edits_behind_the_bots_back(ledger: Ledger) -> None:
 
 def test_list_filters(ledger: Ledger) -> None:
     run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
-    a = ledger.record_intent(run, ITEM, amount=D(1), inputs={})
+    a = ledger.record_intent(run, TOP_UP, amount=D(1), inputs={})
     ledger.record_outcome(a.id, TransferStatus.CONFIRMED, exchange_id="1")
-    other = PlannedTransfer(**{**ITEM.__dict__, "venue": "binance"})
+    other = PlannedTransfer(**{**TOP_UP.__dict__, "venue": "binance"})
     ledger.record_intent(run, other, amount=D(2), status=TransferStatus.SKIPPED, inputs={})
     assert [r.venue for r in list_transfers(ledger, TransferFilter(venue="binance"))] == ["binance"]
     assert [
