@@ -176,15 +176,7 @@ async def settle_after_clearing(
     rig.paper.faults.clear()
     later = await rig.rebalance()
     await rig.reconcile()
-    check_settled(rig, case, row, tran_id, later)
-    if tran_id is None:
-        replacements = new_rows(later)
-        rig.check(
-            [r.status for r in replacements] == [TransferStatus.CONFIRMED],
-            case.id,
-            f"once settled failed, a new transfer must be sent and confirmed; got "
-            f"{[(r.id, r.status.value, r.error) for r in replacements]}",
-        )
+    check_settled_and_replaced(rig, case, row, tran_id, later)
 
 
 # the sub-cases ------------------------------------------------------------------------------
@@ -230,13 +222,20 @@ async def venue_clock(rig: Rig, case: Case) -> None:
     row, tran_id = await lose_a_transfer(rig, case)
     later = await rig.rebalance()
     await rig.reconcile()
+    check_settled_and_replaced(rig, case, row, tran_id, later)
+
+
+def check_settled_and_replaced(
+    rig: Rig, case: Case, row: TransferRecord, tran_id: int | None, later: CycleResult
+) -> None:
+    """Settled to what the paper did; when that was nothing, a new transfer was confirmed."""
     check_settled(rig, case, row, tran_id, later)
     if tran_id is None:
         replacements = new_rows(later)
         rig.check(
             [r.status for r in replacements] == [TransferStatus.CONFIRMED],
             case.id,
-            f"the replacement must be confirmed; got "
+            f"once settled failed, a new transfer must be sent and confirmed; got "
             f"{[(r.id, r.status.value, r.error) for r in replacements]}",
         )
 
