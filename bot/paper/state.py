@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bot.errors import UserFacingError
 from bot.paper.model import (
     Bracket,
     Funding,
@@ -231,6 +232,10 @@ def _market_from_json(data: Mapping[str, Any]) -> Market:
     )
 
 
+class PaperStateUnreadable(UserFacingError):
+    """The paper exchange's saved account is not a state file it can read."""
+
+
 class StateStore:
     """Holds the live state; `commit` persists a new state before making it the live one.
 
@@ -268,8 +273,16 @@ class StateStore:
 
     @staticmethod
     def load(path: Path) -> PaperState:
-        with path.open(encoding="utf-8") as handle:
-            return state_from_json(json.load(handle))
+        """The saved account; a file that cannot be read is one line naming it and the fix."""
+        try:
+            with path.open(encoding="utf-8") as handle:
+                return state_from_json(json.load(handle))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            why = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise PaperStateUnreadable(
+                f"paper account {path}: unreadable ({why}); run `bot paper reset` to start "
+                "over (or restore the file)"
+            ) from None
 
     def _write(self, state: PaperState) -> None:
         assert self.path is not None

@@ -68,11 +68,15 @@ def test_a_corrupt_paper_account_is_one_line_never_a_traceback(tmp_path: Path) -
     (tmp_path / "config.yaml").write_text((ROOT / "config.yaml").read_text())
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "paper-paper.json").write_text("{ not json")
-    result = run_bot(tmp_path, "rebalance")
-    assert result.exit_code in (1, 2)
+    reports = tmp_path / "tmp"  # where an unexpected error would leave its traceback
+    reports.mkdir()
+    result = run_bot(tmp_path, "rebalance", env={"TMPDIR": str(reports)})
+    assert result.exit_code == 2
     assert "Traceback" not in result.stderr + result.stdout
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("error: ")
+    assert line.startswith("error: paper account ") and "paper-paper.json: unreadable" in line
+    assert "bot paper reset" in line
+    assert list(reports.iterdir()) == []  # a known failure, not an unexpected one
 
 
 def test_run_once_exits_like_rebalance(

@@ -13,7 +13,7 @@ import pytest
 
 from bot.paper import PaperExchange
 from bot.paper.model import MAX_SAFE_INTEGER, default_state, first_tran_id, now_ms
-from bot.paper.state import StateStore, state_from_json, state_to_json
+from bot.paper.state import PaperStateUnreadable, StateStore, state_from_json, state_to_json
 from bot.paper.transfers import apply_transfer
 
 NOW = 1_700_000_000_000
@@ -87,7 +87,7 @@ def test_unknown_schema_is_refused(tmp_path: Path):
     data = state_to_json(default_state(now=NOW))
     data["schema"] = 99
     path.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match="schema"):
+    with pytest.raises(PaperStateUnreadable, match=r"schema 99 is not supported.*bot paper reset"):
         StateStore(path)
 
 
