@@ -97,6 +97,24 @@ async def test_reads_are_retried_on_429_and_5xx(
     assert len(fake_time.sleeps) >= 2
 
 
+@pytest.mark.parametrize(("status", "code"), [(503, -1008), (503, -1016), (200, -1001)])
+async def test_reads_are_retried_on_busy_and_status_unknown_codes(
+    paper: PaperExchange,
+    config: Config,
+    ledger: Ledger,
+    fake_time: FakeTime,
+    status: int,
+    code: int,
+) -> None:
+    """Server busy (-1008), "no longer available" (-1016, which ccxt calls a bad request) and
+    internal errors are transient on a read: retried, never the end of the venue's cycle."""
+    paper.faults.add("error", method="GET", path="/fapi/v3/account", status=status, code=code)
+    result = await run(config, ledger, fake_time)
+    assert not result.venue_errors, result.venue_errors
+    assert [r.status for r in result.transfers] == [TransferStatus.CONFIRMED]
+    assert paper.faults.fired["error"] == 1 and fake_time.sleeps
+
+
 async def test_insufficient_because_pnl_moved_shrinks_with_a_new_intent(
     paper: PaperExchange, tmp_path: Path, venue_env: None, fake_time: FakeTime
 ) -> None:
