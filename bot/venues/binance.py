@@ -228,7 +228,8 @@ class BinanceVenue(CcxtVenue):
     ) -> list[VenueTransfer]:
         """GET /sapi/v1/asset/transfer for one direction since `since` (Binance's clock), every
         page, decoded strictly. Paging is bounded: a page that adds nothing new before `total`
-        is reached (a server ignoring `current`) or more than MAX_HISTORY_PAGES is an error."""
+        is reached (a server ignoring `current`) or more than MAX_HISTORY_PAGES is an error, and
+        so are pages that end before listing `total` transfers (the next run asks again)."""
         transfer_type = self.transfer_type(from_account, to_account)
         source, target = self.normalize_account(from_account), self.normalize_account(to_account)
         decoder = Decoder(self.name, f"GET {TRANSFER_PATH}")
@@ -244,8 +245,12 @@ class BinanceVenue(CcxtVenue):
             total, rows = decode_transfer_page(decoder, raw, transfer_type, source, target)
             new = [row for row in rows if row.exchange_id not in found]
             found.update((row.exchange_id, row) for row in new)
-            if len(found) >= total or len(rows) < HISTORY_PAGE:
+            if len(found) >= total:
                 return [row for row in found.values() if row.asset == asset]
+            if len(rows) < HISTORY_PAGE:  # the last page, yet fewer than `total` were listed
+                raise decoder.refuse(
+                    f"the pages list {len(found)} transfers of the {total} its total counts"
+                )
             if not new:
                 raise decoder.refuse(
                     f"page {current} repeats earlier pages ({len(found)} of {total} read): the "
