@@ -45,6 +45,54 @@ def notional(
     raise ValueError(f"no notional for {kind} markets")
 
 
+def fees_paid(
+    kind: MarketKind,
+    amount: Decimal,
+    entry_price: Decimal,
+    commission_rate: Decimal,
+    contract_size: Decimal = Decimal(1),
+) -> Decimal:
+    """The commission the opening fills paid, in the margin asset: rate x the notional at entry
+    (linear: |amount| * entry in the quote; inverse: |contracts| * size / entry in the coin)."""
+    if amount.is_zero():
+        return ZERO
+    if kind == MarketKind.LINEAR:
+        return commission_rate * abs(amount) * entry_price
+    if kind == MarketKind.INVERSE:
+        return commission_rate * abs(amount) * contract_size / entry_price
+    raise ValueError(f"no fees for {kind} markets")
+
+
+def break_even_price(
+    kind: MarketKind,
+    amount: Decimal,
+    entry_price: Decimal,
+    fees: Decimal,
+    contract_size: Decimal = Decimal(1),
+) -> Decimal:
+    """The price at which closing the position gives back exactly the fees it paid to open.
+
+    Binance's FAQ ("How to Visualize the Breakeven Price of Open Positions on Binance Futures"):
+    break-even = (total cost of the position - total gained from it) / position size, the size
+    signed (negative for a short); the fees paid are part of the cost. With `fees` in the
+    margin asset, per unit of the position:
+      linear:  BE = entry + fees / amount                          (amount signed, in the base)
+      inverse: BE = entry + fees * entry^2 / (contracts * size)    (contracts signed; fees in
+               the coin are worth fees * entry USD at entry)
+    Both are entry * (1 + side * rate) for fees = rate x notional at entry, which is what
+    Binance answers: ccxt's recorded /fapi/v3/positionRisk (long 67445.9 -> 67479.62295 at
+    0.05 %), Binance's Position Information V3 example (long 0.385 -> 0.385077 at 0.02 %) and
+    ccxt's recorded /dapi/v1/positionRisk (short 68911.00000037 -> 68876.5445003 at 0.05 %).
+    Funding is not counted (the FAQ says so). 0 when flat."""
+    if amount.is_zero():
+        return ZERO
+    if kind == MarketKind.LINEAR:
+        return entry_price + fees / amount
+    if kind == MarketKind.INVERSE:
+        return entry_price + fees * entry_price * entry_price / (amount * contract_size)
+    raise ValueError(f"no break-even price for {kind} markets")
+
+
 def initial_margin(notional_value: Decimal, leverage: int) -> Decimal:
     return abs(notional_value) / leverage
 
@@ -134,6 +182,8 @@ class PositionFigures:
     maint_margin: Decimal
     bracket: Bracket | None
     liquidation_price: Decimal
+    fees_paid: Decimal  # in the margin asset, by the opening fills
+    break_even_price: Decimal
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,6 +221,13 @@ def account_figures(state: PaperState, kind: MarketKind) -> AccountFigures:
             continue
         mark = state.mark_price(position.symbol)
         signed_notional = notional(kind, position.amount, mark, market.contract_size)
+        fees = fees_paid(
+            kind,
+            position.amount,
+            position.entry_price,
+            position.commission_rate,
+            market.contract_size,
+        )
         figures = PositionFigures(
             position=position,
             margin_asset=market.margin_asset,
@@ -184,6 +241,10 @@ def account_figures(state: PaperState, kind: MarketKind) -> AccountFigures:
             maint_margin=maintenance_margin(signed_notional, market.brackets),
             bracket=bracket_for(market.brackets, abs(signed_notional)),
             liquidation_price=ZERO,
+            fees_paid=fees,
+            break_even_price=break_even_price(
+                kind, position.amount, position.entry_price, fees, market.contract_size
+            ),
         )
         raw.append((position, figures))
 

@@ -31,6 +31,10 @@ MARGIN_WALLET = {MarketKind.LINEAR: Wallet.USDM, MarketKind.INVERSE: Wallet.COIN
 PERPETUAL_DELIVERY_DATE = 4133404800000  # Binance's "never" for perpetuals
 FUNDING_INTERVAL_HOURS = 8
 DEFAULT_LEVERAGE = 10
+# The commission a position's opening fills paid, per unit of their notional: Binance's regular
+# (VIP 0) taker rate on USD-M and COIN-M perpetuals, 0.05 %. It is what ccxt's recorded answers
+# show in `breakEvenPrice` (67445.9 -> 67479.62295 = x 1.0005); see `accounting.break_even_price`.
+DEFAULT_COMMISSION_RATE = Decimal("0.0005")
 TRAN_IDS_PER_MS = 1000  # ids an account may use per millisecond it lives before a newer one's
 MAX_SAFE_INTEGER = 2**53 - 1  # the largest integer a JSON client parsing doubles keeps exactly
 
@@ -112,6 +116,7 @@ class Position:
     entry_price: Decimal
     leverage: int = DEFAULT_LEVERAGE
     update_time: int
+    commission_rate: Decimal = DEFAULT_COMMISSION_RATE  # what its opening fills paid
 
 
 @dataclass(frozen=True, kw_only=True)

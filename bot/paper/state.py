@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.errors import UserFacingError
 from bot.paper.model import (
+    DEFAULT_COMMISSION_RATE,
     Bracket,
     Funding,
     FuturesBalance,
@@ -76,6 +77,7 @@ def state_to_json(state: PaperState) -> dict[str, Any]:
                 "entry_price": _d(position.entry_price),
                 "leverage": position.leverage,
                 "update_time": position.update_time,
+                "commission_rate": _d(position.commission_rate),
             }
             for position in state.positions
         ],
@@ -127,6 +129,8 @@ def state_from_json(data: Mapping[str, Any]) -> PaperState:
                 entry_price=Decimal(item["entry_price"]),
                 leverage=int(item["leverage"]),
                 update_time=int(item["update_time"]),
+                # absent from files written before break-even prices counted fees
+                commission_rate=Decimal(item.get("commission_rate", DEFAULT_COMMISSION_RATE)),
             )
             for item in data["positions"]
         ),

@@ -34,6 +34,29 @@ def plain(value: Decimal) -> str:
     return text
 
 
+def fixed(value: Decimal, places: int) -> str:
+    """Exactly `places` decimals, rounded toward zero, never "-0.000": how Binance renders a
+    position amount at its symbol's `quantityPrecision` ("-5.000" for ETHUSDT, "-300" for
+    BTCUSD_PERP, "0.000" when flat)."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        quantized = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
+    if quantized.is_zero():
+        quantized = abs(quantized)
+    return f"{quantized:f}"
+
+
+def short_price(value: Decimal) -> str:
+    """A USD-M entry or break-even price as Binance renders it: the shortest decimal, with at
+    least one fractional digit and at most 8 (rounded toward zero): "3000.0", "67445.9",
+    "67479.62295", "0.385077", "0.0" when flat (ccxt's recorded /fapi/v3/positionRisk answers,
+    Binance's Position Information V2/V3 examples). Not padded to the symbol's pricePrecision:
+    an average entry price is not on the tick, and Binance's answers are not padded."""
+    text = fmt8(value)
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.rstrip('0') or '0'}"
+
+
 @dataclass(frozen=True)
 class BinanceError(Exception):
     """An error answer: HTTP status plus Binance's `{"code": ..., "msg": ...}` body."""
