@@ -1,6 +1,12 @@
 """COIN-M futures account: /dapi/v1 account, balance and positionRisk, leverage brackets.
 
 Figures are in the margin coin (BTC, ETH); positions are in contracts of `contractSize` USD.
+Each endpoint has the field set of Binance's documented example (tests/fixtures/binance-docs/),
+with one exception kept on evidence: /dapi/v1/positionRisk also carries `notionalValue` and
+`isolatedWallet`, which the documented example lacks but ccxt's recording of the live answer
+(tests/fixtures/ccxt-static/) has. /dapi/v1/balance has `withdrawAvailable`, not
+`maxWithdrawAmount` (that one is /dapi/v1/account's). Prices are 8 decimals on COIN-M, as the
+live answers are; amounts have the symbol's quantityPrecision (0: whole contracts).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from typing import Any
 from bot.paper.accounting import PositionFigures, account_figures
 from bot.paper.model import DEFAULT_LEVERAGE, Market, MarketKind
 from bot.paper.routing import Call, Endpoint, symbol_filter
-from bot.paper.wire import fmt8, plain
+from bot.paper.wire import fixed, fmt8, plain
 
 ZERO = Decimal(0)
 ACCOUNT_ALIAS = "SgsR"
@@ -37,6 +43,17 @@ def _selected_markets(call: Call) -> list[Market]:
 
 
 def account(call: Call) -> dict[str, Any]:
+    """GET /dapi/v1/account."""
+    return _account(call, websocket=False)
+
+
+def account_status(call: Call) -> dict[str, Any]:
+    """The WebSocket API's `account.status`: /dapi/v1/account's figures, whose documented
+    positions also carry `notionalValue` and `isolatedWallet`."""
+    return _account(call, websocket=True)
+
+
+def _account(call: Call, *, websocket: bool) -> dict[str, Any]:
     figures = account_figures(call.state, KIND)
     assets = [
         {
@@ -59,27 +76,11 @@ def account(call: Call) -> dict[str, Any]:
     positions = []
     for market in call.state.markets_of(KIND):
         found = figures.positions.get(market.symbol)
-        entry = found.position.entry_price if found else ZERO
-        positions.append(
-            {
-                "symbol": market.symbol,
-                "positionAmt": plain(found.position.amount) if found else "0",
-                "initialMargin": fmt8(found.initial_margin) if found else "0",
-                "maintMargin": fmt8(found.maint_margin) if found else "0",
-                "unrealizedProfit": fmt8(found.unrealized_pnl if found else ZERO),
-                "positionInitialMargin": fmt8(found.initial_margin) if found else "0",
-                "openOrderInitialMargin": "0",
-                "leverage": str(_leverage(call, market.symbol)),
-                "isolated": False,
-                "positionSide": "BOTH",
-                "entryPrice": fmt8(entry),
-                "breakEvenPrice": fmt8(entry),
-                "maxQty": plain(market.max_qty),
-                "notionalValue": fmt8(found.notional) if found else "0",
-                "isolatedWallet": "0",
-                "updateTime": found.position.update_time if found else 0,
-            }
-        )
+        entry = account_position(call, market, found)
+        if websocket:
+            entry["notionalValue"] = fmt8(found.notional) if found else "0"
+            entry["isolatedWallet"] = "0"
+        positions.append(entry)
     return {
         "assets": assets,
         "positions": positions,
@@ -88,6 +89,27 @@ def account(call: Call) -> dict[str, Any]:
         "canWithdraw": True,
         "feeTier": 0,
         "updateTime": 0,
+    }
+
+
+def account_position(call: Call, market: Market, found: PositionFigures | None) -> dict[str, Any]:
+    """A `positions` entry of /dapi/v1/account: Binance's documented field set, which has no
+    notionalValue or isolatedWallet (the WebSocket `account.status` adds those)."""
+    return {
+        "symbol": market.symbol,
+        "positionAmt": fixed(found.position.amount if found else ZERO, market.quantity_precision),
+        "initialMargin": fmt8(found.initial_margin) if found else "0",
+        "maintMargin": fmt8(found.maint_margin) if found else "0",
+        "unrealizedProfit": fmt8(found.unrealized_pnl if found else ZERO),
+        "positionInitialMargin": fmt8(found.initial_margin) if found else "0",
+        "openOrderInitialMargin": "0",
+        "leverage": str(_leverage(call, market.symbol)),
+        "isolated": False,
+        "positionSide": "BOTH",
+        "entryPrice": fmt8(found.position.entry_price if found else ZERO),
+        "breakEvenPrice": fmt8(found.break_even_price if found else ZERO),
+        "updateTime": found.position.update_time if found else 0,
+        "maxQty": plain(market.max_qty),
     }
 
 
@@ -102,7 +124,6 @@ def balance(call: Call) -> list[dict[str, Any]]:
             "crossWalletBalance": fmt8(wallet.wallet_balance),
             "crossUnPnl": fmt8(wallet.unrealized_pnl),
             "availableBalance": fmt8(wallet.available_balance),
-            "maxWithdrawAmount": fmt8(wallet.max_withdraw_amount),
             "updateTime": wallet.update_time,
         }
         for wallet in figures.wallets.values()
@@ -114,9 +135,10 @@ def _position_risk_entry(
 ) -> dict[str, Any]:
     mark = call.state.mark_price(market.symbol)
     entry = figures.position.entry_price if figures else ZERO
+    amount = figures.position.amount if figures else ZERO
     return {
         "symbol": market.symbol,
-        "positionAmt": plain(figures.position.amount) if figures else "0",
+        "positionAmt": fixed(amount, market.quantity_precision),
         "entryPrice": fmt8(entry),
         "markPrice": fmt8(mark),
         "unRealizedProfit": fmt8(figures.unrealized_pnl if figures else ZERO),
@@ -130,7 +152,7 @@ def _position_risk_entry(
         "notionalValue": fmt8(figures.notional) if figures else "0",
         "isolatedWallet": "0",
         "updateTime": figures.position.update_time if figures else 0,
-        "breakEvenPrice": fmt8(entry),
+        "breakEvenPrice": fmt8(figures.break_even_price if figures else ZERO),
     }
 
 

@@ -1,7 +1,10 @@
 """USD-M futures account: /fapi/v2|v3 account, balance and positionRisk, /fapi/v1 leverageBracket.
 
-Figures come from `accounting.account_figures`; this module only shapes them as Binance does
-(v3 lists open positions only, v2 lists every symbol).
+Figures come from `accounting.account_figures`; this module only shapes them as Binance does:
+each endpoint version with exactly the field set of Binance's documented example (the examples
+are kept in tests/fixtures/binance-docs/; v3 lists open positions only, v2 every symbol).
+Money is 8 decimals (`fmt8`); a position amount has its symbol's quantityPrecision (`fixed`);
+entry and break-even prices are Binance's shortest form (`short_price`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 from bot.paper.accounting import AccountFigures, PositionFigures, WalletFigures, account_figures
 from bot.paper.model import DEFAULT_LEVERAGE, Market, MarketKind
 from bot.paper.routing import Call, Endpoint, symbol_filter
-from bot.paper.wire import fmt8, plain
+from bot.paper.wire import fixed, fmt8, plain, short_price
 
 ZERO = Decimal(0)
 ACCOUNT_ALIAS = "SgsR"
@@ -71,14 +74,20 @@ def _max_notional(market: Market, leverage: int) -> Decimal:
     return max(caps) if caps else ZERO
 
 
+def _amount(market: Market, amount: Decimal) -> str:
+    """A position amount at the symbol's quantityPrecision ("-5.000", "0.000" when flat)."""
+    return fixed(amount, market.quantity_precision)
+
+
 def _v3_position_risk(market: Market, figures: PositionFigures) -> dict[str, Any]:
+    """Binance's "Position Information V3" field set, in its order."""
     position = figures.position
     return {
         "symbol": market.symbol,
         "positionSide": "BOTH",
-        "positionAmt": plain(position.amount),
-        "entryPrice": plain(position.entry_price),
-        "breakEvenPrice": plain(position.entry_price),
+        "positionAmt": _amount(market, position.amount),
+        "entryPrice": short_price(position.entry_price),
+        "breakEvenPrice": short_price(figures.break_even_price),
         "markPrice": fmt8(figures.mark_price),
         "unRealizedProfit": fmt8(figures.unrealized_pnl),
         "liquidationPrice": fmt8(figures.liquidation_price),
@@ -100,75 +109,75 @@ def _v3_position_risk(market: Market, figures: PositionFigures) -> dict[str, Any
 def _v2_position_risk(
     call: Call, market: Market, figures: PositionFigures | None
 ) -> dict[str, Any]:
+    """Binance's "Position Information V2" field set (one-way mode), every symbol."""
     leverage = _leverage(call, market.symbol)
     mark = call.state.mark_price(market.symbol)
     if figures is None:
-        amount, entry, pnl, liquidation, notional, update = ZERO, ZERO, ZERO, ZERO, ZERO, 0
+        amount, entry, break_even, pnl, update = ZERO, ZERO, ZERO, ZERO, 0
     else:
-        amount = figures.position.amount
-        entry = figures.position.entry_price
-        pnl, liquidation = figures.unrealized_pnl, figures.liquidation_price
-        notional, update = figures.notional, figures.position.update_time
+        amount, entry = figures.position.amount, figures.position.entry_price
+        break_even, pnl = figures.break_even_price, figures.unrealized_pnl
+        update = figures.position.update_time
     return {
         "symbol": market.symbol,
-        "positionAmt": plain(amount),
-        "entryPrice": plain(entry),
-        "breakEvenPrice": plain(entry),
+        "positionAmt": _amount(market, amount),
+        "entryPrice": short_price(entry),
+        "breakEvenPrice": short_price(break_even),
         "markPrice": fmt8(mark),
         "unRealizedProfit": fmt8(pnl),
-        "liquidationPrice": fmt8(liquidation) if figures else "0",
+        "liquidationPrice": fmt8(figures.liquidation_price) if figures else "0",
         "leverage": str(leverage),
         "maxNotionalValue": plain(_max_notional(market, leverage)),
         "marginType": "cross",
         "isolatedMargin": "0.00000000",
         "isAutoAddMargin": "false",
         "positionSide": "BOTH",
-        "notional": fmt8(notional) if figures else "0",
+        "notional": fmt8(figures.notional) if figures else "0",
         "isolatedWallet": "0",
         "updateTime": update,
-        "isolated": False,
-        "adlQuantile": 2 if figures else 0,
     }
 
 
-def _account_position(
-    call: Call, market: Market, figures: PositionFigures | None, *, v2: bool
-) -> dict[str, Any]:
-    amount = figures.position.amount if figures else ZERO
-    entry = figures.position.entry_price if figures else ZERO
-    pnl = figures.unrealized_pnl if figures else ZERO
-    notional = figures.notional if figures else ZERO
-    initial = figures.initial_margin if figures else ZERO
-    maint = figures.maint_margin if figures else ZERO
-    update = figures.position.update_time if figures else 0
-    entry_dict: dict[str, Any] = {
+def _v3_account_position(market: Market, figures: PositionFigures) -> dict[str, Any]:
+    """A `positions` entry of Account Information V3: open positions only."""
+    return {
         "symbol": market.symbol,
         "positionSide": "BOTH",
-        "positionAmt": plain(amount),
-        "unrealizedProfit": fmt8(pnl),
-        "isolatedMargin": "0",
-        "notional": fmt8(notional),
+        "positionAmt": _amount(market, figures.position.amount),
+        "unrealizedProfit": fmt8(figures.unrealized_pnl),
+        "isolatedMargin": "0.00000000",
+        "notional": fmt8(figures.notional),
         "isolatedWallet": "0",
-        "initialMargin": fmt8(initial),
-        "maintMargin": fmt8(maint),
-        "updateTime": update,
+        "initialMargin": fmt8(figures.initial_margin),
+        "maintMargin": fmt8(figures.maint_margin),
+        "updateTime": figures.position.update_time,
     }
-    if v2:
-        leverage = _leverage(call, market.symbol)
-        entry_dict.update(
-            {
-                "leverage": str(leverage),
-                "entryPrice": plain(entry),
-                "positionInitialMargin": fmt8(initial),
-                "openOrderInitialMargin": "0",
-                "isolated": False,
-                "breakEvenPrice": plain(entry),
-                "maxNotional": plain(_max_notional(market, leverage)),
-                "bidNotional": "0",
-                "askNotional": "0",
-            }
-        )
-    return entry_dict
+
+
+def _v2_account_position(
+    call: Call, market: Market, figures: PositionFigures | None
+) -> dict[str, Any]:
+    """A `positions` entry of Account Information V2, every symbol. V2 has no isolatedMargin,
+    notional, isolatedWallet or breakEvenPrice here (those are V3's, or positionRisk's)."""
+    leverage = _leverage(call, market.symbol)
+    initial = figures.initial_margin if figures else ZERO
+    return {
+        "symbol": market.symbol,
+        "initialMargin": fmt8(initial) if figures else "0",
+        "maintMargin": fmt8(figures.maint_margin) if figures else "0",
+        "unrealizedProfit": fmt8(figures.unrealized_pnl if figures else ZERO),
+        "positionInitialMargin": fmt8(initial) if figures else "0",
+        "openOrderInitialMargin": "0",
+        "leverage": str(leverage),
+        "isolated": False,
+        "entryPrice": short_price(figures.position.entry_price if figures else ZERO),
+        "maxNotional": plain(_max_notional(market, leverage)),
+        "bidNotional": "0",
+        "askNotional": "0",
+        "positionSide": "BOTH",
+        "positionAmt": _amount(market, figures.position.amount if figures else ZERO),
+        "updateTime": figures.position.update_time if figures else 0,
+    }
 
 
 def _account(call: Call, *, v2: bool) -> dict[str, Any]:
@@ -194,9 +203,10 @@ def _account(call: Call, *, v2: bool) -> dict[str, Any]:
     positions = []
     for market in call.state.markets_of(KIND):
         position_figures = figures.positions.get(market.symbol)
-        if position_figures is None and not v2:
-            continue  # v3 lists only symbols with a position
-        positions.append(_account_position(call, market, position_figures, v2=v2))
+        if v2:
+            positions.append(_v2_account_position(call, market, position_figures))
+        elif position_figures is not None:  # v3 lists only symbols with a position
+            positions.append(_v3_account_position(market, position_figures))
     payload["positions"] = positions
     return payload
 

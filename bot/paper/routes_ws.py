@@ -11,8 +11,9 @@ what ccxt.pro's `sign_params` produces (keysort, then rawencode); the key, signa
 rules and their errors are the REST side's (`auth`).
 
 Methods answer from the same functions as REST (`routes_coinm`), so the figures cannot drift:
-`account.balance` is `/dapi/v1/balance` in the WebSocket field set, `account.status` is
-`/dapi/v1/account`.
+`account.balance` is `/dapi/v1/balance` (the same field set: Binance documents both with
+`withdrawAvailable` and neither with `maxWithdrawAmount`), `account.status` is `/dapi/v1/account`
+plus the two position fields its documented example adds (`notionalValue`, `isolatedWallet`).
 
 Test hooks:
 - `await PaperExchange.set_ws_enabled(False)` (`PaperExchangeThread.set_ws_enabled`, or
@@ -72,7 +73,7 @@ WS_DAPI_PATH = "/ws-dapi/v1"
 WS_FAULT_METHOD = WS_METHOD  # FaultPlan method that targets WebSocket requests; path = ws method
 REQUEST_WEIGHT_LIMIT = 2400  # per minute, as the COIN-M WS API reports it
 
-# The response fields of COIN-M `account.balance`; REST /dapi/v1/balance also has maxWithdrawAmount.
+# The response fields of COIN-M `account.balance` (Binance's example, as for REST /dapi/v1/balance).
 BALANCE_FIELDS = (
     "accountAlias",
     "asset",
@@ -139,7 +140,7 @@ METHODS: Mapping[str, WsMethod] = {
     method.name: method
     for method in (
         WsMethod("account.balance", _account_balance, weight=5),
-        WsMethod("account.status", routes_coinm.account, weight=5),
+        WsMethod("account.status", routes_coinm.account_status, weight=5),
     )
 }
 

@@ -114,8 +114,7 @@ async def test_raw_coinm_balance_endpoint(client):
             "crossWalletBalance": "0.30000000",
             "crossUnPnl": "0.00000000",
             "availableBalance": "0.25000000",
-            "maxWithdrawAmount": "0.25000000",
-            "updateTime": rows[0]["updateTime"],
+            "updateTime": rows[0]["updateTime"],  # no maxWithdrawAmount: Binance has none here
         }
     ]
     usdm_rows = await client.fapiPrivateV2GetBalance()
