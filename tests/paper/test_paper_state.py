@@ -37,6 +37,14 @@ def test_money_is_stored_as_strings():
     assert encoded["mark_prices"]["BTCUSD_PERP"] == "60000"
 
 
+def test_commission_rate_round_trips_and_defaults_for_older_files():
+    encoded = state_to_json(default_state(now=NOW))
+    assert encoded["positions"][0]["commission_rate"] == "0.0005"
+    for position in encoded["positions"]:
+        del position["commission_rate"]  # a file written before positions knew their fees
+    assert state_from_json(encoded) == default_state(now=NOW)
+
+
 def test_missing_file_is_created_with_the_default_state(tmp_path: Path):
     path = tmp_path / "nested" / "state.json"
     store = StateStore(path)
