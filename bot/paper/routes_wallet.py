@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bot.paper.limits import LimitKind
 from bot.paper.model import MarketKind
 from bot.paper.routing import Call, Endpoint
 from bot.paper.transfers import apply_transfer, known_assets, query_transfers
@@ -181,7 +182,15 @@ def funding_wallet(call: Call) -> list[dict[str, Any]]:
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("POST", "/sapi/v1/asset/transfer", post_transfer, signed=True, weight=900),
+    # Request Weight(UID) 900 (User Universal Transfer); every other sapi endpoint here is IP.
+    Endpoint(
+        "POST",
+        "/sapi/v1/asset/transfer",
+        post_transfer,
+        signed=True,
+        weight=900,
+        limit=LimitKind.UID,
+    ),
     Endpoint("GET", "/sapi/v1/asset/transfer", get_transfers, signed=True, weight=1),
     Endpoint("GET", "/sapi/v1/capital/config/getall", capital_config, signed=True, weight=10),
     Endpoint("GET", "/sapi/v1/margin/allPairs", margin_all_pairs, signed=True, weight=1),
