@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 
@@ -25,6 +25,8 @@ class Wallet(StrEnum):
     SPOT = "MAIN"
     USDM = "UMFUTURE"
     COINM = "CMFUTURE"
+    FUNDING = "FUNDING"
+    MARGIN = "MARGIN"  # cross margin; the paper lends nothing, so it holds only what came in
 
 
 MARGIN_WALLET = {MarketKind.LINEAR: Wallet.USDM, MarketKind.INVERSE: Wallet.COINM}
@@ -148,6 +150,10 @@ class PaperState:
     transfers: tuple[TransferRecord, ...] = ()
     next_tran_id: int  # see `first_tran_id`; persisted, so a restart continues the sequence
     spot_update_time: int = 0
+    # The funding and cross-margin wallets (not `funding` above: those are funding rates):
+    # balances per asset, `free` what may leave.
+    funding_wallet: Mapping[str, SpotBalance] = field(default_factory=dict)
+    margin_wallet: Mapping[str, SpotBalance] = field(default_factory=dict)
 
     def markets_of(self, kind: MarketKind) -> tuple[Market, ...]:
         return tuple(market for market in self.markets if market.kind == kind)
@@ -163,6 +169,16 @@ class PaperState:
             if position.kind == kind and position.symbol == symbol:
                 return position
         return None
+
+    def plain_balances(self, wallet: Wallet) -> Mapping[str, SpotBalance]:
+        """The wallets that hold plain free/locked balances: spot, funding, cross margin."""
+        if wallet == Wallet.SPOT:
+            return self.spot
+        if wallet == Wallet.FUNDING:
+            return self.funding_wallet
+        if wallet == Wallet.MARGIN:
+            return self.margin_wallet
+        raise ValueError(f"{wallet} is a futures wallet")
 
     def futures_balances(self, wallet: Wallet) -> Mapping[str, FuturesBalance]:
         if wallet == Wallet.USDM:

@@ -5,12 +5,14 @@ useful to a bot checking its permissions)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Any
 
-from bot.paper.model import MarketKind
+from bot.paper.limits import LimitKind
+from bot.paper.model import MarketKind, PaperState
 from bot.paper.routing import Call, Endpoint
 from bot.paper.transfers import apply_transfer, known_assets, query_transfers
-from bot.paper.wire import plain
+from bot.paper.wire import EIGHT_PLACES, plain
 
 # Every network accepts 8 decimals, matching what universal transfer accepts, so ccxt's
 # currency precision (derived from withdrawIntegerMultiple) rounds transfers to a valid amount.
@@ -157,11 +159,15 @@ def post_transfer(call: Call) -> dict[str, Any]:
 
 
 def get_transfers(call: Call) -> dict[str, Any]:
-    """Newest first; `rows` is absent when nothing matches, as on Binance."""
+    """GET /sapi/v1/asset/transfer: `{"total": n, "rows": [...]}`, newest first (rules in
+    `transfers.query_transfers`). `rows` is always there, `[]` when nothing matches: the
+    documented response example always shows it, and nothing in Binance's docs says it is left
+    out. (Real Binance has been seen answering `{"total": 0}` alone, e.g. ccxt/ccxt#6496 on the
+    older /sapi/v1/futures/transfer; the bot's decoder accepts both.)"""
     total, rows = query_transfers(call.state, call.params, now=call.now)
-    payload: dict[str, Any] = {"total": total}
-    if total:
-        payload["rows"] = [
+    return {
+        "total": total,
+        "rows": [
             {
                 "timestamp": record.timestamp,
                 "asset": record.asset,
@@ -171,17 +177,72 @@ def get_transfers(call: Call) -> dict[str, Any]:
                 "tranId": record.tran_id,
             }
             for record in rows
-        ]
-    return payload
+        ],
+    }
+
+
+def btc_valuation(state: PaperState, asset: str, amount: Decimal) -> Decimal:
+    """`amount` of `asset` in BTC at the paper's prices (USDT at 1 USD, a coin at its XXXUSDT
+    price), rounded down to 8 places; 0 for an asset without a price."""
+    prices = state.mark_prices
+    btc_price = prices.get("BTCUSDT")
+    if btc_price is None or btc_price <= 0:
+        return Decimal(0)
+    if asset == "BTC":
+        value = amount
+    elif asset == "USDT":
+        value = amount / btc_price
+    elif f"{asset}USDT" in prices:
+        value = amount * prices[f"{asset}USDT"] / btc_price
+    else:
+        return Decimal(0)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return value.quantize(EIGHT_PLACES, rounding=ROUND_DOWN)
 
 
 def funding_wallet(call: Call) -> list[dict[str, Any]]:
-    """The funding wallet is not modelled: always empty."""
-    return []
+    """POST /sapi/v1/asset/get-funding-asset (Funding Wallet, Request Weight(IP) 1,
+    https://developers.binance.com/docs/wallet/asset/funding-wallet): one entry per asset held,
+    shaped as the documented example `{"asset", "free", "locked", "freeze", "withdrawing",
+    "btcValuation"}`, all strings. `asset` narrows it to one asset; `btcValuation` is computed
+    only when `needBtcValuation=true` ("0" otherwise). Assets whose balances are all zero are
+    left out, as Binance documents for its sibling POST /sapi/v3/asset/getUserAsset ("only
+    return >0 data"); the funding page documents no rule of its own."""
+    wanted = call.params.get("asset") or None
+    valued = call.params.get("needBtcValuation", "").lower() == "true"
+    state = call.state
+    result = []
+    for asset in sorted(state.funding_wallet):
+        balance = state.funding_wallet[asset]
+        if wanted is not None and asset != wanted:
+            continue
+        if balance.free.is_zero() and balance.locked.is_zero():
+            continue
+        valuation = btc_valuation(state, asset, balance.free + balance.locked) if valued else 0
+        result.append(
+            {
+                "asset": asset,
+                "free": plain(balance.free),
+                "locked": plain(balance.locked),
+                "freeze": "0",
+                "withdrawing": "0",
+                "btcValuation": plain(Decimal(valuation)),
+            }
+        )
+    return result
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("POST", "/sapi/v1/asset/transfer", post_transfer, signed=True, weight=900),
+    # Request Weight(UID) 900 (User Universal Transfer); every other sapi endpoint here is IP.
+    Endpoint(
+        "POST",
+        "/sapi/v1/asset/transfer",
+        post_transfer,
+        signed=True,
+        weight=900,
+        limit=LimitKind.UID,
+    ),
     Endpoint("GET", "/sapi/v1/asset/transfer", get_transfers, signed=True, weight=1),
     Endpoint("GET", "/sapi/v1/capital/config/getall", capital_config, signed=True, weight=10),
     Endpoint("GET", "/sapi/v1/margin/allPairs", margin_all_pairs, signed=True, weight=1),

@@ -1,4 +1,5 @@
-"""What an endpoint is: a method and path, whether it is signed, its weight, and a handler.
+"""What an endpoint is: a method and path, whether it is signed, its weight (and whether it
+counts against the IP or the account), and a handler.
 
 Handlers are synchronous functions of a `Call`: they read the state, and a mutating one commits
 the next state before returning, so nothing can interleave between the check and the change.
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.paper.limits import LimitKind
 from bot.paper.model import MarketKind, PaperState
 from bot.paper.state import StateStore
 from bot.paper.wire import BinanceError
@@ -39,6 +41,7 @@ class Endpoint:
     handler: Handler
     signed: bool = False
     weight: int = 1
+    limit: LimitKind = LimitKind.IP  # sapi endpoints are IP or UID limited (see `limits`)
 
 
 def endpoints_by_route(groups: Iterable[Iterable[Endpoint]]) -> dict[tuple[str, str], Endpoint]:

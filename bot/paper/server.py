@@ -35,6 +35,7 @@ from bot.paper.faults import (
     MutationError,
     Override,
 )
+from bot.paper.limits import WeightMeter
 from bot.paper.model import PaperState, now_ms
 from bot.paper.routes_admin import admin_handler
 from bot.paper.routes_ws import WsApi, binance_ws_urls
@@ -45,7 +46,6 @@ from bot.paper.wire import BinanceError, dumps
 
 logger = logging.getLogger(__name__)
 
-WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 REQUEST_LOG_SIZE = 1000
 ADMIN_PREFIX = "/_paper"
 ALL_ENDPOINTS = (
@@ -85,30 +85,6 @@ def binance_urls(base_url: str, template: Mapping[str, Any], *, ws: bool = False
     return result
 
 
-class WeightMeter:
-    """Request weight used in the current minute, per API family, as Binance counts it."""
-
-    def __init__(self) -> None:
-        self._minute = -1
-        self._used: dict[str, int] = {}
-
-    def add(self, path: str, weight: int, now: int) -> int:
-        minute = now // 60_000
-        if minute != self._minute:
-            self._minute, self._used = minute, {}
-        family = _family(path)
-        self._used[family] = self._used.get(family, 0) + weight
-        return self._used[family]
-
-
-def _family(path: str) -> str:
-    if path.startswith("/fapi/"):
-        return "fapi"
-    if path.startswith("/dapi/"):
-        return "dapi"
-    return "api"
-
-
 class PaperExchange:
     """The server, run inside the caller's event loop (`async with PaperExchange(store)`)."""
 
@@ -120,8 +96,12 @@ class PaperExchange:
         secret: str = PAPER_SECRET,
         test_hooks: bool = False,
         clock: Callable[[], int] = now_ms,
+        enforce_weight_limits: bool = True,
     ) -> None:
+        """`enforce_weight_limits=False` still counts and reports weight but never answers 429:
+        for load runs that send faster than Binance allows on purpose (see `limits`)."""
         self.store = store
+        self.enforce_weight_limits = enforce_weight_limits
         self.faults = FaultPlan()
         self.test_hooks = test_hooks
         self.ws_enabled = True  # False: /ws-dapi/v1 refuses handshakes (503); see set_ws_enabled
@@ -249,8 +229,14 @@ class PaperExchange:
             if path in self._paths:
                 raise web.HTTPMethodNotAllowed(request.method, self._methods(path))
             raise web.HTTPNotFound()
-        used = self._weights.add(path, endpoint.weight, self.server_time())
-        headers = {WEIGHT_HEADER: str(used)}
+        usage = self._weights.add(
+            request.method, path, endpoint.weight, endpoint.limit, self.server_time()
+        )
+        headers = usage.headers()
+        if usage.refusal is not None and self.enforce_weight_limits:
+            logger.info("rate limit on %s %s: %s used", request.method, path, usage.used)
+            refused = {**headers, "Retry-After": str(usage.retry_after_seconds)}
+            return _json(usage.refusal.body(), status=usage.refusal.status, headers=refused)
         fault = self.faults.take(request.method, path)
         if fault is not None and fault.override is not None:
             logger.info(

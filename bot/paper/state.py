@@ -50,7 +50,9 @@ __all__ = [
     "state_to_json",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Schema 1 had no funding and no cross-margin wallet: such a file loads with both empty.
+READABLE_SCHEMAS = frozenset({1, SCHEMA_VERSION})
 
 
 def _d(value: Decimal) -> str:
@@ -62,13 +64,12 @@ def state_to_json(state: PaperState) -> dict[str, Any]:
     return {
         "schema": SCHEMA_VERSION,
         "markets": [_market_to_json(market) for market in state.markets],
-        "spot": {
-            asset: {"free": _d(balance.free), "locked": _d(balance.locked)}
-            for asset, balance in state.spot.items()
-        },
+        "spot": _plain_to_json(state.spot),
         "spot_update_time": state.spot_update_time,
         "usdm": _futures_to_json(state.usdm),
         "coinm": _futures_to_json(state.coinm),
+        "funding_wallet": _plain_to_json(state.funding_wallet),
+        "margin_wallet": _plain_to_json(state.margin_wallet),
         "positions": [
             {
                 "kind": position.kind.value,
@@ -107,17 +108,16 @@ def state_to_json(state: PaperState) -> dict[str, Any]:
 
 def state_from_json(data: Mapping[str, Any]) -> PaperState:
     schema = data.get("schema")
-    if schema != SCHEMA_VERSION:
+    if isinstance(schema, bool) or schema not in READABLE_SCHEMAS:
         raise ValueError(
             f"paper state schema {schema!r} is not supported (expected {SCHEMA_VERSION}); "
             "delete the state file to start from the default account"
         )
     return PaperState(
         markets=tuple(_market_from_json(item) for item in data["markets"]),
-        spot={
-            asset: SpotBalance(free=Decimal(item["free"]), locked=Decimal(item["locked"]))
-            for asset, item in data["spot"].items()
-        },
+        spot=_plain_from_json(data["spot"]),
+        funding_wallet=_plain_from_json(data["funding_wallet"]) if schema >= 2 else {},
+        margin_wallet=_plain_from_json(data["margin_wallet"]) if schema >= 2 else {},
         spot_update_time=int(data["spot_update_time"]),
         usdm=_futures_from_json(data["usdm"]),
         coinm=_futures_from_json(data["coinm"]),
@@ -156,6 +156,20 @@ def state_from_json(data: Mapping[str, Any]) -> PaperState:
         ),
         next_tran_id=int(data["next_tran_id"]),
     )
+
+
+def _plain_to_json(balances: Mapping[str, SpotBalance]) -> dict[str, Any]:
+    return {
+        asset: {"free": _d(balance.free), "locked": _d(balance.locked)}
+        for asset, balance in balances.items()
+    }
+
+
+def _plain_from_json(data: Mapping[str, Any]) -> dict[str, SpotBalance]:
+    return {
+        asset: SpotBalance(free=Decimal(item["free"]), locked=Decimal(item["locked"]))
+        for asset, item in data.items()
+    }
 
 
 def _futures_to_json(balances: Mapping[str, FuturesBalance]) -> dict[str, Any]:

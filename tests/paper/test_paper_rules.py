@@ -174,7 +174,9 @@ def test_apply_transfer_moves_exactly_and_records_history():
         ("USDT", "3000.00000001", "UMFUTURE_MAIN", -5013),  # more than maxWithdrawAmount
         ("BTC", "0.25000001", "CMFUTURE_MAIN", -5013),
         ("ETH", "0.1", "UMFUTURE_MAIN", -5013),  # nothing there
-        ("USDT", "1", "MAIN_FUNDING", -1100),
+        ("USDT", "1", "NOPE", -1102),  # not in the documented ENUM
+        ("USDT", "1", "UMFUTURE_CMFUTURE", -1102),  # not documented either
+        ("USDT", "1", "MAIN_OPTION", -1020),  # documented, but no options wallet here
         ("USDT", "1", None, -1102),
         (None, "1", "MAIN_UMFUTURE", -1102),
         ("DOGE", "1", "MAIN_UMFUTURE", -1100),
@@ -246,7 +248,7 @@ def test_query_transfers_time_window_and_defaults():
     # without times Binance answers the last 7 days only
     total, _ = query_transfers(state, {"type": "MAIN_UMFUTURE"}, now=NOW + 8 * 86_400_000)
     assert total == 0
-    total, rows = query_transfers(state, {"type": "MAIN_UMFUTURE", "size": "500"}, now=NOW + 5000)
+    total, rows = query_transfers(state, {"type": "MAIN_UMFUTURE", "size": "100"}, now=NOW + 5000)
     assert total == 5 and len(rows) == 5
     with pytest.raises(BinanceError):
         query_transfers(state, {}, now=NOW)

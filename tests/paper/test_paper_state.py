@@ -90,6 +90,40 @@ def test_in_memory_store_writes_nothing(tmp_path: Path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_funding_and_margin_wallets_round_trip():
+    state, _ = apply_transfer(
+        default_state(now=NOW), asset="USDT", amount="12.5", transfer_type="MAIN_FUNDING", now=NOW
+    )
+    state, _ = apply_transfer(
+        state, asset="ETH", amount="0.25", transfer_type="MAIN_MARGIN", now=NOW
+    )
+    encoded = json.loads(json.dumps(state_to_json(state)))
+    assert encoded["schema"] == 2
+    assert encoded["funding_wallet"] == {"USDT": {"free": "12.5", "locked": "0"}}
+    assert encoded["margin_wallet"] == {"ETH": {"free": "0.25", "locked": "0"}}
+    assert state_from_json(encoded) == state
+
+
+def test_a_schema_1_file_loads_with_empty_funding_and_margin_wallets(tmp_path: Path):
+    """Files written before the funding and cross-margin wallets existed: everything else as
+    saved, both new wallets empty; the next commit rewrites the file as schema 2."""
+    path = tmp_path / "state.json"
+    saved = default_state(now=NOW)
+    data = state_to_json(saved)
+    data["schema"] = 1
+    del data["funding_wallet"], data["margin_wallet"]
+    path.write_text(json.dumps(data))
+    store = StateStore(path)
+    assert store.state == saved
+    assert store.state.funding_wallet == {} and store.state.margin_wallet == {}
+    moved, _ = apply_transfer(
+        store.state, asset="USDT", amount="1", transfer_type="MAIN_FUNDING", now=NOW
+    )
+    store.commit(moved)
+    assert json.loads(path.read_text())["schema"] == 2
+    assert StateStore.load(path) == moved
+
+
 def test_unknown_schema_is_refused(tmp_path: Path):
     path = tmp_path / "state.json"
     data = state_to_json(default_state(now=NOW))
