@@ -280,8 +280,9 @@ def decode_tran_id(decoder: Decoder, entry: Mapping[str, Any], path: str) -> str
 def decode_transfer_page(
     decoder: Decoder, raw: Any, transfer_type: str, source: str, target: str
 ) -> tuple[int, list[VenueTransfer]]:
-    """One page of GET /sapi/v1/asset/transfer: `total` and its `rows` (Binance leaves `rows`
-    out only when there is nothing, `{"total": 0}`)."""
+    """One page of GET /sapi/v1/asset/transfer: `total` and its `rows`. The documented example
+    always has `rows`; `{"total": 0}` without it is still read as empty (the one reading of a
+    missing list that cannot hide a transfer), never a `total` above 0 without rows."""
     answer = decoder.mapping(raw)
     total = decoder.field(answer, "total", "the answer")
     if isinstance(total, bool) or not isinstance(total, int) or total < 0:
