@@ -19,7 +19,7 @@ from bot.config import Config, parse_config
 from bot.errors import CorrectionRefused
 from bot.ledger import Ledger
 from bot.ledger.queries import corrections_of
-from bot.model import PlannedTransfer, Rule, TransferStatus
+from bot.model import TransferStatus
 from bot.paper import PaperExchangeThread, PaperState
 from bot.paper.model import now_ms
 from bot.paper.transfers import apply_transfer
@@ -33,6 +33,7 @@ from tests.integration.conftest import (
     live_venue,
     set_usdm_short,
 )
+from tests.ledger.items import TOP_UP
 
 Bot = Callable[..., Invocation]
 
@@ -264,17 +265,7 @@ async def test_a_venue_without_history_needs_force_and_is_recorded_unchecked(
 ) -> None:
     ledger = Ledger.open(coinw_config.ledger_url)
     run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
-    item = PlannedTransfer(
-        venue="coinw",
-        hedges=("eth",),
-        asset="USDT",
-        from_account="spot",
-        to_account="swap",
-        amount=D("100"),
-        rule=Rule.TOP_UP,
-        reason="below band",
-        figures={},
-    )
+    item = dataclasses.replace(TOP_UP, venue="coinw", to_account="swap", amount=D("100"))
     row = ledger.record_intent(run, item, amount=D("100"), inputs={})
     with pytest.raises(CorrectionRefused) as refused:
         await assign_transfer(
