@@ -23,6 +23,7 @@ from bot.ledger.queries import exchange_id_holders, find_transfer
 from bot.ledger.store import Ledger, TransferRecord, assign_refusal, held_by
 from bot.model import VenueTransfer
 from bot.money import plain
+from bot.reconcile import DONE
 from bot.retry import Timing
 from bot.venues.base import Venue
 from bot.venues.session import open_venues
@@ -30,7 +31,6 @@ from bot.venues.session import open_venues
 #: how far before the intent the venue's history is read (its clock and ours differ)
 HISTORY_LEAD = timedelta(minutes=10)
 NOT_CHECKED = "not checked against the venue"
-OK_STATUSES = ("ok", "confirmed", "success")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,7 +155,7 @@ def mismatch(venue: Venue, record: TransferRecord, entry: VenueTransfer) -> str 
             f"{head} moved {plain(entry.amount)} {entry.asset}, transfer {record.id} is "
             f"{plain(record.amount)} {record.asset}; the amounts must be equal"
         )
-    if entry.status is not None and entry.status.lower() not in OK_STATUSES:
+    if entry.status is not None and entry.status.lower() not in DONE:
         return f"{head} is {entry.status} on the venue, not done"
     return None
 
