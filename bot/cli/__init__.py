@@ -1,0 +1,18 @@
+"""The `bot` command: parse arguments, call the use case, render the result. No logic here.
+
+One module per group of commands; each imports what it needs when it runs, so that `bot --help`
+loads neither ccxt nor SQLAlchemy. Exit codes: 0 done or nothing to do; 1 the cycle ran but a
+transfer failed (or its outcome is unknown); 2 bad config, bad arguments, or a venue that cannot
+be used. Errors are one line on stderr that names the field or venue and the fix.
+"""
+
+from bot.cli import (  # noqa: F401  (importing a command module registers its commands)
+    cycle_commands,
+    ledger_commands,
+    paper_commands,
+    run_commands,
+    setup_commands,
+)
+from bot.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,235 @@
+"""The `bot` application: the typer app, its global options, and the helpers every command
+module shares (loading config, opening the ledger, one-line errors and exit codes).
+
+Nothing heavy is imported at module level: `bot --help` must not load ccxt, SQLAlchemy or
+aiohttp, so each command imports what it needs when it runs.
+
+Exit codes: 0 done or nothing to do; 1 the cycle ran but a transfer failed (or its outcome is
+unknown); 2 bad config, bad arguments, or a venue that cannot be used. Errors are one line on
+stderr that names the field or venue and the fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from typer._click import exceptions as click_errors
+from typer.core import TyperGroup
+
+from bot.config import CONFIG_ENV, config_path, load_config
+from bot.errors import UserFacingError, VenueError
+from bot.redact import install_log_redaction, redact
+from bot.usage import ArgumentProblem, describe_usage_error, hoist_global_options
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.ledger import Ledger
+
+T = TypeVar("T")
+
+log = logging.getLogger("bot")
+
+
+class BotGroup(TyperGroup):
+    """The `bot` command: global options anywhere on the line, and every way a command can
+    end (usage error, user error, unexpected exception) turned into one line and an exit code."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> NoReturn:  # type: ignore[override]
+        argv = hoist_global_options(sys.argv[1:] if args is None else args)
+        extra["standalone_mode"] = False
+        try:
+            code = super().main(argv, "bot", **extra)
+        except click_errors.UsageError as exc:
+            code = print_error(describe_usage_error(exc), 2)
+        except typer.Abort:
+            code = 130
+        except click_errors.ClickException as exc:
+            code = print_error(exc.format_message(), exc.exit_code)
+        except UserFacingError as exc:
+            code = print_error(str(exc), exc.exit_code)
+        except VenueError as exc:
+            code = print_error(f"venue {exc}", 2)
+        except Exception as exc:  # the last line of defence: never a traceback on screen
+            code = print_error(_unexpected(exc, argv), 1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _help_when_bare(ctx: typer.Context) -> None:
+    """A group called without a command prints its help and succeeds."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+
+
+def _group(help_text: str) -> typer.Typer:
+    group = typer.Typer(help=help_text, invoke_without_command=True, rich_markup_mode=None)
+    group.callback()(_help_when_bare)
+    return group
+
+
+app = typer.Typer(
+    cls=BotGroup,
+    help="Keep funding-rate hedges funded: move collateral between spot and futures wallets. "
+    "--config and -v may also follow the command (bot plan --config X).",
+    invoke_without_command=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+ledger_app = _group("Audit the ledger of runs and transfers.")
+config_app = _group("Validate the configuration.")
+paper_app = _group("The built-in paper exchange.")
+db_app = _group("Ledger database schema.")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(config_app, name="config")
+app.add_typer(paper_app, name="paper")
+app.add_typer(db_app, name="db")
+
+out = Console()
+if not out.is_terminal:
+    out = Console(width=160)  # piped output: do not wrap tables at 80 columns
+err = Console(stderr=True)
+
+
+class Context:
+    def __init__(self, config_file: Path, *, from_env: bool) -> None:
+        self.config_file = config_file
+        self.from_env = from_env
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_file, from_env=self.from_env)
+        return self._config
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            metavar="PATH",
+            help=f"Path to config.yaml (default: ${CONFIG_ENV}, else ./config.yaml).",
+        ),
+    ] = None,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            show_default=False,
+            help="-v: info, -vv: debug (ccxt requests).",
+        ),
+    ] = 0,
+) -> None:
+    install_log_redaction()
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Context(config_path(config), from_env=config is None and CONFIG_ENV in os.environ)
+    _help_when_bare(ctx)
+
+
+def context_of(ctx: typer.Context) -> Context:
+    return ctx.obj  # type: ignore[no-any-return]
+
+
+def print_error(message: str, code: int) -> int:
+    """One line on stderr, whatever the message held (newlines, secrets)."""
+    line = " ".join(redact(message).split())
+    print(f"error: {line}", file=sys.stderr, flush=True)
+    return code
+
+
+def _unexpected(exc: BaseException, argv: list[str]) -> str:
+    """Log the traceback where the user can find it; say in one line what failed and where."""
+    command = " ".join(a for a in argv if not a.startswith("-"))[:60] or "bot"
+    log_file = _write_traceback(exc)
+    where = f"details: {log_file}" if log_file else "details: run again with -v"
+    reason = str(exc) or type(exc).__name__
+    return f"{command} failed unexpectedly: {type(exc).__name__}: {reason} ({where})"
+
+
+def _write_traceback(exc: BaseException) -> Path | None:
+    import tempfile
+    import traceback
+
+    log.debug("unexpected error", exc_info=exc)
+    text = "".join(traceback.format_exception(exc))
+    try:
+        handle, name = tempfile.mkstemp(prefix="bot-error-", suffix=".log")
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(redact(text))
+    except OSError:
+        return None
+    return Path(name)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    print_error(message, code)
+    raise typer.Exit(code)
+
+
+def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine; user-facing and venue errors become one line and exit 2."""
+    try:
+        return asyncio.run(factory())
+    except UserFacingError as exc:
+        fail(str(exc), exc.exit_code)
+    except VenueError as exc:
+        fail(f"venue {exc}")
+
+
+def open_ledger(config: Config) -> Ledger:
+    from bot.ledger import Ledger
+
+    try:
+        return Ledger.open(config.ledger_url)
+    except UserFacingError as exc:
+        fail(str(exc), exc.exit_code)
+
+
+def load(ctx: typer.Context) -> Config:
+    try:
+        return context_of(ctx).config
+    except UserFacingError as exc:
+        fail(str(exc), exc.exit_code)
+
+
+def argument(parse: Callable[[], T]) -> T:
+    """Run an argument parser; a bad value is one line and exit 2."""
+    try:
+        return parse()
+    except ArgumentProblem as exc:
+        fail(str(exc))
+
+
+def exit_for_venues(errors: dict[str, Exception]) -> None:
+    """One line per venue left out; exit 2 when its config is at fault, else 1. The other
+    venues have done their work by now."""
+    if not errors:
+        return
+    from bot.cycle import venue_error_lines
+
+    for line in venue_error_lines(errors):
+        print_error(line, 1)
+    raise typer.Exit(2 if any(isinstance(e, UserFacingError) for e in errors.values()) else 1)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,208 @@
+"""The cycle's commands: `rebalance`, `reconcile` (and `--assign`), `plan`, `balances`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Annotated
+
+import typer
+
+from bot.cli.app import (
+    app,
+    argument,
+    exit_for_venues,
+    fail,
+    load,
+    open_ledger,
+    out,
+    run_async,
+)
+from bot.errors import UserFacingError, VenueError
+from bot.usage import parse_transfer_id
+
+
+@app.command("rebalance")
+def rebalance_command(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Read, plan, size and record; move nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Run one cycle: read, plan, move what is needed, record everything."""
+    from bot import render
+    from bot.cycle import rebalance, venue_error_lines
+
+    config = load(ctx)
+    ledger = open_ledger(config)
+    try:
+        result = run_async(lambda: rebalance(config, ledger, dry_run=dry_run))
+    finally:
+        ledger.close()
+    if as_json:
+        payload = {
+            "run_id": result.run_id,
+            "dry_run": dry_run,
+            "reconciled": [render.transfer_json(t) for t in result.reconciled.resolved],
+            "unsettled": [render.transfer_json(t) for t in result.reconciled.still_open],
+            "plan": render.plan_json(result.plan),
+            "transfers": [render.transfer_json(t) for t in result.transfers],
+            "blocked": [b.message for b in result.blocked],
+            "venue_errors": dict(
+                zip(result.venue_errors, venue_error_lines(result.venue_errors), strict=True)
+            ),
+        }
+        print(json.dumps(payload, indent=2))
+    else:
+        render.print_reconciled(out, result.reconciled)
+        render.print_plan(out, result.plan)
+        title = f"Run {result.run_id}" + (" (dry run: nothing moved)" if dry_run else "")
+        render.print_transfers(out, result.transfers, title, show_created=False)
+        render.print_manual_actions(out, result.transfers)
+        for blocked in result.blocked:
+            out.print(f"blocked: {blocked.message}", markup=False, highlight=False)
+    exit_for_venues(result.venue_errors)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command("reconcile")
+def reconcile_command(
+    ctx: typer.Context,
+    assign_ids: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--assign",
+            metavar="ID TRAN_ID",
+            help="Settle ledger transfer ID (pending/unknown) as the venue's transfer TRAN_ID, "
+            "after checking the venue's history: same asset, direction and exact amount, held "
+            "by no other row. Needs --reason.",
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", metavar="TEXT", help="With --assign: why (recorded)."),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            metavar="NAME",
+            help="With --assign: who (recorded); default $USER or the login name.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="With --assign, on a venue without a transfer history API only: record it "
+            "unchecked, on your word.",
+        ),
+    ] = False,
+) -> None:
+    """Settle pending/unknown transfers against each venue's transfer history now; or, with
+    --assign, settle one as the venue transfer you name."""
+    if assign_ids is not None:
+        _assign(ctx, assign_ids, reason=reason, by=by, force=force)
+        return
+    for option, given in (("--reason", reason), ("--by", by), ("--force", force or None)):
+        if given is not None:
+            fail(f"{option}: only with --assign ID TRAN_ID")
+    from bot import render
+    from bot.cycle import reconcile
+
+    config = load(ctx)
+    ledger = open_ledger(config)
+    try:
+        report = run_async(lambda: reconcile(config, ledger))
+    finally:
+        ledger.close()
+    render.print_reconciled(out, report, quiet_when_empty=False)
+    if report.still_open:
+        raise typer.Exit(1)
+
+
+def _assign(
+    ctx: typer.Context, ids: tuple[str, str], *, reason: str | None, by: str | None, force: bool
+) -> None:
+    """`bot reconcile --assign ID TRAN_ID`: one line; exit 2 for bad input, 1 for a venue."""
+    from bot import render
+    from bot.assign import assign
+
+    transfer_id = argument(lambda: parse_transfer_id("--assign ID", ids[0]))
+    tran_id = ids[1].strip()
+    if not tran_id:
+        fail("--assign TRAN_ID: empty; give the venue's transfer id (--assign 12 987654321)")
+    if reason is None or not reason.strip():
+        fail('--reason: required with --assign; say why (--reason "ticket 4411: two look-alikes")')
+    reason = " ".join(reason.split())  # recorded and echoed as one line
+    operator = by if by is not None else _login_name()
+    if not operator.strip():
+        fail("--by: empty; give your name (--by alice)")
+    config = load(ctx)
+    ledger = open_ledger(config)
+    try:
+        done = asyncio.run(
+            assign(
+                config, ledger, transfer_id, tran_id, operator=operator, reason=reason, force=force
+            )
+        )
+    except VenueError as exc:
+        fail(f"venue {exc}; nothing was recorded, run it again when the venue answers", 1)
+    except UserFacingError as exc:
+        fail(str(exc), exc.exit_code)
+    finally:
+        ledger.close()
+    out.print(render.assignment_line(done), markup=False, highlight=False, soft_wrap=True)
+
+
+def _login_name() -> str:
+    """$USER, else the login name; refuses when neither can be found."""
+    import getpass
+
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        fail("--by: cannot tell who you are ($USER is unset); give your name (--by alice)")
+
+
+@app.command("plan")
+def plan_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Show what would move and why, with the numbers. Records nothing."""
+    from bot import render
+    from bot.cycle import inspect
+
+    config = load(ctx)
+    _, plan, errors = run_async(lambda: inspect(config))
+    if as_json:
+        print(json.dumps(render.plan_json(plan), indent=2))
+    else:
+        render.print_plan(out, plan)
+    exit_for_venues(errors)
+
+
+@app.command("balances")
+def balances_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print balances as JSON.")] = False,
+) -> None:
+    """Show spot and futures wallets, positions, funding and each hedge's margin ratio."""
+    from bot import render
+    from bot.cycle import inspect, venue_error_lines
+
+    config = load(ctx)
+    state, plan, errors = run_async(lambda: inspect(config))
+    if as_json:
+        payload = render.state_json(state)
+        payload["unreachable"] = dict(zip(errors, venue_error_lines(errors), strict=True))
+        print(json.dumps(payload, indent=2))
+    else:
+        render.print_state(out, state, plan)
+        for name in sorted(errors):
+            out.print(f"{name}: unreachable (see the error below)", markup=False)
+    exit_for_venues(errors)

@@ -1,0 +1,71 @@
+"""Setting up: `config check`, `venues`, `db upgrade`."""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli.app import (
+    app,
+    config_app,
+    context_of,
+    db_app,
+    exit_for_venues,
+    load,
+    open_ledger,
+    out,
+    run_async,
+)
+from bot.redact import redact
+
+
+@config_app.command("check")
+def config_check(ctx: typer.Context) -> None:
+    """Validate config.yaml and the environment, connect to every venue, check every hedge."""
+    from bot.venues.session import open_venues
+
+    config = load(ctx)
+
+    async def check() -> list[tuple[str, str, int]]:
+        async with open_venues(config, dry_run=True) as venues:
+            return [(name, venue.client.id, len(venue.hedges)) for name, venue in venues.items()]
+
+    rows = run_async(check)
+    out.print(f"config ok: {context_of(ctx).config_file}")
+    for name, exchange_id, hedges in rows:
+        out.print(f"  venue {name}: {exchange_id}, {hedges} hedge(s), markets checked")
+    out.print(f"  ledger: {redact(config.ledger_url)}")
+
+
+@app.command("venues")
+def venues_command(ctx: typer.Context) -> None:
+    """Show what each configured venue can do: balances, positions, funding, transfers...
+    Every configured venue is listed; one that cannot be reached is marked (exit 1)."""
+    from bot import render
+    from bot.cycle import venue_error_lines
+    from bot.venues.session import open_venues
+
+    config = load(ctx)
+    failures: dict[str, Exception] = {}
+
+    async def read() -> list:  # type: ignore[type-arg]
+        async with open_venues(config, dry_run=True, failures=failures) as venues:
+            return [(name, venue.capabilities()) for name, venue in venues.items()]
+
+    rows = run_async(read)
+    lines = dict(zip(failures, venue_error_lines(failures), strict=True))
+    render.print_capabilities(out, sorted(rows), unreachable=lines)
+    exit_for_venues(failures)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply ledger migrations up to the newest schema."""
+    from bot.ledger import db as ledger_db
+
+    config = load(ctx)
+    ledger = open_ledger(config)
+    try:
+        revision = ledger_db.current_revision(ledger.engine)
+    finally:
+        ledger.close()
+    out.print(f"ledger schema at {revision} (head {ledger_db.head_revision()})")
