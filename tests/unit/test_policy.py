@@ -135,7 +135,11 @@ CASES = [
     ),
     Case(
         "seed: after closing part of the short, return the freed USDT to spot",
-        [wallet("spot", "USDT", "1000"), wallet("linear", "USDT", "7500")],
+        [
+            wallet("spot", "USDT", "1000"),
+            wallet("spot", "ETH", "1"),
+            wallet("linear", "USDT", "7500"),
+        ],
         [short("ETH/USDT:USDT", "7500")],  # the short halved from 15000: ratio 1.0
         expect=[(Rule.RETURN_EXCESS, "USDT", "linear", "spot", "3750")],
     ),
