@@ -7,7 +7,7 @@ pure function of it and the ledger can store it exactly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -99,6 +99,18 @@ class LeverageTier:
     floor: Decimal
     maint_margin_rate: Decimal
     cum: Decimal
+
+    @staticmethod
+    def ladder(floors_and_rates: Iterable[tuple[Decimal, Decimal]]) -> tuple[LeverageTier, ...]:
+        """Tiers from (floor, maintenance rate), with Binance's maintenance amount:
+        cum_i = cum_(i-1) + floor_i x (rate_i - rate_(i-1))."""
+        tiers: list[LeverageTier] = []
+        cum, previous = ZERO, ZERO
+        for floor, rate in sorted(floors_and_rates):
+            cum += floor * (rate - previous)
+            tiers.append(LeverageTier(floor=floor, maint_margin_rate=rate, cum=cum))
+            previous = rate
+        return tuple(tiers)
 
 
 def _frozen(mapping: Mapping) -> Mapping:

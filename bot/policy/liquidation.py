@@ -26,6 +26,9 @@ from bot.model import LeverageTier, MarketKind
 from bot.money import ZERO
 
 ONE = Decimal(1)
+#: An inverse short whose uncovered part is below this fraction of its notional is covered:
+#: what is left is the rounding of the figures, not a price that can be reached.
+COVERED = Decimal("1E-12")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,18 +51,6 @@ class ShortLeg:
         return max(ZERO, self.notional * self.maint_margin_rate - self.cum)
 
 
-def derive_cum(floors_and_rates: Sequence[tuple[Decimal, Decimal]]) -> tuple[LeverageTier, ...]:
-    """Tiers from (floor, maintenance rate), with Binance's maintenance amount:
-    cum_i = cum_(i-1) + floor_i x (rate_i - rate_(i-1))."""
-    tiers: list[LeverageTier] = []
-    cum, previous = ZERO, ZERO
-    for floor, rate in sorted(floors_and_rates):
-        cum += floor * (rate - previous)
-        tiers.append(LeverageTier(floor=floor, maint_margin_rate=rate, cum=cum))
-        previous = rate
-    return tuple(tiers)
-
-
 def tier_for(tiers: Sequence[LeverageTier], abs_notional: Decimal) -> LeverageTier | None:
     """The tier whose floor is the highest at or below the notional; None without a table."""
     chosen = None
@@ -80,7 +71,7 @@ def liquidation_price(
         )
         return price if price > 0 else ZERO
     denominator = leg.size / leg.mark - equity + others_maintenance - leg.cum
-    if denominator <= 0:
+    if denominator <= leg.notional * COVERED:
         return None
     return leg.size * (ONE - leg.maint_margin_rate) / denominator
 

@@ -96,13 +96,18 @@ def liquidation_needs(pool: Pool, leg: HedgeLeg) -> Needs:
             f"{(leg.distance or ZERO) * 100:.1f}% above mark {plain(short.mark)} ({source}; "
             f"maintenance rate {plain(short.maint_margin_rate)} from {leg.rate_source})"
         )
+    target = equity_at(goal)
+    shown = plain(target.quantize(Decimal("0.00000001")))
     return Needs(
         lower=equity_at(lower),
-        target=equity_at(goal),
+        target=target,
         upper=equity_at(upper),
         shape=where,
         band=f"band [{lower * 100:.1f}%, {upper * 100:.1f}%]",
-        toward=f"{goal * 100:.1f}% above mark (equity {plain(pool.equity)} {pool.asset})",
+        toward=(
+            f"liquidation {goal * 100:.1f}% above mark (equity {plain(pool.equity)} -> "
+            f"{shown} {pool.asset})"
+        ),
     )
 
 
