@@ -338,27 +338,53 @@ def print_state(console: Console, state: State, plan: Plan | None = None) -> Non
 
 
 def print_margin(console: Console, plan: Plan) -> None:
-    """Each hedge pool's margin ratio against its band, from the policy's own figures."""
+    """Each hedge pool's margin ratio and liquidation distance against its target and band,
+    from the policy's own figures."""
     table = Table(title="margin", title_justify="left")
-    for column in ("venue", "hedges", "equity", "short notional", "margin ratio", "target", "band"):
+    columns = (
+        "venue",
+        "hedges",
+        "equity",
+        "short notional",
+        "margin ratio",
+        "liq. distance",
+        "target",
+        "band",
+        "flags",
+    )
+    for column in columns:
         table.add_column(column, justify="left" if column in ("venue", "hedges") else "right")
-    items = [(t.venue, t.hedges, t.figures) for t in plan.transfers]
-    items += [(n.venue, n.hedges, n.figures) for n in plan.notes]
-    for venue, hedges, figures in items:
+    items = [(t.venue, t.hedges, t.figures, t.flags) for t in plan.transfers]
+    items += [(n.venue, n.hedges, n.figures, n.flags) for n in plan.notes]
+    for venue, hedges, figures, flags in items:
         if "equity" not in figures:
             continue
         ratio = figures.get("margin_ratio")
-        lower, upper = figures.get("band_lower"), figures.get("band_upper")
+        lower, upper = _dec(figures.get("band_lower")), _dec(figures.get("band_upper"))
+        distance = _dec(figures.get("nearest_liquidation_distance"))
+        liquidation_target = _dec(figures.get("target_liquidation_distance"))
+        if liquidation_target is not None:
+            target = f"liq. {_percent(liquidation_target)}"
+            band = f"[{_percent(lower)}, {_percent(upper)}]"
+        else:
+            target = num(_dec(figures.get("target")))
+            band = f"[{num(lower)}, {num(upper)}]" if lower is not None else "-"
         table.add_row(
             venue,
             ", ".join(hedges),
             num(_dec(figures.get("equity")), 2),
             num(_dec(figures.get("short_notional")), 2),
             num(_dec(ratio), 4) if ratio is not None else "flat",
-            num(_dec(figures.get("target"))),
-            f"[{num(_dec(lower))}, {num(_dec(upper))}]" if lower is not None else "-",
+            _percent(distance) if distance is not None else "-",
+            target,
+            band,
+            ", ".join(f.value for f in flags) or "-",
         )
     console.print(table)
+
+
+def _percent(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
 
 
 def _dec(value: Decimal | str | None) -> Decimal | None:
