@@ -227,6 +227,8 @@ def print_plan(console: Console, plan: Plan, *, previewed: bool = False) -> None
         elif previewed:
             line("      manual: this venue has no transfer API; move it by hand", "bold")
         line(f"      {t.reason}", "dim")
+        if t.priority and t.priority not in t.reason:
+            line(f"      {t.priority}", "dim")
         buffer_note = t.figures.get("funding_buffer_note")
         if buffer_note:
             line(f"      {buffer_note}", "dim")

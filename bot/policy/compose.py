@@ -164,7 +164,8 @@ def _checks(
                     hedge=leg.name,
                     message=(
                         f"funding on {leg.hedge.perp} has been against the short "
-                        f"{streak.periods} periods in a row (now {rate * 100:.4f}%); paid so far "
+                        f"{streak.periods} period{'s' if streak.periods != 1 else ''} in a row "
+                        f"(now {rate * 100:.4f}%); paid so far "
                         f"about {plain(streak.paid)} {pool.asset}, next payment about "
                         f"{plain(-rate * leg.notional)} {pool.asset}"
                     ),
@@ -186,10 +187,10 @@ def _top_ups(
     found: list[Pool],
     notes: list[PlanNote],
     flags: dict[int, tuple[Flag, ...]],
-) -> list[PlannedTransfer]:
+) -> list[tuple[PlannedTransfer, Pool]]:
     needs_of = {id(pool): needs for pool, _, needs in requests}
     grants = priority.allocate([(p, need) for p, need, _ in requests], _spot_budgets(state, found))
-    transfers = []
+    transfers: list[tuple[PlannedTransfer, Pool]] = []
     for grant in grants:
         pool, needs = grant.pool, needs_of[id(grant.pool)]
         figures = {
@@ -213,43 +214,39 @@ def _top_ups(
             pool.equity, needs, grant.granted, grant.need, pool.asset, route
         )
         transfers.append(
-            _transfer(
+            (
+                _transfer(
+                    pool,
+                    Rule.TOP_UP,
+                    SPOT,
+                    pool.futures_account,
+                    grant.granted,
+                    reason,
+                    figures,
+                    flags[id(pool)],
+                    priority_note=note,
+                ),
                 pool,
-                Rule.TOP_UP,
-                SPOT,
-                pool.futures_account,
-                grant.granted,
-                reason,
-                figures,
-                flags[id(pool)],
-                priority_note=note,
             )
         )
     return transfers
 
 
 def _ordered(
-    top_ups: list[PlannedTransfer], others: list[PlannedTransfer]
+    top_ups: list[tuple[PlannedTransfer, Pool]], others: list[PlannedTransfer]
 ) -> list[PlannedTransfer]:
     """Top-ups first, nearest to liquidation first (the executor sends a venue's transfers in
-    this order); then returns. A venue with several top-ups says which went first and why."""
-    by_venue: dict[str, list[PlannedTransfer]] = {}
-    for item in top_ups:
-        by_venue.setdefault(item.venue, []).append(item)
+    this order); then returns. A venue with several top-ups says which goes first and why."""
+    by_venue: dict[str, list[Pool]] = {}
+    for _, pool in top_ups:
+        by_venue.setdefault(pool.venue, []).append(pool)
     ranked = []
-    for item in top_ups:
-        mine = by_venue[item.venue]
+    for item, pool in top_ups:
+        mine = by_venue[pool.venue]
         if len(mine) > 1 and item.priority is None:
-            position = mine.index(item) + 1
-            rest = ", ".join(f"{'/'.join(o.hedges)}" for o in mine if o is not item)
+            described = [priority.describe(p) for p in mine]
             item = _with_priority(
-                item,
-                f"priority: top-up {position} of {len(mine)} on {item.venue}, nearest to "
-                f"liquidation first (then: {rest})"
-                if position == 1
-                else f"priority: top-up {position} of {len(mine)} on {item.venue}, after "
-                f"{', '.join('/'.join(o.hedges) for o in mine[: position - 1])} (nearer to "
-                "liquidation)",
+                item, priority.rank_note(mine.index(pool) + 1, described, pool.venue)
             )
         ranked.append(item)
     return ranked + others
@@ -258,7 +255,7 @@ def _ordered(
 def _with_priority(item: PlannedTransfer, note: str) -> PlannedTransfer:
     from dataclasses import replace
 
-    return replace(item, priority=note)
+    return replace(item, priority=note, reason=f"{item.reason}; {note}")
 
 
 def _spot_budgets(state: State, found: list[Pool]) -> dict[tuple[str, str], Decimal]:

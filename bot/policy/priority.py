@@ -101,11 +101,11 @@ def allocate(
     return grants
 
 
-def rank_note(position: int, count: int, venue: str, pool: Pool, others: Sequence[Pool]) -> str:
-    """`served 1st of 2 top-ups on binance: ...` for a venue with several top-ups."""
+def rank_note(position: int, ranked: Sequence[str], venue: str) -> str:
+    """`priority: top-up 1 of 2 on binance, nearest to liquidation first: ...` for a venue with
+    several top-ups; `ranked` describes each pool, nearest first."""
     ordinal = {1: "1st", 2: "2nd", 3: "3rd"}.get(position, f"{position}th")
-    rest = ", ".join(describe(p) for p in others)
     return (
-        f"priority: top-up {ordinal} of {count} on {venue}, nearest to liquidation first: "
-        f"{describe(pool)}; others: {rest}"
+        f"priority: top-up {ordinal} of {len(ranked)} on {venue}, nearest to liquidation "
+        f"first: {', then '.join(ranked)}"
     )
