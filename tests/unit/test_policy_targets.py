@@ -291,4 +291,7 @@ def test_top_ups_on_one_venue_go_nearest_to_liquidation_first() -> None:
     )
     assert [t.hedges for t in got.transfers] == [("btc",), ("eth",)]
     assert got.transfers[0].priority and "top-up 1st of 2 on paper" in got.transfers[0].priority
-    assert got.transfers[1].priority and "first: btc (liquidation distance 10.6%), then eth" in got.transfers[1].priority
+    assert (
+        got.transfers[1].priority
+        and "first: btc (liquidation distance 10.6%), then eth" in got.transfers[1].priority
+    )
