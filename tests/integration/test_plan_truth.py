@@ -193,3 +193,24 @@ def test_spot_sold_by_hand_flags_the_hedge_no_return_but_top_ups_still_happen(
     assert bot("rebalance", config=config_file).exit_code == 0
     (moved,) = paper.state.transfers
     assert moved.type == "MAIN_UMFUTURE"  # the top-up still happens
+
+
+def test_a_coinm_hedge_whose_spot_coin_was_sold_returns_nothing(
+    paper: PaperExchangeThread, venue_env: None, write_config: Callable[..., Path], bot: Bot
+) -> None:
+    btc = {**ETH_HEDGE, "spot": "BTC/USDT", "perp": "BTC/USD:BTC"}
+    btc.update(target_margin_ratio="0.4", band=["0.3", "0.5"])
+    config = write_config(
+        {"binance": live_venue(paper.base_url, websocket=False)},
+        {"btc": btc},
+        transfers={"safety": "0.99", "min_amount": {"BTC": "0.001"}},
+    )
+    set_spot(paper, "BTC", "0.5")  # 0.5 BTC against the 0.5 BTC short: balanced
+    balanced = bot("plan", "--json", config=config).json()
+    assert [t["rule"] for t in balanced["transfers"]] == ["return_excess"]  # ratio 0.6 > 0.5
+    assert balanced["alerts"] == []
+    set_spot(paper, "BTC", "0.1")  # sold 0.4 BTC by hand
+    plan = bot("plan", "--json", config=config).json()
+    assert plan["transfers"] == []
+    (note,) = plan["notes"]
+    assert note["flags"] == ["unbalanced"] and "spot 0.1 BTC vs short 0.5 BTC" in note["message"]
