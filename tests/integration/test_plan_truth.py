@@ -214,3 +214,27 @@ def test_a_coinm_hedge_whose_spot_coin_was_sold_returns_nothing(
     assert plan["transfers"] == []
     (note,) = plan["notes"]
     assert note["flags"] == ["unbalanced"] and "spot 0.1 BTC vs short 0.5 BTC" in note["message"]
+
+
+def test_the_spot_leg_counts_the_funding_wallet_the_hedge_names(
+    paper: PaperExchangeThread, venue_env: None, write_config: Callable[..., Path], bot: Bot
+) -> None:
+    from bot.paper.model import SpotBalance
+
+    def move_eth_to_funding(state: PaperState) -> PaperState:
+        spot = {**state.spot, "ETH": SpotBalance(free=D("2"))}
+        funding = {"ETH": SpotBalance(free=D("2"), locked=D("1"))}
+        return dataclasses.replace(state, spot=spot, funding_wallet=funding)
+
+    edit_state(paper, move_eth_to_funding)
+    set_usdm_short(paper, "-5", wallet="10500")  # above the band: would return 3000
+    plain = write_config({"binance": live_venue(paper.base_url)}, {"eth": ETH_HEDGE})
+    held = bot("plan", "--json", config=plain).json()
+    assert held["transfers"] == [] and held["notes"][0]["flags"] == ["unbalanced"]
+    counted = write_config(
+        {"binance": live_venue(paper.base_url)},
+        {"eth": {**ETH_HEDGE, "spot_leg_wallets": ["funding"]}},  # free + locked: 2 + 3 = 5
+    )
+    plan = bot("plan", "--json", config=counted).json()
+    assert plan["alerts"] == []
+    assert [t["rule"] for t in plan["transfers"]] == ["return_excess"]
