@@ -8,9 +8,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.config import HedgeConfig
-from bot.model import MarketKind, PerpMarket, PlanNote, Position, State, VenueState, Wallet
+from bot.model import (
+    LeverageTier,
+    MarketKind,
+    PerpMarket,
+    PlanNote,
+    Position,
+    State,
+    VenueState,
+    Wallet,
+)
 from bot.money import ZERO
-from bot.policy.liquidation import ShortLeg, distance, liquidation_price, tier_for
+from bot.policy.liquidation import ShortLeg, distance, liquidation_price
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,13 +190,14 @@ def _short_leg(
         return None, None
     size = position.contracts * position.contract_size
     notional = abs(position.notional)
-    tier = tier_for(venue_state.leverage_tiers.get(market.symbol, ()), notional)
-    if tier is not None:
-        rate, cum, source = tier.maint_margin_rate, tier.cum, "the venue's leverage brackets"
+    tiers = tuple(venue_state.leverage_tiers.get(market.symbol, ()))
+    if tiers:
+        source = "the venue's leverage brackets"
     elif position.maintenance_margin is not None and notional > 0:
-        rate, cum = position.maintenance_margin / notional, ZERO
+        rate = position.maintenance_margin / notional
+        tiers = (LeverageTier(floor=ZERO, maint_margin_rate=rate, cum=ZERO),)
         source = "the venue's maintenance margin (no brackets read)"
     else:
         return None, None
     kind = MarketKind(market.kind)
-    return ShortLeg(kind=kind, size=size, mark=mark, maint_margin_rate=rate, cum=cum), source
+    return ShortLeg(kind=kind, size=size, mark=mark, tiers=tiers), source

@@ -49,12 +49,7 @@ def test_tier_for_picks_the_tier_holding_the_notional(notional: str, rate: str) 
 
 
 def leg(kind: MarketKind, size: D, mark: D, tiers: tuple[LeverageTier, ...]) -> ShortLeg:
-    notional = size * mark if kind is MarketKind.LINEAR else size / mark
-    tier = tier_for(tiers, notional)
-    assert tier is not None
-    return ShortLeg(
-        kind=kind, size=size, mark=mark, maint_margin_rate=tier.maint_margin_rate, cum=tier.cum
-    )
+    return ShortLeg(kind=kind, size=size, mark=mark, tiers=tiers)
 
 
 def test_the_quick_start_short_matches_the_paper_figure() -> None:
@@ -102,15 +97,13 @@ def test_computed_linear_price_matches_the_paper_exchange_within_a_tick(
     tiers = brackets_from_tiers(LINEAR_TIERS)
     wallet_balance = balance * size * entry
     upnl = accounting.unrealized_pnl(PaperKind.LINEAR, -size, entry, mark)
-    bracket = accounting.bracket_for(tiers, size * mark)
-    assert bracket is not None
-    paper = accounting.liquidation_price(
+    paper = accounting.liquidation_price_in_tier(
         PaperKind.LINEAR,
         -size,
         entry,
+        tiers,
+        start=accounting.bracket_for(tiers, size * mark),
         wallet_balance=wallet_balance,
-        maint_margin_ratio=bracket.maint_margin_ratio,
-        cum=bracket.cum,
     )
     short = leg(MarketKind.LINEAR, size, mark, ours(LINEAR_TIERS))
     computed = liquidation_price(short, equity=wallet_balance + upnl)
@@ -126,15 +119,13 @@ def test_computed_inverse_price_matches_the_paper_exchange_within_a_tick(
     tiers = brackets_from_tiers(INVERSE_TIERS)
     wallet_balance = balance * size / entry
     upnl = accounting.unrealized_pnl(PaperKind.INVERSE, D(-contracts), entry, mark, D(100))
-    bracket = accounting.bracket_for(tiers, size / mark)
-    assert bracket is not None
-    paper = accounting.liquidation_price(
+    paper = accounting.liquidation_price_in_tier(
         PaperKind.INVERSE,
         D(-contracts),
         entry,
+        tiers,
+        start=accounting.bracket_for(tiers, size / mark),
         wallet_balance=wallet_balance,
-        maint_margin_ratio=bracket.maint_margin_ratio,
-        cum=bracket.cum,
         contract_size=D(100),
     )
     short = leg(MarketKind.INVERSE, size, mark, ours(INVERSE_TIERS))
@@ -167,3 +158,30 @@ def test_anchored_on_the_venue_figure_gives_the_same_equity() -> None:
     assert abs(anchored - equity_for_distance(short, D("0.35"))) < D("0.0000001")
     # 3000 x 1.35 = 4050 -> equity 4050 x 5 x 1.005 - 15000 = 5351.25
     assert abs(anchored - D("5351.25")) < D("0.0000001")
+
+
+def test_the_tier_at_the_liquidation_price_decides() -> None:
+    """Binance: recompute with the tier that holds the notional at the liquidation price.
+    45 ETH at 1000 is 45000 (tier 1, 0.5 %); at the liquidation price it is past 50000."""
+    short = leg(MarketKind.LINEAR, D(45), D(1000), ours(LINEAR_TIERS))
+    price = liquidation_price(short, equity=D(10000))
+    assert price is not None and short.notional_at(price) >= D(50000)
+    # tier 2: (10000 + 250 + 45000) / (45 x 1.01) = 1215.622...
+    assert abs(price - D(55250) / (D(45) * D("1.01"))) < D("0.0000001")
+    assert abs(distance(price, D(1000)) - equity_to_check(short, price)) < D("0.0000001")  # type: ignore[operator]
+    paper = accounting.liquidation_price_in_tier(
+        PaperKind.LINEAR,
+        D(-45),
+        D(1000),
+        brackets_from_tiers(LINEAR_TIERS),
+        start=accounting.bracket_for(brackets_from_tiers(LINEAR_TIERS), D(45000)),
+        wallet_balance=D(10000),
+    )
+    assert abs(paper - price) < D("0.0000001")
+
+
+def equity_to_check(short: ShortLeg, price: D) -> D:
+    """The distance implied by `equity_for_distance` at that price: the inverse holds."""
+    target = price / short.mark - 1
+    assert abs(equity_for_distance(short, target) - D(10000)) < D("0.000001")
+    return target
