@@ -133,7 +133,13 @@ def funding_buffer(pool: Pool, venue_state: VenueState) -> tuple[Decimal, str]:
 def pool_needs(pool: Pool, venue_state: VenueState) -> Needs:
     """The most any constraint of the pool needs, plus the funding buffer."""
     candidates = [n for n in [margin_ratio_needs(pool)] if n is not None]
-    candidates += [liquidation_needs(pool, leg) for leg in pool.legs if leg.hedge.target]
+    candidates += [
+        liquidation_needs(pool, leg)
+        for leg in pool.legs
+        if leg.hedge.target is not None and leg.notional > 0  # a flat hedge asks for nothing
+    ]
+    if not candidates:
+        raise Unknown(f"no target applies to {', '.join(pool.names)}")
     needs = max(candidates, key=lambda n: n.target)
     extra, note = funding_buffer(pool, venue_state)
     if extra == 0:

@@ -295,3 +295,22 @@ def test_top_ups_on_one_venue_go_nearest_to_liquidation_first() -> None:
         got.transfers[1].priority
         and "first: btc (liquidation distance 10.6%), then eth" in got.transfers[1].priority
     )
+
+
+def test_a_flat_hedge_with_a_liquidation_target_asks_nothing_of_its_pool() -> None:
+    from tests.unit.test_policy import BTC_PERP
+
+    venue = VenueState(
+        venue="paper",
+        read_at=NOW,
+        wallets={
+            (w.account, w.asset): w
+            for w in [wallet("spot", "USDT", "20000"), ETH_SPOT, wallet("linear", "USDT", "4500")]
+        },
+        positions={"ETH/USDT:USDT": eth_short()},  # BTC/USDT:USDT is flat
+        markets={ETH_PERP.symbol: ETH_PERP, BTC_PERP.symbol: BTC_PERP},
+        transfer_steps={"USDT": D("0.00001")},
+    )
+    hedges = {"eth": hedge(), "btc": liq_hedge(perp="BTC/USDT:USDT", spot="BTC/USDT")}
+    (item,) = plan_transfers(State(read_at=NOW, venues={"paper": venue}), hedges).transfers
+    assert (item.rule, item.amount) == (Rule.TOP_UP, D(3000))  # eth's ratio decides alone
