@@ -93,7 +93,7 @@ def liquidation_needs(pool: Pool, leg: HedgeLeg) -> Needs:
         source = "the venue's figure" if leg.liquidation_source == "venue" else "computed"
         where = (
             f"{leg.hedge.perp}: liquidation at {leg.liquidation:.2f} = "
-            f"{(leg.distance or ZERO) * 100:.1f}% above mark {plain(short.mark)} ({source}; "
+            f"{(leg.distance or ZERO) * 100:.1f}% above mark {plain(short.mark)} ({source}, "
             f"maintenance rate {plain(short.maint_margin_rate)} from {leg.rate_source})"
         )
     target = equity_at(goal)
