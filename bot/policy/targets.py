@@ -118,14 +118,14 @@ def funding_buffer(pool: Pool, venue_state: VenueState) -> tuple[Decimal, str]:
         config = leg.hedge.funding_buffer
         rate_read = venue_state.funding.get(leg.hedge.perp)
         rate = rate_read.rate if rate_read is not None else None
-        if config is None or not funding.against_the_short(rate):
+        if config is None or rate is None or not funding.against_the_short(rate):
             continue
         amount = funding.buffer(rate, leg.notional, config.periods)
         total += amount
         parts.append(
-            f"{leg.hedge.perp} funding {rate * 100:.4f}% makes the short pay: buffer "  # type: ignore[operator]
+            f"{leg.hedge.perp} funding {rate * 100:.4f}% makes the short pay: buffer "
             f"{plain(amount)} {pool.asset} = {config.periods} periods x "
-            f"{plain(-rate)} x notional {plain(leg.notional)}"  # type: ignore[operator]
+            f"{plain(-rate)} x notional {plain(leg.notional)}"
         )
     return total, "; ".join(parts)
 
