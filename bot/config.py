@@ -169,21 +169,72 @@ class VenueConfig(_Strict):
         return self
 
 
+class TargetConfig(_Strict):
+    """A target in the trader's terms: how far above mark the short's liquidation price stays
+    (0.35 = 35 % above), from the venue's maintenance-margin rules for the position size."""
+
+    liquidation_distance: Decimal
+
+    @field_validator("liquidation_distance")
+    @classmethod
+    def _positive_distance(cls, value: Decimal) -> Decimal:
+        if not Decimal(0) < value < Decimal(100):
+            raise ValueError(f"must be above 0 (0.35 = 35% above mark), got {value}")
+        return value
+
+
+class FundingBufferConfig(_Strict):
+    """When funding makes the short pay, keep the next `periods` payments in the target."""
+
+    periods: int = Field(ge=0, le=1000)
+
+
 class HedgeConfig(_Strict):
     venue: str
     spot: str
     perp: str
-    target_margin_ratio: Decimal
+    # Either a margin ratio (equity / short notional) or `target: {liquidation_distance}`;
+    # `band` is in the same terms as the target.
+    target_margin_ratio: Decimal | None = None
+    target: TargetConfig | None = None
     band: tuple[Decimal, Decimal]
     spot_reserve: Decimal = Decimal(0)
     when_flat: Literal["return", "keep"] = "return"
+    funding_buffer: FundingBufferConfig | None = None
+    # Alert when funding has been against the short this many funding periods in a row.
+    funding_alert_periods: int = Field(default=3, ge=1, le=1000)
+    # The spot leg and the short may differ by this fraction of the short before the hedge is
+    # flagged unbalanced (no returns while the short is the larger leg).
+    hedge_tolerance: Decimal = Decimal("0.02")
+    # Wallets besides spot that hold the long leg (funding, earn...), by ccxt account name.
+    spot_leg_wallets: tuple[str, ...] = ()
 
     @field_validator("target_margin_ratio")
     @classmethod
-    def _positive_target(cls, value: Decimal) -> Decimal:
-        if value <= 0:
+    def _positive_target(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and value <= 0:
             raise ValueError(f"must be above 0, got {value}")
         return value
+
+    @field_validator("hedge_tolerance")
+    @classmethod
+    def _tolerance_in_range(cls, value: Decimal) -> Decimal:
+        if not Decimal(0) <= value < Decimal(1):
+            raise ValueError(f"must be in [0, 1) (0.02 = 2% of the short), got {value}")
+        return value
+
+    @property
+    def target_value(self) -> Decimal:
+        """The target in the band's terms: the liquidation distance, else the margin ratio."""
+        if self.target is not None:
+            return self.target.liquidation_distance
+        assert self.target_margin_ratio is not None
+        return self.target_margin_ratio
+
+    @property
+    def base(self) -> str:
+        """The spot leg's asset (ETH for ETH/USDT)."""
+        return self.spot.split("/", 1)[0]
 
     @field_validator("spot_reserve")
     @classmethod
@@ -211,11 +262,14 @@ class HedgeConfig(_Strict):
 
     @model_validator(mode="after")
     def _target_inside_band(self) -> HedgeConfig:
-        lower, upper = self.band
-        if not lower <= self.target_margin_ratio <= upper:
+        if (self.target is None) == (self.target_margin_ratio is None):
             raise ValueError(
-                f"target_margin_ratio {self.target_margin_ratio} is outside band [{lower}, {upper}]"
+                "give one target: target_margin_ratio: 0.5, or target: {liquidation_distance: 0.35}"
             )
+        lower, upper = self.band
+        name = "target_margin_ratio" if self.target is None else "target.liquidation_distance"
+        if not lower <= self.target_value <= upper:
+            raise ValueError(f"{name} {self.target_value} is outside band [{lower}, {upper}]")
         return self
 
 

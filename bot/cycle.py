@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.config import Config, HedgeConfig
 from bot.errors import UnrecordedTransfer
 from bot.executor import Blocked, Executor
+from bot.funding_history import settled_rates
 from bot.ledger.journal import canonical_json
 from bot.ledger.locks import file_venue_locks, postgres_venue_locks
 from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
@@ -156,7 +157,9 @@ async def _cycle(
         reconciled = await _reconciler(config, ledger, venues, clock).reconcile()
         state = await read_state(venues, failures)
         ledger.record_snapshot(run_id, state)
-        plan = plan_transfers(state, _hedges_of(config, state))
+        hedges = _hedges_of(config, state)
+        history = settled_rates(ledger, {(h.venue, h.perp) for h in hedges.values()}, clock())
+        plan = plan_transfers(state, hedges, funding_history=history)
         executor = Executor(
             venues,
             ledger,

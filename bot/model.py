@@ -7,14 +7,14 @@ pure function of it and the ledger can store it exactly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 
-from bot.money import ZERO
+from bot.money import ZERO, plain
 
 SPOT = "spot"
 
@@ -88,6 +88,31 @@ class Funding:
     next_funding_at: datetime | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class LeverageTier:
+    """One maintenance-margin tier (a Binance leverage bracket) of a perpetual.
+
+    `floor` is the |notional| where the tier starts, in the margin asset (USD-M: USDT; COIN-M:
+    the coin); `cum` is the maintenance amount that keeps maintenance margin continuous.
+    """
+
+    floor: Decimal
+    maint_margin_rate: Decimal
+    cum: Decimal
+
+    @staticmethod
+    def ladder(floors_and_rates: Iterable[tuple[Decimal, Decimal]]) -> tuple[LeverageTier, ...]:
+        """Tiers from (floor, maintenance rate), with Binance's maintenance amount:
+        cum_i = cum_(i-1) + floor_i x (rate_i - rate_(i-1))."""
+        tiers: list[LeverageTier] = []
+        cum, previous = ZERO, ZERO
+        for floor, rate in sorted(floors_and_rates):
+            cum += floor * (rate - previous)
+            tiers.append(LeverageTier(floor=floor, maint_margin_rate=rate, cum=cum))
+            previous = rate
+        return tuple(tiers)
+
+
 def _frozen(mapping: Mapping) -> Mapping:
     return MappingProxyType(dict(mapping))
 
@@ -106,9 +131,19 @@ class VenueState:
     can_transfer: bool = True
     shared_collateral: bool = False  # unified margin: spot and perps share one pool
     sources: Mapping[str, str] = field(default_factory=dict)  # account -> rest | websocket
+    #: maintenance-margin tiers by perp symbol, where the venue publishes them
+    leverage_tiers: Mapping[str, tuple[LeverageTier, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("wallets", "positions", "funding", "markets", "transfer_steps", "sources"):
+        for name in (
+            "wallets",
+            "positions",
+            "funding",
+            "markets",
+            "transfer_steps",
+            "sources",
+            "leverage_tiers",
+        ):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
 
     def wallet(self, account: str, asset: str) -> Wallet:
@@ -140,6 +175,45 @@ class Rule(StrEnum):
     RETURN_FLAT = "return_flat"  # no position: futures collateral back to spot
 
 
+class Flag(StrEnum):
+    """A fact about a hedge the plan carries for people and alerts."""
+
+    UNBALANCED = "unbalanced"  # spot leg and short differ by more than hedge_tolerance
+    NAKED_SHORT = "naked_short"  # a short with no spot leg at all
+    FUNDING_AGAINST = "funding_against"  # funding makes the short pay
+
+
+@dataclass(frozen=True, kw_only=True)
+class SizingPreview:
+    """What the executor's sizing (`bot.executor.size_transfer`) makes of a planned amount on
+    the state's figures; the executor re-reads the source wallet right before it sends."""
+
+    planned: Decimal
+    transferable: Decimal
+    safety: Decimal
+    step: Decimal
+    min_amount: Decimal
+    max_amount: Decimal | None
+    amount: Decimal  # what would be sent (before the amount tag, where tags are on)
+    skip_reason: str | None = None
+    capped_by: str | None = None  # "max_amount 1000", "safety 0.99 x transferable 1200"
+
+    @property
+    def sends(self) -> bool:
+        return self.skip_reason is None
+
+    def line(self, asset: str) -> str:
+        """`would send 1000 USDT (planned 3000; capped by max_amount 1000)`."""
+        if self.skip_reason is not None:
+            return f"would skip ({self.skip_reason})"
+        if self.capped_by is not None:
+            return (
+                f"would send {plain(self.amount)} {asset} (planned {plain(self.planned)}; "
+                f"capped by {self.capped_by})"
+            )
+        return f"would send {plain(self.amount)} {asset} (as planned)"
+
+
 @dataclass(frozen=True, kw_only=True)
 class PlannedTransfer:
     """One move the policy wants, with the reason and the figures behind it."""
@@ -153,6 +227,10 @@ class PlannedTransfer:
     rule: Rule
     reason: str
     figures: Mapping[str, Decimal | str]
+    flags: tuple[Flag, ...] = ()
+    #: the priority decision behind the order and the amount, where hedges competed
+    priority: str | None = None
+    sizing: SizingPreview | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "figures", _frozen(self.figures))
@@ -166,6 +244,21 @@ class PlanNote:
     hedges: tuple[str, ...]
     message: str
     figures: Mapping[str, Decimal | str] = field(default_factory=dict)
+    flags: tuple[Flag, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "figures", _frozen(self.figures))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanAlert:
+    """A fact that should reach a person (the alerts module sends it): what, with figures."""
+
+    flag: Flag
+    venue: str
+    hedge: str
+    message: str
+    figures: Mapping[str, Decimal | str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "figures", _frozen(self.figures))
@@ -175,6 +268,7 @@ class PlanNote:
 class Plan:
     transfers: tuple[PlannedTransfer, ...] = ()
     notes: tuple[PlanNote, ...] = ()
+    alerts: tuple[PlanAlert, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

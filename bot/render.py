@@ -14,7 +14,7 @@ from bot.assign import NOT_CHECKED, Assignment
 from bot.config import Config
 from bot.ledger.queries import CorrectionRecord
 from bot.ledger.store import TransferRecord
-from bot.model import SPOT, Plan, State, TransferStatus
+from bot.model import SPOT, Plan, SizingPreview, State, TransferStatus
 from bot.money import plain
 from bot.reconcile import ReconcileReport
 from bot.venues.base import Capabilities
@@ -98,6 +98,8 @@ def _checked(correction: CorrectionRecord) -> bool:
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
+    """The documented JSON shape of a plan (`bot plan --json`, and `plan` in `rebalance
+    --json`): each transfer with its sizing (where previewed), flags and priority decision."""
     return {
         "transfers": [
             {
@@ -110,6 +112,9 @@ def plan_json(plan: Plan) -> dict[str, Any]:
                 "rule": t.rule.value,
                 "reason": t.reason,
                 "figures": _figures_json(t.figures),
+                "flags": [f.value for f in t.flags],
+                "priority": t.priority,
+                "sizing": _sizing_json(t.sizing, t.asset),
             }
             for t in plan.transfers
         ],
@@ -119,9 +124,39 @@ def plan_json(plan: Plan) -> dict[str, Any]:
                 "hedges": list(n.hedges),
                 "message": n.message,
                 "figures": _figures_json(n.figures),
+                "flags": [f.value for f in n.flags],
             }
             for n in plan.notes
         ],
+        "alerts": [
+            {
+                "flag": a.flag.value,
+                "venue": a.venue,
+                "hedge": a.hedge,
+                "message": a.message,
+                "figures": _figures_json(a.figures),
+            }
+            for a in plan.alerts
+        ],
+    }
+
+
+def _sizing_json(sizing: SizingPreview | None, asset: str) -> dict[str, Any] | None:
+    if sizing is None:
+        return None
+    return {
+        "would_send": sizing.sends,
+        "amount": plain(sizing.amount) if sizing.sends else "0",
+        "sized": plain(sizing.amount),
+        "planned": plain(sizing.planned),
+        "transferable": plain(sizing.transferable),
+        "safety": plain(sizing.safety),
+        "step": plain(sizing.step),
+        "min_amount": plain(sizing.min_amount),
+        "max_amount": plain(sizing.max_amount),
+        "capped_by": sizing.capped_by,
+        "skip_reason": sizing.skip_reason,
+        "line": sizing.line(asset),
     }
 
 
@@ -170,24 +205,47 @@ def _figures_json(figures: Mapping[str, Decimal | str]) -> dict[str, str]:
     return {k: plain(v) if isinstance(v, Decimal) else str(v) for k, v in figures.items()}
 
 
-def print_plan(console: Console, plan: Plan) -> None:
+def print_plan(console: Console, plan: Plan, *, previewed: bool = False) -> None:
+    """The plan, a line per move with its reason; with `previewed`, what the executor's sizing
+    makes of each line (`bot plan`), and a last line saying it re-reads before sending."""
     if not plan.transfers:
         console.print("Plan: nothing to move.")
     else:
         console.print("Plan:")
+
+    def line(text: str, style: str | None = None) -> None:
+        console.print(text, markup=False, highlight=False, style=style, soft_wrap=True)
+
     for t in plan.transfers:
-        console.print(
-            f"  {t.venue} [{', '.join(t.hedges)}]: {t.from_account} -> {t.to_account} "
-            f"{plain(t.amount)} {t.asset}",
-            markup=False,
-            highlight=False,
+        flags = f" [{', '.join(f.value for f in t.flags)}]" if t.flags else ""
+        line(
+            f"  {t.venue} [{', '.join(t.hedges)}]{flags}: {t.from_account} -> {t.to_account} "
+            f"{plain(t.amount)} {t.asset}"
         )
-        console.print(f"      {t.reason}", markup=False, highlight=False, style="dim")
+        if t.sizing is not None:
+            line(f"      {t.sizing.line(t.asset)}", "bold")
+        elif previewed:
+            line("      manual: this venue has no transfer API; move it by hand", "bold")
+        line(f"      {t.reason}", "dim")
+        if t.priority and t.priority not in t.reason:
+            line(f"      {t.priority}", "dim")
+        buffer_note = t.figures.get("funding_buffer_note")
+        if buffer_note:
+            line(f"      {buffer_note}", "dim")
     for note in plan.notes:
-        console.print(
-            f"  {note.venue} [{', '.join(note.hedges)}]: {note.message}",
-            markup=False,
-            highlight=False,
+        flags = f" [{', '.join(f.value for f in note.flags)}]" if note.flags else ""
+        line(f"  {note.venue} [{', '.join(note.hedges)}]{flags}: {note.message}")
+        buffer_note = note.figures.get("funding_buffer_note")
+        if buffer_note:
+            line(f"      {buffer_note}", "dim")
+    for alert in plan.alerts:
+        line(f"  alert ({alert.flag.value}) {alert.venue}: {alert.message}", "bold yellow")
+    if previewed and plan.transfers:
+        line(
+            "Sized as the executor sizes, on the balances read now; rebalance reads each source "
+            "wallet again right before it sends (and subtracts the amount tag where the venue "
+            "takes no client id).",
+            "dim",
         )
 
 
@@ -282,27 +340,53 @@ def print_state(console: Console, state: State, plan: Plan | None = None) -> Non
 
 
 def print_margin(console: Console, plan: Plan) -> None:
-    """Each hedge pool's margin ratio against its band, from the policy's own figures."""
+    """Each hedge pool's margin ratio and liquidation distance against its target and band,
+    from the policy's own figures."""
     table = Table(title="margin", title_justify="left")
-    for column in ("venue", "hedges", "equity", "short notional", "margin ratio", "target", "band"):
+    columns = (
+        "venue",
+        "hedges",
+        "equity",
+        "short notional",
+        "margin ratio",
+        "liq. distance",
+        "target",
+        "band",
+        "flags",
+    )
+    for column in columns:
         table.add_column(column, justify="left" if column in ("venue", "hedges") else "right")
-    items = [(t.venue, t.hedges, t.figures) for t in plan.transfers]
-    items += [(n.venue, n.hedges, n.figures) for n in plan.notes]
-    for venue, hedges, figures in items:
+    items = [(t.venue, t.hedges, t.figures, t.flags) for t in plan.transfers]
+    items += [(n.venue, n.hedges, n.figures, n.flags) for n in plan.notes]
+    for venue, hedges, figures, flags in items:
         if "equity" not in figures:
             continue
         ratio = figures.get("margin_ratio")
-        lower, upper = figures.get("band_lower"), figures.get("band_upper")
+        lower, upper = _dec(figures.get("band_lower")), _dec(figures.get("band_upper"))
+        distance = _dec(figures.get("nearest_liquidation_distance"))
+        liquidation_target = _dec(figures.get("target_liquidation_distance"))
+        if liquidation_target is not None:
+            target = f"liq. {_percent(liquidation_target)}"
+            band = f"[{_percent(lower)}, {_percent(upper)}]"
+        else:
+            target = num(_dec(figures.get("target")))
+            band = f"[{num(lower)}, {num(upper)}]" if lower is not None else "-"
         table.add_row(
             venue,
             ", ".join(hedges),
             num(_dec(figures.get("equity")), 2),
             num(_dec(figures.get("short_notional")), 2),
             num(_dec(ratio), 4) if ratio is not None else "flat",
-            num(_dec(figures.get("target"))),
-            f"[{num(_dec(lower))}, {num(_dec(upper))}]" if lower is not None else "-",
+            _percent(distance) if distance is not None else "-",
+            target,
+            band,
+            ", ".join(f.value for f in flags) or "-",
         )
     console.print(table)
+
+
+def _percent(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
 
 
 def _dec(value: Decimal | str | None) -> Decimal | None:

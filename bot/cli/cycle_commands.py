@@ -173,16 +173,19 @@ def plan_command(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
-    """Show what would move and why, with the numbers. Records nothing."""
+    """Show what would move and why, with the numbers, sized as rebalance sizes. Records
+    nothing."""
     from bot import render
     from bot.cycle import inspect
+    from bot.preview import preview_sizing
 
     config = load(ctx)
-    _, plan, errors = run_async(lambda: inspect(config))
+    state, plan, errors = run_async(lambda: inspect(config))
+    plan = preview_sizing(plan, state, config.transfers)
     if as_json:
         print(json.dumps(render.plan_json(plan), indent=2))
     else:
-        render.print_plan(out, plan)
+        render.print_plan(out, plan, previewed=True)
     exit_for_venues(errors)
 
 

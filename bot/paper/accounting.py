@@ -155,6 +155,46 @@ def liquidation_price(
     return price if price > 0 else ZERO
 
 
+def liquidation_price_in_tier(
+    kind: MarketKind,
+    amount: Decimal,
+    entry_price: Decimal,
+    brackets: Sequence[Bracket],
+    *,
+    start: Bracket | None,
+    wallet_balance: Decimal,
+    other_maint_margin: Decimal = ZERO,
+    other_unrealized_pnl: Decimal = ZERO,
+    contract_size: Decimal = Decimal(1),
+) -> Decimal:
+    """`liquidation_price` with the tier that holds the position's notional at the liquidation
+    price: Binance's FAQ says that when it differs from the tier at the opening price, the
+    rate and maintenance amount of that tier are substituted and the price recomputed."""
+    bracket = start
+    price = ZERO
+    for _ in range(len(brackets) + 1):
+        price = liquidation_price(
+            kind,
+            amount,
+            entry_price,
+            wallet_balance=wallet_balance,
+            maint_margin_ratio=(
+                bracket.maint_margin_ratio if bracket else DEFAULT_MAINT_MARGIN_RATIO
+            ),
+            cum=bracket.cum if bracket else ZERO,
+            other_maint_margin=other_maint_margin,
+            other_unrealized_pnl=other_unrealized_pnl,
+            contract_size=contract_size,
+        )
+        if price <= 0 or not brackets:
+            return price
+        at = bracket_for(brackets, abs(notional(kind, amount, price, contract_size)))
+        if at == bracket:
+            return price
+        bracket = at
+    return price
+
+
 def available_balance(
     wallet_balance: Decimal, unrealized: Decimal, initial_margin_total: Decimal
 ) -> Decimal:
@@ -253,16 +293,15 @@ def account_figures(state: PaperState, kind: MarketKind) -> AccountFigures:
         others = [f for p, f in raw if p is not position and f.margin_asset == figures.margin_asset]
         balance = balances.get(figures.margin_asset)
         wallet_balance = balance.wallet_balance if balance is not None else ZERO
-        bracket = figures.bracket
-        price = liquidation_price(
+        market = state.market(kind, position.symbol)
+        assert market is not None
+        price = liquidation_price_in_tier(
             kind,
             position.amount,
             position.entry_price,
+            market.brackets,
+            start=figures.bracket,
             wallet_balance=wallet_balance,
-            maint_margin_ratio=(
-                bracket.maint_margin_ratio if bracket else DEFAULT_MAINT_MARGIN_RATIO
-            ),
-            cum=bracket.cum if bracket else ZERO,
             other_maint_margin=sum((f.maint_margin for f in others), ZERO),
             other_unrealized_pnl=sum((f.unrealized_pnl for f in others), ZERO),
             contract_size=figures.contract_size,

@@ -57,6 +57,9 @@ DRY_RUN_REST_READS: dict[str, frozenset[tuple[str, str]]] = {
     "coinw": frozenset({("POST", "spot/private/returnCompleteBalances")}),
     # the spot pairs' decimals: POST /trade/api/v2/exchangePrecision (fetch_markets)
     "coinswitch": frozenset({("POST", "spot/exchangePrecision")}),
+    # the Funding wallet's balances: POST /sapi/v1/asset/get-funding-asset (a hedge's
+    # `spot_leg_wallets: [funding]`)
+    "binance": frozenset({("POST", "sapi/asset/get-funding-asset")}),
 }
 
 # WebSocket API methods that only read, per ccxt.pro exchange id; a dry-run client refuses every

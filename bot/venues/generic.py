@@ -9,6 +9,7 @@ small hooks (`balance_params`, `parse_wallets`, `parse_position`...).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,6 +26,7 @@ from bot.errors import DryRunRefusal, ErrorKind, VenueError, VenueUnusable
 from bot.model import (
     SPOT,
     Funding,
+    LeverageTier,
     MarketKind,
     PerpMarket,
     Position,
@@ -45,6 +47,7 @@ from bot.venues.decode import Decoder, Sign, Untrusted
 from bot.venues.errors import classify
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 # ccxt makes a fresh uuid per call for Bybit and KuCoin unless given one, which would turn any
@@ -84,6 +87,7 @@ class CcxtVenue(Venue):
         self.policy = policy or RetryPolicy()
         self.timing = timing or Timing()
         self._perps: dict[str, PerpMarket] = {}
+        self._tiers: dict[str, tuple[LeverageTier, ...]] = {}  # read once per session
         self._clock_offset: int | None = None  # measured once per session, on first need
 
     # lifecycle ------------------------------------------------------------------------------
@@ -178,12 +182,19 @@ class CcxtVenue(Venue):
     async def read_state(self) -> VenueState:
         """Wallets of every account the hedges use, positions, funding: read concurrently,
         then checked against each other (`check_state`)."""
-        accounts = sorted({self.spot_account, *(m.futures_account for m in self._perps.values())})
+        accounts = sorted(
+            {
+                self.spot_account,
+                *(m.futures_account for m in self._perps.values()),
+                *(w for h in self.hedges.values() for w in h.spot_leg_wallets),
+            }
+        )
         symbols = sorted(self._perps)
-        wallet_lists, positions, funding = await gather_or_cancel(
+        wallet_lists, positions, funding, tiers = await gather_or_cancel(
             gather_or_cancel(*(self.read_wallets(account) for account in accounts)),
             self.read_positions(symbols),
             gather_or_cancel(*(self.read_funding(symbol) for symbol in symbols)),
+            self.read_leverage_tiers(),
         )
         wallets = {(w.account, w.asset): w for ws in wallet_lists for w in ws}
         # one position per symbol: two (hedge mode, or a venue listing one twice) cannot be
@@ -201,6 +212,7 @@ class CcxtVenue(Venue):
             can_transfer=self.can_transfer,
             shared_collateral=self.shared_collateral,
             sources=dict(self.sources),
+            leverage_tiers=tiers,
         )
         self.check_state(state)
         return state
@@ -323,6 +335,34 @@ class CcxtVenue(Venue):
                 raw, "liquidationPrice", path, sign=Sign.NON_NEGATIVE
             ),
         )
+
+    async def read_leverage_tiers(self) -> dict[str, tuple[LeverageTier, ...]]:
+        """Maintenance-margin tiers of the perps whose hedge targets a liquidation distance,
+        read once per session (they change rarely) through ccxt's `fetch_leverage_tiers`. A
+        venue that cannot tell them still trades: the policy then says it used the position's
+        maintenance margin instead."""
+        wanted = sorted(
+            {h.perp for h in self.hedges.values() if h.target is not None} & set(self._perps)
+        )
+        if not wanted or not self.client.has.get("fetchLeverageTiers"):
+            return {}
+        missing = [s for s in wanted if s not in self._tiers]
+        families: dict[str, list[str]] = {}
+        for symbol in missing:
+            families.setdefault(self._perps[symbol].kind.value, []).append(symbol)
+        for kind, symbols in sorted(families.items()):
+            try:
+                raw = await self.call(
+                    self.client.fetch_leverage_tiers, symbols, self.leverage_tier_params(kind)
+                )
+                self._tiers.update(decode_leverage_tiers(self.name, raw, symbols))
+            except VenueError as exc:
+                log.warning("%s: leverage brackets not read (%s)", self.name, exc)
+        return {s: self._tiers[s] for s in wanted if s in self._tiers}
+
+    def leverage_tier_params(self, kind: str) -> dict[str, Any]:
+        """ccxt's unified `subType` picks the USD-M or COIN-M bracket endpoint."""
+        return {"subType": kind}
 
     async def read_funding(self, symbol: str) -> Funding:
         if not self.client.has.get("fetchFundingRate"):
@@ -555,6 +595,28 @@ def unknown_reply(problem: Untrusted) -> VenueError:
 
 def _endpoint_name(fn: Callable[..., Any]) -> str:
     return getattr(fn, "__name__", None) or type(fn).__name__
+
+
+def decode_leverage_tiers(
+    venue: str, raw: Any, symbols: list[str]
+) -> dict[str, tuple[LeverageTier, ...]]:
+    """ccxt's leverage tiers -> (floor, maintenance rate) per tier, with Binance's maintenance
+    amount derived from them (`LeverageTier.ladder`); a symbol missing or malformed refuses
+    the read."""
+    decoder = Decoder(venue, "fetch_leverage_tiers")
+    answer = decoder.mapping(raw)
+    result = {}
+    for symbol in symbols:
+        rows = decoder.sequence(answer.get(symbol), symbol, allow_empty=False)
+        pairs = []
+        for index, row in enumerate(rows):
+            path = f"{symbol}[{index}]"
+            row = decoder.mapping(row, path)
+            floor = decoder.decimal(row, "minNotional", path, sign=Sign.NON_NEGATIVE)
+            rate = decoder.decimal(row, "maintenanceMarginRate", path, sign=Sign.NON_NEGATIVE)
+            pairs.append((floor, rate))
+        result[symbol] = LeverageTier.ladder(pairs)
+    return result
 
 
 def _market_figure(value: Any, field: str) -> Decimal:

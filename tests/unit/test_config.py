@@ -72,6 +72,36 @@ def test_default_config_is_valid() -> None:
             "transfers.min_amount: 'lots' is not a number",
         ),
         (lambda r: r["hedges"]["eth"].pop("perp"), "hedges.eth.perp: required key is missing"),
+        (
+            lambda r: r["hedges"]["eth"].update(target={"liquidation_distance": 0.35}),
+            "hedges.eth: give one target: target_margin_ratio: 0.5, or target: "
+            "{liquidation_distance: 0.35}",
+        ),
+        (
+            lambda r: r["hedges"]["eth"].pop("target_margin_ratio"),
+            "hedges.eth: give one target",
+        ),
+        (
+            lambda r: r["hedges"]["eth"].update(
+                target={"liquidation_distance": 0.9}, target_margin_ratio=None
+            ),
+            "hedges.eth: target.liquidation_distance 0.9 is outside band [0.4, 0.6]",
+        ),
+        (
+            lambda r: r["hedges"]["eth"].update(
+                target={"liquidation_distanse": 0.5}, target_margin_ratio=None
+            ),
+            "hedges.eth.target: unknown key 'liquidation_distanse' (did you mean "
+            "'liquidation_distance'?)",
+        ),
+        (
+            lambda r: r["hedges"]["eth"].update(funding_buffer={"periods": -1}),
+            "hedges.eth.funding_buffer.periods: Input should be greater than or equal to 0",
+        ),
+        (
+            lambda r: r["hedges"]["eth"].update(hedge_tolerance=1.5),
+            "hedges.eth.hedge_tolerance: must be in [0, 1)",
+        ),
         (lambda r: r["transfers"].update(safety=1.5), "transfers.safety: must be in (0, 1]"),
         (lambda r: r["transfers"].update(safety=0), "transfers.safety: must be in (0, 1]"),
         (
@@ -128,3 +158,21 @@ def test_a_config_named_by_the_environment_is_named_in_its_errors(tmp_path: Path
     with pytest.raises(ConfigError) as info:
         load_config(path, from_env=True)
     assert str(info.value).startswith(f"{path} (from BOT_CONFIG): venues.paper: unknown key")
+
+
+def test_a_liquidation_target_with_a_funding_buffer_parses() -> None:
+    raw = copy.deepcopy(BASE)
+    raw["hedges"]["eth"].pop("target_margin_ratio")
+    raw["hedges"]["eth"].update(
+        target={"liquidation_distance": "0.35"},
+        band=["0.25", "0.50"],
+        funding_buffer={"periods": 3},
+        funding_alert_periods=2,
+        hedge_tolerance="0.05",
+        spot_leg_wallets=["funding"],
+    )
+    hedge = parse_config(raw, base_dir=ROOT).hedges["eth"]
+    assert hedge.target_value == D("0.35") and hedge.target_margin_ratio is None
+    assert hedge.funding_buffer is not None and hedge.funding_buffer.periods == 3
+    assert (hedge.funding_alert_periods, hedge.hedge_tolerance) == (2, D("0.05"))
+    assert hedge.spot_leg_wallets == ("funding",) and hedge.base == "ETH"

@@ -82,16 +82,28 @@ def wallet(
     )
 
 
-def short(symbol: str, notional: str, upnl: str = "0") -> Position:
+def short(
+    symbol: str,
+    notional: str,
+    upnl: str = "0",
+    *,
+    contracts: str = "1",
+    contract_size: str = "1",
+    mark: str | None = None,
+    liquidation: str | None = None,
+    maintenance: str | None = None,
+) -> Position:
     return Position(
         symbol=symbol,
         side="short",
-        contracts=D(1),
-        contract_size=D(1),
+        contracts=D(contracts),
+        contract_size=D(contract_size),
         notional=D(notional),
         entry_price=None,
-        mark_price=None,
+        mark_price=D(mark) if mark else None,
         unrealized_pnl=D(upnl),
+        liquidation_price=D(liquidation) if liquidation else None,
+        maintenance_margin=D(maintenance) if maintenance else None,
     )
 
 
@@ -135,7 +147,11 @@ CASES = [
     ),
     Case(
         "seed: after closing part of the short, return the freed USDT to spot",
-        [wallet("spot", "USDT", "1000"), wallet("linear", "USDT", "7500")],
+        [
+            wallet("spot", "USDT", "1000"),
+            wallet("spot", "ETH", "1"),
+            wallet("linear", "USDT", "7500"),
+        ],
         [short("ETH/USDT:USDT", "7500")],  # the short halved from 15000: ratio 1.0
         expect=[(Rule.RETURN_EXCESS, "USDT", "linear", "spot", "3750")],
     ),

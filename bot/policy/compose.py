@@ -1,0 +1,370 @@
+"""The default policy: the rules composed. State + config in, plan out; pure (no I/O, no clock).
+
+Hedges that share one futures wallet and settle asset (cross margin) share one equity, so they
+are judged together as a *pool*: one pool, one transfer. For each pool, in this order:
+integrity (`integrity.py`: flags, holds back returns), funding (`funding.py`: buffer and
+streak), then when flat `flat.py`, else the band rules (`band.py`) on the targets in equity
+terms (`targets.py`, `liquidation.py`); top-ups share spot budgets by priority (`priority.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+from bot.config import HedgeConfig
+from bot.model import (
+    SPOT,
+    Flag,
+    Plan,
+    PlanAlert,
+    PlannedTransfer,
+    PlanNote,
+    Rule,
+    State,
+)
+from bot.money import DEFAULT_TRANSFER_STEP, ZERO, plain
+from bot.policy import band, flat, funding, integrity, priority
+from bot.policy.assess import Pool, pools
+from bot.policy.targets import Needs, Unknown, pool_needs
+
+#: settled funding rates per (venue, perp), oldest first: the streak's history, where known
+FundingHistory = Mapping[tuple[str, str], Sequence[Decimal]]
+
+
+def plan_transfers(
+    state: State,
+    hedges: Mapping[str, HedgeConfig],
+    *,
+    funding_history: FundingHistory | None = None,
+) -> Plan:
+    """Turn what was read into the transfers that bring every hedge back to its target."""
+    found, notes = pools(state, hedges)
+    alerts: list[PlanAlert] = []
+    flags: dict[int, tuple[Flag, ...]] = {}
+    held_back: dict[int, list[str]] = {}
+    for pool in found:
+        pool_flags, pool_alerts, reasons = _checks(state, pool, funding_history or {})
+        flags[id(pool)], held_back[id(pool)] = pool_flags, reasons
+        alerts += pool_alerts
+
+    transfers: list[PlannedTransfer] = []
+    requests: list[tuple[Pool, Decimal, Needs]] = []
+    for pool in sorted(found, key=priority.urgency):
+        step = _step(state, pool)
+        figures = _figures(state, pool)
+        if pool.notional == 0:
+            amount, why = flat.flat_return(pool, step)
+            if amount is None:
+                notes.append(_note(pool, why, figures, flags[id(pool)]))
+            else:
+                transfers.append(
+                    _transfer(
+                        pool,
+                        Rule.RETURN_FLAT,
+                        pool.futures_account,
+                        SPOT,
+                        amount,
+                        why,
+                        figures,
+                        flags[id(pool)],
+                    )
+                )
+            continue
+        try:
+            needs = pool_needs(pool, state.venues[pool.venue])
+        except Unknown as exc:
+            notes.append(_note(pool, f"{exc}: nothing planned", figures, flags[id(pool)]))
+            continue
+        figures = {**figures, **_needs_figures(pool, needs)}
+        need = band.top_up_need(pool.equity, needs, step)
+        if need is not None:
+            requests.append((pool, need, needs))
+            continue
+        excess = band.excess(pool.equity, needs, step)
+        where = band.where(pool.equity, needs)
+        if excess is None:
+            notes.append(_note(pool, f"{where}: nothing to move", figures, flags[id(pool)]))
+        elif excess <= 0:
+            notes.append(_note(pool, f"{where} but nothing is in excess", figures, flags[id(pool)]))
+        elif held_back[id(pool)]:
+            notes.append(
+                _note(
+                    pool,
+                    f"{where}, but {plain(excess)} {pool.asset} is not returned: "
+                    + "; ".join(held_back[id(pool)]),
+                    {**figures, "excess": excess},
+                    flags[id(pool)],
+                )
+            )
+        else:
+            route = f"{pool.futures_account} -> {SPOT}"
+            transfers.append(
+                _transfer(
+                    pool,
+                    Rule.RETURN_EXCESS,
+                    pool.futures_account,
+                    SPOT,
+                    excess,
+                    band.return_reason(pool.equity, needs, excess, pool.asset, route),
+                    {**figures, "excess": excess},
+                    flags[id(pool)],
+                )
+            )
+
+    top_ups = _top_ups(state, requests, found, notes, flags)
+    return Plan(
+        transfers=tuple(_ordered(top_ups, transfers)), notes=tuple(notes), alerts=tuple(alerts)
+    )
+
+
+def _checks(
+    state: State, pool: Pool, history: FundingHistory
+) -> tuple[tuple[Flag, ...], list[PlanAlert], list[str]]:
+    """Integrity and funding facts of a pool: its flags, alerts, and why returns are held."""
+    venue_state = state.venues[pool.venue]
+    flags: list[Flag] = []
+    alerts: list[PlanAlert] = []
+    held: list[str] = []
+    for leg in pool.legs:
+        found = integrity.check(venue_state, leg)
+        if found is not None and found.flags:
+            flags += [f for f in found.flags if f not in flags]
+            alerts.append(
+                PlanAlert(
+                    flag=Flag.UNBALANCED,
+                    venue=pool.venue,
+                    hedge=leg.name,
+                    message=found.message(),
+                    figures={
+                        "spot_base": found.spot_base,
+                        "short_base": found.short_base,
+                        "gap": found.gap.quantize(Decimal("0.000001")),
+                        "hedge_tolerance": found.tolerance,
+                        "naked_short": str(Flag.NAKED_SHORT in found.flags).lower(),
+                    },
+                )
+            )
+            if found.blocks_returns:
+                held.append(found.message())
+        rate_read = venue_state.funding.get(leg.hedge.perp)
+        rate = rate_read.rate if rate_read is not None else None
+        if not funding.against_the_short(rate):
+            continue
+        assert rate is not None
+        if Flag.FUNDING_AGAINST not in flags:
+            flags.append(Flag.FUNDING_AGAINST)
+        past = history.get((pool.venue, leg.hedge.perp), ())
+        streak = funding.streak(rate, past, leg.notional)
+        if streak.periods >= leg.hedge.funding_alert_periods:
+            alerts.append(
+                PlanAlert(
+                    flag=Flag.FUNDING_AGAINST,
+                    venue=pool.venue,
+                    hedge=leg.name,
+                    message=(
+                        f"funding on {leg.hedge.perp} has been against the short "
+                        f"{streak.periods} period{'s' if streak.periods != 1 else ''} in a row "
+                        f"(now {rate * 100:.4f}%); paid so far "
+                        f"about {plain(streak.paid)} {pool.asset}, next payment about "
+                        f"{plain(-rate * leg.notional)} {pool.asset}"
+                    ),
+                    figures={
+                        "periods": str(streak.periods),
+                        "rate": rate,
+                        "paid": streak.paid,
+                        "next_payment": -rate * leg.notional,
+                        "history": "ledger" if past else "current rate only",
+                    },
+                )
+            )
+    return tuple(flags), alerts, held
+
+
+def _top_ups(
+    state: State,
+    requests: list[tuple[Pool, Decimal, Needs]],
+    found: list[Pool],
+    notes: list[PlanNote],
+    flags: dict[int, tuple[Flag, ...]],
+) -> list[tuple[PlannedTransfer, Pool]]:
+    needs_of = {id(pool): needs for pool, _, needs in requests}
+    grants = priority.allocate([(p, need) for p, need, _ in requests], _spot_budgets(state, found))
+    transfers: list[tuple[PlannedTransfer, Pool]] = []
+    for grant in grants:
+        pool, needs = grant.pool, needs_of[id(grant.pool)]
+        figures = {
+            **_figures(state, pool),
+            **_needs_figures(pool, needs),
+            "needed": grant.need,
+            "spot_budget": grant.budget,
+        }
+        note = grant.note
+        if grant.granted <= 0:
+            message = (
+                f"{band.where(pool.equity, needs)}, but spot has no {pool.asset} above the "
+                "reserve to top up"
+            )
+            notes.append(
+                _note(pool, message + (f"; {note}" if note else ""), figures, flags[id(pool)])
+            )
+            continue
+        route = f"{SPOT} -> {pool.futures_account}"
+        reason = band.top_up_reason(
+            pool.equity, needs, grant.granted, grant.need, pool.asset, route
+        )
+        transfers.append(
+            (
+                _transfer(
+                    pool,
+                    Rule.TOP_UP,
+                    SPOT,
+                    pool.futures_account,
+                    grant.granted,
+                    reason,
+                    figures,
+                    flags[id(pool)],
+                    priority_note=note,
+                ),
+                pool,
+            )
+        )
+    return transfers
+
+
+def _ordered(
+    top_ups: list[tuple[PlannedTransfer, Pool]], others: list[PlannedTransfer]
+) -> list[PlannedTransfer]:
+    """Top-ups first, nearest to liquidation first (the executor sends a venue's transfers in
+    this order); then returns. A venue with several top-ups says which goes first and why."""
+    by_venue: dict[str, list[Pool]] = {}
+    for _, pool in top_ups:
+        by_venue.setdefault(pool.venue, []).append(pool)
+    ranked = []
+    for item, pool in top_ups:
+        mine = by_venue[pool.venue]
+        if len(mine) > 1 and item.priority is None:
+            described = [priority.describe(p) for p in mine]
+            item = _with_priority(
+                item, priority.rank_note(mine.index(pool) + 1, described, pool.venue)
+            )
+        ranked.append(item)
+    return ranked + others
+
+
+def _with_priority(item: PlannedTransfer, note: str) -> PlannedTransfer:
+    from dataclasses import replace
+
+    return replace(item, priority=note, reason=f"{item.reason}; {note}")
+
+
+def _spot_budgets(state: State, found: list[Pool]) -> dict[tuple[str, str], Decimal]:
+    """Spot collateral each (venue, asset) can give: free minus the largest reserve asked for."""
+    reserves: dict[tuple[str, str], Decimal] = {}
+    for pool in found:
+        key = (pool.venue, pool.asset)
+        for hedge in pool.hedges:
+            reserves[key] = max(reserves.get(key, ZERO), hedge.spot_reserve)
+    return {
+        key: max(ZERO, state.venues[key[0]].wallet(SPOT, key[1]).free - reserve)
+        for key, reserve in reserves.items()
+    }
+
+
+def _step(state: State, pool: Pool) -> Decimal:
+    return state.venues[pool.venue].transfer_steps.get(pool.asset, DEFAULT_TRANSFER_STEP)
+
+
+def _figures(state: State, pool: Pool) -> dict[str, Decimal | str]:
+    spot = state.venues[pool.venue].wallet(SPOT, pool.asset)
+    figures: dict[str, Decimal | str] = {
+        "futures_balance": pool.futures.balance,
+        "unrealized_pnl": pool.futures.unrealized_pnl,
+        "equity": pool.equity,
+        "futures_transferable": pool.futures.transferable,
+        "short_notional": pool.notional,
+        "spot_free": spot.free,
+        "spot_reserve": max((h.spot_reserve for h in pool.hedges), default=ZERO),
+    }
+    ratio = pool.margin_ratio
+    if ratio is not None:
+        figures["margin_ratio"] = ratio.quantize(Decimal("0.000001"))
+    nearest = pool.nearest
+    for leg in pool.legs:
+        if leg.short is None:
+            continue
+        prefix = "" if len(pool.legs) == 1 else f"{leg.name}."
+        figures[f"{prefix}mark_price"] = leg.short.mark
+        figures[f"{prefix}maint_margin_rate"] = leg.short.maint_margin_rate
+        if leg.liquidation is not None and leg.distance is not None:
+            figures[f"{prefix}liquidation_price"] = leg.liquidation.quantize(Decimal("0.01"))
+            figures[f"{prefix}liquidation_distance"] = leg.distance.quantize(Decimal("0.0001"))
+        figures[f"{prefix}liquidation_source"] = (
+            leg.liquidation_source or "" if leg.liquidation is not None else "unreachable"
+        )
+    if nearest is not None and nearest.distance is not None:
+        figures["nearest_liquidation_distance"] = nearest.distance.quantize(Decimal("0.0001"))
+    return figures
+
+
+def _needs_figures(pool: Pool, needs: Needs) -> dict[str, Decimal | str]:
+    figures: dict[str, Decimal | str] = {
+        "equity_lower": needs.lower.quantize(Decimal("0.00000001")),
+        "equity_target": needs.target.quantize(Decimal("0.00000001")),
+        "equity_upper": needs.upper.quantize(Decimal("0.00000001")),
+    }
+    legs = [leg for leg in pool.legs if leg.hedge.target is None and leg.notional > 0]
+    notional = sum((leg.notional for leg in legs), ZERO)
+    if legs and notional > 0:  # the margin-ratio terms, as before
+        figures["target"] = (
+            sum((leg.hedge.target_value * leg.notional for leg in legs), ZERO) / notional
+        )
+        figures["band_lower"] = (
+            sum((leg.hedge.band[0] * leg.notional for leg in legs), ZERO) / notional
+        )
+        figures["band_upper"] = (
+            sum((leg.hedge.band[1] * leg.notional for leg in legs), ZERO) / notional
+        )
+    else:
+        leg = next(leg for leg in pool.legs if leg.hedge.target is not None)
+        figures["target_liquidation_distance"] = leg.hedge.target_value
+        figures["band_lower"], figures["band_upper"] = leg.hedge.band
+    if needs.buffer:
+        figures["funding_buffer"] = needs.buffer
+        figures["funding_buffer_note"] = needs.buffer_note
+    return figures
+
+
+def _transfer(
+    pool: Pool,
+    rule: Rule,
+    from_account: str,
+    to_account: str,
+    amount: Decimal,
+    reason: str,
+    figures: Mapping[str, Decimal | str],
+    flags: tuple[Flag, ...],
+    *,
+    priority_note: str | None = None,
+) -> PlannedTransfer:
+    return PlannedTransfer(
+        venue=pool.venue,
+        hedges=pool.names,
+        asset=pool.asset,
+        from_account=from_account,
+        to_account=to_account,
+        amount=amount,
+        rule=rule,
+        reason=reason if priority_note is None else f"{reason}; {priority_note}",
+        figures=figures,
+        flags=flags,
+        priority=priority_note,
+    )
+
+
+def _note(
+    pool: Pool, message: str, figures: Mapping[str, Decimal | str], flags: tuple[Flag, ...]
+) -> PlanNote:
+    return PlanNote(
+        venue=pool.venue, hedges=pool.names, message=message, figures=figures, flags=flags
+    )

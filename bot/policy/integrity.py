@@ -1,0 +1,80 @@
+"""The integrity guard: is the hedge still a hedge? Compares the spot leg with the short.
+
+The spot leg is the base held (free + locked) in the spot wallet and in every wallet the hedge
+names in `spot_leg_wallets` (funding, earn...); the short is its size in the base (inverse:
+contracts x contract size / mark). Beyond `hedge_tolerance` of the short the hedge is
+unbalanced. Where the short is the larger leg (spot sold by hand), collateral must not go back
+to spot: the short is partly naked and its losses are no longer offset. Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.model import SPOT, Flag, MarketKind, VenueState
+from bot.money import ZERO, plain
+from bot.policy.assess import HedgeLeg
+
+
+@dataclass(frozen=True, kw_only=True)
+class Integrity:
+    hedge: str
+    spot_base: Decimal
+    short_base: Decimal
+    tolerance: Decimal
+    base: str
+
+    @property
+    def gap(self) -> Decimal:
+        """|spot - short| as a fraction of the short."""
+        return abs(self.spot_base - self.short_base) / self.short_base
+
+    @property
+    def flags(self) -> tuple[Flag, ...]:
+        if self.short_base <= 0 or self.gap <= self.tolerance:
+            return ()
+        if self.spot_base <= 0:
+            return (Flag.UNBALANCED, Flag.NAKED_SHORT)
+        return (Flag.UNBALANCED,)
+
+    @property
+    def blocks_returns(self) -> bool:
+        """No collateral back to spot while the short is the larger leg beyond tolerance."""
+        return bool(self.flags) and self.short_base > self.spot_base
+
+    def message(self) -> str:
+        side = (
+            "the short is larger: returns to spot are held back, top-ups still happen"
+            if self.blocks_returns
+            else "the spot leg is larger (short partly closed or deleveraged?)"
+        )
+        naked = "naked short: " if Flag.NAKED_SHORT in self.flags else ""
+        return (
+            f"{naked}hedge {self.hedge} is unbalanced: spot {plain(self.spot_base)} {self.base} "
+            f"vs short {plain(self.short_base.quantize(Decimal('0.00000001')))} {self.base} "
+            f"({self.gap * 100:.1f}% apart, tolerance {self.tolerance * 100:.1f}%); {side}"
+        )
+
+
+def check(venue_state: VenueState, leg: HedgeLeg) -> Integrity | None:
+    """The comparison for one hedge; None when flat (nothing to hedge)."""
+    position = leg.position
+    if position is None or position.contracts == 0:
+        return None
+    size = position.contracts * position.contract_size
+    if leg.market.kind is MarketKind.INVERSE:
+        mark = leg.mark or position.mark_price
+        if not mark:
+            return None
+        size = size / mark
+    base = leg.market.base
+    wallets = (SPOT, *leg.hedge.spot_leg_wallets)
+    held = sum((venue_state.wallet(account, base).balance for account in wallets), ZERO)
+    return Integrity(
+        hedge=leg.name,
+        spot_base=held,
+        short_base=size,
+        tolerance=leg.hedge.hedge_tolerance,
+        base=base,
+    )
