@@ -177,6 +177,8 @@ class HedgeConfig(_Strict):
     band: tuple[Decimal, Decimal]
     spot_reserve: Decimal = Decimal(0)
     when_flat: Literal["return", "keep"] = "return"
+    #: the margin mode the venue must report for the perp; None follows what the venue says
+    margin_mode: Literal["isolated", "cross"] | None = None
 
     @field_validator("target_margin_ratio")
     @classmethod

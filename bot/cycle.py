@@ -20,6 +20,7 @@ from bot.executor import Blocked, Executor
 from bot.ledger.journal import canonical_json
 from bot.ledger.locks import file_venue_locks, postgres_venue_locks
 from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
+from bot.margin_legs import MarginLegsResult, run_margin_legs
 from bot.model import Plan, State, TransferStatus
 from bot.policy import plan_transfers
 from bot.reconcile import Reconciler, ReconcileReport
@@ -40,6 +41,8 @@ class CycleResult:
     blocked: list[Blocked] = field(default_factory=list)
     #: venues left out of this cycle (unreachable, refused, untrusted), with why
     venue_errors: dict[str, Exception] = field(default_factory=dict)
+    #: isolated hedges' margin legs and half-done moves (issue 15, bot/margin_legs.py)
+    margin: MarginLegsResult | None = None
 
     @property
     def failed(self) -> bool:
@@ -49,6 +52,7 @@ class CycleResult:
             or bool(self.blocked)
             or bool(self.reconciled.still_open)
             or bool(self.venue_errors)
+            or bool(self.margin and self.margin.half_done)
         )
 
 
@@ -166,10 +170,23 @@ async def _cycle(
             timing=timing,
             clock=clock,
         )
-        executed = await executor.execute(run_id, plan.transfers)
+        # issue 15: an isolated hedge's move has two legs; margin_legs runs it (and the rest)
+        margin = await run_margin_legs(
+            executor,
+            venues,
+            ledger,
+            config.transfers,
+            run_id,
+            plan.transfers,
+            dry_run=dry_run,
+            policy=RetryPolicy.from_config(config.retry),
+            timing=timing,
+            clock=clock,
+        )
+        executed = margin.execution
         failures.update(executed.errors)
     return CycleResult(
-        run_id, state, plan, executed.transfers, reconciled, executed.blocked, failures
+        run_id, state, plan, executed.transfers, reconciled, executed.blocked, failures, margin
     )
 
 
