@@ -25,6 +25,7 @@ from bot.model import (
     Wallet,
 )
 from bot.money import DEFAULT_TRANSFER_STEP, ZERO, plain, round_down
+from bot.policy_isolated import IsolatedAssessment, add_budgets, decide_isolated, split_isolated
 
 
 @dataclass(frozen=True)
@@ -58,16 +59,27 @@ class _Assessment:
 def plan_transfers(state: State, hedges: Mapping[str, HedgeConfig]) -> Plan:
     """Turn what was read into the transfers that bring every hedge back to its target."""
     notes: list[PlanNote] = []
+    isolated, hedges = split_isolated(state, hedges, notes)  # isolated margin: policy_isolated
     pools = _pools(state, hedges, notes)
     assessments = [_assess(state.venues[pool.venue], pool) for pool in pools]
     spot_budget = _spot_budgets(state, pools)
+    add_budgets(state, isolated, spot_budget)
 
     transfers: list[PlannedTransfer] = []
     # Pools nearest to liquidation (lowest ratio) are topped up first from a shared spot budget.
-    for item in sorted(assessments, key=_urgency):
-        venue_state = state.venues[item.pool.venue]
-        step = venue_state.transfer_steps.get(item.pool.asset, DEFAULT_TRANSFER_STEP)
-        decision = _decide(item, venue_state, spot_budget, step)
+    items: list[_Assessment | IsolatedAssessment] = [*assessments, *isolated]
+    for item in sorted(
+        items, key=lambda i: i.urgency() if isinstance(i, IsolatedAssessment) else _urgency(i)
+    ):
+        if isinstance(item, IsolatedAssessment):
+            venue_state = state.venues[item.venue]
+            step = venue_state.transfer_steps.get(item.asset, DEFAULT_TRANSFER_STEP)
+            spot_free = venue_state.wallet(SPOT, item.asset).free
+            decision = decide_isolated(item, spot_budget, step, spot_free)
+        else:
+            venue_state = state.venues[item.pool.venue]
+            step = venue_state.transfer_steps.get(item.pool.asset, DEFAULT_TRANSFER_STEP)
+            decision = _decide(item, venue_state, spot_budget, step)
         if isinstance(decision, PlannedTransfer):
             transfers.append(decision)
         else:
