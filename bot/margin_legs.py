@@ -217,8 +217,14 @@ class MarginLegs:
         if direction == TOP_UP:
             moved = await self._transfer_leg(run_id, move, item.amount, item, result)
         else:
+            target = item.figures.get("target")
             moved = await self._margin_leg(
-                venue, move, add=False, planned=item.amount, result=result
+                venue,
+                move,
+                add=False,
+                planned=item.amount,
+                result=result,
+                keep_ratio=target if isinstance(target, Decimal) else None,
             )
         if moved is None:
             return
@@ -288,23 +294,23 @@ class MarginLegs:
         add: bool,
         planned: Decimal,
         result: MarginLegsResult,
+        keep_ratio: Decimal | None = None,
     ) -> Decimal | None:
         """Add or reduce the position's margin: a fresh read, sizing, intent, the call, the
-        outcome; a definite refusal reads again and tries less, `shrink_attempts` times."""
+        outcome; a definite refusal reads again and tries less, `shrink_attempts` times. A
+        reduce never takes the position below `keep_ratio` (the hedge's target) as read now:
+        a refusal means the mark moved, and what was excess may no longer be."""
         verb = "add" if add else "reduce"
         for _ in range(self._rules.shrink_attempts + 1):
-            cap, inputs = await self._margin_cap(venue, move, add)
+            cap, inputs = await self._margin_cap(venue, move, add, keep_ratio)
             step = venue.transfer_step(move.asset)
-            # an add follows the transfer that brought the collateral: no safety margin on it;
-            # what may leave an isolated position moves with the mark, so a reduce keeps one
-            limit = cap if add else self._rules.safety * cap
-            amount = round_down(max(ZERO, min(planned, limit)), step)
+            amount = round_down(max(ZERO, min(planned, cap)), step)
             minimum = self._rules.min_for(move.asset)
             if amount <= 0 or amount < minimum:
                 why = (
-                    f"{verb} {move.symbol}'s isolated margin: the venue lets "
-                    f"{plain(cap)} {move.asset} {'in' if add else 'out'} now, under min_amount "
-                    f"{plain(minimum)}; stopped"
+                    f"{verb} {move.symbol}'s isolated margin: {plain(amount)} {move.asset} may "
+                    f"{'go in' if add else 'come out'} now (read {plain(cap)}), under "
+                    f"min_amount {plain(minimum)}; stopped"
                 )
                 leg = self._ledger.record_margin_intent(
                     move.id,
@@ -337,7 +343,7 @@ class MarginLegs:
         return None
 
     async def _margin_cap(
-        self, venue: Venue, move: MarginMoveRecord, add: bool
+        self, venue: Venue, move: MarginMoveRecord, add: bool, keep_ratio: Decimal | None
     ) -> tuple[Decimal, dict[str, object]]:
         """What may go in (the futures wallet's transferable amount) or come out (what the
         position lets leave), read now."""
@@ -350,9 +356,16 @@ class MarginLegs:
         position = await venue.read_position(move.symbol)
         if position is None or not position.isolated:
             return ZERO, {"removable": ZERO, "read_at": read_at, "position": "flat or cross"}
-        cap = position.removable_margin
+        # An add follows the transfer that brought the collateral: no safety margin on it.
+        # What may leave an isolated position moves with the mark, so a reduce keeps one.
+        removable = position.removable_margin
+        cap = self._rules.safety * removable
+        if keep_ratio is not None:
+            above_target = position.isolated_equity - keep_ratio * abs(position.notional)
+            cap = max(ZERO, min(cap, above_target))
         return cap, {
-            "removable": cap,
+            "removable": removable,
+            "keep_ratio": keep_ratio if keep_ratio is not None else "none",
             "isolated_wallet": position.isolated_wallet or ZERO,
             "unrealized_pnl": position.unrealized_pnl,
             "initial_margin": position.initial_margin or ZERO,
