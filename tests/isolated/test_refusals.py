@@ -20,7 +20,9 @@ def _ledger(tmp_path) -> Ledger:  # type: ignore[no-untyped-def]
     return Ledger.open(f"sqlite:///{tmp_path}/data/ledger.sqlite")
 
 
-def test_a_refused_reduce_reads_again_and_shrinks(paper, venue_env, write_config, bot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_reduce_reads_again_and_shrinks(
+    paper, venue_env, write_config, bot, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     hedge = {**ETH_ISOLATED, "target_margin_ratio": "0.15", "band": ["0.1", "0.2"]}
     config = write_config({"binance": live_venue(paper.base_url)}, {"eth": hedge})
     # 16000 isolated on 15000 of notional: excess 16000 - 0.15 x 15000 = 13750 is planned
@@ -103,3 +105,34 @@ def test_a_hedge_pinned_to_cross_on_an_isolated_position_is_refused(
     (line,) = [line for line in run.stdout.splitlines() if "margin_mode" in line]
     assert "ETH/USDT:USDT is in isolated margin on binance" in line
     assert "hedges.eth.margin_mode is cross: refused" in line
+
+
+def test_a_dry_run_client_refuses_add_and_reduce_in_its_transport(
+    paper, venue_env, write_config
+) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    import pytest
+
+    from bot.config import load_config
+    from bot.venues.clients import DryRunRefused
+    from bot.venues.session import open_venues
+
+    make_isolated(paper, "ETHUSDT", isolated_wallet="3000", cross_left="500")
+    config = load_config(
+        write_config({"binance": live_venue(paper.base_url)}, {"eth": ETH_ISOLATED})
+    )
+
+    async def both() -> None:
+        async with open_venues(config, dry_run=True) as venues:
+            venue = venues["binance"]
+            position = await venue.read_position("ETH/USDT:USDT")  # reads still pass
+            assert position is not None and position.isolated_wallet == D("3000")
+            with pytest.raises(DryRunRefused):
+                await venue.add_margin("ETH/USDT:USDT", D("100"))
+            with pytest.raises(DryRunRefused):
+                await venue.reduce_margin("ETH/USDT:USDT", D("100"))
+
+    asyncio.run(both())
+    assert margin_history(paper) == []
+    assert not [p for _, p, _ in paper.exchange.requests if p.endswith("positionMargin")]
