@@ -147,7 +147,8 @@ def margin_history(
     state: PaperState, kind: MarketKind, params: Mapping[str, str]
 ) -> list[MarginChange]:
     """GET positionMargin/history: `symbol` mandatory; `type`, `startTime`, `endTime`, `limit`
-    (default 500) narrow it; oldest first, as Binance's example lists them."""
+    (default 500 on USD-M, 50 on COIN-M, as documented) narrow it; oldest first, as Binance's
+    example lists them."""
     symbol = params.get("symbol") or ""
     if not symbol:
         raise mandatory_missing("symbol")
@@ -156,7 +157,7 @@ def margin_history(
     wanted_type = params.get("type") or None
     start = _optional_int(params, "startTime")
     end = _optional_int(params, "endTime")
-    limit = _optional_int(params, "limit") or 500
+    limit = _optional_int(params, "limit") or (500 if kind == MarketKind.LINEAR else 50)
     found = [
         change
         for change in state.margin_changes

@@ -9,7 +9,7 @@ from typing import Any
 from bot.paper.margin import apply_margin_change, apply_margin_type, margin_history
 from bot.paper.model import MarginChange, MarketKind
 from bot.paper.routing import Call, Endpoint
-from bot.paper.wire import fmt8
+from bot.paper.wire import RawNumber, fmt8, short_price
 
 
 def _modify(kind: MarketKind):  # type: ignore[no-untyped-def]
@@ -17,7 +17,7 @@ def _modify(kind: MarketKind):  # type: ignore[no-untyped-def]
         new_state, record = apply_margin_change(call.state, kind, call.params, call.now)
         call.commit(new_state)
         return {
-            "amount": record.amount,
+            "amount": RawNumber(short_price(record.amount)),  # a JSON number: 100.0
             "code": 200,
             "msg": "Successfully modify position margin.",
             "type": record.type,

@@ -314,15 +314,14 @@ class BinanceVenue(CcxtVenue):
 
     async def margin_history(self, symbol: str, since: datetime) -> list[MarginChange]:
         """GET positionMargin/history of `symbol` since `since` (Binance's clock)."""
-        _, history = MARGIN_ENDPOINTS[self._perps[symbol].futures_account]
+        account = self._perps[symbol].futures_account
+        _, history = MARGIN_ENDPOINTS[account]
         market_id = self.client.market(symbol)["id"]
-        request = {
-            "symbol": market_id,
-            "startTime": int(since.timestamp() * 1000),
-            "limit": MARGIN_HISTORY_LIMIT,
-        }
+        limit = MARGIN_HISTORY_LIMIT[account]
+        request = {"symbol": market_id, "startTime": int(since.timestamp() * 1000), "limit": limit}
         raw = await self.call(getattr(self.client, history.method), request)
-        return decode_margin_history(Decoder(self.name, history.path), raw, market_id, symbol)
+        decoder = Decoder(self.name, history.path)
+        return decode_margin_history(decoder, raw, market_id, symbol, limit)
 
 
 TRANSFER_PATH = "/sapi/v1/asset/transfer"
@@ -584,7 +583,8 @@ MARGIN_ENDPOINTS = {
         Endpoint("dapiPrivateGetPositionMarginHistory", "GET /dapi/v1/positionMargin/history"),
     ),
 }
-MARGIN_HISTORY_LIMIT = 500  # Binance's maximum (and default) `limit`
+# Binance's documented default `limit` of positionMargin/history: 500 on USD-M, 50 on COIN-M
+MARGIN_HISTORY_LIMIT = {LINEAR: 500, INVERSE: 50}
 
 
 def decode_margin_reply(decoder: Decoder, raw: Any, change_type: int, amount: Decimal) -> None:
@@ -602,12 +602,12 @@ def decode_margin_reply(decoder: Decoder, raw: Any, change_type: int, amount: De
 
 
 def decode_margin_history(
-    decoder: Decoder, raw: Any, market_id: str, symbol: str
+    decoder: Decoder, raw: Any, market_id: str, symbol: str, limit: int
 ) -> list[MarginChange]:
     """GET positionMargin/history rows of one symbol: type 1 add, 2 reduce (Binance's own
     automatic adjustments carry other `deltaType`s but the same types)."""
     rows = decoder.sequence(raw, "the answer")
-    if len(rows) >= MARGIN_HISTORY_LIMIT:
+    if len(rows) >= limit:
         raise decoder.refuse(
             f"{len(rows)} margin changes in one answer (the limit): the list may be cut short"
         )
