@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.config import TransfersConfig
 from bot.executor import ExecutionResult, Executor, Step, after_failure
 from bot.failpoints import AFTER_MARGIN_INTENT, AFTER_MARGIN_RESPONSE, BETWEEN_LEGS, failpoint
@@ -162,8 +164,12 @@ class MarginLegs:
             except VenueError as exc:
                 result.execution.errors.setdefault(item.venue, exc)
         result.execution.transfers.sort(key=lambda r: r.id)
-        if not self._dry_run:
-            result.half_done = [half.message for half in half_done_moves(self._ledger)]
+        touched = busy or any(item.isolated_perp is not None for item in items)
+        if touched and not self._dry_run:
+            try:
+                result.half_done = [half.message for half in half_done_moves(self._ledger)]
+            except SQLAlchemyError as exc:  # the ledger refused a read: the next run says it
+                log.warning("could not list half-done moves: %s", exc)
         return result
 
     # resuming -------------------------------------------------------------------------------
