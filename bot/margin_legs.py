@@ -390,7 +390,7 @@ class MarginLegs:
             move.id, add=add, amount=amount, inputs=inputs, dry_run=self._dry_run
         )
         failpoint(AFTER_MARGIN_INTENT)
-        offset = await self._executor._clock_offset(venue)
+        offset = await _clock_offset(venue)
         started_monotonic = self._timing.monotonic()
         attempt, resynced = 0, False
         while True:
@@ -432,7 +432,7 @@ class MarginLegs:
                 if step is Step.RESYNC_CLOCK:
                     resynced = True
                     await venue.resync_clock()
-                    offset = await self._executor._clock_offset(venue)
+                    offset = await _clock_offset(venue)
                 else:
                     await self._timing.sleep(
                         self._policy.backoff(attempt, exc.retry_after, self._timing.rng)
@@ -448,6 +448,16 @@ class MarginLegs:
                 venue_clock_offset_ms=offset,
             )
             return confirmed, None
+
+
+async def _clock_offset(venue: Venue) -> int | None:
+    """The venue's clock offset for the attempt's record (reconciliation's time window); a
+    venue that cannot tell it still acts, and reconciliation then widens the window."""
+    try:
+        return await venue.clock_offset_ms()
+    except VenueError as exc:
+        log.warning("%s: could not measure the venue's clock (%s)", venue.name, exc)
+        return None
 
 
 def _first_leg_open(legs: MoveLegs) -> bool:

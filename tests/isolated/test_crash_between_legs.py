@@ -27,15 +27,17 @@ def config(paper, write_config) -> Path:  # type: ignore[no-untyped-def]
     return write_config({"binance": venue}, {"eth": ETH_ISOLATED}, transfers=TRANSFERS)
 
 
-def _finish(config: Path, tmp_path: Path) -> Ledger:
-    restarted = start_bot(config)
-    out, err = restarted.communicate(timeout=60)
-    assert restarted.returncode == 0, out + err
+def _finish(bot, config: Path, tmp_path: Path) -> Ledger:  # type: ignore[no-untyped-def]
+    """The restart, in-process (only the killed run needs its own process)."""
+    restarted = bot("rebalance", config=config)
+    assert restarted.exit_code == 0, restarted.stdout + restarted.stderr
     return Ledger.open(f"sqlite:///{tmp_path}/data/ledger.sqlite")
 
 
 @pytest.mark.parametrize("point", failpoints.MARGIN_LEGS)
-def test_top_up_killed_between_or_inside_the_second_leg(paper, config, tmp_path, point) -> None:  # type: ignore[no-untyped-def]
+def test_top_up_killed_between_or_inside_the_second_leg(
+    paper, venue_env, bot, config, tmp_path, point
+) -> None:  # type: ignore[no-untyped-def]
     make_isolated(paper, "ETHUSDT", isolated_wallet="3000", cross_left="500")
     killed = start_bot(config, failpoint=point)
     killed.communicate(timeout=60)
@@ -51,7 +53,7 @@ def test_top_up_killed_between_or_inside_the_second_leg(paper, config, tmp_path,
         finally:
             half.close()
 
-    ledger = _finish(config, tmp_path)
+    ledger = _finish(bot, config, tmp_path)
     try:
         assert paper.state.transfers == (transfer,)  # the first leg once
         assert margin_history(paper) == [("ETHUSDT", 1, transfer.amount)]  # the second once
@@ -70,7 +72,7 @@ def test_top_up_killed_between_or_inside_the_second_leg(paper, config, tmp_path,
         ledger.close()
 
 
-def test_return_killed_between_the_legs(paper, config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_return_killed_between_the_legs(paper, venue_env, bot, config, tmp_path) -> None:  # type: ignore[no-untyped-def]
     make_isolated(paper, "ETHUSDT", isolated_wallet="16000", cross_left="0")
     killed = start_bot(config, failpoint=failpoints.BETWEEN_LEGS)
     killed.communicate(timeout=60)
@@ -78,7 +80,7 @@ def test_return_killed_between_the_legs(paper, config, tmp_path) -> None:  # typ
     assert margin_history(paper) == [("ETHUSDT", 2, 8500)]  # reduced; nothing moved yet
     assert paper.state.transfers == ()
 
-    ledger = _finish(config, tmp_path)
+    ledger = _finish(bot, config, tmp_path)
     try:
         assert margin_history(paper) == [("ETHUSDT", 2, 8500)]
         (back,) = paper.state.transfers

@@ -56,3 +56,27 @@ def test_a_lost_margin_answer_with_a_look_alike_stays_half_done(
         assert half.moved == added
     finally:
         ledger.close()
+
+
+def test_an_unknown_first_leg_is_settled_then_the_move_finished(
+    paper, venue_env, write_config, bot, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    config = write_config(
+        {"binance": live_venue(paper.base_url)}, {"eth": ETH_ISOLATED}, transfers=TRANSFERS
+    )
+    make_isolated(paper, "ETHUSDT", isolated_wallet="3000", cross_left="500")
+    paper.faults.add("http_500_after")  # the transfer is applied, its answer lost
+    first = bot("rebalance", config=config)
+    assert first.exit_code == 1, first.stdout + first.stderr
+    (transfer,) = paper.state.transfers
+    assert margin_history(paper) == []  # an unknown first leg: the second is not begun
+
+    second = bot("rebalance", config=config)
+    assert second.exit_code == 0, second.stdout + second.stderr
+    assert paper.state.transfers == (transfer,)
+    assert margin_history(paper) == [("ETHUSDT", 1, transfer.amount)]
+    ledger = Ledger.open(f"sqlite:///{tmp_path}/data/ledger.sqlite")
+    try:
+        assert half_done_moves(ledger) == []
+    finally:
+        ledger.close()
