@@ -25,7 +25,13 @@ from bot.model import (
     Wallet,
 )
 from bot.money import DEFAULT_TRANSFER_STEP, ZERO, plain, round_down
-from bot.policy_isolated import IsolatedAssessment, add_budgets, decide_isolated, split_isolated
+from bot.policy_isolated import (
+    IsolatedAssessment,
+    add_budgets,
+    cross_part,
+    decide_isolated,
+    split_isolated,
+)
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,7 @@ def _pools(state: State, hedges: Mapping[str, HedgeConfig], notes: list[PlanNote
 
 
 def _assess(venue_state: VenueState, pool: _Pool) -> _Assessment:
-    futures = venue_state.wallet(pool.futures_account, pool.asset)
+    futures = cross_part(venue_state, venue_state.wallet(pool.futures_account, pool.asset))
     weighted = [(hedge, _notional(venue_state, hedge.perp)) for _, hedge in pool.hedges]
     notional = sum((n for _, n in weighted), ZERO)
     if notional == 0:

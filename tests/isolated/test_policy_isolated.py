@@ -218,8 +218,11 @@ def test_cross_and_isolated_hedges_share_one_spot_budget_nearest_liquidation_fir
         "eth": hedge(margin_mode="isolated"),
         "btc": hedge("BTC/USDT:USDT", spot="BTC/USDT"),
     }
-    plan = plan_transfers(state(position(), btc, spot="1500", futures="2450"), hedges)
+    # the futures wallet's 4300 holds the isolated ETH's own 1850: the cross pool has 2450
+    plan = plan_transfers(state(position(), btc, spot="1500", futures="4300"), hedges)
     first, second = plan.transfers
+    assert second.figures["futures_balance"] == D("2450")
+    assert second.figures["unrealized_pnl"] == D("120")  # less the isolated short's -120
     assert (first.isolated_perp, first.amount) == ("ETH/USDT:USDT", D("1060"))
     assert (second.isolated_perp, second.amount) == (None, D("440"))  # what spot has left
 
