@@ -77,10 +77,11 @@ def _second_leg_done(legs: MoveLegs) -> bool:
     if legs.move.direction == TOP_UP:
         last = legs.margin_leg
         return last is not None and last.status in (*DONE_LEG, TransferStatus.SKIPPED)
+    # a skipped transfer back (nothing transferable just then) leaves the collateral out of
+    # the position and off spot: still half done, tried again next cycle
     last_transfer = legs.transfer
     return last_transfer is not None and last_transfer.status in (
         *DONE_LEG,
-        TransferStatus.SKIPPED,
         TransferStatus.MANUAL,
     )
 

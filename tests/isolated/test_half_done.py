@@ -80,3 +80,26 @@ def test_an_unknown_first_leg_is_settled_then_the_move_finished(
         assert half_done_moves(ledger) == []
     finally:
         ledger.close()
+
+
+def test_a_return_whose_transfer_back_finds_nothing_stays_half_done_until_sent(
+    paper, venue_env, write_config, bot, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    config = write_config(
+        {"binance": live_venue(paper.base_url)}, {"eth": ETH_ISOLATED}, transfers=TRANSFERS
+    )
+    make_isolated(paper, "ETHUSDT", isolated_wallet="16000", cross_left="0")
+    # the futures wallet reads nothing transferable this run (the cycle's read and the fresh one)
+    zero = [{"op": "set", "path": "assets.0.maxWithdrawAmount", "value": "0.00000000"}]
+    paper.faults.add("override", method="GET", path="/fapi/v3/account", times=2, mutations=zero)
+    first = bot("rebalance", config=config)
+    assert first.exit_code == 1, first.stdout + first.stderr
+    assert margin_history(paper) == [("ETHUSDT", 2, 8500)] and paper.state.transfers == ()
+    (line,) = [line for line in first.stdout.splitlines() if line.startswith("half done:")]
+    assert "8500 USDT taken out of ETH/USDT:USDT's isolated margin but not yet moved" in line
+
+    second = bot("rebalance", config=config)
+    assert second.exit_code == 0, second.stdout + second.stderr
+    (back,) = paper.state.transfers
+    assert back.type == "UMFUTURE_MAIN" and 8400 < back.amount <= 8500
+    assert margin_history(paper) == [("ETHUSDT", 2, 8500)]  # the reduce is not repeated
