@@ -23,6 +23,7 @@ from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
 from bot.margin_legs import MarginLegsResult, run_margin_legs
 from bot.model import Plan, State, TransferStatus
 from bot.policy import plan_transfers
+from bot.policy_isolated import is_refusal
 from bot.reconcile import Reconciler, ReconcileReport
 from bot.redact import redact
 from bot.retry import RetryPolicy, Timing
@@ -53,6 +54,7 @@ class CycleResult:
             or bool(self.reconciled.still_open)
             or bool(self.venue_errors)
             or bool(self.margin and self.margin.half_done)
+            or any(is_refusal(note.figures) for note in self.plan.notes)  # margin_mode
         )
 
 

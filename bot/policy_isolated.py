@@ -36,6 +36,13 @@ from bot.model import (
 )
 from bot.money import ZERO, plain, round_down
 
+#: the figures of a refused hedge's note: the cycle reports it as needing attention (exit 1)
+REFUSED_MODE: Mapping[str, Decimal | str] = {"refused": "margin_mode"}
+
+
+def is_refusal(figures: Mapping[str, Decimal | str]) -> bool:
+    return figures.get("refused") == "margin_mode"
+
 
 @dataclass(frozen=True)
 class IsolatedAssessment:
@@ -103,7 +110,9 @@ def split_isolated(
         position = venue_state.positions.get(hedge.perp)
         refusal = mode_mismatch(name, hedge, position)
         if refusal is not None:
-            notes.append(PlanNote(venue=hedge.venue, hedges=(name,), message=refusal))
+            notes.append(
+                PlanNote(venue=hedge.venue, hedges=(name,), message=refusal, figures=REFUSED_MODE)
+            )
             continue
         if position is None or position.margin_mode != ISOLATED:
             rest[name] = hedge  # cross, or flat: its collateral is in the futures wallet

@@ -4,12 +4,19 @@ margin change; a hedge pinned to the other margin mode is refused."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal as D
 
+import pytest
+
+from bot.config import load_config, parse_config
+from bot.errors import ConfigError
 from bot.ledger import Ledger
 from bot.ledger.margin_queries import moves
 from bot.margin_legs import half_done_moves
 from bot.model import TransferStatus
+from bot.venues.clients import DryRunRefused
+from bot.venues.session import open_venues
 from tests.integration.conftest import ETH_HEDGE, live_venue
 from tests.isolated.helpers import ETH_ISOLATED, isolated_wallet, make_isolated, margin_history
 
@@ -100,7 +107,7 @@ def test_a_hedge_pinned_to_cross_on_an_isolated_position_is_refused(
     )
     make_isolated(paper, "ETHUSDT", isolated_wallet="3000", cross_left="500")
     run = bot("rebalance", config=config)
-    assert run.exit_code == 0, run.stdout + run.stderr
+    assert run.exit_code == 1, run.stdout + run.stderr  # a config to fix: needs attention
     assert paper.state.transfers == () and margin_history(paper) == []
     (line,) = [line for line in run.stdout.splitlines() if "margin_mode" in line]
     assert "ETH/USDT:USDT is in isolated margin on binance" in line
@@ -110,14 +117,6 @@ def test_a_hedge_pinned_to_cross_on_an_isolated_position_is_refused(
 def test_a_dry_run_client_refuses_add_and_reduce_in_its_transport(
     paper, venue_env, write_config
 ) -> None:  # type: ignore[no-untyped-def]
-    import asyncio
-
-    import pytest
-
-    from bot.config import load_config
-    from bot.venues.clients import DryRunRefused
-    from bot.venues.session import open_venues
-
     make_isolated(paper, "ETHUSDT", isolated_wallet="3000", cross_left="500")
     config = load_config(
         write_config({"binance": live_venue(paper.base_url)}, {"eth": ETH_ISOLATED})
@@ -136,3 +135,14 @@ def test_a_dry_run_client_refuses_add_and_reduce_in_its_transport(
     asyncio.run(both())
     assert margin_history(paper) == []
     assert not [p for _, p, _ in paper.exchange.requests if p.endswith("positionMargin")]
+
+
+def test_a_misspelt_margin_mode_is_one_line_naming_the_field(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    raw = {
+        "venues": {"binance": {"exchange": "binance", "paper": True}},
+        "hedges": {"eth": {**ETH_ISOLATED, "margin_mode": "isolatd"}},
+    }
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw, base_dir=tmp_path)
+    message = str(raised.value)
+    assert "hedges.eth.margin_mode" in message and "\n" not in message.strip()
