@@ -208,6 +208,8 @@ class HedgeConfig(_Strict):
     hedge_tolerance: Decimal = Decimal("0.02")
     # Wallets besides spot that hold the long leg (funding, earn...), by ccxt account name.
     spot_leg_wallets: tuple[str, ...] = ()
+    #: the margin mode the venue must report for the perp; None follows what the venue says
+    margin_mode: Literal["isolated", "cross"] | None = None
 
     @field_validator("target_margin_ratio")
     @classmethod

@@ -21,8 +21,10 @@ from bot.funding_history import settled_rates
 from bot.ledger.journal import canonical_json
 from bot.ledger.locks import file_venue_locks, postgres_venue_locks
 from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
+from bot.margin_legs import MarginLegsResult, run_margin_legs
 from bot.model import Plan, State, TransferStatus
 from bot.policy import plan_transfers
+from bot.policy.isolated import is_refusal
 from bot.reconcile import Reconciler, ReconcileReport
 from bot.redact import redact
 from bot.retry import RetryPolicy, Timing
@@ -41,6 +43,8 @@ class CycleResult:
     blocked: list[Blocked] = field(default_factory=list)
     #: venues left out of this cycle (unreachable, refused, untrusted), with why
     venue_errors: dict[str, Exception] = field(default_factory=dict)
+    #: isolated hedges' margin legs and half-done moves (issue 15, bot/margin_legs.py)
+    margin: MarginLegsResult | None = None
 
     @property
     def failed(self) -> bool:
@@ -50,6 +54,8 @@ class CycleResult:
             or bool(self.blocked)
             or bool(self.reconciled.still_open)
             or bool(self.venue_errors)
+            or bool(self.margin and self.margin.half_done)
+            or any(is_refusal(note.figures) for note in self.plan.notes)  # margin_mode
         )
 
 
@@ -169,10 +175,23 @@ async def _cycle(
             timing=timing,
             clock=clock,
         )
-        executed = await executor.execute(run_id, plan.transfers)
+        # issue 15: an isolated hedge's move has two legs; margin_legs runs it (and the rest)
+        margin = await run_margin_legs(
+            executor,
+            venues,
+            ledger,
+            config.transfers,
+            run_id,
+            plan.transfers,
+            dry_run=dry_run,
+            policy=RetryPolicy.from_config(config.retry),
+            timing=timing,
+            clock=clock,
+        )
+        executed = margin.execution
         failures.update(executed.errors)
     return CycleResult(
-        run_id, state, plan, executed.transfers, reconciled, executed.blocked, failures
+        run_id, state, plan, executed.transfers, reconciled, executed.blocked, failures, margin
     )
 
 

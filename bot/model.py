@@ -76,6 +76,44 @@ class Position:
     initial_margin: Decimal | None = None
     maintenance_margin: Decimal | None = None
     liquidation_price: Decimal | None = None
+    #: "cross" or "isolated" as the venue reported it (None: the venue does not say)
+    margin_mode: str | None = None
+    #: an isolated position's own collateral, in the settle currency (None when cross)
+    isolated_wallet: Decimal | None = None
+
+    @property
+    def isolated(self) -> bool:
+        return self.margin_mode == ISOLATED
+
+    @property
+    def isolated_equity(self) -> Decimal:
+        """An isolated position's equity: its own wallet plus its unrealized PnL."""
+        return (self.isolated_wallet or ZERO) + self.unrealized_pnl
+
+    @property
+    def removable_margin(self) -> Decimal:
+        """What the bot may ask to remove from an isolated position: what stays still covers
+        its initial margin after its unrealized loss (Binance's rule as the paper applies it)."""
+        if not self.isolated or self.isolated_wallet is None:
+            return ZERO
+        left = self.isolated_wallet + min(ZERO, self.unrealized_pnl) - (self.initial_margin or ZERO)
+        return max(ZERO, min(self.isolated_wallet, left))
+
+
+CROSS = "cross"
+ISOLATED = "isolated"
+MARGIN_MODES = (CROSS, ISOLATED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarginChange:
+    """One entry of a venue's margin-change history of an isolated position."""
+
+    symbol: str  # the unified perp symbol
+    add: bool  # True: margin added to the position; False: removed from it
+    amount: Decimal
+    asset: str
+    at: datetime
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -231,6 +269,9 @@ class PlannedTransfer:
     #: the priority decision behind the order and the amount, where hedges competed
     priority: str | None = None
     sizing: SizingPreview | None = None
+    #: an isolated hedge's move: the perp whose margin follows the wallet transfer (top-up) or
+    #: precedes it (return); None for a plain cross-margin transfer
+    isolated_perp: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "figures", _frozen(self.figures))

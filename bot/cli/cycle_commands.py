@@ -50,6 +50,9 @@ def rebalance_command(
             "plan": render.plan_json(result.plan),
             "transfers": [render.transfer_json(t) for t in result.transfers],
             "blocked": [b.message for b in result.blocked],
+            # issue 15: isolated hedges' margin legs and half-done moves
+            "margin_legs": result.margin.lines if result.margin else [],
+            "half_done_moves": result.margin.half_done if result.margin else [],
             "venue_errors": dict(
                 zip(result.venue_errors, venue_error_lines(result.venue_errors), strict=True)
             ),
@@ -63,6 +66,10 @@ def rebalance_command(
         render.print_manual_actions(out, result.transfers)
         for blocked in result.blocked:
             out.print(f"blocked: {blocked.message}", markup=False, highlight=False)
+        for line in result.margin.lines if result.margin else []:  # issue 15
+            out.print(f"margin: {line}", markup=False, highlight=False)
+        for line in result.margin.half_done if result.margin else []:
+            out.print(f"half done: {line}", markup=False, highlight=False)
     exit_for_venues(result.venue_errors)
     if result.failed:
         raise typer.Exit(1)

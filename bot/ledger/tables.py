@@ -170,6 +170,66 @@ class Correction(Base):
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class MarginMove(Base):
+    """An isolated hedge's two-leg move (0007): a wallet transfer and a margin change. The
+    transfer leg is a `transfers` row naming this move in its figures (`margin_move`); the
+    margin leg is a `MarginLeg`. Append-only."""
+
+    __tablename__ = "margin_moves"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    venue: Mapped[str] = mapped_column(String(64))
+    hedges: Mapped[str] = mapped_column(String(256))
+    symbol: Mapped[str] = mapped_column(String(64))  # the unified perp symbol
+    asset: Mapped[str] = mapped_column(String(32))
+    futures_account: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(16))  # top_up | return
+    planned_amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+    reason: Mapped[str] = mapped_column(Text)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MarginLeg(Base):
+    """The margin change of a move (0007): its intent, then its outcome; like a transfer, its
+    status changes only while `pending` or `unknown` (a trigger refuses updates to final rows)."""
+
+    __tablename__ = "margin_legs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    move_id: Mapped[int] = mapped_column(ForeignKey("margin_moves.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    symbol: Mapped[str] = mapped_column(String(64))
+    asset: Mapped[str] = mapped_column(String(32))
+    add: Mapped[bool] = mapped_column(Boolean)
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    settled_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    venue_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    inputs: Mapped[str] = mapped_column(Text)  # canonical JSON: the fresh read behind the size
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MarginLegAttempt(Base):
+    """One call to the venue for a margin leg (0007). Append-only."""
+
+    __tablename__ = "margin_leg_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    leg_id: Mapped[int] = mapped_column(ForeignKey("margin_legs.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+    outcome: Mapped[str] = mapped_column(String(32))
+    error_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    venue_clock_offset_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
 class JournalEntry(Base):
     """Append-only, hash-chained record of every transfer, attempt and correction write."""
 

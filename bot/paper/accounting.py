@@ -1,4 +1,10 @@
-"""Binance's cross-margin accounting for USD-M (linear) and COIN-M (inverse) perpetuals.
+"""Binance's cross- and isolated-margin accounting for USD-M (linear) and COIN-M (inverse)
+perpetuals.
+
+An isolated position is margined by its own wallet (`Position.isolated_wallet`, part of the
+asset's `walletBalance`): its PnL and margin count only there, so the cross wallet's
+`availableBalance` and `maxWithdrawAmount` do not move with it (the property the seed article
+values for bots); its liquidation price is the same formula on its own wallet alone.
 
 Pure functions, no I/O, Decimal throughout. Linear figures are in the quote (USDT); inverse
 figures are in the coin, with `amount` in contracts worth `contract_size` USD each.
@@ -225,6 +231,28 @@ class PositionFigures:
     fees_paid: Decimal  # in the margin asset, by the opening fills
     break_even_price: Decimal
 
+    @property
+    def isolated(self) -> bool:
+        return self.position.isolated
+
+    @property
+    def isolated_wallet(self) -> Decimal:
+        return self.position.isolated_wallet if self.isolated else ZERO
+
+    @property
+    def isolated_margin(self) -> Decimal:
+        """Binance's `isolatedMargin`: the isolated wallet plus the position's unrealized PnL."""
+        return self.isolated_wallet + self.unrealized_pnl if self.isolated else ZERO
+
+    @property
+    def removable_margin(self) -> Decimal:
+        """What `positionMargin` type 2 may take out of an isolated position: what stays must
+        still cover its initial margin after its unrealized loss (profit is not removable)."""
+        if not self.isolated:
+            return ZERO
+        left = self.isolated_wallet + min(ZERO, self.unrealized_pnl) - self.initial_margin
+        return max(ZERO, min(self.isolated_wallet, left))
+
 
 @dataclass(frozen=True, kw_only=True)
 class WalletFigures:
@@ -237,6 +265,8 @@ class WalletFigures:
     available_balance: Decimal
     max_withdraw_amount: Decimal
     update_time: int
+    cross_wallet_balance: Decimal  # the wallet balance less every isolated wallet in it
+    cross_unrealized_pnl: Decimal  # the cross positions' unrealized PnL only
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -290,9 +320,19 @@ def account_figures(state: PaperState, kind: MarketKind) -> AccountFigures:
 
     positions: dict[str, PositionFigures] = {}
     for position, figures in raw:
-        others = [f for p, f in raw if p is not position and f.margin_asset == figures.margin_asset]
-        balance = balances.get(figures.margin_asset)
-        wallet_balance = balance.wallet_balance if balance is not None else ZERO
+        if position.isolated:  # margined by its own wallet alone, nothing else shares it
+            wallet_balance, others = position.isolated_wallet, []
+        else:
+            others = [
+                f
+                for p, f in raw
+                if p is not position and not p.isolated and f.margin_asset == figures.margin_asset
+            ]
+            balance = balances.get(figures.margin_asset)
+            wallet_balance = balance.wallet_balance if balance is not None else ZERO
+            wallet_balance -= sum(
+                (f.isolated_wallet for f in _of_asset(raw, figures.margin_asset)), ZERO
+            )
         market = state.market(kind, position.symbol)
         assert market is not None
         price = liquidation_price_in_tier(
@@ -311,17 +351,26 @@ def account_figures(state: PaperState, kind: MarketKind) -> AccountFigures:
     wallets: dict[str, WalletFigures] = {}
     for asset, balance in balances.items():
         mine = [f for f in positions.values() if f.margin_asset == asset]
+        cross = [f for f in mine if not f.isolated]
         unrealized = sum((f.unrealized_pnl for f in mine), ZERO)
-        initial = sum((f.initial_margin for f in mine), ZERO)
+        cross_wallet = balance.wallet_balance - sum((f.isolated_wallet for f in mine), ZERO)
+        cross_unrealized = sum((f.unrealized_pnl for f in cross), ZERO)
+        cross_initial = sum((f.initial_margin for f in cross), ZERO)
         wallets[asset] = WalletFigures(
             asset=asset,
             wallet_balance=balance.wallet_balance,
             unrealized_pnl=unrealized,
             margin_balance=balance.wallet_balance + unrealized,
-            initial_margin=initial,
+            initial_margin=sum((f.initial_margin for f in mine), ZERO),
             maint_margin=sum((f.maint_margin for f in mine), ZERO),
-            available_balance=available_balance(balance.wallet_balance, unrealized, initial),
-            max_withdraw_amount=max_withdraw_amount(balance.wallet_balance, unrealized, initial),
+            available_balance=available_balance(cross_wallet, cross_unrealized, cross_initial),
+            max_withdraw_amount=max_withdraw_amount(cross_wallet, cross_unrealized, cross_initial),
             update_time=balance.update_time,
+            cross_wallet_balance=cross_wallet,
+            cross_unrealized_pnl=cross_unrealized,
         )
     return AccountFigures(kind=kind, wallets=wallets, positions=positions)
+
+
+def _of_asset(raw: Sequence[tuple[Position, PositionFigures]], asset: str) -> list[PositionFigures]:
+    return [f for _, f in raw if f.margin_asset == asset]

@@ -33,6 +33,8 @@ MARGIN_WALLET = {MarketKind.LINEAR: Wallet.USDM, MarketKind.INVERSE: Wallet.COIN
 PERPETUAL_DELIVERY_DATE = 4133404800000  # Binance's "never" for perpetuals
 FUNDING_INTERVAL_HOURS = 8
 DEFAULT_LEVERAGE = 10
+CROSS = "cross"  # positionRisk's `marginType` values
+ISOLATED = "isolated"
 # The commission a position's opening fills paid, per unit of their notional: Binance's regular
 # (VIP 0) taker rate on USD-M and COIN-M perpetuals, 0.05 %. It is what ccxt's recorded answers
 # show in `breakEvenPrice` (67445.9 -> 67479.62295 = x 1.0005); see `accounting.break_even_price`.
@@ -110,7 +112,10 @@ class FuturesBalance:
 
 @dataclass(frozen=True, kw_only=True)
 class Position:
-    """One-way mode, cross margin. `amount` is signed (negative = short); contracts for inverse."""
+    """One-way mode. `amount` is signed (negative = short); contracts for inverse.
+
+    A `cross` position is margined by its futures wallet; an `isolated` one by its own
+    `isolated_wallet` (part of the futures wallet's balance, moved there by `positionMargin`)."""
 
     kind: MarketKind
     symbol: str
@@ -119,6 +124,24 @@ class Position:
     leverage: int = DEFAULT_LEVERAGE
     update_time: int
     commission_rate: Decimal = DEFAULT_COMMISSION_RATE  # what its opening fills paid
+    margin_type: str = CROSS  # CROSS or ISOLATED, as positionRisk's `marginType` says it
+    isolated_wallet: Decimal = Decimal(0)  # the isolated position's own margin
+
+    @property
+    def isolated(self) -> bool:
+        return self.margin_type == ISOLATED
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarginChange:
+    """One entry of GET /fapi/v1/positionMargin/history (COIN-M: /dapi): type 1 add, 2 reduce."""
+
+    kind: MarketKind
+    symbol: str
+    type: int
+    amount: Decimal
+    asset: str
+    time: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,6 +177,7 @@ class PaperState:
     # balances per asset, `free` what may leave.
     funding_wallet: Mapping[str, SpotBalance] = field(default_factory=dict)
     margin_wallet: Mapping[str, SpotBalance] = field(default_factory=dict)
+    margin_changes: tuple[MarginChange, ...] = ()  # isolated positions' margin history
 
     def markets_of(self, kind: MarketKind) -> tuple[Market, ...]:
         return tuple(market for market in self.markets if market.kind == kind)

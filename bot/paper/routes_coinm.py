@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.paper.accounting import PositionFigures, account_figures
-from bot.paper.model import DEFAULT_LEVERAGE, Market, MarketKind
+from bot.paper.model import CROSS, DEFAULT_LEVERAGE, Market, MarketKind
 from bot.paper.routing import Call, Endpoint, symbol_filter
 from bot.paper.wire import fixed, fmt8, plain
 
@@ -27,6 +27,12 @@ KIND = MarketKind.INVERSE
 def _leverage(call: Call, symbol: str) -> int:
     position = call.state.position(KIND, symbol)
     return position.leverage if position else DEFAULT_LEVERAGE
+
+
+def _margin_type(call: Call, market: Market) -> str:
+    """A flat symbol keeps the margin type it was set to."""
+    position = call.state.position(KIND, market.symbol)
+    return position.margin_type if position else CROSS
 
 
 def _selected_markets(call: Call) -> list[Market]:
@@ -66,8 +72,8 @@ def _account(call: Call, *, websocket: bool) -> dict[str, Any]:
             "positionInitialMargin": fmt8(wallet.initial_margin),
             "openOrderInitialMargin": "0.00000000",
             "maxWithdrawAmount": fmt8(wallet.max_withdraw_amount),
-            "crossWalletBalance": fmt8(wallet.wallet_balance),
-            "crossUnPnl": fmt8(wallet.unrealized_pnl),
+            "crossWalletBalance": fmt8(wallet.cross_wallet_balance),
+            "crossUnPnl": fmt8(wallet.cross_unrealized_pnl),
             "availableBalance": fmt8(wallet.available_balance),
             "updateTime": wallet.update_time,
         }
@@ -79,7 +85,9 @@ def _account(call: Call, *, websocket: bool) -> dict[str, Any]:
         entry = account_position(call, market, found)
         if websocket:
             entry["notionalValue"] = fmt8(found.notional) if found else "0"
-            entry["isolatedWallet"] = "0"
+            entry["isolatedWallet"] = (
+                fmt8(found.isolated_wallet) if found and found.isolated else "0"
+            )
         positions.append(entry)
     return {
         "assets": assets,
@@ -104,7 +112,7 @@ def account_position(call: Call, market: Market, found: PositionFigures | None) 
         "positionInitialMargin": fmt8(found.initial_margin) if found else "0",
         "openOrderInitialMargin": "0",
         "leverage": str(_leverage(call, market.symbol)),
-        "isolated": False,
+        "isolated": bool(found and found.isolated),
         "positionSide": "BOTH",
         "entryPrice": fmt8(found.position.entry_price if found else ZERO),
         "breakEvenPrice": fmt8(found.break_even_price if found else ZERO),
@@ -121,8 +129,8 @@ def balance(call: Call) -> list[dict[str, Any]]:
             "asset": wallet.asset,
             "balance": fmt8(wallet.wallet_balance),
             "withdrawAvailable": fmt8(wallet.max_withdraw_amount),
-            "crossWalletBalance": fmt8(wallet.wallet_balance),
-            "crossUnPnl": fmt8(wallet.unrealized_pnl),
+            "crossWalletBalance": fmt8(wallet.cross_wallet_balance),
+            "crossUnPnl": fmt8(wallet.cross_unrealized_pnl),
             "availableBalance": fmt8(wallet.available_balance),
             "updateTime": wallet.update_time,
         }
@@ -145,12 +153,12 @@ def _position_risk_entry(
         "liquidationPrice": fmt8(figures.liquidation_price) if figures else "0",
         "leverage": str(_leverage(call, market.symbol)),
         "maxQty": plain(market.max_qty),
-        "marginType": "cross",
-        "isolatedMargin": "0.00000000",
+        "marginType": figures.position.margin_type if figures else _margin_type(call, market),
+        "isolatedMargin": fmt8(figures.isolated_margin if figures else ZERO),
         "isAutoAddMargin": "false",
         "positionSide": "BOTH",
         "notionalValue": fmt8(figures.notional) if figures else "0",
-        "isolatedWallet": "0",
+        "isolatedWallet": fmt8(figures.isolated_wallet) if figures and figures.isolated else "0",
         "updateTime": figures.position.update_time if figures else 0,
         "breakEvenPrice": fmt8(figures.break_even_price if figures else ZERO),
     }

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.paper.accounting import AccountFigures, PositionFigures, WalletFigures, account_figures
-from bot.paper.model import DEFAULT_LEVERAGE, Market, MarketKind
+from bot.paper.model import CROSS, DEFAULT_LEVERAGE, ISOLATED, Market, MarketKind
 from bot.paper.routing import Call, Endpoint, symbol_filter
 from bot.paper.wire import fixed, fmt8, plain, short_price
 
@@ -32,8 +32,8 @@ def _asset_entry(wallet: WalletFigures, *, with_margin_available: bool) -> dict[
         "initialMargin": fmt8(wallet.initial_margin),
         "positionInitialMargin": fmt8(wallet.initial_margin),
         "openOrderInitialMargin": "0.00000000",
-        "crossWalletBalance": fmt8(wallet.wallet_balance),
-        "crossUnPnl": fmt8(wallet.unrealized_pnl),
+        "crossWalletBalance": fmt8(wallet.cross_wallet_balance),
+        "crossUnPnl": fmt8(wallet.cross_unrealized_pnl),
         "availableBalance": fmt8(wallet.available_balance),
         "maxWithdrawAmount": fmt8(wallet.max_withdraw_amount),
     }
@@ -57,8 +57,8 @@ def _totals(figures: AccountFigures) -> dict[str, Any]:
         "totalMarginBalance": fmt8(wallet + unrealized),
         "totalPositionInitialMargin": fmt8(initial),
         "totalOpenOrderInitialMargin": "0.00000000",
-        "totalCrossWalletBalance": fmt8(wallet),
-        "totalCrossUnPnl": fmt8(unrealized),
+        "totalCrossWalletBalance": fmt8(usdt.cross_wallet_balance if usdt else ZERO),
+        "totalCrossUnPnl": fmt8(usdt.cross_unrealized_pnl if usdt else ZERO),
         "availableBalance": fmt8(usdt.available_balance if usdt else ZERO),
         "maxWithdrawAmount": fmt8(usdt.max_withdraw_amount if usdt else ZERO),
     }
@@ -67,6 +67,17 @@ def _totals(figures: AccountFigures) -> dict[str, Any]:
 def _leverage(call: Call, symbol: str) -> int:
     position = call.state.position(KIND, symbol)
     return position.leverage if position else DEFAULT_LEVERAGE
+
+
+def _margin_type(call: Call, symbol: str) -> str:
+    """The symbol's margin type: a flat symbol keeps the type it was set to."""
+    position = call.state.position(KIND, symbol)
+    return position.margin_type if position else CROSS
+
+
+def _isolated(figures: PositionFigures | None, value: Decimal, cross: str = "0.00000000") -> str:
+    """An isolated figure in 8 decimals; what Binance shows a cross position there."""
+    return fmt8(value) if figures is not None and figures.isolated else cross
 
 
 def _max_notional(market: Market, leverage: int) -> Decimal:
@@ -91,10 +102,10 @@ def _v3_position_risk(market: Market, figures: PositionFigures) -> dict[str, Any
         "markPrice": fmt8(figures.mark_price),
         "unRealizedProfit": fmt8(figures.unrealized_pnl),
         "liquidationPrice": fmt8(figures.liquidation_price),
-        "isolatedMargin": "0",
+        "isolatedMargin": _isolated(figures, figures.isolated_margin, "0"),
         "notional": fmt8(figures.notional),
         "marginAsset": figures.margin_asset,
-        "isolatedWallet": "0",
+        "isolatedWallet": _isolated(figures, figures.isolated_wallet, "0"),
         "initialMargin": fmt8(figures.initial_margin),
         "maintMargin": fmt8(figures.maint_margin),
         "positionInitialMargin": fmt8(figures.initial_margin),
@@ -128,12 +139,12 @@ def _v2_position_risk(
         "liquidationPrice": fmt8(figures.liquidation_price) if figures else "0",
         "leverage": str(leverage),
         "maxNotionalValue": plain(_max_notional(market, leverage)),
-        "marginType": "cross",
-        "isolatedMargin": "0.00000000",
+        "marginType": _margin_type(call, market.symbol),
+        "isolatedMargin": _isolated(figures, figures.isolated_margin if figures else ZERO),
         "isAutoAddMargin": "false",
         "positionSide": "BOTH",
         "notional": fmt8(figures.notional) if figures else "0",
-        "isolatedWallet": "0",
+        "isolatedWallet": _isolated(figures, figures.isolated_wallet if figures else ZERO, "0"),
         "updateTime": update,
     }
 
@@ -145,9 +156,9 @@ def _v3_account_position(market: Market, figures: PositionFigures) -> dict[str, 
         "positionSide": "BOTH",
         "positionAmt": _amount(market, figures.position.amount),
         "unrealizedProfit": fmt8(figures.unrealized_pnl),
-        "isolatedMargin": "0.00000000",
+        "isolatedMargin": _isolated(figures, figures.isolated_margin),
         "notional": fmt8(figures.notional),
-        "isolatedWallet": "0",
+        "isolatedWallet": _isolated(figures, figures.isolated_wallet, "0"),
         "initialMargin": fmt8(figures.initial_margin),
         "maintMargin": fmt8(figures.maint_margin),
         "updateTime": figures.position.update_time,
@@ -169,7 +180,7 @@ def _v2_account_position(
         "positionInitialMargin": fmt8(initial) if figures else "0",
         "openOrderInitialMargin": "0",
         "leverage": str(leverage),
-        "isolated": False,
+        "isolated": _margin_type(call, market.symbol) == ISOLATED,
         "entryPrice": short_price(figures.position.entry_price if figures else ZERO),
         "maxNotional": plain(_max_notional(market, leverage)),
         "bidNotional": "0",
@@ -226,8 +237,8 @@ def balance(call: Call) -> list[dict[str, Any]]:
             "accountAlias": ACCOUNT_ALIAS,
             "asset": wallet.asset,
             "balance": fmt8(wallet.wallet_balance),
-            "crossWalletBalance": fmt8(wallet.wallet_balance),
-            "crossUnPnl": fmt8(wallet.unrealized_pnl),
+            "crossWalletBalance": fmt8(wallet.cross_wallet_balance),
+            "crossUnPnl": fmt8(wallet.cross_unrealized_pnl),
             "availableBalance": fmt8(wallet.available_balance),
             "maxWithdrawAmount": fmt8(wallet.max_withdraw_amount),
             "marginAvailable": True,

@@ -17,10 +17,12 @@ from typing import Any
 
 from bot.errors import UserFacingError
 from bot.paper.model import (
+    CROSS,
     DEFAULT_COMMISSION_RATE,
     Bracket,
     Funding,
     FuturesBalance,
+    MarginChange,
     Market,
     MarketKind,
     PaperState,
@@ -79,6 +81,8 @@ def state_to_json(state: PaperState) -> dict[str, Any]:
                 "leverage": position.leverage,
                 "update_time": position.update_time,
                 "commission_rate": _d(position.commission_rate),
+                "margin_type": position.margin_type,
+                "isolated_wallet": _d(position.isolated_wallet),
             }
             for position in state.positions
         ],
@@ -103,6 +107,17 @@ def state_to_json(state: PaperState) -> dict[str, Any]:
             for record in state.transfers
         ],
         "next_tran_id": state.next_tran_id,
+        "margin_changes": [
+            {
+                "kind": change.kind.value,
+                "symbol": change.symbol,
+                "type": change.type,
+                "amount": _d(change.amount),
+                "asset": change.asset,
+                "time": change.time,
+            }
+            for change in state.margin_changes
+        ],
     }
 
 
@@ -131,6 +146,9 @@ def state_from_json(data: Mapping[str, Any]) -> PaperState:
                 update_time=int(item["update_time"]),
                 # absent from files written before break-even prices counted fees
                 commission_rate=Decimal(item.get("commission_rate", DEFAULT_COMMISSION_RATE)),
+                # absent from files written before isolated margin: cross, as they were
+                margin_type=item.get("margin_type", CROSS),
+                isolated_wallet=Decimal(item.get("isolated_wallet", "0")),
             )
             for item in data["positions"]
         ),
@@ -155,6 +173,17 @@ def state_from_json(data: Mapping[str, Any]) -> PaperState:
             for item in data["transfers"]
         ),
         next_tran_id=int(data["next_tran_id"]),
+        margin_changes=tuple(
+            MarginChange(
+                kind=MarketKind(item["kind"]),
+                symbol=item["symbol"],
+                type=int(item["type"]),
+                amount=Decimal(item["amount"]),
+                asset=item["asset"],
+                time=int(item["time"]),
+            )
+            for item in data.get("margin_changes", ())
+        ),
     )
 
 

@@ -19,6 +19,7 @@ from bot.model import (
     Wallet,
 )
 from bot.money import ZERO
+from bot.policy.isolated import cross_part
 from bot.policy.liquidation import ShortLeg, distance, liquidation_price
 
 
@@ -124,7 +125,8 @@ def pools(state: State, hedges: Mapping[str, HedgeConfig]) -> tuple[list[Pool], 
     result = []
     for (venue, account, asset), members in grouped.items():
         venue_state = state.venues[venue]
-        futures = venue_state.wallet(account, asset)
+        # Binance's wallet totals include isolated positions' own wallets: not this pool's
+        futures = cross_part(venue_state, venue_state.wallet(account, asset))
         result.append(
             Pool(
                 venue=venue,

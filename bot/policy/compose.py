@@ -5,6 +5,8 @@ are judged together as a *pool*: one pool, one transfer. For each pool, in this 
 integrity (`integrity.py`: flags, holds back returns), funding (`funding.py`: buffer and
 streak), then when flat `flat.py`, else the band rules (`band.py`) on the targets in equity
 terms (`targets.py`, `liquidation.py`); top-ups share spot budgets by priority (`priority.py`).
+An isolated-margin hedge is its own pool, judged on its own wallet (`isolated.py`); its top-up
+takes its turn at the spot budget like any pool's.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from bot.model import (
     State,
 )
 from bot.money import DEFAULT_TRANSFER_STEP, ZERO, plain
-from bot.policy import band, flat, funding, integrity, priority
+from bot.policy import band, flat, funding, integrity, isolated, priority
 from bot.policy.assess import Pool, pools
+from bot.policy.isolated import IsolatedAssessment
 from bot.policy.targets import Needs, Unknown, pool_needs
 
 #: settled funding rates per (venue, perp), oldest first: the streak's history, where known
@@ -39,7 +42,10 @@ def plan_transfers(
     funding_history: FundingHistory | None = None,
 ) -> Plan:
     """Turn what was read into the transfers that bring every hedge back to its target."""
-    found, notes = pools(state, hedges)
+    notes: list[PlanNote] = []
+    isolated_items, hedges = isolated.split_isolated(state, hedges, notes)
+    found, cross_notes = pools(state, hedges)
+    notes += cross_notes
     alerts: list[PlanAlert] = []
     flags: dict[int, tuple[Flag, ...]] = {}
     held_back: dict[int, list[str]] = {}
@@ -50,6 +56,18 @@ def plan_transfers(
 
     transfers: list[PlannedTransfer] = []
     requests: list[tuple[Pool, Decimal, Needs]] = []
+    isolated_requests: list[tuple[IsolatedAssessment, Decimal]] = []
+    for item in isolated_items:
+        need = isolated.top_up_need(item, _step_of(state, item.venue, item.asset))
+        if need is not None:
+            isolated_requests.append((item, need))
+            continue
+        spot_free = state.venues[item.venue].wallet(SPOT, item.asset).free
+        decided = isolated.settle(item, _step_of(state, item.venue, item.asset), spot_free)
+        if isinstance(decided, PlannedTransfer):
+            transfers.append(decided)
+        else:
+            notes.append(decided)
     for pool in sorted(found, key=priority.urgency):
         step = _step(state, pool)
         figures = _figures(state, pool)
@@ -112,7 +130,7 @@ def plan_transfers(
                 )
             )
 
-    top_ups = _top_ups(state, requests, found, notes, flags)
+    top_ups = _top_ups(state, requests, isolated_requests, found, notes, flags)
     return Plan(
         transfers=tuple(_ordered(top_ups, transfers)), notes=tuple(notes), alerts=tuple(alerts)
     )
@@ -184,14 +202,34 @@ def _checks(
 def _top_ups(
     state: State,
     requests: list[tuple[Pool, Decimal, Needs]],
+    isolated_requests: list[tuple[IsolatedAssessment, Decimal]],
     found: list[Pool],
     notes: list[PlanNote],
     flags: dict[int, tuple[Flag, ...]],
-) -> list[tuple[PlannedTransfer, Pool]]:
+) -> list[tuple[PlannedTransfer, priority.Claimant]]:
     needs_of = {id(pool): needs for pool, _, needs in requests}
-    grants = priority.allocate([(p, need) for p, need, _ in requests], _spot_budgets(state, found))
-    transfers: list[tuple[PlannedTransfer, Pool]] = []
+    budgets = _spot_budgets(state, found)
+    isolated.add_budgets(state, [item for item, _ in isolated_requests], budgets)
+    claims: list[tuple[priority.Claimant, Decimal]] = [(p, need) for p, need, _ in requests]
+    grants = priority.allocate(claims + list(isolated_requests), budgets)
+    transfers: list[tuple[PlannedTransfer, priority.Claimant]] = []
     for grant in grants:
+        if isinstance(grant.pool, IsolatedAssessment):
+            item = grant.pool
+            decided = isolated.top_up(
+                item,
+                need=grant.need,
+                granted=grant.granted,
+                budget=grant.budget,
+                step=_step_of(state, item.venue, item.asset),
+                spot_free=state.venues[item.venue].wallet(SPOT, item.asset).free,
+                priority_note=grant.note,
+            )
+            if isinstance(decided, PlannedTransfer):
+                transfers.append((decided, item))
+            else:
+                notes.append(decided)
+            continue
         pool, needs = grant.pool, needs_of[id(grant.pool)]
         figures = {
             **_figures(state, pool),
@@ -233,11 +271,11 @@ def _top_ups(
 
 
 def _ordered(
-    top_ups: list[tuple[PlannedTransfer, Pool]], others: list[PlannedTransfer]
+    top_ups: list[tuple[PlannedTransfer, priority.Claimant]], others: list[PlannedTransfer]
 ) -> list[PlannedTransfer]:
     """Top-ups first, nearest to liquidation first (the executor sends a venue's transfers in
     this order); then returns. A venue with several top-ups says which goes first and why."""
-    by_venue: dict[str, list[Pool]] = {}
+    by_venue: dict[str, list[priority.Claimant]] = {}
     for _, pool in top_ups:
         by_venue.setdefault(pool.venue, []).append(pool)
     ranked = []
@@ -272,7 +310,11 @@ def _spot_budgets(state: State, found: list[Pool]) -> dict[tuple[str, str], Deci
 
 
 def _step(state: State, pool: Pool) -> Decimal:
-    return state.venues[pool.venue].transfer_steps.get(pool.asset, DEFAULT_TRANSFER_STEP)
+    return _step_of(state, pool.venue, pool.asset)
+
+
+def _step_of(state: State, venue: str, asset: str) -> Decimal:
+    return state.venues[venue].transfer_steps.get(asset, DEFAULT_TRANSFER_STEP)
 
 
 def _figures(state: State, pool: Pool) -> dict[str, Decimal | str]:

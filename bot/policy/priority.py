@@ -15,9 +15,13 @@ from decimal import Decimal
 
 from bot.money import ZERO, plain
 from bot.policy.assess import Pool
+from bot.policy.isolated import IsolatedAssessment
+
+#: what may claim a share of a spot budget: a cross pool, or an isolated hedge (its own pool)
+Claimant = Pool | IsolatedAssessment
 
 
-def measure(pool: Pool) -> tuple[str, Decimal] | None:
+def measure(pool: Claimant) -> tuple[str, Decimal] | None:
     """(what, value) that ranks the pool: smaller is nearer to liquidation."""
     nearest = pool.nearest
     if nearest is not None and nearest.distance is not None:
@@ -28,7 +32,7 @@ def measure(pool: Pool) -> tuple[str, Decimal] | None:
     return None
 
 
-def describe(pool: Pool) -> str:
+def describe(pool: Claimant) -> str:
     found = measure(pool)
     if found is None:
         return f"{'/'.join(pool.names)} (flat)"
@@ -37,7 +41,7 @@ def describe(pool: Pool) -> str:
     return f"{'/'.join(pool.names)} ({what} {shown})"
 
 
-def urgency(pool: Pool) -> tuple[int, Decimal, str, str]:
+def urgency(pool: Claimant) -> tuple[int, Decimal, str, str]:
     found = measure(pool)
     if found is None:
         return (1, ZERO, pool.venue, pool.futures_account)
@@ -48,12 +52,12 @@ def urgency(pool: Pool) -> tuple[int, Decimal, str, str]:
 class Grant:
     """One top-up request and what the shared spot budget could give it."""
 
-    pool: Pool
+    pool: Claimant
     need: Decimal
     budget: Decimal  # what was left in the budget when this pool's turn came
     granted: Decimal
-    served_before: tuple[Pool, ...]  # pools that drew on the same budget earlier
-    served_after: tuple[Pool, ...]
+    served_before: tuple[Claimant, ...]  # pools that drew on the same budget earlier
+    served_after: tuple[Claimant, ...]
 
     @property
     def note(self) -> str | None:
@@ -75,7 +79,7 @@ class Grant:
 
 
 def allocate(
-    requests: Sequence[tuple[Pool, Decimal]], budgets: Mapping[tuple[str, str], Decimal]
+    requests: Sequence[tuple[Claimant, Decimal]], budgets: Mapping[tuple[str, str], Decimal]
 ) -> list[Grant]:
     """Give each top-up what it needs from its (venue, asset) spot budget, nearest first."""
     left = dict(budgets)

@@ -16,7 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from bot.config import HedgeConfig
-from bot.model import SPOT, VenueState, VenueTransfer
+from bot.errors import ErrorKind, VenueError
+from bot.model import SPOT, MarginChange, Position, VenueState, VenueTransfer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,3 +167,30 @@ class Venue(ABC):
         venue tells no time). Stored with each transfer attempt: history timestamps are the
         venue's, intents are ours."""
         return None
+
+    # isolated margin ------------------------------------------------------------------------
+
+    async def read_position(self, symbol: str) -> Position | None:
+        """A fresh read of one perp's position (None when flat): sizes a margin change."""
+        raise self._no_isolated_margin()
+
+    async def add_margin(self, symbol: str, amount: Decimal) -> None:
+        """Move `amount` from the futures wallet into `symbol`'s isolated margin; raises
+        `VenueError` (an answer that is not a well-formed success is `unknown`)."""
+        raise self._no_isolated_margin()
+
+    async def reduce_margin(self, symbol: str, amount: Decimal) -> None:
+        """Move `amount` out of `symbol`'s isolated margin into the futures wallet."""
+        raise self._no_isolated_margin()
+
+    async def margin_history(self, symbol: str, since: datetime) -> list[MarginChange]:
+        """The venue's own record of `symbol`'s margin changes since `since` (its clock)."""
+        raise self._no_isolated_margin()
+
+    def _no_isolated_margin(self) -> VenueError:
+        return VenueError(
+            ErrorKind.FATAL,
+            self.name,
+            "this venue cannot change an isolated position's margin through the bot",
+            hint="use margin_mode: cross for its hedges, or move the margin by hand",
+        )

@@ -32,7 +32,19 @@ import ccxt.async_support as ccxt_async
 
 from bot.aio import gather_or_cancel
 from bot.errors import ErrorKind, VenueError
-from bot.model import SPOT, MarketKind, PerpMarket, Position, VenueState, VenueTransfer, Wallet
+from bot.model import (
+    CROSS,
+    ISOLATED,
+    MARGIN_MODES,
+    SPOT,
+    MarginChange,
+    MarketKind,
+    PerpMarket,
+    Position,
+    VenueState,
+    VenueTransfer,
+    Wallet,
+)
 from bot.money import ZERO, plain
 from bot.venues.base import ErrorTable, TransferReceipt
 from bot.venues.decode import Decoder, Sign, Untrusted
@@ -52,7 +64,9 @@ INVERSE = "inverse"
 # `errors.classify` before ccxt's classes, which ccxt picks by hostname (against any host but
 # binance.com a -5013 is a plain ExchangeError).
 BINANCE_ERRORS = ErrorTable(
-    insufficient=frozenset({"-5013", "-2019", "-3041"}),  # -3041: margin balance insufficient
+    # -3041: margin balance insufficient; -4050 / -4051: cross / isolated balance insufficient
+    # for a positionMargin change (Binance's futures "Error Codes": a definite refusal)
+    insufficient=frozenset({"-5013", "-2019", "-3041", "-4050", "-4051"}),
     # "execution status unknown" (-1006, -1007), unknown or internal errors (-1000, -1001,
     # -9000), server busy (-1008) and "service no longer available" (-1016): the request may
     # have been applied. The README's error table gives the source of each row.
@@ -68,6 +82,9 @@ BINANCE_ERRORS = ErrorTable(
         "-1100": "the venue refused a parameter; this is a bug in the bot",
         "-1102": "a required parameter was missing; this is a bug in the bot",
         "-4001": "the venue refused the transfer type; check the account names",
+        "-4049": "the position is in cross margin on the venue; set the hedge's margin_mode",
+        "-4054": "the position is flat on the venue; there is no isolated margin to change",
+        "-4055": "the margin amount was not positive (a bug in the bot: report it)",
     },
 )
 
@@ -260,6 +277,51 @@ class BinanceVenue(CcxtVenue):
             f"more than {MAX_HISTORY_PAGES} pages of {HISTORY_PAGE} ({total} transfers since "
             f"{since.isoformat()}); stopped rather than risk the venue's rate limit"
         )
+
+    # isolated margin: Binance's own endpoints, decoded here --------------------------------
+
+    async def read_position(self, symbol: str) -> Position | None:
+        """A fresh positionRisk read of one hedged perp (None when flat)."""
+        found = await self.read_positions([symbol])
+        return next((p for p in found if p.symbol == symbol), None)
+
+    async def add_margin(self, symbol: str, amount: Decimal) -> None:
+        """POST positionMargin type 1 (Binance "Modify Isolated Position Margin")."""
+        await self._modify_margin(symbol, amount, 1)
+
+    async def reduce_margin(self, symbol: str, amount: Decimal) -> None:
+        """POST positionMargin type 2: never more than the venue lets leave (-4051 else)."""
+        await self._modify_margin(symbol, amount, 2)
+
+    async def _modify_margin(self, symbol: str, amount: Decimal, change_type: int) -> None:
+        post, _ = MARGIN_ENDPOINTS[self._perps[symbol].futures_account]
+        request = {
+            "symbol": self.client.market(symbol)["id"],
+            "type": change_type,
+            "amount": plain(amount),
+        }
+        raw = await self.send(post.path, getattr(self.client, post.method), request)
+        decoder = Decoder(self.name, post.path)
+        try:
+            decode_margin_reply(decoder, raw, change_type, amount)
+        except Untrusted as exc:
+            raise VenueError(
+                ErrorKind.UNKNOWN,
+                self.name,
+                f"{exc.detail}; the margin change may have been applied",
+                hint="reconciling against the margin history before anything else",
+            ) from None
+
+    async def margin_history(self, symbol: str, since: datetime) -> list[MarginChange]:
+        """GET positionMargin/history of `symbol` since `since` (Binance's clock)."""
+        account = self._perps[symbol].futures_account
+        _, history = MARGIN_ENDPOINTS[account]
+        market_id = self.client.market(symbol)["id"]
+        limit = MARGIN_HISTORY_LIMIT[account]
+        request = {"symbol": market_id, "startTime": int(since.timestamp() * 1000), "limit": limit}
+        raw = await self.call(getattr(self.client, history.method), request)
+        decoder = Decoder(self.name, history.path)
+        return decode_margin_history(decoder, raw, market_id, symbol, limit)
 
 
 TRANSFER_PATH = "/sapi/v1/asset/transfer"
@@ -480,4 +542,94 @@ def _position(
         liquidation_price=decoder.optional_decimal(
             entry, "liquidationPrice", market_id, sign=Sign.NON_NEGATIVE
         ),
+        **decode_margin_mode(decoder, entry, market_id),
     )
+
+
+def decode_margin_mode(
+    decoder: Decoder, entry: Mapping[str, Any], market_id: str
+) -> dict[str, Any]:
+    """`marginType` ("cross" / "isolated", `/fapi/v2` and `/dapi/v1` positionRisk) and
+    `isolatedWallet`. `/fapi/v3/positionRisk` has no `marginType`: there an open position is
+    isolated exactly when its `isolatedWallet` is above 0 (an isolated position always holds its
+    own margin; a cross one shows "0"), which is how ccxt reads it too. An isolated position
+    without a positive `isolatedWallet` is refused: its equity would be a guess."""
+    wallet = decoder.optional_decimal(entry, "isolatedWallet", market_id, sign=Sign.NON_NEGATIVE)
+    raw_type = entry.get("marginType")
+    if raw_type is None:
+        if wallet is None:
+            return {"margin_mode": None, "isolated_wallet": None}
+        mode = ISOLATED if wallet > 0 else CROSS
+    elif raw_type in MARGIN_MODES:
+        mode = raw_type
+    else:
+        raise decoder.refuse(f"{market_id}.marginType is {raw_type!r}, not cross or isolated")
+    if mode == CROSS:
+        return {"margin_mode": CROSS, "isolated_wallet": None}
+    if wallet is None or wallet <= 0:
+        raise decoder.refuse(
+            f"{market_id} is isolated but its isolatedWallet is {wallet}; its margin is unknown"
+        )
+    return {"margin_mode": ISOLATED, "isolated_wallet": wallet}
+
+
+MARGIN_ENDPOINTS = {
+    LINEAR: (
+        Endpoint("fapiPrivatePostPositionMargin", "POST /fapi/v1/positionMargin"),
+        Endpoint("fapiPrivateGetPositionMarginHistory", "GET /fapi/v1/positionMargin/history"),
+    ),
+    INVERSE: (
+        Endpoint("dapiPrivatePostPositionMargin", "POST /dapi/v1/positionMargin"),
+        Endpoint("dapiPrivateGetPositionMarginHistory", "GET /dapi/v1/positionMargin/history"),
+    ),
+}
+# Binance's documented default `limit` of positionMargin/history: 500 on USD-M, 50 on COIN-M
+MARGIN_HISTORY_LIMIT = {LINEAR: 500, INVERSE: 50}
+
+
+def decode_margin_reply(decoder: Decoder, raw: Any, change_type: int, amount: Decimal) -> None:
+    """A positionMargin answer: `{"amount", "code": 200, "msg", "type"}`; anything else leaves
+    the change's outcome unknown (it was sent)."""
+    answer = decoder.mapping(raw)
+    code = decoder.field(answer, "code", "the answer")
+    if code != 200 and code != "200":
+        raise decoder.refuse(f"the answer.code is {code!r}, not 200")
+    echoed = decoder.field(answer, "type", "the answer")
+    if str(echoed) != str(change_type):
+        raise decoder.refuse(f"the answer.type is {echoed!r}; {change_type} was sent")
+    if decoder.decimal(answer, "amount", "the answer", sign=Sign.POSITIVE) != amount:
+        raise decoder.refuse(f"the answer.amount is not the {plain(amount)} sent")
+
+
+def decode_margin_history(
+    decoder: Decoder, raw: Any, market_id: str, symbol: str, limit: int
+) -> list[MarginChange]:
+    """GET positionMargin/history rows of one symbol: type 1 add, 2 reduce (Binance's own
+    automatic adjustments carry other `deltaType`s but the same types)."""
+    rows = decoder.sequence(raw, "the answer")
+    if len(rows) >= limit:
+        raise decoder.refuse(
+            f"{len(rows)} margin changes in one answer (the limit): the list may be cut short"
+        )
+    found = []
+    for index, row in enumerate(rows):
+        path = f"[{index}]"
+        listed = decoder.text(row, "symbol", path)
+        if listed != market_id:
+            raise decoder.refuse(f"{path}.symbol is {listed!r}; {market_id} was asked for")
+        change_type = decoder.field(row, "type", path)
+        if str(change_type) not in ("1", "2") or isinstance(change_type, bool):
+            raise decoder.refuse(f"{path}.type is {change_type!r}, not 1 (add) or 2 (reduce)")
+        at = decoder.field(row, "time", path)
+        if isinstance(at, bool) or not isinstance(at, int) or at <= 0:
+            raise decoder.refuse(f"{path}.time is {at!r}, not a time in ms")
+        found.append(
+            MarginChange(
+                symbol=symbol,
+                add=str(change_type) == "1",
+                amount=decoder.decimal(row, "amount", path, sign=Sign.POSITIVE),
+                asset=decoder.text(row, "asset", path),
+                at=datetime.fromtimestamp(at / 1000, UTC),
+            )
+        )
+    return found

@@ -24,6 +24,7 @@ from bot.aio import gather_or_cancel
 from bot.config import HedgeConfig
 from bot.errors import DryRunRefusal, ErrorKind, VenueError, VenueUnusable
 from bot.model import (
+    MARGIN_MODES,
     SPOT,
     Funding,
     LeverageTier,
@@ -334,6 +335,7 @@ class CcxtVenue(Venue):
             liquidation_price=decoder.optional_decimal(
                 raw, "liquidationPrice", path, sign=Sign.NON_NEGATIVE
             ),
+            margin_mode=self.parse_margin_mode(decoder, raw, path),
         )
 
     async def read_leverage_tiers(self) -> dict[str, tuple[LeverageTier, ...]]:
@@ -363,6 +365,21 @@ class CcxtVenue(Venue):
     def leverage_tier_params(self, kind: str) -> dict[str, Any]:
         """ccxt's unified `subType` picks the USD-M or COIN-M bracket endpoint."""
         return {"subType": kind}
+
+    def parse_margin_mode(self, decoder: Decoder, raw: Any, path: str) -> str | None:
+        """ccxt's unified `marginMode` ("cross" / "isolated"); None where the venue says none.
+        The generic venue reads no isolated wallet, so its isolated hedges plan nothing."""
+        mode = raw.get("marginMode") if isinstance(raw, Mapping) else None
+        if mode is None:
+            return None
+        if mode not in MARGIN_MODES:
+            raise decoder.refuse(f"{path}.marginMode is {mode!r}, not cross or isolated")
+        return str(mode)
+
+    async def read_position(self, symbol: str) -> Position | None:
+        """A fresh read of one hedged perp's position (None when flat)."""
+        found = await self.read_positions([symbol])
+        return next((p for p in found if p.symbol == symbol), None)
 
     async def read_funding(self, symbol: str) -> Funding:
         if not self.client.has.get("fetchFundingRate"):

@@ -1,0 +1,119 @@
+"""Read-only queries over isolated hedges' two-leg moves (0007): their legs, the transfer that
+is one of them, and which moves are half done."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from bot.ledger.store import Ledger, MarginLegRecord, MarginMoveRecord, TransferRecord
+from bot.ledger.tables import MarginLeg, MarginLegAttempt, MarginMove, Transfer, TransferAttempt
+from bot.model import TransferStatus
+
+OPEN = (TransferStatus.PENDING.value, TransferStatus.UNKNOWN.value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MoveLegs:
+    """A move with everything recorded for it, in order."""
+
+    move: MarginMoveRecord
+    transfers: tuple[TransferRecord, ...]  # the wallet-transfer leg (and its shrunk retries)
+    margin_legs: tuple[MarginLegRecord, ...]  # the margin-change leg (and any re-sends)
+
+    @property
+    def transfer(self) -> TransferRecord | None:
+        return self.transfers[-1] if self.transfers else None
+
+    @property
+    def margin_leg(self) -> MarginLegRecord | None:
+        return self.margin_legs[-1] if self.margin_legs else None
+
+
+def moves(ledger: Ledger, *, venue: str | None = None, dry_run: bool = False) -> list[MoveLegs]:
+    """Every recorded move (of one venue), oldest first, with its legs."""
+    with ledger._sessions() as session:
+        query = select(MarginMove).where(MarginMove.dry_run == dry_run).order_by(MarginMove.id)
+        if venue is not None:
+            query = query.where(MarginMove.venue == venue)
+        rows = list(session.scalars(query))
+        if not rows:
+            return []
+        first = rows[0]
+        transfers = session.scalars(
+            select(Transfer)
+            .where(Transfer.created_at >= first.created_at, Transfer.figures.like("%margin_move%"))
+            .order_by(Transfer.id)
+        )
+        by_move: dict[int, list[TransferRecord]] = {}
+        for row in transfers:
+            move_id = json.loads(row.figures).get("margin_move")
+            if move_id is not None:
+                count = session.scalar(
+                    select(func.count()).where(TransferAttempt.transfer_id == row.id)
+                )
+                by_move.setdefault(int(move_id), []).append(TransferRecord.of(row, count or 0))
+        legs: dict[int, list[MarginLegRecord]] = {}
+        for leg in session.scalars(
+            select(MarginLeg).where(MarginLeg.move_id >= first.id).order_by(MarginLeg.id)
+        ):
+            count = session.scalar(select(func.count()).where(MarginLegAttempt.leg_id == leg.id))
+            legs.setdefault(leg.move_id, []).append(MarginLegRecord.of(leg, count or 0))
+        return [
+            MoveLegs(
+                move=MarginMoveRecord.of(row),
+                transfers=tuple(by_move.get(row.id, ())),
+                margin_legs=tuple(legs.get(row.id, ())),
+            )
+            for row in rows
+        ]
+
+
+def open_margin_legs(ledger: Ledger, venue: str | None = None) -> list[MarginLegRecord]:
+    """Margin legs still `pending` or `unknown` (reconciliation settles them)."""
+    with ledger._sessions() as session:
+        query = (
+            select(MarginLeg, MarginMove.venue)
+            .join(MarginMove, MarginMove.id == MarginLeg.move_id)
+            .where(MarginLeg.status.in_(OPEN))
+            .order_by(MarginLeg.id)
+        )
+        if venue is not None:
+            query = query.where(MarginMove.venue == venue)
+        found = []
+        for leg, _ in session.execute(query):
+            count = session.scalar(select(func.count()).where(MarginLegAttempt.leg_id == leg.id))
+            found.append(MarginLegRecord.of(leg, count or 0))
+        return found
+
+
+def margin_leg_offsets(ledger: Ledger, leg_id: int) -> list[tuple[int | None, datetime]]:
+    """(venue clock offset ms, finished_at) of each attempt of a margin leg, in order."""
+    with ledger._sessions() as session:
+        return [
+            (a.venue_clock_offset_ms, a.finished_at)
+            for a in session.scalars(
+                select(MarginLegAttempt)
+                .where(MarginLegAttempt.leg_id == leg_id)
+                .order_by(MarginLegAttempt.number)
+            )
+        ]
+
+
+def claimed_margin_times(ledger: Ledger, venue: str, symbol: str) -> set[object]:
+    """The venue times of history entries that confirmed legs already hold."""
+    with ledger._sessions() as session:
+        return set(
+            session.scalars(
+                select(MarginLeg.venue_at)
+                .join(MarginMove, MarginMove.id == MarginLeg.move_id)
+                .where(
+                    MarginMove.venue == venue,
+                    MarginLeg.symbol == symbol,
+                    MarginLeg.venue_at.is_not(None),
+                )
+            )
+        )

@@ -1,0 +1,516 @@
+"""An isolated hedge's move in two legs, each with its own intent, attempts and outcome.
+
+Top-up: leg 1 moves collateral spot -> futures wallet (the executor's exactly-once transfer),
+leg 2 adds it to the position's isolated margin (`Venue.add_margin`). Return: leg 1 reduces the
+position's margin (`Venue.reduce_margin`, never more than the venue lets leave), leg 2 moves it
+futures -> spot (the executor again). A `margin_moves` row is committed before either leg; the
+transfer leg names it in its figures (`margin_move`).
+
+A crash or an unknown outcome between the legs leaves the first leg done and the second
+pending: the next cycle settles an open margin leg against the venue's margin-change history
+(`reconcile_margin`), then finishes the move (`MarginLegs.resume`), and until then the move is
+reported by `half_done_moves` (collateral sits in the futures wallet, outside the position).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.config import TransfersConfig
+from bot.executor import ExecutionResult, Executor, Step, after_failure
+from bot.failpoints import AFTER_MARGIN_INTENT, AFTER_MARGIN_RESPONSE, BETWEEN_LEGS, failpoint
+from bot.ledger.margin_queries import MoveLegs, moves
+from bot.ledger.store import Clock, Ledger, MarginLegRecord, MarginMoveRecord, utc_now
+from bot.model import SPOT, PlannedTransfer, Rule, TransferStatus
+from bot.money import ZERO, plain, round_down
+from bot.retry import RetryPolicy, Timing
+from bot.venues.base import Venue
+from bot.venues.clients import DryRunRefused
+from bot.venues.errors import ErrorKind, VenueError
+
+log = logging.getLogger(__name__)
+
+TOP_UP, RETURN = "top_up", "return"
+#: a half-done move's second leg is sent again at most this many times over later cycles
+MAX_SECOND_LEGS = 3
+DONE_LEG = (TransferStatus.CONFIRMED, TransferStatus.DRY_RUN)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HalfDoneMove:
+    """A move whose first leg is done and whose second is not: collateral outside the position
+    (top-up: in the futures wallet, not yet in the position's margin; return: out of the
+    position, not yet back on spot)."""
+
+    move: MarginMoveRecord
+    moved: Decimal
+    message: str
+
+
+def half_done_moves(ledger: Ledger, venue: str | None = None) -> list[HalfDoneMove]:
+    """Every move whose first leg is done and whose second is not (for `bot status`, alerts)."""
+    found = []
+    for legs in moves(ledger, venue=venue):
+        half = _half_done(legs)
+        if half is not None:
+            found.append(half)
+    return found
+
+
+def _first_leg_done(legs: MoveLegs) -> Decimal | None:
+    """The amount the first leg moved, or None while it is not (or never will be) done."""
+    if legs.move.direction == TOP_UP:
+        first = legs.transfer
+        ok = first is not None and first.status in DONE_LEG and first.amount is not None
+        return first.amount if ok else None  # type: ignore[union-attr]
+    done = [leg for leg in legs.margin_legs if leg.status in DONE_LEG]
+    return done[-1].amount if done else None
+
+
+def _second_leg_done(legs: MoveLegs) -> bool:
+    if legs.move.direction == TOP_UP:
+        last = legs.margin_leg
+        return last is not None and last.status in (*DONE_LEG, TransferStatus.SKIPPED)
+    # a skipped transfer back (nothing transferable just then) leaves the collateral out of
+    # the position and off spot: still half done, tried again next cycle
+    last_transfer = legs.transfer
+    return last_transfer is not None and last_transfer.status in (
+        *DONE_LEG,
+        TransferStatus.MANUAL,
+    )
+
+
+def _second_legs_sent(legs: MoveLegs) -> int:
+    return len(legs.margin_legs) if legs.move.direction == TOP_UP else len(legs.transfers)
+
+
+def _half_done(legs: MoveLegs) -> HalfDoneMove | None:
+    moved = _first_leg_done(legs)
+    if moved is None or _second_leg_done(legs):
+        return None
+    move = legs.move
+    if move.direction == TOP_UP:
+        where = (
+            f"{plain(moved)} {move.asset} moved {SPOT} -> {move.futures_account} but not yet "
+            f"added to {move.symbol}'s isolated margin"
+        )
+    else:
+        where = (
+            f"{plain(moved)} {move.asset} taken out of {move.symbol}'s isolated margin but not "
+            f"yet moved {move.futures_account} -> {SPOT}"
+        )
+    return HalfDoneMove(move=move, moved=moved, message=f"{move.venue} move {move.id}: {where}")
+
+
+@dataclass
+class MarginLegsResult:
+    """What the legs runner did this cycle, merged into the cycle's execution result."""
+
+    execution: ExecutionResult
+    legs: list[MarginLegRecord] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # one per margin leg / stopped move
+    half_done: list[str] = field(default_factory=list)  # moves still half done after the run
+
+
+class MarginLegs:
+    """Runs isolated hedges' moves: the executor for the wallet leg, the venue for the margin."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        venues: Mapping[str, Venue],
+        ledger: Ledger,
+        rules: TransfersConfig,
+        *,
+        dry_run: bool,
+        policy: RetryPolicy | None = None,
+        timing: Timing | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._executor = executor
+        self._venues = venues
+        self._ledger = ledger
+        self._rules = rules
+        self._dry_run = dry_run
+        self._policy = policy or RetryPolicy()
+        self._timing = timing or Timing()
+        self._clock = clock
+
+    async def execute(self, run_id: int, items: tuple[PlannedTransfer, ...]) -> MarginLegsResult:
+        """Finish earlier half-done moves, then run the plan: cross transfers through the
+        executor, isolated moves in two legs. Venues act in order here (a margin leg is one
+        call); a venue's failure stops only that venue's moves."""
+        result = MarginLegsResult(ExecutionResult([], []))
+        busy = await self.resume(run_id, result)
+        plain_items = tuple(i for i in items if i.isolated_perp is None)
+        executed = await self._executor.execute(run_id, plain_items)
+        _merge(result.execution, executed)
+        for item in items:
+            if item.isolated_perp is None or item.venue not in self._venues:
+                continue
+            if (item.venue, item.isolated_perp) in busy:
+                result.lines.append(
+                    f"{item.venue} {item.isolated_perp}: not moved, an earlier move of it is "
+                    "being finished first"
+                )
+                continue
+            try:
+                await self._run_move(run_id, item, result)
+            except VenueError as exc:
+                result.execution.errors.setdefault(item.venue, exc)
+        result.execution.transfers.sort(key=lambda r: r.id)
+        touched = busy or any(item.isolated_perp is not None for item in items)
+        if touched and not self._dry_run:
+            try:
+                result.half_done = [half.message for half in half_done_moves(self._ledger)]
+            except SQLAlchemyError as exc:  # the ledger refused a read: the next run says it
+                log.warning("could not list half-done moves: %s", exc)
+        return result
+
+    # resuming -------------------------------------------------------------------------------
+
+    async def resume(self, run_id: int, result: MarginLegsResult) -> set[tuple[str, str]]:
+        """Send the second leg of every half-done move whose first leg is settled done and
+        whose second is absent or failed; returns the (venue, perp) pairs still busy."""
+        busy: set[tuple[str, str]] = set()
+        for legs in moves(self._ledger, dry_run=False):
+            move = legs.move
+            venue = self._venues.get(move.venue)
+            if venue is None or self._dry_run:
+                if _half_done(legs) is not None:
+                    busy.add((move.venue, move.symbol))
+                continue
+            half = _half_done(legs)
+            if half is None:
+                if _first_leg_open(legs):
+                    busy.add((move.venue, move.symbol))
+                continue
+            busy.add((move.venue, move.symbol))
+            if _second_leg_open(legs):
+                continue  # reconciliation has not settled it: never send it twice
+            if _second_legs_sent(legs) >= MAX_SECOND_LEGS:
+                result.lines.append(
+                    f"{half.message}; tried {MAX_SECOND_LEGS} times: move it by hand"
+                )
+                continue
+            log.info("finishing %s", half.message)
+            try:
+                await self._second_leg(run_id, venue, move, half.moved, result)
+            except VenueError as exc:
+                result.execution.errors.setdefault(move.venue, exc)
+        return busy
+
+    # one move -------------------------------------------------------------------------------
+
+    async def _run_move(self, run_id: int, item: PlannedTransfer, result: MarginLegsResult) -> None:
+        venue = self._venues[item.venue]
+        assert item.isolated_perp is not None
+        direction = TOP_UP if item.from_account == SPOT else RETURN
+        futures_account = item.to_account if direction == TOP_UP else item.from_account
+        move = self._ledger.record_margin_move(
+            run_id,
+            item,
+            symbol=item.isolated_perp,
+            futures_account=futures_account,
+            direction=direction,
+            dry_run=self._dry_run,
+        )
+        if direction == TOP_UP:
+            moved = await self._transfer_leg(run_id, move, item.amount, item, result)
+        else:
+            target = item.figures.get("target")
+            moved = await self._margin_leg(
+                venue,
+                move,
+                add=False,
+                planned=item.amount,
+                result=result,
+                keep_ratio=target if isinstance(target, Decimal) else None,
+            )
+        if moved is None:
+            return
+        failpoint(BETWEEN_LEGS)
+        await self._second_leg(run_id, venue, move, moved, result, item=item)
+
+    async def _second_leg(
+        self,
+        run_id: int,
+        venue: Venue,
+        move: MarginMoveRecord,
+        moved: Decimal,
+        result: MarginLegsResult,
+        *,
+        item: PlannedTransfer | None = None,
+    ) -> None:
+        if move.direction == TOP_UP:
+            await self._margin_leg(venue, move, add=True, planned=moved, result=result)
+        else:
+            await self._transfer_leg(run_id, move, moved, item, result)
+
+    async def _transfer_leg(
+        self,
+        run_id: int,
+        move: MarginMoveRecord,
+        amount: Decimal,
+        item: PlannedTransfer | None,
+        result: MarginLegsResult,
+    ) -> Decimal | None:
+        """The wallet transfer through the executor; the amount it moved, or None."""
+        source, target = (
+            (SPOT, move.futures_account)
+            if move.direction == TOP_UP
+            else (move.futures_account, SPOT)
+        )
+        base = item or PlannedTransfer(
+            venue=move.venue,
+            hedges=tuple(move.hedges.split(",")),
+            asset=move.asset,
+            from_account=source,
+            to_account=target,
+            amount=amount,
+            rule=_rule_of(move),
+            reason=f"finishing move {move.id}: {move.reason}",
+            figures={},
+            isolated_perp=move.symbol,
+        )
+        leg = replace(
+            base,
+            from_account=source,
+            to_account=target,
+            amount=amount,
+            figures={**base.figures, "margin_move": str(move.id)},
+        )
+        executed = await self._executor.execute(run_id, (leg,))
+        _merge(result.execution, executed)
+        last = executed.transfers[-1] if executed.transfers else None
+        if last is None or last.status not in DONE_LEG or last.amount is None:
+            return None
+        return last.amount
+
+    async def _margin_leg(
+        self,
+        venue: Venue,
+        move: MarginMoveRecord,
+        *,
+        add: bool,
+        planned: Decimal,
+        result: MarginLegsResult,
+        keep_ratio: Decimal | None = None,
+    ) -> Decimal | None:
+        """Add or reduce the position's margin: a fresh read, sizing, intent, the call, the
+        outcome; a definite refusal reads again and tries less, `shrink_attempts` times. A
+        reduce never takes the position below `keep_ratio` (the hedge's target) as read now:
+        a refusal means the mark moved, and what was excess may no longer be."""
+        verb = "add" if add else "reduce"
+        for _ in range(self._rules.shrink_attempts + 1):
+            cap, inputs = await self._margin_cap(venue, move, add, keep_ratio)
+            step = venue.transfer_step(move.asset)
+            amount = round_down(max(ZERO, min(planned, cap)), step)
+            minimum = self._rules.min_for(move.asset)
+            if amount <= 0 or amount < minimum:
+                why = (
+                    f"{verb} {move.symbol}'s isolated margin: {plain(amount)} {move.asset} may "
+                    f"{'go in' if add else 'come out'} now (read {plain(cap)}), under "
+                    f"min_amount {plain(minimum)}; stopped"
+                )
+                leg = self._ledger.record_margin_intent(
+                    move.id,
+                    add=add,
+                    amount=amount,
+                    inputs=inputs,
+                    dry_run=self._dry_run,
+                    status=TransferStatus.SKIPPED,
+                    error=why,
+                )
+                result.legs.append(leg)
+                result.lines.append(f"{move.venue} move {move.id}: {why}")
+                return None
+            leg, error = await self._send_margin(venue, move, add, amount, inputs)
+            result.legs.append(leg)
+            if leg.status in DONE_LEG:
+                result.lines.append(
+                    f"{move.venue} move {move.id}: {verb} {plain(amount)} {move.asset} "
+                    f"{'to' if add else 'from'} {move.symbol}'s isolated margin: {leg.status}"
+                )
+                return amount
+            if error is None or error.kind is not ErrorKind.INSUFFICIENT:
+                result.lines.append(f"{move.venue} move {move.id}: {verb} margin: {leg.error}")
+                return None
+            planned = amount  # refused as too much: read again and try less
+        result.lines.append(
+            f"{move.venue} move {move.id}: {verb} {move.symbol}'s isolated margin refused "
+            f"{self._rules.shrink_attempts + 1} times; stopped"
+        )
+        return None
+
+    async def _margin_cap(
+        self, venue: Venue, move: MarginMoveRecord, add: bool, keep_ratio: Decimal | None
+    ) -> tuple[Decimal, dict[str, object]]:
+        """What may go in (the futures wallet's transferable amount) or come out (what the
+        position lets leave), read now."""
+        read_at = self._clock()
+        if add and self._dry_run:  # the transfer before it was not made: nothing to read
+            return Decimal("Infinity"), {"dry_run": "true", "read_at": read_at}
+        if add:
+            cap = await venue.read_transferable(move.futures_account, move.asset)
+            return cap, {"futures_transferable": cap, "read_at": read_at}
+        position = await venue.read_position(move.symbol)
+        if position is None or not position.isolated:
+            return ZERO, {"removable": ZERO, "read_at": read_at, "position": "flat or cross"}
+        # An add follows the transfer that brought the collateral: no safety margin on it.
+        # What may leave an isolated position moves with the mark, so a reduce keeps one.
+        removable = position.removable_margin
+        cap = self._rules.safety * removable
+        if keep_ratio is not None:
+            above_target = position.isolated_equity - keep_ratio * abs(position.notional)
+            cap = max(ZERO, min(cap, above_target))
+        return cap, {
+            "removable": removable,
+            "keep_ratio": keep_ratio if keep_ratio is not None else "none",
+            "isolated_wallet": position.isolated_wallet or ZERO,
+            "unrealized_pnl": position.unrealized_pnl,
+            "initial_margin": position.initial_margin or ZERO,
+            "read_at": read_at,
+        }
+
+    async def _send_margin(
+        self,
+        venue: Venue,
+        move: MarginMoveRecord,
+        add: bool,
+        amount: Decimal,
+        inputs: Mapping[str, object],
+    ) -> tuple[MarginLegRecord, VenueError | None]:
+        leg = self._ledger.record_margin_intent(
+            move.id, add=add, amount=amount, inputs=inputs, dry_run=self._dry_run
+        )
+        failpoint(AFTER_MARGIN_INTENT)
+        offset = await _clock_offset(venue)
+        started_monotonic = self._timing.monotonic()
+        attempt, resynced = 0, False
+        while True:
+            attempt += 1
+            started = self._clock()
+            try:
+                if add:
+                    await venue.add_margin(move.symbol, amount)
+                else:
+                    await venue.reduce_margin(move.symbol, amount)
+            except DryRunRefused:
+                dry = self._ledger.record_margin_attempt(
+                    leg.id,
+                    amount=amount,
+                    outcome="dry_run",
+                    started_at=started,
+                    status=TransferStatus.DRY_RUN,
+                )
+                return dry, None
+            except VenueError as exc:
+                elapsed = self._timing.monotonic() - started_monotonic
+                step = after_failure(exc, attempt, elapsed, resynced=resynced, policy=self._policy)
+                final = {
+                    Step.GIVE_UP: TransferStatus.FAILED,
+                    Step.RECONCILE_LATER: TransferStatus.UNKNOWN,
+                }.get(step)
+                record = self._ledger.record_margin_attempt(
+                    leg.id,
+                    amount=amount,
+                    outcome=exc.kind.value,
+                    started_at=started,
+                    status=final,
+                    error_kind=exc.kind.value,
+                    error=str(exc),
+                    venue_clock_offset_ms=offset,
+                )
+                if final is not None:
+                    return record, exc
+                if step is Step.RESYNC_CLOCK:
+                    resynced = True
+                    await venue.resync_clock()
+                    offset = await _clock_offset(venue)
+                else:
+                    await self._timing.sleep(
+                        self._policy.backoff(attempt, exc.retry_after, self._timing.rng)
+                    )
+                continue
+            failpoint(AFTER_MARGIN_RESPONSE)
+            confirmed = self._ledger.record_margin_attempt(
+                leg.id,
+                amount=amount,
+                outcome="confirmed",
+                started_at=started,
+                status=TransferStatus.CONFIRMED,
+                venue_clock_offset_ms=offset,
+            )
+            return confirmed, None
+
+
+async def _clock_offset(venue: Venue) -> int | None:
+    """The venue's clock offset for the attempt's record (reconciliation's time window); a
+    venue that cannot tell it still acts, and reconciliation then widens the window."""
+    try:
+        return await venue.clock_offset_ms()
+    except VenueError as exc:
+        log.warning("%s: could not measure the venue's clock (%s)", venue.name, exc)
+        return None
+
+
+def _first_leg_open(legs: MoveLegs) -> bool:
+    """The first leg's outcome is not known yet (reconciliation settles it first)."""
+    if legs.move.direction == TOP_UP:
+        first = legs.transfer
+        return first is not None and not first.status.is_final
+    return any(not leg.status.is_final for leg in legs.margin_legs)
+
+
+def _second_leg_open(legs: MoveLegs) -> bool:
+    if legs.move.direction == TOP_UP:
+        return any(not leg.status.is_final for leg in legs.margin_legs)
+    return any(not t.status.is_final for t in legs.transfers)
+
+
+def _rule_of(move: MarginMoveRecord) -> Rule:
+    return Rule.TOP_UP if move.direction == TOP_UP else Rule.RETURN_EXCESS
+
+
+def _merge(into: ExecutionResult, other: ExecutionResult) -> None:
+    into.transfers += other.transfers
+    into.blocked += other.blocked
+    for venue, error in other.errors.items():
+        into.errors.setdefault(venue, error)
+
+
+async def run_margin_legs(
+    executor: Executor,
+    venues: Mapping[str, Venue],
+    ledger: Ledger,
+    rules: TransfersConfig,
+    run_id: int,
+    items: tuple[PlannedTransfer, ...],
+    *,
+    dry_run: bool,
+    policy: RetryPolicy | None = None,
+    timing: Timing | None = None,
+    clock: Clock = utc_now,
+) -> MarginLegsResult:
+    """The cycle's hook: settle open margin legs against the venues' margin history (never in
+    a dry run: it records nothing), then finish half-done moves and run the plan."""
+    from bot.reconcile_margin import MarginReconciler
+
+    if not dry_run:
+        window = timedelta(seconds=rules.settle_window_seconds)
+        report = await MarginReconciler(
+            venues, ledger, settle_window=window, clock=clock
+        ).reconcile()
+        for leg, why in report.still_open:
+            log.warning("margin leg %s still open: %s", leg.id, why)
+    runner = MarginLegs(
+        executor, venues, ledger, rules, dry_run=dry_run, policy=policy, timing=timing, clock=clock
+    )
+    return await runner.execute(run_id, items)
