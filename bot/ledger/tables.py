@@ -105,6 +105,11 @@ class Transfer(Base):
         UniqueConstraint("venue", "exchange_id", name="uq_transfers_venue_exchange_id"),
         Index("ix_transfers_venue_status", "venue", "status"),
         Index("ix_transfers_created_at", "created_at"),
+        # audit filters that page by id (0006): `ledger list --venue X --limit 50` walks the
+        # venue's newest ids instead of sorting all of its rows
+        Index("ix_transfers_venue_id", "venue", "id"),
+        Index("ix_transfers_asset_id", "asset", "id"),
+        Index("ix_transfers_status_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -170,18 +175,48 @@ class Correction(Base):
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class FundingPayment(Base):
+    """One funding payment a venue booked on a hedge's perpetual (0006): positive received,
+    negative paid. Recorded once per venue id; append-only (triggers refuse UPDATE and DELETE)."""
+
+    __tablename__ = "funding_payments"
+    __table_args__ = (
+        UniqueConstraint("venue", "exchange_id", name="uq_funding_payments_venue_exchange_id"),
+        Index("ix_funding_payments_venue_at", "venue", "at"),
+        Index("ix_funding_payments_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    venue: Mapped[str] = mapped_column(String(64))
+    hedge: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    symbol: Mapped[str] = mapped_column(String(64))
+    asset: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)  # the venue's time of the payment
+    exchange_id: Mapped[str] = mapped_column(String(128))
+
+
 class JournalEntry(Base):
-    """Append-only, hash-chained record of every transfer, attempt and correction write."""
+    """Append-only, chained record of every write to a journaled table (see
+    `bot.ledger.journal.ENTITIES`)."""
 
     __tablename__ = "journal"
+    __table_args__ = (
+        # verify compares each row with its entity's last entry, merging two id-ordered streams
+        Index("ix_journal_entity_entity_id_seq", "entity", "entity_id", "seq"),
+    )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
-    entity: Mapped[str] = mapped_column(String(16))  # transfer | attempt | correction
+    entity: Mapped[str] = mapped_column(String(16))  # a key of journal.ENTITIES
     entity_id: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)  # canonical JSON of the row after the write
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: how `hash` was made (0006): NULL is the first release's unkeyed SHA-256,
+    #: "hmac-sha256" keyed, "sha256" written without a key
+    chain: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class JournalHead(Base):

@@ -216,6 +216,7 @@ def _later_columns_while_writing(engine: Engine) -> Iterator[None]:
     later = (
         ("transfers", "amount_tag", money),
         ("transfer_attempts", "venue_clock_offset_ms", "BIGINT"),
+        ("journal", "chain", "VARCHAR(16)"),
     )
     with engine.begin() as conn:
         for table, column, kind in later:
