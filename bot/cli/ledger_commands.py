@@ -320,9 +320,9 @@ def ledger_verify(
     finally:
         ledger.close()
     for problem in report.problems:
-        err.print(problem, markup=False, highlight=False)
+        print(problem, file=sys.stderr)
     if report.more_problems:
-        err.print(f"... and {report.more_problems} more", markup=False, highlight=False)
+        print(f"... and {report.more_problems} more", file=sys.stderr)
     if report.ok:
         line = (
             f"ledger ok: {report.entries} journal entries, {report.rows} rows, chain intact; "

@@ -283,6 +283,8 @@ def _walk_chain(
     prev, expected_seq = GENESIS_HASH, 1
     keyed_start: int | None = None
     started = False
+    wrong_key = False
+    mismatched = 0
     before: dict[str, int] = {}
     anchor_seen = False
     for entry in _pages(connection, select(JournalEntry.__table__), JournalEntry.seq):
@@ -298,10 +300,12 @@ def _walk_chain(
                 chain_hash(entry.prev_hash, entry.entity, entry.entity_id, entry.body, key)
                 != entry.hash
             ):
-                report.problem(
-                    f"journal: entry {entry.seq} does not match under this key (a wrong key, "
-                    "or the entry was altered)"
-                )
+                mismatched += 1  # the first is named; a wrong key fails them all
+                if mismatched == 1 and not wrong_key:
+                    report.problem(
+                        f"journal: entry {entry.seq} does not match under this key (a wrong "
+                        "key, or the entry was altered)"
+                    )
         else:
             if chain is None:
                 report.legacy_entries += 1
@@ -327,6 +331,7 @@ def _walk_chain(
             if chain == KEYED and keyed_start is None:
                 keyed_start = entry.seq
                 if key is not None and body.get("key_id") not in (None, key_id(key)):
+                    wrong_key = True
                     report.problem(
                         f"journal: the ledger was keyed with key id {body.get('key_id')}, not "
                         f"this key ({key_id(key)}): set the ledger's key"
@@ -339,6 +344,8 @@ def _walk_chain(
                     f"{anchor.source}: the chain was rewritten"
                 )
         prev, expected_seq = entry.hash, entry.seq + 1
+    if mismatched > 1:
+        report.problem(f"journal: {mismatched} keyed entries in all do not match under this key")
     last = head(connection)
     if last.seq != report.entries or last.hash != prev:
         report.problem(f"journal: the chain ends at {report.entries} but the head says {last.seq}")

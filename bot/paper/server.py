@@ -22,7 +22,14 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.paper import routes_coinm, routes_market, routes_spot, routes_usdm, routes_wallet
+from bot.paper import (
+    routes_coinm,
+    routes_income,
+    routes_market,
+    routes_spot,
+    routes_usdm,
+    routes_wallet,
+)
 from bot.paper.auth import PAPER_API_KEY, PAPER_SECRET, Credentials, parse_params
 from bot.paper.auth import verify_signed_request as _verify
 from bot.paper.faults import (
@@ -54,6 +61,7 @@ ALL_ENDPOINTS = (
     routes_usdm.ENDPOINTS,
     routes_coinm.ENDPOINTS,
     routes_wallet.ENDPOINTS,
+    routes_income.ENDPOINTS,
 )
 _BINANCE_HOST = re.compile(r"^https?://[A-Za-z0-9.-]*binance\.com(?=/|$)")
 _UNKNOWN_ERROR = BinanceError(500, -1000, "An unknown error occurred while processing the request.")
