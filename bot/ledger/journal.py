@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
+from bot.errors import LedgerError
 from bot.ledger.tables import (
     BalanceSnapshot,
     Base,
@@ -154,6 +155,18 @@ def start_chain(session: Session, at: datetime) -> bool:
         current = json.loads(last.body)
         if {k: current.get(k) for k in wanted} == wanted:
             return False
+        if current.get("chain") == KEYED:
+            # an unkeyed or differently keyed entry after a keyed start reads as a rewrite
+            problem = (
+                "is not set"
+                if key is None
+                else f"is not the ledger's key (key id {wanted['key_id']})"
+            )
+            raise LedgerError(
+                f"ledger.hmac_key_env: the ledger's chain is keyed (key id "
+                f"{current.get('key_id')}) but the key {problem}; set the ledger's key in the "
+                "variable ledger.hmac_key_env names (default BOT_LEDGER_KEY)"
+            )
     body: dict[str, Any] = dict(wanted)
     if last is None:
         body["before"] = {
