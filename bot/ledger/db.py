@@ -117,6 +117,20 @@ def create_read_only_engine(url: str) -> Engine:
     return engine
 
 
+def ensure_schema(url: str) -> None:
+    """Create or migrate the ledger at `url` when it is not at head (a no-op otherwise)."""
+    engine = create_ledger_engine(url)
+    try:
+        try:
+            revision = current_revision(engine)
+        except OperationalError as exc:
+            raise LedgerError(f"ledger.url: cannot open the ledger ({exc.orig})") from None
+        if revision != head_revision():
+            upgrade(engine)
+    finally:
+        engine.dispose()
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
