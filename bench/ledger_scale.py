@@ -158,7 +158,9 @@ class Generator:
         for entity, row in snapshot:
             self._journal(entity, row, at)
         for k in range(TRANSFERS_PER_RUN):
-            self.transfer(run["id"], venue, at + timedelta(seconds=k + 1), n * TRANSFERS_PER_RUN + k)
+            self.transfer(
+                run["id"], venue, at + timedelta(seconds=k + 1), n * TRANSFERS_PER_RUN + k
+            )
         if n % 96 == 0:  # a funding payment every 8 hours per venue
             payment = {
                 "id": self._next("f"),
@@ -255,16 +257,18 @@ class Generator:
                 rows = self.rows.get(model)
                 if rows:
                     conn.execute(insert(model), rows)
-            conn.execute(insert(JournalEntry), self.journal)
-            conn.execute(update(JournalHead).values(seq=self.seq, hash=self.prev))
+            if self.journal:
+                conn.execute(insert(JournalEntry), self.journal)
+                conn.execute(update(JournalHead).values(seq=self.seq, hash=self.prev))
         self.rows, self.journal = {}, []
 
 
 def generate(path: Path, transfers: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     ledger = Ledger.open(f"sqlite:///{path}", key=KEY)
-    with ledger.engine.connect() as conn:  # generation only: the bot never writes like this
-        conn.exec_driver_sql("PRAGMA synchronous=OFF")
+    raw = ledger.engine.raw_connection()  # generation only: the bot never writes like this
+    raw.driver_connection.execute("PRAGMA synchronous=OFF")
+    raw.close()  # back to the pool of one: the next transaction runs on this connection
     generator = Generator(ledger)
     runs = transfers // TRANSFERS_PER_RUN
     started = time.perf_counter()
@@ -276,8 +280,9 @@ def generate(path: Path, transfers: int) -> None:
             rate = done / (time.perf_counter() - started)
             print(f"  generated {done:,} transfers ({rate:,.0f}/s)", file=sys.stderr, flush=True)
     generator.flush()
-    with ledger.engine.connect() as conn:
-        conn.exec_driver_sql("ANALYZE")
+    raw = ledger.engine.raw_connection()
+    raw.driver_connection.execute("ANALYZE")
+    raw.close()
     ledger.close()
 
 
@@ -290,15 +295,31 @@ def timed(function: Any, repeat: int = 5) -> float:
     return statistics.median(samples)
 
 
-def child(args: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """Run the CLI in a child process: (seconds, peak RSS in MB, exit code)."""
+CHILD = """
+import atexit, os, sys
+def _peak():
+    with open("/proc/self/status") as status:
+        line = next(l for l in status if l.startswith("VmHWM:"))
+    with open(os.environ["BENCH_PEAK_FILE"], "w") as out:
+        out.write(line.split()[1])
+atexit.register(_peak)
+sys.argv = ["bot", *sys.argv[1:]]
+from bot.cli import main
+main()
+"""
+
+
+def child(args: list[str], env: dict[str, str], peak_file: Path) -> tuple[float, float, int]:
+    """Run the CLI in a child process: (seconds, peak RSS in MB, exit code). The peak is the
+    child's own VmHWM (ru_maxrss would count the parent's memory at fork)."""
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", *args], env=env, stdout=subprocess.DEVNULL
+    code = subprocess.call(
+        [sys.executable, "-c", CHILD, *args],
+        env={**env, "BENCH_PEAK_FILE": str(peak_file)},
+        stdout=subprocess.DEVNULL,
     )
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - started, usage.ru_maxrss / 1024, process.returncode
+    seconds = time.perf_counter() - started
+    return seconds, int(peak_file.read_text()) / 1024, code
 
 
 def main() -> None:
@@ -311,7 +332,11 @@ def main() -> None:
     if not path.exists():
         print(f"generating {options.transfers:,} transfers in {path} ...", file=sys.stderr)
         started = time.perf_counter()
-        generate(path, options.transfers)
+        try:
+            generate(path, options.transfers)
+        except BaseException:
+            path.unlink(missing_ok=True)  # never reuse a half-made ledger
+            raise
         print(f"  generated in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     from bot.audit.summary import GroupBy, summarize
     from bot.ledger.queries import TransferFilter, list_transfers
@@ -332,7 +357,10 @@ def main() -> None:
     for label, where in (
         ("list --since <recent> --limit 50", TransferFilter(since=recent, limit=50)),
         ("list --venue coinw --limit 50", TransferFilter(venue="coinw", limit=50)),
-        ("list --status unknown --limit 50", TransferFilter(status=TransferStatus.UNKNOWN, limit=50)),
+        (
+            "list --status unknown --limit 50",
+            TransferFilter(status=TransferStatus.UNKNOWN, limit=50),
+        ),
         ("list --asset USDT --limit 50", TransferFilter(asset="USDT", limit=50)),
         ("list --hedge sol --limit 50", TransferFilter(hedge="sol", limit=50)),
         ("list --limit 50", TransferFilter(limit=50)),
@@ -342,27 +370,35 @@ def main() -> None:
     audit.close()
     config = options.dir / "config.yaml"
     config.write_text(
-        "ledger:\n"
-        f"  url: {url}\n"
-        "venues:\n  paper:\n    exchange: binance\n    paper: true\n"
+        f"ledger:\n  url: {url}\nvenues:\n  paper:\n    exchange: binance\n    paper: true\n"
     )
     env = {**os.environ, "BOT_LEDGER_KEY": KEY.decode(), "BOT_CONFIG": str(config)}
-    startup, startup_rss, _ = child(["--help"], env)
+    peak_file = options.dir / "peak"
+    startup, startup_rss, _ = child(["--help"], env, peak_file)
     results.append(("start-up (bot --help)", f"{startup:.2f} s, peak RSS {startup_rss:.0f} MB"))
     out = options.dir / "export.csv"
     for label, args, rows in (
-        ("export --format csv", ["ledger", "export", "--format", "csv", "--out", str(out)],
-         counts["transfers"]),
-        ("export --format jsonl", ["ledger", "export", "--format", "jsonl", "--out", str(out)],
-         counts["transfers"]),
+        (
+            "export --format csv",
+            ["ledger", "export", "--format", "csv", "--out", str(out)],
+            counts["transfers"],
+        ),
+        (
+            "export --format jsonl",
+            ["ledger", "export", "--format", "jsonl", "--out", str(out)],
+            counts["transfers"],
+        ),
         ("list --json (all)", ["ledger", "list", "--json"], counts["transfers"]),
         ("verify", ["ledger", "verify"], counts["journal"]),
     ):
-        seconds, rss, code = child(args, env)
+        seconds, rss, code = child(args, env, peak_file)
         what = "entries" if label == "verify" else "rows"
         results.append(
-            (label, f"{seconds:.1f} s, {rows / seconds:,.0f} {what}/s, peak RSS {rss:.0f} MB"
-             + ("" if code == 0 else f", exit {code}"))
+            (
+                label,
+                f"{seconds:.1f} s, {rows / seconds:,.0f} {what}/s, peak RSS {rss:.0f} MB"
+                + ("" if code == 0 else f", exit {code}"),
+            )
         )
     out.unlink(missing_ok=True)
     print(f"\nledger: {path} ({path.stat().st_size / 2**30:.1f} GiB)")

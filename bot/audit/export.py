@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
@@ -49,55 +49,78 @@ COLUMNS: dict[str, str] = {
 FORMATS = ("csv", "jsonl")
 
 
-def export_values(row: Any) -> dict[str, Any]:
-    """One transfer row as export values: text for CSV, the same text in JSON."""
-    values: dict[str, Any] = {}
+TIME_COLUMNS = frozenset({"created_at", "updated_at"})
+
+
+def export_values(row: Any) -> list[Any]:
+    """One transfer row as export values (None: empty), in COLUMNS order. Money is the text
+    the database holds (SQLite) or the exact NUMERIC (PostgreSQL), never a float."""
     mapping = row._mapping
+    values: list[Any] = []
     for name in COLUMNS:
         if name == "direction":
-            values[name] = direction_of(mapping["from_account"], mapping["to_account"])
+            values.append(direction_of(mapping["from_account"], mapping["to_account"]))
             continue
-        values[name] = _text(mapping[name])
+        value = mapping[name]
+        if value is None or (isinstance(value, str) and name not in TIME_COLUMNS):
+            values.append(value)
+        elif name in TIME_COLUMNS:
+            values.append(_iso(value))
+        elif name == "dry_run":
+            values.append(bool(value))
+        elif isinstance(value, Decimal):
+            values.append(plain(value))
+        else:
+            values.append(value)
     return values
 
 
-def _text(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return plain(value)
+def _iso(value: Any) -> str:
+    """ISO 8601 UTC with a Z, from a datetime or SQLite's stored 'YYYY-MM-DD HH:MM:SS.ffffff'."""
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    return value
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    text = str(value).replace(" ", "T", 1)
+    if text.endswith(".000000"):
+        text = text[:-7]
+    return text + "Z"
 
 
 def export(ledger: Ledger, where: TransferFilter, fmt: str, out: TextIO) -> int:
     """Write the matching transfers to `out`; returns how many were written."""
-    return write(iter_transfer_rows(ledger, where), fmt, out)
+    return write(iter_transfer_rows(ledger, where, raw=True), fmt, out)
 
 
 def write(rows: Iterable[Any], fmt: str, out: TextIO) -> int:
     count = 0
+    names = list(COLUMNS)
     if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
-        writer.writeheader()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(names)
         for values in _values(rows):
-            writer.writerow({k: "" if v is None else _csv_text(v) for k, v in values.items()})
+            writer.writerow([_csv_text(v) for v in values])
             count += 1
         return count
     out.write(
         json.dumps({"columns": [{"name": k, "meaning": v} for k, v in COLUMNS.items()]}) + "\n"
     )
+    encode = json.JSONEncoder(separators=(",", ":")).encode
     for values in _values(rows):
-        out.write(json.dumps(values, separators=(",", ":")) + "\n")
+        out.write(encode(dict(zip(names, values, strict=True))) + "\n")
         count += 1
     return count
 
 
-def _values(rows: Iterable[Any]) -> Iterator[dict[str, Any]]:
+def _values(rows: Iterable[Any]) -> Iterator[list[Any]]:
     for row in rows:
         yield export_values(row)
 
 
 def _csv_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
+    if value is None:
+        return ""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
     return str(value)

@@ -300,7 +300,16 @@ def _walk_chain(
     mismatched = 0
     before: dict[str, int] = {}
     anchor_seen = False
-    for entry in _pages(connection, select(JournalEntry.__table__), JournalEntry.seq):
+    columns = select(
+        JournalEntry.seq,
+        JournalEntry.entity,
+        JournalEntry.entity_id,
+        JournalEntry.body,
+        JournalEntry.prev_hash,
+        JournalEntry.hash,
+        JournalEntry.chain,
+    )
+    for entry in _pages(connection, columns, JournalEntry.seq):
         report.entries += 1
         if entry.seq != expected_seq:
             report.problem(f"journal: entry {expected_seq} is missing (next is {entry.seq})")

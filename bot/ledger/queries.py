@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from bot.ledger.store import Ledger, TransferRecord
@@ -97,17 +97,23 @@ def list_transfers(ledger: Ledger, where: TransferFilter) -> list[TransferRecord
 PAGE = 2000
 
 
-def iter_transfer_rows(ledger: Ledger, where: TransferFilter) -> Iterator[Any]:
+def iter_transfer_rows(
+    ledger: Ledger, where: TransferFilter, *, raw: bool = False
+) -> Iterator[Any]:
     """Every matching transfer row (a Core row: its columns and `attempts`), oldest first,
     read in keyset pages: constant memory on any ledger, and no read lock held between
-    pages (a running bot writes on between them)."""
+    pages (a running bot writes on between them). `raw`: the values as the database holds
+    them, without the column types' conversion (an export writes SQLite's text as it is)."""
     after = 0
     if where.limit is not None:  # the newest `limit`: start where they start
         ids = filtered(select(Transfer.id), where).order_by(Transfer.id.desc()).limit(where.limit)
         with ledger.engine.connect() as connection:
             first = connection.scalar(select(func.min(ids.subquery().c.id)))
         after = (first or 1) - 1
-    columns = [*Transfer.__table__.c, _attempt_count_column().label("attempts")]
+    table_columns: list[Any] = list(Transfer.__table__.c)
+    if raw:
+        table_columns = [literal_column(f"transfers.{c.name}").label(c.name) for c in table_columns]
+    columns = [*table_columns, _attempt_count_column().label("attempts")]
     while True:
         query = filtered(select(*columns), where).where(Transfer.id > after)
         with ledger.engine.connect() as connection:
