@@ -2,10 +2,11 @@
 
 Money columns are `ExactDecimal` (never float); times are UTC. `transfers` holds one row per
 intended move; its `status` may change only while `pending` or `unknown` (a database trigger
-refuses updates to final rows). `corrections` records an operator's settlement of a transfer
-and is append-only (triggers refuse UPDATE and DELETE). Every write to transfers, attempts and
-corrections is also appended to the hash-chained `journal`, so `bot ledger verify` detects edits
-made behind the bot's back.
+refuses updates to final rows). `corrections` records an operator's settlement of a transfer;
+it, the snapshots and `funding_payments` are append-only (triggers refuse UPDATE and DELETE).
+Every write to a journaled table (`journal.ENTITIES`: runs, snapshots, transfers, attempts,
+corrections, funding payments) is also appended to the keyed `journal` chain, so
+`bot ledger verify` detects edits made behind the bot's back. Schema: docs/ledger.md.
 """
 
 from __future__ import annotations
