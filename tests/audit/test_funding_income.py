@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+import pytest
+
 from bot.config import Config
 from bot.funding_income import collect_funding
 from bot.ledger import Ledger
@@ -36,3 +38,52 @@ async def test_payments_are_read_from_the_venue_and_recorded_once(
     assert later.count == 1
     assert ledger.verify().ok  # funding payments are in the chain
     ledger.close()
+
+
+BINANCE_ROW = {
+    "symbol": "ETHUSDT",
+    "incomeType": "FUNDING_FEE",
+    "income": "0.00134317",
+    "asset": "USDT",
+    "time": "1621584000000",
+    "info": "FUNDING_FEE",
+    "tranId": "4480321991774044580",
+    "tradeId": "",
+}
+
+
+def entry(**info: object) -> dict[str, object]:
+    return {"info": {**BINANCE_ROW, **info}, "amount": 0.00134317, "id": "x"}
+
+
+def test_a_binance_income_row_is_read_from_its_own_text() -> None:
+    from bot.venues.decode import Decoder
+    from bot.venues.generic import decode_funding_payment
+
+    payment = decode_funding_payment(Decoder("b", "income"), entry(), "ETH/USDT:USDT", "entry 0")
+    assert (payment.amount, payment.asset, payment.exchange_id) == (
+        D("0.00134317"),
+        "USDT",
+        "4480321991774044580",
+    )
+    assert payment.at.isoformat() == "2021-05-21T08:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"income": "1e999"}, "beyond any plausible figure"),
+        ({"income": "NaN"}, "not a finite number"),
+        ({"income": None}, "not a number"),
+        ({"incomeType": "COMMISSION"}, "not FUNDING_FEE"),
+        ({"tranId": ""}, "not a transfer id"),
+        ({"time": "yesterday"}, "not a time in ms"),
+        ({"asset": ""}, "not a name"),
+    ],
+)
+def test_a_bad_income_row_refuses_the_read(change: dict[str, object], problem: str) -> None:
+    from bot.venues.decode import Decoder, Untrusted
+    from bot.venues.generic import decode_funding_payment
+
+    with pytest.raises(Untrusted, match=problem):
+        decode_funding_payment(Decoder("b", "income"), entry(**change), "ETH/USDT:USDT", "e")
