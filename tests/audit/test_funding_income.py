@@ -87,3 +87,34 @@ def test_a_bad_income_row_refuses_the_read(change: dict[str, object], problem: s
 
     with pytest.raises(Untrusted, match=problem):
         decode_funding_payment(Decoder("b", "income"), entry(**change), "ETH/USDT:USDT", "e")
+
+
+async def test_coin_m_funding_is_served_by_the_dapi_income_endpoint(paper: PaperExchange) -> None:
+    """The inverse short (300 BTCUSD_PERP contracts of 100 USD) receives its funding in BTC;
+    ccxt reads it from /dapi/v1/income, whose tranId COIN-M documents as a string."""
+    import ccxt
+    import ccxt.async_support as ccxt_async
+
+    from bot.paper import PAPER_API_KEY, PAPER_SECRET, binance_urls
+    from bot.venues.decode import Decoder
+    from bot.venues.generic import decode_funding_payment
+
+    (booked,) = book_funding(paper.store, paper.server_time(), "BTCUSD_PERP")
+    client = ccxt_async.binance(
+        {
+            "apiKey": PAPER_API_KEY,
+            "secret": PAPER_SECRET,
+            "enableRateLimit": False,
+            "urls": {"api": binance_urls(paper.base_url, ccxt.binance().urls["api"])},
+        }
+    )
+    client.number = str
+    try:
+        await client.load_markets()
+        rows = await client.fetch_funding_history("BTC/USD:BTC", None, 1000)
+    finally:
+        await client.close()
+    (row,) = rows
+    assert row["info"]["tranId"] == str(booked["tranId"])
+    payment = decode_funding_payment(Decoder("paper", "income"), row, "BTC/USD:BTC", "entry 0")
+    assert payment.asset == "BTC" and payment.amount == D(booked["income"]) > 0
