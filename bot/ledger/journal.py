@@ -240,7 +240,6 @@ class VerifyReport:
     legacy_entries: int = 0
     uncovered_rows: int = 0  # rows older than the chain's coverage of their table
     key_given: bool = False
-    notes: list[str] = field(default_factory=list)
     found: list[str] = field(default_factory=list)
     more_problems: int = 0
 
