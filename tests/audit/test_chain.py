@@ -180,3 +180,14 @@ def test_an_unkeyed_ledger_says_so_and_takes_a_key_later(ledger_url: str) -> Non
     assert report.ok, report.problems
     assert report.unkeyed_entries and report.keyed_entries
     keyed.close()
+
+
+def test_the_sql_views_answer_on_every_backend(ledger: Ledger) -> None:
+    populate(ledger)
+    with ledger.engine.connect() as conn:
+        daily = conn.execute(text("SELECT direction, status, transfers FROM transfers_daily"))
+        assert daily.all() == [("to_futures", "confirmed", 1)]
+        flows = conn.execute(text("SELECT venue, asset, confirmed FROM flows_by_asset")).all()
+        assert flows == [("paper", "USDT", 1)]
+        income = conn.execute(text("SELECT hedge, payments, income FROM funding_income")).one()
+        assert (income.hedge, income.payments) == ("eth", 1) and float(income.income) == 1.5
