@@ -191,4 +191,5 @@ def test_the_sql_views_answer_on_every_backend(ledger: Ledger) -> None:
         flows = conn.execute(text("SELECT venue, asset, confirmed FROM flows_by_asset")).all()
         assert flows == [("paper", "USDT", 1)]
         income = conn.execute(text("SELECT hedge, payments, income FROM funding_income")).one()
-        assert (income.hedge, income.payments) == ("eth", 1) and Decimal(str(income.income)) == Decimal("1.5")
+        assert (income.hedge, income.payments) == ("eth", 1)
+        assert Decimal(str(income.income)) == Decimal("1.5")  # SQLite's view sums in floats
