@@ -1,7 +1,9 @@
 """`bot ledger summary`: counts by status, gross and net flows per asset, failures, unknowns,
 manual actions and funding income, grouped by a period or a dimension.
 
-Counted and summed in the database (one GROUP BY over the filter's rows), exactly: PostgreSQL
+Whole UTC days come from the running totals the writer keeps (`bot.ledger.totals`). The
+partial days at the ends of a `--since`/`--until` are counted and summed from the transfers
+in the database (one GROUP BY over those rows), exactly: PostgreSQL
 sums NUMERIC; SQLite, which has no decimal type, sums each amount's integer digits and its 18
 decimal digits as two 9-digit integers, which is exact for every amount the ledger can hold
 (an amount with more decimals makes that query fall back to summing Decimals in Python).
@@ -10,7 +12,8 @@ decimal digits as two 9-digit integers, which is exact for every amount the ledg
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -72,13 +75,99 @@ class Group:
 
 
 def summarize(ledger: Ledger, by: GroupBy, where: TransferFilter) -> list[Group]:
-    """The groups in key order."""
+    """The groups in key order: whole UTC days from the running totals (a few thousand rows
+    on any ledger), the partial days at the ends of `--since`/`--until` from the transfers."""
     dialect = ledger.engine.dialect.name
     groups: dict[str, Group] = {}
 
     def group(key: Any) -> Group:
         text = "-" if key is None else str(key)
         return groups.setdefault(text, Group(text))
+
+    first_day = _ceil_day(where.since) if where.since is not None else None
+    end_day = _floor_day(where.until) if where.until is not None else None
+    if first_day is not None and end_day is not None and first_day >= end_day:
+        _scan(ledger, by, where, dialect, group)  # within one day: the transfers themselves
+    else:
+        _from_totals(ledger, by, where, first_day, end_day, group)
+        if where.since is not None and first_day is not None and where.since < first_day:
+            _scan(ledger, by, replace(where, until=first_day), dialect, group)
+        if where.until is not None and end_day is not None and end_day < where.until:
+            _scan(ledger, by, replace(where, since=end_day), dialect, group)
+    if by is not GroupBy.DIRECTION:
+        _add_funding(ledger, by, where, dialect, group)
+    return [groups[k] for k in sorted(groups)]
+
+
+def _ceil_day(at: datetime) -> datetime:
+    floor = _floor_day(at)
+    return floor if floor == at else floor + timedelta(days=1)
+
+
+def _floor_day(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _from_totals(
+    ledger: Ledger,
+    by: GroupBy,
+    where: TransferFilter,
+    first_day: datetime | None,
+    end_day: datetime | None,
+    group: Any,
+) -> None:
+    from bot.ledger.queries import direction_of
+    from bot.ledger.totals import stored
+
+    low = first_day.strftime("%Y-%m-%d") if first_day is not None else None
+    high = end_day.strftime("%Y-%m-%d") if end_day is not None else None
+    with ledger.engine.connect() as connection:
+        for bucket, transfers, amount in stored(connection):
+            if not transfers:
+                continue
+            if (low is not None and bucket.day < low) or (high is not None and bucket.day >= high):
+                continue
+            direction = direction_of(bucket.from_account, bucket.to_account)
+            if where.venue is not None and bucket.venue != where.venue:
+                continue
+            if where.asset is not None and bucket.asset != where.asset:
+                continue
+            if where.hedge is not None and where.hedge not in bucket.hedges.split(","):
+                continue
+            if where.direction is not None and direction != where.direction.value:
+                continue
+            if where.status is not None and bucket.status != where.status.value:
+                continue
+            target = group(_bucket_key(by, bucket, direction))
+            target.statuses[bucket.status] = target.statuses.get(bucket.status, 0) + transfers
+            if bucket.status != TransferStatus.CONFIRMED.value:
+                continue
+            flows = target.flows(bucket.asset)
+            if direction == Direction.TO_FUTURES.value:
+                flows.to_futures += amount
+            elif direction == Direction.TO_SPOT.value:
+                flows.to_spot += amount
+
+
+def _bucket_key(by: GroupBy, bucket: Any, direction: str) -> str:
+    if by is GroupBy.DAY:
+        return bucket.day
+    if by is GroupBy.WEEK:
+        day = date.fromisoformat(bucket.day)
+        return (day - timedelta(days=day.weekday())).isoformat()
+    if by is GroupBy.MONTH:
+        return bucket.day[:7]
+    if by is GroupBy.VENUE:
+        return bucket.venue
+    if by is GroupBy.ASSET:
+        return bucket.asset
+    if by is GroupBy.HEDGE:
+        return bucket.hedges
+    return direction
+
+
+def _scan(ledger: Ledger, by: GroupBy, where: TransferFilter, dialect: str, group: Any) -> None:
+    """Count and sum the filter's transfers themselves, in one GROUP BY."""
 
     direction = _direction(Transfer.from_account, Transfer.to_account)
     key = _key(by, dialect, Transfer.created_at, Transfer.venue, Transfer.asset, Transfer.hedges)
@@ -111,9 +200,6 @@ def summarize(ledger: Ledger, by: GroupBy, where: TransferFilter) -> list[Group]
             flows.to_futures += amount
         elif row.direction == Direction.TO_SPOT.value:
             flows.to_spot += amount
-    if by is not GroupBy.DIRECTION:
-        _add_funding(ledger, by, where, dialect, group)
-    return [groups[k] for k in sorted(groups)]
 
 
 def _add_funding(ledger: Ledger, by: GroupBy, where: TransferFilter, dialect: str, group) -> None:  # type: ignore[no-untyped-def]

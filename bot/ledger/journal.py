@@ -286,6 +286,10 @@ def verify(
     before = _walk_chain(connection, key, anchor, report)
     for entity, model in ENTITIES.items():
         _compare_rows(connection, entity, model, before.get(entity, 0), report)
+    from bot.ledger import totals  # derived data: summary reads it, so verify checks it
+
+    for problem in totals.differences(connection):
+        report.problem(problem)
     return report
 
 

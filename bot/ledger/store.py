@@ -24,10 +24,10 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from bot.errors import CorrectionRefused
-from bot.ledger import db, journal
+from bot.ledger import db, journal, totals
 from bot.ledger.tables import (
     BalanceSnapshot,
     Correction,
@@ -434,6 +434,7 @@ class Ledger:
                 session.flush()  # the id the tag is made of
                 row.amount_tag = tag(row.id)
                 row.amount = amount - row.amount_tag
+            totals.moved(session, row, None, row.status)
             journal.append(session, row, now)
             return TransferRecord.of(row, attempts=0)
 
@@ -649,6 +650,9 @@ def _set_outcome(
     exchange_id: str | None,
     error: str | None,
 ) -> None:
+    session = object_session(row)
+    if session is not None:  # the running totals move with the status, in its transaction
+        totals.moved(session, row, row.status, status.value)
     row.status = status.value
     row.updated_at = now
     if exchange_id is not None:

@@ -198,6 +198,38 @@ class FundingPayment(Base):
     exchange_id: Mapped[str] = mapped_column(String(128))
 
 
+class TransferTotal(Base):
+    """Running count and amount of transfers per UTC day, venue, asset, hedges, accounts,
+    status and dry-run flag (0006; `bot.ledger.totals`): what `ledger summary` reads."""
+
+    __tablename__ = "transfer_totals"
+    __table_args__ = (
+        UniqueConstraint(
+            "day",
+            "venue",
+            "asset",
+            "hedges",
+            "from_account",
+            "to_account",
+            "status",
+            "dry_run",
+            name="uq_transfer_totals_bucket",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD, UTC, of created_at
+    venue: Mapped[str] = mapped_column(String(64))
+    asset: Mapped[str] = mapped_column(String(32))
+    hedges: Mapped[str] = mapped_column(String(256))
+    from_account: Mapped[str] = mapped_column(String(32))
+    to_account: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    dry_run: Mapped[bool] = mapped_column(Boolean)
+    transfers: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+
+
 class JournalEntry(Base):
     """Append-only, chained record of every write to a journaled table (see
     `bot.ledger.journal.ENTITIES`)."""

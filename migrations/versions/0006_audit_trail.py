@@ -7,6 +7,9 @@
   two id-ordered streams instead of holding every body in memory.
 - `funding_payments`: what each hedge's perpetual earned or paid, once per venue id;
   append-only (triggers refuse UPDATE and DELETE, as 0004's do for corrections).
+- `transfer_totals`: running count and amount per UTC day, venue, asset, hedges, accounts and
+  status, kept by the writer (`bot.ledger.totals`) and backfilled here, so that
+  `ledger summary` reads a few thousand rows, not every transfer.
 - The snapshot tables become append-only too (they were only ever inserted into).
 - Indexes `(venue, id)`, `(asset, id)`, `(status, id)` on transfers: a filtered
   `ledger list --limit 50` walks the newest ids of the filter instead of sorting all its rows.
@@ -66,6 +69,34 @@ def upgrade() -> None:
     )
     op.create_index("ix_funding_payments_venue_at", "funding_payments", ["venue", "at"])
     op.create_index("ix_funding_payments_at", "funding_payments", ["at"])
+    op.create_table(
+        "transfer_totals",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("venue", sa.String(64), nullable=False),
+        sa.Column("asset", sa.String(32), nullable=False),
+        sa.Column("hedges", sa.String(256), nullable=False),
+        sa.Column("from_account", sa.String(32), nullable=False),
+        sa.Column("to_account", sa.String(32), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("dry_run", sa.Boolean, nullable=False),
+        sa.Column("transfers", sa.Integer, nullable=False),
+        sa.Column("amount", Money, nullable=False),
+        sa.UniqueConstraint(
+            "day",
+            "venue",
+            "asset",
+            "hedges",
+            "from_account",
+            "to_account",
+            "status",
+            "dry_run",
+            name="uq_transfer_totals_bucket",
+        ),
+    )
+    from bot.ledger import totals  # the backfill: the same accumulation the writer keeps
+
+    totals.rebuild(op.get_bind())
     dialect = op.get_bind().dialect.name
     for table in APPEND_ONLY:
         for event, verb in (("UPDATE", "updated"), ("DELETE", "deleted")):
@@ -92,6 +123,7 @@ def downgrade() -> None:
         on_table = f" ON {table}" if dialect == "postgresql" else ""
         for event in ("update", "delete"):
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{event}{on_table}")
+    op.drop_table("transfer_totals")
     op.drop_table("funding_payments")
     for name in TRANSFER_INDEXES:
         op.drop_index(name, table_name="transfers")

@@ -154,3 +154,30 @@ def test_summary_falls_back_to_python_for_more_than_18_decimals(ledger: Ledger) 
         ledger.record_outcome(row.id, TransferStatus.CONFIRMED, exchange_id=f"b{n}")
     (group,) = summarize(ledger, GroupBy.ASSET, TransferFilter())
     assert group.assets["BTC"].to_futures == 2 * tiny
+
+
+def test_summary_reads_whole_days_from_the_totals_and_the_edges_from_the_rows(
+    ledger: Ledger,
+) -> None:
+    from datetime import UTC, datetime
+
+    moves(ledger)
+    now = datetime.now(UTC)
+    everything = summarize(ledger, GroupBy.VENUE, TransferFilter())
+    since_an_hour = summarize(ledger, GroupBy.VENUE, TransferFilter(since=now - timedelta(hours=1)))
+    # all written just now: a partial day, scanned, gives what the totals give
+    assert [g.statuses for g in since_an_hour] == [g.statuses for g in everything]
+    assert since_an_hour[0].assets["USDT"].to_futures == everything[0].assets["USDT"].to_futures
+    later = summarize(ledger, GroupBy.VENUE, TransferFilter(since=now + timedelta(days=2)))
+    assert all(not g.statuses for g in later)
+
+
+def test_verify_checks_the_running_totals(ledger: Ledger) -> None:
+    from sqlalchemy import text
+
+    moves(ledger)
+    assert ledger.verify().ok
+    with ledger.engine.begin() as conn:
+        conn.execute(text("UPDATE transfer_totals SET transfers = transfers + 1"))
+    problems = ledger.verify().problems
+    assert problems and all(p.startswith("transfer_totals: ") for p in problems)

@@ -20,7 +20,7 @@ from bot.cycle import rebalance
 from bot.errors import CorrectionRefused
 from bot.ledger import Ledger, db
 from bot.ledger.queries import TransferFilter, corrections_of, list_transfers
-from bot.ledger.tables import JournalEntry, TransferAttempt
+from bot.ledger.tables import JournalEntry, TransferAttempt, TransferTotal
 from bot.model import TransferStatus
 from bot.paper import PaperExchange
 from tests.ledger.items import TOP_UP
@@ -174,6 +174,7 @@ def test_upgrading_a_0003_ledger_keeps_its_rows_and_verifies(ledger_url: str) ->
     db.upgrade(engine, "0003")
     with engine.begin() as conn:  # today's model writes journal.chain (0006): for the writes
         conn.execute(text("ALTER TABLE journal ADD COLUMN chain VARCHAR(16)"))
+        TransferTotal.__table__.create(conn)
     old = Ledger(engine)
     open_id = unknown_row(old)
     done = unknown_row(old, D("25"))
@@ -181,6 +182,7 @@ def test_upgrading_a_0003_ledger_keeps_its_rows_and_verifies(ledger_url: str) ->
     before = list_transfers(old, TransferFilter())
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE journal DROP COLUMN chain"))
+        TransferTotal.__table__.drop(conn)
 
     db.upgrade(engine)
 
