@@ -280,6 +280,10 @@ def generate(path: Path, transfers: int) -> None:
             rate = done / (time.perf_counter() - started)
             print(f"  generated {done:,} transfers ({rate:,.0f}/s)", file=sys.stderr, flush=True)
     generator.flush()
+    from bot.ledger import totals
+
+    with ledger.engine.begin() as conn:  # the running totals the writer would have kept
+        totals.rebuild(conn)
     raw = ledger.engine.raw_connection()
     raw.driver_connection.execute("ANALYZE")
     raw.close()

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, func, literal, select
+from sqlalchemy import Date, Integer, case, cast, func, literal, select
 from sqlalchemy.sql import ColumnElement
 
-from bot.ledger.queries import Direction, TransferFilter, filtered
+from bot.ledger.queries import Direction, TransferFilter, filtered, hedge_matches
 from bot.ledger.store import Ledger
-from bot.ledger.tables import FundingPayment, Transfer
+from bot.ledger.tables import FundingPayment, Transfer, TransferTotal
 from bot.model import TransferStatus
 
 FRACTION_DIGITS = 18
@@ -116,54 +116,84 @@ def _from_totals(
     end_day: datetime | None,
     group: Any,
 ) -> None:
-    from bot.ledger.queries import direction_of
-    from bot.ledger.totals import stored
-
-    low = first_day.strftime("%Y-%m-%d") if first_day is not None else None
-    high = end_day.strftime("%Y-%m-%d") if end_day is not None else None
-    with ledger.engine.connect() as connection:
-        for bucket, transfers, amount in stored(connection):
-            if not transfers:
-                continue
-            if (low is not None and bucket.day < low) or (high is not None and bucket.day >= high):
-                continue
-            direction = direction_of(bucket.from_account, bucket.to_account)
-            if where.venue is not None and bucket.venue != where.venue:
-                continue
-            if where.asset is not None and bucket.asset != where.asset:
-                continue
-            if where.hedge is not None and where.hedge not in bucket.hedges.split(","):
-                continue
-            if where.direction is not None and direction != where.direction.value:
-                continue
-            if where.status is not None and bucket.status != where.status.value:
-                continue
-            target = group(_bucket_key(by, bucket, direction))
-            target.statuses[bucket.status] = target.statuses.get(bucket.status, 0) + transfers
-            if bucket.status != TransferStatus.CONFIRMED.value:
-                continue
-            flows = target.flows(bucket.asset)
-            if direction == Direction.TO_FUTURES.value:
-                flows.to_futures += amount
-            elif direction == Direction.TO_SPOT.value:
-                flows.to_spot += amount
-
-
-def _bucket_key(by: GroupBy, bucket: Any, direction: str) -> str:
+    """Whole days from the running totals, grouped and summed exactly in SQL."""
+    t = TransferTotal
+    dialect = ledger.engine.dialect.name
+    direction = _direction(t.from_account, t.to_account)
     if by is GroupBy.DAY:
-        return bucket.day
-    if by is GroupBy.WEEK:
-        day = date.fromisoformat(bucket.day)
-        return (day - timedelta(days=day.weekday())).isoformat()
-    if by is GroupBy.MONTH:
-        return bucket.day[:7]
-    if by is GroupBy.VENUE:
-        return bucket.venue
-    if by is GroupBy.ASSET:
-        return bucket.asset
-    if by is GroupBy.HEDGE:
-        return bucket.hedges
-    return direction
+        key: Any = t.day
+    elif by is GroupBy.MONTH:
+        key = func.substr(t.day, 1, 7)
+    elif by is GroupBy.WEEK:
+        key = (
+            func.to_char(func.date_trunc("week", cast(t.day, Date)), "YYYY-MM-DD")
+            if dialect == "postgresql"
+            else func.date(t.day, "weekday 0", "-6 days")
+        )
+    else:
+        key = {
+            GroupBy.VENUE: t.venue,
+            GroupBy.ASSET: t.asset,
+            GroupBy.HEDGE: t.hedges,
+            GroupBy.DIRECTION: direction,
+        }[by]
+    query = select(
+        key.label("key"),
+        t.asset,
+        direction.label("direction"),
+        t.status,
+        func.sum(t.transfers).label("n"),
+        *_sum_columns(t.amount, dialect),
+    ).where(t.transfers != 0)
+    if first_day is not None:
+        query = query.where(t.day >= first_day.strftime("%Y-%m-%d"))
+    if end_day is not None:
+        query = query.where(t.day < end_day.strftime("%Y-%m-%d"))
+    if where.venue is not None:
+        query = query.where(t.venue == where.venue)
+    if where.asset is not None:
+        query = query.where(t.asset == where.asset)
+    if where.status is not None:
+        query = query.where(t.status == where.status.value)
+    if where.hedge is not None:
+        query = query.where(hedge_matches(t.hedges, where.hedge))
+    if where.direction is not None:
+        query = query.where(direction == where.direction.value)
+    query = query.group_by(key, t.asset, direction, t.status)
+    with ledger.engine.connect() as connection:
+        rows = connection.execute(query).all()
+        if dialect != "postgresql" and any((r.max_fraction or 0) > FRACTION_DIGITS for r in rows):
+            rows = _python_totals(connection, query)
+    _tally(rows, dialect, group)
+
+
+def _python_totals(connection: Any, query: Any) -> list[_Row]:
+    """The same groups with the amounts summed as Decimals (more than 18 decimals)."""
+    plain_query = query.with_only_columns(
+        *[c for c in query.selected_columns if c.name in ("key", "asset", "direction", "status")],
+        TransferTotal.transfers,
+        TransferTotal.amount,
+    ).group_by(None)
+    totals: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+    for row in connection.execute(plain_query):
+        slot = totals[(row.key, row.asset, row.direction, row.status)]
+        slot[0] += row.transfers
+        slot[1] += row.amount
+    return [_Row(k[0], k[1], k[2], k[3], n, total) for k, (n, total) in totals.items()]
+
+
+def _tally(rows: Any, dialect: str, group: Any) -> None:
+    for row in rows:
+        target = group(row.key)
+        target.statuses[row.status] = target.statuses.get(row.status, 0) + row.n
+        if row.status != TransferStatus.CONFIRMED.value:
+            continue
+        amount = _total(row, dialect)
+        flows = target.flows(row.asset)
+        if row.direction == Direction.TO_FUTURES.value:
+            flows.to_futures += amount
+        elif row.direction == Direction.TO_SPOT.value:
+            flows.to_spot += amount
 
 
 def _scan(ledger: Ledger, by: GroupBy, where: TransferFilter, dialect: str, group: Any) -> None:
@@ -189,17 +219,7 @@ def _scan(ledger: Ledger, by: GroupBy, where: TransferFilter, dialect: str, grou
         rows = connection.execute(query).all()
         if dialect != "postgresql" and any((r.max_fraction or 0) > FRACTION_DIGITS for r in rows):
             rows = _python_sums(connection, query, where, key, direction)
-    for row in rows:
-        target = group(row.key)
-        target.statuses[row.status] = target.statuses.get(row.status, 0) + row.n
-        if row.status != TransferStatus.CONFIRMED.value:
-            continue
-        amount = _total(row, dialect)
-        flows = target.flows(row.asset)
-        if row.direction == Direction.TO_FUTURES.value:
-            flows.to_futures += amount
-        elif row.direction == Direction.TO_SPOT.value:
-            flows.to_spot += amount
+    _tally(rows, dialect, group)
 
 
 def _add_funding(ledger: Ledger, by: GroupBy, where: TransferFilter, dialect: str, group) -> None:  # type: ignore[no-untyped-def]
@@ -211,7 +231,8 @@ def _add_funding(ledger: Ledger, by: GroupBy, where: TransferFilter, dialect: st
         FundingPayment.asset,
         FundingPayment.hedge,
     )
-    query = select(key.label("key"), FundingPayment.asset, FundingPayment.amount)
+    sums = _sum_columns(FundingPayment.amount, dialect)
+    query = select(key.label("key"), FundingPayment.asset, func.count().label("n"), *sums)
     if where.venue is not None:
         query = query.where(FundingPayment.venue == where.venue)
     if where.asset is not None:
@@ -223,10 +244,25 @@ def _add_funding(ledger: Ledger, by: GroupBy, where: TransferFilter, dialect: st
     if where.until is not None:
         query = query.where(FundingPayment.at < where.until)
     with ledger.engine.connect() as connection:
-        for row in connection.execute(query):
-            flows = group(row.key).flows(row.asset)
-            flows.funding_income += row.amount
-            flows.funding_payments += 1
+        rows = connection.execute(query.group_by(key, FundingPayment.asset)).all()
+        if dialect != "postgresql" and any((r.max_fraction or 0) > FRACTION_DIGITS for r in rows):
+            exact: dict[tuple[Any, str], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+            plain_rows = query.with_only_columns(
+                key.label("key"), FundingPayment.asset, FundingPayment.amount
+            )
+            for row in connection.execute(plain_rows):
+                slot = exact[(row.key, row.asset)]
+                slot[0] += 1
+                slot[1] += row.amount
+            for (k, asset), (n, total) in exact.items():
+                flows = group(k).flows(asset)
+                flows.funding_income += total
+                flows.funding_payments += n
+            return
+    for row in rows:
+        flows = group(row.key).flows(row.asset)
+        flows.funding_income += _total(row, dialect)
+        flows.funding_payments += row.n
 
 
 def _direction(from_account: Any, to_account: Any) -> ColumnElement[str]:

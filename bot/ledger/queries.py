@@ -55,21 +55,23 @@ def filtered(query: Select[Any], where: TransferFilter) -> Select[Any]:
         query = query.where(Transfer.created_at >= where.since)
     if where.until is not None:
         query = query.where(Transfer.created_at < where.until)
-    if where.hedge is not None:  # hedges is "a,b": match one whole name
-        name = where.hedge
-        query = query.where(
-            or_(
-                Transfer.hedges == name,
-                Transfer.hedges.startswith(f"{name},", autoescape=True),
-                Transfer.hedges.endswith(f",{name}", autoescape=True),
-                Transfer.hedges.contains(f",{name},", autoescape=True),
-            )
-        )
+    if where.hedge is not None:
+        query = query.where(hedge_matches(Transfer.hedges, where.hedge))
     if where.direction is Direction.TO_FUTURES:
         query = query.where(Transfer.from_account == "spot")
     elif where.direction is Direction.TO_SPOT:
         query = query.where(and_(Transfer.to_account == "spot", Transfer.from_account != "spot"))
     return query
+
+
+def hedge_matches(hedges: Any, name: str) -> Any:
+    """`hedges` ("a,b") names the hedge `name` as a whole."""
+    return or_(
+        hedges == name,
+        hedges.startswith(f"{name},", autoescape=True),
+        hedges.endswith(f",{name}", autoescape=True),
+        hedges.contains(f",{name},", autoescape=True),
+    )
 
 
 def _attempt_count_column() -> Any:
