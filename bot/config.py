@@ -54,6 +54,12 @@ class _Strict(BaseModel):
 
 class LedgerConfig(_Strict):
     url: str = "sqlite:///data/ledger.sqlite"
+    #: the environment variable holding the journal's HMAC key (unset: an unkeyed chain, which
+    #: detects accidental edits only)
+    hmac_key_env: str = Field(default="BOT_LEDGER_KEY", min_length=1)
+    #: a file outside the database where the chain head is appended after each run, so that
+    #: truncating the newest entries is detected too; relative to the config's folder
+    anchor_file: str | None = None
 
     @field_validator("url")
     @classmethod
@@ -339,6 +345,20 @@ class Config(_Strict):
         """Where local files live: the SQLite ledger's folder, else `data/` beside the config."""
         ledger_file = self.sqlite_file
         return ledger_file.parent if ledger_file is not None else self.base_dir / "data"
+
+    @property
+    def ledger_key(self) -> bytes | None:
+        """The journal's HMAC key from the environment (`ledger.hmac_key_env`), or None."""
+        value = os.environ.get(self.ledger.hmac_key_env)
+        return value.encode() if value else None
+
+    @property
+    def anchor_path(self) -> Path | None:
+        """`ledger.anchor_file` resolved against the config's folder, or None."""
+        if not self.ledger.anchor_file:
+            return None
+        path = Path(self.ledger.anchor_file).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
 
     def hedges_on(self, venue: str) -> dict[str, HedgeConfig]:
         return {name: h for name, h in self.hedges.items() if h.venue == venue}

@@ -59,6 +59,78 @@ def create_ledger_engine(url: str) -> Engine:
         raise LedgerError(f"ledger.url: cannot use {parsed.drivername} ({exc})") from None
 
 
+def create_read_only_engine(url: str) -> Engine:
+    """An engine that cannot write, for audits: SQLite opened `mode=ro` (and `query_only`),
+    PostgreSQL sessions with `default_transaction_read_only`. No `BEGIN IMMEDIATE` and no
+    migration: statements run in autocommit, so a long audit holds SQLite's read lock only
+    while one page is read and a running bot's writes go on between pages. The schema must be
+    at head (an older ledger is upgraded by any writing command first)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise LedgerError(f"ledger.url: {url!r} is not a database URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if not database or database == ":memory:":
+            raise LedgerError("ledger.url: an in-memory ledger has nothing to audit")
+        path = Path(database).resolve()
+        if not path.is_file():
+            raise LedgerError(
+                f"ledger.url: no ledger at {path}; check the path (or run bot db upgrade)"
+            )
+        engine = create_engine(
+            f"sqlite:///file:{path}?mode=ro&uri=true",
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None},
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _read_only(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA query_only=ON")
+            cursor.close()
+
+    else:
+        try:
+            engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                connect_args={"options": "-c default_transaction_read_only=on"},
+                isolation_level="AUTOCOMMIT",
+            )
+        except (ImportError, SQLAlchemyError) as exc:
+            raise LedgerError(f"ledger.url: cannot use {parsed.drivername} ({exc})") from None
+    try:
+        revision = current_revision(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise LedgerError(f"ledger.url: cannot open the ledger read-only ({exc.orig})") from None
+    if revision != head_revision():
+        engine.dispose()
+        raise LedgerError(
+            f"ledger.url: the ledger's schema is at revision {revision or 'none'}, not "
+            f"{head_revision()}; run bot db upgrade first (audits never migrate)"
+        )
+    return engine
+
+
+def ensure_schema(url: str) -> None:
+    """Create or migrate the ledger at `url` when it is not at head (a no-op otherwise)."""
+    engine = create_ledger_engine(url)
+    try:
+        try:
+            revision = current_revision(engine)
+        except OperationalError as exc:
+            raise LedgerError(f"ledger.url: cannot open the ledger ({exc.orig})") from None
+        if revision != head_revision():
+            upgrade(engine)
+    finally:
+        engine.dispose()
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from bot.ledger.store import Ledger, TransferRecord
@@ -13,37 +16,114 @@ from bot.ledger.tables import Correction, Transfer, TransferAttempt
 from bot.model import TransferStatus
 
 
+class Direction(StrEnum):
+    """Which way a transfer moves collateral, as an auditor asks about it."""
+
+    TO_FUTURES = "to_futures"  # spot -> a futures wallet (a top-up)
+    TO_SPOT = "to_spot"  # a futures wallet -> spot (a return)
+
+
+def direction_of(from_account: str, to_account: str) -> str:
+    if from_account == "spot":
+        return Direction.TO_FUTURES.value
+    if to_account == "spot":
+        return Direction.TO_SPOT.value
+    return "other"
+
+
 @dataclass(frozen=True, kw_only=True)
 class TransferFilter:
     status: TransferStatus | None = None
     venue: str | None = None
     since: datetime | None = None
+    until: datetime | None = None  # exclusive
+    asset: str | None = None
+    hedge: str | None = None
+    direction: Direction | None = None
     limit: int | None = None
 
 
-def list_transfers(ledger: Ledger, where: TransferFilter) -> list[TransferRecord]:
-    """Transfers matching the filter, oldest first, with their attempt counts."""
-    attempts = (
-        select(TransferAttempt.transfer_id, func.count().label("n"))
-        .group_by(TransferAttempt.transfer_id)
-        .subquery()
-    )
-    query = select(Transfer, func.coalesce(attempts.c.n, 0)).outerjoin(
-        attempts, attempts.c.transfer_id == Transfer.id
-    )
+def filtered(query: Select[Any], where: TransferFilter) -> Select[Any]:
+    """`query` over transfers narrowed by the filter (not its limit)."""
     if where.status is not None:
         query = query.where(Transfer.status == where.status.value)
     if where.venue is not None:
         query = query.where(Transfer.venue == where.venue)
+    if where.asset is not None:
+        query = query.where(Transfer.asset == where.asset)
     if where.since is not None:
         query = query.where(Transfer.created_at >= where.since)
-    query = query.order_by(Transfer.id)
+    if where.until is not None:
+        query = query.where(Transfer.created_at < where.until)
+    if where.hedge is not None:
+        query = query.where(hedge_matches(Transfer.hedges, where.hedge))
+    if where.direction is Direction.TO_FUTURES:
+        query = query.where(Transfer.from_account == "spot")
+    elif where.direction is Direction.TO_SPOT:
+        query = query.where(and_(Transfer.to_account == "spot", Transfer.from_account != "spot"))
+    return query
+
+
+def hedge_matches(hedges: Any, name: str) -> Any:
+    """`hedges` ("a,b") names the hedge `name` as a whole."""
+    return or_(
+        hedges == name,
+        hedges.startswith(f"{name},", autoescape=True),
+        hedges.endswith(f",{name}", autoescape=True),
+        hedges.contains(f",{name},", autoescape=True),
+    )
+
+
+def _attempt_count_column() -> Any:
+    """A correlated count: answered from the (transfer_id) index for each listed row only,
+    instead of a GROUP BY over every attempt of the ledger on each call."""
+    return (
+        select(func.count())
+        .where(TransferAttempt.transfer_id == Transfer.id)
+        .correlate(Transfer)
+        .scalar_subquery()
+    )
+
+
+def list_transfers(ledger: Ledger, where: TransferFilter) -> list[TransferRecord]:
+    """Transfers matching the filter, oldest first, with their attempt counts."""
+    query = filtered(select(Transfer, _attempt_count_column()), where).order_by(Transfer.id)
     if where.limit is not None:
         # the newest `limit` rows, still shown oldest first
         query = query.order_by(None).order_by(Transfer.id.desc()).limit(where.limit)
     with Session(ledger.engine) as session:
         rows = [TransferRecord.of(row, attempts=n) for row, n in session.execute(query)]
     return sorted(rows, key=lambda r: r.id)
+
+
+PAGE = 2000
+
+
+def iter_transfer_rows(
+    ledger: Ledger, where: TransferFilter, *, raw: bool = False
+) -> Iterator[Any]:
+    """Every matching transfer row (a Core row: its columns and `attempts`), oldest first,
+    read in keyset pages: constant memory on any ledger, and no read lock held between
+    pages (a running bot writes on between them). `raw`: the values as the database holds
+    them, without the column types' conversion (an export writes SQLite's text as it is)."""
+    after = 0
+    if where.limit is not None:  # the newest `limit`: start where they start
+        ids = filtered(select(Transfer.id), where).order_by(Transfer.id.desc()).limit(where.limit)
+        with ledger.engine.connect() as connection:
+            first = connection.scalar(select(func.min(ids.subquery().c.id)))
+        after = (first or 1) - 1
+    table_columns: list[Any] = list(Transfer.__table__.c)
+    if raw:
+        table_columns = [literal_column(f"transfers.{c.name}").label(c.name) for c in table_columns]
+    columns = [*table_columns, _attempt_count_column().label("attempts")]
+    while True:
+        query = filtered(select(*columns), where).where(Transfer.id > after)
+        with ledger.engine.connect() as connection:
+            rows = connection.execute(query.order_by(Transfer.id).limit(PAGE)).all()
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        after = rows[-1].id
 
 
 def open_transfers(ledger: Ledger, venue: str | None = None) -> list[TransferRecord]:

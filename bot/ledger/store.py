@@ -11,23 +11,27 @@ moved, so the row must neither crash the run nor be settled `failed` later.
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from bot.errors import CorrectionRefused
-from bot.ledger import db, journal
+from bot.ledger import db, journal, totals
 from bot.ledger.tables import (
     BalanceSnapshot,
     Correction,
+    FundingPayment,
     FundingSnapshot,
     MarginLeg,
     MarginLegAttempt,
@@ -40,6 +44,7 @@ from bot.ledger.tables import (
 from bot.model import PlannedTransfer, State, TransferStatus
 
 Clock = Callable[[], datetime]
+log = logging.getLogger("bot.ledger")
 
 EXCHANGE_ID_CONSTRAINT = "uq_transfers_venue_exchange_id"
 # SQLite names the columns, not the constraint, in its UNIQUE violation message.
@@ -150,20 +155,63 @@ class TransferRecord:
         )
 
 
-class Ledger:
-    """The bot's record of runs, snapshots, transfers and attempts."""
+@dataclass(frozen=True, kw_only=True)
+class FundingPaymentRecord:
+    """One funding payment as a venue booked it: positive received, negative paid."""
 
-    def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:
+    venue: str
+    hedge: str | None
+    symbol: str
+    asset: str
+    amount: Decimal
+    at: datetime
+    exchange_id: str
+
+
+class Ledger:
+    """The bot's record of runs, snapshots, transfers and attempts.
+
+    `key` chains the journal under HMAC-SHA256 (None: unkeyed SHA-256); `anchor_file`, when
+    set, receives the chain head after each run (the log always does)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock = utc_now,
+        *,
+        key: bytes | None = None,
+        anchor_file: Path | None = None,
+    ) -> None:
         self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.key = key
+        self.anchor_file = anchor_file
+        self._sessions = sessionmaker(engine, expire_on_commit=False, info={journal.KEY_INFO: key})
         self._clock = clock
 
     @classmethod
-    def open(cls, url: str, clock: Clock = utc_now) -> Ledger:
-        """Open the ledger at `url` and migrate it to the newest schema."""
+    def open(
+        cls,
+        url: str,
+        clock: Clock = utc_now,
+        *,
+        key: bytes | None = None,
+        anchor_file: Path | None = None,
+    ) -> Ledger:
+        """Open the ledger at `url`, migrate it to the newest schema, and start the chain in
+        this writer's mode (keyed or not) if it is not in it already."""
         engine = db.create_ledger_engine(url)
         db.upgrade(engine)
-        return cls(engine, clock)
+        ledger = cls(engine, clock, key=key, anchor_file=anchor_file)
+        with ledger._transaction() as session:
+            journal.start_chain(session, clock())
+        return ledger
+
+    @classmethod
+    def open_read_only(cls, url: str, *, key: bytes | None = None) -> Ledger:
+        """Open the ledger for an audit: the database refuses every write (SQLite `mode=ro`,
+        PostgreSQL read-only transactions); never migrates, never waits on a writer for long."""
+        engine = db.create_read_only_engine(url)
+        return cls(engine, key=key)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -177,30 +225,69 @@ class Ledger:
 
     def start_run(self, command: str, *, dry_run: bool, config_digest: str) -> int:
         with self._transaction() as session:
+            now = self._clock()
             run = Run(
                 command=command,
                 dry_run=dry_run,
-                started_at=self._clock(),
+                started_at=now,
                 status="running",
                 config_digest=config_digest,
             )
             session.add(run)
-            session.flush()
+            journal.append(session, run, now)
             return run.id
 
     def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+        """Close the run, then record the chain head outside the database (the log, and
+        `anchor_file` when set), so that removing the newest entries is detected too."""
         with self._transaction() as session:
+            now = self._clock()
             run = session.get_one(Run, run_id)
-            run.status, run.error, run.finished_at = status, error, self._clock()
+            run.status, run.error, run.finished_at = status, error, now
+            journal.append(session, run, now)
+        self.write_anchor()
+
+    def chain_head(self) -> journal.ChainHead:
+        with self.engine.connect() as connection:
+            return journal.head(connection)
+
+    def write_anchor(self) -> journal.ChainHead:
+        """Log the chain head and append it to `anchor_file` (one JSON line) when set."""
+        current = self.chain_head()
+        log.info("ledger chain head: seq=%d hash=%s", current.seq, current.hash)
+        if self.anchor_file is not None:
+            line = json.dumps(
+                {
+                    "at": self._clock().isoformat().replace("+00:00", "Z"),
+                    "seq": current.seq,
+                    "hash": current.hash,
+                }
+            )
+            try:
+                self.anchor_file.parent.mkdir(parents=True, exist_ok=True)
+                with self.anchor_file.open("a", encoding="utf-8") as handle:
+                    handle.write(line + "\n")
+            except OSError as exc:
+                log.error(
+                    "ledger.anchor_file: cannot append the chain head to %s (%s); it was "
+                    "logged here instead: seq=%d hash=%s",
+                    self.anchor_file,
+                    exc.strerror or exc,
+                    current.seq,
+                    current.hash,
+                )
+        return current
 
     # snapshots ----------------------------------------------------------------------------
 
     def record_snapshot(self, run_id: int, state: State) -> None:
-        """Store every wallet, position and funding rate that the cycle read."""
+        """Store every wallet, position and funding rate that the cycle read, journaled."""
         with self._transaction() as session:
+            rows: list[Any] = []
+            add = rows.append
             for venue in state.venues.values():
                 for w in venue.wallets.values():
-                    session.add(
+                    add(
                         BalanceSnapshot(
                             run_id=run_id,
                             read_at=venue.read_at,
@@ -215,7 +302,7 @@ class Ledger:
                         )
                     )
                 for p in venue.positions.values():
-                    session.add(
+                    add(
                         PositionSnapshot(
                             run_id=run_id,
                             read_at=venue.read_at,
@@ -234,7 +321,7 @@ class Ledger:
                         )
                     )
                 for f in venue.funding.values():
-                    session.add(
+                    add(
                         FundingSnapshot(
                             run_id=run_id,
                             read_at=venue.read_at,
@@ -245,6 +332,61 @@ class Ledger:
                             next_funding_at=f.next_funding_at,
                         )
                     )
+            session.add_all(rows)
+            journal.append_all(session, rows, self._clock())
+
+    # funding payments ---------------------------------------------------------------------
+
+    def record_funding_payments(
+        self, payments: Iterable[FundingPaymentRecord]
+    ) -> list[FundingPaymentRecord]:
+        """Record each payment once (a venue id already recorded for its venue is skipped),
+        journaled, in one transaction; returns the ones that were new."""
+        wanted = list(payments)
+        if not wanted:
+            return []
+        now = self._clock()
+        new: list[FundingPaymentRecord] = []
+        with self._transaction() as session:
+            for venue in sorted({p.venue for p in wanted}):
+                ids = [p.exchange_id for p in wanted if p.venue == venue]
+                held = set()
+                for start in range(0, len(ids), 500):  # below SQLite's bound-parameter limit
+                    held.update(
+                        session.scalars(
+                            select(FundingPayment.exchange_id).where(
+                                FundingPayment.venue == venue,
+                                FundingPayment.exchange_id.in_(ids[start : start + 500]),
+                            )
+                        )
+                    )
+                for payment in wanted:
+                    if payment.venue == venue and payment.exchange_id not in held:
+                        held.add(payment.exchange_id)
+                        new.append(payment)
+            rows = [
+                FundingPayment(
+                    recorded_at=now,
+                    venue=p.venue,
+                    hedge=p.hedge,
+                    symbol=p.symbol,
+                    asset=p.asset,
+                    amount=p.amount,
+                    at=p.at,
+                    exchange_id=p.exchange_id,
+                )
+                for p in new
+            ]
+            session.add_all(rows)
+            journal.append_all(session, rows, now)
+        return new
+
+    def last_funding_payment_at(self, venue: str) -> datetime | None:
+        """When the newest recorded payment of `venue` was booked (the venue's clock)."""
+        with self._sessions() as session:
+            return session.scalar(
+                select(func.max(FundingPayment.at)).where(FundingPayment.venue == venue)
+            )
 
     # transfers ----------------------------------------------------------------------------
 
@@ -295,6 +437,7 @@ class Ledger:
                 session.flush()  # the id the tag is made of
                 row.amount_tag = tag(row.id)
                 row.amount = amount - row.amount_tag
+            totals.moved(session, row, None, row.status)
             journal.append(session, row, now)
             return TransferRecord.of(row, attempts=0)
 
@@ -442,9 +585,9 @@ class Ledger:
             row = session.get_one(Transfer, transfer_id)
             return TransferRecord.of(row, attempts=_attempt_count(session, transfer_id))
 
-    def verify(self) -> journal.VerifyReport:
-        with self._sessions() as session:
-            return journal.verify(session)
+    def verify(self, anchor: journal.Anchor | None = None) -> journal.VerifyReport:
+        with self.engine.connect() as connection:
+            return journal.verify(connection, self.key, anchor)
 
     # isolated hedges' two-leg moves (0007) --------------------------------------------------
 
@@ -708,6 +851,9 @@ def _set_outcome(
     exchange_id: str | None,
     error: str | None,
 ) -> None:
+    session = object_session(row)
+    if session is not None:  # the running totals move with the status, in its transaction
+        totals.moved(session, row, row.status, status.value)
     row.status = status.value
     row.updated_at = now
     if exchange_id is not None:

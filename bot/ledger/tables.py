@@ -2,10 +2,11 @@
 
 Money columns are `ExactDecimal` (never float); times are UTC. `transfers` holds one row per
 intended move; its `status` may change only while `pending` or `unknown` (a database trigger
-refuses updates to final rows). `corrections` records an operator's settlement of a transfer
-and is append-only (triggers refuse UPDATE and DELETE). Every write to transfers, attempts and
-corrections is also appended to the hash-chained `journal`, so `bot ledger verify` detects edits
-made behind the bot's back.
+refuses updates to final rows). `corrections` records an operator's settlement of a transfer;
+it, the snapshots and `funding_payments` are append-only (triggers refuse UPDATE and DELETE).
+Every write to a journaled table (`journal.ENTITIES`: runs, snapshots, transfers, attempts,
+corrections, funding payments) is also appended to the keyed `journal` chain, so
+`bot ledger verify` detects edits made behind the bot's back. Schema: docs/ledger.md.
 """
 
 from __future__ import annotations
@@ -105,6 +106,11 @@ class Transfer(Base):
         UniqueConstraint("venue", "exchange_id", name="uq_transfers_venue_exchange_id"),
         Index("ix_transfers_venue_status", "venue", "status"),
         Index("ix_transfers_created_at", "created_at"),
+        # audit filters that page by id (0006): `ledger list --venue X --limit 50` walks the
+        # venue's newest ids instead of sorting all of its rows
+        Index("ix_transfers_venue_id", "venue", "id"),
+        Index("ix_transfers_asset_id", "asset", "id"),
+        Index("ix_transfers_status_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -230,18 +236,80 @@ class MarginLegAttempt(Base):
     venue_clock_offset_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
+class FundingPayment(Base):
+    """One funding payment a venue booked on a hedge's perpetual (0006): positive received,
+    negative paid. Recorded once per venue id; append-only (triggers refuse UPDATE and DELETE)."""
+
+    __tablename__ = "funding_payments"
+    __table_args__ = (
+        UniqueConstraint("venue", "exchange_id", name="uq_funding_payments_venue_exchange_id"),
+        Index("ix_funding_payments_venue_at", "venue", "at"),
+        Index("ix_funding_payments_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    venue: Mapped[str] = mapped_column(String(64))
+    hedge: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    symbol: Mapped[str] = mapped_column(String(64))
+    asset: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)  # the venue's time of the payment
+    exchange_id: Mapped[str] = mapped_column(String(128))
+
+
+class TransferTotal(Base):
+    """Running count and amount of transfers per UTC day, venue, asset, hedges, accounts,
+    status and dry-run flag (0006; `bot.ledger.totals`): what `ledger summary` reads."""
+
+    __tablename__ = "transfer_totals"
+    __table_args__ = (
+        UniqueConstraint(
+            "day",
+            "venue",
+            "asset",
+            "hedges",
+            "from_account",
+            "to_account",
+            "status",
+            "dry_run",
+            name="uq_transfer_totals_bucket",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD, UTC, of created_at
+    venue: Mapped[str] = mapped_column(String(64))
+    asset: Mapped[str] = mapped_column(String(32))
+    hedges: Mapped[str] = mapped_column(String(256))
+    from_account: Mapped[str] = mapped_column(String(32))
+    to_account: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    dry_run: Mapped[bool] = mapped_column(Boolean)
+    transfers: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+
+
 class JournalEntry(Base):
-    """Append-only, hash-chained record of every transfer, attempt and correction write."""
+    """Append-only, chained record of every write to a journaled table (see
+    `bot.ledger.journal.ENTITIES`)."""
 
     __tablename__ = "journal"
+    __table_args__ = (
+        # verify compares each row with its entity's last entry, merging two id-ordered streams
+        Index("ix_journal_entity_entity_id_seq", "entity", "entity_id", "seq"),
+    )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
-    entity: Mapped[str] = mapped_column(String(16))  # transfer | attempt | correction
+    entity: Mapped[str] = mapped_column(String(16))  # a key of journal.ENTITIES
     entity_id: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)  # canonical JSON of the row after the write
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: how `hash` was made (0006): NULL is the first release's unkeyed SHA-256,
+    #: "hmac-sha256" keyed, "sha256" written without a key
+    chain: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class JournalHead(Base):

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from bot.paper.faults import FaultKind, FaultPlan
+from bot.paper.routes_income import post_funding
 from bot.paper.state import StateStore, state_from_json, state_to_json
 from bot.paper.wire import BinanceError
 
@@ -186,6 +187,7 @@ ADMIN_ROUTES: dict[tuple[str, str], AdminHandler] = {
     ("POST", "/_paper/clock"): post_clock,
     ("GET", "/_paper/ws"): get_ws,
     ("POST", "/_paper/ws"): post_ws,
+    ("POST", "/_paper/funding"): post_funding,  # routes_income: book a funding payment
 }
 
 

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from bot.paper import (
     routes_coinm,
+    routes_income,
     routes_margin,
     routes_market,
     routes_spot,
@@ -61,7 +62,8 @@ ALL_ENDPOINTS = (
     routes_usdm.ENDPOINTS,
     routes_coinm.ENDPOINTS,
     routes_wallet.ENDPOINTS,
-    routes_margin.ENDPOINTS,  # isolated margin (issue 15)
+    routes_margin.ENDPOINTS,
+    routes_income.ENDPOINTS,
 )
 _BINANCE_HOST = re.compile(r"^https?://[A-Za-z0-9.-]*binance\.com(?=/|$)")
 _UNKNOWN_ERROR = BinanceError(500, -1000, "An unknown error occurred while processing the request.")

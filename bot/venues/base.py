@@ -54,6 +54,18 @@ class TransferReceipt:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FundingPayment:
+    """One funding payment the venue booked on a perpetual: positive received, negative paid
+    (the venue's sign); `at` is the venue's time of the payment."""
+
+    exchange_id: str
+    symbol: str  # the unified perpetual symbol (a hedge's `perp`)
+    asset: str
+    amount: Decimal
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
 class ErrorTable:
     """A venue's own error codes, by what they mean for the bot (read by `classify`)."""
 
@@ -161,6 +173,11 @@ class Venue(ABC):
     @abstractmethod
     async def resync_clock(self) -> None:
         """Measure the venue's clock again after it said our timestamp was off."""
+
+    async def funding_payments(self, since: datetime) -> list[FundingPayment]:
+        """Funding paid or received on each hedge's perpetual since `since` (the venue's
+        clock), oldest first; [] where the venue cannot tell."""
+        return []
 
     async def clock_offset_ms(self) -> int | None:
         """The venue's clock minus ours in ms, measured from its server time (None where the

@@ -10,11 +10,10 @@ transfer is an ordinary `transfers` row (its intent, attempts, outcome); this re
   may change only while `pending` or `unknown`, as a transfer's, and it is never deleted;
 - `margin_leg_attempts`: every call for a margin leg (append-only).
 
-New tables only; earlier rows and triggers are untouched. Re-pointed by the integrator once
-0005 and 0006 land (it revises 0004 here).
+New tables only; earlier rows and triggers are untouched.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-03
 """
 
@@ -26,7 +25,7 @@ from alembic import op
 from bot.ledger.types import ExactDecimal, UtcDateTime
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 
 from bot.ledger import Ledger, db
 from bot.ledger.queries import TransferFilter, list_transfers
-from bot.ledger.tables import BalanceSnapshot, Base, FundingSnapshot, PositionSnapshot
+from bot.ledger.tables import (
+    BalanceSnapshot,
+    Base,
+    FundingSnapshot,
+    PositionSnapshot,
+    TransferTotal,
+)
 from bot.ledger.types import ExactDecimal
 from bot.model import (
     Funding,
@@ -216,14 +222,17 @@ def _later_columns_while_writing(engine: Engine) -> Iterator[None]:
     later = (
         ("transfers", "amount_tag", money),
         ("transfer_attempts", "venue_clock_offset_ms", "BIGINT"),
+        ("journal", "chain", "VARCHAR(16)"),
     )
     with engine.begin() as conn:
         for table, column, kind in later:
             conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+        TransferTotal.__table__.create(conn)  # 0006's running totals, which the writer keeps
     yield
     with engine.begin() as conn:
         for table, column, _ in later:
             conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        TransferTotal.__table__.drop(conn)
 
 
 def _fits_18_decimals() -> State:

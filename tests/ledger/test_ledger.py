@@ -102,7 +102,8 @@ def test_verify_detects_edits_behind_the_bots_back(ledger: Ledger) -> None:
         intent.id, amount=D(3000), outcome="confirmed", started_at=datetime.now(UTC)
     )
     ledger.record_outcome(intent.id, TransferStatus.CONFIRMED, exchange_id="1")
-    assert ledger.verify().ok and ledger.verify().entries == 3
+    # the chain's start, the run, the intent, the attempt, the outcome
+    assert ledger.verify().ok and ledger.verify().entries == 5
 
     # someone with write access to the database drops the guard and edits a final row
     on_table = "" if is_sqlite(ledger) else " ON transfers"
