@@ -34,6 +34,7 @@ from bot.ledger.tables import (
     Transfer,
     TransferAttempt,
 )
+from bot.ledger.unattended import UnattendedRecords
 from bot.model import PlannedTransfer, State, TransferStatus
 
 Clock = Callable[[], datetime]
@@ -147,7 +148,7 @@ class TransferRecord:
         )
 
 
-class Ledger:
+class Ledger(UnattendedRecords):
     """The bot's record of runs, snapshots, transfers and attempts."""
 
     def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:

@@ -180,7 +180,7 @@ def test_upgrading_a_0003_ledger_keeps_its_rows_and_verifies(ledger_url: str) ->
 
     db.upgrade(engine)
 
-    assert db.current_revision(engine) == db.head_revision() == "0004"
+    assert db.current_revision(engine) == db.head_revision()
     ledger = Ledger(engine)
     assert list_transfers(ledger, TransferFilter()) == before
     assert ledger.verify().ok
