@@ -116,6 +116,7 @@ def top_ups_only(plan: Plan) -> Plan:
 @dataclass(frozen=True)
 class GuardResult:
     state: State
+    #: as the poll found them, before any top-up (the danger it saw, for the alerts)
     margins: dict[str, HedgeMargin]
     #: the guard's run row when it acted, else None
     run_id: int | None = None
@@ -194,5 +195,4 @@ async def _top_up(  # type: ignore[no-untyped-def]
             t.status.value in ("failed", "unknown") for t in executed.transfers
         )
         ledger.finish_run(run_id, "failed" if failed else "ok")
-    margins = {**margins, **hedge_margins(state, hedges)}
     return GuardResult(state, margins, run_id, plan, executed.transfers, executed.blocked, failures)

@@ -42,6 +42,8 @@ class Channels:
     """Every configured channel; `send` reports how many took the message."""
 
     def __init__(self, urls: Sequence[str]) -> None:
+        # apprise's own info/debug lines print every URL and payload: keep its warnings only
+        logging.getLogger("apprise").setLevel(logging.WARNING)
         self._raw = list(urls)
         self._expanded = [expand(url, i) for i, url in enumerate(self._raw)]
         for url in self._expanded:

@@ -170,7 +170,7 @@ async def run_guard(ctx: JobContext) -> JobOutcome:
         now=ctx.clock(),
         venues_tried=hedged_venues(ctx.config),
         venue_errors=result.venue_errors,
-        margins=result.margins if result.run_id is None else None,  # stale once it acted
+        margins=result.margins,
         plan=result.plan,
         transfers=result.transfers,
     )
