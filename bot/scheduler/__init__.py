@@ -73,6 +73,9 @@ async def run_forever(config: Config, ledger: Ledger, say: Say) -> None:
             "schedule.interval_seconds is deprecated: write schedule: {rebalance: {every: %ss}}",
             config.schedule.interval_seconds,
         )
+    if logging.getLogger("apscheduler").level == logging.NOTSET:
+        # it warns of every coalesced run; those are recorded as `skipped` job runs instead
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
     metrics = Metrics() if config.metrics.port is not None else None
     with run_lock(ledger.engine, config.data_dir / "locks", sorted(config.venues)):
         if metrics is not None and config.metrics.port is not None:
@@ -117,8 +120,8 @@ async def _serve(
                 flush=True,
             )
             os._exit(128 + signum)
-        say(f"stopping ({signal.Signals(signum).name}): no new jobs; a running one finishes")
         stop.set()
+        say(f"stopping ({signal.Signals(signum).name}): no new jobs; a running one finishes")
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
