@@ -90,9 +90,10 @@ def jobs_section(given: StatusInput) -> Section:
     lines, attention = [], []
     with given.ledger.engine.connect() as conn:
         for kind in kinds:
+            # the last run that ran (a coalesced `skipped` one says nothing of health)
             row = conn.execute(
                 select(JobRun)
-                .where(JobRun.kind == kind, JobRun.status != "running")
+                .where(JobRun.kind == kind, JobRun.status.not_in(("running", "skipped")))
                 .order_by(JobRun.id.desc())
                 .limit(1)
             ).first()

@@ -165,6 +165,7 @@ async def run_guard(ctx: JobContext) -> JobOutcome:
     result = await guard(ctx.config, ctx.ledger, venues=ctx.venues, acting=acting)
     if ctx.metrics is not None:
         ctx.metrics.observe_state(result.state, result.margins)
+        ctx.metrics.observe_reads({}, list(result.venue_errors))
     facts = Facts(
         kind="guard",
         now=ctx.clock(),

@@ -18,7 +18,7 @@ from bot.ledger.tables import JobRun, Run, Transfer
 from bot.paper import PaperExchangeThread
 from bot.scheduler import jobs as jobs_module
 from bot.scheduler.jobs import JobContext, stand_manual_instructions
-from bot.scheduler.runner import run_job
+from bot.scheduler.runner import record_not_run, run_job
 from tests.unattended.conftest import Hook, live_venue, make_config
 
 
@@ -117,3 +117,24 @@ async def test_a_standing_manual_instruction_is_updated_not_repeated(ledger: Led
     assert ledger.open_manual_instructions()
     stand_manual_instructions(ledger, [], ["coinw"])  # coinw no longer asks for it
     assert ledger.open_manual_instructions() == []
+
+
+async def test_a_late_run_is_recorded_late_and_a_missed_one_alerts(
+    ctx: JobContext, hook: Hook
+) -> None:
+    from datetime import timedelta
+
+    woke = ctx.clock()
+    await run_job("report", ctx, woke - timedelta(hours=1), every=60)  # after a suspend
+    await run_job("report", ctx, woke, every=60)  # on time
+    late, on_time = job_rows(ctx.ledger)[-2:]
+    assert (late.late, late.status, on_time.late) == (True, "ok", False)
+    assert late.scheduled_at == woke - timedelta(hours=1)
+
+    await record_not_run(ctx, "snapshot", "missed", woke - timedelta(hours=3), "too late")
+    await record_not_run(ctx, "guard", "skipped", woke, "the previous run was still running")
+    missed, skipped = job_rows(ctx.ledger)[-2:]
+    assert (missed.kind, missed.status, missed.error) == ("snapshot", "missed", "too late")
+    assert (skipped.kind, skipped.status) == ("guard", "skipped")
+    assert hook.wait_for(lambda m: m == "job snapshot missed: too late")
+    assert not any("skipped" in m for m in hook.messages())  # coalesced runs page nobody

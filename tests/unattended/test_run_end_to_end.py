@@ -119,12 +119,13 @@ def test_bot_run_unattended(
     ledger = tmp_path / "data" / "ledger.sqlite"
     env = {**os.environ, KEY_ENV: PAPER_API_KEY, SECRET_ENV: PAPER_SECRET}
     env.pop("BOT_CONFIG", None)
+    errors = (tmp_path / "stderr.txt").open("w+")  # a file: stdout alone is read while it runs
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "--config", str(config), "run"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=errors,
         text=True,
     )
     try:
@@ -167,11 +168,14 @@ def test_bot_run_unattended(
             ledger, "SELECT id FROM transfers WHERE status = 'pending' AND amount IS NOT NULL"
         )
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=120)
+        process.wait(timeout=150)
     finally:
         if process.poll() is None:
             process.kill()
-            process.communicate()
+            process.wait()
+        errors.seek(0)
+        stderr = errors.read()
+        errors.close()
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr, stderr
     output.wait_for(r"^stopping \(SIGTERM\)")
