@@ -93,12 +93,14 @@ def main() -> None:
         (workdir / "config.yaml").write_text(yaml.safe_dump(config_for(paper.base_url)))
         env = {**os.environ, "SOAK_KEY": PAPER_API_KEY, "SOAK_SECRET": PAPER_SECRET}
         env.pop("BOT_CONFIG", None)
+        # stderr to a file: a pipe nobody reads fills up and blocks the bot's next log line
+        errors = (workdir / "stderr.txt").open("w")
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "--config", str(workdir / "config.yaml"), "run"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=errors,
             text=True,
         )
         lines: list[str] = []
@@ -120,7 +122,9 @@ def main() -> None:
         rss.append(rss_kib(process.pid))
         fds.append(open_fds(process.pid))
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=180)
+        process.wait(timeout=180)
+        errors.close()
+        stderr = (workdir / "stderr.txt").read_text()
         ran = time.monotonic() - started
         report(workdir, paper, process.returncode, ran, rss, fds, stderr)
 
@@ -151,6 +155,7 @@ def report(workdir, paper, code, ran, rss, fds, stderr) -> None:  # type: ignore
     print(f"transfers: {dict(transfers)}; guard runs {guard_runs}; ledger agrees: {agrees}")
     print(f"RSS KiB start {rss[0]} end {rss[-1]} max {max(rss)}")
     print(f"open fds start {fds[0]} end {fds[-1]} max {max(fds)}")
+    print(f"stderr: {len(stderr.splitlines())} lines; workdir {workdir}")
     if "Traceback" in stderr:
         print("stderr had a traceback:\n" + stderr[-2000:])
 

@@ -50,7 +50,7 @@ async def _run(
     venues = ",".join(sorted(ctx.config.venues))
     with log_context(run_id=f"{kind}-{job_id}", venue=venues):
         if late:
-            log.warning("job %s started late (scheduled for %s)", kind, scheduled_at)
+            log.info("job %s started late (scheduled for %s)", kind, scheduled_at)
         try:
             outcome = await JOBS[kind](ctx)
         except Exception as exc:  # the schedule survives any single job
