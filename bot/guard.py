@@ -147,7 +147,10 @@ async def guard(  # type: ignore[no-untyped-def]
     async with open_venues(config, dry_run=False, names=names, failures=failures) as opened:
         state = await read_state(opened, failures)
         margins = hedge_margins(state, config.hedges)
-        danger_venues = sorted({m.venue for m in endangered(margins, danger)})
+        # a venue with no transfer API cannot be topped up: its danger alert asks a person
+        danger_venues = sorted(
+            {m.venue for m in endangered(margins, danger) if state.venues[m.venue].can_transfer}
+        )
         if not danger_venues:
             return GuardResult(state, margins, venue_errors=failures)
         async with acting if acting is not None else contextlib.nullcontext():

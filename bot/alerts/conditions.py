@@ -120,8 +120,9 @@ def spot_cannot_cover(facts: Facts, config: Config) -> Findings:
 
 
 def manual_move_needed(facts: Facts, config: Config) -> Findings:
-    """A move on a venue with no transfer API: one alert per move while it stands."""
-    if facts.plan is None:
+    """A move on a venue with no transfer API: one alert per move while it stands. Judged on
+    rebalances only: they plan every hedge (the guard plans top-ups of endangered ones)."""
+    if facts.plan is None or facts.kind != "rebalance":
         return Findings()
     firing = {
         manual_key(t): (
