@@ -90,3 +90,11 @@ async def test_systemd_ready_and_watchdog_pings(
     assert received == [b"READY=1", b"WATCHDOG=1", b"WATCHDOG=1"]
     monkeypatch.setenv("WATCHDOG_PID", "1")  # pings asked of another process
     assert systemd.watchdog_interval() is None
+
+
+def test_a_bad_log_format_is_one_line_and_exit_2(bot) -> None:  # type: ignore[no-untyped-def]
+    result = bot("status", "--log-format", "xml")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: --log-format: 'xml' is not a log format; use human or json"
+    )
