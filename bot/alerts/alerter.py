@@ -74,6 +74,9 @@ class Alerter:
         return True
 
     async def _send(self, body: str) -> bool:
+        if not len(self.channels):  # nowhere to send: the ledger and the log keep it
+            log.info("alert (no channel configured): %s", body)
+            return False
         now = self._clock()
         while self._sent and now - self._sent[0] > timedelta(hours=1):
             self._sent.popleft()
