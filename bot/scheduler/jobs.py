@@ -89,7 +89,8 @@ async def run_rebalance(ctx: JobContext) -> JobOutcome:
         open_transfers=load_open_transfers(ctx.ledger),
     )
     status = "failed" if result.failed else "ok"
-    return JobOutcome(status, facts, cycle_line(result), result.run_id)
+    line = cycle_line(result)
+    return JobOutcome(status, facts, line, result.run_id, line if result.failed else None)
 
 
 def stand_manual_instructions(ledger: Ledger, transfers: list, venues_read: list[str]) -> None:  # type: ignore[type-arg]
@@ -107,7 +108,7 @@ def stand_manual_instructions(ledger: Ledger, transfers: list, venues_read: list
 
 
 async def run_snapshot(ctx: JobContext) -> JobOutcome:
-    from bot.cycle import hedged_venues
+    from bot.cycle import hedged_venues, venue_error_lines
     from bot.jobs.snapshot import snapshot
 
     result = await snapshot(ctx.config, ctx.ledger, venues=ctx.venues)
@@ -123,11 +124,12 @@ async def run_snapshot(ctx: JobContext) -> JobOutcome:
         margins=margins,
         open_transfers=load_open_transfers(ctx.ledger),
     )
-    line = None
+    line = error = None
     if result.venue_errors:
+        error = "; ".join(venue_error_lines(result.venue_errors))
         left_out = ", ".join(sorted(result.venue_errors))
         line = f"snapshot run {result.run_id}: venues left out: {left_out}"
-    return JobOutcome("failed" if result.venue_errors else "ok", facts, line, result.run_id)
+    return JobOutcome("failed" if result.venue_errors else "ok", facts, line, result.run_id, error)
 
 
 async def run_reconcile(ctx: JobContext) -> JobOutcome:
