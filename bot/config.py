@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -290,8 +291,156 @@ class RetryConfig(_Strict):
     max_backoff_seconds: float = Field(default=8, ge=0)
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from `30s`, `5m`, `1h`, `1d` or a plain number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {value!r}")
+    if isinstance(value, int | float | Decimal):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if match is None:
+            raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {value!r}")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    if seconds <= 0:
+        raise ValueError(f"must be above 0, got {value!r}")
+    return seconds
+
+
+class JobSchedule(_Strict):
+    """When one `bot run` job fires: `every` (30s, 5m, 1h or seconds) or a 5-field `cron`."""
+
+    every: float | None = None
+    cron: str | None = None
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return None if value is None else parse_duration(value)
+
+    @field_validator("cron")
+    @classmethod
+    def _crontab(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(
+                f'{value!r} is not a crontab line ({exc}); write 5 fields such as "0 8 * * *"'
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> JobSchedule:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError('give either every (such as 5m) or cron (such as "*/5 * * * *")')
+        return self
+
+    def describe(self) -> str:
+        if self.cron is not None:
+            return f"cron {self.cron!r}"
+        assert self.every is not None
+        return f"every {format_duration(self.every)}"
+
+
+def format_duration(seconds: float) -> str:
+    for unit in ("d", "h", "m"):
+        size = _UNIT_SECONDS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 class ScheduleConfig(_Strict):
-    interval_seconds: int = Field(default=300, ge=10)
+    """The jobs of `bot run`; a job set to null does not run."""
+
+    rebalance: JobSchedule = Field(default_factory=lambda: JobSchedule(every=300))
+    snapshot: JobSchedule | None = Field(default_factory=lambda: JobSchedule(every=60))
+    reconcile: JobSchedule | None = Field(default_factory=lambda: JobSchedule(every=120))
+    report: JobSchedule | None = Field(default_factory=lambda: JobSchedule(cron="0 8 * * *"))
+    #: the margin guard's poll of each hedge between runs
+    guard: JobSchedule | None = Field(default_factory=lambda: JobSchedule(every=10))
+    #: a run this late (after a suspend) still runs once, recorded late; later ones are missed
+    misfire_grace: float = 3600
+    #: deprecated alias of rebalance.every
+    interval_seconds: int | None = Field(default=None, ge=1)
+
+    @field_validator("misfire_grace", mode="before")
+    @classmethod
+    def _grace(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alias(cls, value: Any) -> Any:
+        if isinstance(value, Mapping) and value.get("interval_seconds") is not None:
+            if "rebalance" in value:
+                raise ValueError(
+                    "interval_seconds is the old name of rebalance.every; keep only rebalance"
+                )
+            return {**value, "rebalance": {"every": value["interval_seconds"]}}
+        return value
+
+    def jobs(self) -> dict[str, JobSchedule]:
+        """Every job that runs, by kind."""
+        named = {
+            "rebalance": self.rebalance,
+            "snapshot": self.snapshot,
+            "reconcile": self.reconcile,
+            "report": self.report,
+            "guard": self.guard,
+        }
+        return {kind: job for kind, job in named.items() if job is not None}
+
+
+class AlertsConfig(_Strict):
+    """Where alerts go (apprise URLs, `${VAR}` from the environment) and when they fire."""
+
+    urls: list[str] = Field(default_factory=list)
+    danger_margin_ratio: Decimal = Decimal("0.25")
+    unknown_after: float = 600
+    #: a condition alerts at most once per this span (its resolution always follows)
+    rate_limit: float = 300
+    #: and all conditions together at most this many messages an hour
+    max_per_hour: int = Field(default=60, ge=1)
+
+    @field_validator("unknown_after", "rate_limit", mode="before")
+    @classmethod
+    def _span(cls, value: Any) -> float:
+        if value in (0, "0", "0s"):
+            return 0.0
+        return parse_duration(value)
+
+    @field_validator("danger_margin_ratio")
+    @classmethod
+    def _positive(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise ValueError(f"must be above 0, got {value}")
+        return value
+
+    @field_validator("urls")
+    @classmethod
+    def _schemes(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if "://" not in url:
+                raise ValueError(
+                    f"{url!r} is not an apprise URL; write scheme://... such as "
+                    "tgram://${TELEGRAM_TOKEN}/${TELEGRAM_CHAT}"
+                )
+        return value
+
+
+class MetricsConfig(_Strict):
+    """The Prometheus endpoint of `bot run`, on loopback only; off without a port."""
+
+    port: int | None = Field(default=None, ge=0, le=65535)
 
 
 class Config(_Strict):
@@ -299,6 +448,8 @@ class Config(_Strict):
     transfers: TransfersConfig = Field(default_factory=TransfersConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     venues: dict[str, VenueConfig]
     hedges: dict[str, HedgeConfig] = Field(default_factory=dict)
     base_dir: Path = Field(default=Path("."), exclude=True)

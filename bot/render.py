@@ -499,7 +499,7 @@ def start_line(config: Config) -> str:
     )
     hedges = ", ".join(sorted(config.hedges)) or "none"
     return (
-        f"bot run: rebalance every {config.schedule.interval_seconds}s; venues {venues or 'none'}; "
+        f"bot run: rebalance {config.schedule.rebalance.describe()}; venues {venues or 'none'}; "
         f"hedges {hedges}; ledger {redact(config.ledger_url)}; SIGTERM or Ctrl-C stops"
     )
 

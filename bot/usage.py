@@ -18,7 +18,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 
 #: options every command takes, wherever they stand on the command line
 GLOBAL_FLAGS = frozenset({"-v", "-vv", "-vvv", "--verbose"})
-GLOBAL_VALUED = frozenset({"--config", "-c"})
+GLOBAL_VALUED = frozenset({"--config", "-c", "--log-format"})
 
 
 class ArgumentProblem(ValueError):
@@ -96,7 +96,7 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
         elif arg in GLOBAL_VALUED and index + 1 < len(items):
             front += [arg, items[index + 1]]
             index += 1
-        elif arg.startswith("--config="):
+        elif arg.startswith(("--config=", "--log-format=")):
             front.append(arg)
         else:
             rest.append(arg)

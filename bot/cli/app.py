@@ -134,10 +134,22 @@ def main_options(
             help="-v: info, -vv: debug (ccxt requests).",
         ),
     ] = 0,
+    log_format: Annotated[
+        str,
+        typer.Option(
+            "--log-format",
+            metavar="human|json",
+            help="Log lines as text (human) or one JSON object per line (json, for journald).",
+        ),
+    ] = "human",
 ) -> None:
+    from bot import logs
+
     install_log_redaction()
+    if log_format not in ("human", "json"):
+        fail(f"--log-format: {log_format!r} is not a log format; use human or json")
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(level, log_format)  # type: ignore[arg-type]
     ctx.obj = Context(config_path(config), from_env=config is None and CONFIG_ENV in os.environ)
     _help_when_bare(ctx)
 

@@ -1,14 +1,18 @@
-"""`bot run`: the unattended scheduler."""
+"""`bot run` (the unattended scheduler), `bot status` (is it healthy?), `bot alerts test`."""
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Annotated
 
 import typer
 
-from bot.cli.app import app, fail, load, open_ledger, out, run_async
+from bot.cli.app import _group, app, fail, load, open_ledger, out, run_async
 from bot.errors import UserFacingError
+
+alerts_app = _group("Alert channels (apprise).")
+app.add_typer(alerts_app, name="alerts")
 
 
 @app.command("run")
@@ -19,8 +23,9 @@ def run_command(
         typer.Option("--once", help="Run one cycle now and exit (exit codes as bot rebalance)."),
     ] = False,
 ) -> None:
-    """Run the cycle on the schedule in config (schedule.interval_seconds), unattended."""
-    from bot import render
+    """Run the jobs in config (schedule: rebalance, snapshot, reconcile, report, guard) until
+    SIGINT/SIGTERM; one bot run per venue."""
+    from bot import logs, render
     from bot.cycle import hedged_venues, rebalance
     from bot.scheduler import run_forever
     from bot.venues.session import check_venues
@@ -32,10 +37,11 @@ def run_command(
         fail(str(exc), exc.exit_code)
     ledger = open_ledger(config)
 
-    def say(line: str) -> None:
+    def write(line: str) -> None:
         out.print(line, markup=False, highlight=False, soft_wrap=True)
         sys.stdout.flush()
 
+    say = logs.line_printer(write)
     try:
         if once:
             result = run_async(lambda: rebalance(config, ledger, dry_run=False, command="run"))
@@ -46,4 +52,61 @@ def run_command(
     finally:
         ledger.close()
     if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command("status")
+def status_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document.")] = False,
+) -> None:
+    """Is bot run running, how did each job do, what is open, what needs you (exit 1). Reads
+    the ledger and lock files only, never a venue."""
+    from datetime import UTC, datetime
+
+    from bot import status
+
+    config = load(ctx)
+    ledger = open_ledger(config)
+    try:
+        now = datetime.now(UTC)
+        sections = status.gather(config, ledger, now)
+    finally:
+        ledger.close()
+    attention = status.needs_attention(sections)
+    if as_json:
+        print(json.dumps(status.as_json(sections, now), indent=2))
+    else:
+        for section in sections:
+            for line in section.lines:
+                out.print(line, markup=False, highlight=False, soft_wrap=True)
+        verdict = "needs attention: " + "; ".join(attention) if attention else "ok"
+        out.print(verdict, markup=False, highlight=False, soft_wrap=True)
+    if attention:
+        raise typer.Exit(1)
+
+
+@alerts_app.command("test")
+def alerts_test_command(ctx: typer.Context) -> None:
+    """Send a test message to every channel in alerts.urls; exit 1 when one did not take it."""
+    from bot.alerts.channels import Channels
+
+    config = load(ctx)
+    try:
+        channels = Channels(config.alerts.urls)
+    except UserFacingError as exc:
+        fail(str(exc), exc.exit_code)
+    if not len(channels):
+        fail(
+            "alerts.urls: no channel configured; add an apprise URL such as "
+            "tgram://${TELEGRAM_TOKEN}/${TELEGRAM_CHAT}"
+        )
+    delivered = run_async(lambda: channels.send("bot", "bot alerts test: this channel works"))
+    out.print(
+        f"alerts test: {delivered} of {len(channels)} channels took the message "
+        f"({channels.describe()})",
+        markup=False,
+        highlight=False,
+    )
+    if delivered < len(channels):
         raise typer.Exit(1)

@@ -41,6 +41,7 @@ from bot.ledger.tables import (
     Transfer,
     TransferAttempt,
 )
+from bot.ledger.unattended import UnattendedRecords
 from bot.model import PlannedTransfer, State, TransferStatus
 
 Clock = Callable[[], datetime]
@@ -168,7 +169,7 @@ class FundingPaymentRecord:
     exchange_id: str
 
 
-class Ledger:
+class Ledger(UnattendedRecords):
     """The bot's record of runs, snapshots, transfers and attempts.
 
     `key` chains the journal under HMAC-SHA256 (None: unkeyed SHA-256); `anchor_file`, when

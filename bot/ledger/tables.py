@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -320,3 +321,78 @@ class JournalHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class JobRun(Base):
+    """One execution of a `bot run` job, or a missed one (0005); final once it has an outcome."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (Index("ix_job_runs_kind_started", "kind", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # rebalance snapshot reconcile report guard
+    scheduled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16))  # running ok failed error missed skipped
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class Alert(Base):
+    """One firing of an alert condition until it resolves, or a one-off notice (0005)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_one_firing",
+            "key",
+            unique=True,
+            sqlite_where=text("state = 'firing'"),
+            postgresql_where=text("state = 'firing'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), index=True)
+    state: Mapped[str] = mapped_column(String(16))  # firing resolved notice
+    message: Mapped[str] = mapped_column(Text)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    sent_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class ManualInstruction(Base):
+    """The standing instruction to move funds by hand (0005): updated while open, not repeated."""
+
+    __tablename__ = "manual_instructions"
+    __table_args__ = (
+        Index(
+            "uq_manual_one_open",
+            "venue",
+            "asset",
+            "from_account",
+            "to_account",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    venue: Mapped[str] = mapped_column(String(64))
+    asset: Mapped[str] = mapped_column(String(32))
+    from_account: Mapped[str] = mapped_column(String(32))
+    to_account: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+    hedges: Mapped[str] = mapped_column(String(256))
+    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"), nullable=True)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(16))  # open cleared
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -21,7 +21,7 @@ Only `ADD COLUMN`, new tables, indexes, triggers and views: no table is rebuilt,
 triggers of earlier revisions stay as they are.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-03
 """
 
@@ -33,7 +33,7 @@ from alembic import op
 from bot.ledger.types import UtcDateTime
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,66 @@
+"""Read and record every hedged venue's state, moving nothing (the `snapshot` job).
+
+Built from bot/venues/session.py's public functions; each venue's read is timed for the
+metrics and isolated from the others like a cycle's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.config import Config
+from bot.cycle import config_digest, hedged_venues
+from bot.ledger import Ledger
+from bot.model import State
+from bot.venues.base import Venue
+from bot.venues.session import isolated, open_venues
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    run_id: int | None
+    state: State
+    venue_errors: dict[str, Exception] = field(default_factory=dict)
+    read_seconds: dict[str, float] = field(default_factory=dict)
+
+
+async def snapshot(
+    config: Config, ledger: Ledger, *, venues: object | None = None
+) -> SnapshotResult:
+    """One read of every hedged venue, recorded as a run (command `snapshot`) with its snapshot.
+
+    `venues` is the hook for long-lived clients; today the read opens its own (dry-run: a
+    snapshot cannot send even by mistake)."""
+    failures: dict[str, Exception] = {}
+    seconds: dict[str, float] = {}
+    names = hedged_venues(config)
+
+    async def timed(venue: Venue):  # type: ignore[no-untyped-def]
+        started = time.monotonic()
+        try:
+            return await venue.read_state()
+        finally:
+            seconds[venue.name] = time.monotonic() - started
+
+    async with open_venues(config, dry_run=True, names=names, failures=failures) as opened:
+        read_at = datetime.now(UTC)
+        outcomes = await isolated(opened, timed)
+    good = {}
+    for name, outcome in outcomes.items():
+        if isinstance(outcome, Exception):
+            failures[name] = outcome
+        else:
+            good[name] = outcome
+    state = State(read_at=read_at, venues={s.venue: s for s in good.values()})
+    run_id = ledger.start_run("snapshot", dry_run=True, config_digest=config_digest(config))
+    ledger.record_snapshot(run_id, state)
+    ledger.finish_run(run_id, "failed" if failures else "ok", _errors(failures))
+    return SnapshotResult(run_id, state, failures, seconds)
+
+
+def _errors(failures: dict[str, Exception]) -> str | None:
+    from bot.cycle import venue_error_lines
+
+    return "; ".join(venue_error_lines(failures)) or None

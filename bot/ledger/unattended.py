@@ -1,0 +1,273 @@
+"""The ledger's records of unattended operation (0005): job runs, alert conditions, standing
+manual instructions. A mixin of `Ledger`, one short transaction per fact like the rest of it.
+
+Rows are final once they have an outcome (a finished job, a resolved alert, a cleared
+instruction); while open they are updated in place, so a condition seen every cycle is one row.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.ledger.tables import Alert, JobRun, ManualInstruction, Transfer
+
+#: (venue, asset, from_account, to_account)
+ManualKey = tuple[str, str, str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertRecord:
+    id: int
+    key: str
+    state: str
+    message: str
+    first_seen: datetime
+    last_seen: datetime
+    sent_count: int
+    last_sent_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Alert) -> AlertRecord:
+        return cls(
+            id=row.id,
+            key=row.key,
+            state=row.state,
+            message=row.message,
+            first_seen=row.first_seen,
+            last_seen=row.last_seen,
+            sent_count=row.sent_count,
+            last_sent_at=row.last_sent_at,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ManualRecord:
+    id: int
+    venue: str
+    asset: str
+    from_account: str
+    to_account: str
+    amount: Decimal
+    hedges: str
+    transfer_id: int | None
+    first_seen: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: ManualInstruction) -> ManualRecord:
+        return cls(
+            id=row.id,
+            venue=row.venue,
+            asset=row.asset,
+            from_account=row.from_account,
+            to_account=row.to_account,
+            amount=row.amount,
+            hedges=row.hedges,
+            transfer_id=row.transfer_id,
+            first_seen=row.first_seen,
+            updated_at=row.updated_at,
+        )
+
+    @property
+    def key(self) -> ManualKey:
+        return (self.venue, self.asset, self.from_account, self.to_account)
+
+
+class UnattendedRecords:
+    """Writes and reads of job runs, alerts and manual instructions."""
+
+    _clock: Callable[[], datetime]
+    _transaction: Callable[[], AbstractContextManager[Session]]
+    _sessions: Callable[[], Session]
+
+    # job runs -----------------------------------------------------------------------------
+
+    def start_job(self, kind: str, *, scheduled_at: datetime | None, late: bool) -> int:
+        with self._transaction() as session:
+            row = JobRun(
+                kind=kind,
+                scheduled_at=scheduled_at,
+                started_at=self._clock(),
+                late=late,
+                status="running",
+                pid=os.getpid(),
+                host=socket.gethostname(),
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def finish_job(
+        self, job_id: int, status: str, *, error: str | None = None, run_id: int | None = None
+    ) -> None:
+        with self._transaction() as session:
+            row = session.get_one(JobRun, job_id)
+            row.status, row.error, row.run_id = status, error, run_id
+            row.finished_at = self._clock()
+
+    def record_job_not_run(
+        self, kind: str, status: str, *, scheduled_at: datetime | None, error: str
+    ) -> int:
+        """A run that did not happen (`missed`: too late after a suspend; `skipped`: the
+        previous one was still running): final as written."""
+        now = self._clock()
+        with self._transaction() as session:
+            row = JobRun(
+                kind=kind,
+                scheduled_at=scheduled_at,
+                started_at=now,
+                finished_at=now,
+                late=True,
+                status=status,
+                error=error,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def transfer_counts(self) -> dict[tuple[str, str], int]:
+        """Transfers by (venue, status), dry runs left out: for the metrics."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Transfer.venue, Transfer.status, func.count())
+                .where(Transfer.dry_run.is_(False))
+                .group_by(Transfer.venue, Transfer.status)
+            ).all()
+            return {(venue, status): count for venue, status, count in rows}
+
+    # alerts -------------------------------------------------------------------------------
+
+    def firing_alerts(self) -> dict[str, AlertRecord]:
+        with self._sessions() as session:
+            rows = session.scalars(select(Alert).where(Alert.state == "firing"))
+            return {row.key: AlertRecord.of(row) for row in rows}
+
+    def last_alert_sent(self, key: str) -> datetime | None:
+        with self._sessions() as session:
+            return session.scalar(select(func.max(Alert.last_sent_at)).where(Alert.key == key))
+
+    def fire_alert(self, key: str, message: str, *, sent: bool) -> AlertRecord:
+        """Record that `key` is firing: a new row, or the open one seen again (its message
+        refreshed, one more message counted when `sent`)."""
+        now = self._clock()
+        with self._transaction() as session:
+            row = session.scalar(select(Alert).where(Alert.key == key, Alert.state == "firing"))
+            if row is None:
+                row = Alert(key=key, state="firing", first_seen=now, sent_count=0)
+                session.add(row)
+            row.message, row.last_seen = message, now
+            if sent:
+                row.sent_count, row.last_sent_at = (row.sent_count or 0) + 1, now
+            session.flush()
+            return AlertRecord.of(row)
+
+    def resolve_alert(self, key: str, *, sent: bool) -> None:
+        now = self._clock()
+        with self._transaction() as session:
+            row = session.scalar(select(Alert).where(Alert.key == key, Alert.state == "firing"))
+            if row is None:
+                return
+            row.last_seen = now
+            if sent:
+                row.sent_count, row.last_sent_at = row.sent_count + 1, now
+            row.state, row.resolved_at = "resolved", now
+
+    def record_notice(self, key: str, message: str, *, sent: bool) -> None:
+        now = self._clock()
+        with self._transaction() as session:
+            session.add(
+                Alert(
+                    key=key,
+                    state="notice",
+                    message=message,
+                    first_seen=now,
+                    last_seen=now,
+                    resolved_at=now,
+                    sent_count=1 if sent else 0,
+                    last_sent_at=now if sent else None,
+                )
+            )
+
+    # manual instructions ------------------------------------------------------------------
+
+    def open_manual_instructions(self) -> list[ManualRecord]:
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(ManualInstruction)
+                .where(ManualInstruction.state == "open")
+                .order_by(ManualInstruction.id)
+            )
+            return [ManualRecord.of(row) for row in rows]
+
+    def stand_manual_instruction(
+        self,
+        key: ManualKey,
+        amount: Decimal,
+        *,
+        hedges: str,
+        transfer_id: int | None,
+    ) -> tuple[ManualRecord, bool]:
+        """The open instruction for `key` with the latest amount; True when it is new."""
+        venue, asset, from_account, to_account = key
+        now = self._clock()
+        with self._transaction() as session:
+            row = session.scalar(_open_manual(key))
+            created = row is None
+            if row is None:
+                row = ManualInstruction(
+                    venue=venue,
+                    asset=asset,
+                    from_account=from_account,
+                    to_account=to_account,
+                    first_seen=now,
+                    state="open",
+                )
+                session.add(row)
+            row.amount, row.hedges, row.transfer_id, row.updated_at = (
+                amount,
+                hedges,
+                transfer_id,
+                now,
+            )
+            session.flush()
+            return ManualRecord.of(row), created
+
+    def clear_manual_instructions(self, venue: str, keep: Iterable[ManualKey]) -> list[ManualKey]:
+        """Clear the venue's open instructions not in `keep`; return the cleared keys."""
+        kept = set(keep)
+        now = self._clock()
+        cleared: list[ManualKey] = []
+        with self._transaction() as session:
+            rows = session.scalars(
+                select(ManualInstruction).where(
+                    ManualInstruction.venue == venue, ManualInstruction.state == "open"
+                )
+            )
+            for row in rows:
+                key = (row.venue, row.asset, row.from_account, row.to_account)
+                if key not in kept:
+                    row.state, row.cleared_at, row.updated_at = "cleared", now, now
+                    cleared.append(key)
+        return cleared
+
+
+def _open_manual(key: ManualKey):  # type: ignore[no-untyped-def]
+    venue, asset, from_account, to_account = key
+    return select(ManualInstruction).where(
+        ManualInstruction.venue == venue,
+        ManualInstruction.asset == asset,
+        ManualInstruction.from_account == from_account,
+        ManualInstruction.to_account == to_account,
+        ManualInstruction.state == "open",
+    )

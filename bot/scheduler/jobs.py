@@ -1,0 +1,212 @@
+"""The jobs of `bot run`, one small async function each, all of one shape: `JobContext` in,
+`JobOutcome` out (its ledger status, the line to print, the facts the alerts judge).
+
+Each job calls its use case through this one function, which is where long-lived venue clients
+(`ctx.venues`) are handed to the cycle once it takes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.alerts.alerter import Alerter
+from bot.alerts.conditions import Facts
+from bot.alerts.report import daily_summary
+from bot.config import Config
+from bot.guard import hedge_margins
+from bot.ledger import Ledger
+from bot.ledger.locks import VenueBusy
+from bot.ledger.store import utc_now
+from bot.metrics import Metrics
+from bot.model import TransferStatus
+from bot.money import plain
+from bot.status import load_open_transfers
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class JobContext:
+    config: Config
+    ledger: Ledger
+    alerter: Alerter
+    say: Say
+    metrics: Metrics | None = None
+    #: long-lived venue clients, once the cycle takes them (None: each job opens its own)
+    venues: object | None = None
+    #: one venue-touching job at a time in this process (a paper venue's exchange, the
+    #: per-venue locks): a guard top-up waits for a running rebalance instead of failing
+    acting: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: every job under `acting` (a `paper: true` venue's exchange lives in each job's span)
+    exclusive: bool = False
+    clock: Callable[[], datetime] = utc_now
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    status: str  # ok failed skipped
+    facts: Facts
+    line: str | None = None
+    run_id: int | None = None
+    error: str | None = None
+
+
+Job = Callable[[JobContext], Awaitable[JobOutcome]]
+
+
+async def run_rebalance(ctx: JobContext) -> JobOutcome:
+    from bot.cycle import hedged_venues, rebalance
+    from bot.render import cycle_line
+
+    names = hedged_venues(ctx.config)
+    try:
+        result = await rebalance(ctx.config, ctx.ledger, dry_run=False, command="run")
+    except VenueBusy as exc:
+        return JobOutcome(
+            "skipped",
+            Facts(kind="rebalance", now=ctx.clock()),
+            f"rebalance skipped: {exc}",
+            error=str(exc),
+        )
+    margins = hedge_margins(result.state, ctx.config.hedges)
+    stand_manual_instructions(
+        ctx.ledger, result.transfers, [n for n in names if n in result.state.venues]
+    )
+    if ctx.metrics is not None:
+        ctx.metrics.observe_state(result.state, margins)
+        ctx.metrics.observe_reads({}, list(result.venue_errors))
+    facts = Facts(
+        kind="rebalance",
+        now=ctx.clock(),
+        venues_tried=names,
+        venue_errors=result.venue_errors,
+        margins=margins,
+        plan=result.plan,
+        transfers=result.transfers,
+        open_transfers=load_open_transfers(ctx.ledger),
+    )
+    status = "failed" if result.failed else "ok"
+    line = cycle_line(result)
+    return JobOutcome(status, facts, line, result.run_id, line if result.failed else None)
+
+
+def stand_manual_instructions(ledger: Ledger, transfers: list, venues_read: list[str]) -> None:  # type: ignore[type-arg]
+    """One standing instruction per manual move, updated each cycle; cleared once a cycle of
+    that venue no longer asks for it."""
+    keep: dict[str, list[tuple[str, str, str, str]]] = {venue: [] for venue in venues_read}
+    for t in transfers:
+        if t.status is not TransferStatus.MANUAL:
+            continue
+        key = (t.venue, t.asset, t.from_account, t.to_account)
+        ledger.stand_manual_instruction(key, t.planned_amount, hedges=t.hedges, transfer_id=t.id)
+        keep.setdefault(t.venue, []).append(key)
+    for venue, keys in keep.items():
+        ledger.clear_manual_instructions(venue, keys)
+
+
+async def run_snapshot(ctx: JobContext) -> JobOutcome:
+    from bot.cycle import hedged_venues, venue_error_lines
+    from bot.jobs.snapshot import snapshot
+
+    result = await snapshot(ctx.config, ctx.ledger, venues=ctx.venues)
+    margins = hedge_margins(result.state, ctx.config.hedges)
+    if ctx.metrics is not None:
+        ctx.metrics.observe_state(result.state, margins)
+        ctx.metrics.observe_reads(result.read_seconds, list(result.venue_errors))
+    facts = Facts(
+        kind="snapshot",
+        now=ctx.clock(),
+        venues_tried=hedged_venues(ctx.config),
+        venue_errors=result.venue_errors,
+        margins=margins,
+        open_transfers=load_open_transfers(ctx.ledger),
+    )
+    line = error = None
+    if result.venue_errors:
+        error = "; ".join(venue_error_lines(result.venue_errors))
+        left_out = ", ".join(sorted(result.venue_errors))
+        line = f"snapshot run {result.run_id}: venues left out: {left_out}"
+    return JobOutcome("failed" if result.venue_errors else "ok", facts, line, result.run_id, error)
+
+
+async def run_reconcile(ctx: JobContext) -> JobOutcome:
+    from bot.cycle import reconcile
+
+    try:
+        report = await reconcile(ctx.config, ctx.ledger)
+    except VenueBusy as exc:
+        return JobOutcome(
+            "skipped",
+            Facts(kind="reconcile", now=ctx.clock()),
+            f"reconcile skipped: {exc}",
+            error=str(exc),
+        )
+    facts = Facts(kind="reconcile", now=ctx.clock(), open_transfers=load_open_transfers(ctx.ledger))
+    line = None
+    if report.resolved or report.still_open or report.errors:
+        parts = (
+            [f"settled {', '.join(f'transfer {t.id} {t.status.value}' for t in report.resolved)}"]
+            if report.resolved
+            else []
+        )
+        parts += [f"transfer {t.id} still {t.status.value}" for t in report.still_open]
+        parts += report.errors
+        line = "reconcile: " + "; ".join(parts)
+    status = "failed" if report.still_open or report.errors else "ok"
+    return JobOutcome(status, facts, line, error="; ".join(report.errors) or None)
+
+
+async def run_guard(ctx: JobContext) -> JobOutcome:
+    from bot.cycle import hedged_venues
+    from bot.guard import guard
+
+    acting = None if ctx.exclusive else ctx.acting  # under exclusive the job holds it already
+    result = await guard(ctx.config, ctx.ledger, venues=ctx.venues, acting=acting)
+    if ctx.metrics is not None:
+        ctx.metrics.observe_state(result.state, result.margins)
+        ctx.metrics.observe_reads({}, list(result.venue_errors))
+    facts = Facts(
+        kind="guard",
+        now=ctx.clock(),
+        venues_tried=hedged_venues(ctx.config),
+        venue_errors=result.venue_errors,
+        margins=result.margins,
+        plan=result.plan,
+        transfers=result.transfers,
+    )
+    if result.run_id is None:
+        return JobOutcome("ok", facts)
+    moved = [t for t in result.transfers if t.status is TransferStatus.CONFIRMED]
+    others = [t for t in result.transfers if t.status is not TransferStatus.CONFIRMED]
+    parts = [
+        f"topped up {plain(t.amount or t.planned_amount)} {t.asset} {t.from_account} -> "
+        f"{t.to_account} on {t.venue} (transfer {t.id})"
+        for t in moved
+    ] + [f"{t.status.value} transfer {t.id}" + (f" ({t.error})" if t.error else "") for t in others]
+    parts += [f"blocked: {b.message}" for b in result.blocked]
+    danger = ctx.config.alerts.danger_margin_ratio
+    line = f"guard run {result.run_id}: margin under {plain(danger)}: " + (
+        "; ".join(parts) or "nothing could be moved"
+    )
+    failed = bool(others or result.blocked or result.venue_errors)
+    return JobOutcome("failed" if failed else "ok", facts, line, result.run_id)
+
+
+async def run_report(ctx: JobContext) -> JobOutcome:
+    now = ctx.clock()
+    summary = daily_summary(ctx.ledger, now)
+    sent = await ctx.alerter.notice(f"report:{now:%Y-%m-%dT%H:%M}", summary)
+    suffix = "" if sent or not len(ctx.alerter.channels) else " (not delivered)"
+    return JobOutcome("ok", Facts(kind="report", now=now), summary + suffix)
+
+
+JOBS: dict[str, Job] = {
+    "rebalance": run_rebalance,
+    "snapshot": run_snapshot,
+    "reconcile": run_reconcile,
+    "guard": run_guard,
+    "report": run_report,
+}

@@ -1,0 +1,117 @@
+"""Running one job as the scheduler sees it: a `job_runs` row from start to outcome, the log
+context (run id, venues), metrics, alert conditions, one line when there is something to say.
+
+Nothing a job raises escapes: it is recorded as an `error` run and alerts (`job:<kind>`), and
+the next tick tries again. APScheduler's own misses (a run later than `misfire_grace`, or one
+skipped because the previous is still running) come in through `record_not_run`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+from bot.alerts.conditions import Facts, evaluate, job_crashed
+from bot.logs import log_context
+from bot.redact import redact
+from bot.scheduler.jobs import JOBS, JobContext, JobOutcome
+
+log = logging.getLogger(__name__)
+
+#: jobs that act on venues run one at a time in this process (the guard takes the same lock
+#: only around a top-up); with a `paper: true` venue every job does (ctx.exclusive)
+WHOLLY_LOCKED = frozenset({"rebalance", "reconcile"})
+
+
+def late_after(every: float | None) -> float:
+    """A run starting this long after its time is late (after a suspend, a stuck loop)."""
+    return max(5.0, (every or 60.0) / 2)
+
+
+async def run_job(
+    kind: str, ctx: JobContext, scheduled_at: datetime | None, every: float | None = None
+) -> JobOutcome | None:
+    if kind in WHOLLY_LOCKED or ctx.exclusive:
+        async with ctx.acting:
+            return await _run(kind, ctx, scheduled_at, every)
+    return await _run(kind, ctx, scheduled_at, every)
+
+
+async def _run(
+    kind: str, ctx: JobContext, scheduled_at: datetime | None, every: float | None
+) -> JobOutcome | None:
+    started_at = ctx.clock()
+    late = scheduled_at is not None and (
+        (started_at - scheduled_at).total_seconds() > late_after(every)
+    )
+    job_id = ctx.ledger.start_job(kind, scheduled_at=scheduled_at, late=late)
+    started = time.monotonic()
+    venues = ",".join(sorted(ctx.config.venues))
+    with log_context(run_id=f"{kind}-{job_id}", venue=venues):
+        if late:
+            log.info("job %s started late (scheduled for %s)", kind, scheduled_at)
+        try:
+            outcome = await JOBS[kind](ctx)
+        except Exception as exc:  # the schedule survives any single job
+            error = " ".join(redact(str(exc) or type(exc).__name__).split())
+            log.debug("job %s crashed", kind, exc_info=exc)
+            _safe(lambda: ctx.ledger.finish_job(job_id, "error", error=error))
+            _ended(ctx, kind, "error", started)
+            ctx.say(f"{kind} job {job_id} crashed: {error}")
+            await _alert(
+                ctx, job_crashed(Facts(kind=kind, now=ctx.clock(), error=error), ctx.config)
+            )
+            return None
+        _safe(
+            lambda: ctx.ledger.finish_job(
+                job_id, outcome.status, error=outcome.error, run_id=outcome.run_id
+            )
+        )
+        _ended(ctx, kind, outcome.status, started)
+        if outcome.line:
+            ctx.say(outcome.line)
+        await _alert(ctx, evaluate(outcome.facts, ctx.config))
+        return outcome
+
+
+async def record_not_run(
+    ctx: JobContext, kind: str, status: str, scheduled_at: datetime | None, why: str
+) -> None:
+    """A run APScheduler did not start: a row of its own, a line, an alert."""
+    _safe(lambda: ctx.ledger.record_job_not_run(kind, status, scheduled_at=scheduled_at, error=why))
+    if ctx.metrics is not None:
+        ctx.metrics.job_runs.labels(kind, status).inc()
+    if status == "skipped":  # coalesced behind a slow run: recorded, not worth a person
+        log.info("job %s skipped: %s", kind, why)
+        return
+    ctx.say(f"{kind} job {status}: {why}")
+    try:
+        await ctx.alerter.notice(f"job-{status}:{kind}", f"job {kind} {status}: {why}")
+    except Exception as exc:
+        log.warning("alert for job %s failed: %s", kind, redact(str(exc)))
+
+
+def _ended(ctx: JobContext, kind: str, outcome: str, started: float) -> None:
+    if ctx.metrics is not None:
+        ctx.metrics.job_ended(kind, outcome, time.monotonic() - started, time.time())
+        try:
+            ctx.metrics.observe_transfers(ctx.ledger.transfer_counts())
+            ctx.metrics.alerts_firing.set(len(ctx.ledger.firing_alerts()))
+        except Exception as exc:
+            log.warning("metrics from the ledger failed: %s", redact(str(exc)))
+
+
+async def _alert(ctx: JobContext, findings) -> None:  # type: ignore[no-untyped-def]
+    try:
+        await ctx.alerter.observe(findings)
+    except Exception as exc:  # an alert must never stop the schedule
+        log.warning("alerts failed: %s", redact(str(exc)), exc_info=log.isEnabledFor(logging.DEBUG))
+
+
+def _safe(write) -> None:  # type: ignore[no-untyped-def]
+    """A ledger write about a job: a failure is logged, the schedule goes on."""
+    try:
+        write()
+    except Exception as exc:
+        log.warning("recording the job failed: %s", redact(str(exc)))

@@ -1,0 +1,306 @@
+"""`bot status`: is the bot healthy, stuck, or does it need a person? From the ledger and the
+lock files alone, never calling a venue.
+
+Status is a list of sections, each a small function of what was read (`SECTIONS`): whether
+`bot run` is running, each job's last run, open transfers, standing manual instructions, each
+hedge's last margin, alerts firing. A section that needs a person says so, and the command
+exits 1. A new section (half-done two-leg moves, say) is one more function in the list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.alerts.conditions import OpenTransfer
+from bot.config import Config
+from bot.ledger import Ledger
+from bot.ledger.tables import JobRun, PositionSnapshot, Run, Transfer
+from bot.model import TransferStatus
+from bot.money import plain
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    data: Any
+    lines: list[str]
+    #: what needs a person, one line each
+    attention: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StatusInput:
+    config: Config
+    ledger: Ledger
+    now: datetime
+
+
+SectionFn = Callable[[StatusInput], Section]
+
+
+def iso(at: datetime | None) -> str | None:
+    return at.isoformat(timespec="seconds").replace("+00:00", "Z") if at else None
+
+
+def age(now: datetime, at: datetime | None) -> str:
+    if at is None:
+        return "never"
+    seconds = int((now - at).total_seconds())
+    if seconds < 120:
+        return f"{seconds}s ago"
+    if seconds < 7200:
+        return f"{seconds // 60}m ago"
+    if seconds < 172800:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"
+
+
+def runner_section(given: StatusInput) -> Section:
+    from bot.scheduler.runlock import run_holders
+
+    venues = sorted(given.config.venues)
+    holders = run_holders(given.ledger.engine, given.config.data_dir / "locks", venues)
+    data = {"running": bool(holders), "venues": holders}
+    if holders:
+        lines = [
+            f"bot run: running for {venue}: pid {h.get('pid')} on {h.get('host')} since "
+            f"{h.get('since')}"
+            for venue, h in sorted(holders.items())
+        ]
+    else:
+        lines = ["bot run: not running"]
+    attention = []
+    with given.ledger.engine.connect() as conn:
+        ever_ran = conn.scalar(select(func.count()).select_from(JobRun)) or 0
+    not_running = [v for v in venues if v not in holders and given.config.hedges_on(v)]
+    if ever_ran and not_running:
+        attention.append(f"bot run is not running for {', '.join(not_running)}")
+    return Section("run", data, lines, attention)
+
+
+def jobs_section(given: StatusInput) -> Section:
+    kinds = given.config.schedule.jobs()
+    data: dict[str, Any] = {}
+    lines, attention = [], []
+    with given.ledger.engine.connect() as conn:
+        for kind in kinds:
+            # the last run that ran (a coalesced `skipped` one says nothing of health)
+            row = conn.execute(
+                select(JobRun)
+                .where(JobRun.kind == kind, JobRun.status.not_in(("running", "skipped")))
+                .order_by(JobRun.id.desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                data[kind] = None
+                lines.append(f"job {kind}: never ran")
+                continue
+            job = row
+            data[kind] = {
+                "status": job.status,
+                "finished_at": iso(job.finished_at),
+                "late": job.late,
+                "error": job.error,
+            }
+            line = f"job {kind}: {job.status} {age(given.now, job.finished_at)}"
+            if job.late:
+                line += " (late)"
+            if job.error:
+                line += f": {job.error}"
+            lines.append(line)
+            if job.status in ("error", "missed"):
+                attention.append(f"job {kind} last {job.status}: {job.error or ''}".strip())
+    return Section("jobs", data, lines, attention)
+
+
+def load_open_transfers(ledger: Ledger) -> list[OpenTransfer]:
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                Transfer.id,
+                Transfer.venue,
+                Transfer.asset,
+                Transfer.amount,
+                Transfer.planned_amount,
+                Transfer.status,
+                Transfer.updated_at,
+                Transfer.error,
+            )
+            .where(
+                Transfer.status.in_((TransferStatus.PENDING.value, TransferStatus.UNKNOWN.value)),
+                Transfer.dry_run.is_(False),
+            )
+            .order_by(Transfer.id)
+        ).all()
+    return [
+        OpenTransfer(
+            id=r.id,
+            venue=r.venue,
+            asset=r.asset,
+            amount=r.amount if r.amount is not None else r.planned_amount,
+            status=TransferStatus(r.status),
+            updated_at=r.updated_at,
+            error=r.error,
+        )
+        for r in rows
+    ]
+
+
+def transfers_section(given: StatusInput) -> Section:
+    rows = load_open_transfers(given.ledger)
+    data = [
+        {
+            "id": t.id,
+            "venue": t.venue,
+            "asset": t.asset,
+            "amount": plain(t.amount) if t.amount is not None else None,
+            "status": t.status.value,
+            "since": iso(t.updated_at),
+            "error": t.error,
+        }
+        for t in rows
+    ]
+    lines = [
+        f"transfer {t.id}: {t.status.value} {plain(t.amount or Decimal(0))} {t.asset} on "
+        f"{t.venue} since {age(given.now, t.updated_at)}"
+        for t in rows
+    ] or ["open transfers: none"]
+    attention = [f"transfer {t.id} is {t.status.value}: see bot reconcile" for t in rows]
+    return Section("open_transfers", data, lines, attention)
+
+
+def manual_section(given: StatusInput) -> Section:
+    rows = given.ledger.open_manual_instructions()
+    data = [
+        {
+            "venue": m.venue,
+            "asset": m.asset,
+            "from": m.from_account,
+            "to": m.to_account,
+            "amount": plain(m.amount),
+            "hedges": m.hedges,
+            "since": iso(m.first_seen),
+            "updated_at": iso(m.updated_at),
+        }
+        for m in rows
+    ]
+    lines = [
+        f"manual: move {plain(m.amount)} {m.asset} {m.from_account} -> {m.to_account} on "
+        f"{m.venue} by hand (since {age(given.now, m.first_seen)})"
+        for m in rows
+    ]
+    return Section("manual", data, lines, list(lines))
+
+
+def margins_section(given: StatusInput) -> Section:
+    """Each hedge's margin from its last snapshot (ratio, band, danger line, liquidation)."""
+    from bot.ledger.tables import BalanceSnapshot
+
+    danger = given.config.alerts.danger_margin_ratio
+    data: dict[str, Any] = {}
+    lines, attention = [], []
+    with given.ledger.engine.connect() as conn:
+        for name, hedge in sorted(given.config.hedges.items()):
+            position = conn.execute(
+                select(PositionSnapshot)
+                .where(PositionSnapshot.venue == hedge.venue, PositionSnapshot.symbol == hedge.perp)
+                .order_by(PositionSnapshot.id.desc())
+                .limit(1)
+            ).first()
+            if position is None:
+                data[name] = None
+                lines.append(f"hedge {name}: no snapshot yet")
+                continue
+            settle = hedge.perp.split(":")[-1]
+            wallet = conn.execute(
+                select(BalanceSnapshot).where(
+                    BalanceSnapshot.run_id == position.run_id,
+                    BalanceSnapshot.venue == hedge.venue,
+                    BalanceSnapshot.asset == settle,
+                    BalanceSnapshot.account != "spot",
+                )
+            ).first()
+            notional = abs(position.notional)
+            equity = wallet.balance + wallet.unrealized_pnl if wallet is not None else None
+            ratio = equity / notional if equity is not None and notional > 0 else None
+            data[name] = {
+                "venue": hedge.venue,
+                "read_at": iso(position.read_at),
+                "margin_ratio": plain(ratio.quantize(Decimal("0.000001"))) if ratio else None,
+                "band": [plain(hedge.band[0]), plain(hedge.band[1])],
+                "danger": plain(danger),
+                "liquidation_price": plain(position.liquidation_price)
+                if position.liquidation_price is not None
+                else None,
+                "mark_price": plain(position.mark_price) if position.mark_price else None,
+            }
+            shown = f"{ratio:.4f}" if ratio is not None else "n/a"
+            line = (
+                f"hedge {name}: margin ratio {shown} (band {plain(hedge.band[0])}-"
+                f"{plain(hedge.band[1])}, danger {plain(danger)}) read "
+                f"{age(given.now, position.read_at)}"
+            )
+            if position.liquidation_price is not None:
+                line += f"; liquidation {plain(position.liquidation_price)}"
+            lines.append(line)
+            if ratio is not None and ratio < danger:
+                attention.append(f"hedge {name}: margin ratio {shown} is under danger {danger}")
+    return Section("margins", data, lines, attention)
+
+
+def alerts_section(given: StatusInput) -> Section:
+    firing = given.ledger.firing_alerts()
+    data = [
+        {"key": a.key, "message": a.message, "since": iso(a.first_seen)} for a in firing.values()
+    ]
+    lines = [f"alert: {a.message} (since {age(given.now, a.first_seen)})" for a in firing.values()]
+    return Section("alerts", data, lines or ["alerts: none firing"], list(lines))
+
+
+def last_run_section(given: StatusInput) -> Section:
+    with given.ledger.engine.connect() as conn:
+        run = conn.execute(select(Run).order_by(Run.id.desc()).limit(1)).first()
+    if run is None:
+        return Section("last_run", None, ["last run: none"])
+    data = {"id": run.id, "command": run.command, "status": run.status, "at": iso(run.started_at)}
+    return Section(
+        "last_run",
+        data,
+        [f"last run: {run.id} ({run.command}) {run.status} {age(given.now, run.started_at)}"],
+    )
+
+
+SECTIONS: list[SectionFn] = [
+    runner_section,
+    jobs_section,
+    last_run_section,
+    transfers_section,
+    manual_section,
+    margins_section,
+    alerts_section,
+]
+
+
+def gather(config: Config, ledger: Ledger, now: datetime) -> list[Section]:
+    given = StatusInput(config, ledger, now)
+    return [section(given) for section in SECTIONS]
+
+
+def needs_attention(sections: list[Section]) -> list[str]:
+    return [line for section in sections for line in section.attention]
+
+
+def as_json(sections: list[Section], now: datetime) -> dict[str, Any]:
+    attention = needs_attention(sections)
+    return {
+        "at": iso(now),
+        "needs_attention": bool(attention),
+        "attention": attention,
+        **{section.name: section.data for section in sections},
+    }

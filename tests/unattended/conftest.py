@@ -1,0 +1,115 @@
+"""Fixtures for unattended operation: a loopback webhook that records what apprise posts
+(the `json://` alert target), configs for `bot run` against a paper exchange, a ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from bot.config import Config, parse_config
+from bot.ledger import Ledger
+from tests.integration.conftest import (  # noqa: F401  (fixtures)
+    ETH_HEDGE,
+    bot,
+    live_venue,
+    paper,
+    venue_env,
+    write_config,
+)
+
+
+class Hook:
+    """An aiohttp server on its own thread and loop; `posts` holds every JSON body posted."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.posts: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.port = 0
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._start())
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.text() or "{}")
+        with self._lock:
+            self.posts.append(body)
+        return web.json_response({"ok": True}, status=self.status)
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.port}/hook"
+
+    def messages(self) -> list[str]:
+        with self._lock:
+            return [str(post.get("message", "")) for post in self.posts]
+
+    def wait_for(self, predicate: Callable[[str], bool], *, polls: int = 600) -> str:
+        """The first message that satisfies `predicate`, waiting for it (poll count, not a
+        clock: a slow machine only makes it slower)."""
+        for _ in range(polls):
+            for message in self.messages():
+                if predicate(message):
+                    return message
+            time.sleep(0.1)
+        raise AssertionError(f"no such alert among {self.messages()}")
+
+    def __enter__(self) -> Hook:
+        self._thread.start()
+        self._ready.wait()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        async def stop() -> None:
+            await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    with Hook() as running:
+        yield running
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    opened = Ledger.open(f"sqlite:///{tmp_path}/data/ledger.sqlite")
+    yield opened
+    opened.close()
+
+
+def make_config(tmp_path: Path, venues: dict[str, Any], **extra: Any) -> Config:
+    raw = {
+        "ledger": {"url": "sqlite:///data/ledger.sqlite"},
+        "transfers": {"safety": "0.99", "min_amount": "10", "max_amount": None},
+        "venues": venues,
+        "hedges": {"eth": ETH_HEDGE},
+        **extra,
+    }
+    return parse_config(raw, base_dir=tmp_path)

@@ -1,0 +1,148 @@
+"""Alert conditions are pure: what a job saw in, the keys checked and firing out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+from pathlib import Path
+
+from bot.alerts.conditions import (
+    Facts,
+    OpenTransfer,
+    evaluate,
+    margin_danger,
+    spot_cannot_cover,
+    transfers_open,
+    venue_unreachable,
+)
+from bot.config import parse_config
+from bot.errors import ErrorKind, VenueError
+from bot.guard import HedgeMargin, endangered
+from bot.model import Plan, PlannedTransfer, Rule, TransferStatus
+
+NOW = datetime(2026, 12, 3, 12, tzinfo=UTC)
+CONFIG = parse_config(
+    {
+        "venues": {"p": {"exchange": "binance", "paper": True}},
+        "hedges": {
+            "eth": {
+                "venue": "p",
+                "spot": "ETH/USDT",
+                "perp": "ETH/USDT:USDT",
+                "target_margin_ratio": "0.5",
+                "band": ["0.4", "0.6"],
+            }
+        },
+        "alerts": {"danger_margin_ratio": "0.25", "unknown_after": "10m"},
+    },
+    base_dir=Path("."),
+)
+
+
+def margin(equity: str, notional: str = "15000") -> HedgeMargin:
+    return HedgeMargin(
+        hedge="eth",
+        venue="p",
+        asset="USDT",
+        equity=D(equity),
+        notional=D(notional),
+        lower=D("0.4"),
+        upper=D("0.6"),
+        mark_price=D("3700"),
+        liquidation_price=D("4100"),
+    )
+
+
+def test_margin_under_danger_fires_with_liquidation_price_and_distance() -> None:
+    found = margin_danger(Facts(kind="guard", now=NOW, margins={"eth": margin("3000")}), CONFIG)
+    assert found.checked == {"margin:eth"}
+    message = found.firing["margin:eth"]
+    assert "margin ratio 0.2000" in message and "danger line 0.25" in message
+    assert "liquidation price 4100" in message and "10.81% from mark 3700" in message
+    assert endangered({"eth": margin("3000")}, D("0.25"))
+
+
+def test_margin_above_danger_is_checked_and_quiet() -> None:
+    found = margin_danger(Facts(kind="guard", now=NOW, margins={"eth": margin("7500")}), CONFIG)
+    assert found.checked == {"margin:eth"} and not found.firing
+
+
+def test_a_job_that_read_nothing_checks_no_margin() -> None:
+    assert margin_danger(Facts(kind="reconcile", now=NOW), CONFIG).checked == frozenset()
+
+
+def test_venue_unreachable_fires_per_venue_and_checks_every_venue_tried() -> None:
+    error = VenueError(ErrorKind.TRANSIENT, "p", "connection refused")
+    found = venue_unreachable(
+        Facts(kind="snapshot", now=NOW, venues_tried=["p", "q"], venue_errors={"p": error}),
+        CONFIG,
+    )
+    assert found.checked == {"venue:p", "venue:q"} and list(found.firing) == ["venue:p"]
+
+
+def open_row(status: TransferStatus, age: timedelta, error: str | None = None) -> OpenTransfer:
+    return OpenTransfer(
+        id=7,
+        venue="p",
+        asset="USDT",
+        amount=D("100"),
+        status=status,
+        updated_at=NOW - age,
+        error=error,
+    )
+
+
+def test_unknown_alerts_only_after_unknown_after() -> None:
+    young = Facts(
+        kind="reconcile",
+        now=NOW,
+        open_transfers=[open_row(TransferStatus.UNKNOWN, timedelta(minutes=9))],
+    )
+    old = Facts(
+        kind="reconcile",
+        now=NOW,
+        open_transfers=[open_row(TransferStatus.UNKNOWN, timedelta(minutes=10))],
+    )
+    assert not transfers_open(young, CONFIG).firing
+    assert "has been unknown since" in transfers_open(old, CONFIG).firing["transfer:7"]
+
+
+def test_ambiguous_alerts_at_once_with_the_assign_command() -> None:
+    text = "transfer 7: ambiguous: p transfers 1, 2 each match it; bot reconcile --assign 7 TRAN_ID"
+    facts = Facts(
+        kind="reconcile",
+        now=NOW,
+        open_transfers=[open_row(TransferStatus.UNKNOWN, timedelta(0), text)],
+    )
+    assert "bot reconcile --assign 7" in transfers_open(facts, CONFIG).firing["transfer:7"]
+
+
+def test_spot_that_cannot_cover_the_top_up_alerts() -> None:
+    partial = PlannedTransfer(
+        venue="p",
+        hedges=("eth",),
+        asset="USDT",
+        from_account="spot",
+        to_account="linear",
+        amount=D("100"),
+        rule=Rule.TOP_UP,
+        reason="",
+        figures={"needed": D("1500")},
+    )
+    low = {"eth": margin("5000")}  # 0.333: under the band, over the danger line
+    none = spot_cannot_cover(Facts(kind="rebalance", now=NOW, margins=low, plan=Plan()), CONFIG)
+    some = spot_cannot_cover(
+        Facts(kind="rebalance", now=NOW, margins=low, plan=Plan(transfers=(partial,))), CONFIG
+    )
+    assert "spot has no USDT" in none.firing["spot-short:eth"]
+    assert "spot can cover only 100 of the 1500 USDT" in some.firing["spot-short:eth"]
+    full = PlannedTransfer(**{**partial.__dict__, "amount": D("1500")})
+    covered = Facts(kind="rebalance", now=NOW, margins=low, plan=Plan(transfers=(full,)))
+    assert not spot_cannot_cover(covered, CONFIG).firing
+
+
+def test_a_crashed_job_fires_and_its_next_success_clears() -> None:
+    crashed = evaluate(Facts(kind="snapshot", now=NOW, error="boom"), CONFIG)
+    fine = evaluate(Facts(kind="snapshot", now=NOW), CONFIG)
+    assert crashed.firing == {"job:snapshot": "job snapshot crashed: boom"}
+    assert "job:snapshot" in fine.checked and not fine.firing
