@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.aio import gather_each
 from bot.amount_tag import tag_to_subtract, tags_on
 from bot.config import TransfersConfig
-from bot.errors import UnrecordedTransfer
+from bot.errors import DryRunRefusal, ErrorKind, UnrecordedTransfer, VenueError
 from bot.failpoints import (
     AFTER_INTENT_COMMIT,
     AFTER_OUTCOME_COMMIT,
@@ -54,8 +54,6 @@ from bot.model import PlannedTransfer, TransferStatus
 from bot.money import ZERO, plain, round_down
 from bot.retry import RetryPolicy, Timing
 from bot.venues.base import Venue
-from bot.venues.clients import DryRunRefused
-from bot.venues.errors import ErrorKind, VenueError
 
 log = logging.getLogger(__name__)
 
@@ -342,7 +340,7 @@ class Executor:
                 receipt = await venue.transfer(
                     item.asset, amount, item.from_account, item.to_account, intent.client_id
                 )
-            except DryRunRefused:
+            except DryRunRefusal:  # the dry-run transport refused the send (clients.DryRunRefused)
                 dry = self._ledger.record_attempt(
                     intent.id,
                     amount=amount,
