@@ -1,11 +1,13 @@
-"""Carrying out a plan: fresh read, sizing, intent, transfer, outcome, one venue at a time each.
+"""Carrying out a plan: intent, fresh read, sizing, transfer, outcome, one venue at a time each.
 
-For every planned transfer the source wallet is read again right before the call (a balance
-read a moment ago may no longer be transferable), sized at `safety` of it and rounded down,
-the intent committed (less its amount tag where the venue takes no client id, `amount_tag`),
-and only then `transfer()` called (invariant 1); each attempt records the venue's clock
-offset, so that reconciliation can compare the venue's timestamps with ours. What happens next
-depends on the classified answer:
+For every planned transfer the intent (the plan line) is committed first and the venue's clock
+measured; then the source wallet is read again (a balance read a moment ago may no longer be
+transferable), sized at `safety` of it and rounded down, the sized amount (less its amount tag
+where the venue takes no client id, `amount_tag`) made durable in one small write on the
+pending row, and `transfer()` called at once (invariant 1: never without a committed row;
+invariant 4: nothing slow between the fresh read and the send). Each attempt records the
+venue's clock offset, so that reconciliation can compare the venue's timestamps with ours.
+What happens next depends on the classified answer:
 
 - confirmed: recorded with the venue's transfer id; if another ledger row already holds that id
   (a venue that numbers its transfers again from the start), recorded `unknown` with a message
@@ -33,7 +35,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import Enum
-from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -248,88 +249,78 @@ class Executor:
             return [manual], None
         records: list[TransferRecord] = []
         replaces: int | None = None
+        error: VenueError | None = None
         for _ in range(self._rules.shrink_attempts + 1):
-            try:
-                transferable = await venue.read_transferable(item.from_account, item.asset)
-            except VenueError as exc:
-                records.append(
-                    self._record_final(
-                        run_id,
-                        item,
-                        TransferStatus.FAILED,
-                        amount=None,
-                        inputs={},
-                        error=f"could not read the transferable amount: {exc}",
-                        replaces_id=replaces,
-                    )
-                )
-                return records, exc
-            step = venue.transfer_step(item.asset)
-            sizing = size_transfer(
-                planned=item.amount,
-                transferable=transferable,
-                safety=self._rules.safety,
-                step=step,
-                min_amount=self._rules.min_for(item.asset),
-                max_amount=self._rules.max_for(item.asset),
-                asset=item.asset,
-            )
-            inputs = {
-                "transferable": transferable,
-                "safety": self._rules.safety,
-                "step": step,
-                "read_at": self._clock(),
-            }
-            if sizing.skip_reason is not None:
-                records.append(
-                    self._record_final(
-                        run_id,
-                        item,
-                        TransferStatus.SKIPPED,
-                        amount=sizing.amount,
-                        inputs=inputs,
-                        reason_suffix=f"skipped: {sizing.skip_reason}",
-                        replaces_id=replaces,
-                    )
-                )
-                return records, None
-            record, error = await self._send(run_id, item, venue, sizing.amount, inputs, replaces)
+            record, error = await self._attempt_intent(run_id, item, venue, replaces)
             records.append(record)
             if error is None or error.kind is not ErrorKind.INSUFFICIENT:
                 return records, error
             replaces = record.id  # a definite refusal: read again and try a smaller new intent
         return records, error
 
-    async def _send(
-        self,
-        run_id: int,
-        item: PlannedTransfer,
-        venue: Venue,
-        amount: Decimal,
-        inputs: Mapping[str, Any],
-        replaces: int | None,
+    async def _attempt_intent(
+        self, run_id: int, item: PlannedTransfer, venue: Venue, replaces: int | None
     ) -> tuple[TransferRecord, VenueError | None]:
+        """One intent: committed with the plan first, then the clock measured, then the fresh
+        read, the sizing and its one small write, and at once the send (invariant 4: nothing
+        slow follows the fresh read; the intent commit and the clock are before it)."""
         failpoint(BEFORE_INTENT)
+        intent = self._ledger.record_intent(
+            run_id,
+            item,
+            amount=item.amount,  # the plan's amount until the fresh read sizes it
+            inputs={},
+            dry_run=self._dry_run,
+            replaces_id=replaces,
+        )
+        offset = await self._clock_offset(venue)
+        try:
+            transferable = await venue.read_transferable(item.from_account, item.asset)
+        except VenueError as exc:
+            failed = self._ledger.record_outcome(
+                intent.id,
+                TransferStatus.FAILED,
+                error=f"could not read the transferable amount: {exc}",
+            )
+            return failed, exc
         step = venue.transfer_step(item.asset)
+        sizing = size_transfer(
+            planned=item.amount,
+            transferable=transferable,
+            safety=self._rules.safety,
+            step=step,
+            min_amount=self._rules.min_for(item.asset),
+            max_amount=self._rules.max_for(item.asset),
+            asset=item.asset,
+        )
+        inputs = {
+            "transferable": transferable,
+            "safety": self._rules.safety,
+            "step": step,
+            "read_at": self._clock(),
+        }
+        if sizing.skip_reason is not None:
+            skipped = self._ledger.record_sizing(
+                intent.id, amount=sizing.amount, inputs=inputs, skipped=sizing.skip_reason
+            )
+            return skipped, None
         tag = None
         if tags_on(self._rules.amount_tag, has_client_ids=venue.client_ids is not None, step=step):
 
             def tag(intent_id: int) -> Decimal:
-                return tag_to_subtract(amount, intent_id, step)
+                return tag_to_subtract(sizing.amount, intent_id, step)
 
-        intent = self._ledger.record_intent(
-            run_id,
-            item,
-            amount=amount,
-            inputs=inputs,
-            dry_run=self._dry_run,
-            replaces_id=replaces,
-            tag=tag,
-        )
+        sized = self._ledger.record_sizing(intent.id, amount=sizing.amount, inputs=inputs, tag=tag)
+        return await self._send(item, venue, sized, offset)
+
+    async def _send(
+        self, item: PlannedTransfer, venue: Venue, intent: TransferRecord, offset: int | None
+    ) -> tuple[TransferRecord, VenueError | None]:
+        """Call `transfer()` for a committed, sized intent, with its retries, and record each
+        attempt and the outcome."""
         assert intent.amount is not None
         amount = intent.amount  # what is sent: the sized amount less its tag
         failpoint(AFTER_INTENT_COMMIT)
-        offset = await self._clock_offset(venue)
         started_monotonic = self._timing.monotonic()
         resynced = False
         attempt = 0

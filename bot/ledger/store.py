@@ -295,6 +295,32 @@ class Ledger:
             journal.append(session, row, now)
             return TransferRecord.of(row, attempts=0)
 
+    def record_sizing(
+        self,
+        transfer_id: int,
+        *,
+        amount: Decimal,
+        inputs: Mapping[str, Any],
+        tag: Callable[[int], Decimal] | None = None,
+        skipped: str | None = None,
+    ) -> TransferRecord:
+        """The amount sized from the fresh read, on a pending intent committed before that read
+        (`executor`): one small write, the only thing between the fresh read and the send.
+        `tag` as in `record_intent`. With `skipped` (why), the intent ends `skipped` instead,
+        its reason extended with why: nothing is sent."""
+        now = self._clock()
+        with self._transaction() as session:
+            row = session.get_one(Transfer, transfer_id)
+            row.amount_tag = tag(row.id) if tag is not None and skipped is None else None
+            row.amount = amount - row.amount_tag if row.amount_tag is not None else amount
+            row.inputs = journal.canonical_json(dict(inputs))
+            row.updated_at = now
+            if skipped is not None:
+                row.reason = f"{row.reason}; skipped: {skipped}"
+                row.status = TransferStatus.SKIPPED.value
+            journal.append(session, row, now)
+            return TransferRecord.of(row, attempts=0)
+
     def record_attempt(
         self,
         transfer_id: int,
