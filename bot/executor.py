@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -265,13 +266,27 @@ class Executor:
         read, the sizing and its one small write, and at once the send (invariant 4: nothing
         slow follows the fresh read; the intent commit and the clock are before it)."""
         failpoint(BEFORE_INTENT)
+        step = venue.transfer_step(item.asset)
+        tagging = tags_on(
+            self._rules.amount_tag, has_client_ids=venue.client_ids is not None, step=step
+        )
+
+        def tag_of(amount: Decimal) -> Callable[[int], Decimal] | None:
+            if not tagging:
+                return None
+            return lambda intent_id: tag_to_subtract(amount, intent_id, step)
+
+        # The plan's amount, rounded and tagged, until the fresh read says otherwise: when the
+        # read leaves it unchanged (the usual case), no write at all follows the read.
+        planned = round_down(item.amount, step)
         intent = self._ledger.record_intent(
             run_id,
             item,
-            amount=item.amount,  # the plan's amount until the fresh read sizes it
+            amount=planned,
             inputs={},
             dry_run=self._dry_run,
             replaces_id=replaces,
+            tag=tag_of(planned),
         )
         offset = await self._clock_offset(venue)
         try:
@@ -283,7 +298,6 @@ class Executor:
                 error=f"could not read the transferable amount: {exc}",
             )
             return failed, exc
-        step = venue.transfer_step(item.asset)
         sizing = size_transfer(
             planned=item.amount,
             transferable=transferable,
@@ -304,20 +318,24 @@ class Executor:
                 intent.id, amount=sizing.amount, inputs=inputs, skipped=sizing.skip_reason
             )
             return skipped, None
-        tag = None
-        if tags_on(self._rules.amount_tag, has_client_ids=venue.client_ids is not None, step=step):
-
-            def tag(intent_id: int) -> Decimal:
-                return tag_to_subtract(sizing.amount, intent_id, step)
-
-        sized = self._ledger.record_sizing(intent.id, amount=sizing.amount, inputs=inputs, tag=tag)
-        return await self._send(item, venue, sized, offset)
+        if sizing.amount == planned:  # already durable as committed: the inputs go with the attempt
+            return await self._send(item, venue, intent, offset, inputs)
+        sized = self._ledger.record_sizing(
+            intent.id, amount=sizing.amount, inputs=inputs, tag=tag_of(sizing.amount)
+        )
+        return await self._send(item, venue, sized, offset, None)
 
     async def _send(
-        self, item: PlannedTransfer, venue: Venue, intent: TransferRecord, offset: int | None
+        self,
+        item: PlannedTransfer,
+        venue: Venue,
+        intent: TransferRecord,
+        offset: int | None,
+        inputs: Mapping[str, Any] | None,
     ) -> tuple[TransferRecord, VenueError | None]:
         """Call `transfer()` for a committed, sized intent, with its retries, and record each
-        attempt and the outcome."""
+        attempt and the outcome; `inputs`, the fresh read not yet recorded, go with the first
+        attempt's record."""
         assert intent.amount is not None
         amount = intent.amount  # what is sent: the sized amount less its tag
         failpoint(AFTER_INTENT_COMMIT)
@@ -334,6 +352,7 @@ class Executor:
             except DryRunRefusal:  # the dry-run transport refused the send (clients.DryRunRefused)
                 dry = self._ledger.record_attempt(
                     intent.id,
+                    inputs=inputs,
                     amount=amount,
                     outcome="dry_run",
                     started_at=started,
@@ -352,6 +371,7 @@ class Executor:
                 with recording_after_call(intent.id):
                     record = self._ledger.record_attempt(
                         intent.id,
+                        inputs=inputs,
                         amount=amount,
                         outcome=exc.kind.value,
                         started_at=started,
@@ -360,6 +380,7 @@ class Executor:
                         status=final,
                         venue_clock_offset_ms=offset,
                     )
+                inputs = None  # recorded with this attempt
                 if final is not None:
                     return record, exc
                 if step_next is Step.RESYNC_CLOCK:
@@ -381,6 +402,7 @@ class Executor:
             with recording_after_call(intent.id):
                 confirmed = self._ledger.record_attempt(
                     intent.id,
+                    inputs=inputs,
                     amount=amount,
                     outcome="confirmed",
                     started_at=started,

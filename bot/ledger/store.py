@@ -333,15 +333,21 @@ class Ledger:
         exchange_id: str | None = None,
         status: TransferStatus | None = None,
         venue_clock_offset_ms: int | None = None,
+        inputs: Mapping[str, Any] | None = None,
     ) -> TransferRecord:
         """Record one call to the venue; with `status`, the transfer's outcome is written in the
-        same transaction (one commit, so an attempt never exists without its outcome).
+        same transaction (one commit, so an attempt never exists without its outcome). With
+        `inputs`, the fresh read the amount was sized from is written to the transfer in it too
+        (the executor's send path when sizing left the committed amount unchanged).
 
         The attempt keeps the exchange id the venue gave even when the transfer cannot take it
         (another row holds it): then the transfer is left unknown, see `_write_outcome`."""
         now = self._clock()
         with self._transaction() as session:
             row = session.get_one(Transfer, transfer_id)
+            if inputs is not None:
+                row.inputs = journal.canonical_json(dict(inputs))
+                row.updated_at = now
             held = None
             if status is not None:
                 held = _write_outcome(
@@ -364,7 +370,7 @@ class Ledger:
             )
             session.add(attempt)
             journal.append(session, attempt, now)
-            if status is not None:
+            if status is not None or inputs is not None:
                 journal.append(session, row, now)
             return TransferRecord.of(row, attempts=attempt.number)
 
