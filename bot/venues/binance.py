@@ -144,6 +144,13 @@ class BinanceVenue(CcxtVenue):
     def rate_limiter(cls, client: ccxt_async.Exchange) -> Limiter:
         return UsageLimiter(BINANCE_LIMITS)
 
+    @classmethod
+    def reads_over_websocket(cls, hedges: Mapping[str, HedgeConfig]) -> bool:
+        """Only the COIN-M balance is read over the WebSocket API: a venue whose hedges are all
+        USD-M opens no socket and never imports ccxt.pro. A venue without hedges (reconcile,
+        `bot balances` of every venue) keeps it, as its capabilities say it has one."""
+        return not hedges or any(family_of(h.perp) != LINEAR for h in hedges.values())
+
     async def connect(self) -> None:
         await super().connect()
         if self.ws_client is not None:

@@ -96,6 +96,11 @@ class CcxtVenue(Venue):
         return {}
 
     @classmethod
+    def reads_over_websocket(cls, hedges: Mapping[str, HedgeConfig]) -> bool:
+        """Whether these hedges need the venue's WebSocket client (and so ccxt.pro) at all."""
+        return False
+
+    @classmethod
     def rate_limiter(cls, client: ccxt_async.Exchange) -> Limiter:
         """The client's limiter: ccxt's published request interval, a cycle's burst at once."""
         return BurstLimiter(float(client.rateLimit or 0) / 1000)

@@ -105,8 +105,10 @@ async def build_venue(
         name, venue_config, credentials, dry_run=dry_run, rewrite_api_urls=rewrite, options=options
     )
     client.bot_limiter = cls.rate_limiter(client) if not client.enableRateLimit else None
-    ws_client = build_ws_client(
-        name, venue_config, credentials, dry_run=dry_run, rewrite_api_urls=rewrite
+    ws_client = (
+        build_ws_client(name, venue_config, credentials, dry_run=dry_run, rewrite_api_urls=rewrite)
+        if cls.reads_over_websocket(hedges)
+        else None
     )
     venue: Venue = cls(
         name,

@@ -42,3 +42,10 @@ def test_ledger_list_imports_no_exchange_client(tmp_path: Path) -> None:
     assert modules["sqlalchemy"], "the ledger was not opened"
     assert not modules["ccxt"]
     assert not modules["aiohttp"]
+
+
+def test_a_linear_only_dry_run_on_paper_does_not_import_ccxt_pro(tmp_path: Path) -> None:
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")  # one USD-M hedge on paper
+    modules = loaded("rebalance", "--dry-run", cwd=tmp_path)
+    assert modules["ccxt"], "the cycle did not run"
+    assert not modules["ccxt.pro"]
