@@ -21,7 +21,7 @@ from pathlib import Path
 import ccxt
 import sqlalchemy
 
-from bench import cold_start, cycle_latency, ledger_rows, memory
+from bench import cold_start, cycle_latency, ledger_rows, memory, volatility
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 Row = tuple[str, str, str]
@@ -36,11 +36,14 @@ async def _async_rows(args: argparse.Namespace, workdir: Path) -> list[Row]:
     rows: list[Row] = []
     figures = await cycle_latency.measure(counts, args.latency, cycles, workdir / "cycles")
     rows += figures.rows()
-    rows.append(
-        (
-            "4. under volatility (1,000 transfers, mark moving between read and send)",
-            "not measured: see bench/results.md",
-            "first-attempt success, final success, attempts, time to land vs seed",
+    rounds = 2 if args.quick else args.volatility_rounds
+    rows += volatility.rows(
+        await volatility.measure(
+            rounds,
+            1 if args.quick else max(1, rounds // 10),
+            args.latency,
+            args.drift,
+            workdir / "volatility",
         )
     )
     rss_cycles = 20 if args.quick else args.rss_cycles
@@ -114,6 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: every row in seconds")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per request")
+    parser.add_argument("--drift", type=float, default=0.01, help="row 4: mark move per second")
+    parser.add_argument("--volatility-rounds", type=int, default=1000, help="row 4's transfers")
     parser.add_argument("--rss-cycles", type=int, default=10_000, help="row 7's cycles")
     parser.add_argument("--results", type=Path, default=None, help="write the results here")
     args = parser.parse_args(argv)
