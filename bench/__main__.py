@@ -36,7 +36,7 @@ async def _async_rows(args: argparse.Namespace, workdir: Path) -> list[Row]:
     rows: list[Row] = []
     figures = await cycle_latency.measure(counts, args.latency, cycles, workdir / "cycles")
     rows += figures.rows()
-    rounds = 2 if args.quick else args.volatility_rounds
+    rounds = 1 if args.quick else args.volatility_rounds
     rows += volatility.rows(
         await volatility.measure(
             rounds,
@@ -46,9 +46,9 @@ async def _async_rows(args: argparse.Namespace, workdir: Path) -> list[Row]:
             workdir / "volatility",
         )
     )
-    rss_cycles = 20 if args.quick else args.rss_cycles
+    rss_cycles = 5 if args.quick else args.rss_cycles
     rows += memory.rows(await memory.measure(rss_cycles, workdir / "memory"))
-    transfers = 10 if args.quick else 1000
+    transfers = 5 if args.quick else 1000
     report = await run_campaign(transfers=transfers, seed=1, workdir=workdir / "campaign")
     agreement = report.agreement
     rows.append(
@@ -75,9 +75,13 @@ def run(args: argparse.Namespace) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
         rows = asyncio.run(_async_rows(args, workdir))
-        rows += cold_start.rows(cold_start.measure(workdir / "cold", 1 if args.quick else 5))
+        rows += cold_start.rows(
+            cold_start.measure(workdir / "cold", 1 if args.quick else 5, quick=args.quick)
+        )
         rows += ledger_rows.rows(
-            ledger_rows.measure(workdir / "ledger", 500 if args.quick else 100_000)
+            ledger_rows.measure(
+                workdir / "ledger", 200 if args.quick else 100_000, quick=args.quick
+            )
         )
     return sorted(rows, key=lambda row: int(row[0].split(".")[0]))
 
