@@ -356,14 +356,14 @@ def transport_class(cls: type[ccxt_async.Exchange], dry_run: bool) -> type[ccxt_
             if limiter is None:
                 return await base.fetch(self, url, method, headers, body)
             cost = _COST.get()
-            await limiter.before(url, cost, is_read=_is_rest_read(self, method))
+            await limiter.before(method, url, cost, is_read=_is_rest_read(self, method))
             answer: list[Any] = []
             token = _HEADERS.set(answer)
             try:
                 return await base.fetch(self, url, method, headers, body)
             finally:
                 _HEADERS.reset(token)
-                limiter.after(url, cost, answer[0] if answer else None)
+                limiter.after(method, url, cost, answer[0] if answer else None)
 
     async def fetch2(
         self: Any, path: str, api: Any = "public", method: str = "GET", *args: Any, **kwargs: Any

@@ -35,7 +35,8 @@ Sleep = Callable[[float], Awaitable[None]]
 @dataclass(frozen=True)
 class Bucket:
     """One published limit: requests whose URL path starts with `prefix` count against it,
-    the venue reports its use in `header`; `per_endpoint` buckets count each path apart."""
+    the venue reports its use in `header`; `per_endpoint` buckets count each method and path
+    apart (Binance's POST /sapi/v1/asset/transfer is UID-limited, its GET IP-limited)."""
 
     prefix: str
     limit: int
@@ -73,11 +74,12 @@ class UsageLimiter:
         self._use: dict[tuple[str, str], _Use] = {}
         self.waited_seconds = 0.0  # total, for the benchmark and tests
 
-    def _key(self, url: str) -> tuple[tuple[str, str], Bucket] | None:
+    def _key(self, method: str, url: str) -> tuple[tuple[str, str], Bucket] | None:
         path = urlsplit(url).path or "/"
         for bucket in self._buckets:
             if path.startswith(bucket.prefix):
-                return (bucket.prefix, path if bucket.per_endpoint else ""), bucket
+                endpoint = f"{method.upper()} {path}" if bucket.per_endpoint else ""
+                return (bucket.prefix, endpoint), bucket
         return None
 
     def _current(self, key: tuple[str, str], bucket: Bucket) -> _Use:
@@ -87,9 +89,9 @@ class UsageLimiter:
             use.window, use.used = window, 0
         return use
 
-    def delay(self, url: str, cost: float) -> float:
+    def delay(self, method: str, url: str, cost: float) -> float:
         """Seconds a read of `url` costing `cost` should wait now (0 almost always)."""
-        found = self._key(url)
+        found = self._key(method, url)
         if found is None:
             return 0.0
         use = self._current(*found)
@@ -97,21 +99,21 @@ class UsageLimiter:
             return 0.0
         return (use.window + 1) * self._window - self._clock()
 
-    async def before(self, url: str, cost: float, *, is_read: bool) -> None:
+    async def before(self, method: str, url: str, cost: float, *, is_read: bool) -> None:
         """Called before a request leaves; only a read may wait."""
-        found = self._key(url)
+        found = self._key(method, url)
         if found is None:
             return
         if is_read:
-            wait = self.delay(url, cost)
+            wait = self.delay(method, url, cost)
             if wait > 0:
                 self.waited_seconds += wait
                 await self._sleep(wait)
         self._current(*found).in_flight += int(cost)
 
-    def after(self, url: str, cost: float, headers: Mapping[str, str] | None) -> None:
+    def after(self, method: str, url: str, cost: float, headers: Mapping[str, str] | None) -> None:
         """Called with each answer's headers (or None when no answer came back)."""
-        found = self._key(url)
+        found = self._key(method, url)
         if found is None:
             return
         key, bucket = found
@@ -163,7 +165,7 @@ class BurstLimiter:
             self._tokens = float(self._capacity)
         self._at = now
 
-    async def before(self, url: str, cost: float, *, is_read: bool) -> None:
+    async def before(self, method: str, url: str, cost: float, *, is_read: bool) -> None:
         self._refill()
         if is_read and self._tokens < 1:
             wait = (1 - self._tokens) * self._interval
@@ -172,7 +174,7 @@ class BurstLimiter:
             self._refill()
         self._tokens -= 1  # a send may take the bucket below zero: later reads pay for it
 
-    def after(self, url: str, cost: float, headers: Mapping[str, str] | None) -> None:
+    def after(self, method: str, url: str, cost: float, headers: Mapping[str, str] | None) -> None:
         return None
 
 
