@@ -16,13 +16,11 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
+from bot.config_file import CONFIG_ENV, DEFAULT_CONFIG, config_path
 from bot.errors import ConfigError
 
-DEFAULT_CONFIG = Path("config.yaml")
-CONFIG_ENV = "BOT_CONFIG"
+__all__ = ["CONFIG_ENV", "DEFAULT_CONFIG", "config_path"]  # re-exported: their home is config_file
 
 # ccxt constructor keys that carry credentials: they belong in the environment, not in config.
 _SECRET_CCXT_KEYS = frozenset(
@@ -65,6 +63,10 @@ class LedgerConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _no_password_in_config(cls, value: str) -> str:
+        # SQLAlchemy's own URL parser, imported here: `bot.config` loads without SQLAlchemy
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
         try:
             password = make_url(value).password
         except ArgumentError:
@@ -523,14 +525,6 @@ def resolve_sqlite_url(url: str, base_dir: Path) -> str:
     if not path.is_absolute():
         path = (base_dir / path).resolve()
     return prefix + str(path)
-
-
-def config_path(explicit: str | os.PathLike[str] | None) -> Path:
-    """The config file to use: the --config option, else $BOT_CONFIG, else ./config.yaml."""
-    if explicit:
-        return Path(explicit)
-    from_env = os.environ.get(CONFIG_ENV)
-    return Path(from_env) if from_env else DEFAULT_CONFIG
 
 
 def load_config(path: Path, *, from_env: bool = False) -> Config:

@@ -7,8 +7,8 @@ the run row, and nothing else.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -28,7 +28,8 @@ from bot.policy.isolated import is_refusal
 from bot.reconcile import Reconciler, ReconcileReport
 from bot.redact import redact
 from bot.retry import RetryPolicy, Timing
-from bot.venues.session import open_venues, read_state
+from bot.venues.base import Venue
+from bot.venues.session import OpenVenues, open_venues, read_state
 
 NOT_DONE = (TransferStatus.FAILED, TransferStatus.UNKNOWN)
 
@@ -89,13 +90,48 @@ def venue_locks(config: Config, ledger: Ledger, venues: list[str], command: str)
             yield
 
 
-async def inspect(config: Config) -> tuple[State, Plan, dict[str, Exception]]:
+@asynccontextmanager
+async def venues_for(
+    config: Config,
+    pool: OpenVenues | None,
+    names: list[str],
+    *,
+    dry_run: bool,
+    timing: Timing | None = None,
+    failures: dict[str, Exception] | None = None,
+    sends: bool = False,
+) -> AsyncIterator[dict[str, Venue]]:
+    """The venues a use case acts on: the long-lived pool's (`bot run`), left open; or, for a
+    one-shot command, opened now and closed at the end. Reads (`sends=False`) take any pool;
+    a cycle that may send takes only a pool of its own kind, live or dry-run."""
+    if pool is None:
+        async with open_venues(
+            config, dry_run=dry_run, names=names, timing=timing, failures=failures
+        ) as venues:
+            yield venues
+        return
+    if sends and pool.dry_run != dry_run:  # a dry run must never get live clients
+        raise ValueError(
+            f"a {'dry-run' if pool.dry_run else 'live'} pool of venues was given "
+            f"to a {'dry-run' if dry_run else 'live'} cycle; open one of its kind"
+        )
+    venues, failed = await pool.ready(names)
+    if failed and failures is None:
+        raise next(iter(failed.values()))
+    if failures is not None:
+        failures.update(failed)
+    yield venues
+
+
+async def inspect(
+    config: Config, *, venues: OpenVenues | None = None
+) -> tuple[State, Plan, dict[str, Exception]]:
     """Read and plan without recording or moving anything (`bot plan`, `bot balances`); a
     venue that cannot be read is returned with its error, and the others are shown."""
     failures: dict[str, Exception] = {}
     names = hedged_venues(config)
-    async with open_venues(config, dry_run=True, names=names, failures=failures) as venues:
-        state = await read_state(venues, failures)
+    async with venues_for(config, venues, names, dry_run=True, failures=failures) as opened:
+        state = await read_state(opened, failures)
     return state, plan_transfers(state, _hedges_of(config, state)), failures
 
 
@@ -105,14 +141,20 @@ def _hedges_of(config: Config, state: State) -> dict[str, HedgeConfig]:
 
 
 async def reconcile(
-    config: Config, ledger: Ledger, *, timing: Timing | None = None, clock: Clock = utc_now
+    config: Config,
+    ledger: Ledger,
+    *,
+    timing: Timing | None = None,
+    clock: Clock = utc_now,
+    venues: OpenVenues | None = None,
 ) -> ReconcileReport:
-    """Settle every open transfer of every configured venue (`bot reconcile`)."""
+    """Settle every open transfer of every configured venue (`bot reconcile`); with `venues`,
+    on that long-lived pool's clients."""
     names = sorted(config.venues)
     with venue_locks(config, ledger, names, "reconcile"):
         # A dry-run client: reconciliation only reads, and cannot send even by mistake.
-        async with open_venues(config, dry_run=True, names=names, timing=timing) as venues:
-            return await _reconciler(config, ledger, venues, clock).reconcile()
+        async with venues_for(config, venues, names, dry_run=True, timing=timing) as opened:
+            return await _reconciler(config, ledger, opened, clock).reconcile()
 
 
 async def rebalance(
@@ -123,13 +165,17 @@ async def rebalance(
     command: str = "rebalance",
     timing: Timing | None = None,
     clock: Clock = utc_now,
+    venues: OpenVenues | None = None,
 ) -> CycleResult:
-    """Run one full cycle and record it; a dry run records everything and moves nothing."""
+    """Run one full cycle and record it; a dry run records everything and moves nothing.
+
+    `venues`: a long-lived `session.OpenVenues` (`bot run`) whose clients and markets are
+    reused; without it the venues are opened for this cycle and closed after it."""
     names = hedged_venues(config)
     with venue_locks(config, ledger, names, command):
         run_id = ledger.start_run(command, dry_run=dry_run, config_digest=config_digest(config))
         try:
-            result = await _cycle(config, ledger, run_id, names, dry_run, timing, clock)
+            result = await _cycle(config, ledger, run_id, names, dry_run, timing, clock, venues)
         except BaseException as exc:
             with suppress(SQLAlchemyError):  # the ledger may be what failed
                 ledger.finish_run(run_id, "error", redact(str(exc)) or type(exc).__name__)
@@ -154,10 +200,11 @@ async def _cycle(
     dry_run: bool,
     timing: Timing | None,
     clock: Clock,
+    pool: OpenVenues | None,
 ) -> CycleResult:
     failures: dict[str, Exception] = {}
-    async with open_venues(
-        config, dry_run=dry_run, names=names, timing=timing, failures=failures
+    async with venues_for(
+        config, pool, names, dry_run=dry_run, timing=timing, failures=failures, sends=True
     ) as venues:
         # Settle what an earlier run left open before anything new is sent (invariant 2).
         reconciled = await _reconciler(config, ledger, venues, clock).reconcile()

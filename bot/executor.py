@@ -1,11 +1,13 @@
-"""Carrying out a plan: fresh read, sizing, intent, transfer, outcome, one venue at a time each.
+"""Carrying out a plan: intent, fresh read, sizing, transfer, outcome, one venue at a time each.
 
-For every planned transfer the source wallet is read again right before the call (a balance
-read a moment ago may no longer be transferable), sized at `safety` of it and rounded down,
-the intent committed (less its amount tag where the venue takes no client id, `amount_tag`),
-and only then `transfer()` called (invariant 1); each attempt records the venue's clock
-offset, so that reconciliation can compare the venue's timestamps with ours. What happens next
-depends on the classified answer:
+For every planned transfer the intent (the plan line) is committed first and the venue's clock
+measured; then the source wallet is read again (a balance read a moment ago may no longer be
+transferable), sized at `safety` of it and rounded down, the sized amount (less its amount tag
+where the venue takes no client id, `amount_tag`) made durable in one small write on the
+pending row, and `transfer()` called at once (invariant 1: never without a committed row;
+invariant 4: nothing slow between the fresh read and the send). Each attempt records the
+venue's clock offset, so that reconciliation can compare the venue's timestamps with ours.
+What happens next depends on the classified answer:
 
 - confirmed: recorded with the venue's transfer id; if another ledger row already holds that id
   (a venue that numbers its transfers again from the start), recorded `unknown` with a message
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -40,7 +42,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.aio import gather_each
 from bot.amount_tag import tag_to_subtract, tags_on
 from bot.config import TransfersConfig
-from bot.errors import UnrecordedTransfer
+from bot.errors import DryRunRefusal, ErrorKind, UnrecordedTransfer, VenueError
 from bot.failpoints import (
     AFTER_INTENT_COMMIT,
     AFTER_OUTCOME_COMMIT,
@@ -54,8 +56,6 @@ from bot.model import PlannedTransfer, TransferStatus
 from bot.money import ZERO, plain, round_down
 from bot.retry import RetryPolicy, Timing
 from bot.venues.base import Venue
-from bot.venues.clients import DryRunRefused
-from bot.venues.errors import ErrorKind, VenueError
 
 log = logging.getLogger(__name__)
 
@@ -250,88 +250,95 @@ class Executor:
             return [manual], None
         records: list[TransferRecord] = []
         replaces: int | None = None
+        error: VenueError | None = None
         for _ in range(self._rules.shrink_attempts + 1):
-            try:
-                transferable = await venue.read_transferable(item.from_account, item.asset)
-            except VenueError as exc:
-                records.append(
-                    self._record_final(
-                        run_id,
-                        item,
-                        TransferStatus.FAILED,
-                        amount=None,
-                        inputs={},
-                        error=f"could not read the transferable amount: {exc}",
-                        replaces_id=replaces,
-                    )
-                )
-                return records, exc
-            step = venue.transfer_step(item.asset)
-            sizing = size_transfer(
-                planned=item.amount,
-                transferable=transferable,
-                safety=self._rules.safety,
-                step=step,
-                min_amount=self._rules.min_for(item.asset),
-                max_amount=self._rules.max_for(item.asset),
-                asset=item.asset,
-            )
-            inputs = {
-                "transferable": transferable,
-                "safety": self._rules.safety,
-                "step": step,
-                "read_at": self._clock(),
-            }
-            if sizing.skip_reason is not None:
-                records.append(
-                    self._record_final(
-                        run_id,
-                        item,
-                        TransferStatus.SKIPPED,
-                        amount=sizing.amount,
-                        inputs=inputs,
-                        reason_suffix=f"skipped: {sizing.skip_reason}",
-                        replaces_id=replaces,
-                    )
-                )
-                return records, None
-            record, error = await self._send(run_id, item, venue, sizing.amount, inputs, replaces)
+            record, error = await self._attempt_intent(run_id, item, venue, replaces)
             records.append(record)
             if error is None or error.kind is not ErrorKind.INSUFFICIENT:
                 return records, error
             replaces = record.id  # a definite refusal: read again and try a smaller new intent
         return records, error
 
-    async def _send(
-        self,
-        run_id: int,
-        item: PlannedTransfer,
-        venue: Venue,
-        amount: Decimal,
-        inputs: Mapping[str, Any],
-        replaces: int | None,
+    async def _attempt_intent(
+        self, run_id: int, item: PlannedTransfer, venue: Venue, replaces: int | None
     ) -> tuple[TransferRecord, VenueError | None]:
+        """One intent: committed with the plan first, then the clock measured, then the fresh
+        read, the sizing and its one small write, and at once the send (invariant 4: nothing
+        slow follows the fresh read; the intent commit and the clock are before it)."""
         failpoint(BEFORE_INTENT)
         step = venue.transfer_step(item.asset)
-        tag = None
-        if tags_on(self._rules.amount_tag, has_client_ids=venue.client_ids is not None, step=step):
+        tagging = tags_on(
+            self._rules.amount_tag, has_client_ids=venue.client_ids is not None, step=step
+        )
 
-            def tag(intent_id: int) -> Decimal:
-                return tag_to_subtract(amount, intent_id, step)
+        def tag_of(amount: Decimal) -> Callable[[int], Decimal] | None:
+            if not tagging:
+                return None
+            return lambda intent_id: tag_to_subtract(amount, intent_id, step)
 
+        # The plan's amount, rounded and tagged, until the fresh read says otherwise: when the
+        # read leaves it unchanged (the usual case), no write at all follows the read.
+        planned = round_down(item.amount, step)
         intent = self._ledger.record_intent(
             run_id,
             item,
-            amount=amount,
-            inputs=inputs,
+            amount=planned,
+            inputs={},
             dry_run=self._dry_run,
             replaces_id=replaces,
-            tag=tag,
+            tag=tag_of(planned),
         )
+        offset = await self._clock_offset(venue)
+        try:
+            transferable = await venue.read_transferable(item.from_account, item.asset)
+        except VenueError as exc:
+            failed = self._ledger.record_outcome(
+                intent.id,
+                TransferStatus.FAILED,
+                error=f"could not read the transferable amount: {exc}",
+            )
+            return failed, exc
+        sizing = size_transfer(
+            planned=item.amount,
+            transferable=transferable,
+            safety=self._rules.safety,
+            step=step,
+            min_amount=self._rules.min_for(item.asset),
+            max_amount=self._rules.max_for(item.asset),
+            asset=item.asset,
+        )
+        inputs = {
+            "transferable": transferable,
+            "safety": self._rules.safety,
+            "step": step,
+            "read_at": self._clock(),
+        }
+        if sizing.skip_reason is not None:
+            skipped = self._ledger.record_sizing(
+                intent.id, amount=sizing.amount, inputs=inputs, skipped=sizing.skip_reason
+            )
+            return skipped, None
+        if sizing.amount == planned:  # already durable as committed: the inputs go with the attempt
+            return await self._send(item, venue, intent, offset, inputs)
+        sized = self._ledger.record_sizing(
+            intent.id, amount=sizing.amount, inputs=inputs, tag=tag_of(sizing.amount)
+        )
+        return await self._send(item, venue, sized, offset, None)
+
+    async def _send(
+        self,
+        item: PlannedTransfer,
+        venue: Venue,
+        intent: TransferRecord,
+        offset: int | None,
+        inputs: Mapping[str, Any] | None,
+    ) -> tuple[TransferRecord, VenueError | None]:
+        """Call `transfer()` for a committed, sized intent, with its retries, and record each
+        attempt and the outcome; `inputs`, the fresh read not yet recorded, go with the first
+        attempt's record."""
         assert intent.amount is not None
         amount = intent.amount  # what is sent: the sized amount less its tag
         failpoint(AFTER_INTENT_COMMIT)
-        offset = await self._clock_offset(venue)
         started_monotonic = self._timing.monotonic()
         resynced = False
         attempt = 0
@@ -342,9 +349,10 @@ class Executor:
                 receipt = await venue.transfer(
                     item.asset, amount, item.from_account, item.to_account, intent.client_id
                 )
-            except DryRunRefused:
+            except DryRunRefusal:  # the dry-run transport refused the send (clients.DryRunRefused)
                 dry = self._ledger.record_attempt(
                     intent.id,
+                    inputs=inputs,
                     amount=amount,
                     outcome="dry_run",
                     started_at=started,
@@ -363,6 +371,7 @@ class Executor:
                 with recording_after_call(intent.id):
                     record = self._ledger.record_attempt(
                         intent.id,
+                        inputs=inputs,
                         amount=amount,
                         outcome=exc.kind.value,
                         started_at=started,
@@ -371,6 +380,7 @@ class Executor:
                         status=final,
                         venue_clock_offset_ms=offset,
                     )
+                inputs = None  # recorded with this attempt
                 if final is not None:
                     return record, exc
                 if step_next is Step.RESYNC_CLOCK:
@@ -392,6 +402,7 @@ class Executor:
             with recording_after_call(intent.id):
                 confirmed = self._ledger.record_attempt(
                     intent.id,
+                    inputs=inputs,
                     amount=amount,
                     outcome="confirmed",
                     started_at=started,

@@ -32,12 +32,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.errors import VenueError
 from bot.ledger.queries import attempt_clocks, exchange_id_holders, open_transfers
 from bot.ledger.store import Clock, Ledger, TransferRecord, held_elsewhere, utc_now
 from bot.model import TransferStatus, VenueTransfer
 from bot.money import plain
 from bot.venues.base import Venue
-from bot.venues.errors import VenueError
 
 log = logging.getLogger(__name__)
 

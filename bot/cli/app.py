@@ -11,7 +11,6 @@ stderr that names the field or venue and the fix.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
@@ -24,7 +23,7 @@ from rich.console import Console
 from typer._click import exceptions as click_errors
 from typer.core import TyperGroup
 
-from bot.config import CONFIG_ENV, config_path, load_config
+from bot.config_file import CONFIG_ENV, config_path
 from bot.errors import UserFacingError, VenueError
 from bot.redact import install_log_redaction, redact
 from bot.usage import ArgumentProblem, describe_usage_error, hoist_global_options
@@ -108,6 +107,8 @@ class Context:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from bot.config import load_config
+
             self._config = load_config(self.config_file, from_env=self.from_env)
         return self._config
 
@@ -196,6 +197,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine; user-facing and venue errors become one line and exit 2."""
+    import asyncio  # here, not at the top: `bot --help` needs no event loop
+
     try:
         return asyncio.run(factory())
     except UserFacingError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from typing import Annotated
@@ -150,6 +149,8 @@ def _assign(
         fail("--by: empty; give your name (--by alice)")
     config = load(ctx)
     ledger = open_ledger(config)
+    import asyncio  # here, not at the top: `bot --help` needs no event loop
+
     try:
         done = asyncio.run(
             assign(

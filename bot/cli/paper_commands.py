@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from pathlib import Path
@@ -46,6 +45,8 @@ def paper_serve(
         )
         out.print(f"paper exchange on {base_url} ({keys}); Ctrl-C stops it", markup=False)
         sys.stdout.flush()
+
+    import asyncio  # here, not at the top: `bot --help` needs no event loop
 
     try:
         asyncio.run(

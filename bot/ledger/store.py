@@ -442,6 +442,32 @@ class Ledger(UnattendedRecords):
             journal.append(session, row, now)
             return TransferRecord.of(row, attempts=0)
 
+    def record_sizing(
+        self,
+        transfer_id: int,
+        *,
+        amount: Decimal,
+        inputs: Mapping[str, Any],
+        tag: Callable[[int], Decimal] | None = None,
+        skipped: str | None = None,
+    ) -> TransferRecord:
+        """The amount sized from the fresh read, on a pending intent committed before that read
+        (`executor`): one small write, the only thing between the fresh read and the send.
+        `tag` as in `record_intent`. With `skipped` (why), the intent ends `skipped` instead,
+        its reason extended with why: nothing is sent."""
+        now = self._clock()
+        with self._transaction() as session:
+            row = session.get_one(Transfer, transfer_id)
+            row.amount_tag = tag(row.id) if tag is not None and skipped is None else None
+            row.amount = amount - row.amount_tag if row.amount_tag is not None else amount
+            row.inputs = journal.canonical_json(dict(inputs))
+            row.updated_at = now
+            if skipped is not None:
+                row.reason = f"{row.reason}; skipped: {skipped}"
+                row.status = TransferStatus.SKIPPED.value
+            journal.append(session, row, now)
+            return TransferRecord.of(row, attempts=0)
+
     def record_attempt(
         self,
         transfer_id: int,
@@ -454,15 +480,21 @@ class Ledger(UnattendedRecords):
         exchange_id: str | None = None,
         status: TransferStatus | None = None,
         venue_clock_offset_ms: int | None = None,
+        inputs: Mapping[str, Any] | None = None,
     ) -> TransferRecord:
         """Record one call to the venue; with `status`, the transfer's outcome is written in the
-        same transaction (one commit, so an attempt never exists without its outcome).
+        same transaction (one commit, so an attempt never exists without its outcome). With
+        `inputs`, the fresh read the amount was sized from is written to the transfer in it too
+        (the executor's send path when sizing left the committed amount unchanged).
 
         The attempt keeps the exchange id the venue gave even when the transfer cannot take it
         (another row holds it): then the transfer is left unknown, see `_write_outcome`."""
         now = self._clock()
         with self._transaction() as session:
             row = session.get_one(Transfer, transfer_id)
+            if inputs is not None:
+                row.inputs = journal.canonical_json(dict(inputs))
+                row.updated_at = now
             held = None
             if status is not None:
                 held = _write_outcome(
@@ -485,7 +517,7 @@ class Ledger(UnattendedRecords):
             )
             session.add(attempt)
             journal.append(session, attempt, now)
-            if status is not None:
+            if status is not None or inputs is not None:
                 journal.append(session, row, now)
             return TransferRecord.of(row, attempts=attempt.number)
 

@@ -122,6 +122,11 @@ class Venue(ABC):
     async def connect(self) -> None:
         """Load markets; check the venue and every hedge's markets are what the bot needs."""
 
+    async def reload_markets(self) -> None:
+        """Load the markets again from the venue (stale, or a hedge's market was missing from
+        cached ones) and check the hedges against them."""
+        await self.connect()
+
     @abstractmethod
     async def close(self) -> None: ...
 

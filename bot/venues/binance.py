@@ -31,6 +31,7 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 
 from bot.aio import gather_or_cancel
+from bot.config import HedgeConfig
 from bot.errors import ErrorKind, VenueError
 from bot.model import (
     CROSS,
@@ -54,6 +55,7 @@ from bot.venues.generic import (
     CcxtVenue,
     unknown_reply,
 )
+from bot.venues.ratelimit import Bucket, Limiter, UsageLimiter
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,37 @@ BINANCE_ERRORS = ErrorTable(
     },
 )
 
+# Binance's published weight limits per minute and the headers that report their use (Spot API
+# "LIMITS", https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits; USD-M and
+# COIN-M "General Info": REQUEST_WEIGHT 2400 per minute, in X-MBX-USED-WEIGHT-1M). Each /sapi
+# endpoint has its own IP (12000) or UID (180000) weight, reported in its own header.
+BINANCE_LIMITS = (
+    Bucket("/api/", 6000, "X-MBX-USED-WEIGHT-1M"),
+    Bucket(
+        "/sapi/",
+        12000,
+        "X-SAPI-USED-IP-WEIGHT-1M",
+        per_endpoint=True,
+        other_headers={"X-SAPI-USED-UID-WEIGHT-1M": 180000},
+    ),
+    Bucket("/fapi/", 2400, "X-MBX-USED-WEIGHT-1M"),
+    Bucket("/dapi/", 2400, "X-MBX-USED-WEIGHT-1M"),
+)
+
+
+def family_of(perp: str) -> str | None:
+    """USD-M (`linear`) or COIN-M (`inverse`) from a unified perpetual symbol, before markets
+    are loaded: settled in its quote (ETH/USDT:USDT) or its base (BTC/USD:BTC); None when the
+    symbol does not say (then both families are loaded)."""
+    pair, _, settle = perp.partition(":")
+    base, _, quote = pair.partition("/")
+    if settle and settle == quote:
+        return LINEAR
+    if settle and settle == base:
+        return INVERSE
+    return None
+
+
 # Binance's universal transfer takes at most 8 decimals (more is rejected with -1111).
 BINANCE_TRANSFER_STEP = Decimal("0.00000001")
 
@@ -112,6 +145,28 @@ class BinanceVenue(CcxtVenue):
 
     def futures_account(self, market: Mapping[str, Any]) -> str:
         return LINEAR if market.get("linear") else INVERSE
+
+    @classmethod
+    def ccxt_options(cls, hedges: Mapping[str, HedgeConfig]) -> dict[str, Any]:
+        """Load only the market families the hedges use: spot, and USD-M and/or COIN-M by each
+        perpetual's settle currency. Currencies (`/sapi/v1/capital/config/getall`) and margin
+        pairs (`/sapi/v1/margin/allPairs`, `.../isolated/allPairs`) are not loaded: the bot
+        trades neither, and each is megabytes on Binance; the transfer step is Binance's 8
+        decimals (`BINANCE_TRANSFER_STEP`) or the market-derived step, whichever is coarser."""
+        families = {family_of(hedge.perp) for hedge in hedges.values()}
+        types = ["spot", *(t for t in (LINEAR, INVERSE) if t in families or None in families)]
+        return {"fetchMarkets": {"types": types}, "fetchCurrencies": False, "fetchMargins": False}
+
+    @classmethod
+    def rate_limiter(cls, client: ccxt_async.Exchange) -> Limiter:
+        return UsageLimiter(BINANCE_LIMITS)
+
+    @classmethod
+    def reads_over_websocket(cls, hedges: Mapping[str, HedgeConfig]) -> bool:
+        """Only the COIN-M balance is read over the WebSocket API: a venue whose hedges are all
+        USD-M opens no socket and never imports ccxt.pro. A venue without hedges (reconcile,
+        `bot balances` of every venue) keeps it, as its capabilities say it has one."""
+        return not hedges or any(family_of(h.perp) != LINEAR for h in hedges.values())
 
     async def connect(self) -> None:
         await super().connect()

@@ -27,23 +27,30 @@ import copy
 import functools
 import inspect
 import os
-from collections.abc import Callable, Iterator
+import ssl
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import ccxt.async_support as ccxt_async
-
-from bot.config import VenueConfig
 from bot.errors import ConfigError, DryRunRefusal
 from bot.redact import register_secret
 from bot.venues.decode import json_keeping_text
-from bot.venues.registry import exchange_class
+from bot.venues.ratelimit import Limiter
 
+if TYPE_CHECKING:  # ccxt is imported by whoever builds a client, not by importing this module
+    import ccxt.async_support as ccxt_async
+
+    from bot.config import VenueConfig
+
+# ccxt's own limiter is off: it serialises a venue's concurrent reads and sleeps where the send
+# must follow the fresh read at once. The venue's own limiter (`bot.venues.ratelimit`, attached
+# as `client.bot_limiter`) waits only when a published limit is near. `enableRateLimit: true` in
+# a venue's ccxt block brings ccxt's back (and then the bot's is not attached).
 DEFAULT_CCXT_CONFIG: dict[str, Any] = {
-    "enableRateLimit": True,
+    "enableRateLimit": False,
     "timeout": 10_000,
 }
 
@@ -135,12 +142,18 @@ def build_client(
     *,
     dry_run: bool,
     rewrite_api_urls: UrlRewrite | None = None,
+    options: Mapping[str, Any] | None = None,
+    limiter: Limiter | None = None,
 ) -> ccxt_async.Exchange:
     """A ccxt async client for the venue.
 
     `rewrite_api_urls` (used to point a client at the paper exchange) sees ccxt's own
     urls['api'] and returns the ones to use; config's `urls` are merged on top by key.
+    `options` are the venue class's ccxt option defaults (which markets to load), under the
+    config's own; `limiter` is the venue's rate limiter (`bot.venues.ratelimit`).
     """
+    from bot.venues.registry import exchange_class
+
     cls = exchange_class(name, venue.exchange)
     for key in venue.urls:
         if key.startswith(WS_PREFIX) and venue.exchange not in WS_BALANCE_CLASSES:
@@ -148,7 +161,12 @@ def build_client(
                 f"venues.{name}.urls.{key}: {venue.exchange} is read over REST only; "
                 "drop the ws.* key"
             )
-    return _construct(cls, name, venue, credentials, dry_run, rewrite_api_urls, {})
+    client = _construct(
+        cls, name, venue, credentials, dry_run, rewrite_api_urls, {}, defaults=options or {}
+    )
+    if limiter is not None and not client.enableRateLimit:
+        client.bot_limiter = limiter
+    return client
 
 
 def build_ws_client(
@@ -179,9 +197,11 @@ def _construct(
     dry_run: bool,
     rewrite_api_urls: UrlRewrite | None,
     options: dict[str, Any],
+    *,
+    defaults: Mapping[str, Any] | None = None,
 ) -> ccxt_async.Exchange:
     cls = transport_class(cls, dry_run)
-    options = {**venue.ccxt.get("options", {}), **options}
+    options = {**(defaults or {}), **venue.ccxt.get("options", {}), **options}
     settings: dict[str, Any] = {**DEFAULT_CCXT_CONFIG, **venue.ccxt, "options": options}
     if credentials.api_key:
         settings["apiKey"] = credentials.api_key
@@ -195,6 +215,10 @@ def _construct(
     # strings (ccxt supports `number = str`), JSON numbers in `info` as their literal text.
     client.number = str
     client.on_json_response = json_keeping_text
+    if client.verify is True and not client.options.get("include_OS_certificates"):
+        # ccxt builds a new SSL context per client (~0.4 s CPU under load, even for http://);
+        # one verifying context, with ccxt's own CA file, serves every client of the process
+        client.ssl_context = shared_ssl_context(client.cafile)
     urls = copy.deepcopy(client.urls)
     api = urls.get("api")
     if not isinstance(api, dict):
@@ -208,6 +232,12 @@ def _construct(
     urls["api"] = api
     client.urls = urls
     return client
+
+
+@functools.cache
+def shared_ssl_context(cafile: str | None) -> ssl.SSLContext:
+    """The verifying SSL context every client shares (what ccxt would build for each)."""
+    return ssl.create_default_context(cafile=cafile)
 
 
 def _set_url(api: dict[str, Any], key: str, url: str, name: str, exchange_id: str) -> None:
@@ -239,6 +269,10 @@ _ANSWERS: ContextVar[_Answers | None] = ContextVar("bot_http_answers", default=N
 _ENDPOINT: ContextVar[tuple[tuple[str, ...], str, str] | None] = ContextVar(
     "bot_http_endpoint", default=None
 )
+# The request's cost in ccxt's units (its `api` cost table), for the bot's limiter.
+_COST: ContextVar[float] = ContextVar("bot_request_cost", default=1.0)
+# The headers of the answer to the request being sent (None until one arrives).
+_HEADERS: ContextVar[list[Any] | None] = ContextVar("bot_answer_headers", default=None)
 
 # ccxt's transport itself, overridden below; and methods that never handle an HTTP answer of
 # their own (WebSocket requests and subscriptions: a REST answer read earlier in them, such as
@@ -321,16 +355,35 @@ def transport_class(cls: type[ccxt_async.Exchange], dry_run: bool) -> type[ccxt_
         with _answers_on_exceptions(fresh=True):  # only this request's answer counts
             if dry_run:
                 _refuse_unless_rest_read(self, url, method)
-            return await base.fetch(self, url, method, headers, body)
+            limiter = getattr(self, "bot_limiter", None)
+            if limiter is None:
+                return await base.fetch(self, url, method, headers, body)
+            cost = _COST.get()
+            await limiter.before(method, url, cost, is_read=_is_rest_read(self, method))
+            answer: list[Any] = []
+            token = _HEADERS.set(answer)
+            try:
+                return await base.fetch(self, url, method, headers, body)
+            finally:
+                _HEADERS.reset(token)
+                limiter.after(method, url, cost, answer[0] if answer else None)
 
     async def fetch2(
         self: Any, path: str, api: Any = "public", method: str = "GET", *args: Any, **kwargs: Any
     ) -> Any:
         token = _ENDPOINT.set((_sections(api), str(method).upper(), str(path)))
+        cost_token = None
+        if getattr(self, "bot_limiter", None) is not None:
+            params = args[0] if args else kwargs.get("params", {})
+            config = args[1] if len(args) > 1 else kwargs.get("config", {})
+            cost = self.calculate_rate_limiter_cost(api, method, path, params, config)
+            cost_token = _COST.set(float(cost or 1))
         try:
             return await base.fetch2(self, path, api, method, *args, **kwargs)
         finally:
             _ENDPOINT.reset(token)
+            if cost_token is not None:
+                _COST.reset(cost_token)
 
     def on_rest_response(
         self: Any,
@@ -344,6 +397,9 @@ def transport_class(cls: type[ccxt_async.Exchange], dry_run: bool) -> type[ccxt_
         request_body: Any,
     ) -> Any:
         # the first moment ccxt holds a whole answer: record it for whatever fails on it next
+        received = _HEADERS.get()
+        if received is not None:
+            received.append(response_headers)
         answers = _ANSWERS.get()
         if answers is not None and isinstance(code, int):
             answers.last = (code, str(response_body or "")[:HTTP_BODY_LIMIT])
@@ -437,15 +493,21 @@ def transport_class(cls: type[ccxt_async.Exchange], dry_run: bool) -> type[ccxt_
     return type(f"{prefix}{cls.__name__}", (cls,), body)
 
 
-def _refuse_unless_rest_read(client: Any, url: str, method: str) -> None:
+def _is_rest_read(client: Any, method: str) -> bool:
+    """GET, or one of the venue's named POST reads (`DRY_RUN_REST_READS`)."""
     verb = str(method).upper()
     if verb == "GET":
-        return
+        return True
     endpoint = _ENDPOINT.get()
     allowed = DRY_RUN_REST_READS.get(str(client.id), frozenset())
     sent = (verb, "/".join((*endpoint[0], endpoint[2]))) if endpoint is not None else None
-    if endpoint is not None and endpoint[1] == verb and sent in allowed:
+    return endpoint is not None and endpoint[1] == verb and sent in allowed
+
+
+def _refuse_unless_rest_read(client: Any, url: str, method: str) -> None:
+    if _is_rest_read(client, method):
         return
+    verb = str(method).upper()
     path = urlsplit(url).path or "/"
     raise DryRunRefused(f"dry run: {verb} {path} was not sent")
 

@@ -47,6 +47,7 @@ from bot.venues.base import (
 )
 from bot.venues.decode import Decoder, Sign, Untrusted
 from bot.venues.errors import classify
+from bot.venues.ratelimit import BurstLimiter, Limiter
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -92,6 +93,24 @@ class CcxtVenue(Venue):
         self._tiers: dict[str, tuple[LeverageTier, ...]] = {}  # read once per session
         self._clock_offset: int | None = None  # measured once per session, on first need
 
+    # building -------------------------------------------------------------------------------
+
+    @classmethod
+    def ccxt_options(cls, hedges: Mapping[str, HedgeConfig]) -> dict[str, Any]:
+        """ccxt option defaults for this venue's client (config's `ccxt.options` win): what
+        to load for these hedges and nothing more."""
+        return {}
+
+    @classmethod
+    def reads_over_websocket(cls, hedges: Mapping[str, HedgeConfig]) -> bool:
+        """Whether these hedges need the venue's WebSocket client (and so ccxt.pro) at all."""
+        return False
+
+    @classmethod
+    def rate_limiter(cls, client: ccxt_async.Exchange) -> Limiter:
+        """The client's limiter: ccxt's published request interval, a cycle's burst at once."""
+        return BurstLimiter(float(client.rateLimit or 0) / 1000)
+
     # lifecycle ------------------------------------------------------------------------------
 
     async def connect(self) -> None:
@@ -106,6 +125,11 @@ class CcxtVenue(Venue):
             self._check_spot(hedge_name, hedge)
             self._perps[hedge.perp] = self._perp_market(hedge_name, hedge)
             self._check_accounts(hedge_name, self._perps[hedge.perp])
+
+    async def reload_markets(self) -> None:
+        await self.call(self.client.load_markets, True)
+        self._clock_offset = None  # a long-lived session measures the clock again too
+        await self.connect()
 
     def _check_accounts(self, hedge_name: str, market: PerpMarket) -> None:
         """A venue that transfers must know the account names the bot will send it."""

@@ -7,26 +7,26 @@ state in a JSON file beside the ledger, so successive runs continue one story.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.aio import gather_each, gather_or_cancel
 from bot.config import Config, VenueConfig
 from bot.errors import ConfigError, ErrorKind, UserFacingError, VenueError
 from bot.model import State
-from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
 from bot.retry import RetryPolicy, Timing
 from bot.venues.base import Venue
-from bot.venues.clients import (
-    Credentials,
-    build_client,
-    build_ws_client,
-    credentials_from_env,
-)
-from bot.venues.registry import exchange_class, venue_class
+from bot.venues.markets_cache import MARKETS_TTL_SECONDS, MarketsCache, cache_key
+
+if TYPE_CHECKING:
+    from bot.venues.clients import Credentials
+
+# ccxt, ccxt.pro, aiohttp and the paper exchange are imported where a venue is built, not here:
+# the ledger's audit commands import the use cases (and so this module) without opening a venue.
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,6 +43,9 @@ def check_venues(config: Config, names: Iterable[str]) -> None:
     """What can be checked without the network, most basic first: every exchange id is one
     the bot knows (a misspelt id is the problem, not its unset key variables), a paper venue
     speaks Binance, a live venue's keys are in the environment. Raises `ConfigError`."""
+    from bot.venues.clients import credentials_from_env
+    from bot.venues.registry import exchange_class
+
     wanted = list(names)
     for name in wanted:
         exchange_class(name, config.venues[name].exchange)
@@ -61,6 +64,91 @@ def check_venues(config: Config, names: Iterable[str]) -> None:
 PAPER_EXCHANGE_IDS = ("binance", "binanceusdm", "binancecoinm")
 
 
+def markets_cache(config: Config) -> MarketsCache:
+    """Where one-shot commands keep the venues' markets between runs."""
+    return MarketsCache(config.data_dir / "markets")
+
+
+async def build_venue(
+    config: Config,
+    name: str,
+    *,
+    dry_run: bool,
+    timing: Timing | None,
+    stack: AsyncExitStack,
+    cache: MarketsCache | None,
+) -> Venue:
+    """One venue, unconnected: its clients (and a paper exchange for `paper: true`, stopped
+    with `stack`), its limiter, and the markets cached for it, where fresh."""
+    from bot.venues.clients import Credentials, build_client, build_ws_client, credentials_from_env
+    from bot.venues.registry import venue_class
+
+    venue_config = config.venues[name]
+    rewrite = None
+    if venue_config.paper:
+        from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
+
+        paper = PaperExchange(StateStore(paper_state_path(config, name, venue_config)))
+        await paper.start()
+        stack.push_async_callback(paper.stop)
+        credentials: Credentials = Credentials(PAPER_API_KEY, PAPER_SECRET)
+        base_url = paper.base_url
+
+        def rewrite(api: dict, url: str = base_url) -> dict:  # type: ignore[type-arg]
+            return binance_urls(url, api, ws=True)
+    else:
+        credentials = credentials_from_env(name, venue_config)
+    cls: Any = venue_class(venue_config.exchange)
+    hedges = config.hedges_on(name)
+    options = cls.ccxt_options(hedges)
+    client = build_client(
+        name, venue_config, credentials, dry_run=dry_run, rewrite_api_urls=rewrite, options=options
+    )
+    client.bot_limiter = cls.rate_limiter(client) if not client.enableRateLimit else None
+    ws_client = (
+        build_ws_client(name, venue_config, credentials, dry_run=dry_run, rewrite_api_urls=rewrite)
+        if cls.reads_over_websocket(hedges)
+        else None
+    )
+    venue: Venue = cls(
+        name,
+        client,
+        hedges,
+        policy=RetryPolicy.from_config(config.retry),
+        timing=timing,
+        ws_client=ws_client,
+    )
+    stack.push_async_callback(venue.close)
+    if cache is not None:
+        # the paper exchange's port changes every run; its markets do not
+        urls = venue_config.urls if venue_config.paper else client.urls.get("api")
+        key = cache_key(venue_config.exchange, {**options, **venue_config.ccxt}, urls or {})
+        venue.markets_cache = (cache, key)  # type: ignore[attr-defined]
+        cached = cache.load(name, key)
+        if cached is not None:
+            client.set_markets(*cached)
+            venue.markets_cached = True  # type: ignore[attr-defined]
+    return venue
+
+
+async def connect_venue(venue: Venue) -> None:
+    """Connect; markets that came from the cache and lack a hedge's market are loaded again
+    from the venue before the venue is refused. Fresh markets are saved to the cache."""
+    client: Any = getattr(venue, "client", None)
+    try:
+        await venue.connect()
+    except UserFacingError:
+        if not getattr(venue, "markets_cached", False) or client is None:
+            raise
+        log.info("%s: a market is missing from the cached markets; loading them again", venue.name)
+        venue.markets_cached = False  # type: ignore[attr-defined]
+        await venue.reload_markets()
+    saved = getattr(venue, "markets_cache", None)
+    if saved is not None and not getattr(venue, "markets_cached", False) and client is not None:
+        cache, key = saved
+        cache.store(venue.name, key, client.markets, client.currencies or {})
+
+
 @asynccontextmanager
 async def open_venues(
     config: Config,
@@ -69,8 +157,10 @@ async def open_venues(
     names: Iterable[str] | None = None,
     timing: Timing | None = None,
     failures: dict[str, Exception] | None = None,
+    cache: MarketsCache | bool | None = True,
 ) -> AsyncIterator[dict[str, Venue]]:
-    """Build, connect and finally close the named venues (default: every configured venue).
+    """Build, connect and finally close the named venues (default: every configured venue),
+    for one command: markets come from the disk cache while fresh (`cache=False`: never).
 
     With `failures`, a venue that cannot be reached or used is recorded there and left out,
     and the others are yielded (design invariant 11); without it, the first failure raises.
@@ -78,49 +168,121 @@ async def open_venues(
     """
     wanted = list(names) if names is not None else list(config.venues)
     check_venues(config, wanted)
-    policy = RetryPolicy.from_config(config.retry)
+    store = markets_cache(config) if cache is True else cache or None
     async with AsyncExitStack() as stack:
         venues: dict[str, Venue] = {}
         for name in wanted:
-            venue_config = config.venues[name]
-            if venue_config.paper:
-                store = StateStore(paper_state_path(config, name, venue_config))
-                paper = PaperExchange(store)
-                await paper.start()
-                stack.push_async_callback(paper.stop)
-                credentials = Credentials(PAPER_API_KEY, PAPER_SECRET)
-                base_url = paper.base_url
-
-                def rewrite(api: dict, url: str = base_url) -> dict:  # type: ignore[type-arg]
-                    return binance_urls(url, api, ws=True)
-            else:
-                credentials = credentials_from_env(name, venue_config)
-                rewrite = None
-            client = build_client(
-                name, venue_config, credentials, dry_run=dry_run, rewrite_api_urls=rewrite
+            venues[name] = await build_venue(
+                config, name, dry_run=dry_run, timing=timing, stack=stack, cache=store
             )
-            ws_client = build_ws_client(
-                name, venue_config, credentials, dry_run=dry_run, rewrite_api_urls=rewrite
-            )
-            venue = venue_class(venue_config.exchange)(
-                name,
-                client,
-                config.hedges_on(name),
-                policy=policy,
-                timing=timing,
-                ws_client=ws_client,
-            )
-            stack.push_async_callback(venue.close)
-            venues[name] = venue
         if failures is None:
-            await gather_or_cancel(*(venue.connect() for venue in venues.values()))
+            await gather_or_cancel(*(connect_venue(venue) for venue in venues.values()))
             yield venues
             return
-        outcomes = await isolated(venues, lambda venue: venue.connect())
+        outcomes = await isolated(venues, connect_venue)
         for name, outcome in outcomes.items():
             if isinstance(outcome, Exception):
                 failures[name] = outcome
         yield {name: venue for name, venue in venues.items() if name not in failures}
+
+
+class OpenVenues:
+    """Venues kept open for a long-lived process (`bot run`): clients built and markets loaded
+    once, markets refreshed every `markets_max_age` seconds, a venue that failed to connect
+    tried again at the next cycle, everything closed at the end.
+
+        async with OpenVenues(config, dry_run=False) as pool:
+            while ...:
+                await cycle.rebalance(config, ledger, dry_run=False, venues=pool)
+
+    A pool is live or dry-run for its whole life (`dry_run`); a dry-run cycle refuses a live
+    pool (`cycle.rebalance`), while reconcile and inspect, which only read, take either.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        dry_run: bool,
+        names: Iterable[str] | None = None,
+        timing: Timing | None = None,
+        markets_max_age: float = MARKETS_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.dry_run = dry_run
+        self.names = list(names) if names is not None else list(config.venues)
+        self.timing = timing
+        self.markets_max_age = markets_max_age
+        self._clock = clock
+        self._stack = AsyncExitStack()
+        self._venues: dict[str, Venue] = {}
+        self._connected: dict[str, float] = {}  # name -> when its markets were loaded
+        self.failures: dict[str, Exception] = {}  # the last connection failure, per venue
+
+    async def __aenter__(self) -> OpenVenues:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Build every venue and connect them all at once; config errors raise, a venue that
+        cannot connect is kept in `failures` and tried again by `ready`."""
+        check_venues(self.config, self.names)
+        for name in self.names:
+            self._venues[name] = await build_venue(
+                self.config,
+                name,
+                dry_run=self.dry_run,
+                timing=self.timing,
+                stack=self._stack,
+                cache=None,
+            )
+        await self._connect(self.names)
+
+    async def _connect(self, names: list[str]) -> None:
+        outcomes = await isolated({n: self._venues[n] for n in names}, connect_venue)
+        for name, outcome in outcomes.items():
+            if isinstance(outcome, Exception):
+                self.failures[name] = outcome
+            else:
+                self.failures.pop(name, None)
+                self._connected[name] = self._clock()
+
+    async def ready(
+        self, names: Iterable[str] | None = None
+    ) -> tuple[dict[str, Venue], dict[str, Exception]]:
+        """The connected venues among `names` (default: all), after connecting those that had
+        failed and reloading markets older than `markets_max_age`; and this cycle's failures."""
+        wanted = [n for n in (names if names is not None else self.names) if n in self._venues]
+        retry = [n for n in wanted if n in self.failures]
+        if retry:
+            await self._connect(retry)
+        stale = [
+            n
+            for n in wanted
+            if n in self._connected and self._clock() - self._connected[n] >= self.markets_max_age
+        ]
+        if stale:
+            outcomes = await isolated({n: self._venues[n] for n in stale}, _reload)
+            for name, outcome in outcomes.items():
+                if isinstance(outcome, Exception):
+                    # keep the markets it has: a failed refresh does not take a venue out
+                    log.warning("%s: markets not refreshed (%s)", name, outcome)
+                else:
+                    self._connected[name] = self._clock()
+        failures = {n: self.failures[n] for n in wanted if n in self.failures}
+        return {n: self._venues[n] for n in wanted if n not in failures}, failures
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+        self._venues.clear()
+
+
+async def _reload(venue: Venue) -> None:
+    await venue.reload_markets()
 
 
 async def read_state(
