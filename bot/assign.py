@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from bot.config import Config
 from bot.cycle import venue_locks
 from bot.errors import CorrectionRefused
-from bot.ledger.queries import exchange_id_holders, find_transfer
+from bot.ledger.queries import NOT_CHECKED, exchange_id_holders, find_transfer
 from bot.ledger.store import Ledger, TransferRecord, assign_refusal, held_by
 from bot.model import VenueTransfer
 from bot.money import plain
@@ -30,7 +30,6 @@ from bot.venues.session import open_venues
 
 #: how far before the intent the venue's history is read (its clock and ours differ)
 HISTORY_LEAD = timedelta(minutes=10)
-NOT_CHECKED = "not checked against the venue"
 
 
 @dataclass(frozen=True, kw_only=True)

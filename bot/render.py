@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bot.assign import NOT_CHECKED, Assignment
 from bot.config import Config
-from bot.ledger.queries import CorrectionRecord
+from bot.ledger.queries import NOT_CHECKED, CorrectionRecord
 from bot.ledger.store import TransferRecord
 from bot.model import SPOT, Plan, SizingPreview, State, TransferStatus
 from bot.money import plain
-from bot.reconcile import ReconcileReport
-from bot.venues.base import Capabilities
+
+if TYPE_CHECKING:  # types only: importing them would load ccxt for `bot ledger list`
+    from bot.assign import Assignment
+    from bot.reconcile import ReconcileReport
+    from bot.venues.base import Capabilities
 
 _STATUS_STYLE = {
     TransferStatus.CONFIRMED: "green",

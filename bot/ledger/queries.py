@@ -15,6 +15,9 @@ from bot.ledger.store import Ledger, TransferRecord
 from bot.ledger.tables import Correction, Transfer, TransferAttempt
 from bot.model import TransferStatus
 
+#: how a correction recorded on the operator's word alone (`reconcile --assign --force`) begins
+NOT_CHECKED = "not checked against the venue"
+
 
 class Direction(StrEnum):
     """Which way a transfer moves collateral, as an auditor asks about it."""

@@ -130,3 +130,13 @@ def test_list_filters(ledger: Ledger) -> None:
     future = datetime(2100, 1, 1, tzinfo=UTC)
     assert list_transfers(ledger, TransferFilter(since=future)) == []
     assert len(list_transfers(ledger, TransferFilter(limit=1))) == 1
+
+
+def test_the_head_read_from_the_migration_files_is_alembics() -> None:
+    """`db.head_revision` reads the files without Alembic (fast start-up); it must agree."""
+    from alembic.script import ScriptDirectory
+
+    from bot.ledger import db
+
+    script = ScriptDirectory.from_config(db._alembic_config("sqlite://"))
+    assert db.head_revision() == script.get_current_head()
