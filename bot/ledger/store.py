@@ -458,12 +458,15 @@ class Ledger(UnattendedRecords):
         now = self._clock()
         with self._transaction() as session:
             row = session.get_one(Transfer, transfer_id)
+            old_amount = row.amount
             row.amount_tag = tag(row.id) if tag is not None and skipped is None else None
             row.amount = amount - row.amount_tag if row.amount_tag is not None else amount
+            totals.resized(session, row, old_amount)  # the running totals follow the amount
             row.inputs = journal.canonical_json(dict(inputs))
             row.updated_at = now
             if skipped is not None:
                 row.reason = f"{row.reason}; skipped: {skipped}"
+                totals.moved(session, row, row.status, TransferStatus.SKIPPED.value)
                 row.status = TransferStatus.SKIPPED.value
             journal.append(session, row, now)
             return TransferRecord.of(row, attempts=0)

@@ -75,6 +75,13 @@ def moved(session: Session, row: Transfer, old_status: str | None, new_status: s
     bump(session, bucket_of(row, new_status), 1, amount)
 
 
+def resized(session: Session, row: Transfer, old_amount: Decimal | None) -> None:
+    """The row's amount changed in its status (an intent sized from the fresh read)."""
+    change = (row.amount or Decimal(0)) - (old_amount or Decimal(0))
+    if change:
+        bump(session, bucket_of(row), 0, change)
+
+
 def accumulate(rows: Iterable[Any]) -> dict[Bucket, list[Any]]:
     """The totals of these transfer rows (their current status), exactly."""
     found: dict[Bucket, list[Any]] = {}

@@ -135,3 +135,17 @@ def test_below_min_amount_is_skipped_and_recorded(
     assert paper.state.transfers == ()
     (row,) = bot("ledger", "list", "--json", config=config_file).json()
     assert row["status"] == "skipped" and "under min_amount 10" in row["reason"]
+
+
+def test_a_transfer_sized_down_by_the_fresh_read_keeps_the_ledger_verifiable(
+    paper: PaperExchangeThread, write_config: Callable[..., Path], venue_env: None, bot: Bot
+) -> None:
+    # spot holds only 1000 of the 3000 planned: the fresh read sizes the intent down, on its
+    # pending row, and the running totals behind `ledger summary` must follow that amount
+    set_spot(paper, "USDT", "1000")
+    config = write_config({"binance": live_venue(paper.base_url)}, {"eth": ETH_HEDGE})
+    assert bot("rebalance", config=config).exit_code == 0
+    (row,) = bot("ledger", "list", "--json", config=config).json()
+    assert row["status"] == "confirmed" and D(row["amount"]) < D("1000")
+    verified = bot("ledger", "verify", config=config)
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
