@@ -20,6 +20,7 @@ from decimal import Decimal
 from bot.config import Config, HedgeConfig
 from bot.model import Plan, Rule, State, VenueState
 from bot.money import ZERO
+from bot.venues.session import OpenVenues
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,21 +131,23 @@ async def guard(  # type: ignore[no-untyped-def]
     config: Config,
     ledger,
     *,
-    venues: object | None = None,
+    venues: OpenVenues | None = None,
     acting: asyncio.Lock | None = None,
 ) -> GuardResult:
     """One poll: read every hedged venue; top up the endangered hedges' venues now.
 
     `acting` is the scheduler's lock of venue-acting jobs, taken around the top-up only (the
-    poll itself reads). `venues` is the hook for long-lived clients (`bot run` keeping them
-    across jobs); today each poll opens its own."""
-    from bot.cycle import hedged_venues
-    from bot.venues.session import open_venues, read_state
+    poll itself reads). `venues`: `bot run`'s long-lived clients (without them each poll opens
+    its own)."""
+    from bot.cycle import hedged_venues, venues_for
+    from bot.venues.session import read_state
 
     danger = config.alerts.danger_margin_ratio
     failures: dict[str, Exception] = {}
     names = hedged_venues(config)
-    async with open_venues(config, dry_run=False, names=names, failures=failures) as opened:
+    async with venues_for(
+        config, venues, names, dry_run=False, failures=failures, sends=True
+    ) as opened:
         state = await read_state(opened, failures)
         margins = hedge_margins(state, config.hedges)
         # a venue with no transfer API cannot be topped up: its danger alert asks a person

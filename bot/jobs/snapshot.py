@@ -6,16 +6,20 @@ metrics and isolated from the others like a cycle's.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.config import Config
-from bot.cycle import config_digest, hedged_venues
+from bot.cycle import config_digest, hedged_venues, venues_for
+from bot.funding_income import collect_funding
 from bot.ledger import Ledger
 from bot.model import State
 from bot.venues.base import Venue
-from bot.venues.session import isolated, open_venues
+from bot.venues.session import OpenVenues, isolated
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,12 +31,13 @@ class SnapshotResult:
 
 
 async def snapshot(
-    config: Config, ledger: Ledger, *, venues: object | None = None
+    config: Config, ledger: Ledger, *, venues: OpenVenues | None = None
 ) -> SnapshotResult:
-    """One read of every hedged venue, recorded as a run (command `snapshot`) with its snapshot.
+    """One read of every hedged venue, recorded as a run (command `snapshot`) with its snapshot,
+    and the funding payments each venue booked since the last read (recorded once each).
 
-    `venues` is the hook for long-lived clients; today the read opens its own (dry-run: a
-    snapshot cannot send even by mistake)."""
+    `venues`: `bot run`'s long-lived clients; without them the read opens its own, dry-run
+    (a snapshot cannot send even by mistake)."""
     failures: dict[str, Exception] = {}
     seconds: dict[str, float] = {}
     names = hedged_venues(config)
@@ -44,9 +49,13 @@ async def snapshot(
         finally:
             seconds[venue.name] = time.monotonic() - started
 
-    async with open_venues(config, dry_run=True, names=names, failures=failures) as opened:
+    async with venues_for(config, venues, names, dry_run=True, failures=failures) as opened:
         read_at = datetime.now(UTC)
         outcomes = await isolated(opened, timed)
+        reachable = {n: v for n, v in opened.items() if not isinstance(outcomes.get(n), Exception)}
+        funding = await collect_funding(config, ledger, reachable, now=read_at)
+    for name, exc in sorted(funding.errors.items()):  # the balances were read: say it, go on
+        log.warning("%s: funding payments not read this time (%s)", name, exc)
     good = {}
     for name, outcome in outcomes.items():
         if isinstance(outcome, Exception):

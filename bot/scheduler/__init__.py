@@ -43,6 +43,7 @@ from bot.scheduler import systemd
 from bot.scheduler.jobs import JobContext
 from bot.scheduler.runlock import run_lock
 from bot.scheduler.runner import record_not_run, run_job
+from bot.venues.session import OpenVenues
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 120
@@ -88,16 +89,26 @@ async def run_forever(config: Config, ledger: Ledger, say: Say) -> None:
                 ) from None
             say(f"metrics on http://127.0.0.1:{port}/metrics")
         try:
-            await _serve(config, ledger, say, Alerter(ledger, channels, config.alerts), metrics)
+            # clients live as long as `bot run`: connected and markets loaded once (refreshed
+            # hourly), a venue that could not connect tried again by the next job
+            async with OpenVenues(config, dry_run=False) as pool:
+                alerter = Alerter(ledger, channels, config.alerts)
+                await _serve(config, ledger, say, alerter, metrics, pool)
         finally:
             if metrics is not None:
                 metrics.close()
 
 
 async def _serve(
-    config: Config, ledger: Ledger, say: Say, alerter: Alerter, metrics: Metrics | None
+    config: Config,
+    ledger: Ledger,
+    say: Say,
+    alerter: Alerter,
+    metrics: Metrics | None,
+    pool: OpenVenues,
 ) -> None:
     ctx = JobContext(
+        venues=pool,
         config=config,
         ledger=ledger,
         alerter=alerter,

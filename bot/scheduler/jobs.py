@@ -1,8 +1,8 @@
 """The jobs of `bot run`, one small async function each, all of one shape: `JobContext` in,
 `JobOutcome` out (its ledger status, the line to print, the facts the alerts judge).
 
-Each job calls its use case through this one function, which is where long-lived venue clients
-(`ctx.venues`) are handed to the cycle once it takes them.
+Each job hands `bot run`'s long-lived venue clients (`ctx.venues`, an `OpenVenues` pool:
+connected and markets loaded once, refreshed hourly) to its use case.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from bot.metrics import Metrics
 from bot.model import TransferStatus
 from bot.money import plain
 from bot.status import load_open_transfers
+from bot.venues.session import OpenVenues
 
 Say = Callable[[str], None]
 
@@ -36,7 +37,7 @@ class JobContext:
     say: Say
     metrics: Metrics | None = None
     #: long-lived venue clients, once the cycle takes them (None: each job opens its own)
-    venues: object | None = None
+    venues: OpenVenues | None = None  # the clients kept open for the life of `bot run`
     #: one venue-touching job at a time in this process (a paper venue's exchange, the
     #: per-venue locks): a guard top-up waits for a running rebalance instead of failing
     acting: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -63,7 +64,9 @@ async def run_rebalance(ctx: JobContext) -> JobOutcome:
 
     names = hedged_venues(ctx.config)
     try:
-        result = await rebalance(ctx.config, ctx.ledger, dry_run=False, command="run")
+        result = await rebalance(
+            ctx.config, ctx.ledger, dry_run=False, command="run", venues=ctx.venues
+        )
     except VenueBusy as exc:
         return JobOutcome(
             "skipped",
@@ -136,7 +139,7 @@ async def run_reconcile(ctx: JobContext) -> JobOutcome:
     from bot.cycle import reconcile
 
     try:
-        report = await reconcile(ctx.config, ctx.ledger)
+        report = await reconcile(ctx.config, ctx.ledger, venues=ctx.venues)
     except VenueBusy as exc:
         return JobOutcome(
             "skipped",

@@ -118,3 +118,24 @@ async def test_coin_m_funding_is_served_by_the_dapi_income_endpoint(paper: Paper
     assert row["info"]["tranId"] == str(booked["tranId"])
     payment = decode_funding_payment(Decoder("paper", "income"), row, "BTC/USD:BTC", "entry 0")
     assert payment.asset == "BTC" and payment.amount == D(booked["income"]) > 0
+
+
+async def test_the_snapshot_job_records_funding_payments_once(
+    paper: PaperExchange, config: Config
+) -> None:
+    """`bot run`'s snapshot job reads the venue's funding payments with its balances."""
+    from bot.jobs.snapshot import snapshot
+
+    ledger = Ledger.open(config.ledger_url)
+    book_funding(paper.store, paper.server_time(), "ETHUSDT")
+    await snapshot(config, ledger)
+    await snapshot(config, ledger)  # nothing new the second time
+    recorded = ledger.last_funding_payment_at("binance")
+    assert recorded is not None
+    assert ledger.verify().ok
+    with ledger.engine.connect() as connection:
+        from sqlalchemy import text
+
+        count = connection.execute(text("SELECT COUNT(*) FROM funding_payments")).scalar_one()
+    assert count == 1
+    ledger.close()
