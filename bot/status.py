@@ -276,12 +276,35 @@ def last_run_section(given: StatusInput) -> Section:
     )
 
 
+def half_done_section(given: StatusInput) -> Section:
+    """Isolated hedges' two-leg moves with the first leg done and the second not: collateral
+    sits outside the position (or off spot) until the next rebalance finishes the move."""
+    from bot.margin_legs import half_done_moves
+
+    found = half_done_moves(given.ledger)
+    data = [
+        {
+            "move": half.move.id,
+            "venue": half.move.venue,
+            "symbol": half.move.symbol,
+            "direction": half.move.direction,
+            "moved": plain(half.moved),
+            "asset": half.move.asset,
+            "since": iso(half.move.created_at),
+        }
+        for half in found
+    ]
+    lines = [f"half done: {half.message}" for half in found]
+    return Section("half_done", data, lines, list(lines))
+
+
 SECTIONS: list[SectionFn] = [
     runner_section,
     jobs_section,
     last_run_section,
     transfers_section,
     manual_section,
+    half_done_section,
     margins_section,
     alerts_section,
 ]

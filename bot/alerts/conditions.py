@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from bot.config import Config
 from bot.guard import HedgeMargin
@@ -59,6 +60,8 @@ class Facts:
     #: transfers this job recorded (TransferRecord)
     transfers: Sequence = ()
     open_transfers: Sequence[OpenTransfer] | None = None
+    #: isolated hedges' two-leg moves left half done (margin_legs.HalfDoneMove), where looked at
+    half_done: Sequence[Any] | None = None
     #: the job's own crash, if it crashed
     error: str | None = None
 
@@ -171,6 +174,36 @@ def transfer_failed(facts: Facts, config: Config) -> Findings:
     return Findings(notices=notices)
 
 
+def plan_flags(facts: Facts, config: Config) -> Findings:
+    """What the policy found wrong with a hedge (its `plan.alerts`): a spot leg that no longer
+    matches the short (`unbalanced`), funding against the short for `funding_alert_periods`."""
+    if facts.plan is None:
+        return Findings()
+    read = {
+        name
+        for name, hedge in config.hedges.items()
+        if hedge.venue in facts.venues_tried and hedge.venue not in facts.venue_errors
+    }
+    firing = {
+        f"plan:{alert.flag.value}:{alert.hedge}": f"{alert.venue} [{alert.hedge}]: {alert.message}"
+        for alert in facts.plan.alerts
+    }
+    return Findings(
+        frozenset(f"plan:{flag}:{name}" for name in read for flag in _PLAN_FLAGS), firing
+    )
+
+
+_PLAN_FLAGS = ("unbalanced", "funding_against")
+
+
+def half_done(facts: Facts, config: Config) -> Findings:
+    """A two-leg move stopped between its legs: collateral stranded until it is finished."""
+    if facts.half_done is None:
+        return Findings()
+    firing = {f"half-done:{h.move.id}": h.message for h in facts.half_done}
+    return Findings(frozenset({"half-done:"}), firing)
+
+
 CONDITIONS: list[Condition] = [
     job_crashed,
     venue_unreachable,
@@ -179,6 +212,8 @@ CONDITIONS: list[Condition] = [
     manual_move_needed,
     transfers_open,
     transfer_failed,
+    plan_flags,
+    half_done,
 ]
 
 

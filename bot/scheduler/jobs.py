@@ -60,6 +60,7 @@ Job = Callable[[JobContext], Awaitable[JobOutcome]]
 
 async def run_rebalance(ctx: JobContext) -> JobOutcome:
     from bot.cycle import hedged_venues, rebalance
+    from bot.margin_legs import half_done_moves
     from bot.render import cycle_line
 
     names = hedged_venues(ctx.config)
@@ -90,6 +91,7 @@ async def run_rebalance(ctx: JobContext) -> JobOutcome:
         plan=result.plan,
         transfers=result.transfers,
         open_transfers=load_open_transfers(ctx.ledger),
+        half_done=half_done_moves(ctx.ledger),
     )
     status = "failed" if result.failed else "ok"
     line = cycle_line(result)

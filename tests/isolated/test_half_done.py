@@ -97,6 +97,8 @@ def test_a_return_whose_transfer_back_finds_nothing_stays_half_done_until_sent(
     assert margin_history(paper) == [("ETHUSDT", 2, 8500)] and paper.state.transfers == ()
     (line,) = [line for line in first.stdout.splitlines() if line.startswith("half done:")]
     assert "8500 USDT taken out of ETH/USDT:USDT's isolated margin but not yet moved" in line
+    status = bot("status", config=config)  # from the ledger alone: a person is needed
+    assert status.exit_code == 1 and line in status.stdout, status.stdout
 
     second = bot("rebalance", config=config)
     assert second.exit_code == 0, second.stdout + second.stderr

@@ -146,3 +146,37 @@ def test_a_crashed_job_fires_and_its_next_success_clears() -> None:
     fine = evaluate(Facts(kind="snapshot", now=NOW), CONFIG)
     assert crashed.firing == {"job:snapshot": "job snapshot crashed: boom"}
     assert "job:snapshot" in fine.checked and not fine.firing
+
+
+def test_an_unbalanced_hedge_in_the_plan_alerts_and_clears_when_the_plan_is_clean() -> None:
+    from bot.alerts.conditions import plan_flags
+    from bot.model import Flag, PlanAlert
+
+    flagged = Plan(
+        transfers=(),
+        alerts=(
+            PlanAlert(
+                flag=Flag.UNBALANCED,
+                venue="p",
+                hedge="eth",
+                message="spot holds 2 ETH against a 5 ETH short",
+            ),
+        ),
+    )
+    fired = plan_flags(Facts(kind="rebalance", now=NOW, venues_tried=["p"], plan=flagged), CONFIG)
+    assert fired.firing == {
+        "plan:unbalanced:eth": "p [eth]: spot holds 2 ETH against a 5 ETH short"
+    }
+    clean = plan_flags(Facts(kind="rebalance", now=NOW, venues_tried=["p"], plan=Plan()), CONFIG)
+    assert clean.firing == {} and "plan:unbalanced:eth" in clean.checked  # -> resolved
+    unread = plan_flags(
+        Facts(
+            kind="rebalance",
+            now=NOW,
+            venues_tried=["p"],
+            venue_errors={"p": VenueError(ErrorKind.TRANSIENT, "p", "down")},
+            plan=Plan(),
+        ),
+        CONFIG,
+    )
+    assert unread.checked == frozenset()  # a venue not read clears nothing
