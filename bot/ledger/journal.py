@@ -33,13 +33,16 @@ from sqlalchemy.orm import Session
 
 from bot.errors import LedgerError
 from bot.ledger.tables import (
+    Alert,
     BalanceSnapshot,
     Base,
     Correction,
     FundingPayment,
     FundingSnapshot,
+    JobRun,
     JournalEntry,
     JournalHead,
+    ManualInstruction,
     PositionSnapshot,
     Run,
     Transfer,
@@ -65,6 +68,9 @@ ENTITIES: dict[str, type[Base]] = {
     "position": PositionSnapshot,
     "funding_rate": FundingSnapshot,
     "funding_payment": FundingPayment,
+    "job_run": JobRun,
+    "alert": Alert,
+    "manual_instruction": ManualInstruction,
 }
 #: journaled since the first release; the others only since 0006 (older rows have no entry)
 FIRST_RELEASE_ENTITIES = frozenset({"transfer", "attempt", "correction"})

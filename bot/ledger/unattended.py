@@ -18,6 +18,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.ledger import journal
 from bot.ledger.tables import Alert, JobRun, ManualInstruction, Transfer
 
 #: (venue, asset, from_account, to_account)
@@ -103,7 +104,7 @@ class UnattendedRecords:
                 host=socket.gethostname(),
             )
             session.add(row)
-            session.flush()
+            journal.append(session, row, row.started_at)
             return row.id
 
     def finish_job(
@@ -113,6 +114,7 @@ class UnattendedRecords:
             row = session.get_one(JobRun, job_id)
             row.status, row.error, row.run_id = status, error, run_id
             row.finished_at = self._clock()
+            journal.append(session, row, row.finished_at)
 
     def record_job_not_run(
         self, kind: str, status: str, *, scheduled_at: datetime | None, error: str
@@ -133,7 +135,7 @@ class UnattendedRecords:
                 host=socket.gethostname(),
             )
             session.add(row)
-            session.flush()
+            journal.append(session, row, now)
             return row.id
 
     def transfer_counts(self) -> dict[tuple[str, str], int]:
@@ -169,7 +171,7 @@ class UnattendedRecords:
             row.message, row.last_seen = message, now
             if sent:
                 row.sent_count, row.last_sent_at = (row.sent_count or 0) + 1, now
-            session.flush()
+            journal.append(session, row, now)
             return AlertRecord.of(row)
 
     def resolve_alert(self, key: str, *, sent: bool) -> None:
@@ -182,22 +184,23 @@ class UnattendedRecords:
             if sent:
                 row.sent_count, row.last_sent_at = row.sent_count + 1, now
             row.state, row.resolved_at = "resolved", now
+            journal.append(session, row, now)
 
     def record_notice(self, key: str, message: str, *, sent: bool) -> None:
         now = self._clock()
         with self._transaction() as session:
-            session.add(
-                Alert(
-                    key=key,
-                    state="notice",
-                    message=message,
-                    first_seen=now,
-                    last_seen=now,
-                    resolved_at=now,
-                    sent_count=1 if sent else 0,
-                    last_sent_at=now if sent else None,
-                )
+            row = Alert(
+                key=key,
+                state="notice",
+                message=message,
+                first_seen=now,
+                last_seen=now,
+                resolved_at=now,
+                sent_count=1 if sent else 0,
+                last_sent_at=now if sent else None,
             )
+            session.add(row)
+            journal.append(session, row, now)
 
     # manual instructions ------------------------------------------------------------------
 
@@ -240,7 +243,7 @@ class UnattendedRecords:
                 transfer_id,
                 now,
             )
-            session.flush()
+            journal.append(session, row, now)
             return ManualRecord.of(row), created
 
     def clear_manual_instructions(self, venue: str, keep: Iterable[ManualKey]) -> list[ManualKey]:
@@ -258,6 +261,7 @@ class UnattendedRecords:
                 key = (row.venue, row.asset, row.from_account, row.to_account)
                 if key not in kept:
                     row.state, row.cleared_at, row.updated_at = "cleared", now, now
+                    journal.append(session, row, now)
                     cleared.append(key)
         return cleared
 

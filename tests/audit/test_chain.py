@@ -193,3 +193,22 @@ def test_the_sql_views_answer_on_every_backend(ledger: Ledger) -> None:
         income = conn.execute(text("SELECT hedge, payments, income FROM funding_income")).one()
         assert (income.hedge, income.payments) == ("eth", 1)
         assert Decimal(str(income.income)) == Decimal("1.5")  # SQLite's view sums in floats
+
+
+def test_alerts_job_runs_and_manual_instructions_are_in_the_chain(keyed: Ledger) -> None:
+    populate(keyed)
+    job = keyed.start_job("rebalance", scheduled_at=None, late=False)
+    keyed.finish_job(job, "ok")
+    keyed.fire_alert("margin:eth", "eth margin ratio 0.2", sent=True)
+    keyed.resolve_alert("margin:eth", sent=True)
+    keyed.stand_manual_instruction(
+        ("coinw", "USDT", "spot", "linear"), Decimal("100"), hedges="eth", transfer_id=None
+    )
+    assert keyed.verify().ok
+    drop_triggers(keyed.engine)
+    rewrite_row(keyed.engine, "alerts", 1, message="all is well")
+    rewrite_row(keyed.engine, "job_runs", job, error="edited")
+    assert set(keyed.verify().problems) == {
+        f"job_run {job}: differs from its journal entry",
+        "alert 1: differs from its journal entry",
+    }
