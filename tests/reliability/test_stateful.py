@@ -60,7 +60,7 @@ class TransfersUnderFaults(RuleBasedStateMachine):
 
 
 TransfersUnderFaults.TestCase.settings = settings(
-    max_examples=8,
+    max_examples=5,
     stateful_step_count=15,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
