@@ -12,8 +12,6 @@ from bot.config import HedgeConfig
 from bot.model import (
     CROSS,
     ISOLATED,
-    MarketKind,
-    PerpMarket,
     PlannedTransfer,
     Position,
     Rule,
@@ -22,26 +20,9 @@ from bot.model import (
     Wallet,
 )
 from bot.policy import plan_transfers
+from tests.markets import BTC_PERP, ETH_PERP
 
 NOW = datetime(2026, 12, 3, tzinfo=UTC)
-ETH_PERP = PerpMarket(
-    symbol="ETH/USDT:USDT",
-    kind=MarketKind.LINEAR,
-    base="ETH",
-    quote="USDT",
-    settle="USDT",
-    contract_size=D(1),
-    futures_account="linear",
-)
-BTC_PERP = PerpMarket(
-    symbol="BTC/USDT:USDT",
-    kind=MarketKind.LINEAR,
-    base="BTC",
-    quote="USDT",
-    settle="USDT",
-    contract_size=D(1),
-    futures_account="linear",
-)
 
 
 def hedge(perp: str = "ETH/USDT:USDT", **overrides: object) -> HedgeConfig:

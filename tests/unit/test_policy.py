@@ -19,26 +19,9 @@ from bot.model import (
     Wallet,
 )
 from bot.policy import plan_transfers
+from tests.markets import BTC_PERP, ETH_PERP
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
-ETH_PERP = PerpMarket(
-    symbol="ETH/USDT:USDT",
-    kind=MarketKind.LINEAR,
-    base="ETH",
-    quote="USDT",
-    settle="USDT",
-    contract_size=D(1),
-    futures_account="linear",
-)
-BTC_PERP = PerpMarket(
-    symbol="BTC/USDT:USDT",
-    kind=MarketKind.LINEAR,
-    base="BTC",
-    quote="USDT",
-    settle="USDT",
-    contract_size=D(1),
-    futures_account="linear",
-)
 BTC_INVERSE = PerpMarket(
     symbol="BTC/USD:BTC",
     kind=MarketKind.INVERSE,

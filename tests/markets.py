@@ -1,0 +1,24 @@
+"""The perpetual markets the policy tests plan against, said once."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from bot.model import MarketKind, PerpMarket
+
+
+def linear_perp(base: str) -> PerpMarket:
+    """`BASE/USDT:USDT`, one base per contract, margined in the USD-M (`linear`) wallet."""
+    return PerpMarket(
+        symbol=f"{base}/USDT:USDT",
+        kind=MarketKind.LINEAR,
+        base=base,
+        quote="USDT",
+        settle="USDT",
+        contract_size=D(1),
+        futures_account="linear",
+    )
+
+
+ETH_PERP = linear_perp("ETH")
+BTC_PERP = linear_perp("BTC")
