@@ -70,7 +70,7 @@ ENTITIES: dict[str, type[Base]] = {
     "funding_payment": FundingPayment,
     "job_run": JobRun,
     "alert": Alert,
-    "manual_instruction": ManualInstruction,
+    "manual": ManualInstruction,  # (journal.entity is 16 characters at most)
 }
 #: journaled since the first release; the others only since 0006 (older rows have no entry)
 FIRST_RELEASE_ENTITIES = frozenset({"transfer", "attempt", "correction"})

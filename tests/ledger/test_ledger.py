@@ -140,3 +140,12 @@ def test_the_head_read_from_the_migration_files_is_alembics() -> None:
 
     script = ScriptDirectory.from_config(db._alembic_config("sqlite://"))
     assert db.head_revision() == script.get_current_head()
+
+
+def test_every_journaled_entity_name_fits_the_journal_column() -> None:
+    """PostgreSQL refuses a longer name (SQLite would not say): a new entity must fit."""
+    from bot.ledger.journal import ENTITIES, START
+    from bot.ledger.tables import JournalEntry
+
+    width = JournalEntry.__table__.c.entity.type.length
+    assert all(len(name) <= width for name in [*ENTITIES, START])
