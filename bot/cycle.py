@@ -44,7 +44,7 @@ class CycleResult:
     blocked: list[Blocked] = field(default_factory=list)
     #: venues left out of this cycle (unreachable, refused, untrusted), with why
     venue_errors: dict[str, Exception] = field(default_factory=dict)
-    #: isolated hedges' margin legs and half-done moves (issue 15, bot/margin_legs.py)
+    #: isolated hedges' margin legs and half-done moves (bot/margin_legs.py)
     margin: MarginLegsResult | None = None
 
     @property
@@ -222,7 +222,7 @@ async def _cycle(
             timing=timing,
             clock=clock,
         )
-        # issue 15: an isolated hedge's move has two legs; margin_legs runs it (and the rest)
+        # an isolated hedge's move has two legs: margin_legs runs it (the rest via the executor)
         margin = await run_margin_legs(
             executor,
             venues,

@@ -49,7 +49,7 @@ def rebalance_command(
             "plan": render.plan_json(result.plan),
             "transfers": [render.transfer_json(t) for t in result.transfers],
             "blocked": [b.message for b in result.blocked],
-            # issue 15: isolated hedges' margin legs and half-done moves
+            # isolated hedges' margin legs and half-done moves
             "margin_legs": result.margin.lines if result.margin else [],
             "half_done_moves": result.margin.half_done if result.margin else [],
             "venue_errors": dict(
@@ -65,7 +65,7 @@ def rebalance_command(
         render.print_manual_actions(out, result.transfers)
         for blocked in result.blocked:
             out.print(f"blocked: {blocked.message}", markup=False, highlight=False)
-        for line in result.margin.lines if result.margin else []:  # issue 15
+        for line in result.margin.lines if result.margin else []:
             out.print(f"margin: {line}", markup=False, highlight=False)
         for line in result.margin.half_done if result.margin else []:
             out.print(f"half done: {line}", markup=False, highlight=False)
