@@ -11,6 +11,7 @@ failing one is listed by its id at the end of its group.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -111,8 +112,15 @@ async def lost_answer(rig: Rig, case: Case) -> None:
     )
     rig.check(first.failed, cid, "the faulted run must report failure (exit 1)")
 
+    # The venue's history proves an absence only once the venue's clock has passed the send
+    # (plus the offset's uncertainty); until then the row rightly stays unknown and nothing is
+    # resent. Settle it first, so the next run's behaviour does not hang on that moment.
+    for _ in range(40):
+        await rig.reconcile()
+        if rig.row(row.id).status is not TransferStatus.UNKNOWN:
+            break
+        await asyncio.sleep(0.1)
     second = await rig.rebalance()
-    await rig.reconcile()
     settled = rig.row(row.id)
     if case.applied:
         (tran_id,) = applied
