@@ -223,18 +223,7 @@ async def _cycle(
             clock=clock,
         )
         # an isolated hedge's move has two legs: margin_legs runs it (the rest via the executor)
-        margin = await run_margin_legs(
-            executor,
-            venues,
-            ledger,
-            config.transfers,
-            run_id,
-            plan.transfers,
-            dry_run=dry_run,
-            policy=RetryPolicy.from_config(config.retry),
-            timing=timing,
-            clock=clock,
-        )
+        margin = await run_margin_legs(executor, run_id, plan.transfers)
         executed = margin.execution
         failures.update(executed.errors)
     return CycleResult(

@@ -185,6 +185,35 @@ class Executor:
         self._timing = timing or Timing()
         self._clock = clock
 
+    # What a runner built on this executor (margin_legs) acts with, given once.
+    @property
+    def venues(self) -> Mapping[str, Venue]:
+        return self._venues
+
+    @property
+    def ledger(self) -> Ledger:
+        return self._ledger
+
+    @property
+    def rules(self) -> TransfersConfig:
+        return self._rules
+
+    @property
+    def dry_run(self) -> bool:
+        return self._dry_run
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self._policy
+
+    @property
+    def timing(self) -> Timing:
+        return self._timing
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
     async def execute(self, run_id: int, transfers: tuple[PlannedTransfer, ...]) -> ExecutionResult:
         """Run every planned transfer: venues in parallel, each venue's transfers in order."""
         by_venue: dict[str, list[PlannedTransfer]] = defaultdict(list)

@@ -22,14 +22,12 @@ from decimal import Decimal
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.config import TransfersConfig
 from bot.executor import ExecutionResult, Executor, Step, after_failure
 from bot.failpoints import AFTER_MARGIN_INTENT, AFTER_MARGIN_RESPONSE, BETWEEN_LEGS, failpoint
 from bot.ledger.margin_queries import MoveLegs, moves
-from bot.ledger.store import Clock, Ledger, MarginLegRecord, MarginMoveRecord, utc_now
+from bot.ledger.store import Ledger, MarginLegRecord, MarginMoveRecord
 from bot.model import SPOT, PlannedTransfer, Rule, TransferStatus
 from bot.money import ZERO, plain, round_down
-from bot.retry import RetryPolicy, Timing
 from bot.venues.base import Venue
 from bot.venues.clients import DryRunRefused
 from bot.venues.errors import ErrorKind, VenueError
@@ -121,26 +119,15 @@ class MarginLegsResult:
 class MarginLegs:
     """Runs isolated hedges' moves: the executor for the wallet leg, the venue for the margin."""
 
-    def __init__(
-        self,
-        executor: Executor,
-        venues: Mapping[str, Venue],
-        ledger: Ledger,
-        rules: TransfersConfig,
-        *,
-        dry_run: bool,
-        policy: RetryPolicy | None = None,
-        timing: Timing | None = None,
-        clock: Clock = utc_now,
-    ) -> None:
+    def __init__(self, executor: Executor) -> None:
         self._executor = executor
-        self._venues = venues
-        self._ledger = ledger
-        self._rules = rules
-        self._dry_run = dry_run
-        self._policy = policy or RetryPolicy()
-        self._timing = timing or Timing()
-        self._clock = clock
+        self._venues = executor.venues
+        self._ledger = executor.ledger
+        self._rules = executor.rules
+        self._dry_run = executor.dry_run
+        self._policy = executor.policy
+        self._timing = executor.timing
+        self._clock = executor.clock
 
     async def execute(self, run_id: int, items: tuple[PlannedTransfer, ...]) -> MarginLegsResult:
         """Finish earlier half-done moves, then run the plan: cross transfers through the
@@ -487,30 +474,18 @@ def _merge(into: ExecutionResult, other: ExecutionResult) -> None:
 
 
 async def run_margin_legs(
-    executor: Executor,
-    venues: Mapping[str, Venue],
-    ledger: Ledger,
-    rules: TransfersConfig,
-    run_id: int,
-    items: tuple[PlannedTransfer, ...],
-    *,
-    dry_run: bool,
-    policy: RetryPolicy | None = None,
-    timing: Timing | None = None,
-    clock: Clock = utc_now,
+    executor: Executor, run_id: int, items: tuple[PlannedTransfer, ...]
 ) -> MarginLegsResult:
     """The cycle's hook: settle open margin legs against the venues' margin history (never in
-    a dry run: it records nothing), then finish half-done moves and run the plan."""
+    a dry run: it records nothing), then finish half-done moves and run the plan, with the
+    executor's venues, ledger, rules and clock."""
     from bot.reconcile_margin import MarginReconciler
 
-    if not dry_run:
-        window = timedelta(seconds=rules.settle_window_seconds)
+    if not executor.dry_run:
+        window = timedelta(seconds=executor.rules.settle_window_seconds)
         report = await MarginReconciler(
-            venues, ledger, settle_window=window, clock=clock
+            executor.venues, executor.ledger, settle_window=window, clock=executor.clock
         ).reconcile()
         for leg, why in report.still_open:
             log.warning("margin leg %s still open: %s", leg.id, why)
-    runner = MarginLegs(
-        executor, venues, ledger, rules, dry_run=dry_run, policy=policy, timing=timing, clock=clock
-    )
-    return await runner.execute(run_id, items)
+    return await MarginLegs(executor).execute(run_id, items)
