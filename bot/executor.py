@@ -22,6 +22,14 @@ What happens next depends on the classified answer:
   it against the venue's history before anything new is sent;
 - fatal (keys, permissions, bad request): failed, and the venue's remaining transfers stop.
 
+A stop request (`bot.stopping`, the first SIGINT/SIGTERM) is checked where no call is in
+flight: before each planned transfer, before a smaller new intent and before a retry. A
+transfer already past its intent commit is sent and its answer recorded; every transfer not
+started is recorded `failed` with "not attempted: ... is stopping (SIGTERM)", like those after
+a fatal error: final rows, so nothing is blocked or left for reconciliation, and the run says
+that its plan was not carried out. A transient failure not retried because of the stop is
+`failed` (nothing reached the venue's books).
+
 A ledger write refused after the call (`recording_after_call`) leaves the row `pending` and
 stops with `UnrecordedTransfer`: one line, exit 1, settled by the next run's reconciliation.
 """
@@ -52,9 +60,11 @@ from bot.failpoints import (
 )
 from bot.ledger.queries import open_transfers
 from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
+from bot.logs import log_context
 from bot.model import PlannedTransfer, TransferStatus
 from bot.money import ZERO, plain, round_down
 from bot.retry import RetryPolicy, Timing
+from bot.stopping import StopRequest
 from bot.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -124,11 +134,20 @@ class Step(Enum):
 
 
 def after_failure(
-    error: VenueError, attempt: int, elapsed: float, *, resynced: bool, policy: RetryPolicy
+    error: VenueError,
+    attempt: int,
+    elapsed: float,
+    *,
+    resynced: bool,
+    policy: RetryPolicy,
+    stopping: bool = False,
 ) -> Step:
-    """The next step after failed attempt number `attempt` of one intent. Pure."""
+    """The next step after failed attempt number `attempt` of one intent; `stopping`: a stop
+    was requested, so nothing is tried again. Pure."""
     if error.kind is ErrorKind.UNKNOWN:
         return Step.RECONCILE_LATER
+    if stopping:
+        return Step.GIVE_UP
     if error.kind is ErrorKind.CLOCK and not resynced:
         return Step.RESYNC_CLOCK
     if (
@@ -176,6 +195,7 @@ class Executor:
         policy: RetryPolicy | None = None,
         timing: Timing | None = None,
         clock: Clock = utc_now,
+        stop: StopRequest | None = None,
     ) -> None:
         self._venues = venues
         self._ledger = ledger
@@ -184,6 +204,7 @@ class Executor:
         self._policy = policy or RetryPolicy()
         self._timing = timing or Timing()
         self._clock = clock
+        self._stop = stop
 
     # What a runner built on this executor (margin_legs) acts with, given once.
     @property
@@ -214,6 +235,51 @@ class Executor:
     def clock(self) -> Clock:
         return self._clock
 
+    @property
+    def stop(self) -> StopRequest | None:
+        return self._stop
+
+    @property
+    def stopping(self) -> bool:
+        """A stop was requested: no new transfer may start."""
+        return self._stop is not None and self._stop.requested
+
+    def without_stop(self) -> Executor:
+        """This executor, deaf to the stop request: for the second leg of a two-leg move whose
+        first leg is done, which finishes the move rather than strand the collateral."""
+        return Executor(
+            self._venues,
+            self._ledger,
+            self._rules,
+            dry_run=self._dry_run,
+            policy=self._policy,
+            timing=self._timing,
+            clock=self._clock,
+        )
+
+    def record_not_attempted(
+        self, run_id: int, item: PlannedTransfer, replaces_id: int | None = None
+    ) -> TransferRecord:
+        """A planned transfer not started because a stop was requested: final, never sent."""
+        assert self._stop is not None
+        log.info(
+            "%s %s %s -> %s: %s",
+            item.venue,
+            item.asset,
+            item.from_account,
+            item.to_account,
+            self._stop.not_attempted(),
+        )
+        return self._record_final(
+            run_id,
+            item,
+            TransferStatus.FAILED,
+            amount=None,
+            inputs={},
+            error=self._stop.not_attempted(),
+            replaces_id=replaces_id,
+        )
+
     async def execute(self, run_id: int, transfers: tuple[PlannedTransfer, ...]) -> ExecutionResult:
         """Run every planned transfer: venues in parallel, each venue's transfers in order."""
         by_venue: dict[str, list[PlannedTransfer]] = defaultdict(list)
@@ -227,7 +293,8 @@ class Executor:
         errors: dict[str, Exception] = {}
         for venue, outcome in outcomes.items():
             if isinstance(outcome, Exception):
-                log.debug("executing on %s failed", venue, exc_info=outcome)
+                with log_context(venue=venue):
+                    log.debug("executing on %s failed", venue, exc_info=outcome)
                 errors[venue] = outcome
             else:
                 results.append(outcome)
@@ -236,6 +303,10 @@ class Executor:
         return ExecutionResult(records, blocked, errors)
 
     async def _execute_venue(self, run_id: int, items: list[PlannedTransfer]) -> ExecutionResult:
+        with log_context(venue=items[0].venue):  # the lines of this venue's transfers say so
+            return await self._execute_items(run_id, items)
+
+    async def _execute_items(self, run_id: int, items: list[PlannedTransfer]) -> ExecutionResult:
         result = ExecutionResult([], [])
         stopped: VenueError | None = None
         for item in items:
@@ -256,6 +327,9 @@ class Executor:
                         error=f"not attempted: {stopped}",
                     )
                 )
+                continue
+            if self.stopping:  # checked between transfers: none is in flight here
+                result.transfers.append(self.record_not_attempted(run_id, item))
                 continue
             records, error = await self._execute_one(run_id, item)
             result.transfers += records
@@ -286,6 +360,9 @@ class Executor:
             if error is None or error.kind is not ErrorKind.INSUFFICIENT:
                 return records, error
             replaces = record.id  # a definite refusal: read again and try a smaller new intent
+            if self.stopping:  # the refused intent is final; the smaller one is not started
+                records.append(self.record_not_attempted(run_id, item, replaces_id=replaces))
+                return records, error
         return records, error
 
     async def _attempt_intent(
@@ -375,6 +452,15 @@ class Executor:
             attempt += 1
             started = self._clock()
             try:
+                log.debug(
+                    "transfer %s: sending %s %s %s -> %s (attempt %s)",
+                    intent.id,
+                    plain(amount),
+                    item.asset,
+                    item.from_account,
+                    item.to_account,
+                    attempt,
+                )
                 receipt = await venue.transfer(
                     item.asset, amount, item.from_account, item.to_account, intent.client_id
                 )
@@ -393,6 +479,13 @@ class Executor:
                 step_next = after_failure(
                     exc, attempt, elapsed, resynced=resynced, policy=self._policy
                 )
+                error_text = str(exc)
+                if self.stopping and step_next in (Step.RETRY, Step.RESYNC_CLOCK):
+                    assert self._stop is not None  # nothing reached the venue's books: stop here
+                    step_next = after_failure(
+                        exc, attempt, elapsed, resynced=resynced, policy=self._policy, stopping=True
+                    )
+                    error_text += f"; not tried again: {self._stop.reason} asked to stop"
                 final = {
                     Step.GIVE_UP: TransferStatus.FAILED,
                     Step.RECONCILE_LATER: TransferStatus.UNKNOWN,
@@ -405,10 +498,11 @@ class Executor:
                         outcome=exc.kind.value,
                         started_at=started,
                         error_kind=exc.kind.value,
-                        error=str(exc),
+                        error=error_text,
                         status=final,
                         venue_clock_offset_ms=offset,
                     )
+                log.debug("transfer %s: %s (%s)", intent.id, exc.kind.value, exc)
                 inputs = None  # recorded with this attempt
                 if final is not None:
                     return record, exc
@@ -426,6 +520,14 @@ class Executor:
                     await self._timing.sleep(
                         self._policy.backoff(attempt, exc.retry_after, self._timing.rng)
                     )
+                if self.stopping:  # asked to stop while waiting: the retry is not sent
+                    assert self._stop is not None
+                    stopped = self._ledger.record_outcome(
+                        intent.id,
+                        TransferStatus.FAILED,
+                        error=f"{exc}; not tried again: {self._stop.reason} asked to stop",
+                    )
+                    return stopped, exc
                 continue
             failpoint(AFTER_RESPONSE)
             with recording_after_call(intent.id):
@@ -441,6 +543,8 @@ class Executor:
                 )
             if confirmed.status is not TransferStatus.CONFIRMED:  # the id is another row's
                 log.warning("%s", confirmed.error)
+            else:
+                log.debug("transfer %s: confirmed as %s", intent.id, receipt.exchange_id)
             failpoint(AFTER_OUTCOME_COMMIT)
             return confirmed, None
 

@@ -20,6 +20,7 @@ from decimal import Decimal
 from bot.config import Config, HedgeConfig
 from bot.model import Plan, Rule, State, VenueState
 from bot.money import ZERO
+from bot.stopping import StopRequest
 from bot.venues.session import OpenVenues
 
 
@@ -133,6 +134,7 @@ async def guard(  # type: ignore[no-untyped-def]
     *,
     venues: OpenVenues | None = None,
     acting: asyncio.Lock | None = None,
+    stop: StopRequest | None = None,
 ) -> GuardResult:
     """One poll: read every hedged venue; top up the endangered hedges' venues now.
 
@@ -157,7 +159,7 @@ async def guard(  # type: ignore[no-untyped-def]
         if not danger_venues:
             return GuardResult(state, margins, venue_errors=failures)
         async with acting if acting is not None else contextlib.nullcontext():
-            return await _top_up(config, ledger, opened, danger_venues, margins, failures)
+            return await _top_up(config, ledger, opened, danger_venues, margins, failures, stop)
 
 
 async def _top_up(  # type: ignore[no-untyped-def]
@@ -167,6 +169,7 @@ async def _top_up(  # type: ignore[no-untyped-def]
     danger_venues: list[str],
     margins: dict[str, HedgeMargin],
     failures: dict[str, Exception],
+    stop: StopRequest | None = None,
 ) -> GuardResult:
     """Under the venue lock: read again, plan, send the top-ups through the executor."""
     from bot.cycle import config_digest, venue_locks
@@ -191,6 +194,7 @@ async def _top_up(  # type: ignore[no-untyped-def]
                 config.transfers,
                 dry_run=False,
                 policy=RetryPolicy.from_config(config.retry),
+                stop=stop,
             )
             executed = await executor.execute(run_id, plan.transfers)
             failures.update(executed.errors)

@@ -10,6 +10,12 @@ A crash or an unknown outcome between the legs leaves the first leg done and the
 pending: the next cycle settles an open margin leg against the venue's margin-change history
 (`reconcile_margin`), then finishes the move (`MarginLegs.resume`), and until then the move is
 reported by `half_done_moves` (collateral sits in the futures wallet, outside the position).
+
+A stop request (a signal to `bot run`, see `bot.stopping`) never falls between the legs: a
+move not begun is recorded not attempted (a failed transfer row, as the executor records any
+transfer it does not start), a first leg whose outcome is being recorded is followed by its
+second leg as usual, and only a half-done move of an earlier run is left for the next cycle
+(it stays reported half done until then). A refused first reduce is not tried smaller.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from bot.executor import ExecutionResult, Executor, Step, after_failure
 from bot.failpoints import AFTER_MARGIN_INTENT, AFTER_MARGIN_RESPONSE, BETWEEN_LEGS, failpoint
 from bot.ledger.margin_queries import MoveLegs, moves
 from bot.ledger.store import Ledger, MarginLegRecord, MarginMoveRecord
+from bot.logs import log_context
 from bot.model import SPOT, PlannedTransfer, Rule, TransferStatus
 from bot.money import ZERO, plain, round_down
 from bot.venues.base import Venue
@@ -147,8 +154,13 @@ class MarginLegs:
                     "being finished first"
                 )
                 continue
+            if self._executor.stopping:  # no move begins: neither leg is sent
+                stopped = self._executor.record_not_attempted(run_id, item)
+                result.execution.transfers.append(stopped)
+                continue
             try:
-                await self._run_move(run_id, item, result)
+                with log_context(venue=item.venue):
+                    await self._run_move(run_id, item, result)
             except VenueError as exc:
                 result.execution.errors.setdefault(item.venue, exc)
         result.execution.transfers.sort(key=lambda r: r.id)
@@ -159,6 +171,10 @@ class MarginLegs:
             except SQLAlchemyError as exc:  # the ledger refused a read: the next run says it
                 log.warning("could not list half-done moves: %s", exc)
         return result
+
+    def _stopped(self) -> str:
+        stop = self._executor.stop
+        return stop.not_attempted() if stop is not None else "not attempted"
 
     # resuming -------------------------------------------------------------------------------
 
@@ -186,9 +202,13 @@ class MarginLegs:
                     f"{half.message}; tried {MAX_SECOND_LEGS} times: move it by hand"
                 )
                 continue
+            if self._executor.stopping:  # a new send: left for the next cycle, still half done
+                result.lines.append(f"{half.message}; finished next cycle ({self._stopped()})")
+                continue
             log.info("finishing %s", half.message)
             try:
-                await self._second_leg(run_id, venue, move, half.moved, result)
+                with log_context(venue=move.venue):
+                    await self._second_leg(run_id, venue, move, half.moved, result)
             except VenueError as exc:
                 result.execution.errors.setdefault(move.venue, exc)
         return busy
@@ -219,6 +239,7 @@ class MarginLegs:
                 planned=item.amount,
                 result=result,
                 keep_ratio=target if isinstance(target, Decimal) else None,
+                first=True,
             )
         if moved is None:
             return
@@ -237,8 +258,8 @@ class MarginLegs:
     ) -> None:
         if move.direction == TOP_UP:
             await self._margin_leg(venue, move, add=True, planned=moved, result=result)
-        else:
-            await self._transfer_leg(run_id, move, moved, item, result)
+        else:  # finishes the move even when a stop was requested after the first leg
+            await self._transfer_leg(run_id, move, moved, item, result, finishing=True)
 
     async def _transfer_leg(
         self,
@@ -247,8 +268,11 @@ class MarginLegs:
         amount: Decimal,
         item: PlannedTransfer | None,
         result: MarginLegsResult,
+        *,
+        finishing: bool = False,
     ) -> Decimal | None:
-        """The wallet transfer through the executor; the amount it moved, or None."""
+        """The wallet transfer through the executor; the amount it moved, or None. A second
+        leg (`finishing`) is sent whether or not a stop was requested since the first."""
         source, target = (
             (SPOT, move.futures_account)
             if move.direction == TOP_UP
@@ -273,7 +297,8 @@ class MarginLegs:
             amount=amount,
             figures={**base.figures, "margin_move": str(move.id)},
         )
-        executed = await self._executor.execute(run_id, (leg,))
+        executor = self._executor.without_stop() if finishing else self._executor
+        executed = await executor.execute(run_id, (leg,))
         _merge(result.execution, executed)
         last = executed.transfers[-1] if executed.transfers else None
         if last is None or last.status not in DONE_LEG or last.amount is None:
@@ -289,13 +314,17 @@ class MarginLegs:
         planned: Decimal,
         result: MarginLegsResult,
         keep_ratio: Decimal | None = None,
+        first: bool = False,
     ) -> Decimal | None:
         """Add or reduce the position's margin: a fresh read, sizing, intent, the call, the
         outcome; a definite refusal reads again and tries less, `shrink_attempts` times. A
         reduce never takes the position below `keep_ratio` (the hedge's target) as read now:
         a refusal means the mark moved, and what was excess may no longer be."""
         verb = "add" if add else "reduce"
-        for _ in range(self._rules.shrink_attempts + 1):
+        for tried in range(self._rules.shrink_attempts + 1):
+            if first and tried and self._executor.stopping:  # nothing moved yet: stop here
+                result.lines.append(f"{move.venue} move {move.id}: {verb}: {self._stopped()}")
+                return None
             cap, inputs = await self._margin_cap(venue, move, add, keep_ratio)
             step = venue.transfer_step(move.asset)
             amount = round_down(max(ZERO, min(planned, cap)), step)

@@ -132,6 +132,7 @@ async def _serve(
             )
             os._exit(128 + signum)
         stop.set()
+        ctx.stop.request(signal.Signals(signum).name)  # the running cycle sends nothing new
         say(f"stopping ({signal.Signals(signum).name}): no new jobs; a running one finishes")
 
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -24,6 +24,7 @@ from bot.metrics import Metrics
 from bot.model import TransferStatus
 from bot.money import plain
 from bot.status import load_open_transfers
+from bot.stopping import StopRequest
 from bot.venues.session import OpenVenues
 
 Say = Callable[[str], None]
@@ -44,6 +45,8 @@ class JobContext:
     #: every job under `acting` (a `paper: true` venue's exchange lives in each job's span)
     exclusive: bool = False
     clock: Callable[[], datetime] = utc_now
+    #: set by the first SIGINT/SIGTERM: the executor starts no new transfer
+    stop: StopRequest = field(default_factory=StopRequest)
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ async def run_rebalance(ctx: JobContext) -> JobOutcome:
     names = hedged_venues(ctx.config)
     try:
         result = await rebalance(
-            ctx.config, ctx.ledger, dry_run=False, command="run", venues=ctx.venues
+            ctx.config, ctx.ledger, dry_run=False, command="run", venues=ctx.venues, stop=ctx.stop
         )
     except VenueBusy as exc:
         return JobOutcome(
@@ -169,7 +172,7 @@ async def run_guard(ctx: JobContext) -> JobOutcome:
     from bot.guard import guard
 
     acting = None if ctx.exclusive else ctx.acting  # under exclusive the job holds it already
-    result = await guard(ctx.config, ctx.ledger, venues=ctx.venues, acting=acting)
+    result = await guard(ctx.config, ctx.ledger, venues=ctx.venues, acting=acting, stop=ctx.stop)
     if ctx.metrics is not None:
         ctx.metrics.observe_state(result.state, result.margins)
         ctx.metrics.observe_reads({}, list(result.venue_errors))

@@ -1,0 +1,38 @@
+"""A request to stop acting, set by a signal and checked by the executor between transfers.
+
+`bot run` (and a one-shot `bot rebalance`) sets it on the first SIGINT/SIGTERM: the transfer
+whose call is in flight finishes its call and its ledger write, and no new transfer starts.
+It is a flag, not a cancellation: cancelling a task mid-call would leave the row pending for
+reconciliation even when the venue answered; the flag lets the answer be recorded.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class StopRequest:
+    """Set once (from a signal handler or another thread), read anywhere; keeps the why."""
+
+    def __init__(self, command: str = "bot run") -> None:
+        self.command = command  # who is stopping, for the ledger's words
+        self._event = threading.Event()
+        self._reason = ""
+
+    def request(self, reason: str) -> None:
+        """Ask to stop; the first reason is kept (a second signal does not rename it)."""
+        if not self._event.is_set():
+            self._reason = reason
+            self._event.set()
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    def not_attempted(self) -> str:
+        """The ledger's error for a transfer not started because of this request."""
+        return f"not attempted: {self.command} is stopping ({self._reason})"
