@@ -20,7 +20,9 @@ from bot.executor import Blocked, Executor
 from bot.funding_history import settled_rates
 from bot.ledger.journal import canonical_json
 from bot.ledger.locks import file_venue_locks, postgres_venue_locks
+from bot.ledger.queries import open_transfers
 from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
+from bot.logs import log_context, run_id_var
 from bot.margin_legs import MarginLegsResult, run_margin_legs
 from bot.model import Plan, State, TransferStatus
 from bot.policy import plan_transfers
@@ -28,6 +30,7 @@ from bot.policy.isolated import is_refusal
 from bot.reconcile import Reconciler, ReconcileReport
 from bot.redact import redact
 from bot.retry import RetryPolicy, Timing
+from bot.stopping import StopRequest
 from bot.venues.base import Venue
 from bot.venues.session import OpenVenues, open_venues, read_state
 
@@ -149,12 +152,27 @@ async def reconcile(
     venues: OpenVenues | None = None,
 ) -> ReconcileReport:
     """Settle every open transfer of every configured venue (`bot reconcile`); with `venues`,
-    on that long-lived pool's clients."""
+    on that long-lived pool's clients. A venue that cannot be opened is an error of the report
+    (its open transfers stay open) and never keeps the other venues' transfers unsettled."""
     names = sorted(config.venues)
+    failures: dict[str, Exception] = {}
     with venue_locks(config, ledger, names, "reconcile"):
         # A dry-run client: reconciliation only reads, and cannot send even by mistake.
-        async with venues_for(config, venues, names, dry_run=True, timing=timing) as opened:
-            return await _reconciler(config, ledger, opened, clock).reconcile()
+        async with venues_for(
+            config, venues, names, dry_run=True, timing=timing, failures=failures
+        ) as opened:
+            report = await _reconciler(config, ledger, opened, clock).reconcile()
+        for name, error in sorted(failures.items()):
+            _left_out(report, ledger, name, error)
+    return report
+
+
+def _left_out(report: ReconcileReport, ledger: Ledger, name: str, error: Exception) -> None:
+    """A venue reconciliation could not reach: its open transfers stay open (listed with the
+    others still open), and one line names the venue and why."""
+    report.still_open.extend(open_transfers(ledger, venue=name))
+    report.errors.extend(venue_error_lines({name: error}))
+    report.venue_errors[name] = error
 
 
 async def rebalance(
@@ -166,16 +184,22 @@ async def rebalance(
     timing: Timing | None = None,
     clock: Clock = utc_now,
     venues: OpenVenues | None = None,
+    stop: StopRequest | None = None,
 ) -> CycleResult:
     """Run one full cycle and record it; a dry run records everything and moves nothing.
 
     `venues`: a long-lived `session.OpenVenues` (`bot run`) whose clients and markets are
-    reused; without it the venues are opened for this cycle and closed after it."""
+    reused; without it the venues are opened for this cycle and closed after it. `stop`: once
+    requested (a signal), no new transfer starts; the one in flight is finished and recorded."""
     names = hedged_venues(config)
     with venue_locks(config, ledger, names, command):
         run_id = ledger.start_run(command, dry_run=dry_run, config_digest=config_digest(config))
         try:
-            result = await _cycle(config, ledger, run_id, names, dry_run, timing, clock, venues)
+            # a one-shot command's lines name its run; `bot run` has named the job already
+            with log_context(run_id=run_id if run_id_var.get() is None else None):
+                result = await _cycle(
+                    config, ledger, run_id, names, dry_run, timing, clock, venues, stop
+                )
         except BaseException as exc:
             with suppress(SQLAlchemyError):  # the ledger may be what failed
                 ledger.finish_run(run_id, "error", redact(str(exc)) or type(exc).__name__)
@@ -201,6 +225,7 @@ async def _cycle(
     timing: Timing | None,
     clock: Clock,
     pool: OpenVenues | None,
+    stop: StopRequest | None = None,
 ) -> CycleResult:
     failures: dict[str, Exception] = {}
     async with venues_for(
@@ -221,6 +246,7 @@ async def _cycle(
             policy=RetryPolicy.from_config(config.retry),
             timing=timing,
             clock=clock,
+            stop=stop,
         )
         # an isolated hedge's move has two legs: margin_legs runs it (the rest via the executor)
         margin = await run_margin_legs(executor, run_id, plan.transfers)

@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from bot.errors import VenueError
 from bot.ledger.queries import attempt_clocks, exchange_id_holders, open_transfers
 from bot.ledger.store import Clock, Ledger, TransferRecord, held_elsewhere, utc_now
+from bot.logs import log_context
 from bot.model import TransferStatus, VenueTransfer
 from bot.money import plain
 from bot.venues.base import Venue
@@ -146,6 +147,8 @@ class ReconcileReport:
     resolved: list[TransferRecord] = field(default_factory=list)
     still_open: list[TransferRecord] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: venues that could not be reached, with why (their lines are in `errors` too)
+    venue_errors: dict[str, Exception] = field(default_factory=dict)
 
 
 class Reconciler:
@@ -167,14 +170,18 @@ class Reconciler:
     async def reconcile(self) -> ReconcileReport:
         report = ReconcileReport()
         for name, venue in self._venues.items():
-            for record in open_transfers(self._ledger, venue=name):
-                try:
-                    await self._settle(venue, record, report)
-                except Exception as exc:  # one venue's failure never stops another's
-                    log.debug("reconciling transfer %s failed", record.id, exc_info=exc)
-                    report.still_open.append(record)
-                    report.errors.append(f"transfer {record.id}: cannot settle: {exc}")
+            with log_context(venue=name):  # this venue's lines say so
+                await self._reconcile_venue(name, venue, report)
         return report
+
+    async def _reconcile_venue(self, name: str, venue: Venue, report: ReconcileReport) -> None:
+        for record in open_transfers(self._ledger, venue=name):
+            try:
+                await self._settle(venue, record, report)
+            except Exception as exc:  # one venue's failure never stops another's
+                log.debug("reconciling transfer %s failed", record.id, exc_info=exc)
+                report.still_open.append(record)
+                report.errors.append(f"transfer {record.id}: cannot settle: {exc}")
 
     async def _bounds(self, venue: Venue, record: TransferRecord) -> tuple[Bounds, datetime]:
         """The venue-clock bounds of the record, and its last attempt (our clock)."""

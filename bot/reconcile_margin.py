@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from bot.ledger.margin_queries import claimed_margin_times, margin_leg_offsets, open_margin_legs
 from bot.ledger.store import Clock, Ledger, MarginLegRecord, utc_now
+from bot.logs import log_context
 from bot.model import MarginChange, TransferStatus
 from bot.money import plain
 from bot.reconcile import venue_time_bounds
@@ -68,8 +69,9 @@ class MarginReconciler:
     async def reconcile(self) -> MarginReconcileReport:
         report = MarginReconcileReport()
         for venue_name, venue in self._venues.items():
-            for leg in open_margin_legs(self._ledger, venue=venue_name):
-                await self._settle(venue, leg, report)
+            with log_context(venue=venue_name):  # this venue's lines say so
+                for leg in open_margin_legs(self._ledger, venue=venue_name):
+                    await self._settle(venue, leg, report)
         return report
 
     async def _settle(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Annotated
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -19,7 +21,55 @@ from bot.cli.app import (
     run_async,
 )
 from bot.errors import UserFacingError, VenueError
+from bot.stopping import StopRequest
 from bot.usage import parse_transfer_id
+
+T = TypeVar("T")
+
+
+async def until_second_signal(stop: StopRequest, work: Callable[[], Awaitable[T]]) -> T:
+    """`work` with `bot run`'s contract for signals: the first SIGINT/SIGTERM asks the cycle to
+    stop (the transfer in flight finishes its call and its ledger write, nothing new is sent),
+    a second stops at once (what was in flight stays pending/unknown for reconciliation)."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    again = False
+
+    def on_signal(signum: int) -> None:
+        nonlocal again
+        name = signal.Signals(signum).name
+        if stop.requested:
+            again = True
+            main.cancel()
+            return
+        stop.request(name)
+        print(
+            f"{stop.command}: stopping ({name}): the transfer in flight finishes, nothing new "
+            "is sent; a second signal stops at once",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+        except (ValueError, RuntimeError):  # not the main thread: the default handling stays
+            continue
+        installed.append(sig)
+    try:
+        return await work()
+    except asyncio.CancelledError:
+        if again:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 @app.command("rebalance")
@@ -36,8 +86,13 @@ def rebalance_command(
 
     config = load(ctx)
     ledger = open_ledger(config)
+    stop = StopRequest("bot rebalance")
     try:
-        result = run_async(lambda: rebalance(config, ledger, dry_run=dry_run))
+        result = run_async(
+            lambda: until_second_signal(
+                stop, lambda: rebalance(config, ledger, dry_run=dry_run, stop=stop)
+            )
+        )
     finally:
         ledger.close()
     if as_json:
@@ -70,6 +125,8 @@ def rebalance_command(
         for line in result.margin.half_done if result.margin else []:
             out.print(f"half done: {line}", markup=False, highlight=False)
     exit_for_venues(result.venue_errors)
+    if stop.requested:  # interrupted: what was done is shown and recorded
+        raise typer.Exit(130)
     if result.failed:
         raise typer.Exit(1)
 
@@ -116,8 +173,10 @@ def reconcile_command(
     for option, given in (("--reason", reason), ("--by", by), ("--force", force or None)):
         if given is not None:
             fail(f"{option}: only with --assign ID TRAN_ID")
+    from dataclasses import replace
+
     from bot import render
-    from bot.cycle import reconcile
+    from bot.cycle import reconcile, venue_error_lines
 
     config = load(ctx)
     ledger = open_ledger(config)
@@ -125,7 +184,11 @@ def reconcile_command(
         report = run_async(lambda: reconcile(config, ledger))
     finally:
         ledger.close()
-    render.print_reconciled(out, report, quiet_when_empty=False)
+    # an unreachable venue is said once, on stderr, as `bot rebalance` says it
+    venue_lines = set(venue_error_lines(report.venue_errors))
+    shown = replace(report, errors=[e for e in report.errors if e not in venue_lines])
+    render.print_reconciled(out, shown, quiet_when_empty=False)
+    exit_for_venues(report.venue_errors)  # exit 2 for a venue's config, else 1
     if report.still_open:
         raise typer.Exit(1)
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bot.aio import gather_each, gather_or_cancel
 from bot.config import Config, VenueConfig
 from bot.errors import ConfigError, ErrorKind, UserFacingError, VenueError
-from bot.model import State
+from bot.logs import log_context
+from bot.model import State, VenueState
 from bot.retry import RetryPolicy, Timing
 from bot.venues.base import Venue
 from bot.venues.markets_cache import MARKETS_TTL_SECONDS, MarketsCache, cache_key
@@ -176,7 +177,7 @@ async def open_venues(
                 config, name, dry_run=dry_run, timing=timing, stack=stack, cache=store
             )
         if failures is None:
-            await gather_or_cancel(*(connect_venue(venue) for venue in venues.values()))
+            await gather_or_cancel(*(for_venue(v, connect_venue) for v in venues.values()))
             yield venues
             return
         outcomes = await isolated(venues, connect_venue)
@@ -270,7 +271,8 @@ class OpenVenues:
             for name, outcome in outcomes.items():
                 if isinstance(outcome, Exception):
                     # keep the markets it has: a failed refresh does not take a venue out
-                    log.warning("%s: markets not refreshed (%s)", name, outcome)
+                    with log_context(venue=name):
+                        log.warning("%s: markets not refreshed (%s)", name, outcome)
                 else:
                     self._connected[name] = self._clock()
         failures = {n: self.failures[n] for n in wanted if n in self.failures}
@@ -295,9 +297,9 @@ async def read_state(
     without it, the first failure raises."""
     read_at = datetime.now(UTC)
     if failures is None:
-        states = await gather_or_cancel(*(venue.read_state() for venue in venues.values()))
+        states = await gather_or_cancel(*(for_venue(v, _read) for v in venues.values()))
         return State(read_at=read_at, venues={s.venue: s for s in states})
-    outcomes = await isolated(venues, lambda venue: venue.read_state())
+    outcomes = await isolated(venues, _read)
     good = {}
     for name, outcome in outcomes.items():
         if isinstance(outcome, Exception):
@@ -307,16 +309,31 @@ async def read_state(
     return State(read_at=read_at, venues=good)
 
 
+async def _read(venue: Venue) -> VenueState:
+    state = await venue.read_state()
+    log.debug(
+        "%s: read %d wallets, %d positions", venue.name, len(state.wallets), len(state.positions)
+    )
+    return state
+
+
+async def for_venue(venue: Venue, step: Callable[[Venue], Awaitable[T]]) -> T:
+    """`step` on one venue, every log line inside it (and in its tasks) naming that venue."""
+    with log_context(venue=venue.name):
+        return await step(venue)
+
+
 async def isolated(
     venues: Mapping[str, Venue], step: Callable[[Venue], Awaitable[T]]
 ) -> dict[str, T | Exception]:
     """Run `step` on every venue at once; each venue's exception is its own result and never
     cancels another venue's step. An exception that is not a classified venue failure is a
     bug: its traceback goes to the debug log and it is reported as that venue's failure."""
-    outcomes = await gather_each({name: step(venue) for name, venue in venues.items()})
+    outcomes = await gather_each({name: for_venue(venue, step) for name, venue in venues.items()})
     for name, result in outcomes.items():
         if isinstance(result, Exception) and not isinstance(result, VenueError | UserFacingError):
-            log.debug("venue %s failed unexpectedly", name, exc_info=result)
+            with log_context(venue=name):
+                log.debug("venue %s failed unexpectedly", name, exc_info=result)
             outcomes[name] = VenueError(
                 ErrorKind.FATAL, name, f"unexpected {type(result).__name__}: {result}"
             )
