@@ -3,7 +3,9 @@
 cycle it belongs to.
 
 The run id and venue live in context variables: set once around a job (`log_context`), they
-follow every `await` and every task the job starts, so no call needs to pass them down. A
+follow every `await` and every task the job starts, so no call needs to pass them down. Work
+for one venue (its reads, its transfers, its reconciliation) sets the venue again at its top,
+so that a line about venue B says B, while the job's own lines keep its set of venues. A
 logging filter copies them onto each record. Messages are redacted before they get here
 (`bot.redact.install_log_redaction`).
 """

@@ -26,8 +26,10 @@ def run_command(
     """Run the jobs in config (schedule: rebalance, snapshot, reconcile, report, guard) until
     SIGINT/SIGTERM; one bot run per venue."""
     from bot import logs, render
+    from bot.cli.cycle_commands import until_second_signal
     from bot.cycle import hedged_venues, rebalance
     from bot.scheduler import run_forever
+    from bot.stopping import StopRequest
     from bot.venues.session import check_venues
 
     config = load(ctx)
@@ -43,14 +45,21 @@ def run_command(
 
     say = logs.line_printer(write)
     try:
-        if once:
-            result = run_async(lambda: rebalance(config, ledger, dry_run=False, command="run"))
+        if once:  # a signal stops it as it stops `bot rebalance`
+            stop = StopRequest("bot run --once")
+            result = run_async(
+                lambda: until_second_signal(
+                    stop, lambda: rebalance(config, ledger, dry_run=False, command="run", stop=stop)
+                )
+            )
             say(render.cycle_line(result))
         else:
             run_async(lambda: run_forever(config, ledger, say))
             return
     finally:
         ledger.close()
+    if stop.requested:
+        raise typer.Exit(130)
     if result.failed:
         raise typer.Exit(1)
 
