@@ -133,6 +133,15 @@ WS_PREFIX = "ws."  # urls keys under urls['api']['ws'], for the ccxt.pro client
 
 # Venues whose balances the bot also reads over a WebSocket API, and the ccxt.pro class for it.
 WS_BALANCE_CLASSES = {"binance": "binancecoinm", "binancecoinm": "binancecoinm"}
+# Venues whose account and mark-price streams the margin guard follows in `bot run`, and the
+# ccxt.pro class for it. Only these: their stream URLs are the ones config (`urls: ws.*`) and
+# the paper exchange can point elsewhere, so no other venue's stream reaches out unasked.
+STREAM_CLASSES = {
+    "binance": "binance",
+    "binanceusdm": "binanceusdm",
+    "binancecoinm": "binancecoinm",
+}
+WS_CLASSES = WS_BALANCE_CLASSES.keys() | STREAM_CLASSES.keys()
 
 
 def build_client(
@@ -156,7 +165,7 @@ def build_client(
 
     cls = exchange_class(name, venue.exchange)
     for key in venue.urls:
-        if key.startswith(WS_PREFIX) and venue.exchange not in WS_BALANCE_CLASSES:
+        if key.startswith(WS_PREFIX) and venue.exchange not in WS_CLASSES:
             raise ConfigError(
                 f"venues.{name}.urls.{key}: {venue.exchange} is read over REST only; "
                 "drop the ws.* key"
@@ -187,6 +196,27 @@ def build_ws_client(
     options = {"fetchBalanceWs": {"method": "account.balance"}}
     cls = getattr(ccxt_pro, pro_id)
     return _construct(cls, name, venue, credentials, dry_run, rewrite_api_urls, options)
+
+
+def build_stream_client(
+    name: str,
+    venue: VenueConfig,
+    credentials: Credentials,
+    *,
+    rewrite_api_urls: UrlRewrite | None = None,
+) -> ccxt_async.Exchange | None:
+    """A ccxt.pro client for the margin guard's streams (user data and mark prices), or None
+    where the venue is not followed that way (`websocket: false`, or not a Binance venue). It
+    only listens: its one write is the listen key, which Binance's USER_STREAM endpoints take
+    with the API key alone. Positions come from the bot's own reads, not a snapshot."""
+    pro_id = STREAM_CLASSES.get(venue.exchange)
+    if pro_id is None or not venue.websocket:
+        return None
+    import ccxt.pro as ccxt_pro
+
+    options = {"watchPositions": {"fetchPositionsSnapshot": False}}
+    cls = getattr(ccxt_pro, pro_id)
+    return _construct(cls, name, venue, credentials, False, rewrite_api_urls, options)
 
 
 def _construct(

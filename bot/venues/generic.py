@@ -48,6 +48,7 @@ from bot.venues.base import (
 from bot.venues.decode import Decoder, Sign, Untrusted
 from bot.venues.errors import classify
 from bot.venues.ratelimit import BurstLimiter, Limiter
+from bot.venues.streams import MarginStreams
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -81,10 +82,12 @@ class CcxtVenue(Venue):
         policy: RetryPolicy | None = None,
         timing: Timing | None = None,
         ws_client: ccxt_async.Exchange | None = None,
+        stream_client: ccxt_async.Exchange | None = None,
     ):
         self.name = name
         self.client = client
         self.ws_client = ws_client  # a ccxt.pro client, where this venue reads over WebSocket
+        self.stream_client = stream_client  # a ccxt.pro client for the margin guard's streams
         self.sources: dict[str, str] = {}  # account -> how it was last read (rest, websocket)
         self.hedges = dict(hedges)
         self.policy = policy or RetryPolicy()
@@ -125,6 +128,8 @@ class CcxtVenue(Venue):
             self._check_spot(hedge_name, hedge)
             self._perps[hedge.perp] = self._perp_market(hedge_name, hedge)
             self._check_accounts(hedge_name, self._perps[hedge.perp])
+        if self.stream_client is not None:
+            self.stream_client.set_markets(self.client.markets, self.client.currencies)
 
     async def reload_markets(self) -> None:
         await self.call(self.client.load_markets, True)
@@ -163,10 +168,19 @@ class CcxtVenue(Venue):
             accounts=tuple(sorted(accounts)) if isinstance(accounts, Mapping) else (),
         )
 
+    def margin_streams(self) -> MarginStreams | None:
+        """The account and mark-price streams the margin guard follows, where this venue has
+        them (None: the guard polls it)."""
+        client = self.stream_client
+        if client is None or not self._perps or not MarginStreams.supported(client):
+            return None
+        return MarginStreams(self.name, client, self._perps)
+
     async def close(self) -> None:
         await self.client.close()
-        if self.ws_client is not None:
-            await self.ws_client.close()
+        for extra in (self.ws_client, self.stream_client):
+            if extra is not None:
+                await extra.close()
 
     # capabilities ---------------------------------------------------------------------------
 
