@@ -210,13 +210,22 @@ def build_stream_client(
     only listens: its one write is the listen key, which Binance's USER_STREAM endpoints take
     with the API key alone. Positions come from the bot's own reads, not a snapshot."""
     pro_id = STREAM_CLASSES.get(venue.exchange)
-    if pro_id is None or not venue.websocket:
+    if pro_id is None or not venue.websocket or _rest_moved_alone(venue):
         return None
     import ccxt.pro as ccxt_pro
 
     options = {"watchPositions": {"fetchPositionsSnapshot": False}}
     cls = getattr(ccxt_pro, pro_id)
     return _construct(cls, name, venue, credentials, False, rewrite_api_urls, options)
+
+
+def _rest_moved_alone(venue: VenueConfig) -> bool:
+    """Config points the REST API elsewhere (a testnet, a proxy) but names no stream URL: the
+    streams would still be Binance's own, another account's view. The guard then polls."""
+    keys = list(venue.urls)
+    return any(not k.startswith(WS_PREFIX) for k in keys) and not any(
+        k.startswith(WS_PREFIX) for k in keys
+    )
 
 
 def _construct(
