@@ -19,7 +19,8 @@ Sockets (both Binance hosts rewrite onto the one paper port, so a listen key nam
   `{"result": null, "id": N}`; `LIST_SUBSCRIPTIONS` answers the names. `<symbol>@markPrice@1s`
   (every `mark_stream_interval`, default 1 s), `<symbol>@markPrice` (every third interval) and
   `!markPrice@arr[@1s]` (a list for every perpetual of the family) carry `markPriceUpdate`;
-  any other name is accepted and carries nothing.
+  any other name is accepted and carries nothing. A path that names a mark stream
+  (`/ws/btcusd_perp@markPrice@1s`, Binance's raw stream) starts subscribed to it.
 A handshake with an unknown, expired or deleted listen key is refused with HTTP 400. Events come
 from the paper state's commits (`StateStore.add_observer`): `ACCOUNT_UPDATE` to the family's
 user streams when a futures wallet or a position changed (see `stream_events`), and a
@@ -319,13 +320,13 @@ class StreamHub:
         return await self._user(request, key, (MarketKind.LINEAR,))
 
     async def _usdm_market(self, request: web.Request) -> web.StreamResponse:
-        return await self._serve(request, MarketKind.LINEAR, None)
+        return await self._serve(request, MarketKind.LINEAR, None, request.match_info.get("name"))
 
     async def _coinm(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info.get("name", "")
         if name in self._keys or _looks_like_listen_key(name):
             return await self._user(request, name, (MarketKind.INVERSE, MarketKind.LINEAR))
-        return await self._serve(request, MarketKind.INVERSE, None)
+        return await self._serve(request, MarketKind.INVERSE, None, name)
 
     async def _user(
         self, request: web.Request, key: str, kinds: tuple[MarketKind, ...]
@@ -338,13 +339,24 @@ class StreamHub:
         return await self._serve(request, found.kind, found.key)
 
     async def _serve(
-        self, request: web.Request, kind: MarketKind, listen_key: str | None
+        self,
+        request: web.Request,
+        kind: MarketKind,
+        listen_key: str | None,
+        raw_stream: str | None = None,
     ) -> web.StreamResponse:
+        """One socket; a market path naming a mark stream (`/ws/btcusd_perp@markPrice@1s`, a
+        Binance raw stream) starts subscribed to it."""
         if not self.enabled:
             raise web.HTTPServiceUnavailable(text="streams disabled")
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         sock = _Socket(ws=ws, kind=kind, listen_key=listen_key)
+        if raw_stream:
+            markets = self._target.store.state.markets_of(kind)
+            parsed = parse_mark_stream(raw_stream, markets)
+            if parsed is not None:
+                sock.streams[raw_stream] = parsed
         self._sockets.add(sock)
         reader = asyncio.create_task(self._read(sock))
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal
@@ -18,7 +19,13 @@ import ccxt
 import ccxt.pro as ccxtpro
 import pytest
 
-from bot.paper import PAPER_API_KEY, PaperExchange, StateStore, default_state
+from bot.paper import (
+    PAPER_API_KEY,
+    PaperExchange,
+    PaperExchangeThread,
+    StateStore,
+    default_state,
+)
 from bot.paper.model import ISOLATED, MarketKind
 from bot.paper.routes_ws import websocket_base
 from tests.paper.conftest import make_pro_client
@@ -61,6 +68,16 @@ async def until(condition: Callable[[], bool], what: str) -> None:
     async with asyncio.timeout(WAIT):
         while not condition():
             await asyncio.sleep(0.005)
+    assert condition(), what
+
+
+def wait_sync(condition: Callable[[], bool], what: str) -> None:
+    """`until` for a synchronous test."""
+    pause = threading.Event()
+    for _ in range(int(WAIT / 0.005)):
+        if condition():
+            return
+        pause.wait(0.005)
     assert condition(), what
 
 
@@ -309,6 +326,81 @@ async def test_expiry_pushes_listen_key_expired_then_closes(pro, streaming):
         await refused.close()
 
 
+async def coinm_user_socket(
+    http: aiohttp.ClientSession, exchange: PaperExchange
+) -> tuple[str, aiohttp.ClientWebSocketResponse]:
+    answer = await http.post(exchange.base_url + "/dapi/v1/listenKey", headers=keyed_headers())
+    key = (await answer.json())["listenKey"]
+    ws = await http.ws_connect(f"{websocket_base(exchange.base_url)}/ws/{key}")
+    await until(lambda: exchange.stream_connections == 1, "COIN-M user socket")
+    return key, ws
+
+
+async def test_a_key_left_without_keepalive_expires_on_the_tick(streaming):
+    async with aiohttp.ClientSession() as http:
+        key, ws = await coinm_user_socket(http, streaming)
+        streaming.faults.clock_offset_ms = 60 * 60 * 1000  # the hour has passed
+        event = await bounded(ws.receive_json())
+        assert event["e"] == "listenKeyExpired" and event["listenKey"] == key
+        assert (await bounded(ws.receive())).type in (
+            aiohttp.WSMsgType.CLOSE,
+            aiohttp.WSMsgType.CLOSED,
+        )
+        assert ws.close_code == 1000
+        (report,) = streaming.listen_keys()
+        assert report["valid"] is False and report["keepalives"] == 0
+
+
+async def test_delete_closes_the_keys_sockets_without_an_event(streaming):
+    async with aiohttp.ClientSession() as http:
+        _, ws = await coinm_user_socket(http, streaming)
+        receiving = asyncio.ensure_future(ws.receive())
+        deleted = await http.delete(
+            streaming.base_url + "/dapi/v1/listenKey", headers=keyed_headers()
+        )
+        assert deleted.status == 200
+        closing = await bounded(receiving)
+        assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        await until(lambda: streaming.stream_connections == 0, "socket gone")
+
+
+def test_the_thread_server_pushes_commits_made_from_another_thread(state_path):
+    """A synchronous test commits on its own thread; the event still reaches the socket."""
+
+    async def listen(base_url: str, opened: threading.Event) -> dict[str, Any]:
+        async with aiohttp.ClientSession() as http:
+            key = (
+                await (
+                    await http.post(base_url + "/dapi/v1/listenKey", headers=keyed_headers())
+                ).json()
+            )["listenKey"]
+            async with http.ws_connect(f"{websocket_base(base_url)}/ws/{key}") as ws:
+                opened.set()
+                return await bounded(ws.receive_json())
+
+    with PaperExchangeThread(StateStore(state_path), test_hooks=True) as server:
+        opened = threading.Event()
+        result: list[dict[str, Any]] = []
+        listener = threading.Thread(
+            target=lambda: result.append(asyncio.run(listen(server.base_url, opened)))
+        )
+        listener.start()
+        assert opened.wait(WAIT)
+        wait_sync(lambda: server.exchange.stream_connections == 1, "socket open")
+        state = server.store.state
+        btc = state.coinm["BTC"]
+        moved = replace(btc, wallet_balance=btc.wallet_balance + D("0.5"))
+        server.store.commit(replace(state, coinm={"BTC": moved}))  # on this thread
+        listener.join(WAIT)
+        (event,) = result
+        assert event["a"]["m"] == "ADJUSTMENT"
+        assert event["a"]["B"][0]["wb"] == "0.80000000"
+        wait_sync(lambda: server.exchange.stream_connections == 0, "listener gone")
+        assert server.expire_listen_key("coinm") == 0
+        assert server.set_streams_enabled(False) == 0
+        assert server.exchange.streams_enabled is False
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -424,6 +516,17 @@ async def test_market_stream_protocol(streaming):
         answers = [f for f in frames if isinstance(f, dict) and "e" not in f]
         assert {"result": None, "id": 10} in answers
         assert any(f.get("error", {}).get("code") == 3 for f in answers)
+
+
+async def test_a_raw_stream_path_starts_subscribed(streaming):
+    url = websocket_base(streaming.base_url) + "/ws/ethusd_perp@markPrice@1s"
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        event = await bounded(ws.receive_json())
+        assert (event["e"], event["s"], event["p"]) == (
+            "markPriceUpdate",
+            "ETHUSD_PERP",
+            "3000.00000000",
+        )
 
 
 # --- switches and shutdown --------------------------------------------------------------------
