@@ -11,9 +11,9 @@ guard check at once when
 A check is the guard itself (a REST read judged as every read is, a top-up under the venue
 lock if still in danger), at most one at a time per venue and at most one per `min_gap`
 seconds; wake-ups meanwhile are merged into the next check. A stream that fails is logged
-once, retried with backoff on a new listen key, and meanwhile the scheduled guard poll covers
-the venue. Trusted reads come in from every job (`observe`), so the estimate always starts from
-the newest one.
+once and retried on a new listen key, at once and then with backoff, while the scheduled guard
+poll covers the venue. Trusted reads come in from every job (`observe`), so the estimate always
+starts from the newest one.
 """
 
 from __future__ import annotations
@@ -32,7 +32,14 @@ from bot.guard_estimate import check_reason, estimated_margins
 from bot.logs import log_context
 from bot.model import State
 from bot.redact import redact
-from bot.venues.streams import AccountChanged, Channel, MarginStreams, MarksMoved, StreamEvent
+from bot.venues.streams import (
+    AccountChanged,
+    Channel,
+    KeptAlive,
+    MarginStreams,
+    MarksMoved,
+    StreamEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +49,7 @@ StreamsSource = Callable[[], Mapping[str, MarginStreams]]
 Check = Callable[[str, str], Awaitable[None]]
 
 MIN_GAP_SECONDS = 1.0
-BACKOFF_SECONDS = (1.0, 60.0)  # first retry, longest wait
+BACKOFF_SECONDS = (1.0, 60.0)  # the wait before the second retry, the longest wait
 JOIN_EVERY_SECONDS = 30.0  # how often venues that connected late are picked up
 
 
@@ -144,9 +151,9 @@ class MarginWatch:
                             name,
                             redact(str(exc)) or type(exc).__name__,
                         )
-                    if not name.endswith("mark prices"):
+                    if not name.endswith("mark prices"):  # user data: ask for a new key
                         streams.reset(family)
-                    await asyncio.sleep(min(self.backoff[1], self.backoff[0] * 2 ** (failures - 1)))
+                    await asyncio.sleep(self._retry_after(failures))
                     continue
                 if failures:
                     log.info("%s: %s stream is back", venue, name)
@@ -155,7 +162,16 @@ class MarginWatch:
                 self._up(venue, name, True)
                 self._on(event)
 
+    def _retry_after(self, failures: int) -> float:
+        """A dropped stream is tried again at once (Binance closes an expired key's stream),
+        then after `backoff[0]`, doubling up to `backoff[1]`."""
+        if failures <= 1:
+            return 0.0
+        return float(min(self.backoff[1], self.backoff[0] * 2 ** (failures - 2)))
+
     def _on(self, event: StreamEvent) -> None:
+        if isinstance(event, KeptAlive):
+            return
         if isinstance(event, AccountChanged):
             self._count(event.venue, "account")
             self._wake_up(event.venue, f"{event.family} {event.source} changed")

@@ -28,7 +28,7 @@ import functools
 import inspect
 import os
 import ssl
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -133,15 +133,14 @@ WS_PREFIX = "ws."  # urls keys under urls['api']['ws'], for the ccxt.pro client
 
 # Venues whose balances the bot also reads over a WebSocket API, and the ccxt.pro class for it.
 WS_BALANCE_CLASSES = {"binance": "binancecoinm", "binancecoinm": "binancecoinm"}
-# Venues whose account and mark-price streams the margin guard follows in `bot run`, and the
-# ccxt.pro class for it. Only these: their stream URLs are the ones config (`urls: ws.*`) and
-# the paper exchange can point elsewhere, so no other venue's stream reaches out unasked.
-STREAM_CLASSES = {
-    "binance": "binance",
-    "binanceusdm": "binanceusdm",
-    "binancecoinm": "binancecoinm",
-}
-WS_CLASSES = WS_BALANCE_CLASSES.keys() | STREAM_CLASSES.keys()
+# Venues whose account and mark-price streams the margin guard follows in `bot run`: Binance's,
+# whose stream URLs config (`urls: ws.*`) and the paper exchange can point elsewhere, so no other
+# venue's stream reaches out unasked. One ccxt.pro client per futures family, of that family's
+# class: ccxt.pro renews a listen key for the client's default type only, so the multi-market
+# `binance` class would let a futures key lapse after 60 minutes.
+STREAM_VENUES = ("binance", "binanceusdm", "binancecoinm")
+STREAM_CLASSES = {"linear": "binanceusdm", "inverse": "binancecoinm"}
+WS_CLASSES = WS_BALANCE_CLASSES.keys() | set(STREAM_VENUES)
 
 
 def build_client(
@@ -198,25 +197,31 @@ def build_ws_client(
     return _construct(cls, name, venue, credentials, dry_run, rewrite_api_urls, options)
 
 
-def build_stream_client(
+def build_stream_clients(
     name: str,
     venue: VenueConfig,
     credentials: Credentials,
+    families: Iterable[str],
     *,
     rewrite_api_urls: UrlRewrite | None = None,
-) -> ccxt_async.Exchange | None:
-    """A ccxt.pro client for the margin guard's streams (user data and mark prices), or None
-    where the venue is not followed that way (`websocket: false`, or not a Binance venue). It
-    only listens: its one write is the listen key, which Binance's USER_STREAM endpoints take
-    with the API key alone. Positions come from the bot's own reads, not a snapshot."""
-    pro_id = STREAM_CLASSES.get(venue.exchange)
-    if pro_id is None or not venue.websocket or _rest_moved_alone(venue):
-        return None
+) -> dict[str, ccxt_async.Exchange]:
+    """ccxt.pro clients for the margin guard's streams (user data and mark prices), one per
+    futures family (`linear`, `inverse`); none where the venue is not followed that way
+    (`websocket: false`, or not a Binance venue). They only listen: their one write is the
+    listen key, which Binance's USER_STREAM endpoints take with the API key alone. Positions
+    come from the bot's own reads, not a snapshot."""
+    if venue.exchange not in STREAM_VENUES or not venue.websocket or _rest_moved_alone(venue):
+        return {}
     import ccxt.pro as ccxt_pro
 
     options = {"watchPositions": {"fetchPositionsSnapshot": False}}
-    cls = getattr(ccxt_pro, pro_id)
-    return _construct(cls, name, venue, credentials, False, rewrite_api_urls, options)
+    clients = {}
+    for family in sorted(set(families) & STREAM_CLASSES.keys()):
+        cls = getattr(ccxt_pro, STREAM_CLASSES[family])
+        clients[family] = _construct(
+            cls, name, venue, credentials, False, rewrite_api_urls, options
+        )
+    return clients
 
 
 def _rest_moved_alone(venue: VenueConfig) -> bool:

@@ -82,12 +82,13 @@ class CcxtVenue(Venue):
         policy: RetryPolicy | None = None,
         timing: Timing | None = None,
         ws_client: ccxt_async.Exchange | None = None,
-        stream_client: ccxt_async.Exchange | None = None,
+        stream_clients: Mapping[str, ccxt_async.Exchange] | None = None,
     ):
         self.name = name
         self.client = client
         self.ws_client = ws_client  # a ccxt.pro client, where this venue reads over WebSocket
-        self.stream_client = stream_client  # a ccxt.pro client for the margin guard's streams
+        #: ccxt.pro clients for the margin guard's streams, by futures family (linear, inverse)
+        self.stream_clients = dict(stream_clients or {})
         self.sources: dict[str, str] = {}  # account -> how it was last read (rest, websocket)
         self.hedges = dict(hedges)
         self.policy = policy or RetryPolicy()
@@ -103,6 +104,12 @@ class CcxtVenue(Venue):
         """ccxt option defaults for this venue's client (config's `ccxt.options` win): what
         to load for these hedges and nothing more."""
         return {}
+
+    @classmethod
+    def futures_families(cls, hedges: Mapping[str, HedgeConfig]) -> set[str]:
+        """The futures families (linear, inverse) these hedges use, where the venue streams
+        them per family (the margin guard's stream clients); empty elsewhere."""
+        return set()
 
     @classmethod
     def reads_over_websocket(cls, hedges: Mapping[str, HedgeConfig]) -> bool:
@@ -128,8 +135,8 @@ class CcxtVenue(Venue):
             self._check_spot(hedge_name, hedge)
             self._perps[hedge.perp] = self._perp_market(hedge_name, hedge)
             self._check_accounts(hedge_name, self._perps[hedge.perp])
-        if self.stream_client is not None:
-            self.stream_client.set_markets(self.client.markets, self.client.currencies)
+        for stream_client in self.stream_clients.values():
+            stream_client.set_markets(self.client.markets, self.client.currencies)
 
     async def reload_markets(self) -> None:
         await self.call(self.client.load_markets, True)
@@ -170,15 +177,18 @@ class CcxtVenue(Venue):
 
     def margin_streams(self) -> MarginStreams | None:
         """The account and mark-price streams the margin guard follows, where this venue has
-        them (None: the guard polls it)."""
-        client = self.stream_client
-        if client is None or not self._perps or not MarginStreams.supported(client):
+        them for every family it hedges (None: the guard polls it)."""
+        families = {market.kind.value for market in self._perps.values()}
+        clients = self.stream_clients
+        if not families or not families <= clients.keys():
             return None
-        return MarginStreams(self.name, client, self._perps)
+        if not all(MarginStreams.supported(clients[f]) for f in families):
+            return None
+        return MarginStreams(self.name, clients, self._perps)
 
     async def close(self) -> None:
         await self.client.close()
-        for extra in (self.ws_client, self.stream_client):
+        for extra in (self.ws_client, *self.stream_clients.values()):
             if extra is not None:
                 await extra.close()
 

@@ -86,7 +86,7 @@ async def build_venue(
     from bot.venues.clients import (
         Credentials,
         build_client,
-        build_stream_client,
+        build_stream_clients,
         build_ws_client,
         credentials_from_env,
     )
@@ -119,10 +119,12 @@ async def build_venue(
         if cls.reads_over_websocket(hedges)
         else None
     )
-    stream_client = (
-        build_stream_client(name, venue_config, credentials, rewrite_api_urls=rewrite)
+    stream_clients = (
+        build_stream_clients(
+            name, venue_config, credentials, cls.futures_families(hedges), rewrite_api_urls=rewrite
+        )
         if streams and not dry_run
-        else None
+        else {}
     )
     venue: Venue = cls(
         name,
@@ -131,7 +133,7 @@ async def build_venue(
         policy=RetryPolicy.from_config(config.retry),
         timing=timing,
         ws_client=ws_client,
-        **({"stream_client": stream_client} if stream_client is not None else {}),
+        **({"stream_clients": stream_clients} if stream_clients else {}),
     )
     stack.push_async_callback(venue.close)
     if cache is not None:
