@@ -3,12 +3,13 @@
     python -m bench.soak [--minutes 30] [--sample 5]
 
 Starts a paper exchange (test hooks on) in this process and `bot run` as a subprocess against
-it, every job every second. The price walks in a band and, every few minutes, rallies under the
-danger line so the guard tops up; the excess goes back at the next rebalance. Every `--sample`
-seconds it reads the bot's RSS and open file descriptors from /proc. At the end it sends
-SIGTERM and prints: job runs by kind and status (missed = later than misfire_grace, skipped =
-coalesced behind a run still going), late runs, transfers by status, RSS start/end/max, open fds
-start/end/max, the exit code, and whether the ledger agrees with the exchange.
+it (REST and the guard's streams), every job every second. The price walks in a band and,
+every few minutes, rallies under the danger line so the guard tops up; the excess goes back at
+the next rebalance. Every `--sample` seconds it reads the bot's RSS and open file descriptors
+from /proc. At the end it sends SIGTERM and prints: job runs by kind and status (missed = later
+than misfire_grace, skipped = coalesced behind a run still going), late runs, transfers by
+status, guard checks the streams woke, RSS start/end/max, open fds start/end/max, the exit code,
+and whether the ledger agrees with the exchange.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import ccxt
 import yaml
 
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchangeThread, StateStore, binance_urls
+from bot.paper.routes_ws import websocket_base
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,6 +49,8 @@ def open_fds(pid: int) -> int:
 
 def config_for(base_url: str) -> dict:  # type: ignore[type-arg]
     urls = binance_urls(base_url, ccxt.binance().urls["api"])
+    ws = websocket_base(base_url)  # the guard follows the paper exchange's streams too
+    streams = {"ws.linear": f"{ws}/ws", "ws.inverse": f"{ws}/ws"}
     return {
         "ledger": {"url": "sqlite:///data/ledger.sqlite"},
         "venues": {
@@ -54,7 +58,7 @@ def config_for(base_url: str) -> dict:  # type: ignore[type-arg]
                 "exchange": "binance",
                 "api_key_env": "SOAK_KEY",
                 "secret_env": "SOAK_SECRET",
-                "urls": {k: v for k, v in urls.items() if isinstance(v, str)},
+                "urls": {k: v for k, v in urls.items() if isinstance(v, str)} | streams,
                 "ccxt": {"enableRateLimit": False, "timeout": 5000},
             }
         },
@@ -106,7 +110,13 @@ def main() -> None:
         lines: list[str] = []
         reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
         reader.start()
-        time.sleep(3)  # let it start: the first sample is the steady state's beginning
+        # the first sample is the steady state's beginning: after the first cycle, with every
+        # import done and every client and stream connected
+        for _ in range(600):
+            if any(line.startswith("run ") for line in list(lines)) or process.poll() is not None:
+                break
+            time.sleep(0.1)
+        time.sleep(5)
         rss, fds = [rss_kib(process.pid)], [open_fds(process.pid)]
         started = time.monotonic()
         last_sample = started
@@ -144,6 +154,9 @@ def report(workdir, paper, code, ran, rss, fds, stderr) -> None:  # type: ignore
             "SELECT from_account, amount FROM transfers WHERE status = 'confirmed'"
         ).fetchall()
         guard_runs = conn.execute("SELECT count(*) FROM runs WHERE command = 'guard'").fetchone()[0]
+        woken = conn.execute(
+            "SELECT count(*) FROM job_runs WHERE kind = 'guard' AND scheduled_at IS NULL"
+        ).fetchone()[0]
     net = sum((Decimal(a) if source == "spot" else -Decimal(a) for source, a in moved), Decimal(0))
     agrees = paper.state.usdm["USDT"].wallet_balance == Decimal("4500") + net
     print(f"soak: ran {ran / 60:.1f} min with 1 s jobs; exit code {code}")
@@ -153,6 +166,8 @@ def report(workdir, paper, code, ran, rss, fds, stderr) -> None:  # type: ignore
     errors = sum(n for _, s, n in jobs if s == "error")
     print(f"missed {missed}, skipped (coalesced) {skipped}, errors {errors}, late {late}")
     print(f"transfers: {dict(transfers)}; guard runs {guard_runs}; ledger agrees: {agrees}")
+    print(f"guard checks woken by the streams: {woken}")
+    print(f"HTTP 429 in stderr: {stderr.count('429')}")
     print(f"RSS KiB start {rss[0]} end {rss[-1]} max {max(rss)}")
     print(f"open fds start {fds[0]} end {fds[-1]} max {max(fds)}")
     print(f"stderr: {len(stderr.splitlines())} lines; workdir {workdir}")

@@ -141,7 +141,9 @@ class VenueConfig(_Strict):
     urls: dict[str, str] = Field(default_factory=dict)
     ccxt: dict[str, Any] = Field(default_factory=dict)
     paper_state: str | None = None  # the paper exchange's state file; default beside the ledger
-    websocket: bool = True  # read balances over the venue's WebSocket API where the bot can
+    #: use the venue's WebSockets where the bot can: COIN-M balances over the WebSocket API, and
+    #: under `bot run` the margin guard's account and mark-price streams (false: REST and polls)
+    websocket: bool = True
 
     @field_validator("exchange")
     @classmethod

@@ -134,9 +134,11 @@ async def guard(  # type: ignore[no-untyped-def]
     *,
     venues: OpenVenues | None = None,
     acting: asyncio.Lock | None = None,
+    names: list[str] | None = None,
     stop: StopRequest | None = None,
 ) -> GuardResult:
-    """One poll: read every hedged venue; top up the endangered hedges' venues now.
+    """One poll: read every hedged venue (or those `names`, when a stream woke the guard for
+    one); top up the endangered hedges' venues now.
 
     `acting` is the scheduler's lock of venue-acting jobs, taken around the top-up only (the
     poll itself reads). `venues`: `bot run`'s long-lived clients (without them each poll opens
@@ -146,7 +148,8 @@ async def guard(  # type: ignore[no-untyped-def]
 
     danger = config.alerts.danger_margin_ratio
     failures: dict[str, Exception] = {}
-    names = hedged_venues(config)
+    hedged = hedged_venues(config)
+    names = [n for n in hedged if n in names] if names is not None else hedged
     async with venues_for(
         config, venues, names, dry_run=False, failures=failures, sends=True
     ) as opened:

@@ -68,6 +68,18 @@ class Metrics:
             registry=r,
         )
         self.alerts_firing = Gauge("bot_alerts_firing", "Alert conditions firing", registry=r)
+        self.stream_up = Gauge(
+            "bot_guard_stream_up",
+            "Whether the margin guard's stream of the venue delivers (1) or is failing (0)",
+            ["venue", "stream"],
+            registry=r,
+        )
+        self.stream_wakeups = Counter(
+            "bot_guard_stream_wakeups",
+            "Guard checks a venue stream asked for (account change, or the mark near danger)",
+            ["venue", "cause"],
+            registry=r,
+        )
         self._server: Any = None
 
     def serve(self, port: int) -> int:

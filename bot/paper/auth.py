@@ -67,6 +67,14 @@ def signed_payload(raw_query: str, raw_body: str) -> tuple[str, str | None]:
     return query + body, body_signature if body_signature is not None else query_signature
 
 
+def verify_api_key(api_key: str | None, credentials: Credentials) -> None:
+    """USER_STREAM security (listen keys): the key header alone, no signature or timestamp."""
+    if not api_key:
+        raise API_KEY_FORMAT_INVALID
+    if not hmac.compare_digest(api_key, credentials.api_key):
+        raise INVALID_API_KEY
+
+
 def verify_signed_request(
     *,
     api_key: str | None,
@@ -77,10 +85,7 @@ def verify_signed_request(
 ) -> dict[str, str]:
     """Check key, signature and timestamp in that order; return the parameters without the
     signature."""
-    if not api_key:
-        raise API_KEY_FORMAT_INVALID
-    if not hmac.compare_digest(api_key, credentials.api_key):
-        raise INVALID_API_KEY
+    verify_api_key(api_key, credentials)
     payload, signature = signed_payload(raw_query, raw_body)
     if not signature:
         raise mandatory_missing("signature")

@@ -42,6 +42,20 @@ class AdminTarget(Protocol):
 
     async def set_ws_enabled(self, enabled: bool) -> int: ...
 
+    mark_stream_interval: float
+
+    @property
+    def stream_connections(self) -> int: ...
+
+    @property
+    def streams_enabled(self) -> bool: ...
+
+    async def set_streams_enabled(self, enabled: bool) -> int: ...
+
+    async def expire_listen_key(self, key_or_family: str) -> int: ...
+
+    def listen_keys(self) -> list[dict[str, Any]]: ...
+
 
 class AdminError(Exception):
     """A bad admin request; answered as HTTP 400 with the reason."""
@@ -175,6 +189,51 @@ async def post_ws(target: AdminTarget, body: dict[str, Any]) -> Any:
     return {"enabled": enabled, "closed": closed}
 
 
+def get_streams(target: AdminTarget, body: dict[str, Any]) -> Any:
+    return {
+        "enabled": target.streams_enabled,
+        "connections": target.stream_connections,
+        "mark_stream_interval": target.mark_stream_interval,
+        "listen_keys": target.listen_keys(),
+    }
+
+
+async def post_streams(target: AdminTarget, body: dict[str, Any]) -> Any:
+    """Steer the push streams: {"enabled": false} refuses handshakes and closes open stream
+    sockets; {"mark_stream_interval": seconds} sets the mark streams' tick. Either or both."""
+    unknown = set(body) - {"enabled", "mark_stream_interval"}
+    if unknown or not body:
+        raise AdminError("fields: 'enabled' (true/false) and/or 'mark_stream_interval' (seconds)")
+    answer: dict[str, Any] = {}
+    if "mark_stream_interval" in body:
+        seconds = _decimal(body, "mark_stream_interval")
+        if seconds <= 0:
+            raise AdminError("field 'mark_stream_interval' must be more than 0")
+        target.mark_stream_interval = float(seconds)  # a delay, not money
+        answer["mark_stream_interval"] = f"{seconds:f}"
+    if "enabled" in body:
+        enabled = body["enabled"]
+        if not isinstance(enabled, bool):
+            raise AdminError("field 'enabled' must be true or false")
+        answer.update(enabled=enabled, closed=await target.set_streams_enabled(enabled))
+    return answer
+
+
+async def post_expire_listen_key(target: AdminTarget, body: dict[str, Any]) -> Any:
+    """Expire a listen key now: {"listenKey": K} or {"family": "usdm"|"coinm"} (its current
+    key); its sockets hear listenKeyExpired and close."""
+    key, family = body.get("listenKey"), body.get("family")
+    if (key is None) == (family is None) or not isinstance(key or family, str):
+        raise AdminError("give one of 'listenKey' (a key) or 'family' ('usdm' or 'coinm')")
+    if family is not None and family not in ("usdm", "coinm"):
+        raise AdminError("field 'family' must be 'usdm' or 'coinm'")
+    try:
+        closed = await target.expire_listen_key(key or family)
+    except KeyError as error:
+        raise AdminError(str(error)) from error
+    return {"closed": closed}
+
+
 ADMIN_ROUTES: dict[tuple[str, str], AdminHandler] = {
     ("GET", "/_paper/state"): get_state,
     ("PUT", "/_paper/state"): put_state,
@@ -187,6 +246,9 @@ ADMIN_ROUTES: dict[tuple[str, str], AdminHandler] = {
     ("POST", "/_paper/clock"): post_clock,
     ("GET", "/_paper/ws"): get_ws,
     ("POST", "/_paper/ws"): post_ws,
+    ("GET", "/_paper/streams"): get_streams,
+    ("POST", "/_paper/streams"): post_streams,
+    ("POST", "/_paper/listen-key/expire"): post_expire_listen_key,
     ("POST", "/_paper/funding"): post_funding,  # routes_income: book a funding payment
 }
 

@@ -108,7 +108,7 @@ def book_funding(store: StateStore, now: int, symbol: str | None = None) -> list
             raise KeyError(f"unknown perpetual {symbol!r}")
         if added:
             _save_income(store, rows + added)
-            store.commit(state)
+            store.commit(state, reason="FUNDING_FEE")
         return added
 
 

@@ -41,6 +41,7 @@ class Endpoint:
     handler: Handler
     signed: bool = False
     weight: int = 1
+    keyed: bool = False  # USER_STREAM security: the X-MBX-APIKEY header, no signature
     limit: LimitKind = LimitKind.IP  # sapi endpoints are IP or UID limited (see `limits`)
 
 

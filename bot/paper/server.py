@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
@@ -31,7 +31,7 @@ from bot.paper import (
     routes_usdm,
     routes_wallet,
 )
-from bot.paper.auth import PAPER_API_KEY, PAPER_SECRET, Credentials, parse_params
+from bot.paper.auth import PAPER_API_KEY, PAPER_SECRET, Credentials, parse_params, verify_api_key
 from bot.paper.auth import verify_signed_request as _verify
 from bot.paper.faults import (
     AFTER_KINDS,
@@ -46,6 +46,7 @@ from bot.paper.faults import (
 from bot.paper.limits import WeightMeter
 from bot.paper.model import PaperState, now_ms
 from bot.paper.routes_admin import admin_handler
+from bot.paper.routes_stream import StreamHub
 from bot.paper.routes_ws import WsApi, binance_ws_urls
 from bot.paper.routing import Call, Endpoint, endpoints_by_route
 from bot.paper.state import StateStore
@@ -118,8 +119,9 @@ class PaperExchange:
         self.base_url = ""
         self._credentials = Credentials(api_key=api_key, secret=secret)
         self.ws_api = WsApi(self, credentials=self._credentials, sleep=self._sleep)
+        self.streams = StreamHub(self, sleep=self._sleep)
         self._clock = clock
-        self._routes = endpoints_by_route(ALL_ENDPOINTS)
+        self._routes = endpoints_by_route((*ALL_ENDPOINTS, self.streams.endpoints()))
         self._paths = {path for _, path in self._routes}
         self._weights = WeightMeter()
         # the last requests as (method, path, params), so tests can check what a client sent
@@ -174,11 +176,47 @@ class PaperExchange:
             return 0
         return await self.ws_api.close_connections()
 
+    @property
+    def mark_stream_interval(self) -> float:
+        """Seconds between the mark streams' steady updates (Binance's @1s: 1.0)."""
+        return self.streams.mark_stream_interval
+
+    @mark_stream_interval.setter
+    def mark_stream_interval(self, seconds: float) -> None:
+        self.streams.mark_stream_interval = seconds
+
+    @property
+    def stream_connections(self) -> int:
+        return self.streams.connections
+
+    @property
+    def streams_enabled(self) -> bool:
+        return self.streams.enabled
+
+    async def set_streams_enabled(self, enabled: bool) -> int:
+        """Switch the push streams (user data and mark price): off refuses new handshakes (HTTP
+        503) and closes open stream sockets at once (1001); on serves again. Returns how many
+        sockets were closed."""
+        return await self.streams.set_enabled(enabled)
+
+    async def expire_listen_key(self, key_or_family: str) -> int:
+        """Expire a listen key now ("usdm"/"coinm": that family's current key): its sockets
+        hear `listenKeyExpired` and close. Returns how many sockets were closed."""
+        return await self.streams.expire_listen_key(key_or_family)
+
+    def listen_key_keepalives(self, listen_key: str) -> int:
+        """How many keepalive PUTs extended `listen_key`."""
+        return self.streams.keepalives(listen_key)
+
+    def listen_keys(self) -> list[dict[str, Any]]:
+        return self.streams.listen_keys()
+
     def build_app(self) -> web.Application:
         app = web.Application()
         if self.test_hooks:
             app.router.add_route("*", ADMIN_PREFIX + "/{tail:.*}", admin_handler(self))
         self.ws_api.mount(app)
+        self.streams.mount(app)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         return app
 
@@ -197,6 +235,7 @@ class PaperExchange:
                 bound_port = address[1]
                 break
         self.base_url = f"http://{host}:{bound_port}"
+        self.streams.start()
         logger.info("paper exchange listening on %s", self.base_url)
 
     async def stop(self) -> None:
@@ -205,6 +244,7 @@ class PaperExchange:
         if self._stopping is not None:
             self._stopping.set()  # cut fault hangs short
         runner, self._runner = self._runner, None
+        await self.streams.stop()
         await runner.cleanup()
         logger.info("paper exchange on %s stopped", self.base_url)
 
@@ -286,6 +326,8 @@ class PaperExchange:
                     server_time=now,
                 )
             else:
+                if endpoint.keyed:
+                    verify_api_key(request.headers.get("X-MBX-APIKEY"), self._credentials)
                 params = parse_params(raw_query, raw_body)
             payload = endpoint.handler(Call(params=params, now=now, store=self.store))
         except BinanceError as error:
@@ -468,6 +510,21 @@ class PaperExchangeThread:
         if loop is None:
             raise RuntimeError("paper exchange thread is not running")
         coroutine = self.exchange.set_ws_enabled(enabled)
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)
+
+    def set_streams_enabled(self, enabled: bool, timeout: float = 10.0) -> int:
+        """`PaperExchange.set_streams_enabled` from a synchronous test; returns sockets closed."""
+        return self._run_coroutine(self.exchange.set_streams_enabled(enabled), timeout)
+
+    def expire_listen_key(self, key_or_family: str, timeout: float = 10.0) -> int:
+        """`PaperExchange.expire_listen_key` from a synchronous test; returns sockets closed."""
+        return self._run_coroutine(self.exchange.expire_listen_key(key_or_family), timeout)
+
+    def _run_coroutine(self, coroutine: Coroutine[Any, Any, Any], timeout: float) -> Any:
+        loop = self._loop
+        if loop is None:
+            coroutine.close()
+            raise RuntimeError("paper exchange thread is not running")
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -6,7 +6,9 @@ the new state reaches disk (temp file, fsync, rename) before it is served or ans
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -51,6 +53,11 @@ __all__ = [
     "state_from_json",
     "state_to_json",
 ]
+
+logger = logging.getLogger(__name__)
+
+# Told of every commit: (state before, state after, reason or None).
+Observer = Callable[[PaperState, PaperState, str | None], None]
 
 SCHEMA_VERSION = 2
 # Schema 1 had no funding and no cross-margin wallet: such a file loads with both empty.
@@ -300,6 +307,7 @@ class StateStore:
     ) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._observers: list[Observer] = []
         if path is not None and path.exists():
             self._state = self.load(path)
         else:
@@ -311,12 +319,26 @@ class StateStore:
     def state(self) -> PaperState:
         return self._state
 
-    def commit(self, new_state: PaperState) -> None:
-        """Persist, then publish. If writing fails the live state is unchanged."""
+    def commit(self, new_state: PaperState, *, reason: str | None = None) -> None:
+        """Persist, then publish. If writing fails the live state is unchanged. Observers hear
+        (before, after, reason) in commit order; `reason` names the change when the states alone
+        cannot tell it (a funding payment), so a push stream can say what happened."""
         with self._lock:
             if self.path is not None:
                 self._write(new_state)
-            self._state = new_state
+            before, self._state = self._state, new_state
+            for observer in tuple(self._observers):
+                try:
+                    observer(before, new_state, reason)
+                except Exception:  # a listener's bug must never undo or fail a commit
+                    logger.exception("paper state observer failed")
+
+    def add_observer(self, observer: Observer) -> None:
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: Observer) -> None:
+        with contextlib.suppress(ValueError):
+            self._observers.remove(observer)
 
     @staticmethod
     def load(path: Path) -> PaperState:

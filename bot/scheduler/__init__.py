@@ -12,6 +12,7 @@ signal exits at once, leaving what was in flight pending/unknown for reconciliat
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -36,11 +37,12 @@ from bot.alerts.alerter import Alerter
 from bot.alerts.channels import Channels
 from bot.config import Config, JobSchedule
 from bot.errors import ConfigError
+from bot.guard_watch import MarginWatch
 from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.render import start_line
 from bot.scheduler import systemd
-from bot.scheduler.jobs import JobContext
+from bot.scheduler.jobs import JobContext, run_guard
 from bot.scheduler.runlock import run_lock
 from bot.scheduler.runner import record_not_run, run_job
 from bot.venues.session import OpenVenues
@@ -91,7 +93,8 @@ async def run_forever(config: Config, ledger: Ledger, say: Say) -> None:
         try:
             # clients live as long as `bot run`: connected and markets loaded once (refreshed
             # hourly), a venue that could not connect tried again by the next job
-            async with OpenVenues(config, dry_run=False) as pool:
+            streams = config.schedule.guard is not None  # the guard follows venue streams
+            async with OpenVenues(config, dry_run=False, streams=streams) as pool:
                 alerter = Alerter(ledger, channels, config.alerts)
                 await _serve(config, ledger, say, alerter, metrics, pool)
         finally:
@@ -121,6 +124,14 @@ async def _serve(
     running: set[asyncio.Task[Any]] = set()
     scheduled: dict[str, datetime] = {}
     schedules = config.schedule.jobs()
+
+    async def guard_now(venue: str, why: str) -> None:
+        """A stream woke the guard for one venue: its check is a guard job of its own."""
+        if not stop.is_set():
+            await run_job("guard", ctx, None, job=functools.partial(run_guard, names=[venue]))
+
+    if "guard" in schedules:
+        ctx.watch = MarginWatch(config, pool.streams, guard_now, metrics=metrics)
 
     def on_signal(signum: int) -> None:
         if stop.is_set():
@@ -177,6 +188,7 @@ async def _serve(
     watchdog = loop.create_task(systemd.watchdog(interval)) if interval else None
     # Settle what an earlier process left open before the first rebalance sends anything.
     startup = loop.create_task(run_job("reconcile", ctx, None))
+    following: asyncio.Task[None] | None = None
     stopped = loop.create_task(stop.wait())
     try:
         await asyncio.wait({startup, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -194,6 +206,8 @@ async def _serve(
                     **({"next_run_time": datetime.now(UTC)} if kind == "rebalance" else {}),
                 )
             scheduler.start()
+            if ctx.watch is not None:
+                following = loop.create_task(ctx.watch.run())
             systemd.notify("STATUS=running")
             await stop.wait()
     finally:
@@ -201,7 +215,12 @@ async def _serve(
         if scheduler.running:
             scheduler.pause()  # no new job; APScheduler's shutdown would cancel a running one
         stopped.cancel()
-        in_flight = {task for task in running | {startup} if not task.done()}
+        checking: set[asyncio.Task[Any]] = set()
+        if ctx.watch is not None:
+            checking = await ctx.watch.stop()  # streams closed; a top-up under way finishes
+            if following is not None:
+                following.cancel()
+        in_flight = {task for task in running | {startup} | checking if not task.done()}
         if in_flight:
             say("stopping: letting the running job finish")
             _, late = await asyncio.wait(in_flight, timeout=STOP_GRACE_SECONDS)

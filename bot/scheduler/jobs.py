@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.alerts.alerter import Alerter
 from bot.alerts.conditions import Facts
@@ -21,11 +22,14 @@ from bot.ledger import Ledger
 from bot.ledger.locks import VenueBusy
 from bot.ledger.store import utc_now
 from bot.metrics import Metrics
-from bot.model import TransferStatus
+from bot.model import State, TransferStatus
 from bot.money import plain
 from bot.status import load_open_transfers
 from bot.stopping import StopRequest
 from bot.venues.session import OpenVenues
+
+if TYPE_CHECKING:
+    from bot.guard_watch import MarginWatch
 
 Say = Callable[[str], None]
 
@@ -47,6 +51,8 @@ class JobContext:
     clock: Callable[[], datetime] = utc_now
     #: set by the first SIGINT/SIGTERM: the executor starts no new transfer
     stop: StopRequest = field(default_factory=StopRequest)
+    #: the margin guard's stream watch (`bot.guard_watch`), fed every job's read
+    watch: MarginWatch | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class JobOutcome:
     line: str | None = None
     run_id: int | None = None
     error: str | None = None
+    #: what the job read, where it read (a trusted start for the margin guard's estimates)
+    state: State | None = None
 
 
 Job = Callable[[JobContext], Awaitable[JobOutcome]]
@@ -98,7 +106,8 @@ async def run_rebalance(ctx: JobContext) -> JobOutcome:
     )
     status = "failed" if result.failed else "ok"
     line = cycle_line(result)
-    return JobOutcome(status, facts, line, result.run_id, line if result.failed else None)
+    error = line if result.failed else None
+    return JobOutcome(status, facts, line, result.run_id, error, state=result.state)
 
 
 def stand_manual_instructions(ledger: Ledger, transfers: list, venues_read: list[str]) -> None:  # type: ignore[type-arg]
@@ -137,7 +146,8 @@ async def run_snapshot(ctx: JobContext) -> JobOutcome:
         error = "; ".join(venue_error_lines(result.venue_errors))
         left_out = ", ".join(sorted(result.venue_errors))
         line = f"snapshot run {result.run_id}: venues left out: {left_out}"
-    return JobOutcome("failed" if result.venue_errors else "ok", facts, line, result.run_id, error)
+    status = "failed" if result.venue_errors else "ok"
+    return JobOutcome(status, facts, line, result.run_id, error, state=result.state)
 
 
 async def run_reconcile(ctx: JobContext) -> JobOutcome:
@@ -167,26 +177,29 @@ async def run_reconcile(ctx: JobContext) -> JobOutcome:
     return JobOutcome(status, facts, line, error="; ".join(report.errors) or None)
 
 
-async def run_guard(ctx: JobContext) -> JobOutcome:
+async def run_guard(ctx: JobContext, names: list[str] | None = None) -> JobOutcome:
+    """The guard's poll of every hedged venue, or of `names` when a stream woke it."""
     from bot.cycle import hedged_venues
     from bot.guard import guard
 
     acting = None if ctx.exclusive else ctx.acting  # under exclusive the job holds it already
-    result = await guard(ctx.config, ctx.ledger, venues=ctx.venues, acting=acting, stop=ctx.stop)
+    result = await guard(
+        ctx.config, ctx.ledger, venues=ctx.venues, acting=acting, names=names, stop=ctx.stop
+    )
     if ctx.metrics is not None:
         ctx.metrics.observe_state(result.state, result.margins)
         ctx.metrics.observe_reads({}, list(result.venue_errors))
     facts = Facts(
         kind="guard",
         now=ctx.clock(),
-        venues_tried=hedged_venues(ctx.config),
+        venues_tried=names if names is not None else hedged_venues(ctx.config),
         venue_errors=result.venue_errors,
         margins=result.margins,
         plan=result.plan,
         transfers=result.transfers,
     )
     if result.run_id is None:
-        return JobOutcome("ok", facts)
+        return JobOutcome("ok", facts, state=result.state)
     moved = [t for t in result.transfers if t.status is TransferStatus.CONFIRMED]
     others = [t for t in result.transfers if t.status is not TransferStatus.CONFIRMED]
     parts = [
@@ -200,7 +213,7 @@ async def run_guard(ctx: JobContext) -> JobOutcome:
         "; ".join(parts) or "nothing could be moved"
     )
     failed = bool(others or result.blocked or result.venue_errors)
-    return JobOutcome("failed" if failed else "ok", facts, line, result.run_id)
+    return JobOutcome("failed" if failed else "ok", facts, line, result.run_id, state=result.state)
 
 
 async def run_report(ctx: JobContext) -> JobOutcome:

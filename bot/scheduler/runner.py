@@ -15,7 +15,7 @@ from datetime import datetime
 from bot.alerts.conditions import Facts, evaluate, job_crashed
 from bot.logs import log_context
 from bot.redact import redact
-from bot.scheduler.jobs import JOBS, JobContext, JobOutcome
+from bot.scheduler.jobs import JOBS, Job, JobContext, JobOutcome
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +30,21 @@ def late_after(every: float | None) -> float:
 
 
 async def run_job(
-    kind: str, ctx: JobContext, scheduled_at: datetime | None, every: float | None = None
+    kind: str,
+    ctx: JobContext,
+    scheduled_at: datetime | None,
+    every: float | None = None,
+    job: Job | None = None,
 ) -> JobOutcome | None:
+    """Run `kind`'s job (or `job`, a variant of it: the guard of one venue a stream woke)."""
     if kind in WHOLLY_LOCKED or ctx.exclusive:
         async with ctx.acting:
-            return await _run(kind, ctx, scheduled_at, every)
-    return await _run(kind, ctx, scheduled_at, every)
+            return await _run(kind, ctx, scheduled_at, every, job or JOBS[kind])
+    return await _run(kind, ctx, scheduled_at, every, job or JOBS[kind])
 
 
 async def _run(
-    kind: str, ctx: JobContext, scheduled_at: datetime | None, every: float | None
+    kind: str, ctx: JobContext, scheduled_at: datetime | None, every: float | None, job: Job
 ) -> JobOutcome | None:
     started_at = ctx.clock()
     late = scheduled_at is not None and (
@@ -52,7 +57,7 @@ async def _run(
         if late:
             log.info("job %s started late (scheduled for %s)", kind, scheduled_at)
         try:
-            outcome = await JOBS[kind](ctx)
+            outcome = await job(ctx)
         except Exception as exc:  # the schedule survives any single job
             error = " ".join(redact(str(exc) or type(exc).__name__).split())
             log.debug("job %s crashed", kind, exc_info=exc)
@@ -69,6 +74,8 @@ async def _run(
             )
         )
         _ended(ctx, kind, outcome.status, started)
+        if ctx.watch is not None and outcome.state is not None:
+            ctx.watch.observe(outcome.state)
         if outcome.line:
             ctx.say(outcome.line)
         await _alert(ctx, evaluate(outcome.facts, ctx.config))

@@ -13,11 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import HedgeConfig
 from bot.errors import ErrorKind, VenueError
 from bot.model import SPOT, MarginChange, Position, VenueState, VenueTransfer
+
+if TYPE_CHECKING:
+    from bot.venues.streams import MarginStreams
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,6 +132,10 @@ class Venue(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    def margin_streams(self) -> MarginStreams | None:
+        """The account and mark-price streams the margin guard follows (None: it polls)."""
+        return None
 
     @abstractmethod
     def capabilities(self) -> Capabilities: ...

@@ -158,6 +158,11 @@ class BinanceVenue(CcxtVenue):
         return {"fetchMarkets": {"types": types}, "fetchCurrencies": False, "fetchMargins": False}
 
     @classmethod
+    def futures_families(cls, hedges: Mapping[str, HedgeConfig]) -> set[str]:
+        families = {family_of(hedge.perp) for hedge in hedges.values()}
+        return {LINEAR, INVERSE} if None in families else {f for f in families if f}
+
+    @classmethod
     def rate_limiter(cls, client: ccxt_async.Exchange) -> Limiter:
         return UsageLimiter(BINANCE_LIMITS)
 

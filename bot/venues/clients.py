@@ -28,7 +28,7 @@ import functools
 import inspect
 import os
 import ssl
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -133,6 +133,14 @@ WS_PREFIX = "ws."  # urls keys under urls['api']['ws'], for the ccxt.pro client
 
 # Venues whose balances the bot also reads over a WebSocket API, and the ccxt.pro class for it.
 WS_BALANCE_CLASSES = {"binance": "binancecoinm", "binancecoinm": "binancecoinm"}
+# Venues whose account and mark-price streams the margin guard follows in `bot run`: Binance's,
+# whose stream URLs config (`urls: ws.*`) and the paper exchange can point elsewhere, so no other
+# venue's stream reaches out unasked. One ccxt.pro client per futures family, of that family's
+# class: ccxt.pro renews a listen key for the client's default type only, so the multi-market
+# `binance` class would let a futures key lapse after 60 minutes.
+STREAM_VENUES = ("binance", "binanceusdm", "binancecoinm")
+STREAM_CLASSES = {"linear": "binanceusdm", "inverse": "binancecoinm"}
+WS_CLASSES = WS_BALANCE_CLASSES.keys() | set(STREAM_VENUES)
 
 
 def build_client(
@@ -156,7 +164,7 @@ def build_client(
 
     cls = exchange_class(name, venue.exchange)
     for key in venue.urls:
-        if key.startswith(WS_PREFIX) and venue.exchange not in WS_BALANCE_CLASSES:
+        if key.startswith(WS_PREFIX) and venue.exchange not in WS_CLASSES:
             raise ConfigError(
                 f"venues.{name}.urls.{key}: {venue.exchange} is read over REST only; "
                 "drop the ws.* key"
@@ -187,6 +195,42 @@ def build_ws_client(
     options = {"fetchBalanceWs": {"method": "account.balance"}}
     cls = getattr(ccxt_pro, pro_id)
     return _construct(cls, name, venue, credentials, dry_run, rewrite_api_urls, options)
+
+
+def build_stream_clients(
+    name: str,
+    venue: VenueConfig,
+    credentials: Credentials,
+    families: Iterable[str],
+    *,
+    rewrite_api_urls: UrlRewrite | None = None,
+) -> dict[str, ccxt_async.Exchange]:
+    """ccxt.pro clients for the margin guard's streams (user data and mark prices), one per
+    futures family (`linear`, `inverse`); none where the venue is not followed that way
+    (`websocket: false`, or not a Binance venue). They only listen: their one write is the
+    listen key, which Binance's USER_STREAM endpoints take with the API key alone. Positions
+    come from the bot's own reads, not a snapshot."""
+    if venue.exchange not in STREAM_VENUES or not venue.websocket or _rest_moved_alone(venue):
+        return {}
+    import ccxt.pro as ccxt_pro
+
+    options = {"watchPositions": {"fetchPositionsSnapshot": False}}
+    clients = {}
+    for family in sorted(set(families) & STREAM_CLASSES.keys()):
+        cls = getattr(ccxt_pro, STREAM_CLASSES[family])
+        clients[family] = _construct(
+            cls, name, venue, credentials, False, rewrite_api_urls, options
+        )
+    return clients
+
+
+def _rest_moved_alone(venue: VenueConfig) -> bool:
+    """Config points the REST API elsewhere (a testnet, a proxy) but names no stream URL: the
+    streams would still be Binance's own, another account's view. The guard then polls."""
+    keys = list(venue.urls)
+    return any(not k.startswith(WS_PREFIX) for k in keys) and not any(
+        k.startswith(WS_PREFIX) for k in keys
+    )
 
 
 def _construct(

@@ -48,6 +48,7 @@ from bot.venues.base import (
 from bot.venues.decode import Decoder, Sign, Untrusted
 from bot.venues.errors import classify
 from bot.venues.ratelimit import BurstLimiter, Limiter
+from bot.venues.streams import MarginStreams
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -81,10 +82,13 @@ class CcxtVenue(Venue):
         policy: RetryPolicy | None = None,
         timing: Timing | None = None,
         ws_client: ccxt_async.Exchange | None = None,
+        stream_clients: Mapping[str, ccxt_async.Exchange] | None = None,
     ):
         self.name = name
         self.client = client
         self.ws_client = ws_client  # a ccxt.pro client, where this venue reads over WebSocket
+        #: ccxt.pro clients for the margin guard's streams, by futures family (linear, inverse)
+        self.stream_clients = dict(stream_clients or {})
         self.sources: dict[str, str] = {}  # account -> how it was last read (rest, websocket)
         self.hedges = dict(hedges)
         self.policy = policy or RetryPolicy()
@@ -100,6 +104,12 @@ class CcxtVenue(Venue):
         """ccxt option defaults for this venue's client (config's `ccxt.options` win): what
         to load for these hedges and nothing more."""
         return {}
+
+    @classmethod
+    def futures_families(cls, hedges: Mapping[str, HedgeConfig]) -> set[str]:
+        """The futures families (linear, inverse) these hedges use, where the venue streams
+        them per family (the margin guard's stream clients); empty elsewhere."""
+        return set()
 
     @classmethod
     def reads_over_websocket(cls, hedges: Mapping[str, HedgeConfig]) -> bool:
@@ -125,6 +135,8 @@ class CcxtVenue(Venue):
             self._check_spot(hedge_name, hedge)
             self._perps[hedge.perp] = self._perp_market(hedge_name, hedge)
             self._check_accounts(hedge_name, self._perps[hedge.perp])
+        for stream_client in self.stream_clients.values():
+            stream_client.set_markets(self.client.markets, self.client.currencies)
 
     async def reload_markets(self) -> None:
         await self.call(self.client.load_markets, True)
@@ -163,10 +175,22 @@ class CcxtVenue(Venue):
             accounts=tuple(sorted(accounts)) if isinstance(accounts, Mapping) else (),
         )
 
+    def margin_streams(self) -> MarginStreams | None:
+        """The account and mark-price streams the margin guard follows, where this venue has
+        them for every family it hedges (None: the guard polls it)."""
+        families = {market.kind.value for market in self._perps.values()}
+        clients = self.stream_clients
+        if not families or not families <= clients.keys():
+            return None
+        if not all(MarginStreams.supported(clients[f]) for f in families):
+            return None
+        return MarginStreams(self.name, clients, self._perps)
+
     async def close(self) -> None:
         await self.client.close()
-        if self.ws_client is not None:
-            await self.ws_client.close()
+        for extra in (self.ws_client, *self.stream_clients.values()):
+            if extra is not None:
+                await extra.close()
 
     # capabilities ---------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from bot.venues.markets_cache import MARKETS_TTL_SECONDS, MarketsCache, cache_ke
 
 if TYPE_CHECKING:
     from bot.venues.clients import Credentials
+    from bot.venues.streams import MarginStreams
 
 # ccxt, ccxt.pro, aiohttp and the paper exchange are imported where a venue is built, not here:
 # the ledger's audit commands import the use cases (and so this module) without opening a venue.
@@ -78,10 +79,18 @@ async def build_venue(
     timing: Timing | None,
     stack: AsyncExitStack,
     cache: MarketsCache | None,
+    streams: bool = False,
 ) -> Venue:
     """One venue, unconnected: its clients (and a paper exchange for `paper: true`, stopped
-    with `stack`), its limiter, and the markets cached for it, where fresh."""
-    from bot.venues.clients import Credentials, build_client, build_ws_client, credentials_from_env
+    with `stack`), its limiter, and the markets cached for it, where fresh. `streams`: also
+    the client of the margin guard's streams, where the venue has them (`bot run`)."""
+    from bot.venues.clients import (
+        Credentials,
+        build_client,
+        build_stream_clients,
+        build_ws_client,
+        credentials_from_env,
+    )
     from bot.venues.registry import venue_class
 
     venue_config = config.venues[name]
@@ -111,6 +120,13 @@ async def build_venue(
         if cls.reads_over_websocket(hedges)
         else None
     )
+    stream_clients = (
+        build_stream_clients(
+            name, venue_config, credentials, cls.futures_families(hedges), rewrite_api_urls=rewrite
+        )
+        if streams and not dry_run
+        else {}
+    )
     venue: Venue = cls(
         name,
         client,
@@ -118,6 +134,7 @@ async def build_venue(
         policy=RetryPolicy.from_config(config.retry),
         timing=timing,
         ws_client=ws_client,
+        **({"stream_clients": stream_clients} if stream_clients else {}),
     )
     stack.push_async_callback(venue.close)
     if cache is not None:
@@ -209,9 +226,11 @@ class OpenVenues:
         timing: Timing | None = None,
         markets_max_age: float = MARKETS_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        streams: bool = False,
     ) -> None:
         self.config = config
         self.dry_run = dry_run
+        self.with_streams = streams  # build the margin guard's stream clients (`bot run`)
         self.names = list(names) if names is not None else list(config.venues)
         self.timing = timing
         self.markets_max_age = markets_max_age
@@ -240,6 +259,7 @@ class OpenVenues:
                 timing=self.timing,
                 stack=self._stack,
                 cache=None,
+                streams=self.with_streams,
             )
         await self._connect(self.names)
 
@@ -277,6 +297,16 @@ class OpenVenues:
                     self._connected[name] = self._clock()
         failures = {n: self.failures[n] for n in wanted if n in self.failures}
         return {n: self._venues[n] for n in wanted if n not in failures}, failures
+
+    def streams(self) -> dict[str, MarginStreams]:
+        """The margin guard's streams of every connected venue that has them."""
+        found = {}
+        for name, venue in self._venues.items():
+            if name in self._connected and name not in self.failures:
+                streams = venue.margin_streams()
+                if streams is not None:
+                    found[name] = streams
+        return found
 
     async def close(self) -> None:
         await self._stack.aclose()

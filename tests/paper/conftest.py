@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import ccxt.async_support as ccxt_async
+import ccxt.pro as ccxtpro
 import pytest
 
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
@@ -28,6 +29,21 @@ def make_client(base_url: str, **config: Any) -> ccxt_async.binance:
     client = ccxt_async.binance(settings)
     client.urls["api"] = binance_urls(base_url, client.urls["api"])
     client.timeout_on_exit = 0  # close() otherwise sleeps 250 ms (for TLS teardown; none here)
+    return client
+
+
+def make_pro_client(base_url: str, **config: Any) -> ccxtpro.binance:
+    """The unmodified ccxt.pro client, REST and WebSocket URLs pointed at the paper exchange."""
+    settings: dict[str, Any] = {
+        "apiKey": PAPER_API_KEY,
+        "secret": PAPER_SECRET,
+        "enableRateLimit": False,
+        "timeout": 5000,
+    }
+    settings.update(config)
+    client = ccxtpro.binance(settings)
+    client.urls["api"] = binance_urls(base_url, client.urls["api"], ws=True)
+    client.timeout_on_exit = 0
     return client
 
 

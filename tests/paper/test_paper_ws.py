@@ -36,6 +36,7 @@ from bot.paper import (
     routes_ws,
 )
 from bot.paper.auth import Credentials
+from tests.paper.conftest import make_pro_client
 
 D = Decimal
 INVERSE = {"type": "swap", "subType": "inverse"}
@@ -43,20 +44,6 @@ WS_BALANCE = {**INVERSE, "method": "account.balance"}
 WAIT = 5.0  # ccxt.pro puts no timeout on a ws request; never let a test hang on one
 LATENCY = 1.0  # seconds the server delays each answer, well past CALLER_WAIT
 CALLER_WAIT = 0.2
-
-
-def make_pro_client(base_url: str, **config: Any) -> ccxtpro.binance:
-    settings: dict[str, Any] = {
-        "apiKey": PAPER_API_KEY,
-        "secret": PAPER_SECRET,
-        "enableRateLimit": False,
-        "timeout": 5000,
-    }
-    settings.update(config)
-    client = ccxtpro.binance(settings)
-    client.urls["api"] = binance_urls(base_url, client.urls["api"], ws=True)
-    client.timeout_on_exit = 0
-    return client
 
 
 @pytest.fixture
