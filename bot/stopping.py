@@ -35,4 +35,13 @@ class StopRequest:
 
     def not_attempted(self) -> str:
         """The ledger's error for a transfer not started because of this request."""
-        return f"not attempted: {self.command} is stopping ({self._reason})"
+        return f"{NOT_ATTEMPTED}{self.command}{STOPPING}({self._reason})"
+
+
+NOT_ATTEMPTED, STOPPING = "not attempted: ", " is stopping "
+
+
+def left_by_a_stop(error: str | None) -> bool:
+    """Whether a failed row's error is `StopRequest.not_attempted`: nothing was sent, and the
+    next cycle plans it again, so no person needs telling (a restart is not a failure)."""
+    return error is not None and error.startswith(NOT_ATTEMPTED) and STOPPING in error

@@ -18,6 +18,7 @@ from typing import Any
 from bot.config import Config
 from bot.guard import HedgeMargin
 from bot.model import Plan, Rule, TransferStatus
+from bot.stopping import left_by_a_stop
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def transfer_failed(facts: Facts, config: Config) -> Findings:
             f"{t.to_account} on {t.venue}: {t.error or 'no reason given'}"
         )
         for t in facts.transfers
-        if t.status is TransferStatus.FAILED
+        if t.status is TransferStatus.FAILED and not left_by_a_stop(t.error)
     }
     return Findings(notices=notices)
 

@@ -12,13 +12,16 @@ from bot.alerts.conditions import (
     evaluate,
     margin_danger,
     spot_cannot_cover,
+    transfer_failed,
     transfers_open,
     venue_unreachable,
 )
 from bot.config import parse_config
 from bot.errors import ErrorKind, VenueError
 from bot.guard import HedgeMargin, endangered
+from bot.ledger.store import TransferRecord
 from bot.model import Plan, PlannedTransfer, Rule, TransferStatus
+from bot.stopping import StopRequest
 
 NOW = datetime(2026, 12, 3, 12, tzinfo=UTC)
 CONFIG = parse_config(
@@ -180,3 +183,38 @@ def test_an_unbalanced_hedge_in_the_plan_alerts_and_clears_when_the_plan_is_clea
         CONFIG,
     )
     assert unread.checked == frozenset()  # a venue not read clears nothing
+
+
+def failed_row(transfer_id: int, error: str) -> TransferRecord:
+    return TransferRecord(
+        id=transfer_id,
+        run_id=1,
+        client_id=f"bot-{transfer_id}",
+        created_at=NOW,
+        updated_at=NOW,
+        venue="p",
+        hedges="eth",
+        asset="USDT",
+        from_account="spot",
+        to_account="linear",
+        rule="top_up",
+        planned_amount=D("100"),
+        amount=None,
+        status=TransferStatus.FAILED,
+        exchange_id=None,
+        error=error,
+        reason="",
+        dry_run=False,
+        attempts=0,
+        replaces_id=None,
+    )
+
+
+def test_a_failed_transfer_alerts_but_one_a_stop_left_unsent_does_not() -> None:
+    stop = StopRequest()
+    stop.request("SIGTERM")
+    refused = failed_row(1, "binance -2015 Invalid API-key, IP, or permissions for action")
+    unsent = failed_row(2, stop.not_attempted())
+    found = transfer_failed(Facts(kind="rebalance", now=NOW, transfers=[refused, unsent]), CONFIG)
+    assert list(found.notices) == ["transfer-failed:1"]
+    assert "Invalid API-key" in found.notices["transfer-failed:1"]
