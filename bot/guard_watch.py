@@ -107,11 +107,12 @@ class MarginWatch:
     def _follow(self, venue: str, streams: MarginStreams) -> None:
         self._wake[venue] = asyncio.Event()
         self._checkers[venue] = asyncio.create_task(self._checker(venue))
-        tasks = []
-        for name, channel in streams.channels().items():
-            tasks.append(asyncio.create_task(self._listen(venue, streams, name, channel)))
-        self._following[venue] = tasks
-        log.info("%s: guard follows %s", venue, ", ".join(streams.channels()))
+        channels = streams.channels()
+        self._following[venue] = [
+            asyncio.create_task(self._listen(venue, streams, name, channel))
+            for name, channel in channels.items()
+        ]
+        log.info("%s: guard follows %s", venue, ", ".join(channels))
 
     async def stop(self) -> set[asyncio.Task[None]]:
         """No new check; streams closed. Returns the checks still running (a top-up finishing
