@@ -30,4 +30,5 @@ def pytest_configure(config: pytest.Config) -> None:
     compileall.compile_dir(ROOT / "bot", quiet=1)
     for helpers in ("tests", "bench"):
         compileall.compile_dir(ROOT / helpers, quiet=1, rx=NOT_PLAIN)
-    write_rewritten_tests(config, ROOT / "tests")
+    if getattr(config.option, "numprocesses", None):  # only xdist workers would pay it again
+        write_rewritten_tests(config, ROOT / "tests")
