@@ -44,6 +44,7 @@ async def _async_rows(args: argparse.Namespace, workdir: Path) -> list[Row]:
             args.latency,
             args.drift,
             workdir / "volatility",
+            seed_pause=0.05 if args.quick else volatility.SEED_PAUSE,
         )
     )
     rss_cycles = 5 if args.quick else args.rss_cycles

@@ -6,8 +6,10 @@ line before anything runs.
 A subprocess runs steps one after another (the CLI's own `main`, one cycle per step, like `bot
 rebalance` run again and again) so the test stays fast; before each step it restores the paper
 account over the exchange's admin routes and queues the step's faults. Each step has its own
-config folder and ledger, so one step's unsettled transfer never holds back the next. `DRIVERS`
-such subprocesses, each with its own paper exchange, share the steps (one: the suite runs on two
+config file and ledger, so one step's unsettled transfer never holds back the next; the steps
+of a subprocess share one data folder, so after the first they take the venue's markets from
+its cache, as a user's repeated runs do (no fault targets the markets request). `DRIVERS` such
+subprocesses, each with its own paper exchange, share the steps (one: the suite runs on two
 cores, and a second one costs another import of ccxt for a shorter wait)."""
 
 from __future__ import annotations
@@ -108,10 +110,10 @@ def papers(tmp_path: Path) -> Iterator[list[PaperExchangeThread]]:
         ]
 
 
-def write_config(folder: Path, base_url: str, **ccxt: Any) -> Path:
-    folder.mkdir(parents=True)
+def write_config(folder: Path, number: int, base_url: str, **ccxt: Any) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
     config = {
-        "ledger": {"url": "sqlite:///data/ledger.sqlite"},
+        "ledger": {"url": f"sqlite:///data/ledger-{number}.sqlite"},
         "transfers": {"settle_window_seconds": 0},
         "retry": {"initial_backoff_seconds": 0.01, "max_backoff_seconds": 0.05},
         "venues": {
@@ -123,7 +125,7 @@ def write_config(folder: Path, base_url: str, **ccxt: Any) -> Path:
         },
         "hedges": {"eth": ETH_HEDGE},
     }
-    path = folder / "config.yaml"
+    path = folder / f"config-{number}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -156,8 +158,8 @@ def test_no_secret_is_printed_or_stored_under_any_fault(
     for index, paper in enumerate(papers):
         mine = all_steps[index :: len(papers)]
         for number, step in enumerate(mine):
-            folder = tmp_path / f"run{index}-step{number}"
-            config = write_config(folder, paper.base_url, **step.pop("ccxt", {}))
+            folder = tmp_path / f"run{index}"
+            config = write_config(folder, number, paper.base_url, **step.pop("ccxt", {}))
             step["argv"] = ["-vv", "--config", str(config), "rebalance"]
         plan = {
             "base_url": paper.base_url,
@@ -204,7 +206,8 @@ def test_no_secret_is_printed_or_stored_under_any_fault(
     assert "-2015" in results["error_2015 on a read"]["stderr"]
 
     files = [path for path in tmp_path.rglob("*") if path.is_file()]
-    assert any(path.name == "ledger.sqlite" for path in files)
+    ledgers = [path for path in files if re.fullmatch(r"ledger-\d+\.sqlite", path.name)]
+    assert len(ledgers) >= len(all_steps) - 1  # all but the refused verbose config's
     for path in files:
         data = path.read_bytes()
         assert CANARY_KEY.encode() not in data, path

@@ -1,10 +1,14 @@
-"""SIGKILL inside an isolated hedge's two-leg move, then a restart: the first leg stays done
+"""A crash inside an isolated hedge's two-leg move, then a restart: the first leg stays done
 once, the second is settled once (by the margin history, or sent after proof it never was),
-and nothing is left half done."""
+and nothing is left half done.
+
+The crash is an armed failpoint raising `SimulatedCrash` in-process: what was committed before
+it stays, exactly as after a SIGKILL there (tests/reliability/test_crash.py kills a real
+process once; one per case would cost a Python start and a ccxt import each)."""
 
 from __future__ import annotations
 
-import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,9 +20,14 @@ from bot.margin_legs import half_done_moves
 from bot.model import TransferStatus
 from tests.integration.conftest import live_venue
 from tests.isolated.helpers import ETH_ISOLATED, isolated_wallet, make_isolated, margin_history
-from tests.reliability.test_crash import start_bot
 
 TRANSFERS = {"safety": "0.99", "min_amount": "10", "max_amount": None, "settle_window_seconds": 0}
+
+
+@pytest.fixture(autouse=True)
+def _disarm() -> Iterator[None]:
+    yield
+    failpoints.disarm_all()
 
 
 @pytest.fixture
@@ -28,20 +37,20 @@ def config(paper, write_config) -> Path:  # type: ignore[no-untyped-def]
 
 
 def _finish(bot, config: Path, tmp_path: Path) -> Ledger:  # type: ignore[no-untyped-def]
-    """The restart, in-process (only the killed run needs its own process)."""
+    """The restart, on the same ledger file."""
     restarted = bot("rebalance", config=config)
     assert restarted.exit_code == 0, restarted.stdout + restarted.stderr
     return Ledger.open(f"sqlite:///{tmp_path}/data/ledger.sqlite")
 
 
 @pytest.mark.parametrize("point", failpoints.MARGIN_LEGS)
-def test_top_up_killed_between_or_inside_the_second_leg(
+def test_top_up_crashed_between_or_inside_the_second_leg(
     paper, venue_env, bot, config, tmp_path, point
 ) -> None:  # type: ignore[no-untyped-def]
     make_isolated(paper, "ETHUSDT", isolated_wallet="3000", cross_left="500")
-    killed = start_bot(config, failpoint=point)
-    killed.communicate(timeout=60)
-    assert killed.returncode == -signal.SIGKILL
+    failpoints.arm(point)
+    with pytest.raises(failpoints.SimulatedCrash):
+        bot("rebalance", config=config)
     (transfer,) = paper.state.transfers  # the first leg was made before the kill
     applied_before = len(paper.state.margin_changes)
     assert applied_before == (1 if point == failpoints.AFTER_MARGIN_RESPONSE else 0)
@@ -72,11 +81,11 @@ def test_top_up_killed_between_or_inside_the_second_leg(
         ledger.close()
 
 
-def test_return_killed_between_the_legs(paper, venue_env, bot, config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_return_crashed_between_the_legs(paper, venue_env, bot, config, tmp_path) -> None:  # type: ignore[no-untyped-def]
     make_isolated(paper, "ETHUSDT", isolated_wallet="16000", cross_left="0")
-    killed = start_bot(config, failpoint=failpoints.BETWEEN_LEGS)
-    killed.communicate(timeout=60)
-    assert killed.returncode == -signal.SIGKILL
+    failpoints.arm(failpoints.BETWEEN_LEGS)
+    with pytest.raises(failpoints.SimulatedCrash):
+        bot("rebalance", config=config)
     assert margin_history(paper) == [("ETHUSDT", 2, 8500)]  # reduced; nothing moved yet
     assert paper.state.transfers == ()
 

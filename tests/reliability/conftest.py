@@ -19,6 +19,7 @@ from bot.ledger.store import TransferRecord, utc_now
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, PaperState, StateStore
 from bot.retry import Timing
 from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, live_venue
+from tests.integration.conftest import bot as bot  # the real CLI in-process (a fixture)
 
 
 class FakeTime:

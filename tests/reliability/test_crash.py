@@ -1,6 +1,12 @@
-"""Crash at every step: `bot rebalance` runs as a subprocess and is SIGKILLed at each named
-point; a restart must leave each intended transfer applied exactly once and the ledger equal
-to the exchange's history."""
+"""Crash at every step: `bot rebalance` stops dead at each named point; a restart must leave
+each intended transfer applied exactly once and the ledger equal to the exchange's history.
+
+One test kills a real `bot rebalance` subprocess with SIGKILL while its transfer request is in
+flight (the exchange applied it, no answer came back): a real process death, with whatever
+it held (locks, open connections) left behind. The named points run in-process: an armed
+failpoint raises `SimulatedCrash` there, which leaves everything committed before it exactly as
+a kill would (no ledger write happens between the failpoint and the crash), without paying a
+Python start and a ccxt import per case. The restarts run in-process too."""
 
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchangeThread, StateStore
 from tests.amounts import sent
-from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, live_venue
+from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, Invocation, live_venue
 from tests.reliability.conftest import assert_ledger_matches_exchange, rows
 
 
@@ -68,10 +74,11 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) 
         time.sleep(0.02)
 
 
-def restart_and_check(paper: PaperExchangeThread, config_path: Path, tmp_path: Path) -> None:
-    restarted = start_bot(config_path)
-    out, err = restarted.communicate(timeout=60)
-    assert restarted.returncode == 0, out + err
+def restart_and_check(
+    paper: PaperExchangeThread, bot: Callable[..., Invocation], config_path: Path, tmp_path: Path
+) -> None:
+    restarted = bot("rebalance", config=config_path)
+    assert restarted.exit_code == 0, restarted.stdout + restarted.stderr
     ledger = Ledger.open(f"sqlite:///{tmp_path}/ledger.sqlite")
     try:
         statuses = [r.status for r in rows(ledger)]
@@ -86,27 +93,42 @@ def restart_and_check(paper: PaperExchangeThread, config_path: Path, tmp_path: P
         ledger.close()
 
 
+@pytest.fixture
+def _disarm() -> Iterator[None]:
+    yield
+    failpoints.disarm_all()
+
+
 @pytest.mark.parametrize("point", failpoints.ALL)
-def test_killed_at_a_failpoint_then_restarted(
-    paper: PaperExchangeThread, config_path: Path, tmp_path: Path, point: str
+def test_crashed_at_a_failpoint_then_restarted(
+    paper: PaperExchangeThread,
+    venue_env: None,
+    bot: Callable[..., Invocation],
+    config_path: Path,
+    tmp_path: Path,
+    point: str,
+    _disarm: None,
 ) -> None:
-    killed = start_bot(config_path, failpoint=point)
-    killed.communicate(timeout=60)
+    failpoints.arm(point)
+    with pytest.raises(failpoints.SimulatedCrash):
+        bot("rebalance", config=config_path)
+    applied = point in (failpoints.AFTER_RESPONSE, failpoints.AFTER_OUTCOME_COMMIT)
+    assert len(paper.state.transfers) == (1 if applied else 0)
+    restart_and_check(paper, bot, config_path, tmp_path)
+
+
+def test_killed_while_the_request_is_in_flight(
+    paper: PaperExchangeThread,
+    venue_env: None,
+    bot: Callable[..., Invocation],
+    config_path: Path,
+    tmp_path: Path,
+) -> None:
+    """A real SIGKILL: the request left and the exchange applied it; no answer came back."""
+    paper.faults.add("timeout_after", hang=30)
+    killed = start_bot(config_path)
+    wait_until(lambda: len(paper.state.transfers) == 1, "the exchange to apply the transfer")
+    killed.send_signal(signal.SIGKILL)
+    killed.communicate(timeout=10)
     assert killed.returncode == -signal.SIGKILL
-    restart_and_check(paper, config_path, tmp_path)
-
-
-@pytest.mark.parametrize(("kind", "applied"), [("timeout_after", True), ("timeout_before", False)])
-def test_killed_after_the_request_was_sent(
-    paper: PaperExchangeThread, config_path: Path, tmp_path: Path, kind: str, applied: bool
-) -> None:
-    """The request left and the exchange holds it (applied or not); no answer came back."""
-    paper.faults.add(kind, hang=30)
-    bot = start_bot(config_path)
-    if applied:
-        wait_until(lambda: len(paper.state.transfers) == 1, "the exchange to apply the transfer")
-    else:
-        wait_until(lambda: paper.faults.fired.get(kind, 0) == 1, "the request to arrive")
-    bot.send_signal(signal.SIGKILL)
-    bot.communicate(timeout=10)
-    restart_and_check(paper, config_path, tmp_path)
+    restart_and_check(paper, bot, config_path, tmp_path)

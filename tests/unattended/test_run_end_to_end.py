@@ -109,7 +109,7 @@ def test_bot_run_unattended(
                     "snapshot": {"every": "1s"},
                     "reconcile": {"every": "1s"},
                     "guard": {"every": "1s"},
-                    "report": {"every": "2s"},
+                    "report": {"every": "1s"},
                 },
                 "alerts": {"urls": [hook.url], "danger_margin_ratio": "0.25", "rate_limit": 0},
                 "metrics": {"port": 0},
