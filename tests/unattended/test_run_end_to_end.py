@@ -1,9 +1,11 @@
-"""`bot run` as systemd would run it: a subprocess against the paper exchange with 1 s jobs,
-a loopback webhook as the alert channel and the metrics port. One scenario, many checks (a
-subprocess start costs a second or two)."""
+"""`bot run` as systemd would run it: a subprocess against the paper exchange (REST and its
+streams) with 1 s jobs, a loopback webhook as the alert channel and the metrics port. One
+scenario, many checks (a subprocess start costs a second or two). The guard's poll is an hour
+away: its top-ups come from the streamed mark."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -16,10 +18,12 @@ import urllib.request
 from collections.abc import Callable
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchangeThread
+from bot.paper.routes_ws import websocket_base
 from tests.integration.conftest import KEY_ENV, SECRET_ENV
 from tests.unattended.conftest import ETH_HEDGE, Hook, live_venue
 
@@ -90,6 +94,42 @@ def wait_for_row(path: Path, sql: str, *, polls: int = 600) -> tuple:  # type: i
     raise AssertionError(f"no row for {sql}")
 
 
+def streamed_venue(base_url: str) -> dict[str, Any]:
+    """The paper exchange over REST and, through `ws.*` urls, its streams."""
+    venue = live_venue(base_url)
+    ws = websocket_base(base_url)
+    venue["urls"] |= {"ws.linear": f"{ws}/ws", "ws.inverse": f"{ws}/ws"}
+    # a keepalive every 300 ms instead of 20 min, so the test sees the bot send it
+    venue["ccxt"] |= {"options": {"listenKeyRefreshRate": 300}}
+    return venue
+
+
+def usdm_listen_keys(paper: PaperExchangeThread) -> list[dict[str, Any]]:
+    """The USD-M listen keys the paper exchange issued (its test hook GET /_paper/streams)."""
+    with urllib.request.urlopen(f"{paper.base_url}/_paper/streams", timeout=10) as answer:
+        keys = json.load(answer)["listen_keys"]
+    return [key for key in keys if key["family"] == "usdm"]
+
+
+def wait_for_keepalive(paper: PaperExchangeThread, polls: int = 300) -> str:
+    """The USD-M listen key, once it has been kept alive at least once."""
+    for _ in range(polls):
+        kept = [k for k in usdm_listen_keys(paper) if k["valid"] and k["keepalives"] >= 1]
+        if kept:
+            return str(kept[0]["listenKey"])
+        time.sleep(0.05)
+    raise AssertionError(f"no keepalive: {usdm_listen_keys(paper)}")
+
+
+def wait_for_new_key(paper: PaperExchangeThread, old: str, polls: int = 300) -> str:
+    for _ in range(polls):
+        fresh = [k for k in usdm_listen_keys(paper) if k["valid"] and k["listenKey"] != old]
+        if fresh:
+            return str(fresh[0]["listenKey"])
+        time.sleep(0.05)
+    raise AssertionError(f"no new listen key after {old} expired: {usdm_listen_keys(paper)}")
+
+
 def test_bot_run_unattended(
     tmp_path: Path,
     paper: PaperExchangeThread,
@@ -102,13 +142,13 @@ def test_bot_run_unattended(
         yaml.safe_dump(
             {
                 "ledger": {"url": "sqlite:///data/ledger.sqlite"},
-                "venues": {"binance": live_venue(paper.base_url)},
+                "venues": {"binance": streamed_venue(paper.base_url)},
                 "hedges": {"eth": ETH_HEDGE},
                 "schedule": {
                     "rebalance": {"every": "1h"},  # once at start: the guard acts after that
                     "snapshot": {"every": "1s"},
                     "reconcile": {"every": "1s"},
-                    "guard": {"every": "1s"},
+                    "guard": {"every": "1h"},  # its poll never comes: the streams wake it
                     "report": {"every": "1s"},
                 },
                 "alerts": {"urls": [hook.url], "danger_margin_ratio": "0.25", "rate_limit": 0},
@@ -152,7 +192,9 @@ def test_bot_run_unattended(
         assert second.exit_code == 2  # type: ignore[attr-defined]
         assert f"bot run is already running it: pid {process.pid}" in second.stderr  # type: ignore[attr-defined]
 
-        # a rally: the danger alert, the guard's top-up between runs, the resolution
+        # a rally: the danger alert, the guard's top-up between runs (the mark stream carries
+        # the move, the guard reads, judges and tops up), the resolution
+        first_key = wait_for_keepalive(paper)  # ccxt.pro's listen key, kept alive by the bot
         paper.set_mark_price("ETHUSDT", D("3700"))
         alert = hook.wait_for(lambda m: m.startswith("ALERT hedge eth"))
         assert "under the danger line 0.25" in alert and "liquidation price" in alert
@@ -160,6 +202,10 @@ def test_bot_run_unattended(
         hook.wait_for(lambda m: m.startswith("RESOLVED hedge eth"))
         assert wait_metric_change(port, "bot_hedge_margin_ratio", 'hedge="eth"', ratio) != ratio
         hook.wait_for(lambda m: m.startswith("daily report"))
+
+        # the listen key expires (Binance closes its stream): the bot gets a new one
+        assert paper.expire_listen_key(first_key) >= 1
+        assert wait_for_new_key(paper, first_key) != first_key
 
         # SIGTERM while a transfer is in flight: it finishes, the ledger records it, exit 0
         paper.faults.latency = 0.5
@@ -178,6 +224,9 @@ def test_bot_run_unattended(
         errors.close()
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr, stderr
+    # the streams closed with the process: no socket, session or task left behind
+    for leak in ("Unclosed", "was never retrieved", "was destroyed but it is pending"):
+        assert leak not in stderr, stderr
     output.wait_for(r"^stopping \(SIGTERM\)")
     output.wait_for(r"^stopped$")
 
@@ -188,4 +237,8 @@ def test_bot_run_unattended(
     assert paper.state.usdm["USDT"].wallet_balance == D("4500") + into_futures
     jobs = ledger_rows(ledger, "SELECT DISTINCT kind FROM job_runs WHERE status = 'ok'")
     assert {kind for (kind,) in jobs} == {"rebalance", "snapshot", "reconcile", "guard", "report"}
+    # every guard run was woken by a stream (none was scheduled), both top-ups among them
+    guards = ledger_rows(ledger, "SELECT scheduled_at FROM job_runs WHERE kind = 'guard'")
+    assert guards and all(scheduled is None for (scheduled,) in guards), guards
+    assert ledger_rows(ledger, "SELECT count(*) FROM runs WHERE command = 'guard'") == [(2,)]
     assert ledger_rows(ledger, "SELECT count(*) FROM job_runs WHERE status = 'running'") == [(0,)]
