@@ -52,7 +52,9 @@ class Lost:
 def lost(
     paper: PaperExchangeThread, venue_env: None, write_config: Callable[..., Path], bot: Bot
 ) -> Lost:
-    venue = live_venue(paper.base_url, ccxt={"enableRateLimit": False, "timeout": 1000})
+    # 2 s: the reads before the transfer must not time out on a busy machine; the transfer's
+    # hang (3 s) still outlasts it
+    venue = live_venue(paper.base_url, ccxt={"enableRateLimit": False, "timeout": 2000})
     config = write_config({"binance": venue}, {"eth": ETH_HEDGE}, retry={"attempts": 1})
     paper.faults.add("timeout_after", hang=3)
     assert bot("rebalance", config=config).exit_code == 1
