@@ -22,3 +22,17 @@ def linear_perp(base: str) -> PerpMarket:
 
 ETH_PERP = linear_perp("ETH")
 BTC_PERP = linear_perp("BTC")
+
+
+def inverse_perp(base: str, contract_size: str) -> PerpMarket:
+    """`BASE/USD:BASE`, contracts of `contract_size` USD, margined in the COIN-M (`inverse`)
+    wallet in the coin."""
+    return PerpMarket(
+        symbol=f"{base}/USD:{base}",
+        kind=MarketKind.INVERSE,
+        base=base,
+        quote="USD",
+        settle=base,
+        contract_size=D(contract_size),
+        futures_account="inverse",
+    )

@@ -90,3 +90,18 @@ def response_fixtures() -> dict[str, Any]:
     """ccxt's own recorded Binance responses and their parsed forms (ccxt static tests)."""
     with (FIXTURES / "binance_response_fixtures.json").open(encoding="utf-8") as handle:
         return json.load(handle)["methods"]
+
+
+@pytest.fixture
+async def pro_factory() -> AsyncIterator[Callable[..., ccxtpro.binance]]:
+    """ccxt.pro clients pointed at a paper exchange, closed after the test."""
+    clients: list[ccxtpro.binance] = []
+
+    def factory(base_url: str, **config: Any) -> ccxtpro.binance:
+        client = make_pro_client(base_url, **config)
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        await client.close()

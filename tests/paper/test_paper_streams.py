@@ -28,7 +28,6 @@ from bot.paper import (
 )
 from bot.paper.model import ISOLATED, MarketKind
 from bot.paper.routes_ws import websocket_base
-from tests.paper.conftest import make_pro_client
 
 D = Decimal
 LINEAR = {"type": "swap", "subType": "linear"}
@@ -42,20 +41,6 @@ async def streaming(state_path: Path) -> AsyncIterator[PaperExchange]:
     async with PaperExchange(StateStore(state_path), test_hooks=True) as running:
         running.mark_stream_interval = FAST
         yield running
-
-
-@pytest.fixture
-async def pro_factory() -> AsyncIterator[Callable[..., ccxtpro.binance]]:
-    clients: list[ccxtpro.binance] = []
-
-    def factory(base_url: str, **config: Any) -> ccxtpro.binance:
-        client = make_pro_client(base_url, **config)
-        clients.append(client)
-        return client
-
-    yield factory
-    for client in clients:
-        await client.close()
 
 
 @pytest.fixture

@@ -36,7 +36,6 @@ from bot.paper import (
     routes_ws,
 )
 from bot.paper.auth import Credentials
-from tests.paper.conftest import make_pro_client
 
 D = Decimal
 INVERSE = {"type": "swap", "subType": "inverse"}
@@ -44,20 +43,6 @@ WS_BALANCE = {**INVERSE, "method": "account.balance"}
 WAIT = 5.0  # ccxt.pro puts no timeout on a ws request; never let a test hang on one
 LATENCY = 1.0  # seconds the server delays each answer, well past CALLER_WAIT
 CALLER_WAIT = 0.2
-
-
-@pytest.fixture
-async def pro_factory() -> AsyncIterator[Callable[..., ccxtpro.binance]]:
-    clients: list[ccxtpro.binance] = []
-
-    def factory(base_url: str, **config: Any) -> ccxtpro.binance:
-        client = make_pro_client(base_url, **config)
-        clients.append(client)
-        return client
-
-    yield factory
-    for client in clients:
-        await client.close()
 
 
 @pytest.fixture

@@ -10,18 +10,10 @@ from bot.config import HedgeConfig
 from bot.guard import hedge_margins
 from bot.guard_estimate import HEADROOM, check_reason, estimated_margins, remarked
 from bot.model import MarketKind, PerpMarket, Position, State, VenueState, Wallet
-from tests.markets import ETH_PERP
+from tests.markets import ETH_PERP, inverse_perp
 
 NOW = datetime(2026, 12, 3, tzinfo=UTC)
-COINM_PERP = PerpMarket(
-    symbol="ETH/USD:ETH",
-    kind=MarketKind.INVERSE,
-    base="ETH",
-    quote="USD",
-    settle="ETH",
-    contract_size=D(10),
-    futures_account="inverse",
-)
+COINM_PERP = inverse_perp("ETH", "10")
 
 
 def hedge(perp: str) -> HedgeConfig:

@@ -19,18 +19,10 @@ from bot.model import (
     Wallet,
 )
 from bot.policy import plan_transfers
-from tests.markets import BTC_PERP, ETH_PERP
+from tests.markets import BTC_PERP, ETH_PERP, inverse_perp
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
-BTC_INVERSE = PerpMarket(
-    symbol="BTC/USD:BTC",
-    kind=MarketKind.INVERSE,
-    base="BTC",
-    quote="USD",
-    settle="BTC",
-    contract_size=D(100),
-    futures_account="inverse",
-)
+BTC_INVERSE = inverse_perp("BTC", "100")
 
 
 def hedge(perp: str = "ETH/USDT:USDT", **overrides: object) -> HedgeConfig:
