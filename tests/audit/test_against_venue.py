@@ -8,32 +8,23 @@ from decimal import Decimal as D
 from bot.audit.against_venue import compare
 from bot.ledger.store import TransferRecord
 from bot.model import TransferStatus, VenueTransfer
+from tests.records import transfer_record
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def record(n: int, status: TransferStatus, amount: str, exchange_id: str | None) -> TransferRecord:
-    return TransferRecord(
+    return transfer_record(
         id=n,
-        run_id=1,
         client_id=f"c{n}",
         created_at=AT,
         updated_at=AT,
         venue="binance",
-        hedges="eth",
-        asset="USDT",
-        from_account="spot",
-        to_account="linear",
-        rule="top_up",
         planned_amount=D(amount),
         amount=D(amount),
         status=status,
         exchange_id=exchange_id,
-        error=None,
         reason="r",
-        dry_run=False,
-        attempts=1,
-        replaces_id=None,
     )
 
 

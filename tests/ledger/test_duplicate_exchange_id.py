@@ -26,6 +26,7 @@ from bot.paper import PaperExchange
 from bot.paper.state import default_state
 from bot.reconcile import Bounds, held_candidate
 from tests.ledger.items import TOP_UP
+from tests.records import transfer_record
 
 TRAN_ID = "100000001"  # a venue whose ids repeat after a fresh start (as the paper's once did)
 
@@ -251,28 +252,7 @@ WINDOW = timedelta(minutes=2)
 
 
 def _intent(transfer_id: int = 5) -> TransferRecord:
-    return TransferRecord(
-        id=transfer_id,
-        run_id=1,
-        client_id="c" * 32,
-        created_at=AT,
-        updated_at=AT,
-        venue="paper",
-        hedges="eth",
-        asset="USDT",
-        from_account="spot",
-        to_account="linear",
-        rule="top_up",
-        planned_amount=D(3000),
-        amount=D(3000),
-        status=TransferStatus.UNKNOWN,
-        exchange_id=None,
-        error=None,
-        reason="",
-        dry_run=False,
-        attempts=1,
-        replaces_id=None,
-    )
+    return transfer_record(id=transfer_id)
 
 
 def _entry(exchange_id: str, amount: str = "3000") -> VenueTransfer:

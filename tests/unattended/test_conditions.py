@@ -22,6 +22,7 @@ from bot.guard import HedgeMargin, endangered
 from bot.ledger.store import TransferRecord
 from bot.model import Plan, PlannedTransfer, Rule, TransferStatus
 from bot.stopping import StopRequest
+from tests.records import transfer_record
 
 NOW = datetime(2026, 12, 3, 12, tzinfo=UTC)
 CONFIG = parse_config(
@@ -186,27 +187,14 @@ def test_an_unbalanced_hedge_in_the_plan_alerts_and_clears_when_the_plan_is_clea
 
 
 def failed_row(transfer_id: int, error: str) -> TransferRecord:
-    return TransferRecord(
+    return transfer_record(
         id=transfer_id,
-        run_id=1,
-        client_id=f"bot-{transfer_id}",
-        created_at=NOW,
-        updated_at=NOW,
         venue="p",
-        hedges="eth",
-        asset="USDT",
-        from_account="spot",
-        to_account="linear",
-        rule="top_up",
         planned_amount=D("100"),
         amount=None,
         status=TransferStatus.FAILED,
-        exchange_id=None,
         error=error,
-        reason="",
-        dry_run=False,
         attempts=0,
-        replaces_id=None,
     )
 
 

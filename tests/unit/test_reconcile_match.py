@@ -11,35 +11,17 @@ from decimal import Decimal as D
 import pytest
 
 from bot.ledger.store import TransferRecord
-from bot.model import TransferStatus, VenueTransfer
+from bot.model import VenueTransfer
 from bot.reconcile import Bounds, candidates, venue_time_bounds
+from tests.records import transfer_record
 
 AT = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=2)
 
 
 def intent(amount: str = "3000", client_id: str = "c0ffee" * 5 + "ab") -> TransferRecord:
-    return TransferRecord(
-        id=1,
-        run_id=1,
-        client_id=client_id,
-        created_at=AT,
-        updated_at=AT,
-        venue="v",
-        hedges="h",
-        asset="USDT",
-        from_account="spot",
-        to_account="linear",
-        rule="top_up",
-        planned_amount=D(amount),
-        amount=D(amount),
-        status=TransferStatus.UNKNOWN,
-        exchange_id=None,
-        error=None,
-        reason="",
-        dry_run=False,
-        attempts=1,
-        replaces_id=None,
+    return transfer_record(
+        client_id=client_id, venue="v", hedges="h", planned_amount=D(amount), amount=D(amount)
     )
 
 
