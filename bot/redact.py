@@ -1,8 +1,8 @@
 """Keeping secrets out of text: logs, error messages and ledger rows all pass through `redact`.
 
 Secrets are registered when they are read from the environment; besides their exact values,
-anything shaped like a signature or an API-key header is masked, because ccxt's debug log
-prints full request URLs and headers.
+anything shaped like a signature, an API-key header or a listen key is masked, because ccxt's
+debug log prints full request URLs, headers and bodies, and a stream's error names its URL.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ _PATTERNS = [
         r"ok-access-key|ok-access-sign|ok-access-passphrase|x-bapi-api-key|x-bapi-sign|"
         r"authorization)['\"]?\s*[:=]\s*['\"]?)[^'\",}\s]+"
     ),
+    # a user-data stream's listen key (anyone holding it can read the account's stream): as a
+    # query parameter or JSON field, and as the last part of a stream URL (Binance's /ws/<key>)
+    re.compile(r"(?i)(['\"]?listenkey['\"]?\s*[:=]\s*['\"]?)[^'\",}\s&]+"),
+    re.compile(r"(/ws/)[A-Za-z0-9]{40,}"),
 ]
 
 

@@ -39,3 +39,21 @@ def test_ccxt_debug_records_are_redacted(caplog: pytest.LogCaptureFixture) -> No
             logging.getLogger("bot").exception("failed")
     assert CANARY_KEY not in caplog.text
     assert "0123abcd" not in caplog.text
+
+
+def test_a_listen_key_is_masked_in_urls_bodies_and_stream_paths() -> None:
+    key = "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1"
+    lines = [
+        f"400, message='Invalid response status', url='ws://127.0.0.1:1/private/ws?listenKey={key}'",
+        f'POST /fapi/v1/listenKey 200 {{"listenKey":"{key}"}}',
+        f"{{'listenKey': '{key}'}}",
+        f"Cannot connect to ws://127.0.0.1:1/ws/{key}",
+    ]
+    for line in lines:
+        masked = redact(line)
+        assert key not in masked, masked
+        assert "***" in masked
+    # a mark-price stream's path names a market, not a key: it stays readable
+    assert redact("ws://127.0.0.1:1/ws/ethusd_perp@markPrice@1s") == (
+        "ws://127.0.0.1:1/ws/ethusd_perp@markPrice@1s"
+    )
