@@ -24,10 +24,11 @@ from bot.model import (
     PlanNote,
     Rule,
     State,
+    VenueState,
 )
 from bot.money import DEFAULT_TRANSFER_STEP, ZERO, plain
 from bot.policy import band, flat, funding, integrity, isolated, priority
-from bot.policy.assess import Pool, pools
+from bot.policy.assess import HedgeLeg, Pool, pools
 from bot.policy.isolated import IsolatedAssessment
 from bot.policy.targets import Needs, Unknown, pool_needs
 
@@ -58,13 +59,20 @@ def plan_transfers(
     requests: list[tuple[Pool, Decimal, Needs]] = []
     isolated_requests: list[tuple[IsolatedAssessment, Decimal]] = []
     for item in isolated_items:
+        # an isolated hedge is judged like a cross pool's leg: integrity and funding
+        item_flags, item_alerts, item_held = _leg_checks(
+            state.venues[item.venue], _as_leg(item), funding_history or {}
+        )
+        alerts += item_alerts
         need = isolated.top_up_need(item, _step_of(state, item.venue, item.asset))
         if need is not None:
             isolated_requests.append((item, need))
             continue
         spot_free = state.venues[item.venue].wallet(SPOT, item.asset).free
         decided = isolated.settle(item, _step_of(state, item.venue, item.asset), spot_free)
-        if isinstance(decided, PlannedTransfer):
+        if isinstance(decided, PlannedTransfer) and item_held:
+            notes.append(isolated.held_back(item, decided, item_held, item_flags))
+        elif isinstance(decided, PlannedTransfer):
             transfers.append(decided)
         else:
             notes.append(decided)
@@ -145,57 +153,77 @@ def _checks(
     alerts: list[PlanAlert] = []
     held: list[str] = []
     for leg in pool.legs:
-        found = integrity.check(venue_state, leg)
-        if found is not None and found.flags:
-            flags += [f for f in found.flags if f not in flags]
-            alerts.append(
-                PlanAlert(
-                    flag=Flag.UNBALANCED,
-                    venue=pool.venue,
-                    hedge=leg.name,
-                    message=found.message(),
-                    figures={
-                        "spot_base": found.spot_base,
-                        "short_base": found.short_base,
-                        "gap": found.gap.quantize(Decimal("0.000001")),
-                        "hedge_tolerance": found.tolerance,
-                        "naked_short": str(Flag.NAKED_SHORT in found.flags).lower(),
-                    },
-                )
+        leg_flags, leg_alerts, leg_held = _leg_checks(venue_state, leg, history)
+        flags += [f for f in leg_flags if f not in flags]
+        alerts += leg_alerts
+        held += leg_held
+    return tuple(flags), alerts, held
+
+
+def _as_leg(item: IsolatedAssessment) -> HedgeLeg:
+    """An isolated hedge as a short leg, for the checks every hedge gets."""
+    return HedgeLeg(
+        name=item.name, hedge=item.hedge, market=item.market, position=item.position, short=None
+    )
+
+
+def _leg_checks(
+    venue_state: VenueState, leg: HedgeLeg, history: FundingHistory
+) -> tuple[tuple[Flag, ...], list[PlanAlert], list[str]]:
+    """Integrity and funding facts of one hedge's short: flags, alerts, why returns are held."""
+    flags: list[Flag] = []
+    alerts: list[PlanAlert] = []
+    held: list[str] = []
+    found = integrity.check(venue_state, leg)
+    if found is not None and found.flags:
+        flags += list(found.flags)
+        alerts.append(
+            PlanAlert(
+                flag=Flag.UNBALANCED,
+                venue=venue_state.venue,
+                hedge=leg.name,
+                message=found.message(),
+                figures={
+                    "spot_base": found.spot_base,
+                    "short_base": found.short_base,
+                    "gap": found.gap.quantize(Decimal("0.000001")),
+                    "hedge_tolerance": found.tolerance,
+                    "naked_short": str(Flag.NAKED_SHORT in found.flags).lower(),
+                },
             )
-            if found.blocks_returns:
-                held.append(found.message())
-        rate_read = venue_state.funding.get(leg.hedge.perp)
-        rate = rate_read.rate if rate_read is not None else None
-        if not funding.against_the_short(rate):
-            continue
-        assert rate is not None
-        if Flag.FUNDING_AGAINST not in flags:
-            flags.append(Flag.FUNDING_AGAINST)
-        past = history.get((pool.venue, leg.hedge.perp), ())
-        streak = funding.streak(rate, past, leg.notional)
-        if streak.periods >= leg.hedge.funding_alert_periods:
-            alerts.append(
-                PlanAlert(
-                    flag=Flag.FUNDING_AGAINST,
-                    venue=pool.venue,
-                    hedge=leg.name,
-                    message=(
-                        f"funding on {leg.hedge.perp} has been against the short "
-                        f"{streak.periods} period{'s' if streak.periods != 1 else ''} in a row "
-                        f"(now {rate * 100:.4f}%); paid so far "
-                        f"about {plain(streak.paid)} {pool.asset}, next payment about "
-                        f"{plain(-rate * leg.notional)} {pool.asset}"
-                    ),
-                    figures={
-                        "periods": str(streak.periods),
-                        "rate": rate,
-                        "paid": streak.paid,
-                        "next_payment": -rate * leg.notional,
-                        "history": "ledger" if past else "current rate only",
-                    },
-                )
+        )
+        if found.blocks_returns:
+            held.append(found.message())
+    rate_read = venue_state.funding.get(leg.hedge.perp)
+    rate = rate_read.rate if rate_read is not None else None
+    if rate is None or not funding.against_the_short(rate):
+        return tuple(flags), alerts, held
+    flags.append(Flag.FUNDING_AGAINST)
+    past = history.get((venue_state.venue, leg.hedge.perp), ())
+    streak = funding.streak(rate, past, leg.notional)
+    asset = leg.market.settle
+    if streak.periods >= leg.hedge.funding_alert_periods:
+        alerts.append(
+            PlanAlert(
+                flag=Flag.FUNDING_AGAINST,
+                venue=venue_state.venue,
+                hedge=leg.name,
+                message=(
+                    f"funding on {leg.hedge.perp} has been against the short "
+                    f"{streak.periods} period{'s' if streak.periods != 1 else ''} in a row "
+                    f"(now {rate * 100:.4f}%); paid so far "
+                    f"about {plain(streak.paid)} {asset}, next payment about "
+                    f"{plain(-rate * leg.notional)} {asset}"
+                ),
+                figures={
+                    "periods": str(streak.periods),
+                    "rate": rate,
+                    "paid": streak.paid,
+                    "next_payment": -rate * leg.notional,
+                    "history": "ledger" if past else "current rate only",
+                },
             )
+        )
     return tuple(flags), alerts, held
 
 

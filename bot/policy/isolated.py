@@ -25,6 +25,7 @@ from bot.config import HedgeConfig
 from bot.model import (
     ISOLATED,
     SPOT,
+    Flag,
     PerpMarket,
     PlannedTransfer,
     PlanNote,
@@ -310,6 +311,27 @@ def _planned(
         reason=reason,
         figures=figures,
         isolated_perp=item.hedge.perp,
+    )
+
+
+def held_back(
+    item: IsolatedAssessment,
+    planned: PlannedTransfer,
+    reasons: list[str],
+    flags: tuple[Flag, ...],
+) -> PlanNote:
+    """A return the policy would make, held because the hedge is not whole (the short is the
+    larger leg): the collateral stays with the position."""
+    shape, band = _shape(item)
+    return PlanNote(
+        venue=planned.venue,
+        hedges=planned.hedges,
+        message=(
+            f"{shape} is above {band}, but {plain(planned.amount)} {planned.asset} is not "
+            "returned: " + "; ".join(reasons)
+        ),
+        figures={**planned.figures, "excess": planned.amount},
+        flags=flags,
     )
 
 

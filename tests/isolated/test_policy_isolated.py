@@ -63,10 +63,10 @@ def position(
     )
 
 
-def wallet(account: str, balance: str, *, free: str | None = None) -> Wallet:
+def wallet(account: str, balance: str, *, free: str | None = None, asset: str = "USDT") -> Wallet:
     return Wallet(
         account=account,
-        asset="USDT",
+        asset=asset,
         free=D(free if free is not None else balance),
         used=D(0),
         balance=D(balance),
@@ -74,13 +74,22 @@ def wallet(account: str, balance: str, *, free: str | None = None) -> Wallet:
     )
 
 
-def state(*positions: Position, spot: str = "5000", futures: str = "9000") -> State:
+def state(
+    *positions: Position, spot: str = "5000", futures: str = "9000", spot_legs: bool = True
+) -> State:
+    """The venue as read; each short's spot leg is held in full unless `spot_legs` is False
+    (a naked short, whose returns the policy holds back)."""
+    legs = {}
+    for p in positions if spot_legs else ():
+        base = p.symbol.split("/", 1)[0]
+        legs[("spot", base)] = wallet("spot", str(p.contracts * p.contract_size), asset=base)
     venue = VenueState(
         venue="acc",
         read_at=NOW,
         wallets={
             ("spot", "USDT"): wallet("spot", spot),
             ("linear", "USDT"): wallet("linear", futures),
+            **legs,
         },
         positions={p.symbol: p for p in positions},
         markets={"ETH/USDT:USDT": ETH_PERP, "BTC/USDT:USDT": BTC_PERP},
@@ -213,3 +222,21 @@ def test_the_plan_is_the_same_for_equal_states() -> None:
     two = plan_transfers(state(position()), {"eth": hedge()})
     assert one == two
     assert isinstance(one.transfers[0], PlannedTransfer)
+
+
+def test_a_naked_isolated_short_keeps_its_margin_and_says_so() -> None:
+    # the return of the capped test above, but spot holds no ETH: the short is the larger leg
+    rich = position(isolated_wallet="9000", upnl="-5000")
+    plan = plan_transfers(state(rich, spot_legs=False), {"eth": hedge(margin_mode="isolated")})
+    assert plan.transfers == ()
+    (note,) = plan.notes
+    assert note.message.startswith("isolated: margin ratio 0.72 (isolated wallet 9000 + uPnL")
+    assert "is above band [0.4, 0.6], but 1210 USDT is not returned: naked short" in note.message
+    (alert,) = plan.alerts
+    assert alert.hedge == "eth" and alert.figures["naked_short"] == "true"
+    # a top-up is never held: the short needs its margin whatever the spot leg holds
+    poor = plan_transfers(
+        state(position(), spot_legs=False), {"eth": hedge(margin_mode="isolated")}
+    )
+    (top_up,) = poor.transfers
+    assert top_up.rule is Rule.TOP_UP
