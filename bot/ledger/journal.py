@@ -9,9 +9,11 @@ first release's SHA-256) and still verify.
 
 Every writer that starts a chain mode (the first write after 0006, a key set or changed)
 appends a `chain` entry first: its mode, the key's id, and for tables journaled only since
-0006 the highest id they held then (older rows were never in the journal). Once a keyed start
-exists, an unkeyed entry after it is a downgrade, and a verifier holding the key that finds no
-keyed start at all says so: recomputing an unkeyed chain over edited rows is detected.
+0006 the highest id they held then (older rows were never in the journal). A release that
+journals one more table appends one more `chain` entry the same way, naming that table. Once
+a keyed start exists, an unkeyed entry after it is a downgrade, and a verifier holding the key
+that finds no keyed start at all says so: recomputing an unkeyed chain over edited rows is
+detected.
 
 Which tables are journaled is the registry `ENTITIES`: journaling a new table is one line
 there plus `append(session, row, at)` where the row is written.
@@ -43,6 +45,9 @@ from bot.ledger.tables import (
     JournalEntry,
     JournalHead,
     ManualInstruction,
+    MarginLeg,
+    MarginLegAttempt,
+    MarginMove,
     PositionSnapshot,
     Run,
     Transfer,
@@ -71,6 +76,9 @@ ENTITIES: dict[str, type[Base]] = {
     "job_run": JobRun,
     "alert": Alert,
     "manual": ManualInstruction,  # (journal.entity is 16 characters at most)
+    "margin_move": MarginMove,
+    "margin_leg": MarginLeg,
+    "margin_attempt": MarginLegAttempt,
 }
 #: journaled since the first release; the others only since 0006 (older rows have no entry)
 FIRST_RELEASE_ENTITIES = frozenset({"transfer", "attempt", "correction"})
@@ -157,10 +165,8 @@ def start_chain(session: Session, at: datetime) -> bool:
         .order_by(JournalEntry.seq.desc())
         .limit(1)
     ).first()
-    if last is not None:
+    if last is not None and not _mode_kept(last.body, wanted):
         current = json.loads(last.body)
-        if {k: current.get(k) for k in wanted} == wanted:
-            return False
         if current.get("chain") == KEYED:
             # an unkeyed or differently keyed entry after a keyed start reads as a rewrite
             problem = (
@@ -174,17 +180,35 @@ def start_chain(session: Session, at: datetime) -> bool:
                 "variable ledger.hmac_key_env names (default BOT_LEDGER_KEY)"
             )
     body: dict[str, Any] = dict(wanted)
-    if last is None:
+    covered = _covered(session)
+    unjournaled = [e for e in ENTITIES if e not in FIRST_RELEASE_ENTITIES and e not in covered]
+    if last is not None and _mode_kept(last.body, wanted) and not unjournaled:
+        return False
+    if unjournaled:
+        # tables journaled since this chain started (a newer release): their older rows were
+        # never in the journal, so the start says up to which id
         body["before"] = {
-            entity: session.scalar(select(func.coalesce(func.max(model.id), 0))) or 0
-            for entity, model in ENTITIES.items()
-            if entity not in FIRST_RELEASE_ENTITIES
+            entity: session.scalar(select(func.coalesce(func.max(ENTITIES[entity].id), 0))) or 0
+            for entity in unjournaled
         }
     head = _locked_head(session)
     number = (last.entity_id if last is not None else 0) + 1
     seq, prev = _add(session, head.seq, head.hash, START, number, canonical_json(body), at, key)
     session.execute(update(JournalHead).where(JournalHead.id == 1).values(seq=seq, hash=prev))
     return True
+
+
+def _mode_kept(start_body: str, wanted: dict[str, Any]) -> bool:
+    current = json.loads(start_body)
+    return {k: current.get(k) for k in wanted} == wanted
+
+
+def _covered(session: Session) -> set[str]:
+    """The entities some chain start already gives a `before` for."""
+    covered: set[str] = set()
+    for (body,) in session.execute(select(JournalEntry.body).where(JournalEntry.entity == START)):
+        covered |= set(_start_body(body).get("before", {}))
+    return covered
 
 
 def _locked_head(session: Session) -> JournalHead:
@@ -356,8 +380,9 @@ def _walk_chain(
                 report.problem(f"journal: entry {entry.seq} was altered")
         if entry.entity == START:
             body = _start_body(entry.body)
-            if not started:
-                before = {k: int(v) for k, v in body.get("before", {}).items()}
+            for entity, last_unjournaled in body.get("before", {}).items():
+                # the first start that names a table says where its journal begins
+                before.setdefault(entity, int(last_unjournaled))
             started = True
             if chain == KEYED and keyed_start is None:
                 keyed_start = entry.seq
@@ -447,7 +472,8 @@ def _raw_columns(table: Any) -> list[Any]:
     """The table's columns as SQLite stores them (no type conversion: the shortcut below)."""
     from sqlalchemy import literal_column
 
-    return [literal_column(f"{table.name}.{c.name}").label(c.name) for c in table.columns]
+    # quoted: a column may be named like an SQL keyword (margin_legs.add)
+    return [literal_column(f'"{table.name}"."{c.name}"').label(c.name) for c in table.columns]
 
 
 def _raw_body_maker(table: Any) -> Any:

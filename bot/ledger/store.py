@@ -30,6 +30,7 @@ from bot.errors import CorrectionRefused
 from bot.ledger import db, journal, totals
 from bot.ledger.tables import (
     BalanceSnapshot,
+    Base,
     Correction,
     FundingPayment,
     FundingSnapshot,
@@ -655,6 +656,7 @@ class Ledger(UnattendedRecords):
             )
             session.add(row)
             session.flush()
+            journal.append(session, row, now)
             return MarginMoveRecord.of(row)
 
     def record_margin_intent(
@@ -687,6 +689,7 @@ class Ledger(UnattendedRecords):
             )
             session.add(row)
             session.flush()
+            journal.append(session, row, now)
             return MarginLegRecord.of(row, attempts=0)
 
     def record_margin_attempt(
@@ -706,24 +709,26 @@ class Ledger(UnattendedRecords):
         with self._transaction() as session:
             row = session.get_one(MarginLeg, leg_id)
             number = _margin_attempt_count(session, leg_id) + 1
-            session.add(
-                MarginLegAttempt(
-                    leg_id=leg_id,
-                    number=number,
-                    started_at=started_at,
-                    finished_at=now,
-                    amount=amount,
-                    outcome=outcome,
-                    error_kind=error_kind,
-                    error=error,
-                    venue_clock_offset_ms=venue_clock_offset_ms,
-                )
+            attempt = MarginLegAttempt(
+                leg_id=leg_id,
+                number=number,
+                started_at=started_at,
+                finished_at=now,
+                amount=amount,
+                outcome=outcome,
+                error_kind=error_kind,
+                error=error,
+                venue_clock_offset_ms=venue_clock_offset_ms,
             )
+            session.add(attempt)
+            written: list[Base] = [attempt]
             if status is not None:
                 row.status, row.updated_at = status.value, now
                 row.settled_by = "answer" if status is TransferStatus.CONFIRMED else None
                 if error is not None:
                     row.error = error
+                written.append(row)
+            journal.append_all(session, written, now)
             return MarginLegRecord.of(row, attempts=number)
 
     def record_margin_outcome(
@@ -743,6 +748,7 @@ class Ledger(UnattendedRecords):
             row.venue_at = venue_at
             if error is not None:
                 row.error = error
+            journal.append(session, row, now)
             return MarginLegRecord.of(row, attempts=_margin_attempt_count(session, leg_id))
 
 

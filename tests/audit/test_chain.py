@@ -8,11 +8,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from bot.errors import LedgerError
 from bot.ledger import Ledger, db
 from bot.ledger.journal import Anchor
+from bot.model import TransferStatus
 from tests.audit.tampering import (
     KEY,
     drop_triggers,
@@ -23,6 +24,7 @@ from tests.audit.tampering import (
     triggers,
     truncate_newest,
 )
+from tests.ledger.items import TOP_UP
 
 APPEND_ONLY_TRIGGERS = {
     ("transfers_final_immutable", "transfers"),
@@ -212,3 +214,81 @@ def test_alerts_job_runs_and_manual_instructions_are_in_the_chain(keyed: Ledger)
         f"job_run {job}: differs from its journal entry",
         "alert 1: differs from its journal entry",
     }
+
+
+def _margin_move(ledger: Ledger) -> tuple[int, int]:
+    """An isolated hedge's move with its margin leg, sent and confirmed: (move id, leg id)."""
+    run = ledger.start_run("rebalance", dry_run=False, config_digest="x")
+    move = ledger.record_margin_move(
+        run,
+        TOP_UP,
+        symbol="ETH/USDT:USDT",
+        futures_account="linear",
+        direction="top_up",
+        dry_run=False,
+    )
+    leg = ledger.record_margin_intent(
+        move.id, add=True, amount=Decimal("100"), inputs={"safety": "0.99"}, dry_run=False
+    )
+    ledger.record_margin_attempt(
+        leg.id,
+        amount=Decimal("100"),
+        outcome="ok",
+        started_at=move.created_at,
+        status=TransferStatus.CONFIRMED,
+    )
+    return move.id, leg.id
+
+
+def test_an_isolated_move_and_its_margin_leg_are_in_the_chain(keyed: Ledger) -> None:
+    move, leg = _margin_move(keyed)
+    assert keyed.verify().ok
+    drop_triggers(keyed.engine)
+    rewrite_row(keyed.engine, "margin_legs", leg, amount="1000")
+    rewrite_row(keyed.engine, "margin_moves", move, direction="return")
+    rewrite_row(keyed.engine, "margin_leg_attempts", 1, outcome="refused")
+    assert set(keyed.verify().problems) == {
+        f"margin_leg {leg}: differs from its journal entry",
+        f"margin_move {move}: differs from its journal entry",
+        "margin_attempt 1: differs from its journal entry",
+    }
+
+
+def test_a_ledger_from_before_margin_journaling_covers_its_new_margin_rows(
+    ledger_url: str,
+) -> None:
+    """As an older release left it: a margin move never journaled, a chain start that names no
+    margin table. The next writer names them, from the next row on."""
+    old = Ledger.open(ledger_url)
+    move, _ = _margin_move(old)
+    drop_triggers(old.engine)
+    with old.engine.begin() as conn:
+        unjournaled = ("margin_move", "margin_leg", "margin_attempt")
+        conn.execute(
+            text("DELETE FROM journal WHERE entity IN :names").bindparams(
+                bindparam("names", expanding=True)
+            ),
+            {"names": list(unjournaled)},
+        )
+        (start,) = conn.execute(text("SELECT seq, body FROM journal WHERE entity = 'chain'")).all()
+        body = json.loads(start.body)
+        body["before"] = {k: v for k, v in body["before"].items() if k not in unjournaled}
+        conn.execute(
+            text("UPDATE journal SET body = :body WHERE seq = :seq"),
+            {"body": json.dumps(body, sort_keys=True, separators=(",", ":")), "seq": start.seq},
+        )
+        conn.execute(text("UPDATE journal_head SET seq = (SELECT max(seq) FROM journal)"))
+    recompute_whole_chain(old.engine, "sha256")
+    old.close()
+
+    upgraded = Ledger.open(ledger_url)  # this release: the start names the margin tables
+    report = upgraded.verify()
+    assert report.ok, report.problems
+    assert report.uncovered_rows == 3  # the move, its leg, its attempt: before journaling
+    _margin_move(upgraded)
+    assert upgraded.verify().ok
+    rewrite_row(upgraded.engine, "margin_moves", move + 1, reason="edited")
+    assert list(upgraded.verify().problems) == [
+        f"margin_move {move + 1}: differs from its journal entry"
+    ]
+    upgraded.close()
