@@ -169,6 +169,8 @@ def report(workdir, paper, code, ran, rss, fds, stderr) -> None:  # type: ignore
     print(f"guard checks woken by the streams: {woken}")
     print(f"HTTP 429 in stderr: {stderr.count('429')}")
     print(f"RSS KiB start {rss[0]} end {rss[-1]} max {max(rss)}")
+    tenths = [rss[min(len(rss) - 1, round(i * (len(rss) - 1) / 10))] for i in range(11)]
+    print("RSS KiB at each tenth of the run: " + " ".join(str(k) for k in tenths))
     print(f"open fds start {fds[0]} end {fds[-1]} max {max(fds)}")
     print(f"stderr: {len(stderr.splitlines())} lines; workdir {workdir}")
     if "Traceback" in stderr:
