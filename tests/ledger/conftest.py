@@ -7,13 +7,16 @@ PostgreSQL cases are skipped — in CI they are required).
 from __future__ import annotations
 
 import os
+import time
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ProgrammingError
 
 from bot.config import Config, parse_config
 from bot.ledger import Ledger
@@ -40,9 +43,24 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     try:
         yield make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_test_database(admin, name)
         admin.dispose()
+
+
+def drop_test_database(admin: Engine, name: str, tries: int = 10) -> None:
+    """Drop a test's database. On a busy server an autovacuum worker may be in it, which
+    FORCE cannot end without pg_signal_backend: wait and try again, and in the end leave it
+    (it goes with the throwaway server)."""
+    for attempt in range(tries):
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except ProgrammingError:
+            if attempt == tries - 1:
+                warnings.warn(f"test database {name} left on the server", stacklevel=2)
+                return
+            time.sleep(0.2)
 
 
 @pytest.fixture

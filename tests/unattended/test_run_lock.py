@@ -17,7 +17,7 @@ from bot.ledger import Ledger
 from bot.ledger.locks import VenueBusy
 from bot.paper import PaperExchangeThread
 from bot.scheduler.runlock import run_holders, run_lock
-from tests.ledger.conftest import POSTGRES_ENV
+from tests.ledger.conftest import POSTGRES_ENV, drop_test_database
 from tests.unattended.conftest import ETH_HEDGE, live_venue
 
 
@@ -59,8 +59,7 @@ def postgres_engine() -> Iterator[Engine]:
         yield ledger.engine
     finally:
         ledger.close()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_test_database(admin, name)
         admin.dispose()
 
 
