@@ -6,27 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
-from bot.config import HedgeConfig
 from bot.guard import hedge_margins
 from bot.guard_estimate import HEADROOM, check_reason, estimated_margins, remarked
 from bot.model import MarketKind, PerpMarket, Position, State, VenueState, Wallet
 from tests.markets import ETH_PERP, inverse_perp
+from tests.unit.test_policy import hedge
 
 NOW = datetime(2026, 12, 3, tzinfo=UTC)
 COINM_PERP = inverse_perp("ETH", "10")
-
-
-def hedge(perp: str) -> HedgeConfig:
-    return HedgeConfig.model_validate(
-        {
-            "venue": "paper",
-            "spot": "ETH/USDT",
-            "perp": perp,
-            "target_margin_ratio": "0.5",
-            "band": ["0.4", "0.6"],
-            "spot_reserve": "0",
-        }
-    )
 
 
 def short(market: PerpMarket, contracts: str, mark: str, upnl: str = "0", **extra) -> Position:  # type: ignore[no-untyped-def]
