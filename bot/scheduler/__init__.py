@@ -1,6 +1,7 @@
 """`bot run`: the jobs on their schedules (APScheduler 3.x) until SIGINT/SIGTERM.
 
-Jobs (bot/scheduler/jobs.py): rebalance, snapshot, reconcile, report and the margin guard,
+Jobs (bot/scheduler/jobs.py): rebalance, snapshot, reconcile, report and the margin guard
+(on its schedule, and between polls whenever a venue's stream wakes it: bot/guard_watch.py),
 each one instance at a time, coalesced, with a deliberate `misfire_grace_time`: a run missed
 during a suspend runs once when the machine wakes and is recorded as late; later than the
 grace it is recorded as missed. A start-up reconcile runs before the first rebalance. The run
