@@ -159,56 +159,40 @@ def start_chain(session: Session, at: datetime) -> bool:
     is not the chain's current one; True when one was appended."""
     key: bytes | None = session.info.get(KEY_INFO)
     wanted = {"chain": KEYED if key else UNKEYED, "key_id": key_id(key) if key else None}
-    last = session.execute(
+    starts = session.execute(
         select(JournalEntry.entity_id, JournalEntry.body)
         .where(JournalEntry.entity == START)
-        .order_by(JournalEntry.seq.desc())
-        .limit(1)
-    ).first()
-    if last is not None and not _mode_kept(last.body, wanted):
-        current = json.loads(last.body)
-        if current.get("chain") == KEYED:
-            # an unkeyed or differently keyed entry after a keyed start reads as a rewrite
-            problem = (
-                "is not set"
-                if key is None
-                else f"is not the ledger's key (key id {wanted['key_id']})"
-            )
-            raise LedgerError(
-                f"ledger.hmac_key_env: the ledger's chain is keyed (key id "
-                f"{current.get('key_id')}) but the key {problem}; set the ledger's key in the "
-                "variable ledger.hmac_key_env names (default BOT_LEDGER_KEY)"
-            )
-    body: dict[str, Any] = dict(wanted)
-    covered = _covered(session)
+        .order_by(JournalEntry.seq)
+    ).all()
+    current = _start_body(starts[-1].body) if starts else None
+    kept = current is not None and {k: current.get(k) for k in wanted} == wanted
+    if current is not None and not kept and current.get("chain") == KEYED:
+        # an unkeyed or differently keyed entry after a keyed start reads as a rewrite
+        problem = (
+            "is not set" if key is None else f"is not the ledger's key (key id {wanted['key_id']})"
+        )
+        raise LedgerError(
+            f"ledger.hmac_key_env: the ledger's chain is keyed (key id "
+            f"{current.get('key_id')}) but the key {problem}; set the ledger's key in the "
+            "variable ledger.hmac_key_env names (default BOT_LEDGER_KEY)"
+        )
+    # tables journaled since this chain started (a newer release): no start names them yet
+    covered = {entity for start in starts for entity in _start_body(start.body).get("before", {})}
     unjournaled = [e for e in ENTITIES if e not in FIRST_RELEASE_ENTITIES and e not in covered]
-    if last is not None and _mode_kept(last.body, wanted) and not unjournaled:
+    if kept and not unjournaled:
         return False
+    body: dict[str, Any] = dict(wanted)
     if unjournaled:
-        # tables journaled since this chain started (a newer release): their older rows were
-        # never in the journal, so the start says up to which id
+        # their older rows were never in the journal: the start says up to which id
         body["before"] = {
             entity: session.scalar(select(func.coalesce(func.max(ENTITIES[entity].id), 0))) or 0
             for entity in unjournaled
         }
     head = _locked_head(session)
-    number = (last.entity_id if last is not None else 0) + 1
+    number = (starts[-1].entity_id if starts else 0) + 1
     seq, prev = _add(session, head.seq, head.hash, START, number, canonical_json(body), at, key)
     session.execute(update(JournalHead).where(JournalHead.id == 1).values(seq=seq, hash=prev))
     return True
-
-
-def _mode_kept(start_body: str, wanted: dict[str, Any]) -> bool:
-    current = json.loads(start_body)
-    return {k: current.get(k) for k in wanted} == wanted
-
-
-def _covered(session: Session) -> set[str]:
-    """The entities some chain start already gives a `before` for."""
-    covered: set[str] = set()
-    for (body,) in session.execute(select(JournalEntry.body).where(JournalEntry.entity == START)):
-        covered |= set(_start_body(body).get("before", {}))
-    return covered
 
 
 def _locked_head(session: Session) -> JournalHead:
