@@ -17,7 +17,7 @@ from bot.funding_income import collect_funding
 from bot.ledger import Ledger
 from bot.model import State
 from bot.venues.base import Venue
-from bot.venues.session import OpenVenues, isolated
+from bot.venues.session import OpenVenues, isolated, successes
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +56,7 @@ async def snapshot(
         funding = await collect_funding(config, ledger, reachable, now=read_at)
     for name, exc in sorted(funding.errors.items()):  # the balances were read: say it, go on
         log.warning("%s: funding payments not read this time (%s)", name, exc)
-    good = {}
-    for name, outcome in outcomes.items():
-        if isinstance(outcome, Exception):
-            failures[name] = outcome
-        else:
-            good[name] = outcome
+    good = successes(outcomes, failures)
     state = State(read_at=read_at, venues={s.venue: s for s in good.values()})
     run_id = ledger.start_run("snapshot", dry_run=True, config_digest=config_digest(config))
     ledger.record_snapshot(run_id, state)

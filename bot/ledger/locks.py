@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy import Engine, text
 
@@ -108,9 +108,10 @@ def postgres_venue_locks(engine: Engine, venues: Iterable[str], command: str) ->
             conn.execute(text("SELECT pg_advisory_unlock_all()"))
 
 
-def _postgres_holder(conn, venue: str, key: int) -> str:  # type: ignore[no-untyped-def]
-    """Name the session holding the lock, from pg_locks and pg_stat_activity."""
-    row = conn.execute(
+def advisory_holder(conn: Any, key: int) -> Any:
+    """The session holding advisory lock `key` (its application_name and backend_start, from
+    pg_locks and pg_stat_activity), or None."""
+    return conn.execute(
         text(
             "SELECT a.application_name, a.backend_start FROM pg_locks l "
             "JOIN pg_stat_activity a ON a.pid = l.pid "
@@ -119,6 +120,11 @@ def _postgres_holder(conn, venue: str, key: int) -> str:  # type: ignore[no-unty
         ),
         {"classid": (key >> 32) & 0xFFFFFFFF, "objid": key & 0xFFFFFFFF},
     ).first()
+
+
+def _postgres_holder(conn, venue: str, key: int) -> str:  # type: ignore[no-untyped-def]
+    """Name the session holding the lock, from pg_locks and pg_stat_activity."""
+    row = advisory_holder(conn, key)
     if row is None:
         return describe_holder(venue, None)
     since = row.backend_start.isoformat(timespec="seconds") if row.backend_start else "?"

@@ -19,7 +19,13 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from bot.ledger.locks import VenueBusy, advisory_key, holder_info, lock_file_name
+from bot.ledger.locks import (
+    VenueBusy,
+    advisory_holder,
+    advisory_key,
+    holder_info,
+    lock_file_name,
+)
 
 RUN_PREFIX = "run-"
 
@@ -85,15 +91,7 @@ def _postgres_run_lock(engine: Engine, venues: list[str], command: str) -> Itera
 
 
 def _postgres_holder(conn: Any, key: int) -> dict[str, Any] | None:
-    row = conn.execute(
-        text(
-            "SELECT a.application_name, a.backend_start FROM pg_locks l "
-            "JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-            "AND l.classid = :classid AND l.objid = :objid"
-        ),
-        {"classid": (key >> 32) & 0xFFFFFFFF, "objid": key & 0xFFFFFFFF},
-    ).first()
+    row = advisory_holder(conn, key)
     if row is None:
         return None
     parts = str(row.application_name).split()  # "bot run pid N on HOST"

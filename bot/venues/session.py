@@ -330,13 +330,20 @@ async def read_state(
         states = await gather_or_cancel(*(for_venue(v, _read) for v in venues.values()))
         return State(read_at=read_at, venues={s.venue: s for s in states})
     outcomes = await isolated(venues, _read)
-    good = {}
+    return State(read_at=read_at, venues=successes(outcomes, failures))
+
+
+def successes(
+    outcomes: Mapping[str, T | Exception], failures: dict[str, Exception]
+) -> dict[str, T]:
+    """The venues whose step succeeded (`isolated`'s results); each failure into `failures`."""
+    good: dict[str, T] = {}
     for name, outcome in outcomes.items():
         if isinstance(outcome, Exception):
             failures[name] = outcome
         else:
             good[name] = outcome
-    return State(read_at=read_at, venues=good)
+    return good
 
 
 async def _read(venue: Venue) -> VenueState:
