@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.config import Config
-from bot.guard import hedge_margins
+from bot.guard import HedgeMargin, hedge_margins
 from bot.guard_estimate import check_reason, estimated_margins
 from bot.logs import log_context
 from bot.model import State
@@ -73,6 +73,7 @@ class MarginWatch:
         self.backoff = backoff
         self._clock = clock
         self._trusted: dict[str, State] = {}  # venue -> the newest trusted read of it
+        self._trusted_margins: dict[str, dict[str, HedgeMargin]] = {}  # venue -> as read
         self._marks: dict[str, dict[str, Decimal]] = {}  # venue -> last streamed marks
         self._wake: dict[str, asyncio.Event] = {}
         self._why: dict[str, str] = {}
@@ -88,7 +89,10 @@ class MarginWatch:
     def observe(self, state: State) -> None:
         """A trusted read (any job's): the estimate of each venue in it starts from here."""
         for venue in state.venues:
-            self._trusted[venue] = State(read_at=state.read_at, venues={venue: state.venues[venue]})
+            read = State(read_at=state.read_at, venues={venue: state.venues[venue]})
+            self._trusted[venue] = read
+            on_venue = {n: h for n, h in self.config.hedges.items() if h.venue == venue}
+            self._trusted_margins[venue] = hedge_margins(read, on_venue)
 
     # running ---------------------------------------------------------------------------------
 
@@ -194,10 +198,9 @@ class MarginWatch:
             recent = last is not None and self._clock() - last < JOIN_EVERY_SECONDS
             return None if recent else "no trusted read yet"
         danger = self.config.alerts.danger_margin_ratio
-        hedges = self.config.hedges
         marks = self._marks.get(venue, {})
-        read = hedge_margins(trusted, {n: h for n, h in hedges.items() if h.venue == venue})
-        for name, estimate in estimated_margins(trusted, venue, marks, hedges).items():
+        read = self._trusted_margins[venue]
+        for name, estimate in estimated_margins(trusted, venue, marks, self.config.hedges).items():
             if name in read:
                 why = check_reason(read[name], estimate, danger)
                 if why is not None:
