@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,18 +65,25 @@ async def hooked_exchange(state_path: Path) -> AsyncIterator[PaperExchange]:
         yield running
 
 
-@pytest.fixture
-async def client_factory() -> AsyncIterator[Callable[..., ccxt_async.binance]]:
-    clients: list[ccxt_async.binance] = []
+@asynccontextmanager
+async def closing_factory(make: Callable[..., Any]) -> AsyncIterator[Callable[..., Any]]:
+    """`make` (a client builder), whose clients are all closed when the block ends."""
+    clients: list[Any] = []
 
-    def factory(base_url: str, **config: Any) -> ccxt_async.binance:
-        client = make_client(base_url, **config)
+    def factory(base_url: str, **config: Any) -> Any:
+        client = make(base_url, **config)
         clients.append(client)
         return client
 
     yield factory
     for client in clients:
         await client.close()
+
+
+@pytest.fixture
+async def client_factory() -> AsyncIterator[Callable[..., ccxt_async.binance]]:
+    async with closing_factory(make_client) as factory:
+        yield factory
 
 
 @pytest.fixture
@@ -95,13 +103,5 @@ def response_fixtures() -> dict[str, Any]:
 @pytest.fixture
 async def pro_factory() -> AsyncIterator[Callable[..., ccxtpro.binance]]:
     """ccxt.pro clients pointed at a paper exchange, closed after the test."""
-    clients: list[ccxtpro.binance] = []
-
-    def factory(base_url: str, **config: Any) -> ccxtpro.binance:
-        client = make_pro_client(base_url, **config)
-        clients.append(client)
-        return client
-
-    yield factory
-    for client in clients:
-        await client.close()
+    async with closing_factory(make_pro_client) as factory:
+        yield factory
