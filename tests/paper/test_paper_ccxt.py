@@ -12,6 +12,7 @@ import ccxt
 import pytest
 
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, serve_forever
+from tests.waiting import bounded
 
 D = Decimal
 
@@ -385,7 +386,7 @@ async def test_serve_forever_reports_its_url_and_stops_on_cancel(state_path: Pat
     task = asyncio.create_task(
         serve_forever(StateStore(state_path), "127.0.0.1", 0, on_ready=ready.put_nowait)
     )
-    base_url = await asyncio.wait_for(ready.get(), timeout=5)
+    base_url = await bounded(ready.get())
     assert base_url.startswith("http://127.0.0.1:")
     client = client_factory(base_url)
     assert (await client.fetch_balance())["USDT"]["free"] == 20000.0

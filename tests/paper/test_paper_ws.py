@@ -36,11 +36,12 @@ from bot.paper import (
     routes_ws,
 )
 from bot.paper.auth import Credentials
+from tests.waiting import DEADLINE
 
 D = Decimal
 INVERSE = {"type": "swap", "subType": "inverse"}
 WS_BALANCE = {**INVERSE, "method": "account.balance"}
-WAIT = 5.0  # ccxt.pro puts no timeout on a ws request; never let a test hang on one
+WAIT = DEADLINE  # ccxt.pro puts no timeout on a ws request; never let a test hang on one
 LATENCY = 1.0  # seconds the server delays each answer, well past CALLER_WAIT
 CALLER_WAIT = 0.2
 

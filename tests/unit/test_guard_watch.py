@@ -16,6 +16,8 @@ from bot.model import State
 from bot.venues.streams import AccountChanged, MarksMoved, StreamEvent
 from tests.markets import ETH_PERP
 from tests.unit.test_guard_estimate import NOW, hedge, short, venue
+from tests.waiting import DEADLINE
+from tests.waiting import until as wait_until
 
 ETH = ETH_PERP.symbol
 
@@ -72,12 +74,8 @@ class Checks:
             await self.hold.wait()
 
 
-async def until(condition, *, polls: int = 400) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(polls):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached")
+async def until(condition) -> None:  # type: ignore[no-untyped-def]
+    await wait_until(condition, "the watch reached the expected state")
 
 
 def trusted_at_ratio_030() -> State:
@@ -151,7 +149,7 @@ async def test_stop_lets_a_running_check_finish_and_starts_no_other() -> None:
     assert len(busy) == 1  # the check under way, for the caller's bounded wait
     await streams.queues["linear positions"].put(AccountChanged("paper", "linear", "positions"))
     hold.set()
-    await asyncio.wait(busy, timeout=5)
+    await asyncio.wait(busy, timeout=DEADLINE)
     assert all(task.done() for task in busy)
     assert len(checks.reasons) == 1
     runner.cancel()
