@@ -55,6 +55,11 @@ class Wallet:
     balance: Decimal
     unrealized_pnl: Decimal = ZERO
     transferable: Decimal
+    #: the venue's own figures for the cross-margin part of this wallet, where it reports
+    #: them (Binance `crossWalletBalance`, `crossUnPnl`): `balance` and `unrealized_pnl` also
+    #: count every isolated position's own wallet and PnL, which no cross pool may count
+    cross_balance: Decimal | None = None
+    cross_unrealized_pnl: Decimal | None = None
 
     @property
     def equity(self) -> Decimal:

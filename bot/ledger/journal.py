@@ -102,7 +102,17 @@ def _json_default(value: Any) -> Any:
 
 # Columns added after the first release: left out of a row's body while NULL, so that rows
 # journaled before their migration still verify.
-LATER_COLUMNS = frozenset({"amount_tag", "venue_clock_offset_ms"})
+LATER_COLUMNS = frozenset(
+    {
+        "amount_tag",
+        "venue_clock_offset_ms",
+        # 0008: snapshots keep the pool figures
+        "cross_balance",
+        "cross_unrealized_pnl",
+        "margin_mode",
+        "isolated_wallet",
+    }
+)
 
 
 def row_body(row: Base) -> str:

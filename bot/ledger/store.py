@@ -301,6 +301,8 @@ class Ledger(UnattendedRecords):
                             balance=w.balance,
                             unrealized_pnl=w.unrealized_pnl,
                             transferable=w.transferable,
+                            cross_balance=w.cross_balance,
+                            cross_unrealized_pnl=w.cross_unrealized_pnl,
                         )
                     )
                 for p in venue.positions.values():
@@ -320,6 +322,8 @@ class Ledger(UnattendedRecords):
                             initial_margin=p.initial_margin,
                             maintenance_margin=p.maintenance_margin,
                             liquidation_price=p.liquidation_price,
+                            margin_mode=p.margin_mode,
+                            isolated_wallet=p.isolated_wallet,
                         )
                     )
                 for f in venue.funding.values():

@@ -63,6 +63,9 @@ class BalanceSnapshot(Base):
     balance: Mapped[Decimal] = mapped_column(ExactDecimal)
     unrealized_pnl: Mapped[Decimal] = mapped_column(ExactDecimal)
     transferable: Mapped[Decimal] = mapped_column(ExactDecimal)
+    #: the venue's own cross-margin figures, where it reports them (migration 0008)
+    cross_balance: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    cross_unrealized_pnl: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
 
 
 class PositionSnapshot(Base):
@@ -83,6 +86,9 @@ class PositionSnapshot(Base):
     initial_margin: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
     maintenance_margin: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
     liquidation_price: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    #: as the venue reported them (migration 0008)
+    margin_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    isolated_wallet: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
 
 
 class FundingSnapshot(Base):

@@ -486,6 +486,8 @@ def decode_futures_account(
     Returns the wallets and the initial margin the account holds per symbol (its `positions`),
     which is how a flat position read is confirmed. What may leave the wallet is
     `maxWithdrawAmount` (it counts unrealized loss), required: without it nothing is sized.
+    The cross pool's own figures (`crossWalletBalance`, `crossUnPnl`) are required too: the
+    wallet totals count every isolated position's wallet, which a cross hedge may not.
     """
     answer = decoder.mapping(raw)
     rows = decoder.sequence(decoder.field(answer, "assets", "answer"), "assets", allow_empty=False)
@@ -504,6 +506,8 @@ def decode_futures_account(
                 transferable=decoder.decimal(
                     entry, "maxWithdrawAmount", path, sign=Sign.NON_NEGATIVE
                 ),
+                cross_balance=decoder.decimal(entry, "crossWalletBalance", path),
+                cross_unrealized_pnl=decoder.decimal(entry, "crossUnPnl", path),
             )
         )
     decoder.unique((w.asset for w in wallets), "asset")
@@ -542,6 +546,8 @@ def decode_websocket_balance(decoder: Decoder, info: Any, settles: set[str]) -> 
                 transferable=decoder.decimal(
                     entry, "withdrawAvailable", asset, sign=Sign.NON_NEGATIVE
                 ),
+                cross_balance=decoder.decimal(entry, "crossWalletBalance", asset),
+                cross_unrealized_pnl=upnl,
             )
         )
     decoder.unique((w.asset for w in wallets), "asset")

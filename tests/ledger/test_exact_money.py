@@ -223,6 +223,10 @@ def _later_columns_while_writing(engine: Engine) -> Iterator[None]:
         ("transfers", "amount_tag", money),
         ("transfer_attempts", "venue_clock_offset_ms", "BIGINT"),
         ("journal", "chain", "VARCHAR(16)"),
+        ("balance_snapshots", "cross_balance", money),  # 0008's pool figures
+        ("balance_snapshots", "cross_unrealized_pnl", money),
+        ("position_snapshots", "margin_mode", "VARCHAR(16)"),
+        ("position_snapshots", "isolated_wallet", money),
     )
     with engine.begin() as conn:
         for table, column, kind in later:
