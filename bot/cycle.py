@@ -7,9 +7,10 @@ the run row, and nothing else.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,7 +25,7 @@ from bot.ledger.queries import open_transfers
 from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
 from bot.logs import log_context, run_id_var
 from bot.margin_legs import MarginLegsResult, run_margin_legs
-from bot.model import Plan, State, TransferStatus
+from bot.model import Plan, Rule, State, TransferStatus
 from bot.policy import plan_transfers
 from bot.policy.isolated import is_refusal
 from bot.reconcile import Reconciler, ReconcileReport
@@ -34,7 +35,41 @@ from bot.stopping import StopRequest
 from bot.venues.base import Venue
 from bot.venues.session import OpenVenues, open_venues, read_state
 
+log = logging.getLogger(__name__)
+
 NOT_DONE = (TransferStatus.FAILED, TransferStatus.UNKNOWN)
+MOVED = (TransferStatus.CONFIRMED,)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one cycle acts on. A rebalance: every hedge, every rule. The margin guard: the
+    hedges it was woken for, top-ups only (a return to spot waits for the scheduled rebalance,
+    so a top-up is never queued behind one). Either way the cycle reads, plans and judges
+    whole pools (a cross pool's ratio needs every hedge in it); the scope only narrows what
+    it then sends."""
+
+    hedges: frozenset[str] | None = None
+    top_ups_only: bool = False
+
+    def venues(self, config: Config) -> list[str]:
+        if self.hedges is None:
+            return hedged_venues(config)
+        return sorted({config.hedges[name].venue for name in self.hedges})
+
+    def narrow(self, plan: Plan) -> Plan:
+        if self.hedges is None and not self.top_ups_only:
+            return plan
+        kept = tuple(
+            t
+            for t in plan.transfers
+            if (self.hedges is None or self.hedges.intersection(t.hedges))
+            and (not self.top_ups_only or t.rule is Rule.TOP_UP)
+        )
+        return replace(plan, transfers=kept)
+
+
+EVERY_HEDGE = Scope()
 
 
 @dataclass(frozen=True)
@@ -49,6 +84,16 @@ class CycleResult:
     venue_errors: dict[str, Exception] = field(default_factory=dict)
     #: isolated hedges' margin legs and half-done moves (bot/margin_legs.py)
     margin: MarginLegsResult | None = None
+    #: the venues that moved money, read again after the moves (recorded as a snapshot of
+    #: this run): the margin `bot status` and the guard's watch start from
+    after: State | None = None
+
+    @property
+    def latest(self) -> State:
+        """The newest trusted read of this cycle: after its moves where any were made."""
+        if self.after is None:
+            return self.state
+        return replace(self.state, venues={**self.state.venues, **self.after.venues})
 
     @property
     def failed(self) -> bool:
@@ -185,20 +230,22 @@ async def rebalance(
     clock: Clock = utc_now,
     venues: OpenVenues | None = None,
     stop: StopRequest | None = None,
+    scope: Scope = EVERY_HEDGE,
 ) -> CycleResult:
     """Run one full cycle and record it; a dry run records everything and moves nothing.
 
     `venues`: a long-lived `session.OpenVenues` (`bot run`) whose clients and markets are
     reused; without it the venues are opened for this cycle and closed after it. `stop`: once
-    requested (a signal), no new transfer starts; the one in flight is finished and recorded."""
-    names = hedged_venues(config)
+    requested (a signal), no new transfer starts; the one in flight is finished and recorded.
+    `scope`: the margin guard's narrower cycle (its hedges' venues, top-ups only)."""
+    names = scope.venues(config)
     with venue_locks(config, ledger, names, command):
         run_id = ledger.start_run(command, dry_run=dry_run, config_digest=config_digest(config))
         try:
             # a one-shot command's lines name its run; `bot run` has named the job already
             with log_context(run_id=run_id if run_id_var.get() is None else None):
                 result = await _cycle(
-                    config, ledger, run_id, names, dry_run, timing, clock, venues, stop
+                    config, ledger, run_id, names, dry_run, timing, clock, venues, stop, scope
                 )
         except BaseException as exc:
             with suppress(SQLAlchemyError):  # the ledger may be what failed
@@ -226,6 +273,7 @@ async def _cycle(
     clock: Clock,
     pool: OpenVenues | None,
     stop: StopRequest | None = None,
+    scope: Scope = EVERY_HEDGE,
 ) -> CycleResult:
     failures: dict[str, Exception] = {}
     async with venues_for(
@@ -237,7 +285,7 @@ async def _cycle(
         ledger.record_snapshot(run_id, state)
         hedges = _hedges_of(config, state)
         history = settled_rates(ledger, {(h.venue, h.perp) for h in hedges.values()}, clock())
-        plan = plan_transfers(state, hedges, funding_history=history)
+        plan = scope.narrow(plan_transfers(state, hedges, funding_history=history))
         executor = Executor(
             venues,
             ledger,
@@ -252,9 +300,44 @@ async def _cycle(
         margin = await run_margin_legs(executor, run_id, plan.transfers)
         executed = margin.execution
         failures.update(executed.errors)
+        after = await _read_after_moves(ledger, run_id, venues, margin, failures)
     return CycleResult(
-        run_id, state, plan, executed.transfers, reconciled, executed.blocked, failures, margin
+        run_id,
+        state,
+        plan,
+        executed.transfers,
+        reconciled,
+        executed.blocked,
+        failures,
+        margin,
+        after,
     )
+
+
+async def _read_after_moves(
+    ledger: Ledger,
+    run_id: int,
+    venues: Mapping[str, Venue],
+    margin: MarginLegsResult,
+    failures: dict[str, Exception],
+) -> State | None:
+    """Read again the venues that moved money, and record it as a snapshot of this run: the
+    margin `bot status`, the report and the guard's watch show is then the one after the
+    moves, not the one that called for them. A venue that cannot be read now keeps its
+    earlier read (it is not a failure of the cycle: its moves are recorded)."""
+    moved = sorted({t.venue for t in margin.execution.transfers if t.status in MOVED})
+    if any(leg.status in MOVED for leg in margin.legs):
+        moved = sorted(venues)  # a margin leg's record does not name its venue: read them all
+    if not moved:
+        return None
+    unread: dict[str, Exception] = {}
+    after = await read_state({name: venues[name] for name in moved if name in venues}, unread)
+    for name, error in unread.items():
+        log.warning("%s: could not read the venue again after its moves (%s)", name, error)
+    if not after.venues:
+        return None
+    ledger.record_snapshot(run_id, after)
+    return after
 
 
 def _reconciler(config: Config, ledger: Ledger, venues: dict, clock: Clock) -> Reconciler:

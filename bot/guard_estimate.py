@@ -3,8 +3,10 @@
 The stream never moves money: it only decides *when* the guard reads the venue again (REST,
 decoded strictly) and judges that read. So the estimate can be simple and exact in the one
 thing that moves fast, the mark: each position's unrealized PnL and notional are moved from
-the mark of the last trusted read to the streamed one, and the futures wallet's equity with
-them; everything else (balances, funding, fees) is as last read.
+the mark of the last trusted read to the streamed one, and the equity of the pool each draws
+on with them (a cross position's PnL is its wallet's, and the wallet's cross figure's; an
+isolated position's is its own); everything else (balances, funding, fees) is as last read.
+The estimate is judged by the one margin figure (`bot.policy.margin`), as every read is.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from dataclasses import replace
 from decimal import Decimal
 
 from bot.config import HedgeConfig
-from bot.guard import HedgeMargin, hedge_margins
 from bot.model import MarketKind, Position, State, VenueState, Wallet
+from bot.policy.margin import HedgeMargin, hedge_margins
 
 #: ask for a fresh read a little before the danger line, so the read that acts is recent
 HEADROOM = Decimal("0.05")
@@ -40,9 +42,14 @@ def remarked(venue: VenueState, marks: Mapping[str, Decimal]) -> VenueState:
         if position.isolated:
             continue  # its PnL is its own wallet's, not the cross pool's
         key = (market.futures_account, market.settle)
-        wallet: Wallet = venue.wallet(*key)
+        wallet: Wallet = wallets.get(key) or venue.wallet(*key)
         delta = moved.unrealized_pnl - position.unrealized_pnl
-        wallets[key] = replace(wallet, unrealized_pnl=wallet.unrealized_pnl + delta)
+        cross = wallet.cross_unrealized_pnl
+        wallets[key] = replace(
+            wallet,
+            unrealized_pnl=wallet.unrealized_pnl + delta,
+            cross_unrealized_pnl=cross + delta if cross is not None else None,
+        )
     return replace(venue, positions=positions, wallets=wallets)
 
 

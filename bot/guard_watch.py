@@ -27,10 +27,10 @@ from decimal import Decimal
 from typing import Any
 
 from bot.config import Config
-from bot.guard import HedgeMargin, hedge_margins
 from bot.guard_estimate import check_reason, estimated_margins
 from bot.logs import log_context
 from bot.model import State
+from bot.policy.margin import HedgeMargin, hedge_margins
 from bot.redact import redact
 from bot.venues.streams import (
     AccountChanged,

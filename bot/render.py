@@ -508,21 +508,34 @@ def start_line(config: Config) -> str:
 
 def cycle_line(result: Any) -> str:
     """One cycle in one line: what moved, what did not, what is still open."""
+    parts = _cycle_parts(result, "moved") or ["nothing to move"]
+    verdict = "needs attention" if result.failed else "ok"
+    return f"run {result.run_id}: {'; '.join(parts)} [{verdict}]"
+
+
+def guard_line(result: Any, danger: Decimal) -> str:
+    """The guard's scoped cycle in one line: what it topped up, and why it ran."""
+    parts = _cycle_parts(result, "topped up") or ["nothing could be moved"]
+    return f"guard run {result.run_id}: margin under {plain(danger)}: {'; '.join(parts)}"
+
+
+def _cycle_parts(result: Any, verb: str) -> list[str]:
+    """A cycle's transfers, margin legs, blocked and unsettled rows, a phrase each."""
     parts = []
     moved = [t for t in result.transfers if t.status is TransferStatus.CONFIRMED]
     not_done = [t for t in result.transfers if t.status is not TransferStatus.CONFIRMED]
     if moved:
-        parts.append("moved " + "; ".join(_move(t) for t in moved))
+        parts.append(f"{verb} " + "; ".join(_move(t) for t in moved))
     for t in not_done:
         parts.append(f"{t.status.value} {_move(t)}" + (f" ({t.error})" if t.error else ""))
+    if result.margin is not None:
+        parts += result.margin.lines
+        parts += [f"half done: {line}" for line in result.margin.half_done]
     parts += [f"blocked: {b.message}" for b in result.blocked]
     parts += [
         f"unsettled: transfer {t.id} is {t.status.value}" for t in result.reconciled.still_open
     ]
-    if not parts:
-        parts.append("nothing to move")
-    verdict = "needs attention" if result.failed else "ok"
-    return f"run {result.run_id}: {'; '.join(parts)} [{verdict}]"
+    return parts
 
 
 def _move(t: TransferRecord) -> str:

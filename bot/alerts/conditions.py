@@ -16,8 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from bot.config import Config
-from bot.guard import HedgeMargin
 from bot.model import Plan, Rule, TransferStatus
+from bot.policy.margin import HedgeMargin
 from bot.stopping import left_by_a_stop
 
 

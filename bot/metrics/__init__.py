@@ -13,8 +13,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
-from bot.guard import HedgeMargin
 from bot.model import State
+from bot.policy.margin import HedgeMargin
 
 log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"

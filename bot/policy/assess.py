@@ -19,8 +19,8 @@ from bot.model import (
     Wallet,
 )
 from bot.money import ZERO
-from bot.policy.isolated import cross_part
 from bot.policy.liquidation import ShortLeg, distance, liquidation_price
+from bot.policy.margin import cross_wallet
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,8 +125,8 @@ def pools(state: State, hedges: Mapping[str, HedgeConfig]) -> tuple[list[Pool], 
     result = []
     for (venue, account, asset), members in grouped.items():
         venue_state = state.venues[venue]
-        # Binance's wallet totals include isolated positions' own wallets: not this pool's
-        futures = cross_part(venue_state, venue_state.wallet(account, asset))
+        # the venue's cross figures: its wallet totals count isolated positions' own wallets
+        futures = cross_wallet(venue_state, account, asset)
         result.append(
             Pool(
                 venue=venue,

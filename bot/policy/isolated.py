@@ -32,8 +32,6 @@ from bot.model import (
     Position,
     Rule,
     State,
-    VenueState,
-    Wallet,
 )
 from bot.money import ZERO, plain, round_down
 
@@ -144,27 +142,6 @@ def split_isolated(
             continue
         isolated.append(IsolatedAssessment(name, hedge, market, position))
     return isolated, rest
-
-
-def cross_part(venue_state: VenueState, futures: Wallet) -> Wallet:
-    """The futures wallet as a cross pool sees it: Binance's `walletBalance` and
-    `unrealizedProfit` include every isolated position's own wallet and PnL, which are not the
-    pool's to count. Only the hedged (read) positions are known here."""
-    isolated = [
-        position
-        for symbol, position in venue_state.positions.items()
-        if position.isolated
-        and symbol in venue_state.markets
-        and venue_state.markets[symbol].futures_account == futures.account
-        and venue_state.markets[symbol].settle == futures.asset
-    ]
-    if not isolated:
-        return futures
-    return replace(
-        futures,
-        balance=futures.balance - sum((p.isolated_wallet or ZERO for p in isolated), ZERO),
-        unrealized_pnl=futures.unrealized_pnl - sum((p.unrealized_pnl for p in isolated), ZERO),
-    )
 
 
 def add_budgets(

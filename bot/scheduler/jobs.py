@@ -17,13 +17,12 @@ from bot.alerts.alerter import Alerter
 from bot.alerts.conditions import Facts
 from bot.alerts.report import daily_summary
 from bot.config import Config
-from bot.guard import hedge_margins
 from bot.ledger import Ledger
 from bot.ledger.locks import VenueBusy
 from bot.ledger.store import utc_now
 from bot.metrics import Metrics
 from bot.model import State, TransferStatus
-from bot.money import plain
+from bot.policy.margin import hedge_margins
 from bot.status import load_open_transfers
 from bot.stopping import StopRequest
 from bot.venues.session import OpenVenues
@@ -178,42 +177,45 @@ async def run_reconcile(ctx: JobContext) -> JobOutcome:
 
 
 async def run_guard(ctx: JobContext, names: list[str] | None = None) -> JobOutcome:
-    """The guard's poll of every hedged venue, or of `names` when a stream woke it."""
-    from bot.cycle import hedged_venues
+    """The guard's poll of every hedged venue, or of `names` when a stream woke it; when a
+    hedge is in danger, the cycle scoped to it (`bot.guard`)."""
+    from bot.cycle import hedged_venues, venue_error_lines
     from bot.guard import guard
+    from bot.render import guard_line
 
     acting = None if ctx.exclusive else ctx.acting  # under exclusive the job holds it already
-    result = await guard(
-        ctx.config, ctx.ledger, venues=ctx.venues, acting=acting, names=names, stop=ctx.stop
-    )
+    try:
+        result = await guard(
+            ctx.config, ctx.ledger, venues=ctx.venues, acting=acting, names=names, stop=ctx.stop
+        )
+    except VenueBusy as exc:
+        return JobOutcome(
+            "skipped", Facts(kind="guard", now=ctx.clock()), f"guard skipped: {exc}", error=str(exc)
+        )
+    latest = result.latest
+    margins = hedge_margins(latest, ctx.config.hedges)
     if ctx.metrics is not None:
-        ctx.metrics.observe_state(result.state, result.margins)
+        ctx.metrics.observe_state(latest, margins)
         ctx.metrics.observe_reads({}, list(result.venue_errors))
+    cycle = result.cycle
     facts = Facts(
         kind="guard",
         now=ctx.clock(),
         venues_tried=names if names is not None else hedged_venues(ctx.config),
         venue_errors=result.venue_errors,
+        # the danger the poll saw: its alert says what called for the top-up
         margins=result.margins,
-        plan=result.plan,
-        transfers=result.transfers,
+        plan=cycle.plan if cycle is not None else None,
+        transfers=cycle.transfers if cycle is not None else [],
     )
-    if result.run_id is None:
-        return JobOutcome("ok", facts, state=result.state)
-    moved = [t for t in result.transfers if t.status is TransferStatus.CONFIRMED]
-    others = [t for t in result.transfers if t.status is not TransferStatus.CONFIRMED]
-    parts = [
-        f"topped up {plain(t.amount or t.planned_amount)} {t.asset} {t.from_account} -> "
-        f"{t.to_account} on {t.venue} (transfer {t.id})"
-        for t in moved
-    ] + [f"{t.status.value} transfer {t.id}" + (f" ({t.error})" if t.error else "") for t in others]
-    parts += [f"blocked: {b.message}" for b in result.blocked]
-    danger = ctx.config.alerts.danger_margin_ratio
-    line = f"guard run {result.run_id}: margin under {plain(danger)}: " + (
-        "; ".join(parts) or "nothing could be moved"
-    )
-    failed = bool(others or result.blocked or result.venue_errors)
-    return JobOutcome("failed" if failed else "ok", facts, line, result.run_id, state=result.state)
+    if cycle is None:
+        failed = bool(result.venue_errors)
+        error = "; ".join(venue_error_lines(result.venue_errors)) or None
+        return JobOutcome("failed" if failed else "ok", facts, error=error, state=latest)
+    line = guard_line(cycle, ctx.config.alerts.danger_margin_ratio)
+    status = "failed" if cycle.failed else "ok"
+    error = line if cycle.failed else None
+    return JobOutcome(status, facts, line, cycle.run_id, error, state=latest)
 
 
 async def run_report(ctx: JobContext) -> JobOutcome:

@@ -18,7 +18,7 @@ from bot.alerts.conditions import (
 )
 from bot.config import parse_config
 from bot.errors import ErrorKind, VenueError
-from bot.guard import HedgeMargin, endangered
+from bot.policy.margin import HedgeMargin, endangered
 from bot.ledger.store import TransferRecord
 from bot.model import Plan, PlannedTransfer, Rule, TransferStatus
 from bot.stopping import StopRequest
@@ -48,6 +48,8 @@ def margin(equity: str, notional: str = "15000") -> HedgeMargin:
         hedge="eth",
         venue="p",
         asset="USDT",
+        pool="cross linear USDT",
+        isolated=False,
         equity=D(equity),
         notional=D(notional),
         lower=D("0.4"),
