@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bot.config import Config
+from bot.config import Config, HedgeConfig
 from bot.ledger.queries import NOT_CHECKED, CorrectionRecord
 from bot.ledger.store import TransferRecord
 from bot.model import SPOT, Plan, SizingPreview, State, TransferStatus
@@ -201,6 +201,13 @@ def state_json(state: State) -> dict[str, Any]:
             for name, venue in state.venues.items()
         },
     }
+
+
+def margins_json(state: State, hedges: Mapping[str, HedgeConfig]) -> dict[str, Any]:
+    """Each hedge's margin figure (`bot.policy.margin`), as `bot balances --json` shows it."""
+    from bot.policy.margin import hedge_margins
+
+    return {name: margin.as_json() for name, margin in hedge_margins(state, hedges).items()}
 
 
 def _figures_json(figures: Mapping[str, Decimal | str]) -> dict[str, str]:

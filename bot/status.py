@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from bot.alerts.conditions import OpenTransfer
 from bot.config import Config
 from bot.ledger import Ledger
-from bot.ledger.tables import JobRun, PositionSnapshot, Run, Transfer
+from bot.ledger.tables import JobRun, Run, Transfer
 from bot.model import TransferStatus
 from bot.money import plain
 
@@ -199,57 +199,43 @@ def manual_section(given: StatusInput) -> Section:
 
 
 def margins_section(given: StatusInput) -> Section:
-    """Each hedge's margin from its last snapshot (ratio, band, danger line, liquidation)."""
-    from bot.ledger.tables import BalanceSnapshot
+    """Each hedge's margin from the newest recorded read of its venue (after the last move,
+    where a cycle moved money), judged by the one margin figure, as the plan and the guard
+    judge a live read."""
+    from bot.ledger.snapshots import latest_read
+    from bot.model import State
+    from bot.policy.margin import hedge_margins
 
-    danger = given.config.alerts.danger_margin_ratio
+    config = given.config
+    danger = config.alerts.danger_margin_ratio
     data: dict[str, Any] = {}
     lines, attention = [], []
-    with given.ledger.engine.connect() as conn:
-        for name, hedge in sorted(given.config.hedges.items()):
-            position = conn.execute(
-                select(PositionSnapshot)
-                .where(PositionSnapshot.venue == hedge.venue, PositionSnapshot.symbol == hedge.perp)
-                .order_by(PositionSnapshot.id.desc())
-                .limit(1)
-            ).first()
-            if position is None:
+    for venue in sorted({hedge.venue for hedge in config.hedges.values()}):
+        hedges = {n: h for n, h in config.hedges.items() if h.venue == venue}
+        read = latest_read(given.ledger, venue, [h.perp for h in hedges.values()])
+        margins = (
+            hedge_margins(State(read_at=read.read_at, venues={venue: read}), hedges)
+            if read is not None
+            else {}
+        )
+        for name in sorted(hedges):
+            margin = margins.get(name)
+            if read is None or margin is None:
                 data[name] = None
                 lines.append(f"hedge {name}: no snapshot yet")
                 continue
-            settle = hedge.perp.split(":")[-1]
-            wallet = conn.execute(
-                select(BalanceSnapshot).where(
-                    BalanceSnapshot.run_id == position.run_id,
-                    BalanceSnapshot.venue == hedge.venue,
-                    BalanceSnapshot.asset == settle,
-                    BalanceSnapshot.account != "spot",
-                )
-            ).first()
-            notional = abs(position.notional)
-            equity = wallet.balance + wallet.unrealized_pnl if wallet is not None else None
-            ratio = equity / notional if equity is not None and notional > 0 else None
-            data[name] = {
-                "venue": hedge.venue,
-                "read_at": iso(position.read_at),
-                "margin_ratio": plain(ratio.quantize(Decimal("0.000001"))) if ratio else None,
-                "band": [plain(hedge.band[0]), plain(hedge.band[1])],
-                "danger": plain(danger),
-                "liquidation_price": plain(position.liquidation_price)
-                if position.liquidation_price is not None
-                else None,
-                "mark_price": plain(position.mark_price) if position.mark_price else None,
-            }
-            shown = f"{ratio:.4f}" if ratio is not None else "n/a"
+            ratio = margin.ratio
+            data[name] = {**margin.as_json(), "read_at": iso(read.read_at), "danger": plain(danger)}
+            shown = f"{ratio:.4f}" if ratio is not None else "n/a (flat)"
             line = (
-                f"hedge {name}: margin ratio {shown} (band {plain(hedge.band[0])}-"
-                f"{plain(hedge.band[1])}, danger {plain(danger)}) read "
-                f"{age(given.now, position.read_at)}"
+                f"hedge {name}: margin ratio {shown} ({margin.pool}; band "
+                f"{plain(margin.lower)}-{plain(margin.upper)}, danger {plain(danger)}) read "
+                f"{age(given.now, read.read_at)}"
             )
-            if position.liquidation_price is not None:
-                line += f"; liquidation {plain(position.liquidation_price)}"
+            if margin.liquidation_price is not None:
+                line += f"; liquidation {plain(margin.liquidation_price)}"
             lines.append(line)
-            if ratio is not None and ratio < danger:
+            if margin.under(danger):
                 attention.append(f"hedge {name}: margin ratio {shown} is under danger {danger}")
     return Section("margins", data, lines, attention)
 

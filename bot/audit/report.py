@@ -11,7 +11,7 @@ never through a Python float.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -21,9 +21,12 @@ from sqlalchemy import inspect, select, text
 
 from bot.config import Config, HedgeConfig
 from bot.ledger.queries import TransferFilter, direction_of, iter_transfer_rows
+from bot.ledger.snapshots import recorded_reads
 from bot.ledger.store import Ledger
-from bot.ledger.tables import BalanceSnapshot, FundingPayment, FundingSnapshot, PositionSnapshot
+from bot.ledger.tables import FundingPayment, FundingSnapshot
+from bot.model import State
 from bot.money import plain
+from bot.policy.margin import hedge_margins
 
 
 @dataclass
@@ -59,8 +62,11 @@ def _collateral(perp: str) -> tuple[str, str]:
 
 
 def hedge_series(
-    ledger: Ledger, name: str, hedge: HedgeConfig, since: datetime | None
+    ledger: Ledger, name: str, hedges: Mapping[str, HedgeConfig], since: datetime | None
 ) -> HedgeSeries:
+    """One hedge's charts; `hedges`: every configured hedge (a cross pool's ratio needs the
+    others in it)."""
+    hedge = hedges[name]
     collateral, futures_account = _collateral(hedge.perp)
     series = HedgeSeries(
         name=name,
@@ -71,22 +77,6 @@ def hedge_series(
         band=hedge.band,
         target=hedge.target_margin_ratio,
     )
-    positions = select(
-        PositionSnapshot.run_id,
-        PositionSnapshot.read_at,
-        PositionSnapshot.notional,
-        PositionSnapshot.maintenance_margin,
-    ).where(PositionSnapshot.venue == hedge.venue, PositionSnapshot.symbol == hedge.perp)
-    balances = select(
-        BalanceSnapshot.run_id,
-        BalanceSnapshot.account,
-        BalanceSnapshot.balance,
-        BalanceSnapshot.unrealized_pnl,
-    ).where(
-        BalanceSnapshot.venue == hedge.venue,
-        BalanceSnapshot.asset == collateral,
-        BalanceSnapshot.account.in_(["spot", futures_account]),
-    )
     funding = select(FundingSnapshot.read_at, FundingSnapshot.rate).where(
         FundingSnapshot.venue == hedge.venue,
         FundingSnapshot.symbol == hedge.perp,
@@ -96,28 +86,31 @@ def hedge_series(
         FundingPayment.venue == hedge.venue, FundingPayment.symbol == hedge.perp
     )
     if since is not None:
-        positions = positions.where(PositionSnapshot.read_at >= since)
-        balances = balances.where(BalanceSnapshot.read_at >= since)
         funding = funding.where(FundingSnapshot.read_at >= since)
         income = income.where(FundingPayment.at >= since)
+    # every recorded read of the venue, judged by the one margin figure as the plan judged it
+    on_venue = {n: h for n, h in hedges.items() if h.venue == hedge.venue}
+    perps = [h.perp for h in on_venue.values()]
+    for read in recorded_reads(ledger, hedge.venue, perps, since=since):
+        position = read.positions.get(hedge.perp)
+        if position is None:
+            continue
+        margin = hedge_margins(State(read_at=read.read_at, venues={read.venue: read}), on_venue)
+        figure = margin.get(name)
+        if figure is None:
+            continue
+        size = abs(position.notional)
+        series.at.append(read.read_at)
+        series.notional.append(figure.notional)
+        series.equity.append(figure.equity)
+        series.margin_ratio.append(figure.ratio)
+        maintenance = position.maintenance_margin
+        series.danger.append(maintenance / size if size and maintenance is not None else None)
+        futures = read.wallets.get((futures_account, collateral))
+        spot = read.wallets.get(("spot", collateral))
+        series.futures_balance.append(futures.balance if futures else None)
+        series.spot_balance.append(spot.balance if spot else None)
     with ledger.engine.connect() as connection:
-        by_run: dict[int, dict[str, tuple[Decimal, Decimal]]] = {}
-        for row in connection.execute(balances):
-            by_run.setdefault(row.run_id, {})[row.account] = (row.balance, row.unrealized_pnl)
-        for row in connection.execute(positions.order_by(PositionSnapshot.read_at)):
-            wallets = by_run.get(row.run_id, {})
-            futures = wallets.get(futures_account)
-            spot = wallets.get("spot")
-            size = abs(row.notional)
-            equity = futures[0] + futures[1] if futures else Decimal(0)
-            series.at.append(row.read_at)
-            series.notional.append(size)
-            series.equity.append(equity)
-            series.margin_ratio.append(equity / size if size else None)
-            margin = row.maintenance_margin
-            series.danger.append(margin / size if size and margin is not None else None)
-            series.futures_balance.append(futures[0] if futures else None)
-            series.spot_balance.append(spot[0] if spot else None)
         for row in connection.execute(funding.order_by(FundingSnapshot.read_at)):
             series.funding_at.append(row.read_at)
             series.funding_rate.append(row.rate)
@@ -360,7 +353,7 @@ def build_report(
         f" to {html.escape(_x([generated_at])[0])}; ledger read read-only.</p>",
     ]
     for name in names:
-        series = hedge_series(ledger, name, config.hedges[name], since)
+        series = hedge_series(ledger, name, config.hedges, since)
         parts.append(f"<h2 id='hedge-{html.escape(name)}'>hedge {html.escape(name)}</h2>")
         if not series.at:
             parts.append('<p class="note">no snapshots of this hedge in this period.</p>')

@@ -273,6 +273,7 @@ def balances_command(
     state, plan, errors = run_async(lambda: inspect(config))
     if as_json:
         payload = render.state_json(state)
+        payload["margins"] = render.margins_json(state, config.hedges)
         payload["unreachable"] = dict(zip(errors, venue_error_lines(errors), strict=True))
         print(json.dumps(payload, indent=2))
     else:

@@ -33,8 +33,10 @@ def test_status_after_a_rebalance_is_healthy_and_calls_no_venue(
     assert result.exit_code == 0, result.stdout  # type: ignore[attr-defined]
     out = result.stdout  # type: ignore[attr-defined]
     assert "bot run: not running" in out and "job rebalance: never ran" in out
-    # the cycle's snapshot is the read before its top-up (bot run's snapshot job refreshes it)
-    assert "hedge eth: margin ratio 0.3000 (band 0.4-0.6, danger 0.25) read " in out
+    # the margin after the top-up (0.30 before it): the cycle read the venue again after moving
+    assert (
+        "hedge eth: margin ratio 0.5000 (cross linear USDT; band 0.4-0.6, danger 0.25) read " in out
+    )
     assert "open transfers: none" in out and out.rstrip().endswith("ok")
 
 

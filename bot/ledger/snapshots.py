@@ -1,0 +1,148 @@
+"""Snapshots read back as the state they recorded, so that `bot status` and `bot report` judge
+a recorded read with the same margin figure (`bot.policy.margin`) as the plan judged it live.
+
+A read is one venue's rows of one run with one `read_at` (a cycle that moved money records a
+second read of the venue in the same run, after the move). The markets are not snapshotted:
+a hedged perpetual's market is rebuilt from its unified symbol (`ETH/USDT:USDT`: linear,
+settled in USDT; `BTC/USD:BTC`: inverse, settled in BTC) and the futures wallet that holds its
+settle asset in that read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from decimal import Decimal
+from itertools import groupby
+
+from sqlalchemy import select
+
+from bot.ledger.store import Ledger
+from bot.ledger.tables import BalanceSnapshot, PositionSnapshot
+from bot.model import SPOT, MarketKind, PerpMarket, Position, VenueState, Wallet
+
+ReadKey = tuple[int, datetime]  # (run_id, read_at)
+
+
+def market_of(symbol: str, accounts: Iterable[str]) -> PerpMarket | None:
+    """A perpetual's market from its unified symbol and the accounts of one read; None when
+    the symbol is not a perpetual's (`BASE/QUOTE:SETTLE`)."""
+    pair, _, settle = symbol.partition(":")
+    base, _, quote = pair.partition("/")
+    if not (base and quote and settle):
+        return None
+    kind = MarketKind.LINEAR if settle == quote else MarketKind.INVERSE
+    futures = sorted(a for a in accounts if a != SPOT)
+    account = kind.value if kind.value in futures or len(futures) != 1 else futures[0]
+    return PerpMarket(
+        symbol=symbol,
+        kind=kind,
+        base=base,
+        quote=quote,
+        settle=settle,
+        contract_size=Decimal(1),  # not recorded; the margin figure does not use it
+        futures_account=account,
+    )
+
+
+def latest_read(ledger: Ledger, venue: str, symbols: Iterable[str]) -> VenueState | None:
+    """The newest recorded read of `venue`, with markets for the hedged `symbols`."""
+    with ledger.engine.connect() as conn:
+        newest = conn.execute(
+            select(BalanceSnapshot.run_id, BalanceSnapshot.read_at)
+            .where(BalanceSnapshot.venue == venue)
+            .order_by(BalanceSnapshot.id.desc())
+            .limit(1)
+        ).first()
+    if newest is None:
+        return None
+    run_id, read_at = newest
+    reads = list(recorded_reads(ledger, venue, symbols, run_id=run_id, read_at=read_at))
+    return reads[-1] if reads else None
+
+
+def recorded_reads(
+    ledger: Ledger,
+    venue: str,
+    symbols: Iterable[str],
+    *,
+    since: datetime | None = None,
+    run_id: int | None = None,
+    read_at: datetime | None = None,
+) -> Iterator[VenueState]:
+    """Every recorded read of `venue` (or the one of `run_id` at `read_at`), oldest first,
+    each as the `VenueState` it recorded, with markets for the hedged `symbols`."""
+    symbols = sorted(set(symbols))
+    balances = select(BalanceSnapshot).where(BalanceSnapshot.venue == venue)
+    positions = select(PositionSnapshot).where(PositionSnapshot.venue == venue)
+    if since is not None:
+        balances = balances.where(BalanceSnapshot.read_at >= since)
+        positions = positions.where(PositionSnapshot.read_at >= since)
+    if run_id is not None:
+        balances = balances.where(BalanceSnapshot.run_id == run_id)
+        positions = positions.where(PositionSnapshot.run_id == run_id)
+    if read_at is not None:
+        balances = balances.where(BalanceSnapshot.read_at == read_at)
+        positions = positions.where(PositionSnapshot.read_at == read_at)
+    with ledger.engine.connect() as conn:
+        wallet_rows = conn.execute(balances.order_by(BalanceSnapshot.id)).all()
+        position_rows = conn.execute(positions.order_by(PositionSnapshot.id)).all()
+    by_read: dict[ReadKey, list] = {}  # type: ignore[type-arg]
+    for key, rows in groupby(wallet_rows, key=lambda r: (r.run_id, r.read_at)):
+        by_read.setdefault(key, []).extend(rows)
+    positions_by_read: dict[ReadKey, list] = {}  # type: ignore[type-arg]
+    for key, rows in groupby(position_rows, key=lambda r: (r.run_id, r.read_at)):
+        positions_by_read.setdefault(key, []).extend(rows)
+    for key in sorted(by_read, key=lambda k: (k[1], k[0])):
+        yield _venue_state(venue, key[1], by_read[key], positions_by_read.get(key, []), symbols)
+
+
+def _venue_state(
+    venue: str,
+    read_at: datetime,
+    wallet_rows: list,  # type: ignore[type-arg]
+    position_rows: list,  # type: ignore[type-arg]
+    symbols: list[str],
+) -> VenueState:
+    wallets = {
+        (r.account, r.asset): Wallet(
+            account=r.account,
+            asset=r.asset,
+            free=r.free,
+            used=r.used,
+            balance=r.balance,
+            unrealized_pnl=r.unrealized_pnl,
+            transferable=r.transferable,
+            cross_balance=r.cross_balance,
+            cross_unrealized_pnl=r.cross_unrealized_pnl,
+        )
+        for r in wallet_rows
+    }
+    positions = {
+        r.symbol: Position(
+            symbol=r.symbol,
+            side=r.side,
+            contracts=r.contracts,
+            contract_size=r.contract_size,
+            notional=r.notional,
+            entry_price=r.entry_price,
+            mark_price=r.mark_price,
+            unrealized_pnl=r.unrealized_pnl,
+            initial_margin=r.initial_margin,
+            maintenance_margin=r.maintenance_margin,
+            liquidation_price=r.liquidation_price,
+            margin_mode=r.margin_mode,
+            isolated_wallet=r.isolated_wallet,
+        )
+        for r in position_rows
+    }
+    markets = {}
+    for symbol in symbols:
+        settle = symbol.partition(":")[2]
+        accounts = [account for account, asset in wallets if asset == settle]
+        market = market_of(symbol, accounts)
+        if market is not None:
+            markets[symbol] = market
+    return VenueState(
+        venue=venue, read_at=read_at, wallets=wallets, positions=positions, markets=markets
+    )
