@@ -40,7 +40,10 @@ class Metrics:
             "bot_transfers", "Ledger transfers by venue and status", ["venue", "status"], registry=r
         )
         self.margin_ratio = Gauge(
-            "bot_hedge_margin_ratio", "Futures equity / short notional", ["hedge"], registry=r
+            "bot_hedge_margin_ratio",
+            "Equity / short notional of the pool the hedge draws on (policy.margin)",
+            ["hedge"],
+            registry=r,
         )
         self.equity = Gauge("bot_hedge_equity", "Futures equity", ["hedge", "asset"], registry=r)
         self.notional = Gauge(

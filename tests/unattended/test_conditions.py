@@ -18,9 +18,9 @@ from bot.alerts.conditions import (
 )
 from bot.config import parse_config
 from bot.errors import ErrorKind, VenueError
-from bot.policy.margin import HedgeMargin, endangered
 from bot.ledger.store import TransferRecord
 from bot.model import Plan, PlannedTransfer, Rule, TransferStatus
+from bot.policy.margin import HedgeMargin, endangered
 from bot.stopping import StopRequest
 from tests.records import transfer_record
 

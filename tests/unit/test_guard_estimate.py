@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
-from bot.policy.margin import hedge_margins
 from bot.guard_estimate import HEADROOM, check_reason, estimated_margins, remarked
 from bot.model import MarketKind, PerpMarket, Position, State, VenueState, Wallet
+from bot.policy.margin import hedge_margins
 from tests.markets import ETH_PERP, inverse_perp
 from tests.unit.test_policy import hedge
 
