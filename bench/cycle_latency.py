@@ -26,10 +26,9 @@ from bench.harness import (
     median,
     start_papers,
 )
+from bot import bootstrap
 from bot.cycle import rebalance
-from bot.ledger import Ledger
 from bot.model import TransferStatus
-from bot.venues.session import OpenVenues
 
 NEEDED = Decimal("3000")  # what the default paper state's hedge asks for
 
@@ -57,9 +56,9 @@ async def ours(venues: int, latency: float, cycles: int, workdir: Path) -> Run:
     async with AsyncExitStack() as stack:
         papers = await start_papers(stack, venues, latency)
         config = fleet_config(papers, workdir)
-        ledger = Ledger.open(config.ledger_url)
+        ledger = bootstrap.open_ledger(config)
         stack.callback(ledger.close)
-        pool = await stack.enter_async_context(OpenVenues(config, dry_run=False))
+        pool = await stack.enter_async_context(bootstrap.venue_pool(config))
         for index in range(cycles + 1):
             for paper in papers:
                 paper.reset()

@@ -33,23 +33,20 @@ import time
 from collections import Counter
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import ccxt
 
-from bot import failpoints
+from bot import bootstrap, failpoints
 from bot.config import parse_config
-from bot.executor import Executor
 from bot.ledger import Ledger
 from bot.ledger.queries import TransferFilter, list_transfers
 from bot.model import PlannedTransfer, Rule, TransferStatus
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
 from bot.paper.model import FuturesBalance, PaperState, SpotBalance, default_state
 from bot.paper.wire import BinanceError
-from bot.reconcile import Reconciler
-from bot.retry import RetryPolicy, Timing
+from bot.retry import Timing
 from bot.venues.session import open_venues
 
 KEY_ENV, SECRET_ENV = "CAMPAIGN_KEY", "CAMPAIGN_SECRET"
@@ -203,6 +200,7 @@ class Harness:
             {
                 "ledger": {"url": "sqlite:///ledger.sqlite"},
                 "transfers": {"min_amount": "1", "settle_window_seconds": 0},
+                "retry": {"attempts": 4, "deadline_seconds": 60},
                 "venues": {
                     "binance": {
                         "exchange": "binance",
@@ -216,7 +214,7 @@ class Harness:
             },
             base_dir=self.workdir,
         )
-        self.ledger = Ledger.open(config.ledger_url)
+        self.ledger = bootstrap.open_ledger(config)
         self._stack.callback(self.ledger.close)
         no_wait = _NoWait()
         timing = Timing(sleep=no_wait.sleep, monotonic=no_wait.monotonic, rng=self.rng)
@@ -227,15 +225,9 @@ class Harness:
         # This paper exchange lets the campaign send faster than Binance allows on purpose
         # (`enforce_weight_limits=False`): the venue limiter would pace it to Binance's minute.
         venues["binance"].client.bot_limiter = None
-        self.executor = Executor(
-            venues,
-            self.ledger,
-            config.transfers,
-            dry_run=False,
-            policy=RetryPolicy(attempts=4, deadline_seconds=60),
-            timing=timing,
-        )
-        self.reconciler = Reconciler(venues, self.ledger, settle_window=timedelta(0))
+        services = bootstrap.Services(config, self.ledger, timing=timing)
+        self.executor = services.executor(venues, dry_run=False)
+        self.reconciler = services.reconciler(venues)
         self.run_id = self.ledger.start_run("campaign", dry_run=False, config_digest="-")
         return self
 

@@ -9,9 +9,8 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 from bench.harness import fleet_config, start_papers
+from bot import bootstrap
 from bot.cycle import rebalance
-from bot.ledger import Ledger
-from bot.venues.session import OpenVenues
 
 
 def rss_mib() -> float:
@@ -27,9 +26,9 @@ async def measure(cycles: int, workdir: Path) -> dict[str, float]:
         papers = await start_papers(stack, 1, 0.0)
         # a band around the paper's 0.30: inside it, every cycle reads and records, sends nothing
         config = fleet_config(papers, workdir, target_margin_ratio="0.3", band=["0.2", "0.4"])
-        ledger = Ledger.open(config.ledger_url)
+        ledger = bootstrap.open_ledger(config)
         stack.callback(ledger.close)
-        pool = await stack.enter_async_context(OpenVenues(config, dry_run=False))
+        pool = await stack.enter_async_context(bootstrap.venue_pool(config))
         warm = max(1, cycles // 10)
         for _ in range(warm):
             await rebalance(config, ledger, dry_run=False, venues=pool)

@@ -31,9 +31,8 @@ from bench.harness import (
     fleet_config,
     median,
 )
+from bot import bootstrap
 from bot.cycle import rebalance
-from bot.ledger import Ledger
-from bot.venues.session import OpenVenues
 
 BASE = Decimal("3000")
 # return the excess: equity/notional is 0.30, above this band
@@ -98,9 +97,9 @@ async def ours(rounds: int, latency: float, drift: float, workdir: Path) -> Outc
         paper = await stack.enter_async_context(RallyPaper(_store(), drift=drift))
         paper.faults.latency = latency
         config = fleet_config([paper], workdir, **RETURN_HEDGE)
-        ledger = Ledger.open(config.ledger_url)
+        ledger = bootstrap.open_ledger(config)
         stack.callback(ledger.close)
-        pool = await stack.enter_async_context(OpenVenues(config, dry_run=False))
+        pool = await stack.enter_async_context(bootstrap.venue_pool(config))
         for _ in range(rounds):
             paper.reset()
             before, started = len(paper.statuses), time.perf_counter()

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.bootstrap import Services
 from bot.config import Config
-from bot.cycle import venue_locks
 from bot.errors import CorrectionRefused
 from bot.ledger.queries import NOT_CHECKED, exchange_id_holders, find_transfer
 from bot.ledger.store import Ledger, TransferRecord, assign_refusal, held_by
@@ -66,7 +66,7 @@ async def assign(
             f"transfer {transfer_id}: its venue {record.venue} is not in the config; add it "
             "under venues so that its history can be checked"
         )
-    with venue_locks(config, ledger, [record.venue], "reconcile --assign"):
+    with Services(config, ledger).locks([record.venue], "reconcile --assign"):
         record = _open_transfer(ledger, transfer_id)  # as it is now that nothing else acts
         holder = exchange_id_holders(ledger, record.venue).get(tran_id)
         if holder is not None and holder != record.id:

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager, suppress
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.bootstrap import Services
 from bot.config import Config, HedgeConfig
 from bot.errors import UnrecordedTransfer
-from bot.executor import Blocked, Executor
+from bot.executor import Blocked
 from bot.funding_history import settled_rates
 from bot.ledger.journal import canonical_json
-from bot.ledger.locks import file_venue_locks, postgres_venue_locks
 from bot.ledger.queries import open_transfers
 from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
 from bot.logs import log_context, run_id_var
@@ -28,9 +27,9 @@ from bot.margin_legs import MarginLegsResult, run_margin_legs
 from bot.model import Plan, Rule, State, TransferStatus
 from bot.policy import plan_transfers
 from bot.policy.isolated import is_refusal
-from bot.reconcile import Reconciler, ReconcileReport
+from bot.reconcile import ReconcileReport
 from bot.redact import redact
-from bot.retry import RetryPolicy, Timing
+from bot.retry import Timing
 from bot.stopping import StopRequest
 from bot.venues.base import Venue
 from bot.venues.session import OpenVenues, open_venues, read_state
@@ -126,18 +125,6 @@ def hedged_venues(config: Config) -> list[str]:
     return sorted({hedge.venue for hedge in config.hedges.values()})
 
 
-@contextmanager
-def venue_locks(config: Config, ledger: Ledger, venues: list[str], command: str) -> Iterator[None]:
-    """Exclusive per-venue locks, for as long as the cycle acts: on the PostgreSQL server when
-    the ledger lives there, else files beside the SQLite ledger."""
-    if ledger.engine.dialect.name == "postgresql":
-        with postgres_venue_locks(ledger.engine, venues, command):
-            yield
-    else:
-        with file_venue_locks(config.data_dir / "locks", venues, command):
-            yield
-
-
 @asynccontextmanager
 async def venues_for(
     config: Config,
@@ -199,14 +186,15 @@ async def reconcile(
     """Settle every open transfer of every configured venue (`bot reconcile`); with `venues`,
     on that long-lived pool's clients. A venue that cannot be opened is an error of the report
     (its open transfers stay open) and never keeps the other venues' transfers unsettled."""
+    services = Services(config, ledger, pool=venues, timing=timing, clock=clock)
     names = sorted(config.venues)
     failures: dict[str, Exception] = {}
-    with venue_locks(config, ledger, names, "reconcile"):
+    with services.locks(names, "reconcile"):
         # A dry-run client: reconciliation only reads, and cannot send even by mistake.
         async with venues_for(
             config, venues, names, dry_run=True, timing=timing, failures=failures
         ) as opened:
-            report = await _reconciler(config, ledger, opened, clock).reconcile()
+            report = await services.reconciler(opened).reconcile()
         for name, error in sorted(failures.items()):
             _left_out(report, ledger, name, error)
     return report
@@ -238,15 +226,14 @@ async def rebalance(
     reused; without it the venues are opened for this cycle and closed after it. `stop`: once
     requested (a signal), no new transfer starts; the one in flight is finished and recorded.
     `scope`: the margin guard's narrower cycle (its hedges' venues, top-ups only)."""
+    services = Services(config, ledger, pool=venues, timing=timing, clock=clock, stop=stop)
     names = scope.venues(config)
-    with venue_locks(config, ledger, names, command):
+    with services.locks(names, command):
         run_id = ledger.start_run(command, dry_run=dry_run, config_digest=config_digest(config))
         try:
             # a one-shot command's lines name its run; `bot run` has named the job already
             with log_context(run_id=run_id if run_id_var.get() is None else None):
-                result = await _cycle(
-                    config, ledger, run_id, names, dry_run, timing, clock, venues, stop, scope
-                )
+                result = await _cycle(services, run_id, names, dry_run, scope)
         except BaseException as exc:
             with suppress(SQLAlchemyError):  # the ledger may be what failed
                 ledger.finish_run(run_id, "error", redact(str(exc)) or type(exc).__name__)
@@ -264,38 +251,28 @@ async def rebalance(
 
 
 async def _cycle(
-    config: Config,
-    ledger: Ledger,
-    run_id: int,
-    names: list[str],
-    dry_run: bool,
-    timing: Timing | None,
-    clock: Clock,
-    pool: OpenVenues | None,
-    stop: StopRequest | None = None,
-    scope: Scope = EVERY_HEDGE,
+    services: Services, run_id: int, names: list[str], dry_run: bool, scope: Scope
 ) -> CycleResult:
+    config, ledger = services.config, services.ledger
     failures: dict[str, Exception] = {}
     async with venues_for(
-        config, pool, names, dry_run=dry_run, timing=timing, failures=failures, sends=True
+        config,
+        services.pool,
+        names,
+        dry_run=dry_run,
+        timing=services.timing,
+        failures=failures,
+        sends=True,
     ) as venues:
         # Settle what an earlier run left open before anything new is sent (invariant 2).
-        reconciled = await _reconciler(config, ledger, venues, clock).reconcile()
+        reconciled = await services.reconciler(venues).reconcile()
         state = await read_state(venues, failures)
         ledger.record_snapshot(run_id, state)
         hedges = _hedges_of(config, state)
-        history = settled_rates(ledger, {(h.venue, h.perp) for h in hedges.values()}, clock())
+        now = services.clock()
+        history = settled_rates(ledger, {(h.venue, h.perp) for h in hedges.values()}, now)
         plan = scope.narrow(plan_transfers(state, hedges, funding_history=history))
-        executor = Executor(
-            venues,
-            ledger,
-            config.transfers,
-            dry_run=dry_run,
-            policy=RetryPolicy.from_config(config.retry),
-            timing=timing,
-            clock=clock,
-            stop=stop,
-        )
+        executor = services.executor(venues, dry_run=dry_run)
         # an isolated hedge's move has two legs: margin_legs runs it (the rest via the executor)
         margin = await run_margin_legs(executor, run_id, plan.transfers)
         executed = margin.execution
@@ -338,8 +315,3 @@ async def _read_after_moves(
         return None
     ledger.record_snapshot(run_id, after)
     return after
-
-
-def _reconciler(config: Config, ledger: Ledger, venues: dict, clock: Clock) -> Reconciler:
-    window = timedelta(seconds=config.transfers.settle_window_seconds)
-    return Reconciler(venues, ledger, settle_window=window, clock=clock)

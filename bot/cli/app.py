@@ -208,23 +208,21 @@ def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 def open_ledger(config: Config) -> Ledger:
-    from bot.ledger import Ledger
+    """`bootstrap.open_ledger`, its refusals as one line and an exit code."""
+    from bot import bootstrap
 
     try:
-        return Ledger.open(config.ledger_url, key=config.ledger_key, anchor_file=config.anchor_path)
+        return bootstrap.open_ledger(config)
     except UserFacingError as exc:
         fail(str(exc), exc.exit_code)
 
 
 def open_audit_ledger(config: Config) -> Ledger:
-    """The ledger opened read-only for an audit command (it can never write). A ledger not
-    yet created or behind the newest schema is first migrated, as every command does at
-    start; the audit itself then reads through a connection that cannot write."""
-    from bot.ledger import Ledger, db
+    """`bootstrap.open_audit_ledger`: read-only; its refusals as one line and an exit code."""
+    from bot import bootstrap
 
     try:
-        db.ensure_schema(config.ledger_url)
-        return Ledger.open_read_only(config.ledger_url, key=config.ledger_key)
+        return bootstrap.open_audit_ledger(config)
     except UserFacingError as exc:
         fail(str(exc), exc.exit_code)
 

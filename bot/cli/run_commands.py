@@ -98,11 +98,11 @@ def status_command(
 @alerts_app.command("test")
 def alerts_test_command(ctx: typer.Context) -> None:
     """Send a test message to every channel in alerts.urls; exit 1 when one did not take it."""
-    from bot.alerts.channels import Channels
+    from bot import bootstrap
 
     config = load(ctx)
     try:
-        channels = Channels(config.alerts.urls)
+        channels = bootstrap.channels(config)
     except UserFacingError as exc:
         fail(str(exc), exc.exit_code)
     if not len(channels):

@@ -34,8 +34,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot import bootstrap
 from bot.alerts.alerter import Alerter
-from bot.alerts.channels import Channels
 from bot.config import Config, JobSchedule
 from bot.errors import ConfigError
 from bot.guard_watch import MarginWatch
@@ -70,7 +70,7 @@ def jobs_line(config: Config) -> str:
 async def run_forever(config: Config, ledger: Ledger, say: Say) -> None:
     """Run every job on its schedule until a signal; one line at start and per job worth
     saying (a cycle, a settlement, a guard top-up, a failure)."""
-    channels = Channels(config.alerts.urls)  # a missing ${VAR} is refused before anything runs
+    channels = bootstrap.channels(config)  # a missing ${VAR} is refused before anything runs
     say(f"{start_line(config)}; {jobs_line(config)}; alerts to {channels.describe()}")
     if config.schedule.interval_seconds is not None:
         log.warning(
@@ -80,7 +80,7 @@ async def run_forever(config: Config, ledger: Ledger, say: Say) -> None:
     if logging.getLogger("apscheduler").level == logging.NOTSET:
         # it warns of every coalesced run; those are recorded as `skipped` job runs instead
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    metrics = Metrics() if config.metrics.port is not None else None
+    metrics = bootstrap.metrics(config)
     with run_lock(ledger.engine, config.data_dir / "locks", sorted(config.venues)):
         if metrics is not None and config.metrics.port is not None:
             try:
@@ -94,10 +94,8 @@ async def run_forever(config: Config, ledger: Ledger, say: Say) -> None:
         try:
             # clients live as long as `bot run`: connected and markets loaded once (refreshed
             # hourly), a venue that could not connect tried again by the next job
-            streams = config.schedule.guard is not None  # the guard follows venue streams
-            async with OpenVenues(config, dry_run=False, streams=streams) as pool:
-                alerter = Alerter(ledger, channels, config.alerts)
-                await _serve(config, ledger, say, alerter, metrics, pool)
+            async with bootstrap.run_services(config, ledger, channels, metrics) as services:
+                await _serve(config, ledger, say, services.alerter, metrics, services.pool)
         finally:
             if metrics is not None:
                 metrics.close()
