@@ -8,11 +8,13 @@ from collections.abc import Callable
 from decimal import Decimal as D
 from pathlib import Path
 
+import aiohttp
+import ccxt.async_support as ccxt_async
 import pytest
 
 from bot.money import plain
 from tests.fakes.binance.accounts import Account, text
-from tests.fakes.binance.config import write_binance_config
+from tests.fakes.binance.config import fake_urls, write_binance_config
 from tests.fakes.binance.faults import (
     ERROR_CODE,
     FAIL_AFTER,
@@ -20,7 +22,7 @@ from tests.fakes.binance.faults import (
     TIMEOUT_AFTER,
     TIMEOUT_BEFORE,
 )
-from tests.fakes.binance_server import BinanceFakeThread
+from tests.fakes.binance_server import API_KEY, SECRET, BinanceFake, BinanceFakeThread
 from tests.integration.conftest import Invocation
 
 Bot = Callable[..., Invocation]
@@ -224,3 +226,107 @@ def test_bot_status_shows_the_ratio_the_policy_uses(
     status = bot("status", config=binance_config).stdout
     assert "hedge eth_usdm_cross: margin ratio 0.5000" in status, status
     assert "hedge sol_usdm_isolated: margin ratio 0.5000" in status, status
+
+
+# the fake itself, through a plain ccxt client -----------------------------------------------
+
+
+def ccxt_client(fake: BinanceFake, *, secret: str = SECRET) -> ccxt_async.binance:
+    client = ccxt_async.binance(
+        {"apiKey": API_KEY, "secret": secret, "timeout": 1000, "enableRateLimit": False}
+    )
+    client.urls = {**client.urls, "api": {**client.urls["api"], **fake_urls(fake.base_url)}}
+    return client
+
+
+async def test_signed_requests_are_checked(binance_async: BinanceFake) -> None:
+    wrong = ccxt_client(binance_async, secret="not-the-secret")
+    try:
+        with pytest.raises(ccxt_async.AuthenticationError, match="-1022"):
+            await wrong.privateGetAccount()
+    finally:
+        await wrong.close()
+    binance_async.api_key = "another-key"
+    client = ccxt_client(binance_async)
+    try:
+        with pytest.raises(ccxt_async.AuthenticationError, match="-2015"):
+            await client.fapiPrivateV3GetAccount()
+    finally:
+        await client.close()
+
+
+async def test_position_margin_refuses_what_binance_refuses(binance_async: BinanceFake) -> None:
+    account = binance_async.account
+    client = ccxt_client(binance_async)
+    try:
+        cases = [
+            ({"symbol": "SOLUSDT", "type": 1, "amount": "6000.00000001"}, "-4050"),
+            ({"symbol": "SOLUSDT", "type": 2, "amount": "6000.00000001"}, "-4051"),
+            ({"symbol": "ETHUSDT", "type": 1, "amount": "10"}, "-4049"),
+        ]
+        for request, code in cases:
+            with pytest.raises(ccxt_async.ExchangeError, match=code):
+                await client.fapiPrivatePostPositionMargin(request)
+        assert account.margin_changes == []
+        # what may come out: 7500 - 15000 / 10 initial margin; what may go in: 7500 - 1500
+        answer = await client.fapiPrivatePostPositionMargin(
+            {"symbol": "SOLUSDT", "type": 2, "amount": "6000"}
+        )
+        assert answer["code"] == 200 and answer["type"] == 2
+        with account.lock:
+            assert account.positions["SOLUSDT"].isolated_wallet == D("1500")
+            assert account.cross["usdm"]["USDT"] == D("13500")
+        history = await client.fapiPrivateGetPositionMarginHistory({"symbol": "SOLUSDT"})
+        assert [(h["type"], h["amount"]) for h in history] == [(2, "6000")]
+    finally:
+        await client.close()
+
+
+async def test_fault_modes_do_what_they_say(binance_async: BinanceFake) -> None:
+    fake, request = binance_async, {"type": "MAIN_UMFUTURE", "asset": "USDT", "amount": "1"}
+    client = ccxt_client(fake)
+    try:
+        fake.faults.add(*TRANSFER, FAIL_BEFORE)
+        with pytest.raises(ccxt_async.ExchangeNotAvailable):
+            await client.sapiPostAssetTransfer(request)
+        assert fake.account.transfers == []
+        fake.faults.add(*TRANSFER, FAIL_AFTER)
+        with pytest.raises(ccxt_async.ExchangeNotAvailable):
+            await client.sapiPostAssetTransfer(request)
+        assert len(fake.account.transfers) == 1
+        fake.faults.add(*TRANSFER, TIMEOUT_BEFORE)
+        with pytest.raises(ccxt_async.RequestTimeout):
+            await client.sapiPostAssetTransfer(request)
+        fake.faults.add(*TRANSFER, TIMEOUT_AFTER)
+        with pytest.raises(ccxt_async.RequestTimeout):
+            await client.sapiPostAssetTransfer(request)
+        assert len(fake.account.transfers) == 2
+        fake.faults.add(*TRANSFER, ERROR_CODE, code=-4050, times=None)  # standing
+        for _ in range(2):
+            with pytest.raises(ccxt_async.ExchangeError, match="-4050"):
+                await client.sapiPostAssetTransfer(request)
+        fake.faults.clear()
+        answer = await client.sapiPostAssetTransfer(request)
+        assert answer["tranId"] == fake.account.transfers[-1].tran_id
+        assert fake.count(*TRANSFER) == 7 and len(fake.account.transfers) == 3
+    finally:
+        await client.close()
+
+
+async def test_http_hooks_set_marks_and_faults(binance_async: BinanceFake) -> None:
+    fake = binance_async
+    async with aiohttp.ClientSession(fake.base_url) as http:
+        async with http.post("/_fake/mark", json={"symbol": "ETHUSDT", "price": "3600"}) as r:
+            assert r.status == 200
+        fault = {"method": "GET", "path": "/fapi/v3/account", "kind": ERROR_CODE, "code": -2015}
+        async with http.post("/_fake/fault", json=fault) as r:
+            assert r.status == 200
+        async with http.get("/fapi/v3/account") as r:
+            assert r.status == 401 and (await r.json())["code"] == -2015
+        async with http.get("/fapi/v3/account") as r:  # spent: now the signature is asked for
+            assert r.status == 401 and (await r.json())["code"] == -2014
+        async with http.get("/_fake/calls") as r:
+            assert (await r.json())["GET /fapi/v3/account"] == 2
+    with fake.account.lock:
+        (eth,) = fake.account.usdm_position_risk("ETHUSDT")
+    assert eth["markPrice"] == "3600.00000000" and eth["unRealizedProfit"] == "-3000.00000000"
