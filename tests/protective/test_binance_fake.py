@@ -330,3 +330,36 @@ async def test_http_hooks_set_marks_and_faults(binance_async: BinanceFake) -> No
     with fake.account.lock:
         (eth,) = fake.account.usdm_position_risk("ETHUSDT")
     assert eth["markPrice"] == "3600.00000000" and eth["unRealizedProfit"] == "-3000.00000000"
+
+
+def test_rebalance_tops_up_coin_margined_hedges_cross_and_isolated(
+    binance: BinanceFakeThread, binance_env: None, tmp_path: Path, bot: Bot
+) -> None:
+    rules = {"safety": "0.99", "min_amount": "0.001", "max_amount": None}
+    config = write_binance_config(tmp_path, binance.base_url, transfers=rules)
+    binance.account.set_mark("BTCUSD_PERP", "75000")  # cross: 0.015 / 0.04 = 0.375
+    binance.account.set_mark("ADAUSD_PERP", "0.7")  # isolated: 0.3
+    result = bot("rebalance", config=config)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    kinds = sorted((t.type, t.asset) for t in binance.account.transfers)
+    assert kinds == [("MAIN_CMFUTURE", "ADA"), ("MAIN_CMFUTURE", "BTC")]
+    (added,) = binance.account.margin_changes
+    assert (added.family, added.symbol, added.type) == ("coinm", "ADAUSD_PERP", 1)
+    assert binance.count("POST", "/dapi/v1/positionMargin") == 1
+    assert "Plan: nothing to move." in bot("plan", config=config).stdout
+
+
+def test_a_refused_reduce_reads_again_and_takes_what_may_leave(
+    binance: BinanceFakeThread, binance_config: Path, bot: Bot
+) -> None:
+    binance.account.set_mark("SOLUSDT", "100")  # isolated 12500 / 10000: above the band
+    binance.faults.add("POST", "/fapi/v1/positionMargin", ERROR_CODE, code=-4051)
+    result = bot("rebalance", config=binance_config)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert binance.count("POST", "/fapi/v1/positionMargin") == 2  # refused, then once more
+    (reduced,) = binance.account.margin_changes
+    (sent,) = binance.account.transfers
+    assert reduced.type == 2 and sent.type == "UMFUTURE_MAIN"
+    assert D(0) < D(reduced.amount) - sent.amount < D("0.0001")  # less only the amount tag
+    with binance.account.lock:
+        assert binance.account.positions["SOLUSDT"].isolated_wallet == D("7500") - reduced.amount
