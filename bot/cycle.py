@@ -195,6 +195,8 @@ async def reconcile(
             config, venues, names, dry_run=True, timing=timing, failures=failures
         ) as opened:
             report = await services.reconciler(opened).reconcile()
+            margin = await services.margin_reconciler(opened).reconcile()
+        report.margin_settled, report.margin_open = margin.settled, margin.still_open
         for name, error in sorted(failures.items()):
             _left_out(report, ledger, name, error)
     return report

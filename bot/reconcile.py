@@ -34,7 +34,14 @@ from datetime import datetime, timedelta
 
 from bot.errors import VenueError
 from bot.ledger.queries import attempt_clocks, exchange_id_holders, open_transfers
-from bot.ledger.store import Clock, Ledger, TransferRecord, held_elsewhere, utc_now
+from bot.ledger.store import (
+    Clock,
+    Ledger,
+    MarginLegRecord,
+    TransferRecord,
+    held_elsewhere,
+    utc_now,
+)
 from bot.logs import log_context
 from bot.model import TransferStatus, VenueTransfer
 from bot.money import plain
@@ -149,6 +156,15 @@ class ReconcileReport:
     errors: list[str] = field(default_factory=list)
     #: venues that could not be reached, with why (their lines are in `errors` too)
     venue_errors: dict[str, Exception] = field(default_factory=dict)
+    #: isolated moves' margin legs settled against the margin-change history, and those not
+    #: yet (with why): `bot reconcile` settles both kinds of open row
+    margin_settled: list[MarginLegRecord] = field(default_factory=list)
+    margin_open: list[tuple[MarginLegRecord, str]] = field(default_factory=list)
+
+    @property
+    def unsettled(self) -> bool:
+        """Something is still open: a transfer or a margin leg."""
+        return bool(self.still_open or self.margin_open)
 
 
 class Reconciler:

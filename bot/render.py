@@ -406,7 +406,7 @@ def print_reconciled(
     console: Console, report: ReconcileReport, *, quiet_when_empty: bool = True
 ) -> None:
     """What reconciliation settled, and what it could not settle yet."""
-    if not report.resolved and not report.still_open:
+    if not report.resolved and not report.unsettled and not report.margin_settled:
         if not quiet_when_empty:
             console.print("Reconcile: nothing open.")
         return
@@ -423,6 +423,20 @@ def print_reconciled(
         console.print(
             f"unsettled: transfer {record.id} ({plain(record.amount)} {record.asset} on "
             f"{record.venue}) is still {record.status.value}; it is looked up again next run",
+            markup=False,
+            highlight=False,
+        )
+    for leg in report.margin_settled:
+        console.print(
+            f"reconciled: margin leg {leg.id} ({'add' if leg.add else 'reduce'} "
+            f"{plain(leg.amount)} {leg.asset}, {leg.symbol}) is {leg.status.value}",
+            markup=False,
+            highlight=False,
+        )
+    for leg, why in report.margin_open:
+        console.print(
+            f"unsettled: margin leg {leg.id} ({'add' if leg.add else 'reduce'} "
+            f"{plain(leg.amount)} {leg.asset}, {leg.symbol}) is still {leg.status.value}: {why}",
             markup=False,
             highlight=False,
         )

@@ -163,16 +163,18 @@ async def run_reconcile(ctx: JobContext) -> JobOutcome:
         )
     facts = Facts(kind="reconcile", now=ctx.clock(), open_transfers=load_open_transfers(ctx.ledger))
     line = None
-    if report.resolved or report.still_open or report.errors:
+    if report.resolved or report.unsettled or report.margin_settled or report.errors:
         parts = (
             [f"settled {', '.join(f'transfer {t.id} {t.status.value}' for t in report.resolved)}"]
             if report.resolved
             else []
         )
         parts += [f"transfer {t.id} still {t.status.value}" for t in report.still_open]
+        parts += [f"margin leg {leg.id} {leg.status.value}" for leg in report.margin_settled]
+        parts += [f"margin leg {leg.id} still {leg.status.value}" for leg, _ in report.margin_open]
         parts += report.errors
         line = "reconcile: " + "; ".join(parts)
-    status = "failed" if report.still_open or report.errors else "ok"
+    status = "failed" if report.unsettled or report.errors else "ok"
     return JobOutcome(status, facts, line, error="; ".join(report.errors) or None)
 
 

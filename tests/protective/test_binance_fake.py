@@ -194,11 +194,6 @@ def test_a_lost_margin_answer_is_half_done_and_the_next_run_settles_it(
     assert "half done" not in bot("status", config=binance_config).stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot defect: `bot reconcile` settles transfers only; with a margin change unknown "
-    "(half done) it prints 'Reconcile: nothing open.' and reads no positionMargin history",
-)
 def test_bot_reconcile_settles_a_lost_margin_answer(
     binance: BinanceFakeThread, binance_config: Path, bot: Bot
 ) -> None:
@@ -211,12 +206,6 @@ def test_bot_reconcile_settles_a_lost_margin_answer(
     assert "half done" not in bot("status", config=binance_config).stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot defect: `bot status` (status.margins_section) computes each hedge's ratio from "
-    "the whole futures wallet (walletBalance + unrealizedProfit of the settle asset): isolated "
-    "wallets count for a cross hedge, and an isolated hedge gets the whole account's equity",
-)
 def test_bot_status_shows_the_ratio_the_policy_uses(
     binance: BinanceFakeThread, binance_config: Path, bot: Bot
 ) -> None:
