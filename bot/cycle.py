@@ -52,9 +52,11 @@ class CycleResult:
 
     @property
     def failed(self) -> bool:
-        """True when money that was meant to move did not (or is not known to have)."""
+        """True when money that was meant to move did not (or is not known to have): a
+        margin leg left `pending`/`unknown` too, until reconciliation settles it."""
         return (
-            any(t.status in NOT_DONE for t in self.transfers)
+            any(t.status in NOT_DONE or not t.status.is_final for t in self.transfers)
+            or bool(self.margin and any(not leg.status.is_final for leg in self.margin.legs))
             or bool(self.blocked)
             or bool(self.reconciled.still_open)
             or bool(self.venue_errors)
