@@ -2,7 +2,8 @@
 
 For every planned transfer the intent (the plan line) is committed first and the venue's clock
 measured; then the source wallet is read again (a balance read a moment ago may no longer be
-transferable), sized at `safety` of it and rounded down, the sized amount (less its amount tag
+transferable), sized on it (`size_transfer`: the planned amount when it covers it, else
+`safety` of it) and rounded down, the sized amount (less its amount tag
 where the venue takes no client id, `amount_tag`) made durable in one small write on the
 pending row, and `transfer()` called at once (invariant 1: never without a committed row;
 invariant 4: nothing slow between the fresh read and the send). Each attempt records the
@@ -87,8 +88,12 @@ def size_transfer(
     max_amount: Decimal | None,
     asset: str,
 ) -> Sizing:
-    """round_down(min(planned, safety x transferable, max_amount)); skip under min_amount."""
-    caps = [planned, safety * max(transferable, ZERO)]
+    """What one transfer sends: the planned amount when what is transferable now covers it,
+    else `safety` x transferable (a need only just covered is sent whole, in one transfer, not
+    0.99 of it now and the rest next tick); capped by `max_amount`, rounded down to the step,
+    skipped under `min_amount`. Never more than transferable (invariant 4)."""
+    available = max(transferable, ZERO)
+    caps = [planned if available >= planned else safety * available]
     if max_amount is not None:
         caps.append(max_amount)
     amount = round_down(min(caps), step)
