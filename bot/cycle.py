@@ -59,6 +59,7 @@ class CycleResult:
             or bool(self.margin and any(not leg.status.is_final for leg in self.margin.legs))
             or bool(self.blocked)
             or bool(self.reconciled.still_open)
+            or bool(self.reconciled.margin_still_open)
             or bool(self.venue_errors)
             or bool(self.margin and self.margin.half_done)
             or any(is_refusal(note.figures) for note in self.plan.notes)  # margin_mode

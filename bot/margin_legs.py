@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -503,16 +502,7 @@ def _merge(into: ExecutionResult, other: ExecutionResult) -> None:
 async def run_margin_legs(
     executor: Executor, run_id: int, items: tuple[PlannedTransfer, ...]
 ) -> MarginLegsResult:
-    """The cycle's hook: settle open margin legs against the venues' margin history (never in
-    a dry run: it records nothing), then finish half-done moves and run the plan, with the
-    executor's venues, ledger, rules and clock."""
-    from bot.reconcile_margin import MarginReconciler
-
-    if not executor.dry_run:
-        window = timedelta(seconds=executor.rules.settle_window_seconds)
-        report = await MarginReconciler(
-            executor.venues, executor.ledger, settle_window=window, clock=executor.clock
-        ).reconcile()
-        for leg, why in report.still_open:
-            log.warning("margin leg %s still open: %s", leg.id, why)
+    """The cycle's hook: finish half-done moves and run the plan, with the executor's venues,
+    ledger, rules and clock. Open margin legs were settled before, by the cycle's
+    reconciliation (`bot.reconcile.Reconciler`, which settles both kinds of open rows)."""
     return await MarginLegs(executor).execute(run_id, items)

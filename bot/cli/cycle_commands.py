@@ -189,7 +189,7 @@ def reconcile_command(
     shown = replace(report, errors=[e for e in report.errors if e not in venue_lines])
     render.print_reconciled(out, shown, quiet_when_empty=False)
     exit_for_venues(report.venue_errors)  # exit 2 for a venue's config, else 1
-    if report.still_open:
+    if report.still_open or report.margin_still_open:
         raise typer.Exit(1)
 
 
