@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot import failpoints
 from bot.config import Config, load_config
-from bot.cycle import rebalance
+from bot.cycle import CycleResult, rebalance
 from bot.ledger import Ledger
 from bot.ledger.margin_queries import moves
+from bot.ledger.store import MarginLegRecord
 from bot.model import TransferStatus
 from bot.paper import PaperExchangeThread
 from bot.retry import Timing
@@ -45,6 +47,18 @@ def _config(
     return load_config(write_config({"binance": live_venue(paper.base_url)}, {"eth": ETH_ISOLATED}))
 
 
+async def _rebalance(config: Config, **kw: Any) -> tuple[CycleResult, MarginLegRecord]:
+    """One live cycle of the one isolated hedge: its result, and the move's one margin leg."""
+    ledger = Ledger.open(config.ledger_url)
+    try:
+        result = await rebalance(config, ledger, dry_run=False, **kw)
+        (move,) = moves(ledger)
+    finally:
+        ledger.close()
+    (leg,) = move.margin_legs
+    return result, leg
+
+
 async def test_a_failed_clock_resync_records_the_leg_failed_and_raises_nothing(
     paper: PaperExchangeThread, venue_env: None, write_config: Callable[..., Path]
 ) -> None:
@@ -56,13 +70,7 @@ async def test_a_failed_clock_resync_records_the_leg_failed_and_raises_nothing(
             paper.faults.add("error", method="GET", path=path, status=401, code=-2015, times=None)
 
     failpoints.arm(failpoints.AFTER_MARGIN_INTENT, time_refused)
-    ledger = Ledger.open(config.ledger_url)
-    try:
-        result = await rebalance(config, ledger, dry_run=False)
-        (move,) = moves(ledger)
-    finally:
-        ledger.close()
-    (leg,) = move.margin_legs
+    result, leg = await _rebalance(config)
     assert leg.status is TransferStatus.FAILED and leg.attempts == 1
     assert "-2015" in (leg.error or ""), leg.error
     assert result.venue_errors == {}  # recorded on the leg, not raised out of the move
@@ -92,13 +100,7 @@ async def test_a_stop_during_the_backoff_ends_a_first_leg_and_not_a_second(
         stop.request("SIGTERM")
 
     paper.faults.add("http_429", path=MARGIN_PATH)
-    ledger = Ledger.open(config.ledger_url)
-    try:
-        await rebalance(config, ledger, dry_run=False, timing=Timing(sleep=sleep), stop=stop)
-        (move,) = moves(ledger)
-    finally:
-        ledger.close()
-    (leg,) = move.margin_legs
+    _, leg = await _rebalance(config, timing=Timing(sleep=sleep), stop=stop)
     assert len(sleeps) == 1 and paper.faults.fired["http_429"] == 1
     if sent_again:
         assert leg.status is TransferStatus.CONFIRMED and leg.attempts == 2
@@ -115,13 +117,7 @@ async def test_an_unknown_reduce_is_recorded_unknown_and_never_sent_again(
 ) -> None:
     config = _config(paper, write_config, "return")
     paper.faults.add("http_500_after", path=MARGIN_PATH)  # applied, then 500
-    ledger = Ledger.open(config.ledger_url)
-    try:
-        result = await rebalance(config, ledger, dry_run=False)
-        (move,) = moves(ledger)
-    finally:
-        ledger.close()
-    (leg,) = move.margin_legs
+    result, leg = await _rebalance(config)
     assert leg.status is TransferStatus.UNKNOWN and leg.attempts == 1
     assert margin_history(paper) == [("ETHUSDT", 2, leg.amount)]  # applied once, not re-sent
     assert paper.state.transfers == ()  # the second leg waits for reconciliation

@@ -6,7 +6,22 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.executor import size_transfer
+from bot.executor import Sizing, size_transfer
+
+
+def size(
+    planned: str, transferable: str, *, max_amount: str | None = None, min_amount: str = "10"
+) -> Sizing:
+    """USDT at safety 0.99 and a step of 1e-8."""
+    return size_transfer(
+        planned=D(planned),
+        transferable=D(transferable),
+        safety=D("0.99"),
+        step=D("0.00000001"),
+        min_amount=D(min_amount),
+        max_amount=D(max_amount) if max_amount else None,
+        asset="USDT",
+    )
 
 
 @pytest.mark.parametrize(
@@ -33,15 +48,7 @@ from bot.executor import size_transfer
 def test_size_transfer(
     planned: str, transferable: str, max_amount: str | None, expected: str, skipped: bool
 ) -> None:
-    sizing = size_transfer(
-        planned=D(planned),
-        transferable=D(transferable),
-        safety=D("0.99"),
-        step=D("0.00000001"),
-        min_amount=D("10"),
-        max_amount=D(max_amount) if max_amount else None,
-        asset="USDT",
-    )
+    sizing = size(planned, transferable, max_amount=max_amount)
     assert sizing.amount == D(expected)
     assert (sizing.skip_reason is not None) is skipped
 
@@ -51,15 +58,7 @@ def test_size_transfer(
     [("3000", "3000"), ("3000", "3010"), ("3000", "2999"), ("1", "0.5"), ("3000", "40000")],
 )
 def test_never_more_than_transferable(planned: str, transferable: str) -> None:
-    sizing = size_transfer(
-        planned=D(planned),
-        transferable=D(transferable),
-        safety=D("0.99"),
-        step=D("0.00000001"),
-        min_amount=D("0"),
-        max_amount=None,
-        asset="USDT",
-    )
+    sizing = size(planned, transferable, min_amount="0")
     assert sizing.amount <= D(transferable)
     if D(transferable) >= D(planned):
         assert sizing.amount == D(planned)  # one transfer for the whole need
