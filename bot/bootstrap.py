@@ -6,7 +6,7 @@ benchmarks all act with the same ones, built the same way.
 - `Services`: what one cycle acts with (config, ledger, the long-lived venue pool of `bot
   run` or none, clock, timing, stop request), and the parts it builds for each cycle on the
   venues that cycle opened: the per-venue locks, the executor (one send loop for transfers
-  and margin legs), the transfer and margin-leg reconcilers;
+  and margin legs), the reconciler of open transfers and margin legs;
 - `run_services`: what `bot run` lives with: the alert channels and the alerter, the
   metrics, and the venue pool with its streams.
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:  # built on demand: `bot --help` and `bot status` load neither
     from bot.executor import Executor
     from bot.metrics import Metrics
     from bot.reconcile import Reconciler
-    from bot.reconcile_margin import MarginReconciler
     from bot.venues.base import Venue
     from bot.venues.session import OpenVenues
 
@@ -99,18 +98,10 @@ class Services:
         )
 
     def reconciler(self, venues: Mapping[str, Venue]) -> Reconciler:
-        """Settles open transfers against the venues' transfer histories."""
+        """Settles open transfers and margin legs against the venues' histories."""
         from bot.reconcile import Reconciler
 
         return Reconciler(venues, self.ledger, settle_window=self.settle_window, clock=self.clock)
-
-    def margin_reconciler(self, venues: Mapping[str, Venue]) -> MarginReconciler:
-        """Settles open margin legs against the venues' margin-change histories."""
-        from bot.reconcile_margin import MarginReconciler
-
-        return MarginReconciler(
-            venues, self.ledger, settle_window=self.settle_window, clock=self.clock
-        )
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,8 @@ class TransfersConfig(_Strict):
     def _safety_in_range(cls, value: Decimal) -> Decimal:
         if not Decimal(0) < value <= Decimal(1):
             raise ValueError(
-                f"must be in (0, 1], got {value}; 0.99 sends 99% of what is transferable"
+                f"must be in (0, 1], got {value}; 0.99 sends 99% of what is transferable when "
+                "the need exceeds it"
             )
         return value
 

@@ -96,11 +96,14 @@ class CycleResult:
 
     @property
     def failed(self) -> bool:
-        """True when money that was meant to move did not (or is not known to have)."""
+        """True when money that was meant to move did not (or is not known to have): a
+        margin leg left `pending`/`unknown` too, until reconciliation settles it."""
         return (
-            any(t.status in NOT_DONE for t in self.transfers)
+            any(t.status in NOT_DONE or not t.status.is_final for t in self.transfers)
+            or bool(self.margin and any(not leg.status.is_final for leg in self.margin.legs))
             or bool(self.blocked)
             or bool(self.reconciled.still_open)
+            or bool(self.reconciled.margin_still_open)
             or bool(self.venue_errors)
             or bool(self.margin and self.margin.half_done)
             or any(is_refusal(note.figures) for note in self.plan.notes)  # margin_mode
@@ -195,8 +198,6 @@ async def reconcile(
             config, venues, names, dry_run=True, timing=timing, failures=failures
         ) as opened:
             report = await services.reconciler(opened).reconcile()
-            margin = await services.margin_reconciler(opened).reconcile()
-        report.margin_settled, report.margin_open = margin.settled, margin.still_open
         for name, error in sorted(failures.items()):
             _left_out(report, ledger, name, error)
     return report

@@ -34,10 +34,10 @@ class UnrecordedTransfer(UserFacingError):
 
     exit_code = 1
 
-    def __init__(self, transfer_id: int, why: str) -> None:
-        self.transfer_id = transfer_id
+    def __init__(self, what: str, why: str) -> None:
+        self.what = what  # the row: "transfer 12", "margin leg 3"
         super().__init__(
-            f"transfer {transfer_id} sent but not recorded ({why}); it will be settled by "
+            f"{what} sent but not recorded ({why}); it will be settled by "
             "reconciliation on the next run"
         )
 

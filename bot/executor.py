@@ -2,12 +2,14 @@
 
 For every planned transfer the intent (the plan line) is committed first and the venue's clock
 measured; then the source wallet is read again (a balance read a moment ago may no longer be
-transferable), sized at `safety` of it and rounded down, the sized amount (less its amount tag
+transferable), sized on it (`size_transfer`: the planned amount when it covers it, else
+`safety` of it) and rounded down, the sized amount (less its amount tag
 where the venue takes no client id, `amount_tag`) made durable in one small write on the
 pending row, and `transfer()` called at once (invariant 1: never without a committed row;
 invariant 4: nothing slow between the fresh read and the send). Each attempt records the
 venue's clock offset, so that reconciliation can compare the venue's timestamps with ours.
-What happens next depends on the classified answer:
+The call, its retries and its records go through the one send loop (`bot.send_loop`), which
+isolated margin legs share. What happens next depends on the classified answer:
 
 - confirmed: recorded with the venue's transfer id; if another ledger row already holds that id
   (a venue that numbers its transfers again from the start), recorded `unknown` with a message
@@ -30,27 +32,24 @@ a fatal error: final rows, so nothing is blocked or left for reconciliation, and
 that its plan was not carried out. A transient failure not retried because of the stop is
 `failed` (nothing reached the venue's books).
 
-A ledger write refused after the call (`recording_after_call`) leaves the row `pending` and
-stops with `UnrecordedTransfer`: one line, exit 1, settled by the next run's reconciliation.
+A ledger write refused after the call (`send_loop.recording_after_call`) leaves the row
+`pending` and stops with `UnrecordedTransfer`: one line, exit 1, settled by the next run's
+reconciliation.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from enum import Enum
 from typing import Any
-
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.aio import gather_each
 from bot.amount_tag import tag_to_subtract, tags_on
 from bot.config import TransfersConfig
-from bot.errors import DryRunRefusal, ErrorKind, UnrecordedTransfer, VenueError
+from bot.errors import ErrorKind, VenueError
 from bot.failpoints import (
     AFTER_INTENT_COMMIT,
     AFTER_OUTCOME_COMMIT,
@@ -64,6 +63,7 @@ from bot.logs import log_context
 from bot.model import PlannedTransfer, TransferStatus
 from bot.money import ZERO, plain, round_down
 from bot.retry import RetryPolicy, Timing
+from bot.send_loop import Attempt, Points, SendLoop, clock_offset, shrinking
 from bot.stopping import StopRequest
 from bot.venues.base import Venue
 
@@ -88,8 +88,12 @@ def size_transfer(
     max_amount: Decimal | None,
     asset: str,
 ) -> Sizing:
-    """round_down(min(planned, safety x transferable, max_amount)); skip under min_amount."""
-    caps = [planned, safety * max(transferable, ZERO)]
+    """What one transfer sends: the planned amount when what is transferable now covers it,
+    else `safety` x transferable (a need only just covered is sent whole, in one transfer, not
+    0.99 of it now and the rest next tick); capped by `max_amount`, rounded down to the step,
+    skipped under `min_amount`. Never more than transferable (invariant 4)."""
+    available = max(transferable, ZERO)
+    caps = [planned if available >= planned else safety * available]
     if max_amount is not None:
         caps.append(max_amount)
     amount = round_down(min(caps), step)
@@ -105,58 +109,31 @@ def size_transfer(
     return Sizing(amount=amount)
 
 
-@contextmanager
-def recording_after_call(transfer_id: int) -> Iterator[None]:
-    """A ledger write after the venue was called: if the database refuses it (locked by
-    another process, a read-only file, a full disk) the row stays `pending` for the next run's
-    reconciliation, and the user gets one line saying so (`UnrecordedTransfer`)."""
-    try:
-        yield
-    except (SQLAlchemyError, OSError) as exc:
-        log.debug("recording transfer %s failed", transfer_id, exc_info=exc)
-        raise UnrecordedTransfer(transfer_id, database_reason(exc)) from None
+#: where the reliability tests kill a transfer's send (`bot.failpoints`)
+POINTS = Points(
+    after_intent=AFTER_INTENT_COMMIT,
+    after_response=AFTER_RESPONSE,
+    after_outcome=AFTER_OUTCOME_COMMIT,
+)
 
 
-def database_reason(exc: BaseException) -> str:
-    """The database's own words for a refused write ("database is locked"), without the SQL."""
-    original = getattr(exc, "orig", None) or exc
-    text = str(original).strip().splitlines()
-    return text[0][:200] if text else type(original).__name__
+class TransferRows:
+    """A transfer's attempts and outcome, for the send loop; the fresh read not yet recorded
+    (`inputs`) goes with the first attempt."""
 
+    def __init__(self, ledger: Ledger, transfer_id: int, inputs: Mapping[str, Any] | None):
+        self._ledger, self._id, self._inputs = ledger, transfer_id, inputs
+        self.label = f"transfer {transfer_id}"
 
-class Step(Enum):
-    """What to do after a transfer call failed."""
+    def attempt(self, attempt: Attempt) -> TransferRecord:
+        record = self._ledger.record_attempt(
+            self._id, inputs=self._inputs, exchange_id=attempt.exchange_id, **attempt.columns()
+        )
+        self._inputs = None  # recorded with this attempt
+        return record
 
-    RETRY = "retry"  # the venue did not apply it (429, refused): same intent, after a backoff
-    RESYNC_CLOCK = "resync_clock"  # our timestamp was refused: measure the clock, same intent
-    RECONCILE_LATER = "reconcile_later"  # the outcome is unknown: never re-send blind
-    GIVE_UP = "give_up"  # a definite refusal, or retries exhausted
-
-
-def after_failure(
-    error: VenueError,
-    attempt: int,
-    elapsed: float,
-    *,
-    resynced: bool,
-    policy: RetryPolicy,
-    stopping: bool = False,
-) -> Step:
-    """The next step after failed attempt number `attempt` of one intent; `stopping`: a stop
-    was requested, so nothing is tried again. Pure."""
-    if error.kind is ErrorKind.UNKNOWN:
-        return Step.RECONCILE_LATER
-    if stopping:
-        return Step.GIVE_UP
-    if error.kind is ErrorKind.CLOCK and not resynced:
-        return Step.RESYNC_CLOCK
-    if (
-        error.kind is ErrorKind.TRANSIENT
-        and attempt < policy.attempts
-        and elapsed < policy.deadline_seconds
-    ):
-        return Step.RETRY
-    return Step.GIVE_UP
+    def failed(self, error: str) -> TransferRecord:
+        return self._ledger.record_outcome(self._id, TransferStatus.FAILED, error=error)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,6 +182,7 @@ class Executor:
         self._timing = timing or Timing()
         self._clock = clock
         self._stop = stop
+        self._loop = SendLoop(policy=self._policy, timing=self._timing, clock=clock)
 
     # What a runner built on this executor (margin_legs) acts with, given once.
     @property
@@ -238,6 +216,10 @@ class Executor:
     @property
     def stop(self) -> StopRequest | None:
         return self._stop
+
+    @property
+    def loop(self) -> SendLoop:
+        return self._loop
 
     @property
     def stopping(self) -> bool:
@@ -351,19 +333,17 @@ class Executor:
                 reason_suffix=f"{venue.name} has no transfer API: move it by hand",
             )
             return [manual], None
-        records: list[TransferRecord] = []
-        replaces: int | None = None
-        error: VenueError | None = None
-        for _ in range(self._rules.shrink_attempts + 1):
-            record, error = await self._attempt_intent(run_id, item, venue, replaces)
-            records.append(record)
-            if error is None or error.kind is not ErrorKind.INSUFFICIENT:
-                return records, error
-            replaces = record.id  # a definite refusal: read again and try a smaller new intent
-            if self.stopping:  # the refused intent is final; the smaller one is not started
-                records.append(self.record_not_attempted(run_id, item, replaces_id=replaces))
-                return records, error
-        return records, error
+        shrunk = await shrinking(
+            self._rules.shrink_attempts + 1,
+            lambda refused: self._attempt_intent(
+                run_id, item, venue, refused.id if refused is not None else None
+            ),
+            stop=self._stop,
+        )
+        records = shrunk.records
+        if shrunk.stopped:  # a definite refusal: the smaller new intent is not started
+            records.append(self.record_not_attempted(run_id, item, replaces_id=records[-1].id))
+        return records, shrunk.error
 
     async def _attempt_intent(
         self, run_id: int, item: PlannedTransfer, venue: Venue, replaces: int | None
@@ -394,7 +374,7 @@ class Executor:
             replaces_id=replaces,
             tag=tag_of(planned),
         )
-        offset = await self._clock_offset(venue)
+        offset = await clock_offset(venue)
         try:
             transferable = await venue.read_transferable(item.from_account, item.asset)
         except VenueError as exc:
@@ -439,123 +419,29 @@ class Executor:
         offset: int | None,
         inputs: Mapping[str, Any] | None,
     ) -> tuple[TransferRecord, VenueError | None]:
-        """Call `transfer()` for a committed, sized intent, with its retries, and record each
-        attempt and the outcome; `inputs`, the fresh read not yet recorded, go with the first
-        attempt's record."""
+        """Call `transfer()` for a committed, sized intent through the one send loop; `inputs`,
+        the fresh read not yet recorded, go with the first attempt's record."""
         assert intent.amount is not None
         amount = intent.amount  # what is sent: the sized amount less its tag
-        failpoint(AFTER_INTENT_COMMIT)
-        started_monotonic = self._timing.monotonic()
-        resynced = False
-        attempt = 0
-        while True:
-            attempt += 1
-            started = self._clock()
-            try:
-                log.debug(
-                    "transfer %s: sending %s %s %s -> %s (attempt %s)",
-                    intent.id,
-                    plain(amount),
-                    item.asset,
-                    item.from_account,
-                    item.to_account,
-                    attempt,
-                )
-                receipt = await venue.transfer(
-                    item.asset, amount, item.from_account, item.to_account, intent.client_id
-                )
-            except DryRunRefusal:  # the dry-run transport refused the send (clients.DryRunRefused)
-                dry = self._ledger.record_attempt(
-                    intent.id,
-                    inputs=inputs,
-                    amount=amount,
-                    outcome="dry_run",
-                    started_at=started,
-                    status=TransferStatus.DRY_RUN,
-                )
-                return dry, None
-            except VenueError as exc:
-                elapsed = self._timing.monotonic() - started_monotonic
-                step_next = after_failure(
-                    exc, attempt, elapsed, resynced=resynced, policy=self._policy
-                )
-                error_text = str(exc)
-                if self.stopping and step_next in (Step.RETRY, Step.RESYNC_CLOCK):
-                    assert self._stop is not None  # nothing reached the venue's books: stop here
-                    step_next = after_failure(
-                        exc, attempt, elapsed, resynced=resynced, policy=self._policy, stopping=True
-                    )
-                    error_text += f"; not tried again: {self._stop.reason} asked to stop"
-                final = {
-                    Step.GIVE_UP: TransferStatus.FAILED,
-                    Step.RECONCILE_LATER: TransferStatus.UNKNOWN,
-                }.get(step_next)
-                with recording_after_call(intent.id):
-                    record = self._ledger.record_attempt(
-                        intent.id,
-                        inputs=inputs,
-                        amount=amount,
-                        outcome=exc.kind.value,
-                        started_at=started,
-                        error_kind=exc.kind.value,
-                        error=error_text,
-                        status=final,
-                        venue_clock_offset_ms=offset,
-                    )
-                log.debug("transfer %s: %s (%s)", intent.id, exc.kind.value, exc)
-                inputs = None  # recorded with this attempt
-                if final is not None:
-                    return record, exc
-                if step_next is Step.RESYNC_CLOCK:
-                    resynced = True
-                    try:
-                        await venue.resync_clock()
-                        offset = await self._clock_offset(venue)
-                    except VenueError as resync_error:
-                        failed = self._ledger.record_outcome(
-                            intent.id, TransferStatus.FAILED, error=str(resync_error)
-                        )
-                        return failed, resync_error
-                else:  # Step.RETRY: nothing reached the venue's books; send the same intent again
-                    await self._timing.sleep(
-                        self._policy.backoff(attempt, exc.retry_after, self._timing.rng)
-                    )
-                if self.stopping:  # asked to stop while waiting: the retry is not sent
-                    assert self._stop is not None
-                    stopped = self._ledger.record_outcome(
-                        intent.id,
-                        TransferStatus.FAILED,
-                        error=f"{exc}; not tried again: {self._stop.reason} asked to stop",
-                    )
-                    return stopped, exc
-                continue
-            failpoint(AFTER_RESPONSE)
-            with recording_after_call(intent.id):
-                confirmed = self._ledger.record_attempt(
-                    intent.id,
-                    inputs=inputs,
-                    amount=amount,
-                    outcome="confirmed",
-                    started_at=started,
-                    exchange_id=receipt.exchange_id,
-                    status=TransferStatus.CONFIRMED,
-                    venue_clock_offset_ms=offset,
-                )
-            if confirmed.status is not TransferStatus.CONFIRMED:  # the id is another row's
-                log.warning("%s", confirmed.error)
-            else:
-                log.debug("transfer %s: confirmed as %s", intent.id, receipt.exchange_id)
-            failpoint(AFTER_OUTCOME_COMMIT)
-            return confirmed, None
 
-    async def _clock_offset(self, venue: Venue) -> int | None:
-        """The venue's clock offset for the attempt's record; a venue that cannot tell it still
-        transfers (reconciliation then falls back to a wider window)."""
-        try:
-            return await venue.clock_offset_ms()
-        except VenueError as exc:
-            log.warning("%s: could not measure the venue's clock (%s)", venue.name, exc)
-            return None
+        async def call() -> str | None:
+            receipt = await venue.transfer(
+                item.asset, amount, item.from_account, item.to_account, intent.client_id
+            )
+            return receipt.exchange_id
+
+        log.debug(
+            "transfer %s: %s %s %s -> %s",
+            intent.id,
+            plain(amount),
+            item.asset,
+            item.from_account,
+            item.to_account,
+        )
+        rows = TransferRows(self._ledger, intent.id, inputs)
+        return await self._loop.send(
+            call, rows, venue=venue, amount=amount, offset=offset, points=POINTS, stop=self._stop
+        )
 
     def _record_final(
         self,

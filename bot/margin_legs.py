@@ -23,20 +23,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.executor import ExecutionResult, Executor, Step, after_failure
+from bot.executor import ExecutionResult, Executor, size_transfer
 from bot.failpoints import AFTER_MARGIN_INTENT, AFTER_MARGIN_RESPONSE, BETWEEN_LEGS, failpoint
 from bot.ledger.margin_queries import MoveLegs, moves
 from bot.ledger.store import Ledger, MarginLegRecord, MarginMoveRecord
 from bot.logs import log_context
 from bot.model import SPOT, PlannedTransfer, Rule, TransferStatus
-from bot.money import ZERO, plain, round_down
+from bot.money import ZERO, plain
+from bot.send_loop import Attempt, Points, clock_offset, shrinking
 from bot.venues.base import Venue
-from bot.venues.clients import DryRunRefused
 from bot.venues.errors import ErrorKind, VenueError
 
 log = logging.getLogger(__name__)
@@ -45,6 +44,8 @@ TOP_UP, RETURN = "top_up", "return"
 #: a half-done move's second leg is sent again at most this many times over later cycles
 MAX_SECOND_LEGS = 3
 DONE_LEG = (TransferStatus.CONFIRMED, TransferStatus.DRY_RUN)
+#: an add follows the transfer that brought the collateral: it may put in all that arrived
+NO_SAFETY = Decimal(1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -316,84 +317,110 @@ class MarginLegs:
         keep_ratio: Decimal | None = None,
         first: bool = False,
     ) -> Decimal | None:
-        """Add or reduce the position's margin: a fresh read, sizing, intent, the call, the
-        outcome; a definite refusal reads again and tries less, `shrink_attempts` times. A
-        reduce never takes the position below `keep_ratio` (the hedge's target) as read now:
-        a refusal means the mark moved, and what was excess may no longer be."""
+        """Add or reduce the position's margin: the clock, a fresh read, sizing, intent, the
+        call, the outcome; a definite refusal reads again and tries less, `shrink_attempts`
+        times. A reduce never takes the position below `keep_ratio` (the hedge's target) as
+        read now: a refusal means the mark moved, and what was excess may no longer be."""
         verb = "add" if add else "reduce"
-        for tried in range(self._rules.shrink_attempts + 1):
-            if first and tried and self._executor.stopping:  # nothing moved yet: stop here
-                result.lines.append(f"{move.venue} move {move.id}: {verb}: {self._stopped()}")
-                return None
-            cap, inputs = await self._margin_cap(venue, move, add, keep_ratio)
+
+        async def one(
+            refused: MarginLegRecord | None,
+        ) -> tuple[MarginLegRecord, VenueError | None]:
+            offset = await clock_offset(venue)  # before the fresh read: nothing slow after it
+            read, safety, limit, inputs = await self._margin_read(venue, move, add, keep_ratio)
             step = venue.transfer_step(move.asset)
-            amount = round_down(max(ZERO, min(planned, cap)), step)
             minimum = self._rules.min_for(move.asset)
-            if amount <= 0 or amount < minimum:
-                why = (
-                    f"{verb} {move.symbol}'s isolated margin: {plain(amount)} {move.asset} may "
-                    f"{'go in' if add else 'come out'} now (read {plain(cap)}), under "
-                    f"min_amount {plain(minimum)}; stopped"
+            sizing = size_transfer(
+                planned=refused.amount if refused is not None else planned,
+                transferable=read,
+                safety=safety,
+                step=step,
+                min_amount=minimum,
+                max_amount=limit,
+                asset=move.asset,
+            )
+            if sizing.skip_reason is None:
+                return await self._send_margin(
+                    venue, move, add, sizing.amount, inputs, offset, first=first
                 )
-                leg = self._ledger.record_margin_intent(
-                    move.id,
-                    add=add,
-                    amount=amount,
-                    inputs=inputs,
-                    dry_run=self._dry_run,
-                    status=TransferStatus.SKIPPED,
-                    error=why,
-                )
-                result.legs.append(leg)
-                result.lines.append(f"{move.venue} move {move.id}: {why}")
-                return None
-            leg, error = await self._send_margin(venue, move, add, amount, inputs)
-            result.legs.append(leg)
-            if leg.status in DONE_LEG:
-                result.lines.append(
-                    f"{move.venue} move {move.id}: {verb} {plain(amount)} {move.asset} "
-                    f"{'to' if add else 'from'} {move.symbol}'s isolated margin: {leg.status}"
-                )
-                return amount
-            if error is None or error.kind is not ErrorKind.INSUFFICIENT:
-                result.lines.append(f"{move.venue} move {move.id}: {verb} margin: {leg.error}")
-                return None
-            planned = amount  # refused as too much: read again and try less
-        result.lines.append(
-            f"{move.venue} move {move.id}: {verb} {move.symbol}'s isolated margin refused "
-            f"{self._rules.shrink_attempts + 1} times; stopped"
-        )
+            why = (
+                f"{verb} {move.symbol}'s isolated margin: {plain(sizing.amount)} {move.asset} "
+                f"may {'go in' if add else 'come out'} now (read {plain(read)}), under "
+                f"min_amount {plain(minimum)}; stopped"
+            )
+            skipped = self._ledger.record_margin_intent(
+                move.id,
+                add=add,
+                amount=sizing.amount,
+                inputs=inputs,
+                dry_run=self._dry_run,
+                status=TransferStatus.SKIPPED,
+                error=why,
+            )
+            return skipped, None
+
+        # a first leg (nothing moved yet) stops between tries when asked; a second finishes
+        stop = self._executor.stop if first else None
+        shrunk = await shrinking(self._rules.shrink_attempts + 1, one, stop=stop)
+        result.legs += shrunk.records
+        leg = shrunk.records[-1]
+        said = f"{move.venue} move {move.id}:"
+        if leg.status in DONE_LEG:
+            result.lines.append(
+                f"{said} {verb} {plain(leg.amount)} {move.asset} "
+                f"{'to' if add else 'from'} {move.symbol}'s isolated margin: {leg.status}"
+            )
+            return leg.amount
+        if leg.status is TransferStatus.SKIPPED:
+            result.lines.append(f"{said} {leg.error}")
+        elif shrunk.stopped:
+            result.lines.append(f"{said} {verb}: {self._stopped()}")
+        elif shrunk.error is not None and shrunk.error.kind is ErrorKind.INSUFFICIENT:
+            result.lines.append(
+                f"{said} {verb} {move.symbol}'s isolated margin refused "
+                f"{self._rules.shrink_attempts + 1} times; stopped"
+            )
+        else:
+            result.lines.append(f"{said} {verb} margin: {leg.error}")
         return None
 
-    async def _margin_cap(
+    async def _margin_read(
         self, venue: Venue, move: MarginMoveRecord, add: bool, keep_ratio: Decimal | None
-    ) -> tuple[Decimal, dict[str, object]]:
+    ) -> tuple[Decimal, Decimal, Decimal | None, dict[str, object]]:
         """What may go in (the futures wallet's transferable amount) or come out (what the
-        position lets leave), read now."""
+        position lets leave), read now; with the safety to size it at and the limit above it
+        (a reduce keeps the position at `keep_ratio`), for `size_transfer`."""
         read_at = self._clock()
+        # An add follows the transfer that brought the collateral: no safety margin on it.
         if add and self._dry_run:  # the transfer before it was not made: nothing to read
-            return Decimal("Infinity"), {"dry_run": "true", "read_at": read_at}
+            return Decimal("Infinity"), NO_SAFETY, None, {"dry_run": "true", "read_at": read_at}
         if add:
             cap = await venue.read_transferable(move.futures_account, move.asset)
-            return cap, {"futures_transferable": cap, "read_at": read_at}
+            return cap, NO_SAFETY, None, {"futures_transferable": cap, "read_at": read_at}
         position = await venue.read_position(move.symbol)
         if position is None or not position.isolated:
-            return ZERO, {"removable": ZERO, "read_at": read_at, "position": "flat or cross"}
-        # An add follows the transfer that brought the collateral: no safety margin on it.
-        # What may leave an isolated position moves with the mark, so a reduce keeps one.
+            flat = {"removable": ZERO, "read_at": read_at, "position": "flat or cross"}
+            return ZERO, self._rules.safety, None, flat
+        # What may leave an isolated position moves with the mark, so a reduce keeps a safety
+        # margin when it would take nearly all of it.
         removable = position.removable_margin
-        cap = self._rules.safety * removable
+        limit = None
         if keep_ratio is not None:
             above_target = position.isolated_equity - keep_ratio * abs(position.notional)
-            cap = max(ZERO, min(cap, above_target))
-        return cap, {
-            "removable": removable,
-            "keep_ratio": keep_ratio if keep_ratio is not None else "none",
-            "isolated_wallet": position.isolated_wallet or ZERO,
-            "unrealized_pnl": position.unrealized_pnl,
-            "initial_margin": position.initial_margin or ZERO,
-            "read_at": read_at,
-        }
+            limit = max(ZERO, above_target)
+        return (
+            removable,
+            self._rules.safety,
+            limit,
+            {
+                "removable": removable,
+                "keep_ratio": keep_ratio if keep_ratio is not None else "none",
+                "isolated_wallet": position.isolated_wallet or ZERO,
+                "unrealized_pnl": position.unrealized_pnl,
+                "initial_margin": position.initial_margin or ZERO,
+                "read_at": read_at,
+            },
+        )
 
     async def _send_margin(
         self,
@@ -402,79 +429,49 @@ class MarginLegs:
         add: bool,
         amount: Decimal,
         inputs: Mapping[str, object],
+        offset: int | None,
+        *,
+        first: bool,
     ) -> tuple[MarginLegRecord, VenueError | None]:
+        """Commit the leg's intent, then the call through the one send loop; a first leg (a
+        reduce, nothing moved yet) hears a stop request, a second one finishes its move."""
         leg = self._ledger.record_margin_intent(
             move.id, add=add, amount=amount, inputs=inputs, dry_run=self._dry_run
         )
-        failpoint(AFTER_MARGIN_INTENT)
-        offset = await _clock_offset(venue)
-        started_monotonic = self._timing.monotonic()
-        attempt, resynced = 0, False
-        while True:
-            attempt += 1
-            started = self._clock()
-            try:
-                if add:
-                    await venue.add_margin(move.symbol, amount)
-                else:
-                    await venue.reduce_margin(move.symbol, amount)
-            except DryRunRefused:
-                dry = self._ledger.record_margin_attempt(
-                    leg.id,
-                    amount=amount,
-                    outcome="dry_run",
-                    started_at=started,
-                    status=TransferStatus.DRY_RUN,
-                )
-                return dry, None
-            except VenueError as exc:
-                elapsed = self._timing.monotonic() - started_monotonic
-                step = after_failure(exc, attempt, elapsed, resynced=resynced, policy=self._policy)
-                final = {
-                    Step.GIVE_UP: TransferStatus.FAILED,
-                    Step.RECONCILE_LATER: TransferStatus.UNKNOWN,
-                }.get(step)
-                record = self._ledger.record_margin_attempt(
-                    leg.id,
-                    amount=amount,
-                    outcome=exc.kind.value,
-                    started_at=started,
-                    status=final,
-                    error_kind=exc.kind.value,
-                    error=str(exc),
-                    venue_clock_offset_ms=offset,
-                )
-                if final is not None:
-                    return record, exc
-                if step is Step.RESYNC_CLOCK:
-                    resynced = True
-                    await venue.resync_clock()
-                    offset = await _clock_offset(venue)
-                else:
-                    await self._timing.sleep(
-                        self._policy.backoff(attempt, exc.retry_after, self._timing.rng)
-                    )
-                continue
-            failpoint(AFTER_MARGIN_RESPONSE)
-            confirmed = self._ledger.record_margin_attempt(
-                leg.id,
-                amount=amount,
-                outcome="confirmed",
-                started_at=started,
-                status=TransferStatus.CONFIRMED,
-                venue_clock_offset_ms=offset,
-            )
-            return confirmed, None
+
+        async def call() -> None:
+            if add:
+                await venue.add_margin(move.symbol, amount)
+            else:
+                await venue.reduce_margin(move.symbol, amount)
+
+        return await self._executor.loop.send(
+            call,
+            MarginRows(self._ledger, leg.id),
+            venue=venue,
+            amount=amount,
+            offset=offset,
+            points=POINTS,
+            stop=self._executor.stop if first else None,
+        )
 
 
-async def _clock_offset(venue: Venue) -> int | None:
-    """The venue's clock offset for the attempt's record (reconciliation's time window); a
-    venue that cannot tell it still acts, and reconciliation then widens the window."""
-    try:
-        return await venue.clock_offset_ms()
-    except VenueError as exc:
-        log.warning("%s: could not measure the venue's clock (%s)", venue.name, exc)
-        return None
+#: where the crash tests kill a margin leg's send (`bot.failpoints`)
+POINTS = Points(after_intent=AFTER_MARGIN_INTENT, after_response=AFTER_MARGIN_RESPONSE)
+
+
+class MarginRows:
+    """A margin leg's attempts and outcome, for the send loop."""
+
+    def __init__(self, ledger: Ledger, leg_id: int) -> None:
+        self._ledger, self._id = ledger, leg_id
+        self.label = f"margin leg {leg_id}"
+
+    def attempt(self, attempt: Attempt) -> MarginLegRecord:
+        return self._ledger.record_margin_attempt(self._id, **attempt.columns())
+
+    def failed(self, error: str) -> MarginLegRecord:
+        return self._ledger.record_margin_outcome(self._id, TransferStatus.FAILED, error=error)
 
 
 def _first_leg_open(legs: MoveLegs) -> bool:
@@ -505,16 +502,7 @@ def _merge(into: ExecutionResult, other: ExecutionResult) -> None:
 async def run_margin_legs(
     executor: Executor, run_id: int, items: tuple[PlannedTransfer, ...]
 ) -> MarginLegsResult:
-    """The cycle's hook: settle open margin legs against the venues' margin history (never in
-    a dry run: it records nothing), then finish half-done moves and run the plan, with the
-    executor's venues, ledger, rules and clock."""
-    from bot.reconcile_margin import MarginReconciler
-
-    if not executor.dry_run:
-        window = timedelta(seconds=executor.rules.settle_window_seconds)
-        report = await MarginReconciler(
-            executor.venues, executor.ledger, settle_window=window, clock=executor.clock
-        ).reconcile()
-        for leg, why in report.still_open:
-            log.warning("margin leg %s still open: %s", leg.id, why)
+    """The cycle's hook: finish half-done moves and run the plan, with the executor's venues,
+    ledger, rules and clock. Open margin legs were settled before, by the cycle's
+    reconciliation (`bot.reconcile.Reconciler`, which settles both kinds of open rows)."""
     return await MarginLegs(executor).execute(run_id, items)

@@ -76,7 +76,8 @@ def _cap(
 ) -> str | None:
     if amount >= planned:
         return None
-    room = safety * max(transferable, ZERO)
+    available = max(transferable, ZERO)
+    room = planned if available >= planned else safety * available  # size_transfer's rule
     if max_amount is not None and max_amount < planned and max_amount <= room:
         return f"max_amount {plain(max_amount)}"
     if room < planned:

@@ -23,6 +23,10 @@ Found: `confirmed`. Provably absent once the settle window after the last attemp
 An entry that matches but whose id another row holds proves nothing either way (a venue that
 numbered its transfers again from the start reuses ids): the transfer is left `unknown` with a
 message naming both rows, for an operator, and never settled `failed` on that evidence.
+
+Each venue's open margin legs (an isolated position's add/reduce, `bot.margin_legs`) are settled
+in the same pass, against its margin-change history (`bot.reconcile_margin`): every caller of
+reconciliation (`bot reconcile`, the cycle before it sends, `bot run`'s job) settles both.
 """
 
 from __future__ import annotations
@@ -156,15 +160,15 @@ class ReconcileReport:
     errors: list[str] = field(default_factory=list)
     #: venues that could not be reached, with why (their lines are in `errors` too)
     venue_errors: dict[str, Exception] = field(default_factory=dict)
-    #: isolated moves' margin legs settled against the margin-change history, and those not
-    #: yet (with why): `bot reconcile` settles both kinds of open row
+    #: isolated positions' margin legs settled against the venue's margin history
     margin_settled: list[MarginLegRecord] = field(default_factory=list)
-    margin_open: list[tuple[MarginLegRecord, str]] = field(default_factory=list)
+    #: margin legs still open, with why (the history cannot tell yet, or tells two)
+    margin_still_open: list[tuple[MarginLegRecord, str]] = field(default_factory=list)
 
     @property
     def unsettled(self) -> bool:
         """Something is still open: a transfer or a margin leg."""
-        return bool(self.still_open or self.margin_open)
+        return bool(self.still_open or self.margin_still_open)
 
 
 class Reconciler:
@@ -198,6 +202,28 @@ class Reconciler:
                 log.debug("reconciling transfer %s failed", record.id, exc_info=exc)
                 report.still_open.append(record)
                 report.errors.append(f"transfer {record.id}: cannot settle: {exc}")
+        await self._reconcile_margin_legs(name, venue, report)
+
+    async def _reconcile_margin_legs(
+        self, name: str, venue: Venue, report: ReconcileReport
+    ) -> None:
+        from bot.ledger.margin_queries import open_margin_legs
+        from bot.reconcile_margin import MarginReconciler  # it builds on this module
+
+        try:
+            settled = await MarginReconciler(
+                {name: venue}, self._ledger, settle_window=self._window, clock=self._clock
+            ).reconcile()
+        except Exception as exc:  # one venue's failure never stops another's
+            log.debug("reconciling margin legs of %s failed", name, exc_info=exc)
+            open_legs = open_margin_legs(self._ledger, venue=name)
+            report.margin_still_open += [(leg, f"cannot settle: {exc}") for leg in open_legs]
+            report.errors.append(f"margin legs on {name}: cannot settle: {exc}")
+            return
+        report.margin_settled += settled.settled
+        for leg, why in settled.still_open:
+            log.warning("margin leg %s still open: %s", leg.id, why)
+        report.margin_still_open += settled.still_open
 
     async def _bounds(self, venue: Venue, record: TransferRecord) -> tuple[Bounds, datetime]:
         """The venue-clock bounds of the record, and its last attempt (our clock)."""

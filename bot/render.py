@@ -12,7 +12,7 @@ from rich.table import Table
 
 from bot.config import Config, HedgeConfig
 from bot.ledger.queries import NOT_CHECKED, CorrectionRecord
-from bot.ledger.store import TransferRecord
+from bot.ledger.store import MarginLegRecord, TransferRecord
 from bot.model import SPOT, Plan, SizingPreview, State, TransferStatus
 from bot.money import plain
 
@@ -406,7 +406,8 @@ def print_reconciled(
     console: Console, report: ReconcileReport, *, quiet_when_empty: bool = True
 ) -> None:
     """What reconciliation settled, and what it could not settle yet."""
-    if not report.resolved and not report.unsettled and not report.margin_settled:
+    margins = report.margin_settled or report.margin_still_open
+    if not report.resolved and not report.still_open and not margins:
         if not quiet_when_empty:
             console.print("Reconcile: nothing open.")
         return
@@ -428,20 +429,28 @@ def print_reconciled(
         )
     for leg in report.margin_settled:
         console.print(
-            f"reconciled: margin leg {leg.id} ({'add' if leg.add else 'reduce'} "
-            f"{plain(leg.amount)} {leg.asset}, {leg.symbol}) is {leg.status.value}",
+            f"reconciled: {margin_leg_words(leg)} is {leg.status.value}",
             markup=False,
             highlight=False,
         )
-    for leg, why in report.margin_open:
+    for leg, why in report.margin_still_open:
         console.print(
-            f"unsettled: margin leg {leg.id} ({'add' if leg.add else 'reduce'} "
-            f"{plain(leg.amount)} {leg.asset}, {leg.symbol}) is still {leg.status.value}: {why}",
+            f"unsettled: {margin_leg_words(leg)} is still {leg.status.value}: {why}",
             markup=False,
             highlight=False,
         )
     for error in report.errors:
         console.print(f"reconcile: {error}", markup=False, highlight=False)
+
+
+def margin_leg_words(leg: MarginLegRecord) -> str:
+    """A margin leg in words: margin leg 3 (reduce 8500 USDT of ETH/USDT:USDT's isolated
+    margin)."""
+    verb = "add" if leg.add else "reduce"
+    return (
+        f"margin leg {leg.id} ({verb} {plain(leg.amount)} {leg.asset} of {leg.symbol}'s "
+        "isolated margin)"
+    )
 
 
 def assignment_line(done: Assignment) -> str:

@@ -2,9 +2,9 @@
 lock files alone, never calling a venue.
 
 Status is a list of sections, each a small function of what was read (`SECTIONS`): whether
-`bot run` is running, each job's last run, open transfers, standing manual instructions, each
-hedge's last margin, alerts firing. A section that needs a person says so, and the command
-exits 1. A new section (half-done two-leg moves, say) is one more function in the list.
+`bot run` is running, each job's last run, open transfers, open margin legs, standing manual
+instructions, half-done moves, each hedge's last margin, alerts firing. A section that needs a
+person says so, and the command exits 1. A new section is one more function in the list.
 """
 
 from __future__ import annotations
@@ -175,6 +175,41 @@ def transfers_section(given: StatusInput) -> Section:
     return Section("open_transfers", data, lines, attention)
 
 
+def open_margin_legs_section(given: StatusInput) -> Section:
+    """Isolated positions' margin changes (add/reduce) left `pending`/`unknown`: the venue may
+    or may not have applied them, so a person is told until reconciliation settles them."""
+    from bot.ledger.margin_queries import open_margin_legs_on_venues
+
+    found = [
+        (venue, leg) for venue, leg in open_margin_legs_on_venues(given.ledger) if not leg.dry_run
+    ]
+    data = [
+        {
+            "id": leg.id,
+            "venue": venue,
+            "symbol": leg.symbol,
+            "change": "add" if leg.add else "reduce",
+            "amount": plain(leg.amount),
+            "asset": leg.asset,
+            "status": leg.status.value,
+            "since": iso(leg.updated_at),
+            "error": leg.error,
+        }
+        for venue, leg in found
+    ]
+    lines = [
+        f"margin leg {d['id']}: {d['status']} {d['change']} {d['amount']} {d['asset']} of "
+        f"{d['symbol']}'s isolated margin on {d['venue']} since {age(given.now, leg.updated_at)}"
+        for d, (_, leg) in zip(data, found, strict=True)
+    ] or ["open margin legs: none"]
+    attention = [
+        f"margin leg {d['id']} ({d['venue']} {d['symbol']} {d['change']} {d['amount']} "
+        f"{d['asset']}) is {d['status']}: see bot reconcile"
+        for d in data
+    ]
+    return Section("open_margin_legs", data, lines, attention)
+
+
 def manual_section(given: StatusInput) -> Section:
     rows = given.ledger.open_manual_instructions()
     data = [
@@ -289,6 +324,7 @@ SECTIONS: list[SectionFn] = [
     jobs_section,
     last_run_section,
     transfers_section,
+    open_margin_legs_section,
     manual_section,
     half_done_section,
     margins_section,

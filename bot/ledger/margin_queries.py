@@ -74,6 +74,13 @@ def moves(ledger: Ledger, *, venue: str | None = None, dry_run: bool = False) ->
 
 def open_margin_legs(ledger: Ledger, venue: str | None = None) -> list[MarginLegRecord]:
     """Margin legs still `pending` or `unknown` (reconciliation settles them)."""
+    return [leg for _, leg in open_margin_legs_on_venues(ledger, venue)]
+
+
+def open_margin_legs_on_venues(
+    ledger: Ledger, venue: str | None = None
+) -> list[tuple[str, MarginLegRecord]]:
+    """Open margin legs with the venue each is on (for `bot status`), oldest first."""
     with ledger._sessions() as session:
         query = (
             select(MarginLeg, MarginMove.venue)
@@ -84,9 +91,9 @@ def open_margin_legs(ledger: Ledger, venue: str | None = None) -> list[MarginLeg
         if venue is not None:
             query = query.where(MarginMove.venue == venue)
         found = []
-        for leg, _ in session.execute(query):
+        for leg, on in session.execute(query):
             count = session.scalar(select(func.count()).where(MarginLegAttempt.leg_id == leg.id))
-            found.append(MarginLegRecord.of(leg, count or 0))
+            found.append((on, MarginLegRecord.of(leg, count or 0)))
         return found
 
 

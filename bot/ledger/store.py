@@ -740,11 +740,13 @@ class Ledger(UnattendedRecords):
         leg_id: int,
         status: TransferStatus,
         *,
-        settled_by: str,
+        settled_by: str | None = None,
         venue_at: datetime | None = None,
         error: str | None = None,
     ) -> MarginLegRecord:
-        """Settle an open margin leg (reconciliation against the venue's margin history)."""
+        """Settle an open margin leg: by reconciliation against the venue's margin history
+        (`settled_by="history"`), or as failed by the send loop without another call (a clock
+        resync that failed, a stop request)."""
         now = self._clock()
         with self._transaction() as session:
             row = session.get_one(MarginLeg, leg_id)

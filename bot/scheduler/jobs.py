@@ -171,7 +171,9 @@ async def run_reconcile(ctx: JobContext) -> JobOutcome:
         )
         parts += [f"transfer {t.id} still {t.status.value}" for t in report.still_open]
         parts += [f"margin leg {leg.id} {leg.status.value}" for leg in report.margin_settled]
-        parts += [f"margin leg {leg.id} still {leg.status.value}" for leg, _ in report.margin_open]
+        parts += [
+            f"margin leg {leg.id} still {leg.status.value}" for leg, _ in report.margin_still_open
+        ]
         parts += report.errors
         line = "reconcile: " + "; ".join(parts)
     status = "failed" if report.unsettled or report.errors else "ok"

@@ -63,14 +63,14 @@ def test_dry_run_records_dry_run_rows_and_moves_nothing(
     )
 
 
-def test_amount_is_sized_on_a_fresh_read_at_safety(
+def test_a_top_up_the_fresh_read_covers_is_sent_whole_in_one_transfer(
     paper: PaperExchangeThread, config_file: Path, bot: Bot
 ) -> None:
     set_spot(paper, "USDT", "2000.99999999")  # less than the 3000 the hedge needs
     assert bot("rebalance", config=config_file).exit_code == 0
-    # policy: top up with what spot has; executor: 99% of it = 1980.9899999901, rounded
-    # down to 8 decimals (to nearest would have been 1980.99, more than 99%)
-    assert history(paper) == [("MAIN_UMFUTURE", "USDT", sent("1980.98999999", 1))]
+    # policy: top up with what spot has; executor: the fresh read covers that plan, so all of
+    # it goes now (not 99% now and 1% on the next tick); 99% only when the read falls short
+    assert history(paper) == [("MAIN_UMFUTURE", "USDT", sent("2000.99999999", 1))]
 
 
 def test_after_closing_part_of_the_short_the_freed_usdt_returns_to_spot(

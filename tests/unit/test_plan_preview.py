@@ -51,6 +51,21 @@ def state(spot_transferable: str = "20000", *, can_transfer: bool = True) -> Sta
             None,
             "would send 1980 USDT (planned 3000; capped by safety 0.99 x transferable 2000 = 1980)",
         ),
+        ("3000", "3000", None, "would send 3000 USDT (as planned)"),  # covered: whole
+        ("3000", "3010", "1000", "would send 1000 USDT (planned 3000; capped by max_amount 1000)"),
+        (
+            "3000",
+            "2999",
+            None,
+            "would send 2969.01 USDT (planned 3000; capped by safety 0.99 x transferable 2999 = "
+            "2969.01)",
+        ),
+        (
+            "3000",
+            "2000",
+            "1990",
+            "would send 1980 USDT (planned 3000; capped by safety 0.99 x transferable 2000 = 1980)",
+        ),
         ("3000", "4", None, "would skip (sized 3.96 USDT is under min_amount 10)"),
         ("3000", "0", None, "would skip (nothing transferable (0 USDT))"),
     ],
