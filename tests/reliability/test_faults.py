@@ -82,7 +82,9 @@ async def test_429_is_retried_after_retry_after_then_succeeds(
     result = await run(config, ledger, fake_time)
     (row,) = result.transfers
     assert row.status is TransferStatus.CONFIRMED and row.attempts == 2
-    assert fake_time.sleeps and fake_time.sleeps[0] >= 1.0  # the venue's Retry-After: 1
+    # the retry waited the venue's Retry-After (1 s); on a loaded machine a read may also have
+    # been retried before it (a client timeout), so the 429's wait need not be the first
+    assert any(pause >= 1.0 for pause in fake_time.sleeps), fake_time.sleeps
     assert history(paper) == TOP_UP
     assert_ledger_matches_exchange(ledger, paper)
 
