@@ -249,7 +249,7 @@ async def _cycle(
             stop=stop,
         )
         # an isolated hedge's move has two legs: margin_legs runs it (the rest via the executor)
-        margin = await run_margin_legs(executor, run_id, plan.transfers)
+        margin = await run_margin_legs(executor, run_id, plan.transfers, state=state)
         executed = margin.execution
         failures.update(executed.errors)
     return CycleResult(

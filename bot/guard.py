@@ -199,7 +199,7 @@ async def _top_up(  # type: ignore[no-untyped-def]
                 policy=RetryPolicy.from_config(config.retry),
                 stop=stop,
             )
-            executed = await executor.execute(run_id, plan.transfers)
+            executed = await executor.execute(run_id, plan.transfers, state=state)
             failures.update(executed.errors)
         except BaseException as exc:
             ledger.finish_run(run_id, "error", redact(str(exc)) or type(exc).__name__)
