@@ -56,8 +56,13 @@ class Scope:
             return hedged_venues(config)
         return sorted({config.hedges[name].venue for name in self.hedges})
 
+    @property
+    def whole(self) -> bool:
+        """Every hedge, every rule: the plan says what no longer needs doing, too."""
+        return self.hedges is None and not self.top_ups_only
+
     def narrow(self, plan: Plan) -> Plan:
-        if self.hedges is None and not self.top_ups_only:
+        if self.whole:
             return plan
         kept = tuple(
             t
@@ -277,7 +282,9 @@ async def _cycle(
         plan = scope.narrow(plan_transfers(state, hedges, funding_history=history))
         executor = services.executor(venues, dry_run=dry_run)
         # an isolated hedge's move has two legs: margin_legs runs it (the rest via the executor)
-        margin = await run_margin_legs(executor, run_id, plan.transfers)
+        margin = await run_margin_legs(
+            executor, run_id, plan.transfers, state=state, whole_plan=scope.whole
+        )
         executed = margin.execution
         failures.update(executed.errors)
         after = await _read_after_moves(ledger, run_id, venues, margin, failures)

@@ -22,7 +22,17 @@ isolated margin legs share. What happens next depends on the classified answer:
 - unknown (any 5xx, a "status unknown" code, a timeout or reset after sending, a 2xx without a
   well-formed transfer id): recorded `unknown` and never re-sent here; reconciliation settles
   it against the venue's history before anything new is sent;
-- fatal (keys, permissions, bad request): failed, and the venue's remaining transfers stop.
+- fatal (keys, permissions, bad request): failed, and the venue is halted (`bot.halts`): the
+  halt is recorded once, and until its config or key changes or a person resumes it
+  (`bot venue resume`), no new transfer starts on it (`halt_of`, checked before each planned
+  transfer, before its intent); reads and the other venues go on.
+
+With `state` (what the cycle just read), each line is first sized on it as `bot plan` sizes it
+(`preview.preview_sizing`): a line that sizing already skips (an empty source, an amount under
+`min_amount`) commits no intent; it stands as one `nothing_to_move` row, counted each cycle
+(`ExecutionResult.not_moved`), cleared when a cycle sends it or no longer plans it
+(`clear_unseen`, after a rebalance, which plans every hedge). A skip found only by the fresh
+read after the intent is a `skipped` row, as before.
 
 A stop request (`bot.stopping`, the first SIGINT/SIGTERM) is checked where no call is in
 flight: before each planned transfer, before a smaller new intent and before a retry. A
@@ -57,11 +67,14 @@ from bot.failpoints import (
     BEFORE_INTENT,
     failpoint,
 )
+from bot.halts import BY_THE_BOT, CHANGED, fingerprint, new_salt
 from bot.ledger.queries import open_transfers
+from bot.ledger.standing import CLEARED, HaltRecord, MoveKey, NothingToMoveRecord
 from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
 from bot.logs import log_context
-from bot.model import PlannedTransfer, TransferStatus
+from bot.model import SPOT, Plan, PlannedTransfer, State, TransferStatus
 from bot.money import ZERO, plain, round_down
+from bot.redact import redact
 from bot.retry import RetryPolicy, Timing
 from bot.send_loop import Attempt, Points, SendLoop, clock_offset, shrinking
 from bot.stopping import StopRequest
@@ -157,6 +170,10 @@ class ExecutionResult:
     blocked: list[Blocked]
     #: venues whose execution stopped on an unexpected error (their open rows stay open)
     errors: dict[str, Exception] = field(default_factory=dict)
+    #: venues halted by a fatal refusal: their planned transfers were not started
+    halted: dict[str, HaltRecord] = field(default_factory=dict)
+    #: planned moves with nothing to move on the state read (no intent): standing conditions
+    not_moved: list[NothingToMoveRecord] = field(default_factory=list)
 
 
 class Executor:
@@ -183,6 +200,9 @@ class Executor:
         self._clock = clock
         self._stop = stop
         self._loop = SendLoop(policy=self._policy, timing=self._timing, clock=clock)
+        self._kept: set[MoveKey] = set()  # nothing-to-move conditions seen by this executor
+        self._refused: set[str] = set()  # venues whose lines a halt refused
+        self._recorded: dict[str, HaltRecord] = {}  # halts this executor's calls recorded
 
     # What a runner built on this executor (margin_legs) acts with, given once.
     @property
@@ -262,8 +282,13 @@ class Executor:
             replaces_id=replaces_id,
         )
 
-    async def execute(self, run_id: int, transfers: tuple[PlannedTransfer, ...]) -> ExecutionResult:
-        """Run every planned transfer: venues in parallel, each venue's transfers in order."""
+    async def execute(
+        self, run_id: int, transfers: tuple[PlannedTransfer, ...], *, state: State | None = None
+    ) -> ExecutionResult:
+        """Run every planned transfer: venues in parallel, each venue's transfers in order;
+        with `state`, sized on it first (a line it skips stands as nothing to move)."""
+        if state is not None:
+            transfers = sized_on(transfers, state, self._rules)
         by_venue: dict[str, list[PlannedTransfer]] = defaultdict(list)
         for item in transfers:
             by_venue[item.venue].append(item)
@@ -282,7 +307,92 @@ class Executor:
                 results.append(outcome)
         records = sorted((r for result in results for r in result.transfers), key=lambda r: r.id)
         blocked = [b for result in results for b in result.blocked]
-        return ExecutionResult(records, blocked, errors)
+        done = ExecutionResult(records, blocked, errors)
+        for result in results:
+            done.halted.update(result.halted)
+            done.not_moved += result.not_moved
+        done.halted.update(self._recorded)
+        return done
+
+    # halts and nothing to move ----------------------------------------------------------------
+
+    def halt_of(self, name: str) -> HaltRecord | None:
+        """The venue's standing halt, or None. A halt whose fingerprint no longer matches the
+        venue's config section and API key (a person changed them) is cleared here."""
+        halt = self._ledger.halt_of(name)
+        if halt is None:
+            return None
+        venue = self._venues.get(name)
+        digest = venue.fix_digest if venue is not None else None
+        if digest is None or fingerprint(digest, halt.salt, self._ledger.key) == halt.fingerprint:
+            self._refused.add(name)
+            return halt
+        self._ledger.end_halt(name, state=CLEARED, by=BY_THE_BOT, reason=CHANGED)
+        log.warning("%s: halt %s cleared: %s", name, halt.id, CHANGED)
+        return None
+
+    def record_halt(
+        self,
+        venue: Venue,
+        error: VenueError,
+        *,
+        transfer_id: int | None = None,
+        margin_leg_id: int | None = None,
+    ) -> HaltRecord:
+        """A fatal refusal of a transfer or margin call: the venue is halted (once)."""
+        salt = new_salt()
+        halt, created = self._ledger.record_halt(
+            venue.name,
+            kind=error.kind.value,
+            code=error.code,
+            error=redact(error.detail),
+            hint=error.hint,
+            fingerprint=fingerprint(venue.fix_digest or "", salt, self._ledger.key),
+            salt=salt,
+            transfer_id=transfer_id,
+            margin_leg_id=margin_leg_id,
+        )
+        if created:
+            log.warning("%s", halt.message())
+        self._recorded[venue.name] = halt
+        return halt
+
+    @property
+    def recorded_halts(self) -> dict[str, HaltRecord]:
+        """The halts this executor recorded (a fatal refusal seen by its calls)."""
+        return dict(self._recorded)
+
+    def stand_if_nothing_to_move(self, item: PlannedTransfer) -> NothingToMoveRecord | None:
+        """The line's standing nothing-to-move condition when the sizing on the state read
+        (`item.sizing`) sends nothing (no intent is committed for it); else None, and an open
+        condition of its venue, asset and direction is cleared. Never in a dry run."""
+        if item.sizing is None or self._dry_run:
+            return None
+        key = (item.venue, item.asset, item.from_account, item.to_account)
+        if item.sizing.sends:
+            self._ledger.clear_nothing_to_move(item.venue, only=[key])
+            return None
+        self._kept.add(key)
+        record, created = self._ledger.stand_nothing_to_move(
+            key,
+            hedges=",".join(item.hedges),
+            rule=item.rule.value,
+            reason=item.sizing.skip_reason or "nothing to send",
+            planned=item.amount,
+        )
+        if created:
+            log.info("%s", record.message())
+        return record
+
+    def clear_unseen(self, state: State) -> None:
+        """After a cycle that planned every hedge (a rebalance): clear the nothing-to-move
+        conditions of each venue read in `state` that this executor did not see again (a
+        halted venue's lines were not sized: its conditions stay)."""
+        if self._dry_run:
+            return
+        for name in sorted(state.venues):
+            if name in self._venues and name not in self._refused:
+                self._ledger.clear_nothing_to_move(name, keep=self._kept)
 
     async def _execute_venue(self, run_id: int, items: list[PlannedTransfer]) -> ExecutionResult:
         with log_context(venue=items[0].venue):  # the lines of this venue's transfers say so
@@ -292,6 +402,10 @@ class Executor:
         result = ExecutionResult([], [])
         stopped: VenueError | None = None
         for item in items:
+            halt = self.halt_of(item.venue)
+            if halt is not None:  # refused for good: nothing new starts here until it ends
+                result.halted[item.venue] = halt
+                continue
             unsettled = [
                 t for t in open_transfers(self._ledger, venue=item.venue) if t.asset == item.asset
             ]
@@ -312,6 +426,10 @@ class Executor:
                 continue
             if self.stopping:  # checked between transfers: none is in flight here
                 result.transfers.append(self.record_not_attempted(run_id, item))
+                continue
+            standing = self.stand_if_nothing_to_move(item) if item.isolated_perp is None else None
+            if standing is not None:  # the state just read has nothing to send: no intent
+                result.not_moved.append(standing)
                 continue
             records, error = await self._execute_one(run_id, item)
             result.transfers += records
@@ -439,9 +557,12 @@ class Executor:
             item.to_account,
         )
         rows = TransferRows(self._ledger, intent.id, inputs)
-        return await self._loop.send(
+        record, error = await self._loop.send(
             call, rows, venue=venue, amount=amount, offset=offset, points=POINTS, stop=self._stop
         )
+        if error is not None and error.kind is ErrorKind.FATAL and record.status.is_final:
+            self.record_halt(venue, error, transfer_id=intent.id)  # it would be refused again
+        return record, error
 
     def _record_final(
         self,
@@ -468,3 +589,20 @@ class Executor:
             dry_run=self._dry_run,
             replaces_id=replaces_id,
         )
+
+
+def sized_on(
+    transfers: tuple[PlannedTransfer, ...], state: State, rules: TransfersConfig
+) -> tuple[PlannedTransfer, ...]:
+    """The lines with the sizing `bot plan` shows (`preview.preview_sizing`) on the state just
+    read: cross lines and isolated top-ups (from spot). An isolated return's first leg reduces
+    the position's margin, which no wallet figure of the state sizes: left unsized."""
+    from bot.preview import preview_sizing  # it sizes with this module's size_transfer
+
+    def sized(t: PlannedTransfer) -> bool:
+        return t.isolated_perp is None or t.from_account == SPOT
+
+    lines = iter(
+        preview_sizing(Plan(transfers=tuple(filter(sized, transfers))), state, rules).transfers
+    )
+    return tuple(next(lines) if sized(t) else t for t in transfers)

@@ -16,6 +16,11 @@ move not begun is recorded not attempted (a failed transfer row, as the executor
 transfer it does not start), a first leg whose outcome is being recorded is followed by its
 second leg as usual, and only a half-done move of an earlier run is left for the next cycle
 (it stays reported half done until then). A refused first reduce is not tried smaller.
+
+A halted venue (a fatal refusal, `bot.halts`) starts no move and finishes no half-done one
+until the halt ends; a fatal refusal of a margin call halts the venue as the executor does for
+a transfer. An isolated top-up whose sizing on the state read sends nothing stands as nothing
+to move (no move row), as a cross transfer does in the executor.
 """
 
 from __future__ import annotations
@@ -27,12 +32,12 @@ from decimal import Decimal
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.executor import ExecutionResult, Executor, size_transfer
+from bot.executor import ExecutionResult, Executor, size_transfer, sized_on
 from bot.failpoints import AFTER_MARGIN_INTENT, AFTER_MARGIN_RESPONSE, BETWEEN_LEGS, failpoint
 from bot.ledger.margin_queries import MoveLegs, moves
 from bot.ledger.store import Ledger, MarginLegRecord, MarginMoveRecord
 from bot.logs import log_context
-from bot.model import SPOT, PlannedTransfer, Rule, TransferStatus
+from bot.model import SPOT, PlannedTransfer, Rule, State, TransferStatus
 from bot.money import ZERO, plain
 from bot.send_loop import Attempt, Points, clock_offset, shrinking
 from bot.venues.base import Venue
@@ -137,17 +142,44 @@ class MarginLegs:
         self._timing = executor.timing
         self._clock = executor.clock
 
-    async def execute(self, run_id: int, items: tuple[PlannedTransfer, ...]) -> MarginLegsResult:
+    async def execute(
+        self,
+        run_id: int,
+        items: tuple[PlannedTransfer, ...],
+        state: State | None = None,
+        *,
+        whole_plan: bool = True,
+    ) -> MarginLegsResult:
         """Finish earlier half-done moves, then run the plan: cross transfers through the
         executor, isolated moves in two legs. Venues act in order here (a margin leg is one
-        call); a venue's failure stops only that venue's moves."""
+        call); a venue's failure stops only that venue's moves. With `state` (the cycle's read,
+        a rebalance's: every hedge planned), lines are sized on it first, and nothing-to-move
+        conditions no longer planned are cleared at the end; not after a plan narrowed to some
+        hedges (`whole_plan` False: the guard's), which says nothing of the others."""
         result = MarginLegsResult(ExecutionResult([], []))
         busy = await self.resume(run_id, result)
+        if state is not None:
+            items = sized_on(items, state, self._rules)
+        unmoved: set[int] = set()  # isolated top-ups with nothing to move (stood first)
+        for index, item in enumerate(items):
+            if item.isolated_perp is None or item.from_account != SPOT:
+                continue
+            if item.venue in self._venues and self._executor.halt_of(item.venue) is None:
+                standing = self._executor.stand_if_nothing_to_move(item)
+                if standing is not None:
+                    result.execution.not_moved.append(standing)
+                    unmoved.add(index)
         plain_items = tuple(i for i in items if i.isolated_perp is None)
         executed = await self._executor.execute(run_id, plain_items)
         _merge(result.execution, executed)
-        for item in items:
+        for index, item in enumerate(items):
             if item.isolated_perp is None or item.venue not in self._venues:
+                continue
+            halt = self._executor.halt_of(item.venue)
+            if halt is not None:  # refused for good: no move begins on it
+                result.execution.halted[item.venue] = halt
+                continue
+            if index in unmoved:
                 continue
             if (item.venue, item.isolated_perp) in busy:
                 result.lines.append(
@@ -165,6 +197,9 @@ class MarginLegs:
             except VenueError as exc:
                 result.execution.errors.setdefault(item.venue, exc)
         result.execution.transfers.sort(key=lambda r: r.id)
+        if state is not None and whole_plan:
+            self._executor.clear_unseen(state)
+        result.execution.halted.update(self._executor.recorded_halts)
         touched = busy or any(item.isolated_perp is not None for item in items)
         if touched and not self._dry_run:
             try:
@@ -205,6 +240,11 @@ class MarginLegs:
                 continue
             if self._executor.stopping:  # a new send: left for the next cycle, still half done
                 result.lines.append(f"{half.message}; finished next cycle ({self._stopped()})")
+                continue
+            halt = self._executor.halt_of(move.venue)
+            if halt is not None:  # finished once the halt ends
+                result.execution.halted[move.venue] = halt
+                result.lines.append(f"{half.message}; not finished: {move.venue} is halted")
                 continue
             log.info("finishing %s", half.message)
             try:
@@ -445,7 +485,7 @@ class MarginLegs:
             else:
                 await venue.reduce_margin(move.symbol, amount)
 
-        return await self._executor.loop.send(
+        record, error = await self._executor.loop.send(
             call,
             MarginRows(self._ledger, leg.id),
             venue=venue,
@@ -454,6 +494,9 @@ class MarginLegs:
             points=POINTS,
             stop=self._executor.stop if first else None,
         )
+        if error is not None and error.kind is ErrorKind.FATAL and record.status.is_final:
+            self._executor.record_halt(venue, error, margin_leg_id=leg.id)  # refused again else
+        return record, error
 
 
 #: where the crash tests kill a margin leg's send (`bot.failpoints`)
@@ -495,14 +538,21 @@ def _rule_of(move: MarginMoveRecord) -> Rule:
 def _merge(into: ExecutionResult, other: ExecutionResult) -> None:
     into.transfers += other.transfers
     into.blocked += other.blocked
+    into.halted.update(other.halted)
+    into.not_moved += other.not_moved
     for venue, error in other.errors.items():
         into.errors.setdefault(venue, error)
 
 
 async def run_margin_legs(
-    executor: Executor, run_id: int, items: tuple[PlannedTransfer, ...]
+    executor: Executor,
+    run_id: int,
+    items: tuple[PlannedTransfer, ...],
+    *,
+    state: State | None = None,
+    whole_plan: bool = True,
 ) -> MarginLegsResult:
     """The cycle's hook: finish half-done moves and run the plan, with the executor's venues,
     ledger, rules and clock. Open margin legs were settled before, by the cycle's
     reconciliation (`bot.reconcile.Reconciler`, which settles both kinds of open rows)."""
-    return await MarginLegs(executor).execute(run_id, items)
+    return await MarginLegs(executor).execute(run_id, items, state, whole_plan=whole_plan)

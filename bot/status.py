@@ -2,9 +2,10 @@
 lock files alone, never calling a venue.
 
 Status is a list of sections, each a small function of what was read (`SECTIONS`): whether
-`bot run` is running, each job's last run, open transfers, open margin legs, standing manual
-instructions, half-done moves, each hedge's last margin, alerts firing. A section that needs a
-person says so, and the command exits 1. A new section is one more function in the list.
+`bot run` is running, each job's last run, halted venues, open transfers, open margin legs,
+standing manual instructions, moves with nothing to move, half-done moves, each hedge's last
+margin, alerts firing. A section that needs a person says so, and the command exits 1. A new
+section is one more function in the list.
 """
 
 from __future__ import annotations
@@ -319,13 +320,71 @@ def half_done_section(given: StatusInput) -> Section:
     return Section("half_done", data, lines, list(lines))
 
 
+def halts_section(given: StatusInput) -> Section:
+    """Venues a fatal refusal halted: nothing is sent on them until a person fixes the key or
+    its permissions and resumes them, or changes the venue's config or key."""
+    from bot.halts import fingerprint, live_fix_digest
+
+    data, lines = [], []
+    for halt in given.ledger.open_halts():
+        digest = live_fix_digest(given.config, halt.venue)
+        changed = digest is not None and (
+            fingerprint(digest, halt.salt, given.ledger.key) != halt.fingerprint
+        )
+        data.append(
+            {
+                "venue": halt.venue,
+                "since": iso(halt.halted_at),
+                "kind": halt.kind,
+                "code": halt.code,
+                "error": halt.error,
+                "fix": halt.fix,
+                "config_or_key_changed": changed,
+            }
+        )
+        line = halt.message()
+        if changed:
+            line += "; its config or key changed since: the next cycle clears it"
+        lines.append(line)
+    return Section("halted", data, lines, list(lines))
+
+
+def nothing_to_move_section(given: StatusInput) -> Section:
+    """Moves the plan wants with nothing to move (an empty source, under min_amount): a
+    standing condition, counted, not a failure."""
+    rows = given.ledger.open_nothing_to_move()
+    data = [
+        {
+            "venue": n.venue,
+            "asset": n.asset,
+            "from": n.from_account,
+            "to": n.to_account,
+            "hedges": n.hedges,
+            "planned": plain(n.planned_amount),
+            "reason": n.reason,
+            "since": iso(n.first_seen),
+            "last_seen": iso(n.last_seen),
+            "count": n.count,
+        }
+        for n in rows
+    ]
+    lines = [
+        f"nothing to move: {n.message()} (since {age(given.now, n.first_seen)}, {n.count} "
+        f"times, last {age(given.now, n.last_seen)})"
+        for n in rows
+    ]
+    return Section("nothing_to_move", data, lines)
+
+
 SECTIONS: list[SectionFn] = [
     runner_section,
     jobs_section,
     last_run_section,
+    halts_section,
     transfers_section,
     open_margin_legs_section,
     manual_section,
+    nothing_to_move_section,
     half_done_section,
     margins_section,
     alerts_section,

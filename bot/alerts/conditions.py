@@ -65,6 +65,10 @@ class Facts:
     half_done: Sequence[Any] | None = None
     #: the job's own crash, if it crashed
     error: str | None = None
+    #: venues halted by a fatal refusal (ledger.standing.HaltRecord), as the ledger holds them
+    halts: Sequence[Any] | None = None
+    #: standing nothing-to-move conditions (ledger.standing.NothingToMoveRecord)
+    nothing_to_move: Sequence[Any] | None = None
 
 
 Condition = Callable[[Facts, Config], Findings]
@@ -205,6 +209,25 @@ def half_done(facts: Facts, config: Config) -> Findings:
     return Findings(frozenset({"half-done:"}), firing)
 
 
+def venue_halted(facts: Facts, config: Config) -> Findings:
+    """A venue a fatal refusal halted: one alert while the halt stands (it says the fix)."""
+    if facts.halts is None:
+        return Findings()
+    firing = {f"halt:{h.venue}": h.message() for h in facts.halts}
+    return Findings(frozenset({"halt:"}), firing)
+
+
+def nothing_to_move(facts: Facts, config: Config) -> Findings:
+    """A move the plan wants with nothing to move: one alert per standing condition."""
+    if facts.nothing_to_move is None:
+        return Findings()
+    firing = {
+        f"unmoved:{n.venue}:{n.asset}:{n.from_account}:{n.to_account}": n.message()
+        for n in facts.nothing_to_move
+    }
+    return Findings(frozenset({"unmoved:"}), firing)
+
+
 CONDITIONS: list[Condition] = [
     job_crashed,
     venue_unreachable,
@@ -215,6 +238,8 @@ CONDITIONS: list[Condition] = [
     transfer_failed,
     plan_flags,
     half_done,
+    venue_halted,
+    nothing_to_move,
 ]
 
 

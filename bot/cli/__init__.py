@@ -2,8 +2,9 @@
 
 One module per group of commands; each imports what it needs when it runs, so that `bot --help`
 loads neither ccxt nor SQLAlchemy. Exit codes: 0 done or nothing to do; 1 the cycle ran but a
-transfer failed (or its outcome is unknown); 2 bad config, bad arguments, or a venue that cannot
-be used. Errors are one line on stderr that names the field or venue and the fix.
+transfer failed (or its outcome is unknown); 2 a person must fix something: bad config, bad
+arguments, a venue that cannot be used, or a venue halted by a fatal refusal. Errors are one line
+on stderr that names the field or venue and the fix.
 """
 
 from bot.cli import (  # noqa: F401  (importing a command module registers its commands)
@@ -13,6 +14,7 @@ from bot.cli import (  # noqa: F401  (importing a command module registers its c
     report_commands,
     run_commands,
     setup_commands,
+    venue_commands,
 )
 from bot.cli.app import app, main
 

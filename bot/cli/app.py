@@ -5,8 +5,9 @@ Nothing heavy is imported at module level: `bot --help` must not load ccxt, SQLA
 aiohttp, so each command imports what it needs when it runs.
 
 Exit codes: 0 done or nothing to do; 1 the cycle ran but a transfer failed (or its outcome is
-unknown); 2 bad config, bad arguments, or a venue that cannot be used. Errors are one line on
-stderr that names the field or venue and the fix.
+unknown): a later run may settle it; 2 a person must fix something: bad config, bad arguments,
+a venue that cannot be used, or a venue halted by a fatal refusal (`bot venue resume`). Errors
+are one line on stderr that names the field or venue and the fix.
 """
 
 from __future__ import annotations
@@ -242,16 +243,26 @@ def argument(parse: Callable[[], T]) -> T:
         fail(str(exc))
 
 
-def exit_for_venues(errors: dict[str, Exception]) -> None:
-    """One line per venue left out; exit 2 when its config is at fault, else 1. The other
-    venues have done their work by now."""
+def exit_for_venues(errors: dict[str, Exception], *, halted: bool = False) -> None:
+    """One line per venue left out; exit 2 when its config is at fault (or, `halted`, another
+    venue is halted), else 1. The other venues have done their work by now."""
     if not errors:
         return
     from bot.cycle import venue_error_lines
 
     for line in venue_error_lines(errors):
         print_error(line, 1)
-    raise typer.Exit(2 if any(isinstance(e, UserFacingError) for e in errors.values()) else 1)
+    config_fault = any(isinstance(e, UserFacingError) for e in errors.values())
+    raise typer.Exit(2 if config_fault or halted else 1)
+
+
+def print_halts(halted: dict[str, Any]) -> bool:
+    """One line on stderr per venue a halt kept from sending (`bot.halts`): since when, the
+    venue's error and the fix; True when there was one (the command then exits 2: a person
+    must fix it)."""
+    for name in sorted(halted):
+        print_error(halted[name].message(), 2)
+    return bool(halted)
 
 
 def main() -> None:

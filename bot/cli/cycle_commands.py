@@ -18,6 +18,7 @@ from bot.cli.app import (
     load,
     open_ledger,
     out,
+    print_halts,
     run_async,
 )
 from bot.errors import UserFacingError, VenueError
@@ -95,6 +96,9 @@ def rebalance_command(
         )
     finally:
         ledger.close()
+    execution = result.margin.execution if result.margin else None
+    halted = execution.halted if execution else {}
+    not_moved = execution.not_moved if execution else []
     if as_json:
         payload = {
             "run_id": result.run_id,
@@ -110,6 +114,9 @@ def rebalance_command(
             "venue_errors": dict(
                 zip(result.venue_errors, venue_error_lines(result.venue_errors), strict=True)
             ),
+            # venues a fatal refusal halted, and moves with nothing to move (no transfer row)
+            "halted": {name: halt.message() for name, halt in sorted(halted.items())},
+            "nothing_to_move": [n.message() for n in not_moved],
         }
         print(json.dumps(payload, indent=2))
     else:
@@ -124,9 +131,18 @@ def rebalance_command(
             out.print(f"margin: {line}", markup=False, highlight=False)
         for line in result.margin.half_done if result.margin else []:
             out.print(f"half done: {line}", markup=False, highlight=False)
-    exit_for_venues(result.venue_errors)
+        for standing in not_moved:
+            out.print(
+                f"nothing to move: {standing.message()} (seen {standing.count} times)",
+                markup=False,
+                highlight=False,
+            )
+    was_halted = print_halts(halted)
+    exit_for_venues(result.venue_errors, halted=was_halted)
     if stop.requested:  # interrupted: what was done is shown and recorded
         raise typer.Exit(130)
+    if was_halted:  # a person must fix the venue's key or permissions, or resume it
+        raise typer.Exit(2)
     if result.failed:
         raise typer.Exit(1)
 

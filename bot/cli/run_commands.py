@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.app import _group, app, fail, load, open_ledger, out, run_async
+from bot.cli.app import _group, app, fail, load, open_ledger, out, print_halts, run_async
 from bot.errors import UserFacingError
 
 alerts_app = _group("Alert channels (apprise).")
@@ -60,6 +60,8 @@ def run_command(
         ledger.close()
     if stop.requested:
         raise typer.Exit(130)
+    if print_halts(result.margin.execution.halted if result.margin else {}):
+        raise typer.Exit(2)  # as bot rebalance: a halted venue waits for a person
     if result.failed:
         raise typer.Exit(1)
 

@@ -48,10 +48,12 @@ from bot.ledger.tables import (
     MarginLeg,
     MarginLegAttempt,
     MarginMove,
+    NothingToMove,
     PositionSnapshot,
     Run,
     Transfer,
     TransferAttempt,
+    VenueHalt,
 )
 from bot.money import plain
 
@@ -79,6 +81,8 @@ ENTITIES: dict[str, type[Base]] = {
     "margin_move": MarginMove,
     "margin_leg": MarginLeg,
     "margin_attempt": MarginLegAttempt,
+    "venue_halt": VenueHalt,  # 0009
+    "nothing_to_move": NothingToMove,
 }
 #: journaled since the first release; the others only since 0006 (older rows have no entry)
 FIRST_RELEASE_ENTITIES = frozenset({"transfer", "attempt", "correction"})

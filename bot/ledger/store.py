@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from bot.errors import CorrectionRefused
 from bot.ledger import db, journal, totals
+from bot.ledger.standing import StandingRecords
 from bot.ledger.tables import (
     BalanceSnapshot,
     Base,
@@ -170,7 +171,7 @@ class FundingPaymentRecord:
     exchange_id: str
 
 
-class Ledger(UnattendedRecords):
+class Ledger(UnattendedRecords, StandingRecords):
     """The bot's record of runs, snapshots, transfers and attempts.
 
     `key` chains the journal under HMAC-SHA256 (None: unkeyed SHA-256); `anchor_file`, when

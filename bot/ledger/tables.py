@@ -402,3 +402,70 @@ class ManualInstruction(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     state: Mapped[str] = mapped_column(String(16))  # open cleared
     cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class VenueHalt(Base):
+    """A venue halted by a fatal refusal of a transfer or margin call (0009): nothing new is
+    sent on it while `halted`; `cleared` (its config or key changed: `fingerprint`, see
+    `bot.halts`) or `resumed` (`bot venue resume`, by whom and why), then final."""
+
+    __tablename__ = "venue_halts"
+    __table_args__ = (
+        Index(
+            "uq_venue_halts_one_halted",
+            "venue",
+            unique=True,
+            sqlite_where=text("state = 'halted'"),
+            postgresql_where=text("state = 'halted'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    venue: Mapped[str] = mapped_column(String(64))
+    halted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    kind: Mapped[str] = mapped_column(String(16))  # the ErrorKind: fatal
+    code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error: Mapped[str] = mapped_column(Text)  # the venue's answer, redacted
+    hint: Mapped[str | None] = mapped_column(Text, nullable=True)  # what to fix
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    salt: Mapped[str] = mapped_column(String(32))
+    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"), nullable=True)
+    margin_leg_id: Mapped[int | None] = mapped_column(ForeignKey("margin_legs.id"), nullable=True)
+    state: Mapped[str] = mapped_column(String(16))  # halted cleared resumed
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    ended_by: Mapped[str | None] = mapped_column(Text, nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class NothingToMove(Base):
+    """A move the plan wants but whose sizing sends nothing (0009): one open row per venue,
+    asset and direction, counted each cycle that still has it; cleared, then final."""
+
+    __tablename__ = "nothing_to_move"
+    __table_args__ = (
+        Index(
+            "uq_nothing_to_move_one_open",
+            "venue",
+            "asset",
+            "from_account",
+            "to_account",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    venue: Mapped[str] = mapped_column(String(64))
+    asset: Mapped[str] = mapped_column(String(32))
+    from_account: Mapped[str] = mapped_column(String(32))
+    to_account: Mapped[str] = mapped_column(String(32))
+    hedges: Mapped[str] = mapped_column(String(256))
+    rule: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)  # why the sizing sends nothing, latest
+    planned_amount: Mapped[Decimal] = mapped_column(ExactDecimal)  # latest
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    count: Mapped[int] = mapped_column(Integer)  # cycles that found it
+    state: Mapped[str] = mapped_column(String(16))  # open cleared
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

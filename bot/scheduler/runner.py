@@ -8,6 +8,7 @@ skipped because the previous is still running) come in through `record_not_run`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from datetime import datetime
@@ -78,7 +79,7 @@ async def _run(
             ctx.watch.observe(outcome.state)
         if outcome.line:
             ctx.say(outcome.line)
-        await _alert(ctx, evaluate(outcome.facts, ctx.config))
+        await _alert(ctx, evaluate(_with_standing(ctx, outcome.facts), ctx.config))
         return outcome
 
 
@@ -97,6 +98,23 @@ async def record_not_run(
         await ctx.alerter.notice(f"job-{status}:{kind}", f"job {kind} {status}: {why}")
     except Exception as exc:
         log.warning("alert for job %s failed: %s", kind, redact(str(exc)))
+
+
+def _with_standing(ctx: JobContext, facts: Facts) -> Facts:
+    """The job's facts with the ledger's standing conditions (halted venues, nothing to move),
+    so that whichever job sees them first alerts, once; a ledger that cannot be read leaves
+    them unchecked (their alerts keep their state)."""
+    try:
+        return dataclasses.replace(
+            facts,
+            halts=ctx.ledger.open_halts() if facts.halts is None else facts.halts,
+            nothing_to_move=ctx.ledger.open_nothing_to_move()
+            if facts.nothing_to_move is None
+            else facts.nothing_to_move,
+        )
+    except Exception as exc:
+        log.warning("reading the standing conditions failed: %s", redact(str(exc)))
+        return facts
 
 
 def _ended(ctx: JobContext, kind: str, outcome: str, started: float) -> None:

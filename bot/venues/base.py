@@ -114,6 +114,9 @@ class Venue(ABC):
 
     name: str
     hedges: dict[str, HedgeConfig]
+    #: `bot.halts.fix_digest` of the config section and API key it was built from (set by
+    #: `session.build_venue`; None: unknown, so a halt of it ends only by `bot venue resume`)
+    fix_digest: str | None = None
 
     def normalize_account(self, account: str) -> str:
         """This venue's name for an account (aliases are applied here, once, for all)."""

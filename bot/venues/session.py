@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bot.aio import gather_each, gather_or_cancel
 from bot.config import Config, VenueConfig
 from bot.errors import ConfigError, ErrorKind, UserFacingError, VenueError
+from bot.halts import fix_digest
 from bot.logs import log_context
 from bot.model import State, VenueState
 from bot.retry import RetryPolicy, Timing
@@ -137,6 +138,7 @@ async def build_venue(
         **({"stream_clients": stream_clients} if stream_clients else {}),
     )
     stack.push_async_callback(venue.close)
+    venue.fix_digest = fix_digest(name, venue_config, credentials.api_key)  # what fixes a halt
     if cache is not None:
         # the paper exchange's port changes every run; its markets do not
         urls = venue_config.urls if venue_config.paper else client.urls.get("api")

@@ -42,6 +42,10 @@ APPEND_ONLY_TRIGGERS = {
     ("position_snapshots_no_delete", "position_snapshots"),
     ("funding_snapshots_no_update", "funding_snapshots"),
     ("funding_snapshots_no_delete", "funding_snapshots"),
+    ("venue_halts_final_immutable", "venue_halts"),
+    ("venue_halts_no_delete", "venue_halts"),
+    ("nothing_to_move_final_immutable", "nothing_to_move"),
+    ("nothing_to_move_no_delete", "nothing_to_move"),
 }
 
 

@@ -93,11 +93,23 @@ def test_run_once_exits_like_rebalance(
 def test_run_once_exits_1_when_money_that_should_move_did_not(
     paper: PaperExchangeThread, venue_env: None, write_config: Callable[..., Path], bot: Bot
 ) -> None:
-    paper.faults.add("error", status=400, code=-2015, times=None)
+    paper.faults.add("error", status=400, code=-5013, times=None)  # insufficient, every time
     config = write_config({"binance": live_venue(paper.base_url)}, {"eth": ETH_HEDGE})
     result = bot("run", "--once", config=config)
     assert result.exit_code == 1, (result.stdout, result.stderr)
     assert "failed" in result.stdout and paper.state.transfers == ()
+
+
+def test_run_once_exits_2_when_a_fatal_refusal_halts_the_venue(
+    paper: PaperExchangeThread, venue_env: None, write_config: Callable[..., Path], bot: Bot
+) -> None:
+    paper.faults.add("error", status=400, code=-2015, times=None)
+    config = write_config({"binance": live_venue(paper.base_url)}, {"eth": ETH_HEDGE})
+    for _ in range(2):  # the halt is for a person: the second run sends nothing
+        result = bot("run", "--once", config=config)
+        assert result.exit_code == 2, (result.stdout, result.stderr)
+        assert "Universal Transfer" in result.stderr and "bot venue resume" in result.stderr
+    assert paper.faults.fired["error"] == 1 and paper.state.transfers == ()
 
 
 def test_run_refuses_a_bad_config_at_start(

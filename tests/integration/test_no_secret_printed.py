@@ -197,6 +197,11 @@ def test_no_secret_is_printed_or_stored_under_any_fault(
     assert refused["code"] == 2
     lines = refused["stderr"].splitlines()[1:]
     assert len(lines) == 1 and lines[0].startswith(VERBOSE_REFUSED), lines
+    # a fatal refusal of the transfer (-2015 permissions, -1022 signature) halts the venue: 2
+    halted = [name for name, r in results.items() if "bot venue resume" in r["stderr"]]
+    assert "error_2015 on the transfer" in halted
+    for name in halted:
+        assert results.pop(name)["code"] == 2, name
     for name, result in results.items():
         assert result["pending"] == 0, f"{name}: a fault never fired"
         assert result["code"] in (0, 1), result

@@ -113,28 +113,36 @@ def test_an_inverse_hedge_works_in_the_coin(
     assert history(paper) == [("CMFUTURE_MAIN", "BTC", sent("0.1", 1))]
 
 
-def test_a_refused_key_fails_the_transfer_with_the_fix_and_exit_1(
+def test_a_refused_key_fails_the_transfer_halts_the_venue_and_exits_2(
     paper: PaperExchangeThread, config_file: Path, bot: Bot
 ) -> None:
     paper.faults.add(
         "error", status=401, code=-2015, msg="Invalid API-key, IP, or permissions for action."
     )
     result = bot("rebalance", config=config_file)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a person must fix the key: the venue is halted
+    assert "binance halted since" in result.stderr and "Universal Transfer" in result.stderr
+    assert "bot venue resume binance" in result.stderr
     assert paper.state.transfers == ()
     (row,) = bot("ledger", "list", "--json", config=config_file).json()
     assert row["status"] == "failed"
     assert "-2015" in row["error"] and "Universal Transfer" in row["error"]
 
 
-def test_below_min_amount_is_skipped_and_recorded(
+def test_below_min_amount_stands_as_nothing_to_move_not_a_transfer_row(
     paper: PaperExchangeThread, config_file: Path, bot: Bot
 ) -> None:
     set_spot(paper, "USDT", "5")
-    assert bot("rebalance", config=config_file).exit_code == 0
+    for seen in (1, 2):
+        result = bot("rebalance", config=config_file)
+        assert result.exit_code == 0, result.stderr
+        assert f"under min_amount 10 (seen {seen} times)" in result.stdout
     assert paper.state.transfers == ()
-    (row,) = bot("ledger", "list", "--json", config=config_file).json()
-    assert row["status"] == "skipped" and "under min_amount 10" in row["reason"]
+    assert bot("ledger", "list", "--json", config=config_file).json() == []
+    status = bot("status", "--json", config=config_file).json()
+    (standing,) = status["nothing_to_move"]
+    assert (standing["count"], standing["from"], standing["asset"]) == (2, "spot", "USDT")
+    assert not any("nothing to move" in line for line in status["attention"])  # not a failure
 
 
 def test_a_transfer_sized_down_by_the_fresh_read_keeps_the_ledger_verifiable(

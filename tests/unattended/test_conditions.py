@@ -208,3 +208,34 @@ def test_a_failed_transfer_alerts_but_one_a_stop_left_unsent_does_not() -> None:
     found = transfer_failed(Facts(kind="rebalance", now=NOW, transfers=[refused, unsent]), CONFIG)
     assert list(found.notices) == ["transfer-failed:1"]
     assert "Invalid API-key" in found.notices["transfer-failed:1"]
+
+
+def test_a_halted_venue_is_one_alert_keyed_by_venue_and_resolves_when_gone() -> None:
+    from bot.alerts.conditions import venue_halted
+    from bot.ledger.standing import HaltRecord
+
+    halt = HaltRecord(
+        id=1, venue="p", halted_at=NOW, kind="fatal", code="-2015", error="-2015 refused",
+        hint="enable Universal Transfer", fingerprint="f" * 64, salt="0" * 32, transfer_id=7,
+        margin_leg_id=None, state="halted", ended_at=None, ended_by=None, end_reason=None,
+    )  # fmt: skip
+    found = venue_halted(Facts(kind="guard", now=NOW, halts=[halt]), CONFIG)
+    assert found.checked == frozenset({"halt:"}) and list(found.firing) == ["halt:p"]
+    assert "enable Universal Transfer; then: bot venue resume p" in found.firing["halt:p"]
+    assert venue_halted(Facts(kind="guard", now=NOW, halts=[]), CONFIG).firing == {}
+    assert venue_halted(Facts(kind="guard", now=NOW), CONFIG).checked == frozenset()
+
+
+def test_nothing_to_move_is_one_alert_per_condition() -> None:
+    from bot.alerts.conditions import nothing_to_move
+    from bot.ledger.standing import NothingToMoveRecord
+
+    standing = NothingToMoveRecord(
+        id=1, venue="p", asset="USDT", from_account="spot", to_account="linear", hedges="eth",
+        rule="top_up", reason="nothing transferable (0 USDT)", planned_amount=D("3000"),
+        first_seen=NOW, last_seen=NOW, count=83,
+    )  # fmt: skip
+    found = nothing_to_move(Facts(kind="guard", now=NOW, nothing_to_move=[standing]), CONFIG)
+    assert list(found.firing) == ["unmoved:p:USDT:spot:linear"]
+    assert "nothing transferable (0 USDT)" in found.firing["unmoved:p:USDT:spot:linear"]
+    assert nothing_to_move(Facts(kind="guard", now=NOW), CONFIG).checked == frozenset()
