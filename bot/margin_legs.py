@@ -32,6 +32,7 @@ from decimal import Decimal
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.errors import UnrecordedTransfer
 from bot.executor import ExecutionResult, Executor, size_transfer, sized_on
 from bot.failpoints import AFTER_MARGIN_INTENT, AFTER_MARGIN_RESPONSE, BETWEEN_LEGS, failpoint
 from bot.ledger.margin_queries import MoveLegs, moves
@@ -197,8 +198,14 @@ class MarginLegs:
             except VenueError as exc:
                 result.execution.errors.setdefault(item.venue, exc)
         result.execution.transfers.sort(key=lambda r: r.id)
-        if state is not None and whole_plan:
-            self._executor.clear_unseen(state)
+        unrecorded = any(
+            isinstance(e, UnrecordedTransfer) for e in result.execution.errors.values()
+        )
+        if state is not None and whole_plan and not unrecorded:  # not while the ledger refuses
+            try:
+                self._executor.clear_unseen(state)
+            except SQLAlchemyError as exc:  # housekeeping: the next rebalance clears them
+                log.debug("could not clear nothing-to-move conditions", exc_info=exc)
         result.execution.halted.update(self._executor.recorded_halts)
         touched = busy or any(item.isolated_perp is not None for item in items)
         if touched and not self._dry_run:

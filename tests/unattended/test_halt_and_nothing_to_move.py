@@ -150,7 +150,7 @@ async def test_an_empty_spot_is_one_standing_condition_not_a_row_per_tick(
         "spot",
         "linear",
     )
-    assert "sized 4.95 USDT is under min_amount 10" in standing.reason
+    assert "sized 5 USDT is under min_amount 10" in standing.reason  # all of it: one transfer
     hook.wait_for(lambda m: m.startswith("ALERT binance: nothing to move USDT spot -> linear"))
     assert len(alerts_starting(hook, "ALERT binance: nothing to move")) == 1
 
