@@ -1,10 +1,12 @@
 """The guard under `bot run`, against the independent Binance fake, with 1 s guard ticks and a
 fault on either leg of an isolated hedge's top-up: every leg is applied exactly once, the
 collateral that left spot is in the position (none stranded in the cross wallet), and what an
-unknown outcome left open is settled before anything is sent again.
+unknown outcome left open is settled before anything is sent again. Then a standing -2015:
+one POST, one halt, one alert, nothing more sent while halted; and a SIGKILL between the legs:
+the restarted `bot run` finishes the move once.
 
-One `bot run` (a subprocess, as systemd runs it) goes through one rally per fault: the mark
-moves the isolated SOLUSDT short under the danger line, the guard tops it up through the
+`bot run` runs as systemd runs it, a subprocess, and goes through one rally per fault: the
+mark moves the isolated SOLUSDT short under the danger line, the guard tops it up through the
 fault, and the test waits for the account and the ledger to settle before the next rally."""
 
 from __future__ import annotations
@@ -18,11 +20,10 @@ from dataclasses import dataclass
 from decimal import Decimal as D
 from pathlib import Path
 
-import pytest
-
 from tests.fakes.binance.config import HEDGES, KEY_ENV, SECRET_ENV, write_binance_config
 from tests.fakes.binance.faults import ERROR_CODE, FAIL_AFTER, FAIL_BEFORE, TIMEOUT_AFTER
 from tests.fakes.binance_server import API_KEY, SECRET, BinanceFakeThread
+from tests.unattended.conftest import Hook
 from tests.waiting import until_sync
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,73 +87,129 @@ def _ratio(fake: BinanceFakeThread) -> D:
         return (position.isolated_wallet + pnl) / (abs(position.amount) * mark)
 
 
-@pytest.mark.timeout_sensitive
+class BotRun:
+    """`bot run` in a subprocess on the test's config; stopped (SIGTERM) on leaving."""
+
+    def __init__(self, config: Path, tmp_path: Path, **env: str) -> None:
+        self.errors = (tmp_path / "stderr.txt").open("a+")
+        environment = {**os.environ, KEY_ENV: API_KEY, SECRET_ENV: SECRET, **env}
+        environment.pop("BOT_CONFIG", None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "--config", str(config), "run"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=self.errors,
+            text=True,
+        )
+
+    def stop(self) -> tuple[int, str]:
+        """SIGTERM (if still running), wait, and return the exit code and stderr."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.errors.seek(0)
+        text = self.errors.read()
+        self.errors.close()
+        return self.process.returncode, text
+
+
+def _count(ledger: Path, sql: str) -> int:
+    found = _rows(ledger, sql)
+    return int(found[0][0]) if found else 0
+
+
+def _guard_runs(ledger: Path) -> int:
+    return _count(ledger, "SELECT count(*) FROM job_runs WHERE kind = 'guard'")
+
+
+def _settled(fake: BinanceFakeThread, ledger: Path, before: D) -> bool:
+    """The rally's top-up reached the position and nothing is left open."""
+    topped = _figures(fake)[2] > before and _ratio(fake) >= D("0.25")
+    idle = not _rows(ledger, f"SELECT id FROM transfers WHERE status IN {OPEN}")
+    legs = not _rows(ledger, f"SELECT id FROM margin_legs WHERE status IN {OPEN}")
+    return topped and idle and legs
+
+
+def _assert_applied_once(
+    fake: BinanceFakeThread, before: tuple[D, D, D, int, int], what: object
+) -> None:
+    spot, cross, isolated, transfers, changes = before
+    now = _figures(fake)
+    assert now[2] - isolated == spot - now[0], what  # all that left spot is in the position
+    assert now[1] == cross, what  # nothing stranded in the cross wallet
+    assert now[3] - transfers == 1, what  # the transfer applied once
+    assert now[4] - changes == 1, what  # the margin add applied once
+
+
 def test_every_leg_applied_once_through_faults_under_bot_run(
-    binance: BinanceFakeThread, tmp_path: Path
+    binance: BinanceFakeThread, tmp_path: Path, bot
 ) -> None:
     binance.account.set_spot("USDT", "1000000")  # spot never runs short in this test
-    config = write_binance_config(
-        tmp_path,
-        binance.base_url,
-        hedges={"sol": HEDGES["sol_usdm_isolated"]},
-        timeout_ms=1500,
-        transfers={"safety": "0.99", "min_amount": "1", "settle_window_seconds": 2},
-        schedule={
-            "rebalance": {"every": "1h"},  # once at start: in band, nothing to move
-            "snapshot": None,
-            "reconcile": {"every": "1s"},
-            "report": None,
-            "guard": {"every": "1s"},
-        },
-        alerts={"danger_margin_ratio": "0.25"},
-    )
-    ledger = tmp_path / "data" / "ledger.sqlite"
-    env = {**os.environ, KEY_ENV: API_KEY, SECRET_ENV: SECRET}
-    env.pop("BOT_CONFIG", None)
-    errors = (tmp_path / "stderr.txt").open("w+")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "--config", str(config), "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=errors,
-        text=True,
-    )
-    try:
-        until_sync(
-            lambda: _rows(ledger, "SELECT id FROM job_runs WHERE kind = 'guard'"),
-            "the guard's first poll",
+    with Hook() as hook:
+        config = write_binance_config(
+            tmp_path,
+            binance.base_url,
+            hedges={"sol": HEDGES["sol_usdm_isolated"]},
+            timeout_ms=1500,
+            transfers={"safety": "0.99", "min_amount": "1", "settle_window_seconds": 2},
+            schedule={
+                "rebalance": {"every": "1h"},  # once at start: in band, nothing to move
+                "snapshot": None,
+                "reconcile": {"every": "1s"},
+                "report": None,
+                "guard": {"every": "1s"},
+            },
+            alerts={"urls": [hook.url], "danger_margin_ratio": "0.25", "rate_limit": 0},
         )
-        for rally in RALLIES:
-            spot, cross, isolated, transfers, changes = _figures(binance)
-            binance.faults.add(*rally.leg, rally.kind, times=1, code=rally.code)
-            binance.account.set_mark("SOLUSDT", rally.mark)
+        ledger = tmp_path / "data" / "ledger.sqlite"
+        run = BotRun(config, tmp_path)
+        try:
+            until_sync(lambda: _guard_runs(ledger) > 0, "the guard's first poll")
+            for rally in RALLIES:
+                before = _figures(binance)
+                binance.faults.add(*rally.leg, rally.kind, times=1, code=rally.code)
+                binance.account.set_mark("SOLUSDT", rally.mark)
+                until_sync(
+                    lambda before=before: _settled(binance, ledger, before[2]),
+                    f"the top-up through {rally} settled",
+                )
+                _assert_applied_once(binance, before, rally)
 
-            def settled(before: D = isolated) -> bool:
-                topped = _figures(binance)[2] > before and _ratio(binance) >= D("0.25")
-                idle = not _rows(ledger, f"SELECT id FROM transfers WHERE status IN {OPEN}")
-                legs = not _rows(ledger, f"SELECT id FROM margin_legs WHERE status IN {OPEN}")
-                return topped and idle and legs
+            # a standing -2015: one POST, one halt, one alert; nothing more while halted
+            posts = binance.count(*TRANSFER)
+            binance.faults.add(*TRANSFER, ERROR_CODE, times=None, code=-2015)
+            binance.account.set_mark("SOLUSDT", "840")
+            until_sync(lambda: _count(ledger, "SELECT count(*) FROM venue_halts"), "a halt")
+            ticks = _guard_runs(ledger)
+            until_sync(lambda: _guard_runs(ledger) >= ticks + 3, "three more guard ticks")
+            assert binance.count(*TRANSFER) == posts + 1
+            assert _count(ledger, "SELECT count(*) FROM venue_halts") == 1
+            halts = [m for m in hook.messages() if m.startswith("ALERT") and "halted" in m]
+            assert len(halts) == 1, hook.messages()
+        finally:
+            code, stderr = run.stop()
+        assert code == 0, stderr
+        assert "Traceback" not in stderr, stderr
 
-            until_sync(settled, f"the top-up through {rally} settled")
-            now = _figures(binance)
-            moved_out = spot - now[0]
-            assert now[2] - isolated == moved_out, rally  # all of it reached the position
-            assert now[1] == cross, rally  # nothing stranded in the cross wallet
-            assert now[3] - transfers == 1, rally  # the transfer applied once
-            assert now[4] - changes == 1, rally  # the margin add applied once
+    # a person fixes the key and resumes; then a crash between the legs of the next top-up
+    binance.faults.clear()
+    resumed = bot("venue", "resume", "binance", "--reason", "key fixed", config=config)
+    assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
+    before = _figures(binance)
+    killed = BotRun(config, tmp_path, BOT_FAILPOINT="between_legs")
+    until_sync(lambda: killed.process.poll() is not None, "the SIGKILL between the legs")
+    assert killed.stop()[0] == -signal.SIGKILL
+    assert _figures(binance)[3] == before[3] + 1  # the first leg was sent
+    assert _figures(binance)[4] == before[4]  # the second was not
+    restarted = BotRun(config, tmp_path)
+    try:
+        until_sync(lambda: _settled(binance, ledger, before[2]), "the half-done move finished")
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        errors.seek(0)
-        stderr = errors.read()
-        errors.close()
-    assert process.returncode == 0, stderr
-    assert "Traceback" not in stderr, stderr
-    half_done = _rows(ledger, "SELECT id FROM margin_moves")
-    assert len(half_done) >= len(RALLIES)
+        code, stderr = restarted.stop()
+    assert code == 0, stderr
+    _assert_applied_once(binance, before, "SIGKILL between the legs")

@@ -118,7 +118,7 @@ async def test_an_empty_source_in_rebalances_stands_once_and_clears_when_no_long
 
     config = make_config(paper.base_url, tmp_path)
     ledger = Ledger.open(config.ledger_url)
-    edit_state(paper, spot_usdt("5"))  # the top-up is sized 4.95: under min_amount 10
+    edit_state(paper, spot_usdt("5"))  # the top-up is sized 5: under min_amount 10
     for seen in range(1, 4):
         result = await rebalance(config, ledger, dry_run=False, timing=fake_time.timing())
         assert result.transfers == [] and not result.failed
