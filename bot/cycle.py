@@ -276,10 +276,7 @@ async def _cycle(
         reconciled = await services.reconciler(venues).reconcile()
         state = await read_state(venues, failures)
         ledger.record_snapshot(run_id, state)
-        hedges = _hedges_of(config, state)
-        now = services.clock()
-        history = settled_rates(ledger, {(h.venue, h.perp) for h in hedges.values()}, now)
-        plan = scope.narrow(plan_transfers(state, hedges, funding_history=history))
+        plan = scope.narrow(planned(services, state))
         executor = services.executor(venues, dry_run=dry_run)
         # an isolated hedge's move has two legs: margin_legs runs it (the rest via the executor)
         margin = await run_margin_legs(
@@ -299,6 +296,15 @@ async def _cycle(
         margin,
         after,
     )
+
+
+def planned(services: Services, state: State) -> Plan:
+    """The policy's plan for the hedges whose venue was read, with the settled funding rates
+    of the last periods from the ledger (the funding buffer and streak)."""
+    hedges = _hedges_of(services.config, state)
+    now = services.clock()
+    history = settled_rates(services.ledger, {(h.venue, h.perp) for h in hedges.values()}, now)
+    return plan_transfers(state, hedges, funding_history=history)
 
 
 async def _read_after_moves(

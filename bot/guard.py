@@ -13,18 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from bot.bootstrap import Services
 from bot.config import Config
+from bot.ledger.standing import HaltRecord, NothingToMoveRecord
 from bot.ledger.store import Ledger
 from bot.policy.margin import HedgeMargin, endangered, hedge_margins
 from bot.stopping import StopRequest
 from bot.venues.session import OpenVenues
 
 if TYPE_CHECKING:  # the cycle (and ccxt behind it) is imported when the guard acts
-    from bot.cycle import CycleResult
+    from bot.cycle import CycleResult, Scope
     from bot.model import State
+    from bot.venues.base import Venue
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,11 @@ class GuardResult:
     #: the scoped cycle, when the guard acted
     cycle: CycleResult | None = None
     venue_errors: dict[str, Exception] = field(default_factory=dict)
+    #: in danger, but the poll's read shows nothing can be moved: each condition stands once
+    #: (counted), and no cycle runs (no run row, no snapshot per tick)
+    not_moved: list[NothingToMoveRecord] = field(default_factory=list)
+    #: in danger on a venue a fatal refusal halted: no cycle runs until a person resumes it
+    halted: dict[str, HaltRecord] = field(default_factory=dict)
 
     @property
     def latest(self) -> State:
@@ -67,15 +76,19 @@ async def guard(
         config, venues, names, dry_run=False, failures=failures, sends=True
     ) as opened:
         state = await read_state(opened, failures)
-    margins = hedge_margins(state, config.hedges)
-    # a venue with no transfer API cannot be topped up: its danger alert asks a person
-    in_danger = frozenset(
-        m.hedge
-        for m in endangered(margins, config.alerts.danger_margin_ratio)
-        if state.venues[m.venue].can_transfer
-    )
-    if not in_danger:
-        return GuardResult(state, margins, venue_errors=failures)
+        margins = hedge_margins(state, config.hedges)
+        # a venue with no transfer API cannot be topped up: its danger alert asks a person
+        in_danger = frozenset(
+            m.hedge
+            for m in endangered(margins, config.alerts.danger_margin_ratio)
+            if state.venues[m.venue].can_transfer
+        )
+        if not in_danger:
+            return GuardResult(state, margins, venue_errors=failures)
+        scope = Scope(hedges=in_danger, top_ups_only=True)
+        idle = _cannot_act(Services(config, ledger), opened, state, scope)
+        if idle is not None:
+            return replace(idle, margins=margins, venue_errors=failures)
     async with acting if acting is not None else contextlib.nullcontext():
         cycle = await rebalance(
             config,
@@ -84,6 +97,30 @@ async def guard(
             command="guard",
             venues=venues,
             stop=stop,
-            scope=Scope(hedges=in_danger, top_ups_only=True),
+            scope=scope,
         )
     return GuardResult(state, margins, cycle, {**failures, **cycle.venue_errors})
+
+
+def _cannot_act(
+    services: Services, venues: Mapping[str, Venue], state: State, scope: Scope
+) -> GuardResult | None:
+    """A GuardResult when the poll's read already shows the scoped cycle could send nothing:
+    every line of its plan is halted or sized to nothing (an empty spot, under `min_amount`),
+    as the cycle itself would find on the same read. Then the conditions stand (counted, one
+    row each) and no cycle runs, so a danger that nothing can relieve costs no run row and no
+    snapshot per tick. None: run the cycle (it reads again, under the lock, and acts)."""
+    from bot.cycle import planned
+    from bot.executor import sized_on
+
+    plan = scope.narrow(planned(services, state))
+    if not plan.transfers:
+        return None
+    executor = services.executor(venues, dry_run=False)
+    halted = {t.venue: h for t in plan.transfers if (h := executor.halt_of(t.venue)) is not None}
+    lines = [t for t in sized_on(plan.transfers, state, services.config.transfers)]
+    open_lines = [t for t in lines if t.venue not in halted]
+    if any(t.sizing is None or t.sizing.sends for t in open_lines):
+        return None
+    not_moved = [r for t in open_lines if (r := executor.stand_if_nothing_to_move(t)) is not None]
+    return GuardResult(state, {}, not_moved=not_moved, halted=halted)

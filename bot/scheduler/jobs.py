@@ -22,6 +22,7 @@ from bot.ledger.locks import VenueBusy
 from bot.ledger.store import utc_now
 from bot.metrics import Metrics
 from bot.model import State, TransferStatus
+from bot.money import plain
 from bot.policy.margin import hedge_margins
 from bot.status import load_open_transfers
 from bot.stopping import StopRequest
@@ -212,10 +213,15 @@ async def run_guard(ctx: JobContext, names: list[str] | None = None) -> JobOutco
         plan=cycle.plan if cycle is not None else None,
         transfers=cycle.transfers if cycle is not None else [],
     )
-    if cycle is None:
+    if cycle is None:  # nothing in danger, or nothing the cycle could move (said once)
         failed = bool(result.venue_errors)
         error = "; ".join(venue_error_lines(result.venue_errors)) or None
-        return JobOutcome("failed" if failed else "ok", facts, error=error, state=latest)
+        first = [r.message() for r in result.not_moved if r.count == 1]
+        line = None
+        if first:
+            danger = plain(ctx.config.alerts.danger_margin_ratio)
+            line = f"guard: margin under {danger}: nothing could be moved: " + "; ".join(first)
+        return JobOutcome("failed" if failed else "ok", facts, line, error=error, state=latest)
     line = guard_line(cycle, ctx.config.alerts.danger_margin_ratio)
     status = "failed" if cycle.failed else "ok"
     error = line if cycle.failed else None

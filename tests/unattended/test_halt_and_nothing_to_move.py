@@ -143,6 +143,11 @@ async def test_an_empty_spot_is_one_standing_condition_not_a_row_per_tick(
         await run_job("guard", ctx, None)
 
     assert transfers(ctx.ledger) == []  # no skipped row per tick
+    with ctx.ledger.engine.connect() as conn:  # and no run or snapshot of a cycle per tick
+        guard_runs = conn.execute(text("SELECT count(*) FROM runs WHERE command = 'guard'"))
+        assert guard_runs.scalar() == 0
+        snapshots = conn.execute(text("SELECT count(*) FROM balance_snapshots")).scalar()
+        assert snapshots == 0
     (standing,) = ctx.ledger.open_nothing_to_move()
     assert standing.count == TICKS
     assert (standing.asset, standing.from_account, standing.to_account) == (
