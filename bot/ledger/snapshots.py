@@ -11,9 +11,11 @@ settle asset in that read.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import fields
 from datetime import datetime
 from decimal import Decimal
 from itertools import groupby
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 
@@ -22,6 +24,7 @@ from bot.ledger.tables import BalanceSnapshot, PositionSnapshot
 from bot.model import SPOT, MarketKind, PerpMarket, Position, VenueState, Wallet
 
 ReadKey = tuple[int, datetime]  # (run_id, read_at)
+T = TypeVar("T")
 
 
 def market_of(symbol: str, accounts: Iterable[str]) -> PerpMarket | None:
@@ -97,6 +100,12 @@ def recorded_reads(
         yield _venue_state(venue, key[1], by_read[key], positions_by_read.get(key, []), symbols)
 
 
+def _as(kind: type[T], row: Any) -> T:
+    """A snapshot row as the value it recorded: every field of `kind` is a column of the row
+    (a field added to the value and the table flows through without a line here)."""
+    return kind(**{f.name: getattr(row, f.name) for f in fields(kind)})  # type: ignore[arg-type]
+
+
 def _venue_state(
     venue: str,
     read_at: datetime,
@@ -104,38 +113,8 @@ def _venue_state(
     position_rows: list,  # type: ignore[type-arg]
     symbols: list[str],
 ) -> VenueState:
-    wallets = {
-        (r.account, r.asset): Wallet(
-            account=r.account,
-            asset=r.asset,
-            free=r.free,
-            used=r.used,
-            balance=r.balance,
-            unrealized_pnl=r.unrealized_pnl,
-            transferable=r.transferable,
-            cross_balance=r.cross_balance,
-            cross_unrealized_pnl=r.cross_unrealized_pnl,
-        )
-        for r in wallet_rows
-    }
-    positions = {
-        r.symbol: Position(
-            symbol=r.symbol,
-            side=r.side,
-            contracts=r.contracts,
-            contract_size=r.contract_size,
-            notional=r.notional,
-            entry_price=r.entry_price,
-            mark_price=r.mark_price,
-            unrealized_pnl=r.unrealized_pnl,
-            initial_margin=r.initial_margin,
-            maintenance_margin=r.maintenance_margin,
-            liquidation_price=r.liquidation_price,
-            margin_mode=r.margin_mode,
-            isolated_wallet=r.isolated_wallet,
-        )
-        for r in position_rows
-    }
+    wallets = {(r.account, r.asset): _as(Wallet, r) for r in wallet_rows}
+    positions = {r.symbol: _as(Position, r) for r in position_rows}
     markets = {}
     for symbol in symbols:
         settle = symbol.partition(":")[2]
