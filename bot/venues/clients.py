@@ -186,9 +186,12 @@ def build_ws_client(
     rewrite_api_urls: UrlRewrite | None = None,
 ) -> ccxt_async.Exchange | None:
     """A ccxt.pro client for the COIN-M balance over Binance's WebSocket API `account.balance`
-    (ccxt's default method is `account.status`), or None where the bot reads only REST."""
+    (ccxt's default method is `account.status`), or None where the bot reads only REST: also
+    where config points the REST API elsewhere (a testnet, a proxy, a fake) and names no
+    WebSocket URL, since the WebSocket API would still be Binance's own production endpoint,
+    signed with keys meant for another."""
     pro_id = WS_BALANCE_CLASSES.get(venue.exchange)
-    if pro_id is None or not venue.websocket:
+    if pro_id is None or not venue.websocket or _rest_moved_alone(venue):
         return None
     import ccxt.pro as ccxt_pro  # only venues with a WebSocket read pay for importing ccxt.pro
 
@@ -225,8 +228,9 @@ def build_stream_clients(
 
 
 def _rest_moved_alone(venue: VenueConfig) -> bool:
-    """Config points the REST API elsewhere (a testnet, a proxy) but names no stream URL: the
-    streams would still be Binance's own, another account's view. The guard then polls."""
+    """Config points the REST API elsewhere (a testnet, a proxy) but names no WebSocket URL:
+    the streams and the WebSocket API would still be Binance's own, another account's view.
+    The guard then polls, and balances are read over REST."""
     keys = list(venue.urls)
     return any(not k.startswith(WS_PREFIX) for k in keys) and not any(
         k.startswith(WS_PREFIX) for k in keys

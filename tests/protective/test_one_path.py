@@ -1,15 +1,17 @@
 """One protective path, as one table: for every hedge kind (USD-M and COIN-M, cross and
-isolated), with an unhedged isolated position beside the hedge where the venue allows one in
-the same wallet, every consumer of the margin figure reports the same ratio (the plan, `bot
-balances --json`, `bot status --json`, the metrics, the danger alert), and the guard's top-up
-and `bot rebalance`'s move the same legs and the same amounts, leaving the account the same.
+isolated), with an unhedged isolated position beside the hedge, every consumer of the margin
+figure reports the venue's own ratio (the plan, `bot balances --json`, `bot status --json`,
+the metrics, the danger alert), and the guard's top-up and `bot rebalance`'s move the same legs
+and the same amounts, leaving the account the same.
 
-Driven against the paper exchange through a plain binance venue (`urls`), the real CLI, and
-the guard in-process on a ledger of its own."""
+Run twice: on the paper exchange through a plain binance venue (`urls`), and on the
+independent Binance fake (`tests/fakes/binance_server.py`), whose account holds every kind
+side by side; the real CLI, and the guard in-process on a ledger of its own."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +33,11 @@ from bot.metrics import Metrics
 from bot.model import TransferStatus
 from bot.paper import PaperExchangeThread, PaperState
 from bot.paper.model import ISOLATED, MarketKind, Position
-from bot.policy.margin import hedge_margins
+from bot.policy.margin import RATIO_PLACES, hedge_margins
+from tests.fakes.binance.config import HEDGES as FAKE_HEDGES
+from tests.fakes.binance.config import venue_config as fake_venue
+from tests.fakes.binance.markets import PERPS
+from tests.fakes.binance_server import BinanceFakeThread
 from tests.integration.conftest import ETH_HEDGE, edit_state, live_venue
 from tests.isolated.helpers import BTC_INVERSE_ISOLATED
 
@@ -112,15 +118,15 @@ CASES = [
 ]
 
 
-def _config(tmp_path: Path, paper: PaperExchangeThread, case: Case, ledger: str) -> Path:
+def _config(tmp_path: Path, venue: dict[str, Any], hedge: dict[str, Any], ledger: str) -> Path:
     path = tmp_path / f"{ledger}.yaml"
     config = {
         "ledger": {"url": f"sqlite:///data/{ledger}.sqlite"},
         # untagged amounts, so the guard's and the rebalance's are comparable to the digit
         "transfers": {"safety": "0.99", "min_amount": "0.0001", "amount_tag": "off"},
         "alerts": {"danger_margin_ratio": "0.25"},
-        "venues": {"binance": live_venue(paper.base_url)},
-        "hedges": {"h": case.hedge},
+        "venues": {"binance": venue},
+        "hedges": {"h": {**hedge, "venue": "binance"}},
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -140,7 +146,91 @@ def _moved(ledger: Ledger) -> list[tuple[str, str, str, D]]:
     return legs
 
 
-def _account(paper: PaperExchangeThread) -> tuple[Any, ...]:
+@dataclass(frozen=True)
+class Venue:
+    """How the table reaches one venue: its config, how to put it back as it was before the
+    first move, and what of its account the moves change."""
+
+    config: dict[str, Any]
+    restore: Callable[[], None]
+    account: Callable[[], Any]
+
+
+def _one_path(
+    bot, tmp_path: Path, venue: Venue, hedge: dict[str, Any], ratio: D, legs: int
+) -> None:  # type: ignore[no-untyped-def]
+    """Every consumer reads `ratio` for the hedge; the guard's top-up and bot rebalance's move
+    the same `legs` legs and amounts, and leave the account the same."""
+    first = _config(tmp_path, venue.config, hedge, "guard")
+
+    # the plan: one top-up of the hedge, at the venue's own ratio
+    plan = bot("plan", "--json", config=first)
+    assert plan.exit_code == 0, plan.stdout + plan.stderr
+    (line,) = plan.json()["transfers"]
+    assert D(line["figures"]["margin_ratio"]) == ratio
+    assert (line["rule"], line["from_account"]) == ("top_up", "spot")
+    planned = D(line["amount"])
+
+    # bot balances --json
+    balances = bot("balances", "--json", config=first)
+    assert D(balances.json()["margins"]["h"]["margin_ratio"]) == ratio
+
+    # the metrics and the danger alert, from the same read
+    config = load_config(first)
+    state, _, errors = asyncio.run(inspect(config))
+    assert not errors
+    margins = hedge_margins(state, config.hedges)
+    metrics = Metrics()
+    metrics.observe_state(state, margins)
+    gauge = metrics.registry.get_sample_value("bot_hedge_margin_ratio", {"hedge": "h"})
+    assert gauge == pytest.approx(float(ratio), abs=1e-6)
+    alert = margin_danger(Facts(kind="guard", now=state.read_at, margins=margins), config)
+    assert f"margin ratio {ratio:.4f}" in alert.firing["margin:h"]
+
+    # bot status --json judges the recorded read (a dry run records it, moves nothing)
+    assert bot("rebalance", "--dry-run", config=first).exit_code == 0
+    status = bot("status", "--json", config=first)
+    assert D(status.json()["margins"]["h"]["margin_ratio"]) == ratio
+
+    # the guard's top-up, in-process, on this ledger
+    ledger = Ledger.open(config.ledger_url, key=config.ledger_key)
+    try:
+        result = asyncio.run(guard(config, ledger))
+        assert result.cycle is not None and not result.cycle.failed, result.cycle
+        by_guard = _moved(ledger)
+    finally:
+        ledger.engine.dispose()
+    after_guard = venue.account()
+    assert len(by_guard) == legs
+    assert by_guard[0][3] == planned  # the whole need, in one transfer
+    if legs == 2:
+        assert by_guard[1][0] == "add" and by_guard[1][3] == planned
+
+    # the same account, a ledger of its own: bot rebalance moves the same legs
+    venue.restore()
+    second = _config(tmp_path, venue.config, hedge, "rebalance")
+    rebalanced = bot("rebalance", config=second)
+    assert rebalanced.exit_code == 0, rebalanced.stdout + rebalanced.stderr
+    other = Ledger.open(load_config(second).ledger_url, key=config.ledger_key)
+    try:
+        assert _moved(other) == by_guard
+    finally:
+        other.engine.dispose()
+    assert venue.account() == after_guard
+
+    # after the move every consumer reads the new figure: status judges the read after it
+    status = bot("status", "--json", config=second)
+    lifted = D(status.json()["margins"]["h"]["margin_ratio"])
+    after = bot("balances", "--json", config=second)
+    assert lifted == D(after.json()["margins"]["h"]["margin_ratio"])
+    assert lifted >= hedge_target(hedge) - D("0.001")  # back at target (to the step)
+
+
+def hedge_target(hedge: dict[str, Any]) -> D:
+    return D(str(hedge["target_margin_ratio"]))
+
+
+def _paper_account(paper: PaperExchangeThread) -> tuple[Any, ...]:
     state = paper.store.state
     return (
         tuple(sorted((a, b.free) for a, b in state.spot.items())),
@@ -151,70 +241,83 @@ def _account(paper: PaperExchangeThread) -> tuple[Any, ...]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_every_consumer_reads_one_figure_and_the_guard_moves_what_rebalance_moves(
+def test_one_path_on_paper(
     case: Case, paper: PaperExchangeThread, venue_env: None, bot, tmp_path: Path
 ) -> None:
     edit_state(paper, case.change)
     start = paper.store.state
-    first = _config(tmp_path, paper, case, "guard")
+    venue = Venue(
+        live_venue(paper.base_url),
+        restore=lambda: edit_state(paper, lambda _: start),
+        account=lambda: _paper_account(paper),
+    )
+    _one_path(bot, tmp_path, venue, case.hedge, case.ratio, case.legs)
 
-    # the plan: one top-up of the hedge, at the venue's own ratio
-    plan = bot("plan", "--json", config=first)
-    assert plan.exit_code == 0, plan.stdout + plan.stderr
-    (line,) = plan.json()["transfers"]
-    assert D(line["figures"]["margin_ratio"]) == case.ratio
-    assert (line["rule"], line["from_account"]) == ("top_up", "spot")
-    planned = D(line["amount"])
 
-    # bot balances --json
-    balances = bot("balances", "--json", config=first)
-    assert D(balances.json()["margins"]["h"]["margin_ratio"]) == case.ratio
+# the independent fake: every kind side by side in one account (an unhedged isolated BTCUSDT
+# among them), each hedge taken under the danger line by its own mark
+FAKE_RALLIES = {
+    "eth_usdm_cross": ("ETHUSDT", "3700", 1),
+    "sol_usdm_isolated": ("SOLUSDT", "185", 2),
+    "btc_coinm_cross": ("BTCUSD_PERP", "95000", 1),
+    "ada_coinm_isolated": ("ADAUSD_PERP", "0.8", 2),
+}
 
-    # the metrics and the danger alert, from the same read
-    config = load_config(first)
-    state, _, errors = asyncio.run(inspect(config))
-    assert not errors
-    margins = hedge_margins(state, config.hedges)
-    metrics = Metrics()
-    metrics.observe_state(state, margins)
-    gauge = metrics.registry.get_sample_value("bot_hedge_margin_ratio", {"hedge": "h"})
-    assert gauge == pytest.approx(float(case.ratio))
-    alert = margin_danger(Facts(kind="guard", now=state.read_at, margins=margins), config)
-    assert f"margin ratio {case.ratio:.4f}" in alert.firing["margin:h"]
 
-    # bot status --json judges the recorded read (a dry run records it, moves nothing)
-    assert bot("rebalance", "--dry-run", config=first).exit_code == 0
-    status = bot("status", "--json", config=first)
-    assert D(status.json()["margins"]["h"]["margin_ratio"]) == case.ratio
+def _fake_ratio(fake: BinanceFakeThread, symbol: str) -> D:
+    """The venue's own figure for the hedge's pool, from the fake's accounting: isolated
+    wallet + its PnL, or the cross wallet + cross PnL, over the pool's notional."""
+    account = fake.account
+    with account.lock:
+        position = account.positions[symbol]
+        figures = account.figures(position)
+        if position.isolated:
+            equity, notional = position.isolated_wallet + figures.upnl, abs(figures.notional)
+        else:
+            market = PERPS[symbol]
+            pool = account.asset_figures(market.family, market.margin_asset)
+            equity = pool.cross_wallet + pool.cross_upnl
+            notional = sum(
+                (
+                    abs(account.figures(p).notional)
+                    for p in account.open_positions(market.family, market.margin_asset)
+                    if not p.isolated
+                ),
+                D(0),
+            )
+    return (equity / notional).quantize(RATIO_PLACES)
 
-    # the guard's top-up, in-process, on this ledger
-    ledger = Ledger.open(config.ledger_url, key=config.ledger_key)
-    try:
-        result = asyncio.run(guard(config, ledger))
-        assert result.cycle is not None and not result.cycle.failed, result.cycle
-        by_guard = _moved(ledger)
-    finally:
-        ledger.engine.dispose()
-    after_guard = _account(paper)
-    assert len(by_guard) == case.legs
-    assert by_guard[0][3] == planned  # the whole need, in one transfer
-    if case.legs == 2:
-        assert by_guard[1][0] == "add" and by_guard[1][3] == planned
 
-    # the same account, a ledger of its own: bot rebalance moves the same legs
-    edit_state(paper, lambda _: start)
-    second = _config(tmp_path, paper, case, "rebalance")
-    rebalanced = bot("rebalance", config=second)
-    assert rebalanced.exit_code == 0, rebalanced.stdout + rebalanced.stderr
-    other = Ledger.open(load_config(second).ledger_url, key=config.ledger_key)
-    try:
-        assert _moved(other) == by_guard
-    finally:
-        other.engine.dispose()
-    assert _account(paper) == after_guard
+def _fake_account(fake: BinanceFakeThread) -> tuple[Any, ...]:
+    account = fake.account
+    with account.lock:
+        return (
+            tuple(sorted(account.spot.items())),
+            tuple(sorted((f, tuple(sorted(w.items()))) for f, w in account.cross.items())),
+            tuple(sorted((s, p.isolated_wallet) for s, p in account.positions.items())),
+        )
 
-    # after the move every consumer reads the new figure: status judges the read after it
-    status = bot("status", "--json", config=second)
-    lifted = D(status.json()["margins"]["h"]["margin_ratio"])
-    after = bot("balances", "--json", config=second)
-    assert lifted == D(after.json()["margins"]["h"]["margin_ratio"]) == D("0.5")
+
+@pytest.mark.parametrize("name", sorted(FAKE_RALLIES))
+def test_one_path_on_the_fake(
+    name: str, binance: BinanceFakeThread, binance_env: None, bot, tmp_path: Path
+) -> None:
+    symbol, mark, legs = FAKE_RALLIES[name]
+    binance.account.set_mark(symbol, mark)
+    ratio = _fake_ratio(binance, symbol)
+    assert ratio < D("0.25")  # under the danger line, by the venue's own figures
+    with binance.account.lock:
+        start = copy.deepcopy(
+            (binance.account.spot, binance.account.cross, binance.account.positions)
+        )
+
+    def restore() -> None:
+        with binance.account.lock:
+            spot, cross, positions = copy.deepcopy(start)
+            binance.account.spot, binance.account.cross = spot, cross
+            binance.account.positions = positions
+
+    venue = Venue(
+        fake_venue(binance.base_url), restore=restore, account=lambda: _fake_account(binance)
+    )
+    _one_path(bot, tmp_path, venue, FAKE_HEDGES[name], ratio, legs)

@@ -290,3 +290,23 @@ async def test_every_client_is_built_quiet(clients: Callable[..., Any]) -> None:
     for client in (clients(dry_run=False), clients(dry_run=True, ws=True)):
         assert client.verbose is False
         assert type(client).__name__.startswith(("Bot", "DryRun"))
+
+
+# a REST API moved elsewhere is never paired with Binance's own WebSocket API ---------------
+
+
+async def test_rest_urls_without_a_websocket_url_read_balances_over_rest_only() -> None:
+    """A testnet, proxy or fake named for REST alone: the COIN-M balance is not read from
+    Binance's production WebSocket API with keys meant for another endpoint."""
+    rest = "http://127.0.0.1:9/dapi/v1"
+    moved = BINANCE.model_copy(update={"urls": {"dapiPrivate": rest}})
+    assert build_ws_client("binance", moved, PAPER_KEYS, dry_run=True) is None
+    both = BINANCE.model_copy(
+        update={"urls": {"dapiPrivate": rest, "ws.ws-api.inverse": "ws://127.0.0.1:9/ws-dapi"}}
+    )
+    client = build_ws_client("binance", both, PAPER_KEYS, dry_run=True)
+    assert client is not None
+    try:
+        assert client.urls["api"]["ws"]["ws-api"]["inverse"] == "ws://127.0.0.1:9/ws-dapi"
+    finally:
+        await client.close()
