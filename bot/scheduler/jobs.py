@@ -86,12 +86,14 @@ async def run_rebalance(ctx: JobContext) -> JobOutcome:
             f"rebalance skipped: {exc}",
             error=str(exc),
         )
+    # the alerts judge the read that called for the moves; the metrics show the read after them
     margins = hedge_margins(result.state, ctx.config.hedges)
     stand_manual_instructions(
         ctx.ledger, result.transfers, [n for n in names if n in result.state.venues]
     )
     if ctx.metrics is not None:
-        ctx.metrics.observe_state(result.state, margins)
+        latest = result.latest
+        ctx.metrics.observe_state(latest, hedge_margins(latest, ctx.config.hedges))
         ctx.metrics.observe_reads({}, list(result.venue_errors))
     facts = Facts(
         kind="rebalance",
@@ -107,7 +109,7 @@ async def run_rebalance(ctx: JobContext) -> JobOutcome:
     status = "failed" if result.failed else "ok"
     line = cycle_line(result)
     error = line if result.failed else None
-    return JobOutcome(status, facts, line, result.run_id, error, state=result.state)
+    return JobOutcome(status, facts, line, result.run_id, error, state=result.latest)
 
 
 def stand_manual_instructions(ledger: Ledger, transfers: list, venues_read: list[str]) -> None:  # type: ignore[type-arg]
