@@ -7,6 +7,10 @@ scoped to the endangered hedges and to top-ups: the same lock, reconciliation, f
 snapshot, plan, margin legs and executor as a rebalance, recorded as a run with command
 `guard`. So whatever a rebalance does for a kind of hedge (an isolated hedge's two legs
 included), the guard does too, by construction.
+
+When the poll's read, planned and sized as the cycle would plan and size it, shows that no
+line in danger can be sent (each sized to nothing, or on a halted venue), the guard runs no
+cycle: each condition stands once, counted, instead of a run row and a snapshot per tick.
 """
 
 from __future__ import annotations
