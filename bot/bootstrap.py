@@ -8,10 +8,10 @@ benchmarks all act with the same ones, built the same way.
   venues that cycle opened: the per-venue locks, the executor (one send loop for transfers
   and margin legs), the reconciler of open transfers and margin legs;
 - `run_services`: what `bot run` lives with: the alert channels and the alerter, the
-  metrics, and the venue pool with its streams.
+  heartbeat, the metrics, and the venue pool with its streams.
 
-No other module constructs an `Executor`, a reconciler, an `Alerter`, `Channels`,
-`Metrics`, an `OpenVenues` pool or a `Ledger`.
+No other module constructs an `Executor`, a reconciler, an `Alerter`, `Channels`, a
+`Heartbeat`, `Metrics`, an `OpenVenues` pool or a `Ledger`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from bot.stopping import StopRequest
 if TYPE_CHECKING:  # built on demand: `bot --help` and `bot status` load neither ccxt nor apprise
     from bot.alerts.alerter import Alerter
     from bot.alerts.channels import Channels
+    from bot.alerts.heartbeat import Heartbeat
     from bot.executor import Executor
     from bot.metrics import Metrics
     from bot.reconcile import Reconciler
@@ -112,6 +113,8 @@ class RunServices:
     alerter: Alerter
     metrics: Metrics | None
     pool: OpenVenues
+    #: the push monitor pinged after healthy cycles (`alerts.heartbeat`), or None
+    heartbeat: Heartbeat | None = None
 
 
 def channels(config: Config) -> Channels:
@@ -119,6 +122,15 @@ def channels(config: Config) -> Channels:
     from bot.alerts.channels import Channels
 
     return Channels(config.alerts.urls)
+
+
+def heartbeat(config: Config) -> Heartbeat | None:
+    """The push monitor of `alerts.heartbeat`, or None (a `${VAR}` unset is refused here)."""
+    if config.alerts.heartbeat is None:
+        return None
+    from bot.alerts.heartbeat import Heartbeat
+
+    return Heartbeat(config.alerts.heartbeat)
 
 
 def metrics(config: Config) -> Metrics | None:
@@ -141,12 +153,21 @@ async def venue_pool(
 
 @asynccontextmanager
 async def run_services(
-    config: Config, ledger: Ledger, alert_channels: Channels, run_metrics: Metrics | None
+    config: Config,
+    ledger: Ledger,
+    alert_channels: Channels,
+    run_metrics: Metrics | None,
+    run_heartbeat: Heartbeat | None = None,
 ) -> AsyncIterator[RunServices]:
-    """The pool (with the guard's streams when the guard is scheduled) and the alerter."""
+    """The pool (with the guard's streams when the guard is scheduled) and the alerter; the
+    heartbeat's pings under way are let finish (bounded) on the way out."""
     from bot.alerts.alerter import Alerter
 
     streams = config.schedule.guard is not None  # the guard follows venue streams
-    async with venue_pool(config, streams=streams) as pool:
-        alerter = Alerter(ledger, alert_channels, config.alerts)
-        yield RunServices(alert_channels, alerter, run_metrics, pool)
+    try:
+        async with venue_pool(config, streams=streams) as pool:
+            alerter = Alerter(ledger, alert_channels, config.alerts)
+            yield RunServices(alert_channels, alerter, run_metrics, pool, run_heartbeat)
+    finally:
+        if run_heartbeat is not None:
+            await run_heartbeat.close()

@@ -405,10 +405,59 @@ class ScheduleConfig(_Strict):
         return {kind: job for kind, job in named.items() if job is not None}
 
 
+#: `${VAR}` in a URL, read from the environment where the URL is used
+ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class HeartbeatConfig(_Strict):
+    """A push monitor outside the bot (healthchecks.io, Uptime Kuma, Better Stack): `url` is
+    fetched after a healthy cycle, at most once per `every`; `fail_url` after a failing one
+    (unset: `<url>/fail` for hc-ping.com, else none; null: none). `${VAR}` from the environment."""
+
+    url: str
+    every: float = 300
+    fail_url: str | None = None
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @field_validator("url", "fail_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(ENV_VAR.sub("x", value))
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "must be an http(s) URL with a host (the check's ping URL), such as "
+                "https://hc-ping.com/${HC_UUID}"
+            )
+        return value
+
+    @property
+    def fail_url_or_default(self) -> str | None:
+        """The failure endpoint: as set, else `<url>/fail` for healthchecks.io, else none."""
+        if "fail_url" in self.model_fields_set:
+            return self.fail_url
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(self.url)
+        host = (parts.hostname or "").lower()
+        if host == "hc-ping.com" or host.endswith(".hc-ping.com"):
+            return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/fail"))
+        return None
+
+
 class AlertsConfig(_Strict):
     """Where alerts go (apprise URLs, `${VAR}` from the environment) and when they fire."""
 
     urls: list[str] = Field(default_factory=list)
+    #: optional: a push monitor pinged after each healthy cycle (a dead bot stops the pings)
+    heartbeat: HeartbeatConfig | None = None
     danger_margin_ratio: Decimal = Decimal("0.25")
     unknown_after: float = 600
     #: a condition alerts at most once per this span (its resolution always follows)

@@ -55,12 +55,13 @@ class Channels:
     def describe(self) -> str:
         return ", ".join(scheme(url) for url in self._raw) or "none"
 
-    async def send(self, title: str, body: str) -> int:
+    async def send(self, title: str, body: str, notify_type: str = "info") -> int:
+        """`notify_type` is apprise's: info, success, warning or failure."""
         if not self._expanded:
             return 0
-        return await asyncio.to_thread(self._send_all, title, body)
+        return await asyncio.to_thread(self._send_all, title, body, notify_type)
 
-    def _send_all(self, title: str, body: str) -> int:
+    def _send_all(self, title: str, body: str, notify_type: str = "info") -> int:
         import apprise
 
         delivered = 0
@@ -70,7 +71,7 @@ class Channels:
                 if not notifier.add(url):
                     log.warning("alert channel %s: apprise does not accept this URL", scheme(raw))
                     continue
-                if notifier.notify(title=title, body=body):
+                if notifier.notify(title=title, body=body, notify_type=notify_type):
                     delivered += 1
                 else:
                     log.warning("alert channel %s: sending failed", scheme(raw))

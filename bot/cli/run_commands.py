@@ -1,9 +1,11 @@
-"""`bot run` (the unattended scheduler), `bot status` (is it healthy?), `bot alerts test`."""
+"""`bot run` (the unattended scheduler), `bot status` (is it healthy?), `bot alerts test`,
+`bot alerts send`."""
 
 from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -25,7 +27,7 @@ def run_command(
 ) -> None:
     """Run the jobs in config (schedule: rebalance, snapshot, reconcile, report, guard) until
     SIGINT/SIGTERM; one bot run per venue."""
-    from bot import logs, render
+    from bot import logs, preflight, render
     from bot.cli.cycle_commands import until_second_signal
     from bot.cycle import hedged_venues, rebalance
     from bot.scheduler import run_forever
@@ -33,8 +35,9 @@ def run_command(
     from bot.venues.session import check_venues
 
     config = load(ctx)
-    try:
-        check_venues(config, hedged_venues(config))  # refuse a bad config now, not in a cycle
+    try:  # refuse a bad config now, not in a cycle (or in the first alert that never arrives)
+        preflight.check(config)
+        check_venues(config, hedged_venues(config))
     except UserFacingError as exc:
         fail(str(exc), exc.exit_code)
     ledger = open_ledger(config)
@@ -120,4 +123,48 @@ def alerts_test_command(ctx: typer.Context) -> None:
         highlight=False,
     )
     if delivered < len(channels):
+        raise typer.Exit(1)
+
+
+class Severity(StrEnum):
+    """apprise's notify types a message may be sent with (its icon and colour per channel)."""
+
+    failure = "failure"
+    warning = "warning"
+    info = "info"
+
+
+@alerts_app.command("send")
+def alerts_send_command(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="The message.", show_default=False)],
+    severity: Annotated[
+        Severity,
+        typer.Option("--severity", help="apprise's notify type: failure, warning or info."),
+    ] = Severity.info,
+) -> None:
+    """Send TEXT to every channel in alerts.urls (systemd's OnFailure unit uses it); exit 1
+    when no channel took it."""
+    from bot import bootstrap
+
+    if not text.strip():
+        fail('TEXT: empty message; give the text to send, such as "bot stopped on host-a"')
+    config = load(ctx)
+    try:
+        channels = bootstrap.channels(config)
+    except UserFacingError as exc:
+        fail(str(exc), exc.exit_code)
+    if not len(channels):
+        fail(
+            "alerts.urls: no channel configured; add an apprise URL such as "
+            "tgram://${TELEGRAM_TOKEN}/${TELEGRAM_CHAT}"
+        )
+    delivered = run_async(lambda: channels.send("bot", text, notify_type=severity.value))
+    out.print(
+        f"alerts send: {delivered} of {len(channels)} channels took the message "
+        f"({channels.describe()})",
+        markup=False,
+        highlight=False,
+    )
+    if not delivered:
         raise typer.Exit(1)

@@ -10,20 +10,28 @@ from bot.cli.app import (
     context_of,
     db_app,
     exit_for_venues,
+    fail,
     load,
     open_ledger,
     out,
     run_async,
 )
+from bot.errors import UserFacingError
 from bot.redact import redact
 
 
 @config_app.command("check")
 def config_check(ctx: typer.Context) -> None:
-    """Validate config.yaml and the environment, connect to every venue, check every hedge."""
+    """Validate config.yaml and the environment (alert and heartbeat URLs, the anchor file),
+    connect to every venue, check every hedge."""
+    from bot import preflight
     from bot.venues.session import open_venues
 
     config = load(ctx)
+    try:
+        preflight.check(config)
+    except UserFacingError as exc:
+        fail(str(exc), exc.exit_code)
 
     async def check() -> list[tuple[str, str, int]]:
         async with open_venues(config, dry_run=True) as venues:
@@ -34,6 +42,16 @@ def config_check(ctx: typer.Context) -> None:
     for name, exchange_id, hedges in rows:
         out.print(f"  venue {name}: {exchange_id}, {hedges} hedge(s), markets checked")
     out.print(f"  ledger: {redact(config.ledger_url)}")
+    alerts = config.alerts
+    if alerts.urls:
+        schemes = ", ".join(url.split("://", 1)[0] for url in alerts.urls)
+        out.print(f"  alerts: {len(alerts.urls)} channel(s) ({schemes}), each parsed by apprise")
+    else:
+        out.print("  alerts: no channel (alerts.urls is empty): nobody will be told")
+    if alerts.heartbeat is not None:
+        from bot.alerts.heartbeat import describe
+
+        out.print(f"  {describe(alerts.heartbeat)}")
 
 
 @app.command("venues")

@@ -35,7 +35,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import bootstrap
-from bot.alerts.alerter import Alerter
+from bot.bootstrap import RunServices
 from bot.config import Config, JobSchedule
 from bot.errors import ConfigError
 from bot.guard_watch import MarginWatch
@@ -46,7 +46,6 @@ from bot.scheduler import systemd
 from bot.scheduler.jobs import JobContext, run_guard
 from bot.scheduler.runlock import run_lock
 from bot.scheduler.runner import record_not_run, run_job
-from bot.venues.session import OpenVenues
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 120
@@ -71,7 +70,15 @@ async def run_forever(config: Config, ledger: Ledger, say: Say) -> None:
     """Run every job on its schedule until a signal; one line at start and per job worth
     saying (a cycle, a settlement, a guard top-up, a failure)."""
     channels = bootstrap.channels(config)  # a missing ${VAR} is refused before anything runs
-    say(f"{start_line(config)}; {jobs_line(config)}; alerts to {channels.describe()}")
+    heartbeat = bootstrap.heartbeat(config)
+    told = f"alerts to {channels.describe()}" + (f"; {heartbeat.describe()}" if heartbeat else "")
+    say(f"{start_line(config)}; {jobs_line(config)}; {told}")
+    if not len(channels):
+        log.warning(
+            "alerts.urls is empty: nobody will be told when a job fails or a hedge nears "
+            "liquidation; add an apprise URL such as tgram://${TELEGRAM_TOKEN}/${TELEGRAM_CHAT} "
+            "and try it with bot alerts test"
+        )
     if config.schedule.interval_seconds is not None:
         log.warning(
             "schedule.interval_seconds is deprecated: write schedule: {rebalance: {every: %ss}}",
@@ -94,29 +101,28 @@ async def run_forever(config: Config, ledger: Ledger, say: Say) -> None:
         try:
             # clients live as long as `bot run`: connected and markets loaded once (refreshed
             # hourly), a venue that could not connect tried again by the next job
-            async with bootstrap.run_services(config, ledger, channels, metrics) as services:
-                await _serve(config, ledger, say, services.alerter, metrics, services.pool)
+            async with bootstrap.run_services(
+                config, ledger, channels, metrics, heartbeat
+            ) as services:
+                await _serve(config, ledger, say, services, metrics)
         finally:
             if metrics is not None:
                 metrics.close()
 
 
 async def _serve(
-    config: Config,
-    ledger: Ledger,
-    say: Say,
-    alerter: Alerter,
-    metrics: Metrics | None,
-    pool: OpenVenues,
+    config: Config, ledger: Ledger, say: Say, services: RunServices, metrics: Metrics | None
 ) -> None:
+    pool = services.pool
     ctx = JobContext(
         venues=pool,
         config=config,
         ledger=ledger,
-        alerter=alerter,
+        alerter=services.alerter,
         say=say,
         metrics=metrics,
         exclusive=any(venue.paper for venue in config.venues.values()),
+        heartbeat=services.heartbeat,
     )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -29,6 +29,7 @@ from bot.stopping import StopRequest
 from bot.venues.session import OpenVenues
 
 if TYPE_CHECKING:
+    from bot.alerts.heartbeat import Heartbeat
     from bot.guard_watch import MarginWatch
 
 Say = Callable[[str], None]
@@ -53,6 +54,8 @@ class JobContext:
     stop: StopRequest = field(default_factory=StopRequest)
     #: the margin guard's stream watch (`bot.guard_watch`), fed every job's read
     watch: MarginWatch | None = None
+    #: the push monitor told each job's outcome (`bot.alerts.heartbeat`)
+    heartbeat: Heartbeat | None = None
 
 
 @dataclass(frozen=True)

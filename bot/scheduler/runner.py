@@ -1,5 +1,6 @@
 """Running one job as the scheduler sees it: a `job_runs` row from start to outcome, the log
-context (run id, venues), metrics, alert conditions, one line when there is something to say.
+context (run id, venues), metrics, alert conditions, the heartbeat (told every outcome; it pings
+after healthy cycles), one line when there is something to say.
 
 Nothing a job raises escapes: it is recorded as an `error` run and alerts (`job:<kind>`), and
 the next tick tries again. APScheduler's own misses (a run later than `misfire_grace`, or one
@@ -64,6 +65,7 @@ async def _run(
             log.debug("job %s crashed", kind, exc_info=exc)
             _safe(lambda: ctx.ledger.finish_job(job_id, "error", error=error))
             _ended(ctx, kind, "error", started)
+            _beat(ctx, kind, "error")
             ctx.say(f"{kind} job {job_id} crashed: {error}")
             await _alert(
                 ctx, job_crashed(Facts(kind=kind, now=ctx.clock(), error=error), ctx.config)
@@ -75,6 +77,7 @@ async def _run(
             )
         )
         _ended(ctx, kind, outcome.status, started)
+        _beat(ctx, kind, outcome.status)
         if ctx.watch is not None and outcome.state is not None:
             ctx.watch.observe(outcome.state)
         if outcome.line:
@@ -125,6 +128,16 @@ def _ended(ctx: JobContext, kind: str, outcome: str, started: float) -> None:
             ctx.metrics.alerts_firing.set(len(ctx.ledger.firing_alerts()))
         except Exception as exc:
             log.warning("metrics from the ledger failed: %s", redact(str(exc)))
+
+
+def _beat(ctx: JobContext, kind: str, status: str) -> None:
+    """Tell the heartbeat how the job ended; its ping runs in a task of its own."""
+    if ctx.heartbeat is None:
+        return
+    try:
+        ctx.heartbeat.observe(kind, status)
+    except Exception as exc:  # the monitor must never stop the schedule
+        log.warning("heartbeat failed: %s", redact(str(exc)))
 
 
 async def _alert(ctx: JobContext, findings) -> None:  # type: ignore[no-untyped-def]

@@ -27,11 +27,13 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures)
 
 
 class Hook:
-    """An aiohttp server on its own thread and loop; `posts` holds every JSON body posted."""
+    """An aiohttp server on its own thread and loop; `posts` holds every JSON body posted to
+    /hook, `gets` the path of every GET (a heartbeat's pings)."""
 
     def __init__(self, status: int = 200) -> None:
         self.status = status
         self.posts: list[dict[str, Any]] = []
+        self.gets: list[str] = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._loop = asyncio.new_event_loop()
@@ -47,6 +49,7 @@ class Hook:
     async def _start(self) -> None:
         app = web.Application()
         app.router.add_post("/hook", self._handle)
+        app.router.add_get("/{path:.*}", self._got)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -58,6 +61,16 @@ class Hook:
         with self._lock:
             self.posts.append(body)
         return web.json_response({"ok": True}, status=self.status)
+
+    async def _got(self, request: web.Request) -> web.Response:
+        with self._lock:
+            self.gets.append(request.path)
+        return web.Response(text="OK", status=self.status)
+
+    def pings(self, path: str) -> int:
+        """How many GETs reached exactly `path`."""
+        with self._lock:
+            return self.gets.count(path)
 
     @property
     def url(self) -> str:
