@@ -59,12 +59,14 @@ async def test_a_job_that_raises_is_a_failed_run_and_alerts(
     row = job_rows(ctx.ledger)[-1]
     assert (row.kind, row.status, row.error) == ("snapshot", "error", "disk on fire")
     assert row.finished_at is not None
-    assert hook.messages() == ["ALERT job snapshot crashed: disk on fire"]
+    [alert] = hook.messages()
+    assert alert.startswith("ALERT job snapshot crashed: disk on fire;")
+    assert hook.types() == ["failure"]
     assert ctx.lines[-1].startswith("snapshot job 1 crashed: disk on fire")  # type: ignore[attr-defined]
 
     await run_job("snapshot", ctx, None)  # the real one works: the condition clears
     assert job_rows(ctx.ledger)[-1].status == "ok", job_rows(ctx.ledger)[-1].error
-    assert hook.messages()[-1] == "RESOLVED job snapshot crashed: disk on fire"
+    assert hook.messages()[-1] == "RESOLVED job snapshot ran without crashing"
 
 
 async def test_guard_tops_up_between_runs_when_the_mark_moves_against_the_short(
