@@ -350,3 +350,11 @@ def test_bot_alerts_test_sends_to_every_channel(
     refused = bot("alerts", "test", config=config)
     assert refused.exit_code == 2  # type: ignore[attr-defined]
     assert "UNSET_TELEGRAM_TOKEN is not set" in refused.stderr  # type: ignore[attr-defined]
+
+
+def test_repeat_takes_the_duration_forms_of_rate_limit() -> None:
+    assert AlertsConfig().repeat == 1800
+    assert AlertsConfig.model_validate({"repeat": "10m"}).repeat == 600
+    assert AlertsConfig.model_validate({"repeat": 0}).repeat == 0
+    with pytest.raises(ValueError, match="repeat"):
+        AlertsConfig.model_validate({"repeat": "soon"})
