@@ -460,12 +460,16 @@ class AlertsConfig(_Strict):
     heartbeat: HeartbeatConfig | None = None
     danger_margin_ratio: Decimal = Decimal("0.25")
     unknown_after: float = 600
-    #: a condition alerts at most once per this span (its resolution always follows)
+    #: a warning that fires again within this span of its key's last message waits for the
+    #: span's end (flapping collapses); the first message of a danger episode never waits
     rate_limit: float = 300
+    #: while a danger or failure stays firing, a reminder with its current figures this often
+    #: (0: never)
+    repeat: float = 1800
     #: and all conditions together at most this many messages an hour
     max_per_hour: int = Field(default=60, ge=1)
 
-    @field_validator("unknown_after", "rate_limit", mode="before")
+    @field_validator("unknown_after", "rate_limit", "repeat", mode="before")
     @classmethod
     def _span(cls, value: Any) -> float:
         if value in (0, "0", "0s"):

@@ -1,14 +1,23 @@
 """Alert conditions: each one a pure function of what a job saw, returning `Findings`.
 
 A condition names the keys it fully observed (`checked`, as key prefixes) and, among them, the
-ones firing with their message. A key firing now and not before alerts; a key checked and not
-firing that fired before resolves; a key not checked keeps its state (a venue not read this
-time neither fires nor clears its margin alert). `notices` are one-off messages (a failed
-transfer). A new condition is one function added to `CONDITIONS`.
+ones firing with their message and severity. A key firing now and not before alerts; a key
+checked and not firing that fired before resolves; a key not checked keeps its state (a venue
+not read this time neither fires nor clears its margin alert). A key is a condition, not a
+row: ten failed transfers of one kind are one key, counted (`counts`). `cleared` gives, where
+the condition can say it, the figures of a checked key that is not firing, for its RESOLVED.
+`notices` are one-off messages. A new condition is one function added to `CONDITIONS`.
+
+Severity is apprise's notify type: `failure` for what endangers money or needs a person now
+(margin danger, a halted venue, a transfer unknown or ambiguous or failed, a half-done move, a
+crashed job), `warning` for what the bot cannot do alone but is not yet danger (spot cannot
+cover a top-up, funding against the short, an unbalanced hedge, nothing to move, a venue
+unreachable, a move by hand), `info` for reports and resolutions.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,8 +26,13 @@ from typing import Any
 
 from bot.config import Config
 from bot.model import Plan, Rule, TransferStatus
+from bot.money import plain
 from bot.policy.margin import HedgeMargin
 from bot.stopping import left_by_a_stop
+
+FAILURE = "failure"
+WARNING = "warning"
+INFO = "info"
 
 
 @dataclass(frozen=True)
@@ -26,13 +40,29 @@ class Findings:
     checked: frozenset[str] = frozenset()
     firing: Mapping[str, str] = field(default_factory=dict)
     notices: Mapping[str, str] = field(default_factory=dict)
+    #: severity per firing key (`FAILURE`, `WARNING`); a key without one is a warning
+    severity: Mapping[str, str] = field(default_factory=dict)
+    #: per checked key not firing: its figures now, for the RESOLVED message
+    cleared: Mapping[str, str] = field(default_factory=dict)
+    #: per firing key counted by occurrence: how many this job saw (a failed transfer)
+    counts: Mapping[str, int] = field(default_factory=dict)
 
     def __or__(self, other: Findings) -> Findings:
         return Findings(
             self.checked | other.checked,
             {**self.firing, **other.firing},
             {**self.notices, **other.notices},
+            {**self.severity, **other.severity},
+            {**self.cleared, **other.cleared},
+            {**self.counts, **other.counts},
         )
+
+    def severity_of(self, key: str) -> str:
+        return self.severity.get(key, WARNING)
+
+
+def _at(severity: str, firing: Mapping[str, str]) -> dict[str, str]:
+    return dict.fromkeys(firing, severity)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,8 +106,13 @@ Condition = Callable[[Facts, Config], Findings]
 
 def job_crashed(facts: Facts, config: Config) -> Findings:
     key = f"job:{facts.kind}"
-    firing = {key: f"job {facts.kind} crashed: {facts.error}"} if facts.error else {}
-    return Findings(frozenset({key}), firing)
+    firing = (
+        {key: f"job {facts.kind} crashed: {facts.error}; the next run tries again, see the log"}
+        if facts.error
+        else {}
+    )
+    cleared = {} if facts.error else {key: f"job {facts.kind} ran without crashing"}
+    return Findings(frozenset({key}), firing, severity=_at(FAILURE, firing), cleared=cleared)
 
 
 def venue_unreachable(facts: Facts, config: Config) -> Findings:
@@ -85,19 +120,50 @@ def venue_unreachable(facts: Facts, config: Config) -> Findings:
         f"venue:{name}": f"venue {name} unreachable or refusing us: {' '.join(str(error).split())}"
         for name, error in facts.venue_errors.items()
     }
-    return Findings(frozenset(f"venue:{name}" for name in facts.venues_tried), firing)
+    cleared = {
+        f"venue:{name}": f"venue {name} answered again"
+        for name in facts.venues_tried
+        if name not in facts.venue_errors
+    }
+    return Findings(
+        frozenset(f"venue:{name}" for name in facts.venues_tried),
+        firing,
+        severity=_at(WARNING, firing),
+        cleared=cleared,
+    )
 
 
 def margin_danger(facts: Facts, config: Config) -> Findings:
+    """A hedge under `alerts.danger_margin_ratio`: its figures, the line, what the bot did."""
     if facts.margins is None:
         return Findings()
     danger = config.alerts.danger_margin_ratio
-    firing = {
-        f"margin:{m.hedge}": f"{m.describe()}; under the danger line {danger:f}"
-        for m in facts.margins.values()
-        if m.under(danger)
-    }
-    return Findings(frozenset(f"margin:{name}" for name in facts.margins), firing)
+    firing, cleared = {}, {}
+    for m in facts.margins.values():
+        key = f"margin:{m.hedge}"
+        if m.under(danger):
+            firing[key] = f"{m.describe()}; under the danger line {danger:f}; {_did(facts, m)}"
+        else:
+            cleared[key] = f"{m.describe()}; at or above the danger line {danger:f}"
+    return Findings(
+        frozenset(f"margin:{name}" for name in facts.margins),
+        firing,
+        severity=_at(FAILURE, firing),
+        cleared=cleared,
+    )
+
+
+def _did(facts: Facts, m: HedgeMargin) -> str:
+    """What this job did for an endangered hedge: its top-ups' outcomes, or what it needs."""
+    done = [
+        f"{plain(t.amount if t.amount is not None else t.planned_amount)} {t.asset} "
+        f"{t.status.value} (transfer {t.id})"
+        for t in facts.transfers
+        if t.rule == Rule.TOP_UP.value and m.hedge in t.hedges.split(",")
+    ]
+    if done:
+        return "top-up " + ", ".join(done)
+    return f"needs a top-up of {m.asset} from spot to its band {m.lower:f}"
 
 
 def spot_cannot_cover(facts: Facts, config: Config) -> Findings:
@@ -124,7 +190,17 @@ def spot_cannot_cover(facts: Facts, config: Config) -> Findings:
                 else f"{m.describe()} is under its band {m.lower:f} and spot has no {m.asset} "
                 "to top it up: add funds to spot"
             )
-    return Findings(frozenset(f"spot-short:{name}" for name in facts.margins), firing)
+    cleared = {
+        f"spot-short:{m.hedge}": f"{m.describe()}: no top-up short of spot"
+        for m in facts.margins.values()
+        if f"spot-short:{m.hedge}" not in firing
+    }
+    return Findings(
+        frozenset(f"spot-short:{name}" for name in facts.margins),
+        firing,
+        severity=_at(WARNING, firing),
+        cleared=cleared,
+    )
 
 
 def manual_move_needed(facts: Facts, config: Config) -> Findings:
@@ -143,7 +219,7 @@ def manual_move_needed(facts: Facts, config: Config) -> Findings:
     checked = {
         f"manual:{venue}:" for venue in facts.venues_tried if venue not in facts.venue_errors
     }
-    return Findings(frozenset(checked), firing)
+    return Findings(frozenset(checked), firing, severity=_at(WARNING, firing))
 
 
 def manual_key(t) -> str:  # type: ignore[no-untyped-def]
@@ -164,19 +240,56 @@ def transfers_open(facts: Facts, config: Config) -> Findings:
                 f"transfer {t.id} ({t.amount or 0:f} {t.asset} on {t.venue}) has been unknown "
                 f"since {t.updated_at:%Y-%m-%d %H:%M:%S}Z; see bot reconcile"
             )
-    return Findings(frozenset({"transfer:"}), firing)
+    return Findings(frozenset({"transfer:"}), firing, severity=_at(FAILURE, firing))
 
 
 def transfer_failed(facts: Facts, config: Config) -> Findings:
-    notices = {
-        f"transfer-failed:{t.id}": (
-            f"transfer {t.id} failed: {t.planned_amount:f} {t.asset} {t.from_account} -> "
-            f"{t.to_account} on {t.venue}: {t.error or 'no reason given'}"
-        )
-        for t in facts.transfers
-        if t.status is TransferStatus.FAILED and not left_by_a_stop(t.error)
-    }
-    return Findings(notices=notices)
+    """Transfers that failed, one key per venue, hedge, direction and kind of error: ten
+    failures of one kind are one alert, counted. A job checks what it tried to move (any
+    outcome of a hedge and direction clears that direction's other kinds); a rebalance, which
+    plans every hedge, checks every hedge of the venues it read."""
+    firing: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    checked: set[str] = set()
+    for t in facts.transfers:
+        direction = _direction(t.from_account, t.to_account)
+        for hedge in t.hedges.split(","):
+            checked.add(f"transfer-failed:{t.venue}:{hedge}:{direction}:")
+            if t.status is not TransferStatus.FAILED or left_by_a_stop(t.error):
+                continue
+            key = f"transfer-failed:{t.venue}:{hedge}:{direction}:{error_kind(t.error)}"
+            counts[key] = counts.get(key, 0) + 1
+            firing[key] = (
+                f"transfers failed on {t.venue} for hedge {hedge} ({direction}): latest "
+                f"transfer {t.id}, {t.planned_amount:f} {t.asset} {t.from_account} -> "
+                f"{t.to_account}: {' '.join((t.error or 'no reason given').split())}; the "
+                "next cycle tries again, fix the cause if it repeats"
+            )
+    if facts.kind == "rebalance":
+        checked |= {
+            f"transfer-failed:{hedge.venue}:{name}:"
+            for name, hedge in config.hedges.items()
+            if hedge.venue in facts.venues_tried and hedge.venue not in facts.venue_errors
+        }
+    return Findings(frozenset(checked), firing, severity=_at(FAILURE, firing), counts=counts)
+
+
+def _direction(from_account: str, to_account: str) -> str:
+    if from_account == "spot":
+        return "to_futures"
+    if to_account == "spot":
+        return "to_spot"
+    return f"{from_account}-{to_account}"
+
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def error_kind(error: str | None) -> str:
+    """A failure's kind for its key: the error text without its figures (amounts, ids,
+    times), so the same refusal with other numbers is the same kind."""
+    text = _NUMBER.sub("#", (error or "no reason given").lower())
+    return "-".join(re.findall(r"[a-z#]+", text))[:60] or "unknown"
 
 
 def plan_flags(facts: Facts, config: Config) -> Findings:
@@ -194,7 +307,9 @@ def plan_flags(facts: Facts, config: Config) -> Findings:
         for alert in facts.plan.alerts
     }
     return Findings(
-        frozenset(f"plan:{flag}:{name}" for name in read for flag in _PLAN_FLAGS), firing
+        frozenset(f"plan:{flag}:{name}" for name in read for flag in _PLAN_FLAGS),
+        firing,
+        severity=_at(WARNING, firing),
     )
 
 
@@ -206,7 +321,7 @@ def half_done(facts: Facts, config: Config) -> Findings:
     if facts.half_done is None:
         return Findings()
     firing = {f"half-done:{h.move.id}": h.message for h in facts.half_done}
-    return Findings(frozenset({"half-done:"}), firing)
+    return Findings(frozenset({"half-done:"}), firing, severity=_at(FAILURE, firing))
 
 
 def venue_halted(facts: Facts, config: Config) -> Findings:
@@ -214,7 +329,7 @@ def venue_halted(facts: Facts, config: Config) -> Findings:
     if facts.halts is None:
         return Findings()
     firing = {f"halt:{h.venue}": h.message() for h in facts.halts}
-    return Findings(frozenset({"halt:"}), firing)
+    return Findings(frozenset({"halt:"}), firing, severity=_at(FAILURE, firing))
 
 
 def nothing_to_move(facts: Facts, config: Config) -> Findings:
@@ -225,7 +340,7 @@ def nothing_to_move(facts: Facts, config: Config) -> Findings:
         f"unmoved:{n.venue}:{n.asset}:{n.from_account}:{n.to_account}": n.message()
         for n in facts.nothing_to_move
     }
-    return Findings(frozenset({"unmoved:"}), firing)
+    return Findings(frozenset({"unmoved:"}), firing, severity=_at(WARNING, firing))
 
 
 CONDITIONS: list[Condition] = [

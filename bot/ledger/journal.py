@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from bot.errors import LedgerError
 from bot.ledger.tables import (
     Alert,
+    AlertDelivery,
     BalanceSnapshot,
     Base,
     Correction,
@@ -83,6 +84,7 @@ ENTITIES: dict[str, type[Base]] = {
     "margin_attempt": MarginLegAttempt,
     "venue_halt": VenueHalt,  # 0009
     "nothing_to_move": NothingToMove,
+    "alert_delivery": AlertDelivery,  # 0010
 }
 #: journaled since the first release; the others only since 0006 (older rows have no entry)
 FIRST_RELEASE_ENTITIES = frozenset({"transfer", "attempt", "correction"})
@@ -115,6 +117,13 @@ LATER_COLUMNS = frozenset(
         "cross_unrealized_pnl",
         "margin_mode",
         "isolated_wallet",
+        # 0010: alerts' delivery state
+        "severity",
+        "occurrences",
+        "attempts",
+        "last_attempt_at",
+        "claim",
+        "claimed_at",
     }
 )
 

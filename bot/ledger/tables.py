@@ -369,8 +369,34 @@ class Alert(Base):
     first_seen: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    sent_count: Mapped[int] = mapped_column(Integer, default=0)
+    sent_count: Mapped[int] = mapped_column(Integer, default=0)  # messages delivered
     last_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # 0010 (NULL on older rows): failure warning info
+    severity: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: how many times a counted condition (a failed transfer of one kind) happened while firing
+    occurrences: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: failed deliveries since the last delivered message, and when the last one was tried
+    attempts: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: the writer delivering one of this row's transitions now, taken under the row lock
+    claim: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class AlertDelivery(Base):
+    """One attempt to deliver an alert transition on one channel (0010): append-only."""
+
+    __tablename__ = "alert_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    key: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))  # alert reminder resolved notice
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    channel: Mapped[str] = mapped_column(String(64))  # the apprise scheme, never the URL
+    severity: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))  # delivered failed timeout refused
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ManualInstruction(Base):

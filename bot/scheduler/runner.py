@@ -14,7 +14,7 @@ import logging
 import time
 from datetime import datetime
 
-from bot.alerts.conditions import Facts, evaluate, job_crashed
+from bot.alerts.conditions import Facts, Findings, evaluate, job_crashed
 from bot.logs import log_context
 from bot.redact import redact
 from bot.scheduler.jobs import JOBS, Job, JobContext, JobOutcome
@@ -38,16 +38,25 @@ async def run_job(
     every: float | None = None,
     job: Job | None = None,
 ) -> JobOutcome | None:
-    """Run `kind`'s job (or `job`, a variant of it: the guard of one venue a stream woke)."""
+    """Run `kind`'s job (or `job`, a variant of it: the guard of one venue a stream woke).
+
+    Its alerts go out after its work and outside the acting lock: a channel that is down or
+    slow never holds up a transfer (the guard's top-up waits on that lock)."""
     if kind in WHOLLY_LOCKED or ctx.exclusive:
         async with ctx.acting:
-            return await _run(kind, ctx, scheduled_at, every, job or JOBS[kind])
-    return await _run(kind, ctx, scheduled_at, every, job or JOBS[kind])
+            outcome, findings, label = await _run(kind, ctx, scheduled_at, every, job or JOBS[kind])
+    else:
+        outcome, findings, label = await _run(kind, ctx, scheduled_at, every, job or JOBS[kind])
+    with log_context(run_id=label, venue=",".join(sorted(ctx.config.venues))):
+        await _alert(ctx, findings)
+    return outcome
 
 
 async def _run(
     kind: str, ctx: JobContext, scheduled_at: datetime | None, every: float | None, job: Job
-) -> JobOutcome | None:
+) -> tuple[JobOutcome | None, Findings, str]:
+    """The job and its records; returns its outcome (None: it crashed), the alert findings to
+    observe once the lock is released, and its run id for the log."""
     started_at = ctx.clock()
     late = scheduled_at is not None and (
         (started_at - scheduled_at).total_seconds() > late_after(every)
@@ -55,7 +64,8 @@ async def _run(
     job_id = ctx.ledger.start_job(kind, scheduled_at=scheduled_at, late=late)
     started = time.monotonic()
     venues = ",".join(sorted(ctx.config.venues))
-    with log_context(run_id=f"{kind}-{job_id}", venue=venues):
+    label = f"{kind}-{job_id}"
+    with log_context(run_id=label, venue=venues):
         if late:
             log.info("job %s started late (scheduled for %s)", kind, scheduled_at)
         try:
@@ -67,10 +77,8 @@ async def _run(
             _ended(ctx, kind, "error", started)
             _beat(ctx, kind, "error")
             ctx.say(f"{kind} job {job_id} crashed: {error}")
-            await _alert(
-                ctx, job_crashed(Facts(kind=kind, now=ctx.clock(), error=error), ctx.config)
-            )
-            return None
+            crashed = job_crashed(Facts(kind=kind, now=ctx.clock(), error=error), ctx.config)
+            return None, crashed, label
         _safe(
             lambda: ctx.ledger.finish_job(
                 job_id, outcome.status, error=outcome.error, run_id=outcome.run_id
@@ -82,8 +90,7 @@ async def _run(
             ctx.watch.observe(outcome.state)
         if outcome.line:
             ctx.say(outcome.line)
-        await _alert(ctx, evaluate(_with_standing(ctx, outcome.facts), ctx.config))
-        return outcome
+        return outcome, evaluate(_with_standing(ctx, outcome.facts), ctx.config), label
 
 
 async def record_not_run(
@@ -98,7 +105,7 @@ async def record_not_run(
         return
     ctx.say(f"{kind} job {status}: {why}")
     try:
-        await ctx.alerter.notice(f"job-{status}:{kind}", f"job {kind} {status}: {why}")
+        await ctx.alerter.notice(f"job-{status}:{kind}", f"job {kind} {status}: {why}", "warning")
     except Exception as exc:
         log.warning("alert for job %s failed: %s", kind, redact(str(exc)))
 
@@ -140,7 +147,7 @@ def _beat(ctx: JobContext, kind: str, status: str) -> None:
         log.warning("heartbeat failed: %s", redact(str(exc)))
 
 
-async def _alert(ctx: JobContext, findings) -> None:  # type: ignore[no-untyped-def]
+async def _alert(ctx: JobContext, findings: Findings) -> None:
     try:
         await ctx.alerter.observe(findings)
     except Exception as exc:  # an alert must never stop the schedule

@@ -4,6 +4,7 @@ chain, a wrong key and (with an anchor) a truncation; on every backend."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sqlalchemy import bindparam, text
 from bot.errors import LedgerError
 from bot.ledger import Ledger, db
 from bot.ledger.journal import Anchor
+from bot.ledger.unattended import DeliveryRecord
 from bot.model import TransferStatus
 from tests.audit.tampering import (
     KEY,
@@ -46,6 +48,8 @@ APPEND_ONLY_TRIGGERS = {
     ("venue_halts_no_delete", "venue_halts"),
     ("nothing_to_move_final_immutable", "nothing_to_move"),
     ("nothing_to_move_no_delete", "nothing_to_move"),
+    ("alert_deliveries_no_update", "alert_deliveries"),
+    ("alert_deliveries_no_delete", "alert_deliveries"),
 }
 
 
@@ -218,6 +222,35 @@ def test_alerts_job_runs_and_manual_instructions_are_in_the_chain(keyed: Ledger)
         f"job_run {job}: differs from its journal entry",
         "alert 1: differs from its journal entry",
     }
+
+
+def test_alert_delivery_attempts_are_append_only_and_in_the_chain(keyed: Ledger) -> None:
+    """0010: a transition claimed, its attempt per channel recorded, the claim released."""
+    lease = timedelta(minutes=1)
+    record, transition = keyed.stand_alert(
+        "margin:eth",
+        "eth margin ratio 0.2",
+        severity="failure",
+        token="me",
+        lease=lease,
+        decide=lambda row, last_sent: "alert",
+    )
+    assert transition == "alert" and record.claim == "me"
+    keyed.finish_delivery(
+        record.id,
+        token="me",
+        kind="alert",
+        severity="failure",
+        deliveries=[DeliveryRecord(channel="json", outcome="failed", detail="HTTP 500")],
+    )
+    [row] = keyed.firing_alerts().values()
+    assert (row.claim, row.attempts, row.sent_count) == (None, 1, 0)
+    assert keyed.verify().ok
+    with pytest.raises(Exception, match="never updated"):
+        rewrite_row(keyed.engine, "alert_deliveries", 1, outcome="delivered")
+    drop_triggers(keyed.engine)
+    rewrite_row(keyed.engine, "alert_deliveries", 1, outcome="delivered")
+    assert keyed.verify().problems == ("alert_delivery 1: differs from its journal entry",)
 
 
 def _margin_move(ledger: Ledger) -> tuple[int, int]:

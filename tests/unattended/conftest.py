@@ -30,8 +30,10 @@ class Hook:
     """An aiohttp server on its own thread and loop; `posts` holds every JSON body posted to
     /hook, `gets` the path of every GET (a heartbeat's pings)."""
 
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, delay: float = 0.0) -> None:
         self.status = status
+        #: seconds the sink takes to answer (a slow channel)
+        self.delay = delay
         self.posts: list[dict[str, Any]] = []
         self.gets: list[str] = []
         self._lock = threading.Lock()
@@ -60,6 +62,8 @@ class Hook:
         body = json.loads(await request.text() or "{}")
         with self._lock:
             self.posts.append(body)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         return web.json_response({"ok": True}, status=self.status)
 
     async def _got(self, request: web.Request) -> web.Response:
@@ -79,6 +83,11 @@ class Hook:
     def messages(self) -> list[str]:
         with self._lock:
             return [str(post.get("message", "")) for post in self.posts]
+
+    def types(self) -> list[str]:
+        """apprise's notify type of each post (`json://` posts it as `type`)."""
+        with self._lock:
+            return [str(post.get("type", "")) for post in self.posts]
 
     def wait_for(self, predicate: Callable[[str], bool], *, polls: int = 600) -> str:
         """The first message that satisfies `predicate`, waiting for it (poll count, not a

@@ -150,8 +150,10 @@ def test_spot_that_cannot_cover_the_top_up_alerts() -> None:
 def test_a_crashed_job_fires_and_its_next_success_clears() -> None:
     crashed = evaluate(Facts(kind="snapshot", now=NOW, error="boom"), CONFIG)
     fine = evaluate(Facts(kind="snapshot", now=NOW), CONFIG)
-    assert crashed.firing == {"job:snapshot": "job snapshot crashed: boom"}
+    assert crashed.firing["job:snapshot"].startswith("job snapshot crashed: boom;")
+    assert crashed.severity_of("job:snapshot") == "failure"
     assert "job:snapshot" in fine.checked and not fine.firing
+    assert fine.cleared["job:snapshot"] == "job snapshot ran without crashing"
 
 
 def test_an_unbalanced_hedge_in_the_plan_alerts_and_clears_when_the_plan_is_clean() -> None:
@@ -206,8 +208,59 @@ def test_a_failed_transfer_alerts_but_one_a_stop_left_unsent_does_not() -> None:
     refused = failed_row(1, "binance -2015 Invalid API-key, IP, or permissions for action")
     unsent = failed_row(2, stop.not_attempted())
     found = transfer_failed(Facts(kind="rebalance", now=NOW, transfers=[refused, unsent]), CONFIG)
-    assert list(found.notices) == ["transfer-failed:1"]
-    assert "Invalid API-key" in found.notices["transfer-failed:1"]
+    [key] = found.firing
+    assert key.startswith("transfer-failed:p:eth:to_futures:binance-#-invalid-api-key")
+    message = found.firing[key]
+    assert "Invalid API-key" in message and "hedge eth" in message and "on p" in message
+    assert found.severity_of(key) == "failure" and found.counts[key] == 1
+
+
+def test_failures_of_one_kind_are_one_key_counted_and_other_numbers_do_not_split_it() -> None:
+    """Keys are conditions, not rows: ten refusals that differ only in their figures are one
+    alert with a count; another kind of error is another key."""
+    same = [failed_row(i, f"p: insufficient balance: {100 + i}.5 USDT asked") for i in range(10)]
+    other = failed_row(11, "p: transfer forbidden by the venue")
+    found = transfer_failed(Facts(kind="guard", now=NOW, transfers=[*same, other]), CONFIG)
+    assert len(found.firing) == 2
+    insufficient = next(k for k in found.firing if "insufficient" in k)
+    assert found.counts[insufficient] == 10
+    assert "latest transfer 9" in found.firing[insufficient]
+    # the guard checked what it tried to move: this hedge and direction, on this venue
+    assert found.checked == {"transfer-failed:p:eth:to_futures:"}
+    # a rebalance that moves nothing for the hedge clears its failures: it plans every hedge
+    quiet = transfer_failed(Facts(kind="rebalance", now=NOW, venues_tried=["p"]), CONFIG)
+    assert quiet.checked == {"transfer-failed:p:eth:"} and not quiet.firing
+
+
+def test_severity_is_on_each_finding() -> None:
+    danger = evaluate(Facts(kind="guard", now=NOW, margins={"eth": margin("3000")}), CONFIG)
+    assert danger.severity_of("margin:eth") == "failure"
+    unreachable = venue_unreachable(
+        Facts(kind="snapshot", now=NOW, venues_tried=["p"], venue_errors={"p": OSError("x")}),
+        CONFIG,
+    )
+    assert unreachable.severity_of("venue:p") == "warning"
+
+
+def test_a_cleared_margin_says_its_figures_now_not_the_danger_line() -> None:
+    """RESOLVED must not repeat the old numbers: the condition gives the figures at
+    resolution for each checked hedge not in danger."""
+    fine = margin_danger(Facts(kind="guard", now=NOW, margins={"eth": margin("7500")}), CONFIG)
+    assert not fine.firing
+    text = fine.cleared["margin:eth"]
+    assert "margin ratio 0.5000" in text and "under the danger line" not in text
+    assert "at or above the danger line 0.25" in text
+
+
+def test_a_danger_says_what_the_guard_did() -> None:
+    top_up = transfer_record(status=TransferStatus.CONFIRMED, venue="p")
+    found = margin_danger(
+        Facts(kind="guard", now=NOW, margins={"eth": margin("3000")}, transfers=[top_up]),
+        CONFIG,
+    )
+    assert "top-up 3000 USDT confirmed (transfer 1)" in found.firing["margin:eth"]
+    alone = margin_danger(Facts(kind="guard", now=NOW, margins={"eth": margin("3000")}), CONFIG)
+    assert "needs a top-up of USDT from spot" in alone.firing["margin:eth"]
 
 
 def test_a_halted_venue_is_one_alert_keyed_by_venue_and_resolves_when_gone() -> None:

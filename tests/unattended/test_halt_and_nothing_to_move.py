@@ -80,7 +80,8 @@ async def test_a_standing_refusal_halts_the_venue_once_until_a_person_resumes_it
     assert "Universal Transfer" in (halt.hint or "")
     hook.wait_for(lambda m: m.startswith("ALERT venue binance halted"))
     assert len(alerts_starting(hook, "ALERT venue binance halted")) == 1
-    assert len(alerts_starting(hook, "transfer 1 failed")) == 1  # the failed row's notice
+    # the failed row: one alert for its venue, hedge, direction and kind of error
+    assert len(alerts_starting(hook, "ALERT transfers failed on binance for hedge eth")) == 1
     assert len(hook.messages()) == 3  # with the margin alert: nothing repeats per tick
 
     # bot status says it needs a person, since when, the error and the fix
@@ -122,7 +123,7 @@ async def test_a_standing_refusal_halts_the_venue_once_until_a_person_resumes_it
 
     await run_job("guard", ctx, None)  # the next tick sends
     assert [t.status for t in transfers(ctx.ledger)] == ["failed", "confirmed"]
-    hook.wait_for(lambda m: m.startswith("RESOLVED venue binance halted"))
+    hook.wait_for(lambda m: m.startswith("RESOLVED halt:binance no longer fires"))
     with ctx.ledger._sessions() as session:
         row = session.scalars(select(VenueHalt)).one()
     assert (row.state, row.ended_by, row.end_reason) == (
@@ -163,7 +164,7 @@ async def test_an_empty_spot_is_one_standing_condition_not_a_row_per_tick(
     await run_job("guard", ctx, None)
     assert [t.status for t in transfers(ctx.ledger)] == ["confirmed"]
     assert ctx.ledger.open_nothing_to_move() == []
-    hook.wait_for(lambda m: m.startswith("RESOLVED binance: nothing to move"))
+    hook.wait_for(lambda m: m.startswith("RESOLVED unmoved:binance:USDT:spot:linear"))
     with ctx.ledger.engine.connect() as conn:
         entries = conn.execute(
             text("SELECT count(*) FROM journal WHERE entity = 'nothing_to_move'")

@@ -3,6 +3,7 @@ its alerts; a job that raises; the margin guard topping up between scheduled run
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from decimal import Decimal as D
 from pathlib import Path
@@ -20,6 +21,7 @@ from bot.scheduler import jobs as jobs_module
 from bot.scheduler.jobs import JobContext, stand_manual_instructions
 from bot.scheduler.runner import record_not_run, run_job
 from tests.unattended.conftest import Hook, live_venue, make_config
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -47,6 +49,25 @@ def job_rows(ledger: Ledger) -> list[JobRun]:
         return list(session.scalars(select(JobRun).order_by(JobRun.id)))
 
 
+async def test_a_slow_channel_never_holds_the_acting_lock(
+    ctx: JobContext, hook: Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebalance's alerts go out after it released the lock the guard's top-up takes: the
+    channel is still answering while the lock is free."""
+
+    async def broken(_: JobContext) -> jobs_module.JobOutcome:
+        raise RuntimeError("disk on fire")
+
+    hook.delay = 1.0  # the sink answers slowly
+    with monkeypatch.context() as patched:
+        patched.setitem(jobs_module.JOBS, "rebalance", broken)
+        running = asyncio.create_task(run_job("rebalance", ctx, None))
+        await until(lambda: len(hook.posts) == 1, "the crash alert reaches the channel")
+        assert not running.done() and not ctx.acting.locked()
+        assert await running is None
+    assert hook.messages()[0].startswith("ALERT job rebalance crashed")
+
+
 async def test_a_job_that_raises_is_a_failed_run_and_alerts(
     ctx: JobContext, hook: Hook, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -59,12 +80,14 @@ async def test_a_job_that_raises_is_a_failed_run_and_alerts(
     row = job_rows(ctx.ledger)[-1]
     assert (row.kind, row.status, row.error) == ("snapshot", "error", "disk on fire")
     assert row.finished_at is not None
-    assert hook.messages() == ["ALERT job snapshot crashed: disk on fire"]
+    [alert] = hook.messages()
+    assert alert.startswith("ALERT job snapshot crashed: disk on fire;")
+    assert hook.types() == ["failure"]
     assert ctx.lines[-1].startswith("snapshot job 1 crashed: disk on fire")  # type: ignore[attr-defined]
 
     await run_job("snapshot", ctx, None)  # the real one works: the condition clears
     assert job_rows(ctx.ledger)[-1].status == "ok", job_rows(ctx.ledger)[-1].error
-    assert hook.messages()[-1] == "RESOLVED job snapshot crashed: disk on fire"
+    assert hook.messages()[-1] == "RESOLVED job snapshot ran without crashing"
 
 
 async def test_guard_tops_up_between_runs_when_the_mark_moves_against_the_short(
