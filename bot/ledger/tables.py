@@ -387,12 +387,16 @@ class AlertDelivery(Base):
     """One attempt to deliver an alert transition on one channel (0010): append-only."""
 
     __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        Index("ix_alert_deliveries_alert", "alert_id"),
+        Index("ix_alert_deliveries_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
     key: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16))  # alert reminder resolved notice
-    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
     channel: Mapped[str] = mapped_column(String(64))  # the apprise scheme, never the URL
     severity: Mapped[str] = mapped_column(String(16))
     outcome: Mapped[str] = mapped_column(String(16))  # delivered failed timeout refused
