@@ -41,6 +41,7 @@ SLOW_FIRST = (
     "tests/test_standalone.py::test_a_copy_with_nothing_beside_it",
     "tests/integration/test_no_secret_printed.py::test_no_secret_is_printed_or_stored",
     "tests/protective/test_guard_faults.py",
+    "tests/protective/test_alert_delivery_under_bot_run.py",
     "tests/unattended/test_run_end_to_end.py",
     "tests/bench/test_bench_smoke.py",
     "tests/integration/test_cli_conventions.py::test_run_says_what_it_does",
