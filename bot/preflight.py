@@ -19,7 +19,6 @@ from bot.config import Config
 from bot.errors import ConfigError
 
 APPRISE_WIKI = "https://github.com/caronc/apprise/wiki"
-SET_IT = "set it where the bot runs (under systemd: in the unit's EnvironmentFile)"
 
 
 def check(config: Config) -> None:
@@ -40,10 +39,7 @@ def alert_urls(urls: list[str]) -> None:
 
     known = set(NotificationManager().schemas())
     for index, url in enumerate(urls):
-        try:
-            expanded = expand(url, index)
-        except ConfigError as exc:  # an unset ${VAR}: the message names the field and variable
-            raise ConfigError(f"{exc}; {SET_IT}") from None
+        expanded = expand(url, f"alerts.urls[{index}]")  # an unset ${VAR}: names it, and the fix
         name = scheme(url).lower()
         with _apprise_quiet():  # apprise logs the URL it could not parse, secret and all
             loaded = apprise.Apprise().add(expanded)
@@ -63,7 +59,7 @@ def alert_urls(urls: list[str]) -> None:
 
 def heartbeat_urls(config: Config) -> None:
     """The heartbeat's URLs have every variable they name set."""
-    from bot.alerts.heartbeat import expand
+    from bot.alerts.channels import expand
 
     beat = config.alerts.heartbeat
     if beat is None:

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from bot.config import ENV_VAR
 from bot.errors import ConfigError
 from bot.redact import redact, register_secret
 
 log = logging.getLogger(__name__)
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 #: seconds one channel may take to take a message; then it counts as not delivered
 SEND_TIMEOUT = 15.0
@@ -44,18 +44,25 @@ class Outcome:
         return self.outcome == "delivered"
 
 
-def expand(url: str, index: int) -> str:
-    """`url` with each `${VAR}` replaced from the environment; a missing one is a config error."""
+def expand(url: str, field: str) -> str:
+    """`url` with each `${VAR}` from the environment (each value, and the whole URL, registered
+    as a secret); an unset one is one line naming `field` and the variable, never a value. The
+    one expansion of alert and heartbeat URLs."""
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         found = os.environ.get(name)
         if found is None:
-            raise ConfigError(f"alerts.urls[{index}]: environment variable {name} is not set")
+            raise ConfigError(
+                f"{field}: environment variable {name} is not set; set it where the bot runs "
+                "(under systemd: in the unit's EnvironmentFile)"
+            )
         register_secret(found)
         return found
 
-    return _VAR.sub(value, url)
+    expanded = ENV_VAR.sub(value, url)
+    register_secret(expanded)
+    return expanded
 
 
 def scheme(url: str) -> str:
@@ -70,7 +77,7 @@ class Channels:
         # apprise's own info/debug lines print every URL and payload: keep its warnings only
         logging.getLogger("apprise").setLevel(logging.WARNING)
         self._raw = list(urls)
-        self._expanded = [expand(url, i) for i, url in enumerate(self._raw)]
+        self._expanded = [expand(url, f"alerts.urls[{i}]") for i, url in enumerate(self._raw)]
         for url in self._expanded:
             register_secret(url)
         self.timeout = timeout

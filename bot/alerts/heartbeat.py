@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from bot.config import ENV_VAR, HeartbeatConfig, format_duration
-from bot.errors import ConfigError
-from bot.redact import redact, register_secret
+from bot.alerts.channels import expand
+from bot.config import HeartbeatConfig, format_duration
+from bot.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -37,26 +35,6 @@ FAILING = frozenset({"failed", "error"})
 TIMEOUT_SECONDS = 10.0
 
 Ping = Literal["ok", "fail"]
-
-
-def expand(url: str, field: str) -> str:
-    """`url` with each `${VAR}` from the environment (each value registered as a secret); an
-    unset one is one line naming `field` and the variable, never a value."""
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        found = os.environ.get(name)
-        if found is None:
-            raise ConfigError(
-                f"{field}: environment variable {name} is not set; set it where the bot runs "
-                "(under systemd: in the unit's EnvironmentFile)"
-            )
-        register_secret(found)
-        return found
-
-    expanded = ENV_VAR.sub(value, url)
-    register_secret(expanded)
-    return expanded
 
 
 def host(url: str) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.alerts.heartbeat import Beat, describe, expand
+from bot.alerts.channels import expand
+from bot.alerts.heartbeat import Beat, describe
 from bot.config import HeartbeatConfig, parse_config
 from bot.errors import ConfigError
 
