@@ -111,20 +111,37 @@ def _cannot_act(
 ) -> GuardResult | None:
     """A GuardResult when the poll's read already shows the scoped cycle could send nothing:
     every line of its plan is halted or sized to nothing (an empty spot, under `min_amount`),
-    as the cycle itself would find on the same read. Then the conditions stand (counted, one
-    row each) and no cycle runs, so a danger that nothing can relieve costs no run row and no
-    snapshot per tick. None: run the cycle (it reads again, under the lock, and acts)."""
+    as the cycle itself would find on the same read, or the plan has no line at all for them
+    (spot holds nothing above its reserve: the spot-cannot-cover alert says so). Then the
+    conditions stand (counted, one row each) and no cycle runs, so a danger that nothing can
+    relieve costs no run row and no snapshot per tick. None: run the cycle (it reads again,
+    under the lock, and acts), also whenever an earlier run left something open to settle or
+    finish on these venues."""
     from bot.cycle import planned
     from bot.executor import sized_on
 
+    if _unfinished(services.ledger, sorted(venues)):
+        return None  # the cycle settles and finishes what earlier runs left open
     plan = scope.narrow(planned(services, state))
-    if not plan.transfers:
-        return None
     executor = services.executor(venues, dry_run=False)
     halted = {t.venue: h for t in plan.transfers if (h := executor.halt_of(t.venue)) is not None}
-    lines = [t for t in sized_on(plan.transfers, state, services.config.transfers)]
+    lines = sized_on(plan.transfers, state, services.config.transfers)
     open_lines = [t for t in lines if t.venue not in halted]
     if any(t.sizing is None or t.sizing.sends for t in open_lines):
         return None
     not_moved = [r for t in open_lines if (r := executor.stand_if_nothing_to_move(t)) is not None]
     return GuardResult(state, {}, not_moved=not_moved, halted=halted)
+
+
+def _unfinished(ledger: Ledger, venues: list[str]) -> bool:
+    """An open transfer or margin leg, or a half-done move, on any of `venues`."""
+    from bot.ledger.margin_queries import open_margin_legs
+    from bot.ledger.queries import open_transfers
+    from bot.margin_legs import half_done_moves
+
+    return any(
+        open_transfers(ledger, venue=name)
+        or open_margin_legs(ledger, venue=name)
+        or half_done_moves(ledger, venue=name)
+        for name in venues
+    )
