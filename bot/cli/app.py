@@ -4,10 +4,12 @@ module shares (loading config, opening the ledger, one-line errors and exit code
 Nothing heavy is imported at module level: `bot --help` must not load ccxt, SQLAlchemy or
 aiohttp, so each command imports what it needs when it runs.
 
-Exit codes: 0 done or nothing to do; 1 the cycle ran but a transfer failed (or its outcome is
-unknown): a later run may settle it; 2 a person must fix something: bad config, bad arguments,
-a venue that cannot be used, or a venue halted by a fatal refusal (`bot venue resume`). Errors
-are one line on stderr that names the field or venue and the fix.
+Exit codes: 0 done or nothing to do; 1 transient: a transfer failed (or its outcome is
+unknown), the ledger was locked, something failed unexpectedly: a later run may settle it; 2 a
+person must fix something: bad config, bad arguments, a corrupt ledger or one from a newer bot,
+an unwritable data dir, a venue that cannot be used or is halted by a fatal refusal (`bot venue
+resume`). Errors are one line on stderr that names the field, file or venue and the fix; an
+unexpected one's traceback goes to `<data_dir>/crash/`.
 """
 
 from __future__ import annotations
