@@ -39,8 +39,33 @@ if TYPE_CHECKING:  # built on demand: `bot --help` and `bot status` load neither
 
 
 def open_ledger(config: Config) -> Ledger:
-    """The ledger a command writes: migrated to the newest schema, journaled under the key."""
+    """The ledger a command writes: migrated to the newest schema, journaled under the key.
+    The data dir is checked first: a command that could not take its locks there must refuse
+    before it writes a byte to the ledger."""
+    writable_data_dir(config)
     return Ledger.open(config.ledger_url, key=config.ledger_key, anchor_file=config.anchor_path)
+
+
+def writable_data_dir(config: Config) -> None:
+    """`data_dir` exists (created if need be) and this user can create files in it; else one
+    line naming it and the fix (exit 2). Tried with a real file: `os.access` is wrong for root
+    and for a file system mounted read-only (ProtectSystem=strict)."""
+    import os
+    import tempfile
+
+    from bot.errors import ConfigError
+
+    folder = config.data_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=".writable-", dir=folder)
+        os.close(handle)
+        os.unlink(name)
+    except OSError as exc:
+        raise ConfigError(
+            f"data_dir: cannot write in {folder} ({exc.strerror}); make it writable by the "
+            "user the bot runs as, or set data_dir (under systemd: /var/lib/bot)"
+        ) from None
 
 
 def open_audit_ledger(config: Config) -> Ledger:

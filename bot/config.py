@@ -7,6 +7,7 @@ error is one line naming the path of the bad value (`hedges.eth.band: ...`).
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -17,10 +18,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.config_file import CONFIG_ENV, DEFAULT_CONFIG, config_path
+from bot.config_file import CONFIG_ENV, DEFAULT_CONFIG, config_path, is_default
 from bot.errors import ConfigError
 
 __all__ = ["CONFIG_ENV", "DEFAULT_CONFIG", "config_path"]  # re-exported: their home is config_file
+
+log = logging.getLogger(__name__)
 
 # ccxt constructor keys that carry credentials: they belong in the environment, not in config.
 _SECRET_CCXT_KEYS = frozenset(
@@ -510,6 +513,10 @@ class Config(_Strict):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     venues: dict[str, VenueConfig]
     hedges: dict[str, HedgeConfig] = Field(default_factory=dict)
+    #: the folder the bot writes besides the ledger (locks, paper accounts, cached markets,
+    #: crash reports): relative to the config's folder, whatever the ledger's backend
+    #: (`bot run` under systemd: /var/lib/bot, its StateDirectory)
+    data_dir: Path = Path("data")
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("venues", mode="before")
@@ -525,6 +532,16 @@ class Config(_Strict):
             if found is not None:
                 raise ValueError(f"{found[0]}: refused: {found[1]}")
         return value
+
+    @model_validator(mode="after")
+    def _data_dir_absolute(self) -> Config:
+        """`data_dir` resolved against the config's folder (like a relative SQLite path): the
+        same folder for a SQLite or a PostgreSQL ledger. Processes that share a SQLite ledger
+        share this folder too: its `locks/` keep them one actor per venue."""
+        path = self.data_dir.expanduser()
+        if not path.is_absolute():
+            object.__setattr__(self, "data_dir", (self.base_dir / path).resolve())
+        return self
 
     @model_validator(mode="after")
     def _hedges_name_venues(self) -> Config:
@@ -548,12 +565,6 @@ class Config(_Strict):
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             return Path(url.removeprefix("sqlite:///"))
         return None
-
-    @property
-    def data_dir(self) -> Path:
-        """Where local files live: the SQLite ledger's folder, else `data/` beside the config."""
-        ledger_file = self.sqlite_file
-        return ledger_file.parent if ledger_file is not None else self.base_dir / "data"
 
     @property
     def ledger_key(self) -> bytes | None:
@@ -598,9 +609,12 @@ def load_config(path: Path, *, from_env: bool = False) -> Config:
 
 
 def _load_config(path: Path) -> Config:
+    base_dir = path.resolve().parent
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if is_default(path):
+            return _builtin_config()
         raise ConfigError(
             f"{path}: config file not found; pass --config PATH or set {CONFIG_ENV}"
         ) from None
@@ -616,7 +630,18 @@ def _load_config(path: Path) -> Config:
         ) from None
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: expected a mapping with venues and hedges at the top level")
-    return parse_config(raw, base_dir=path.resolve().parent)
+    return parse_config(raw, base_dir=base_dir)
+
+
+def _builtin_config() -> Config:
+    """The default config shipped inside the package (the paper venue with one hedge), for
+    `bot` run in a folder without config.yaml; its relative paths (data/) are this folder's."""
+    from bot.shipped import shipped
+
+    source = shipped("config.yaml")
+    log.info("no ./config.yaml: using the built-in paper config (%s)", source)
+    raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    return parse_config(raw, base_dir=Path.cwd())
 
 
 def parse_config(raw: Mapping[str, Any], *, base_dir: Path) -> Config:

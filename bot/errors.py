@@ -25,7 +25,15 @@ class VenueUnusable(UserFacingError):
 
 
 class LedgerError(UserFacingError):
-    """The ledger database cannot be opened or migrated."""
+    """The ledger database cannot be opened or migrated, for a reason a person must fix (a
+    file that is not a database, a ledger from a newer bot, a folder the bot cannot write)."""
+
+
+class LedgerBusy(LedgerError):
+    """The ledger cannot be used right now (locked by another process past the busy timeout, a
+    database server not answering): a later run may well succeed."""
+
+    exit_code = 1
 
 
 class UnrecordedTransfer(UserFacingError):

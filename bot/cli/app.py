@@ -4,10 +4,12 @@ module shares (loading config, opening the ledger, one-line errors and exit code
 Nothing heavy is imported at module level: `bot --help` must not load ccxt, SQLAlchemy or
 aiohttp, so each command imports what it needs when it runs.
 
-Exit codes: 0 done or nothing to do; 1 the cycle ran but a transfer failed (or its outcome is
-unknown): a later run may settle it; 2 a person must fix something: bad config, bad arguments,
-a venue that cannot be used, or a venue halted by a fatal refusal (`bot venue resume`). Errors
-are one line on stderr that names the field or venue and the fix.
+Exit codes: 0 done or nothing to do; 1 transient: a transfer failed (or its outcome is
+unknown), the ledger was locked, something failed unexpectedly: a later run may settle it; 2 a
+person must fix something: bad config, bad arguments, a corrupt ledger or one from a newer bot,
+an unwritable data dir, a venue that cannot be used or is halted by a fatal refusal (`bot venue
+resume`). Errors are one line on stderr that names the field, file or venue and the fix; an
+unexpected one's traceback goes to `<data_dir>/crash/`.
 """
 
 from __future__ import annotations
@@ -57,8 +59,14 @@ class BotGroup(TyperGroup):
             code = print_error(str(exc), exc.exit_code)
         except VenueError as exc:
             code = print_error(f"venue {exc}", 2)
+        except OSError as exc:
+            code = _os_error(exc, argv)
         except Exception as exc:  # the last line of defence: never a traceback on screen
-            code = print_error(_unexpected(exc, argv), 1)
+            ledger = _ledger_error(exc)
+            if ledger is not None:
+                code = print_error(str(ledger), ledger.exit_code)
+            else:
+                code = print_error(_unexpected(exc, argv), 1)
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -114,6 +122,26 @@ class Context:
         return self._config
 
 
+#: the running command's context, for the error handling of `BotGroup.main` (where to write a
+#: crash report, which ledger a database error is about); None before the callback runs
+_current: Context | None = None
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"bot {_version()}")
+        raise typer.Exit(0)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bot")
+    except PackageNotFoundError:  # a checkout on PYTHONPATH, never installed
+        return "unknown (not installed)"
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
@@ -144,7 +172,17 @@ def main_options(
             help="Log lines as text (human) or one JSON object per line (json, for journald).",
         ),
     ] = "human",
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the installed version (bot X.Y.Z) and exit.",
+        ),
+    ] = False,
 ) -> None:
+    global _current
     from bot import logs
 
     install_log_redaction()
@@ -152,7 +190,9 @@ def main_options(
         fail(f"--log-format: {log_format!r} is not a log format; use human or json")
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logs.configure(level, log_format)  # type: ignore[arg-type]
-    ctx.obj = Context(config_path(config), from_env=config is None and CONFIG_ENV in os.environ)
+    ctx.obj = _current = Context(
+        config_path(config), from_env=config is None and CONFIG_ENV in os.environ
+    )
     _help_when_bare(ctx)
 
 
@@ -176,19 +216,82 @@ def _unexpected(exc: BaseException, argv: list[str]) -> str:
     return f"{command} failed unexpectedly: {type(exc).__name__}: {reason} ({where})"
 
 
+#: crash reports kept in `<data_dir>/crash/`; older ones are removed
+CRASH_REPORTS_KEPT = 20
+
+
 def _write_traceback(exc: BaseException) -> Path | None:
-    import tempfile
+    """The redacted traceback in `<data_dir>/crash/`, mode 0600: under systemd that is the
+    state directory, which outlives the unit (its private /tmp is deleted at stop)."""
+    import time
     import traceback
 
     log.debug("unexpected error", exc_info=exc)
     text = "".join(traceback.format_exception(exc))
+    folder = _crash_dir()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = folder / f"crash-{stamp}-{os.getpid()}.log"
     try:
-        handle, name = tempfile.mkstemp(prefix="bot-error-", suffix=".log")
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(redact(text))
+        for old in sorted(folder.glob("crash-*.log"))[:-CRASH_REPORTS_KEPT]:
+            old.unlink(missing_ok=True)
     except OSError:
         return None
-    return Path(name)
+    return path
+
+
+def _crash_dir() -> Path:
+    """`<data_dir>/crash` of the command's config; `./data/crash` when it has none."""
+    if _current is not None:
+        try:
+            return _current.config.data_dir / "crash"
+        except Exception:  # a config that does not load: the working directory's data/
+            pass
+    return Path("data").resolve() / "crash"
+
+
+def _os_error(exc: OSError, argv: list[str]) -> int:
+    """A file the bot cannot write or read for lack of permission (an unwritable data dir, a
+    read-only file system under the unit) needs a person: one line naming it, exit 2. Any
+    other OSError is unexpected: a later run may succeed (exit 1)."""
+    import errno
+
+    if not isinstance(exc, PermissionError) and exc.errno != errno.EROFS:
+        return print_error(_unexpected(exc, argv), 1)
+    import getpass
+
+    name = exc.filename or "a file"
+    folder = Path(name).parent if exc.filename else None
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = f"uid {os.getuid()}"
+    where = f"{folder} and what it holds" if folder else "the data dir"
+    return print_error(
+        f"cannot write {name} ({exc.strerror}); make {where} writable by {user} (under "
+        "systemd, data_dir must be inside the unit's ReadWritePaths=, /var/lib/bot)",
+        2,
+    )
+
+
+def _ledger_error(exc: Exception) -> UserFacingError | None:
+    """A database error that reached the top (the ledger locked past its busy timeout, not a
+    database, read-only...) as the ledger's one line: `bot.ledger.db.explain`."""
+    database_errors = sys.modules.get("sqlalchemy.exc")
+    if database_errors is None or not isinstance(exc, database_errors.DBAPIError):
+        return None
+    import contextlib
+
+    from bot.ledger.db import explain
+
+    url = "sqlite:///ledger"
+    if _current is not None:
+        with contextlib.suppress(Exception):  # a config that does not load: no path to name
+            url = _current.config.ledger_url
+    return explain(exc, url)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

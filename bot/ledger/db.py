@@ -21,16 +21,89 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
-from bot.errors import LedgerError
+from bot.errors import LedgerBusy, LedgerError
+from bot.shipped import shipped
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+@cache
+def migrations_dir() -> Path:
+    """The Alembic scripts: inside the installed package (a wheel), else the checkout's
+    `migrations/` (bot.shipped). A bot installed without them cannot open any ledger: one line
+    that says so and how to reinstall, exit 2."""
+    try:
+        found = shipped("migrations")
+    except FileNotFoundError as exc:
+        raise LedgerError(str(exc)) from None
+    if not any(found.joinpath("versions").glob("*.py")):
+        raise LedgerError(
+            f"bot is installed without its migrations ({found}/versions is empty); reinstall it: "
+            "pip install /path/to/bot"
+        )
+    return found
+
+
+def _where(url: str) -> str:
+    """The ledger as a person finds it: the SQLite file's path, else the URL without its
+    password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        name = parsed.database.removeprefix("file:").split("?")[0]
+        return str(Path(name).resolve()) if name != ":memory:" else name
+    return parsed.render_as_string(hide_password=True)
+
+
+def explain(exc: DBAPIError, url: str, doing: str = "open") -> LedgerError:
+    """A database error met opening, reading or migrating the ledger, as one line that names
+    the ledger and the fix: `LedgerBusy` (exit 1) when a later run may succeed, else
+    `LedgerError` (exit 2). Nothing is written on the way: the file stays as it was."""
+    where = _where(url)
+    reason = " ".join(str(exc.orig).split()) or type(exc.orig).__name__
+    lowered = reason.lower()
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    if sqlite and ("not a database" in lowered or "malformed" in lowered):
+        return LedgerError(
+            f"ledger {where} is not a SQLite database ({reason}); restore it from a backup, "
+            "or move it aside to start a new one"
+        )
+    if sqlite and "locked" in lowered:
+        return LedgerBusy(
+            f"ledger {where} is locked by another process ({reason} after "
+            f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s); try again once it is done"
+        )
+    if sqlite and ("readonly" in lowered or "read-only" in lowered):
+        return LedgerError(
+            f"ledger {where} is read-only ({reason}); make the file and its folder writable by "
+            "the user the bot runs as"
+        )
+    if sqlite and "unable to open" in lowered:
+        return LedgerError(
+            f"cannot {doing} ledger {where} ({reason}); check that its folder exists and is "
+            "writable by the user the bot runs as"
+        )
+    if sqlite and ("disk i/o" in lowered or "full" in lowered):
+        return LedgerBusy(f"cannot {doing} ledger {where} ({reason}); check the disk")
+    if not sqlite and any(
+        word in lowered
+        for word in ("authentication", "does not exist", "permission denied", "no password")
+    ):
+        return LedgerError(
+            f"cannot {doing} ledger {where} ({reason}); check ledger.url, the role and its "
+            "password (PGPASSWORD or ~/.pgpass)"
+        )
+    if not sqlite:
+        return LedgerBusy(
+            f"cannot {doing} ledger {where} ({reason}); is the database server up? a later "
+            "run may succeed"
+        )
+    return LedgerError(f"cannot {doing} ledger {where} ({reason})")
 
 
 def create_ledger_engine(url: str) -> Engine:
@@ -45,7 +118,14 @@ def create_ledger_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).resolve().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LedgerError(
+                    f"cannot create the ledger's folder {folder} ({exc.strerror}); create it "
+                    "and make it writable by the user the bot runs as"
+                ) from None
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None},
@@ -106,10 +186,10 @@ def create_read_only_engine(url: str) -> Engine:
         except (ImportError, SQLAlchemyError) as exc:
             raise LedgerError(f"ledger.url: cannot use {parsed.drivername} ({exc})") from None
     try:
-        revision = current_revision(engine)
-    except OperationalError as exc:
+        revision = readable_revision(engine, url)
+    except LedgerError:
         engine.dispose()
-        raise LedgerError(f"ledger.url: cannot open the ledger read-only ({exc.orig})") from None
+        raise
     if revision != head_revision():
         engine.dispose()
         raise LedgerError(
@@ -123,11 +203,7 @@ def ensure_schema(url: str) -> None:
     """Create or migrate the ledger at `url` when it is not at head (a no-op otherwise)."""
     engine = create_ledger_engine(url)
     try:
-        try:
-            revision = current_revision(engine)
-        except OperationalError as exc:
-            raise LedgerError(f"ledger.url: cannot open the ledger ({exc.orig})") from None
-        if revision != head_revision():
+        if readable_revision(engine, url) != head_revision():
             upgrade(engine)
     finally:
         engine.dispose()
@@ -152,7 +228,7 @@ def _alembic_config(url: str) -> AlembicConfig:
     from alembic.config import Config as AlembicConfig
 
     config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir()))
     config.attributes["url"] = url
     return config
 
@@ -160,17 +236,18 @@ def _alembic_config(url: str) -> AlembicConfig:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to `revision` on the engine's database (Alembic is imported only
     when there is something to apply: it costs a command ~0.2 s to start)."""
-    if revision == "head" and current_revision(engine) == head_revision():
+    url = engine.url.render_as_string(hide_password=False)
+    if revision == "head" and readable_revision(engine, url) == head_revision():
         return
     from alembic import command
 
-    config = _alembic_config(engine.url.render_as_string(hide_password=False))
+    config = _alembic_config(url)
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
-    except OperationalError as exc:
-        raise LedgerError(f"ledger.url: cannot migrate the ledger ({exc.orig})") from None
+    except DBAPIError as exc:
+        raise explain(exc, url, "migrate") from None
 
 
 def downgrade(engine: Engine, revision: str) -> None:
@@ -192,19 +269,51 @@ def current_revision(engine: Engine) -> str | None:
     return revisions[0] if len(revisions) == 1 else None
 
 
+def readable_revision(engine: Engine, url: str) -> str | None:
+    """`current_revision`, refusing a ledger this bot cannot use as one line (`explain`): not a
+    database, locked, unreadable, or stamped by a newer bot (a revision this install does not
+    have: migrating it would fail half-way, and running on it would misread its tables).
+    Reads only: a ledger refused here is left byte for byte as it was."""
+    try:
+        revision = current_revision(engine)
+    except DBAPIError as exc:
+        raise explain(exc, url) from None
+    if revision is not None and revision not in known_revisions():
+        raise LedgerError(
+            f"the ledger {_where(url)} was written by a newer bot (revision {revision}; this "
+            f"bot knows up to {head_revision()}); install that version or newer"
+        )
+    return revision
+
+
 _REVISION = re.compile(r'^(down_revision|revision) = (None|"(\w+)")$', re.M)
 
 
 @cache
-def head_revision() -> str:
-    """The newest revision in migrations/versions: the one no other revision revises. Read
-    from the files' `revision =` lines (tests check it agrees with Alembic's own answer)."""
+def _revisions() -> tuple[frozenset[str], frozenset[str]]:
+    """Every revision in migrations/versions, and those another revision revises. Read from
+    the files' `revision =` lines (tests check it agrees with Alembic's own answer)."""
     revisions: set[str] = set()
     revised: set[str] = set()
-    for path in MIGRATIONS_DIR.joinpath("versions").glob("*.py"):
+    for path in migrations_dir().joinpath("versions").glob("*.py"):
         for key, _, value in _REVISION.findall(path.read_text(encoding="utf-8")):
             if value:
                 (revisions if key == "revision" else revised).add(value)
+    return frozenset(revisions), frozenset(revised)
+
+
+def known_revisions() -> frozenset[str]:
+    return _revisions()[0]
+
+
+@cache
+def head_revision() -> str:
+    """The newest revision in migrations/versions: the one no other revision revises."""
+    revisions, revised = _revisions()
     heads = revisions - revised
-    assert len(heads) == 1, f"migrations have {len(heads)} heads: {sorted(heads)}"
-    return heads.pop()
+    if len(heads) != 1:
+        raise LedgerError(
+            f"bot's migrations in {migrations_dir()} have {len(heads)} heads "
+            f"({', '.join(sorted(heads)) or 'none'}); reinstall bot"
+        )
+    return next(iter(heads))

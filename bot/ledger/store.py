@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from bot.errors import CorrectionRefused
@@ -203,10 +203,17 @@ class Ledger(UnattendedRecords, StandingRecords):
         """Open the ledger at `url`, migrate it to the newest schema, and start the chain in
         this writer's mode (keyed or not) if it is not in it already."""
         engine = db.create_ledger_engine(url)
-        db.upgrade(engine)
-        ledger = cls(engine, clock, key=key, anchor_file=anchor_file)
-        with ledger._transaction() as session:
-            journal.start_chain(session, clock())
+        try:
+            db.upgrade(engine)
+            ledger = cls(engine, clock, key=key, anchor_file=anchor_file)
+            with ledger._transaction() as session:
+                journal.start_chain(session, clock())
+        except DBAPIError as exc:
+            engine.dispose()
+            raise db.explain(exc, url) from None
+        except BaseException:
+            engine.dispose()
+            raise
         return ledger
 
     @classmethod

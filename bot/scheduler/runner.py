@@ -61,7 +61,10 @@ async def _run(
     late = scheduled_at is not None and (
         (started_at - scheduled_at).total_seconds() > late_after(every)
     )
-    job_id = ctx.ledger.start_job(kind, scheduled_at=scheduled_at, late=late)
+    try:
+        job_id = ctx.ledger.start_job(kind, scheduled_at=scheduled_at, late=late)
+    except Exception as exc:  # the ledger locked, full, gone: this run cannot even start
+        return None, _not_started(ctx, kind, exc), f"{kind}-unrecorded"
     started = time.monotonic()
     venues = ",".join(sorted(ctx.config.venues))
     label = f"{kind}-{job_id}"
@@ -71,7 +74,7 @@ async def _run(
         try:
             outcome = await job(ctx)
         except Exception as exc:  # the schedule survives any single job
-            error = " ".join(redact(str(exc) or type(exc).__name__).split())
+            error = _ledger_line(ctx, exc)
             log.debug("job %s crashed", kind, exc_info=exc)
             _safe(lambda: ctx.ledger.finish_job(job_id, "error", error=error))
             _ended(ctx, kind, "error", started)
@@ -91,6 +94,30 @@ async def _run(
         if outcome.line:
             ctx.say(outcome.line)
         return outcome, evaluate(_with_standing(ctx, outcome.facts), ctx.config), label
+
+
+def _not_started(ctx: JobContext, kind: str, exc: Exception) -> Findings:
+    """A job whose `job_runs` row could not be written (the ledger locked past its busy
+    timeout...): it does nothing, and says so in one line; the next tick tries again. Counted
+    as an error run in the metrics, told to the heartbeat, alerted as a crashed job."""
+    error = _ledger_line(ctx, exc)
+    log.debug("job %s could not start", kind, exc_info=exc)
+    if ctx.metrics is not None:
+        ctx.metrics.job_runs.labels(kind, "error").inc()
+    _beat(ctx, kind, "error")
+    ctx.say(f"{kind} job not run: {error}")
+    return job_crashed(Facts(kind=kind, now=ctx.clock(), error=error), ctx.config)
+
+
+def _ledger_line(ctx: JobContext, exc: Exception) -> str:
+    """A ledger failure as its one line (`bot.ledger.db.explain`), any other as its message."""
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.ledger.db import explain
+
+    if isinstance(exc, DBAPIError):
+        return str(explain(exc, ctx.config.ledger_url, "write"))
+    return " ".join(redact(str(exc) or type(exc).__name__).split())
 
 
 async def record_not_run(

@@ -150,7 +150,9 @@ def steps() -> list[dict[str, Any]]:
 def test_no_secret_is_printed_or_stored_under_any_fault(
     papers: list[PaperExchangeThread], tmp_path: Path
 ) -> None:
-    crash_dir = tmp_path / "tmp"  # where a crash report would be written (tempfile's TMPDIR)
+    # crash reports go to each run's data/crash (scanned below with every file under tmp_path);
+    # TMPDIR points here too, so that nothing written to a temporary file escapes the scan
+    crash_dir = tmp_path / "tmp"
     crash_dir.mkdir()
     env = {**os.environ, KEY_ENV: CANARY_KEY, SECRET_ENV: CANARY_SECRET, "TMPDIR": str(crash_dir)}
     all_steps = steps()

@@ -161,3 +161,29 @@ async def test_a_late_run_is_recorded_late_and_a_missed_one_alerts(
     assert (skipped.kind, skipped.status) == ("guard", "skipped")
     assert hook.wait_for(lambda m: m == "job snapshot missed: too late")
     assert not any("skipped" in m for m in hook.messages())  # coalesced runs page nobody
+
+
+async def test_a_job_that_cannot_write_the_ledger_is_one_line_and_the_next_one_runs(
+    ctx: JobContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process holds the SQLite ledger's write lock past the busy timeout: the job's
+    own row cannot be written, so it does nothing and says so in one line naming the ledger
+    (no APScheduler traceback, nothing raised to the scheduler); once the lock is gone the next
+    run is recorded as usual."""
+    import sqlite3
+
+    assert ctx.config.sqlite_file is not None
+    with ctx.ledger.engine.connect() as connection:  # the ledger's one pooled connection
+        connection.exec_driver_sql("PRAGMA busy_timeout=200")  # not 10 s, for the test's sake
+    holder = sqlite3.connect(ctx.config.sqlite_file, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        assert await run_job("snapshot", ctx, None) is None
+    finally:
+        holder.rollback()
+        holder.close()
+    line = ctx.lines[-1]  # type: ignore[attr-defined]
+    assert line.startswith(f"snapshot job not run: ledger {ctx.config.sqlite_file} is locked")
+    assert "\n" not in line and "Traceback" not in caplog.text
+    await run_job("snapshot", ctx, None)
+    assert [(row.kind, row.status) for row in job_rows(ctx.ledger)] == [("snapshot", "ok")]

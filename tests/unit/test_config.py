@@ -142,7 +142,21 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
 def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
     config = parse_config({**BASE, "ledger": {"url": "sqlite:///db/l.sqlite"}}, base_dir=tmp_path)
     assert config.ledger_url == f"sqlite:///{tmp_path}/db/l.sqlite"
-    assert config.data_dir == tmp_path / "db"
+
+
+def test_the_data_dir_does_not_depend_on_the_ledgers_backend(tmp_path: Path) -> None:
+    """data/ beside the config for SQLite and PostgreSQL alike (a PostgreSQL ledger once put
+    it beside /etc/bot/config.yaml, read-only under the unit); `data_dir` moves it, relative
+    to the config's folder or absolute."""
+    for url in ("sqlite:///db/l.sqlite", "postgresql+psycopg://bot@db.example/bot"):
+        config = parse_config({**BASE, "ledger": {"url": url}}, base_dir=tmp_path)
+        assert config.data_dir == tmp_path / "data", url
+        moved = parse_config(
+            {**BASE, "ledger": {"url": url}, "data_dir": "state"}, base_dir=tmp_path
+        )
+        assert moved.data_dir == tmp_path / "state"
+        fixed = parse_config({**BASE, "data_dir": "/var/lib/bot"}, base_dir=tmp_path)
+        assert fixed.data_dir == Path("/var/lib/bot")
 
 
 def test_per_asset_minimum_must_name_every_asset() -> None:

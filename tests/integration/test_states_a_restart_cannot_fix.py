@@ -1,0 +1,89 @@
+"""States a restart cannot fix exit 2 (systemd's RestartPreventExitStatus=2: no restart loop)
+with one line naming the file and the fix, and leave the ledger byte for byte as it was: a
+ledger file that is not a database, a ledger written by a newer bot, a data dir the bot cannot
+write. Real files, real SQLite, real Alembic, `bot` as a process."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMANDS = (("rebalance",), ("run", "--once"), ("db", "upgrade"))
+
+
+def bot(config: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(config), *argv],
+        cwd=config.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """The default paper config, its ledger created and migrated (data/ledger.sqlite)."""
+    path = tmp_path / "config.yaml"
+    path.write_text((ROOT / "config.yaml").read_text())
+    created = bot(path, "db", "upgrade")
+    assert created.returncode == 0, created.stderr
+    return path
+
+
+def refused(config: Path, ledger: Path, expected: str) -> None:
+    before = digest(ledger)
+    for argv in COMMANDS:
+        done = bot(config, *argv)
+        lines = done.stderr.splitlines()
+        assert done.returncode == 2, (argv, done.stderr)
+        assert len(lines) == 1 and lines[0].startswith("error: "), (argv, done.stderr)
+        assert expected in lines[0], (argv, lines[0])
+        assert digest(ledger) == before, argv
+
+
+def test_a_ledger_that_is_not_a_database(config: Path) -> None:
+    ledger = config.parent / "data" / "ledger.sqlite"
+    ledger.write_bytes(b"this is not a database, just bytes where the ledger was\n" * 200)
+    refused(
+        config,
+        ledger,
+        f"ledger {ledger} is not a SQLite database (file is not a database); restore it from "
+        "a backup, or move it aside to start a new one",
+    )
+
+
+def test_a_ledger_written_by_a_newer_bot(config: Path) -> None:
+    ledger = config.parent / "data" / "ledger.sqlite"
+    with sqlite3.connect(ledger) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'zzzz'")
+    connection.close()
+    refused(config, ledger, "was written by a newer bot (revision zzzz;")
+    assert bot(config, "status").returncode == 2
+    assert bot(config, "ledger", "list").returncode == 2
+
+
+def test_a_data_dir_the_bot_cannot_write(config: Path) -> None:
+    """/sys refuses every new folder, root or not: what ProtectSystem=strict does to a data dir
+    outside the unit's ReadWritePaths."""
+    ledger = config.parent / "data" / "ledger.sqlite"
+    raw = yaml.safe_load(config.read_text())
+    raw["data_dir"] = "/sys/bot-data"
+    raw["ledger"]["url"] = f"sqlite:///{ledger}"
+    config.write_text(yaml.safe_dump(raw))
+    refused(config, ledger, "data_dir: cannot write in /sys/bot-data (")
