@@ -301,7 +301,7 @@ def last_run_section(given: StatusInput) -> Section:
 def half_done_section(given: StatusInput) -> Section:
     """Isolated hedges' two-leg moves with the first leg done and the second not: collateral
     sits outside the position (or off spot) until the next rebalance finishes the move."""
-    from bot.margin_legs import half_done_moves
+    from bot.half_done import half_done_moves
 
     found = half_done_moves(given.ledger)
     data = [

@@ -30,7 +30,7 @@ def run_command(
     from bot import logs, preflight, render
     from bot.cli.cycle_commands import until_second_signal
     from bot.cycle import hedged_venues, rebalance
-    from bot.scheduler import run_forever
+    from bot.scheduler.forever import run_forever
     from bot.stopping import StopRequest
     from bot.venues.session import check_venues
 
