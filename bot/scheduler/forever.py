@@ -20,7 +20,7 @@ import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -47,6 +47,10 @@ from bot.scheduler.jobs import JobContext, run_guard
 from bot.scheduler.runlock import run_lock
 from bot.scheduler.runner import record_not_run, run_job
 
+if TYPE_CHECKING:
+    from bot.alerts.channels import Channels
+    from bot.alerts.heartbeat import Heartbeat
+
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 120
 
@@ -72,8 +76,16 @@ async def run_forever(config: Config, ledger: Ledger, say: Say) -> None:
     channels = bootstrap.channels(config)  # a missing ${VAR} is refused before anything runs
     heartbeat = bootstrap.heartbeat(config)
     told = f"alerts to {channels.describe()}" + (f"; {heartbeat.describe()}" if heartbeat else "")
-    say(f"{start_line(config)}; {jobs_line(config)}; {told}")
-    if not len(channels):
+    metrics = bootstrap.metrics(config)
+    # the run lock first: a second `bot run` prints only its refusal, not a start banner
+    with run_lock(ledger.engine, config.data_dir / "locks", sorted(config.venues)):
+        say(f"{start_line(config)}; {jobs_line(config)}; {told}")
+        _warn_at_start(config, len(channels))
+        await _run_locked(config, ledger, say, channels, heartbeat, metrics)
+
+
+def _warn_at_start(config: Config, channel_count: int) -> None:
+    if not channel_count:
         log.warning(
             "alerts.urls is empty: nobody will be told when a job fails or a hedge nears "
             "liquidation; add an apprise URL such as tgram://${TELEGRAM_TOKEN}/${TELEGRAM_CHAT} "
@@ -87,27 +99,33 @@ async def run_forever(config: Config, ledger: Ledger, say: Say) -> None:
     if logging.getLogger("apscheduler").level == logging.NOTSET:
         # it warns of every coalesced run; those are recorded as `skipped` job runs instead
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    metrics = bootstrap.metrics(config)
-    with run_lock(ledger.engine, config.data_dir / "locks", sorted(config.venues)):
-        if metrics is not None and config.metrics.port is not None:
-            try:
-                port = metrics.serve(config.metrics.port)
-            except OSError as exc:
-                raise ConfigError(
-                    f"metrics.port: cannot listen on 127.0.0.1:{config.metrics.port} "
-                    f"({exc.strerror}); choose a free port"
-                ) from None
-            say(f"metrics on http://127.0.0.1:{port}/metrics")
+
+
+async def _run_locked(
+    config: Config,
+    ledger: Ledger,
+    say: Say,
+    channels: Channels,
+    heartbeat: Heartbeat | None,
+    metrics: Metrics | None,
+) -> None:
+    if metrics is not None and config.metrics.port is not None:
         try:
-            # clients live as long as `bot run`: connected and markets loaded once (refreshed
-            # hourly), a venue that could not connect tried again by the next job
-            async with bootstrap.run_services(
-                config, ledger, channels, metrics, heartbeat
-            ) as services:
-                await _serve(config, ledger, say, services, metrics)
-        finally:
-            if metrics is not None:
-                metrics.close()
+            port = metrics.serve(config.metrics.port)
+        except OSError as exc:
+            raise ConfigError(
+                f"metrics.port: cannot listen on 127.0.0.1:{config.metrics.port} "
+                f"({exc.strerror}); choose a free port"
+            ) from None
+        say(f"metrics on http://127.0.0.1:{port}/metrics")
+    try:
+        # clients live as long as `bot run`: connected and markets loaded once (refreshed
+        # hourly), a venue that could not connect tried again by the next job
+        async with bootstrap.run_services(config, ledger, channels, metrics, heartbeat) as services:
+            await _serve(config, ledger, say, services, metrics)
+    finally:
+        if metrics is not None:
+            metrics.close()
 
 
 async def _serve(
