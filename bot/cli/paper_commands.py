@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot.cli.app import argument, fail, load, out, paper_app
+from bot.cli.app import argument, fail, load, out, paper_app, print_json
 from bot.usage import parse_port
 
 if TYPE_CHECKING:
@@ -213,10 +213,8 @@ def _control(
 
 
 def _say(as_json: bool, payload: dict[str, Any], line: str) -> None:
-    import json
-
     if as_json:
-        print(json.dumps({"schema": 1, **payload}, indent=2, default=str))
+        print_json(payload)
     else:
         out.print(line, markup=False, highlight=False, soft_wrap=True)
 
@@ -225,9 +223,12 @@ def _say(as_json: bool, payload: dict[str, Any], line: str) -> None:
 def paper_mark(
     ctx: typer.Context,
     symbol: Annotated[
-        str, typer.Argument(help="ETH/USDT:USDT, ETHUSDT or ETH: every market on ETH moves.")
+        str,
+        typer.Argument(
+            metavar="SYMBOL", help="ETH/USDT:USDT, ETHUSDT or ETH: every market on ETH moves."
+        ),
     ],
-    price: Annotated[str, typer.Argument(help="The new mark price, e.g. 3900.")],
+    price: Annotated[str, typer.Argument(metavar="PRICE", help="The new mark price, e.g. 3900.")],
     venue: VenueOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -255,7 +256,10 @@ def paper_mark(
 def paper_funding(
     ctx: typer.Context,
     symbol: Annotated[
-        str | None, typer.Argument(help="Only this perpetual (default: every open position).")
+        str | None,
+        typer.Argument(
+            metavar="[SYMBOL]", help="Only this perpetual (default: every open position)."
+        ),
     ] = None,
     venue: VenueOpt = None,
     as_json: JsonOpt = False,
@@ -276,8 +280,8 @@ def paper_funding(
 @paper_app.command("transfer")
 def paper_transfer(
     ctx: typer.Context,
-    asset: Annotated[str, typer.Argument(help="The asset, e.g. USDT.")],
-    amount: Annotated[str, typer.Argument(help="The amount, e.g. 500.")],
+    asset: Annotated[str, typer.Argument(metavar="ASSET", help="The asset, e.g. USDT.")],
+    amount: Annotated[str, typer.Argument(metavar="AMOUNT", help="The amount, e.g. 500.")],
     transfer_type: Annotated[
         str,
         typer.Option(
