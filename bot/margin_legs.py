@@ -35,6 +35,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.errors import UnrecordedTransfer
 from bot.executor import ExecutionResult, Executor, size_transfer, sized_on
 from bot.failpoints import AFTER_MARGIN_INTENT, AFTER_MARGIN_RESPONSE, BETWEEN_LEGS, failpoint
+from bot.half_done import (  # noqa: F401  (half_done_moves: re-exported)
+    DONE_LEG,
+    RETURN,
+    TOP_UP,
+    HalfDoneMove,
+    _half_done,
+    half_done_moves,
+)
 from bot.ledger.margin_queries import MoveLegs, moves
 from bot.ledger.store import Ledger, MarginLegRecord, MarginMoveRecord
 from bot.logs import log_context
@@ -46,78 +54,14 @@ from bot.venues.errors import ErrorKind, VenueError
 
 log = logging.getLogger(__name__)
 
-TOP_UP, RETURN = "top_up", "return"
 #: a half-done move's second leg is sent again at most this many times over later cycles
 MAX_SECOND_LEGS = 3
-DONE_LEG = (TransferStatus.CONFIRMED, TransferStatus.DRY_RUN)
 #: an add follows the transfer that brought the collateral: it may put in all that arrived
 NO_SAFETY = Decimal(1)
 
 
-@dataclass(frozen=True, kw_only=True)
-class HalfDoneMove:
-    """A move whose first leg is done and whose second is not: collateral outside the position
-    (top-up: in the futures wallet, not yet in the position's margin; return: out of the
-    position, not yet back on spot)."""
-
-    move: MarginMoveRecord
-    moved: Decimal
-    message: str
-
-
-def half_done_moves(ledger: Ledger, venue: str | None = None) -> list[HalfDoneMove]:
-    """Every move whose first leg is done and whose second is not (for `bot status`, alerts)."""
-    found = []
-    for legs in moves(ledger, venue=venue):
-        half = _half_done(legs)
-        if half is not None:
-            found.append(half)
-    return found
-
-
-def _first_leg_done(legs: MoveLegs) -> Decimal | None:
-    """The amount the first leg moved, or None while it is not (or never will be) done."""
-    if legs.move.direction == TOP_UP:
-        first = legs.transfer
-        ok = first is not None and first.status in DONE_LEG and first.amount is not None
-        return first.amount if ok else None  # type: ignore[union-attr]
-    done = [leg for leg in legs.margin_legs if leg.status in DONE_LEG]
-    return done[-1].amount if done else None
-
-
-def _second_leg_done(legs: MoveLegs) -> bool:
-    if legs.move.direction == TOP_UP:
-        last = legs.margin_leg
-        return last is not None and last.status in (*DONE_LEG, TransferStatus.SKIPPED)
-    # a skipped transfer back (nothing transferable just then) leaves the collateral out of
-    # the position and off spot: still half done, tried again next cycle
-    last_transfer = legs.transfer
-    return last_transfer is not None and last_transfer.status in (
-        *DONE_LEG,
-        TransferStatus.MANUAL,
-    )
-
-
 def _second_legs_sent(legs: MoveLegs) -> int:
     return len(legs.margin_legs) if legs.move.direction == TOP_UP else len(legs.transfers)
-
-
-def _half_done(legs: MoveLegs) -> HalfDoneMove | None:
-    moved = _first_leg_done(legs)
-    if moved is None or _second_leg_done(legs):
-        return None
-    move = legs.move
-    if move.direction == TOP_UP:
-        where = (
-            f"{plain(moved)} {move.asset} moved {SPOT} -> {move.futures_account} but not yet "
-            f"added to {move.symbol}'s isolated margin"
-        )
-    else:
-        where = (
-            f"{plain(moved)} {move.asset} taken out of {move.symbol}'s isolated margin but not "
-            f"yet moved {move.futures_account} -> {SPOT}"
-        )
-    return HalfDoneMove(move=move, moved=moved, message=f"{move.venue} move {move.id}: {where}")
 
 
 @dataclass

@@ -33,6 +33,9 @@ _STATUS_STYLE = {
 
 
 def num(value: Decimal | None, places: int | None = None) -> str:
+    """A figure as text. Money (balances, equity, notional, amounts) is always written exact,
+    as plain decimals with no trailing zeros (`plain`), in every command and JSON shape alike;
+    only ratios, rates and prices shown for reading take `places`."""
     if value is None:
         return "-"
     if places is not None:
@@ -336,7 +339,7 @@ def print_state(console: Console, state: State, plan: Plan | None = None) -> Non
                 symbol,
                 p.side if p else "flat",
                 num(p.contracts) if p else "0",
-                f"{num(p.notional, 2)} {market.settle}" if p else "-",
+                f"{num(p.notional)} {market.settle}" if p else "-",
                 num(p.entry_price) if p else "-",
                 num(f.mark_price if f else (p.mark_price if p else None)),
                 num(p.unrealized_pnl) if p else "-",
@@ -383,8 +386,8 @@ def print_margin(console: Console, plan: Plan) -> None:
         table.add_row(
             venue,
             ", ".join(hedges),
-            num(_dec(figures.get("equity")), 2),
-            num(_dec(figures.get("short_notional")), 2),
+            num(_dec(figures.get("equity"))),
+            num(_dec(figures.get("short_notional"))),
             num(_dec(ratio), 4) if ratio is not None else "flat",
             _percent(distance) if distance is not None else "-",
             target,
@@ -443,6 +446,66 @@ def print_reconciled(
         console.print(f"reconcile: {error}", markup=False, highlight=False)
 
 
+def reconcile_json(report: ReconcileReport) -> dict[str, Any]:
+    """`bot reconcile --json`: what was settled and what is still open (docs/cli-json.md)."""
+    return {
+        "reconciled": [transfer_json(r) for r in report.resolved],
+        "unsettled": [transfer_json(r) for r in report.still_open],
+        "margin_legs_settled": [_leg_json(leg) for leg in report.margin_settled],
+        "margin_legs_unsettled": [
+            {**_leg_json(leg), "why": why} for leg, why in report.margin_still_open
+        ],
+        "errors": list(report.errors),
+    }
+
+
+def _leg_json(leg: MarginLegRecord) -> dict[str, Any]:
+    return {
+        "id": leg.id,
+        "symbol": leg.symbol,
+        "action": "add" if leg.add else "reduce",
+        "amount": plain(leg.amount),
+        "asset": leg.asset,
+        "status": leg.status.value,
+    }
+
+
+def capabilities_json(
+    rows: list[tuple[str, Capabilities]],
+    *,
+    unreachable: Mapping[str, str] | None = None,
+    offline: Mapping[str, Capabilities] | None = None,
+) -> dict[str, Any]:
+    """`bot venues --json`: each venue's capabilities; an unreachable venue's are its class's,
+    known offline (its markets are not: `perpetuals` is null)."""
+    venues: dict[str, Any] = {}
+
+    def shape(caps: Capabilities, reachable: bool) -> dict[str, Any]:
+        return {
+            "reachable": reachable,
+            "error": None,
+            "exchange_id": caps.exchange_id,
+            "balances": caps.balances,
+            "positions": caps.positions,
+            "funding": caps.funding,
+            "transfer": caps.transfer,
+            "transfer_history": caps.transfer_history,
+            "client_ids": caps.client_ids,
+            "websocket_balance": caps.websocket_balance,
+            "shared_collateral": caps.shared_collateral,
+            "perpetuals": caps.swap_markets if reachable else None,
+            "accounts": list(caps.accounts),
+        }
+
+    for name, caps in rows:
+        venues[name] = shape(caps, True)
+    for name, error in (unreachable or {}).items():
+        known = (offline or {}).get(name)
+        base = shape(known, False) if known is not None else {"reachable": False}
+        venues[name] = {**base, "error": error}
+    return {"venues": dict(sorted(venues.items()))}
+
+
 def margin_leg_words(leg: MarginLegRecord) -> str:
     """A margin leg in words: margin leg 3 (reduce 8500 USDT of ETH/USDT:USDT's isolated
     margin)."""
@@ -467,7 +530,10 @@ def print_capabilities(
     rows: list[tuple[str, Capabilities]],
     *,
     unreachable: Mapping[str, str] | None = None,
+    offline: Mapping[str, Capabilities] | None = None,
 ) -> None:
+    """One row per venue; an unreachable one shows its exchange id and what its class can do
+    (known offline), with `-` for its perpetuals (its markets were not loaded)."""
     table = Table(title="venues", title_justify="left")
     columns = (
         "venue",
@@ -483,26 +549,34 @@ def print_capabilities(
     )
     for column in columns:
         table.add_column(column)
-    yes = {True: "yes", False: "no"}
     for name, caps in rows:
-        transfer = (
-            "shared margin" if caps.shared_collateral else "yes" if caps.transfer else "manual"
-        )
-        table.add_row(
-            name,
-            caps.exchange_id,
-            yes[caps.balances],
-            yes[caps.positions],
-            yes[caps.funding],
-            transfer,
-            yes[caps.transfer_history],
-            caps.client_ids or "-",
-            yes[caps.websocket_balance],
-            str(caps.swap_markets),
-        )
+        table.add_row(escape(name), *_capability_cells(caps))
     for name in sorted(unreachable or {}):
-        table.add_row(name, "[bold red]unreachable[/]", *["-"] * (len(columns) - 2))
+        known = (offline or {}).get(name)
+        if known is None:
+            table.add_row(f"{escape(name)} [bold red](unreachable)[/]", *["-"] * (len(columns) - 1))
+            continue
+        # what its class can do is known offline; its markets are not
+        table.add_row(
+            f"{escape(name)} [bold red](unreachable)[/]", *_capability_cells(known)[:-1], "-"
+        )
     console.print(table)
+
+
+def _capability_cells(caps: Capabilities) -> list[str]:
+    yes = {True: "yes", False: "no"}
+    transfer = "shared margin" if caps.shared_collateral else "yes" if caps.transfer else "manual"
+    return [
+        caps.exchange_id,
+        yes[caps.balances],
+        yes[caps.positions],
+        yes[caps.funding],
+        transfer,
+        yes[caps.transfer_history],
+        caps.client_ids or "-",
+        yes[caps.websocket_balance],
+        str(caps.swap_markets),
+    ]
 
 
 def print_manual_actions(console: Console, records: Iterable[TransferRecord]) -> None:

@@ -264,7 +264,8 @@ def margins_section(given: StatusInput) -> Section:
             data[name] = {**margin.as_json(), "read_at": iso(read.read_at), "danger": plain(danger)}
             shown = f"{ratio:.4f}" if ratio is not None else "n/a (flat)"
             line = (
-                f"hedge {name}: margin ratio {shown} ({margin.pool}; band "
+                f"hedge {name}: margin ratio {shown} (equity {plain(margin.equity)} / notional "
+                f"{plain(margin.notional)} {margin.asset}; {margin.pool}; band "
                 f"{plain(margin.lower)}-{plain(margin.upper)}, danger {plain(danger)}) read "
                 f"{age(given.now, read.read_at)}"
             )
@@ -301,7 +302,7 @@ def last_run_section(given: StatusInput) -> Section:
 def half_done_section(given: StatusInput) -> Section:
     """Isolated hedges' two-leg moves with the first leg done and the second not: collateral
     sits outside the position (or off spot) until the next rebalance finishes the move."""
-    from bot.margin_legs import half_done_moves
+    from bot.half_done import half_done_moves
 
     found = half_done_moves(given.ledger)
     data = [

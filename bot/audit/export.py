@@ -2,8 +2,9 @@
 
 Rows are written as they are read (keyset pages), so memory stays flat on a million rows.
 Decimals are written exactly as stored (plain text, never a float), so a CSV read back with
-`Decimal(text)` gives the same numbers. The first line describes the columns: the CSV header,
-or in JSON Lines a `{"columns": [...]}` object.
+`Decimal(text)` gives the same numbers. CSV starts with its header row; JSON Lines have no
+header line (every line is one transfer, so `jq` reads each as it comes), each carrying
+`"schema"`, the version of these columns (docs/cli-json.md).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from typing import Any, TextIO
 from bot.ledger.queries import TransferFilter, direction_of, iter_transfer_rows
 from bot.ledger.store import Ledger
 from bot.money import plain
+
+#: the version of the exported columns, carried by every JSON Lines row
+SCHEMA = 1
 
 #: the exported columns, with what each holds (also in docs/ledger.md)
 COLUMNS: dict[str, str] = {
@@ -101,12 +105,9 @@ def write(rows: Iterable[Any], fmt: str, out: TextIO) -> int:
             writer.writerow([_csv_text(v) for v in values])
             count += 1
         return count
-    out.write(
-        json.dumps({"columns": [{"name": k, "meaning": v} for k, v in COLUMNS.items()]}) + "\n"
-    )
     encode = json.JSONEncoder(separators=(",", ":")).encode
     for values in _values(rows):
-        out.write(encode(dict(zip(names, values, strict=True))) + "\n")
+        out.write(encode({"schema": SCHEMA, **dict(zip(names, values, strict=True))}) + "\n")
         count += 1
     return count
 

@@ -70,6 +70,10 @@ class BotGroup(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+#: `-h` as well as `--help`, on every command (click hands it down to subcommands)
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
+
 def _help_when_bare(ctx: typer.Context) -> None:
     """A group called without a command prints its help and succeeds."""
     if ctx.invoked_subcommand is None:
@@ -78,7 +82,12 @@ def _help_when_bare(ctx: typer.Context) -> None:
 
 
 def _group(help_text: str) -> typer.Typer:
-    group = typer.Typer(help=help_text, invoke_without_command=True, rich_markup_mode=None)
+    group = typer.Typer(
+        help=help_text,
+        invoke_without_command=True,
+        rich_markup_mode=None,
+        context_settings=HELP_OPTIONS,
+    )
     group.callback()(_help_when_bare)
     return group
 
@@ -88,7 +97,8 @@ app = typer.Typer(
     help="Keep funding-rate hedges funded: move collateral between spot and futures wallets. "
     "--config and -v may also follow the command (bot plan --config X).",
     invoke_without_command=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
+    context_settings=HELP_OPTIONS,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -194,6 +204,18 @@ def main_options(
         config_path(config), from_env=config is None and CONFIG_ENV in os.environ
     )
     _help_when_bare(ctx)
+
+
+#: the version of every command's JSON shape (docs/cli-json.md): raised when a field changes
+#: meaning or goes away; new fields may appear without it
+JSON_SCHEMA = 1
+
+
+def print_json(payload: dict[str, Any]) -> None:
+    """One command's JSON document on stdout, its shape's version first (`schema`)."""
+    import json
+
+    print(json.dumps({"schema": JSON_SCHEMA, **payload}, indent=2, default=str))
 
 
 def context_of(ctx: typer.Context) -> Context:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from bot.cli.app import (
     open_ledger,
     out,
     print_halts,
+    print_json,
     run_async,
 )
 from bot.errors import UserFacingError, VenueError
@@ -118,7 +118,7 @@ def rebalance_command(
             "halted": {name: halt.message() for name, halt in sorted(halted.items())},
             "nothing_to_move": [n.message() for n in not_moved],
         }
-        print(json.dumps(payload, indent=2))
+        print_json(payload)
     else:
         render.print_reconciled(out, result.reconciled)
         render.print_plan(out, result.plan)
@@ -180,11 +180,14 @@ def reconcile_command(
             "unchecked, on your word.",
         ),
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what was settled as JSON.")
+    ] = False,
 ) -> None:
     """Settle pending/unknown transfers against each venue's transfer history now; or, with
     --assign, settle one as the venue transfer you name."""
     if assign_ids is not None:
-        _assign(ctx, assign_ids, reason=reason, by=by, force=force)
+        _assign(ctx, assign_ids, reason=reason, by=by, force=force, as_json=as_json)
         return
     for option, given in (("--reason", reason), ("--by", by), ("--force", force or None)):
         if given is not None:
@@ -203,14 +206,27 @@ def reconcile_command(
     # an unreachable venue is said once, on stderr, as `bot rebalance` says it
     venue_lines = set(venue_error_lines(report.venue_errors))
     shown = replace(report, errors=[e for e in report.errors if e not in venue_lines])
-    render.print_reconciled(out, shown, quiet_when_empty=False)
+    if as_json:
+        payload = render.reconcile_json(shown)
+        payload["venue_errors"] = dict(
+            zip(report.venue_errors, venue_error_lines(report.venue_errors), strict=True)
+        )
+        print_json(payload)
+    else:
+        render.print_reconciled(out, shown, quiet_when_empty=False)
     exit_for_venues(report.venue_errors)  # exit 2 for a venue's config, else 1
     if report.unsettled:
         raise typer.Exit(1)
 
 
 def _assign(
-    ctx: typer.Context, ids: tuple[str, str], *, reason: str | None, by: str | None, force: bool
+    ctx: typer.Context,
+    ids: tuple[str, str],
+    *,
+    reason: str | None,
+    by: str | None,
+    force: bool,
+    as_json: bool = False,
 ) -> None:
     """`bot reconcile --assign ID TRAN_ID`: one line; exit 2 for bad input, 1 for a venue."""
     from bot import render
@@ -242,6 +258,17 @@ def _assign(
         fail(str(exc), exc.exit_code)
     finally:
         ledger.close()
+    if as_json:
+        print_json(
+            {
+                "transfer": render.transfer_json(done.transfer),
+                "exchange_id": done.exchange_id,
+                "operator": done.operator,
+                "reason": done.reason,
+                "checked": done.checked,
+            }
+        )
+        return
     out.print(render.assignment_line(done), markup=False, highlight=False, soft_wrap=True)
 
 
@@ -270,7 +297,7 @@ def plan_command(
     state, plan, errors = run_async(lambda: inspect(config))
     plan = preview_sizing(plan, state, config.transfers)
     if as_json:
-        print(json.dumps(render.plan_json(plan), indent=2))
+        print_json(render.plan_json(plan))
     else:
         render.print_plan(out, plan, previewed=True)
     exit_for_venues(errors)
@@ -291,7 +318,7 @@ def balances_command(
         payload = render.state_json(state)
         payload["margins"] = render.margins_json(state, config.hedges)
         payload["unreachable"] = dict(zip(errors, venue_error_lines(errors), strict=True))
-        print(json.dumps(payload, indent=2))
+        print_json(payload)
     else:
         render.print_state(out, state, plan)
         for name in sorted(errors):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bot.cli.app import (
+    JSON_SCHEMA,
     argument,
     err,
     exit_for_venues,
@@ -19,6 +20,7 @@ from bot.cli.app import (
     load,
     open_audit_ledger,
     out,
+    print_json,
     run_async,
 )
 from bot.model import TransferStatus
@@ -137,7 +139,10 @@ def ledger_list(
             sys.stdout.write("[")
             for n, row in enumerate(iter_transfer_rows(ledger, where)):
                 record = TransferRecord.of(row, attempts=row.attempts)
-                shape = render.transfer_json(record, corrections.get(record.id, []))
+                shape = {
+                    "schema": JSON_SCHEMA,
+                    **render.transfer_json(record, corrections.get(record.id, [])),
+                }
                 sys.stdout.write(("," if n else "") + "\n" + json.dumps(shape, indent=2))
             sys.stdout.write("\n]\n")
         else:
@@ -177,7 +182,7 @@ def ledger_show(
     if detail is None:
         fail(f"ID: no transfer {wanted} in the ledger (see bot ledger list)")
     if as_json:
-        print(json.dumps(detail, indent=2))
+        print_json(detail)
     else:
         print_detail(out, detail)
 
@@ -216,7 +221,7 @@ def ledger_summary(
     finally:
         ledger.close()
     if as_json:
-        print(json.dumps(summary_json(group_by.value, groups), indent=2))
+        print_json(summary_json(group_by.value, groups))
     else:
         print_summary(out, group_by.value, groups)
 

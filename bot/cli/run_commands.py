@@ -3,14 +3,23 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from bot.cli.app import _group, app, fail, load, open_ledger, out, print_halts, run_async
+from bot.cli.app import (
+    _group,
+    app,
+    fail,
+    load,
+    open_ledger,
+    out,
+    print_halts,
+    print_json,
+    run_async,
+)
 from bot.errors import UserFacingError
 
 alerts_app = _group("Alert channels (apprise).")
@@ -30,7 +39,7 @@ def run_command(
     from bot import logs, preflight, render
     from bot.cli.cycle_commands import until_second_signal
     from bot.cycle import hedged_venues, rebalance
-    from bot.scheduler import run_forever
+    from bot.scheduler.forever import run_forever
     from bot.stopping import StopRequest
     from bot.venues.session import check_venues
 
@@ -89,7 +98,7 @@ def status_command(
         ledger.close()
     attention = status.needs_attention(sections)
     if as_json:
-        print(json.dumps(status.as_json(sections, now), indent=2))
+        print_json(status.as_json(sections, now))
     else:
         for section in sections:
             for line in section.lines:

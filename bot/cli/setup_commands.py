@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
 
 from bot.cli.app import (
@@ -14,6 +16,7 @@ from bot.cli.app import (
     load,
     open_ledger,
     out,
+    print_json,
     run_async,
 )
 from bot.errors import UserFacingError
@@ -55,23 +58,43 @@ def config_check(ctx: typer.Context) -> None:
 
 
 @app.command("venues")
-def venues_command(ctx: typer.Context) -> None:
+def venues_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the venues as JSON.")] = False,
+) -> None:
     """Show what each configured venue can do: balances, positions, funding, transfers...
-    Every configured venue is listed; one that cannot be reached is marked (exit 1)."""
+    Every configured venue is listed; one that cannot be reached is marked, with its exchange
+    id and what its class can do (exit 1)."""
+    from contextlib import AsyncExitStack
+
     from bot import render
     from bot.cycle import venue_error_lines
-    from bot.venues.session import open_venues
+    from bot.venues.session import build_venue, open_venues
 
     config = load(ctx)
     failures: dict[str, Exception] = {}
+    offline: dict[str, Any] = {}
 
     async def read() -> list:  # type: ignore[type-arg]
         async with open_venues(config, dry_run=True, failures=failures) as venues:
-            return [(name, venue.capabilities()) for name, venue in venues.items()]
+            rows = [(name, venue.capabilities()) for name, venue in venues.items()]
+        async with AsyncExitStack() as stack:  # built, never connected: no network
+            for name in failures:
+                try:
+                    venue = await build_venue(
+                        config, name, dry_run=True, timing=None, stack=stack, cache=None
+                    )
+                    offline[name] = venue.capabilities()
+                except Exception:
+                    continue
+        return rows
 
     rows = run_async(read)
     lines = dict(zip(failures, venue_error_lines(failures), strict=True))
-    render.print_capabilities(out, sorted(rows), unreachable=lines)
+    if as_json:
+        print_json(render.capabilities_json(sorted(rows), unreachable=lines, offline=offline))
+    else:
+        render.print_capabilities(out, sorted(rows), unreachable=lines, offline=offline)
     exit_for_venues(failures)
 
 

@@ -74,7 +74,7 @@ Job = Callable[[JobContext], Awaitable[JobOutcome]]
 
 async def run_rebalance(ctx: JobContext) -> JobOutcome:
     from bot.cycle import hedged_venues, rebalance
-    from bot.margin_legs import half_done_moves
+    from bot.half_done import half_done_moves
     from bot.render import cycle_line
 
     names = hedged_venues(ctx.config)

@@ -6,6 +6,7 @@ state in a JSON file beside the ledger, so successive runs continue one story.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -98,10 +99,21 @@ async def build_venue(
     rewrite = None
     if venue_config.paper:
         from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
+        from bot.paper.control import claim, release, serve_control
 
-        paper = PaperExchange(StateStore(paper_state_path(config, name, venue_config)))
-        await paper.start()
+        state_path = paper_state_path(config, name, venue_config)
+        # own the account (and serve `bot paper mark`...) unless another exchange does
+        lock = await asyncio.to_thread(claim, state_path)
+        try:
+            paper = PaperExchange(StateStore(state_path))
+            await paper.start()
+        except BaseException:
+            release(lock)
+            raise
         stack.push_async_callback(paper.stop)
+        control = await serve_control(paper, lock, state_path)
+        if control is not None:
+            stack.push_async_callback(control.stop)
         credentials: Credentials = Credentials(PAPER_API_KEY, PAPER_SECRET)
         base_url = paper.base_url
 

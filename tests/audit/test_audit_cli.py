@@ -69,7 +69,8 @@ def test_list_show_and_summary(ran: Path, bot: Bot) -> None:  # noqa: F811
     (row,) = bot("ledger", "list", "--format", "json", config=ran).json()
     assert (row["status"], row["hedges"], row["amount"]) == ("confirmed", ["eth"], "2999.99999999")
     lines = bot("ledger", "list", "--format", "jsonl", "--direction", "to_futures", config=ran)
-    assert json.loads(lines.stdout.splitlines()[1])["id"] == row["id"]
+    (line,) = lines.stdout.splitlines()  # JSON Lines: no header line
+    assert json.loads(line)["id"] == row["id"]
     assert bot("ledger", "list", "--direction", "to_spot", "--format", "csv", config=ran).stdout
     assert bot("ledger", "list", "--hedge", "btc", "--json", config=ran).json() == []
     shown = bot("ledger", "show", str(row["id"]), "--json", config=ran).json()

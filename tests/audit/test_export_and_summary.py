@@ -87,13 +87,14 @@ def test_csv_export_reimports_to_the_same_decimals(ledger: Ledger) -> None:
     assert rows[4]["direction"] == "to_spot" and rows[0]["direction"] == "to_futures"
 
 
-def test_jsonl_export_starts_with_its_columns_and_filters(ledger: Ledger) -> None:
+def test_jsonl_export_is_one_transfer_per_line_without_a_header(ledger: Ledger) -> None:
     moves(ledger)
     buffer = io.StringIO()
     where = TransferFilter(direction=Direction.TO_SPOT, status=TransferStatus.CONFIRMED)
     assert export.export(ledger, where, "jsonl", buffer) == 1
-    header, line = (json.loads(text) for text in buffer.getvalue().splitlines())
-    assert [c["name"] for c in header["columns"]] == list(export.COLUMNS)
+    (line,) = (json.loads(text) for text in buffer.getvalue().splitlines())
+    assert list(line) == ["schema", *export.COLUMNS]  # no {"columns": ...} line: jq-ready
+    assert line["schema"] == export.SCHEMA
     assert (line["amount"], line["hedges"], line["exchange_id"]) == ("1000.5", "eth,btc", "r1")
 
 
@@ -104,7 +105,7 @@ def test_export_pages_through_more_rows_than_a_page(ledger: Ledger, monkeypatch)
     moves(ledger)
     buffer = io.StringIO()
     assert export.export(ledger, TransferFilter(hedge="btc"), "jsonl", buffer) == 3
-    ids = [json.loads(t)["id"] for t in buffer.getvalue().splitlines()[1:]]
+    ids = [json.loads(t)["id"] for t in buffer.getvalue().splitlines()]
     assert ids == sorted(ids) and len(set(ids)) == 3
     limited = io.StringIO()
     assert export.export(ledger, TransferFilter(limit=3), "jsonl", limited) == 3

@@ -35,7 +35,8 @@ def test_status_after_a_rebalance_is_healthy_and_calls_no_venue(
     assert "bot run: not running" in out and "job rebalance: never ran" in out
     # the margin after the top-up (0.30 before it): the cycle read the venue again after moving
     assert (
-        "hedge eth: margin ratio 0.5000 (cross linear USDT; band 0.4-0.6, danger 0.25) read " in out
+        "hedge eth: margin ratio 0.5000 (equity 7499.99999999 / notional 15000 USDT; "
+        "cross linear USDT; band 0.4-0.6, danger 0.25) read " in out
     )
     assert "open transfers: none" in out and out.rstrip().endswith("ok")
 

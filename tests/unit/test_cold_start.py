@@ -49,3 +49,24 @@ def test_a_linear_only_dry_run_on_paper_does_not_import_ccxt_pro(tmp_path: Path)
     modules = loaded("rebalance", "--dry-run", cwd=tmp_path)
     assert modules["ccxt"], "the cycle did not run"
     assert not modules["ccxt.pro"]
+
+
+def test_status_answers_from_the_ledger_without_ccxt_or_the_scheduler(tmp_path: Path) -> None:
+    """`bot status` calls no venue: it must not pay for ccxt (3 s, 150 MB) nor APScheduler."""
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    more = '"asyncio", "apscheduler.schedulers.asyncio", "bot.executor")'
+    probe = PROBE.replace('"asyncio")', more)
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "status"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    modules = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "bot run: not running" in done.stdout, done.stdout + done.stderr
+    assert modules["sqlalchemy"], "the ledger was not opened"
+    assert not modules["ccxt"]
+    assert not modules["aiohttp"]
+    assert not modules["apscheduler.schedulers.asyncio"]
+    assert not modules["bot.executor"]
