@@ -137,7 +137,7 @@ def _unfinished(ledger: Ledger, venues: list[str]) -> bool:
     """An open transfer or margin leg, or a half-done move, on any of `venues`."""
     from bot.ledger.margin_queries import open_margin_legs
     from bot.ledger.queries import open_transfers
-    from bot.margin_legs import half_done_moves
+    from bot.half_done import half_done_moves
 
     return any(
         open_transfers(ledger, venue=name)
