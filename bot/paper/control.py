@@ -30,6 +30,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONTROL_DIR = "paper-control"
-#: Unix socket paths are limited to 107 bytes on Linux
+#: Unix socket addresses hold at most 107 bytes on Linux (longer: see `socket_address`)
 MAX_SOCKET_PATH = 100
 #: how long a starting exchange or a command waits for a short file edit to end
 CLAIM_WAIT_SECONDS = 3.0
@@ -85,18 +86,42 @@ def release(handle: IO[str] | None) -> None:
     handle.close()
 
 
+@contextlib.contextmanager
+def socket_address(socket_path: Path) -> Iterator[str | None]:
+    """The address to bind or connect the account's socket by, for as long as the block runs.
+
+    A Unix socket's address holds at most 107 bytes on Linux, and a data folder can be deeper
+    than that (a pytest or CI temp folder is). Then the socket is reached through its folder,
+    held open: `/proc/self/fd/<fd>/<name>` names the same file in a few bytes. None where
+    neither fits (not Linux, and a long path)."""
+    if len(str(socket_path)) <= MAX_SOCKET_PATH:
+        yield str(socket_path)
+        return
+    if not Path("/proc/self/fd").is_dir():
+        yield None
+        return
+    folder = os.open(socket_path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{folder}/{socket_path.name}"
+    finally:
+        os.close(folder)
+
+
 def socket_answers(socket_path: Path) -> bool:
     """True when an exchange listens on the account's control socket."""
-    if not socket_path.exists() or len(str(socket_path)) > MAX_SOCKET_PATH:
+    if not socket_path.exists():
         return False
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.settimeout(1.0)
-        probe.connect(str(socket_path))
-    except OSError:
-        return False
-    finally:
-        probe.close()
+    with socket_address(socket_path) as address:
+        if address is None:
+            return False
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.settimeout(1.0)
+            probe.connect(address)
+        except OSError:
+            return False
+        finally:
+            probe.close()
     return True
 
 
@@ -130,19 +155,20 @@ class ControlServer:
 
         from bot.paper.routes_admin import admin_handler
 
-        if len(str(self.socket_path)) > MAX_SOCKET_PATH:
-            log.warning(
-                "paper control socket path %s is too long for a Unix socket; bot paper mark "
-                "cannot reach this exchange (use a shorter data folder)",
-                self.socket_path,
-            )
-            return
         self.socket_path.unlink(missing_ok=True)  # left by a process that died: we own the lock
-        app = web.Application()
-        app.router.add_route("*", "/_paper/{tail:.*}", admin_handler(self.exchange))
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.UnixSite(runner, str(self.socket_path)).start()
+        with socket_address(self.socket_path) as address:
+            if address is None:
+                log.warning(
+                    "paper control socket path %s is too long for a Unix socket; bot paper "
+                    "mark cannot reach this exchange (use a shorter data folder)",
+                    self.socket_path,
+                )
+                return
+            app = web.Application()
+            app.router.add_route("*", "/_paper/{tail:.*}", admin_handler(self.exchange))
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+            await runner.setup()
+            await web.UnixSite(runner, address).start()  # bound: the folder may close now
         os.chmod(self.socket_path, 0o600)
         self._runner = runner
 
@@ -225,7 +251,10 @@ def _over_socket(socket_path: Path, method: str, path: str, body: dict[str, Any]
         def connect(self) -> None:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.settimeout(self.timeout)
-            self.sock.connect(str(socket_path))
+            with socket_address(socket_path) as address:
+                if address is None:
+                    raise OSError(f"the socket path {socket_path} is too long")
+                self.sock.connect(address)
 
     connection = UnixConnection("localhost", timeout=10)
     payload = json.dumps(body, default=str) if body is not None else None

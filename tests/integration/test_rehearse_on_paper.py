@@ -5,6 +5,7 @@ second `bot run` prints only its refusal. Every command is a real subprocess."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -110,3 +111,30 @@ def test_a_rally_rehearsed_under_bot_run_on_the_default_config(tmp_path: Path) -
 
     assert bot(tmp_path, "paper", "reset").returncode == 0
     assert not (tmp_path / "data" / "ledger.sqlite").exists()
+
+
+async def test_a_data_folder_deeper_than_a_socket_address_still_serves_the_control(
+    tmp_path: Path,
+) -> None:
+    """A Unix socket address holds 107 bytes; a CI temp folder is deeper than that. The
+    exchange binds, and a command reaches, the socket through its folder held open."""
+    from bot.paper import PaperExchange, StateStore
+    from bot.paper.control import claim, request, serve_control
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    state_path = deep / "paper-paper.json"
+    lock = claim(state_path)
+    assert lock is not None
+    async with PaperExchange(StateStore(state_path)) as exchange:
+        control = await serve_control(exchange, lock, state_path)
+        try:
+            socket_path = deep / "paper-control" / "paper-paper.sock"
+            assert len(str(socket_path)) > 107 and socket_path.exists()
+            _, where = await asyncio.to_thread(
+                request, state_path, "POST", "/_paper/mark", {"symbol": "ETHUSDT", "price": "3100"}
+            )
+            assert where == "running exchange"
+            assert str(exchange.state.mark_price("ETHUSDT")) == "3100"
+        finally:
+            await control.stop()
