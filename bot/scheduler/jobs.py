@@ -47,7 +47,7 @@ class JobContext:
     #: one venue-touching job at a time in this process (a paper venue's exchange, the
     #: per-venue locks): a guard top-up waits for a running rebalance instead of failing
     acting: asyncio.Lock = field(default_factory=asyncio.Lock)
-    #: every job under `acting` (a `paper: true` venue's exchange lives in each job's span)
+    #: every job under `acting`, where a venue is `paper: true` (set by `bot run`)
     exclusive: bool = False
     clock: Callable[[], datetime] = utc_now
     #: set by the first SIGINT/SIGTERM: the executor starts no new transfer
