@@ -135,9 +135,9 @@ def _cannot_act(
 
 def _unfinished(ledger: Ledger, venues: list[str]) -> bool:
     """An open transfer or margin leg, or a half-done move, on any of `venues`."""
+    from bot.half_done import half_done_moves
     from bot.ledger.margin_queries import open_margin_legs
     from bot.ledger.queries import open_transfers
-    from bot.half_done import half_done_moves
 
     return any(
         open_transfers(ledger, venue=name)
