@@ -112,6 +112,14 @@ def status_command(
 @alerts_app.command("test")
 def alerts_test_command(ctx: typer.Context) -> None:
     """Send a test message to every channel in alerts.urls; exit 1 when one did not take it."""
+    delivered, channels = _send(ctx, "bot alerts test: this channel works", "info", "test")
+    if delivered < channels:
+        raise typer.Exit(1)
+
+
+def _send(ctx: typer.Context, text: str, notify_type: str, verb: str) -> tuple[int, int]:
+    """Send `text` to every channel in alerts.urls and say how many took it (`bot alerts test`,
+    `bot alerts send`); returns (delivered, channels). No channel configured: exit 2."""
     from bot import bootstrap
 
     config = load(ctx)
@@ -124,15 +132,14 @@ def alerts_test_command(ctx: typer.Context) -> None:
             "alerts.urls: no channel configured; add an apprise URL such as "
             "tgram://${TELEGRAM_TOKEN}/${TELEGRAM_CHAT}"
         )
-    delivered = run_async(lambda: channels.send("bot", "bot alerts test: this channel works"))
+    delivered = run_async(lambda: channels.send("bot", text, notify_type=notify_type))
     out.print(
-        f"alerts test: {delivered} of {len(channels)} channels took the message "
+        f"alerts {verb}: {delivered} of {len(channels)} channels took the message "
         f"({channels.describe()})",
         markup=False,
         highlight=False,
     )
-    if delivered < len(channels):
-        raise typer.Exit(1)
+    return delivered, len(channels)
 
 
 class Severity(StrEnum):
@@ -154,26 +161,8 @@ def alerts_send_command(
 ) -> None:
     """Send TEXT to every channel in alerts.urls (systemd's OnFailure unit uses it); exit 1
     when no channel took it."""
-    from bot import bootstrap
-
     if not text.strip():
         fail('TEXT: empty message; give the text to send, such as "bot stopped on host-a"')
-    config = load(ctx)
-    try:
-        channels = bootstrap.channels(config)
-    except UserFacingError as exc:
-        fail(str(exc), exc.exit_code)
-    if not len(channels):
-        fail(
-            "alerts.urls: no channel configured; add an apprise URL such as "
-            "tgram://${TELEGRAM_TOKEN}/${TELEGRAM_CHAT}"
-        )
-    delivered = run_async(lambda: channels.send("bot", text, notify_type=severity.value))
-    out.print(
-        f"alerts send: {delivered} of {len(channels)} channels took the message "
-        f"({channels.describe()})",
-        markup=False,
-        highlight=False,
-    )
+    delivered, _ = _send(ctx, text, severity.value, "send")
     if not delivered:
         raise typer.Exit(1)

@@ -16,24 +16,15 @@ from tests.unattended.conftest import Hook
 from tests.waiting import until_sync
 
 
-def _danger_posts(hook: Hook, start: int = 0) -> list[dict[str, object]]:
+def _posts(hook: Hook, prefix: str, start: int = 0) -> list[dict[str, object]]:
+    """The margin alerts of hedge sol the sink received since post `start`: `prefix` is
+    ALERT or RESOLVED."""
     with hook._lock:
         posts = list(hook.posts[start:])
     return [
         p
         for p in posts
-        if str(p.get("message", "")).startswith("ALERT hedge sol")
-        and "under the danger line" in str(p.get("message"))
-    ]
-
-
-def _resolved_posts(hook: Hook, start: int = 0) -> list[dict[str, object]]:
-    with hook._lock:
-        posts = list(hook.posts[start:])
-    return [
-        p
-        for p in posts
-        if str(p.get("message", "")).startswith("RESOLVED hedge sol")
+        if str(p.get("message", "")).startswith(f"{prefix} hedge sol")
         and "danger line" in str(p.get("message"))
     ]
 
@@ -75,25 +66,25 @@ def test_an_alert_the_channel_missed_is_delivered_once_when_it_returns(
         try:
             until_sync(lambda: _ran(ledger, "guard") > 0, "the guard's first poll")
             binance.account.set_mark("SOLUSDT", "185")  # ratio 0.216: under the danger line
-            until_sync(lambda: _danger_posts(hook), "the ALERT tried while the channel is down")
+            until_sync(lambda: _posts(hook, "ALERT"), "the ALERT tried while the channel is down")
             back = len(hook.posts)
             hook.status = 200
-            until_sync(lambda: _danger_posts(hook, back), "the ALERT delivered once it is back")
+            until_sync(lambda: _posts(hook, "ALERT", back), "the ALERT delivered once it is back")
             # every job keeps seeing the danger: no second ALERT of it
             ticks = _ran(ledger, "snapshot")
             until_sync(lambda: _ran(ledger, "snapshot") >= ticks + 3, "three more snapshots")
-            (delivered,) = _danger_posts(hook, back)
+            (delivered,) = _posts(hook, "ALERT", back)
             assert delivered["type"] == "failure"
             assert "margin ratio 0.2162" in str(delivered["message"])
 
             binance.account.set_mark("SOLUSDT", "150")  # back to 0.5
-            until_sync(lambda: _resolved_posts(hook, back), "the RESOLVED")
+            until_sync(lambda: _posts(hook, "RESOLVED", back), "the RESOLVED")
             ticks = _ran(ledger, "snapshot")
             until_sync(lambda: _ran(ledger, "snapshot") >= ticks + 3, "three more snapshots")
-            (resolved,) = _resolved_posts(hook, back)
+            (resolved,) = _posts(hook, "RESOLVED", back)
             assert resolved["type"] == "info"
             assert "at or above the danger line" in str(resolved["message"])  # its figures now
-            assert len(_danger_posts(hook, back)) == 1
+            assert len(_posts(hook, "ALERT", back)) == 1
         finally:
             code, stderr = run.stop()
     assert code == 0, stderr
