@@ -1,8 +1,9 @@
 """The danger alert under `bot run` (1-2 s jobs, three of them observing the same hedge): the
 channel is down when the danger starts, and back a moment later. The ALERT is delivered once
 it is back, exactly once although the guard, the snapshot and the rebalance all see the
-danger, as apprise's `failure`; the RESOLVED follows it, once, as `info`. Against the
-independent Binance fake, with a loopback json:// sink."""
+danger, as apprise's `failure`; a danger lasting longer than `alerts.repeat` is reminded with
+its figure now; the RESOLVED follows, once, as `info`. Against the independent Binance fake,
+with a loopback json:// sink."""
 
 from __future__ import annotations
 
@@ -59,7 +60,12 @@ def test_an_alert_the_channel_missed_is_delivered_once_when_it_returns(
                 "report": None,
                 "guard": {"every": "1s"},
             },
-            alerts={"urls": [hook.url], "danger_margin_ratio": "0.25", "rate_limit": "15s"},
+            alerts={
+                "urls": [hook.url],
+                "danger_margin_ratio": "0.25",
+                "rate_limit": "15s",
+                "repeat": "3s",  # a danger still firing is reminded this often
+            },
         )
         ledger = tmp_path / "data" / "ledger.sqlite"
         run = BotRun(config, tmp_path)
@@ -76,6 +82,15 @@ def test_an_alert_the_channel_missed_is_delivered_once_when_it_returns(
             (delivered,) = _posts(hook, "ALERT", back)
             assert delivered["type"] == "failure"
             assert "margin ratio 0.2162" in str(delivered["message"])
+            # the danger lasts longer than `repeat`: reminded, with the figure now
+            binance.account.set_mark("SOLUSDT", "190")  # worse: 0.1842
+            until_sync(
+                lambda: any(
+                    "margin ratio 0.1842" in str(p["message"])
+                    for p in _posts(hook, "REMINDER", back)
+                ),
+                "a reminder with the current figure",
+            )
 
             binance.account.set_mark("SOLUSDT", "150")  # back to 0.5
             until_sync(lambda: _posts(hook, "RESOLVED", back), "the RESOLVED")
