@@ -12,6 +12,7 @@ import pytest
 
 from bot.paper import PaperExchange, PaperExchangeThread, StateStore, binance_urls
 from bot.paper.faults import FaultPlan
+from tests.waiting import until
 
 D = Decimal
 HANG = 1.0  # seconds the server hangs; the client gives up after TIMEOUT_MS
@@ -167,8 +168,7 @@ async def test_stop_cuts_a_hanging_fault_short(state_path):
     ):
         running.faults.add("timeout_before", method="GET", path="/api/v3/time", hang=3600)
         waiting = asyncio.create_task(_status(session, running.base_url + "/api/v3/time"))
-        while running.faults.fired["timeout_before"] == 0:  # the request reached the hang
-            await asyncio.sleep(0.01)
+        await until(lambda: running.faults.fired["timeout_before"] > 0, "the request hangs")
         await running.stop()
         assert await waiting == (504, "Gateway Time-out")
 

@@ -457,13 +457,16 @@ async def test_watch_mark_prices_coinm_streams_steadily(pro, streaming):
 
 
 async def test_a_mark_move_is_pushed_at_once_not_at_the_next_tick(pro, streaming):
-    streaming.mark_stream_interval = 60.0  # no tick during this test
+    """The subscription is live once a tick reached it (no fixed pause: a loaded machine may
+    answer the SUBSCRIBE late). The tick loop then finishes the FAST sleep it is in (one more
+    tick) and sleeps an hour, so the moved mark can only come by the push at once."""
     symbol = "ETH/USDT:USDT"
-    watch = asyncio.ensure_future(pro.watch_mark_prices([symbol]))
-    await until(lambda: streaming.stream_connections == 1, "market socket")
-    await asyncio.sleep(5 * FAST)  # the subscription is answered before any event
+    first = await bounded(pro.watch_mark_prices([symbol]))  # a tick: the subscription is live
+    assert first[symbol]["markPrice"] == 3000.0
+    streaming.mark_stream_interval = 3600.0
+    await bounded(pro.watch_mark_prices([symbol]))  # the tick of the sleep under way
     streaming.set_mark_price("ETHUSDT", D("3100"))
-    update = await bounded(watch)
+    update = await bounded(pro.watch_mark_prices([symbol]))
     assert update[symbol]["markPrice"] == 3100.0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ import pytest
 from bot.model import TransferStatus
 from bot.paper.faults import KNOWN_MESSAGES
 from tests.reliability.matrix import HANG_SECONDS, Rig, new_rows, paper_in_memory
+from tests.waiting import DEADLINE
 
 STATUSES = (500, 502, 503, 504)
 CODES = (-1000, -1001, -1006, -1007, -1008, -1016, -9000)
@@ -115,9 +117,10 @@ async def lost_answer(rig: Rig, case: Case) -> None:
     # The venue's history proves an absence only once the venue's clock has passed the send
     # (plus the offset's uncertainty); until then the row rightly stays unknown and nothing is
     # resent. Settle it first, so the next run's behaviour does not hang on that moment.
-    for _ in range(40):
+    ends = time.monotonic() + DEADLINE
+    while True:
         await rig.reconcile()
-        if rig.row(row.id).status is not TransferStatus.UNKNOWN:
+        if rig.row(row.id).status is not TransferStatus.UNKNOWN or time.monotonic() > ends:
             break
         await asyncio.sleep(0.1)
     second = await rig.rebalance()
