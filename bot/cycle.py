@@ -284,7 +284,7 @@ async def _cycle(
         )
         executed = margin.execution
         failures.update(executed.errors)
-        after = await _read_after_moves(ledger, run_id, venues, margin, failures)
+        after = await _read_after_moves(ledger, run_id, venues, margin)
     return CycleResult(
         run_id,
         state,
@@ -312,7 +312,6 @@ async def _read_after_moves(
     run_id: int,
     venues: Mapping[str, Venue],
     margin: MarginLegsResult,
-    failures: dict[str, Exception],
 ) -> State | None:
     """Read again the venues that moved money, and record it as a snapshot of this run: the
     margin `bot status`, the report and the guard's watch show is then the one after the

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_standalone import repository_files
+
 ROOT = Path(__file__).resolve().parents[1]
 #: what setuptools reads to build the wheel (setup.py copies the last three into the package)
 BUILD_INPUTS = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "bot/")
@@ -30,20 +32,8 @@ SHIPPED = ("migrations/", "config.yaml", "deploy/")
 
 
 def tracked_build_inputs() -> list[str]:
-    if shutil.which("git") is None or not (ROOT / ".git").exists():
-        pytest.skip("not a git checkout")
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
     wanted = BUILD_INPUTS + SHIPPED
-    return [
-        name
-        for name in listed.split("\0")
-        if name and name.startswith(wanted) and (ROOT / name).is_file()
-    ]
+    return [name for name in repository_files() if name.startswith(wanted)]
 
 
 def build_backend_here() -> bool:

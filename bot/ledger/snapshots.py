@@ -14,7 +14,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from datetime import datetime
 from decimal import Decimal
-from itertools import groupby
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -90,14 +89,18 @@ def recorded_reads(
     with ledger.engine.connect() as conn:
         wallet_rows = conn.execute(balances.order_by(BalanceSnapshot.id)).all()
         position_rows = conn.execute(positions.order_by(PositionSnapshot.id)).all()
-    by_read: dict[ReadKey, list] = {}  # type: ignore[type-arg]
-    for key, rows in groupby(wallet_rows, key=lambda r: (r.run_id, r.read_at)):
-        by_read.setdefault(key, []).extend(rows)
-    positions_by_read: dict[ReadKey, list] = {}  # type: ignore[type-arg]
-    for key, rows in groupby(position_rows, key=lambda r: (r.run_id, r.read_at)):
-        positions_by_read.setdefault(key, []).extend(rows)
-    for key in sorted(by_read, key=lambda k: (k[1], k[0])):
-        yield _venue_state(venue, key[1], by_read[key], positions_by_read.get(key, []), symbols)
+    wallets_by_read, positions_by_read = _by_read(wallet_rows), _by_read(position_rows)
+    for key in sorted(wallets_by_read, key=lambda k: (k[1], k[0])):
+        wallets, positions = wallets_by_read[key], positions_by_read.get(key, [])
+        yield _venue_state(venue, key[1], wallets, positions, symbols)
+
+
+def _by_read(rows: Iterable[Any]) -> dict[ReadKey, list[Any]]:
+    """Snapshot rows grouped by the read they belong to: (run, read_at)."""
+    grouped: dict[ReadKey, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault((row.run_id, row.read_at), []).append(row)
+    return grouped
 
 
 def _as(kind: type[T], row: Any) -> T:
