@@ -2,8 +2,8 @@
 
 `migrations/` (Alembic), `config.yaml` (the default paper config) and `deploy/` (the systemd
 units) stay at the top of the repository, where Alembic, the README and people find them;
-this copies them into the built package as `bot/_shipped/...`, where `bot.shipped` finds them
-in a non-editable install. An editable install (or PYTHONPATH on a checkout) reads them from
+this copies them into the built package as `bot/_shipped/...`, where `bot.runtime.shipped` finds
+them in a non-editable install. An editable install (or PYTHONPATH on a checkout) reads them from
 the checkout itself, so there is one copy in git and nothing to keep in sync.
 """
 
@@ -16,14 +16,14 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-SHIPPED = ("migrations", "config.yaml", "deploy")  # keep in step with bot/shipped.py
+SHIPPED = ("migrations", "config.yaml", "deploy")  # keep in step with bot/runtime/shipped.py
 
 
 class BuildWithShipped(build_py):
     def run(self) -> None:
         super().run()
         if getattr(self, "editable_mode", False):
-            return  # the checkout is on the path: bot.shipped reads the files in place
+            return  # the checkout is on the path: bot.runtime.shipped reads the files in place
         target = Path(self.build_lib) / "bot" / "_shipped"
         for name in SHIPPED:
             source = HERE / name

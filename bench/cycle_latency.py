@@ -27,7 +27,7 @@ from bench.harness import (
     start_papers,
 )
 from bot import bootstrap
-from bot.cycle import rebalance
+from bot.cycle.rebalance import rebalance
 from bot.model import TransferStatus
 
 NEEDED = Decimal("3000")  # what the default paper state's hedge asks for

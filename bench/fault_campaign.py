@@ -38,7 +38,7 @@ from pathlib import Path
 
 import ccxt
 
-from bot import bootstrap, failpoints
+from bot import bootstrap
 from bot.config import parse_config
 from bot.ledger import Ledger
 from bot.ledger.queries import TransferFilter, list_transfers
@@ -46,7 +46,9 @@ from bot.model import PlannedTransfer, Rule, TransferStatus
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
 from bot.paper.model import FuturesBalance, PaperState, SpotBalance, default_state
 from bot.paper.wire import BinanceError
-from bot.retry import Timing
+from bot.runtime import failpoints
+from bot.runtime.retry import Timing
+from bot.transfers.services import Services
 from bot.venues.session import open_venues
 
 KEY_ENV, SECRET_ENV = "CAMPAIGN_KEY", "CAMPAIGN_SECRET"
@@ -225,7 +227,7 @@ class Harness:
         # This paper exchange lets the campaign send faster than Binance allows on purpose
         # (`enforce_weight_limits=False`): the venue limiter would pace it to Binance's minute.
         venues["binance"].client.bot_limiter = None
-        services = bootstrap.Services(config, self.ledger, timing=timing)
+        services = Services(config, self.ledger, timing=timing)
         self.executor = services.executor(venues, dry_run=False)
         self.reconciler = services.reconciler(venues)
         self.run_id = self.ledger.start_run("campaign", dry_run=False, config_digest="-")

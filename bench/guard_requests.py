@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.harness import TRANSFER_PATH, fleet_config, start_papers
 from bot import bootstrap
-from bot.guard import guard
+from bot.guard.check import guard
 
 LIMIT_ROUND_TRIPS = 3  # the poll's read, the fresh read, the send
 DANGER_MARK = Decimal("3700")  # the default hedge's margin ratio falls to about 0.16

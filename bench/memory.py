@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.harness import fleet_config, start_papers
 from bot import bootstrap
-from bot.cycle import rebalance
+from bot.cycle.rebalance import rebalance
 
 
 def rss_mib() -> float:

@@ -32,7 +32,7 @@ from bench.harness import (
     median,
 )
 from bot import bootstrap
-from bot.cycle import rebalance
+from bot.cycle.rebalance import rebalance
 
 BASE = Decimal("3000")
 # return the excess: equity/notional is 0.30, above this band

@@ -3,38 +3,34 @@ with, so that `bot rebalance`, `bot run`'s jobs, the margin guard, `bot plan` an
 benchmarks all act with the same ones, built the same way.
 
 - `open_ledger` / `open_audit_ledger`: the ledger (migrated at start; audits read-only);
-- `Services`: what one cycle acts with (config, ledger, the long-lived venue pool of `bot
-  run` or none, clock, timing, stop request), and the parts it builds for each cycle on the
-  venues that cycle opened: the per-venue locks, the executor (one send loop for transfers
-  and margin legs), the reconciler of open transfers and margin legs;
+- `Services` (defined in `bot.transfers.services`, so the use cases that take it need not
+  import this root): what one cycle acts with (config, ledger, the long-lived venue pool of
+  `bot run` or none, clock, timing, stop request), and the parts it builds for each cycle on
+  the venues that cycle opened: the per-venue locks, the executor (one send loop for
+  transfers and margin legs), the reconciler of open transfers and margin legs;
 - `run_services`: what `bot run` lives with: the alert channels and the alerter, the
   heartbeat, the metrics, and the venue pool with its streams.
 
-No other module constructs an `Executor`, a reconciler, an `Alerter`, `Channels`, a
+Apart from `Services` building its executor and reconciler, no other module constructs an
+`Executor`, a reconciler, an `Alerter`, `Channels`, a
 `Heartbeat`, `Metrics`, an `OpenVenues` pool or a `Ledger`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.config import Config
-from bot.ledger.store import Clock, Ledger, utc_now
-from bot.retry import RetryPolicy, Timing
-from bot.stopping import StopRequest
+from bot.ledger.store import Ledger
 
 if TYPE_CHECKING:  # built on demand: `bot --help` and `bot status` load neither ccxt nor apprise
     from bot.alerts.alerter import Alerter
     from bot.alerts.channels import Channels
     from bot.alerts.heartbeat import Heartbeat
-    from bot.executor import Executor
     from bot.metrics import Metrics
-    from bot.reconcile import Reconciler
-    from bot.venues.base import Venue
     from bot.venues.session import OpenVenues
 
 
@@ -76,58 +72,6 @@ def open_audit_ledger(config: Config) -> Ledger:
 
     db.ensure_schema(config.ledger_url)
     return Ledger.open_read_only(config.ledger_url, key=config.ledger_key)
-
-
-@dataclass(frozen=True)
-class Services:
-    """What one cycle (a rebalance, the guard's scoped cycle, a reconcile) acts with."""
-
-    config: Config
-    ledger: Ledger
-    #: `bot run`'s long-lived clients; None: each use case opens its venues for its span
-    pool: OpenVenues | None = None
-    timing: Timing | None = None
-    clock: Clock = utc_now
-    #: set by the first SIGINT/SIGTERM: no new transfer starts
-    stop: StopRequest | None = None
-
-    @property
-    def settle_window(self) -> timedelta:
-        return timedelta(seconds=self.config.transfers.settle_window_seconds)
-
-    @contextmanager
-    def locks(self, venues: list[str], command: str) -> Iterator[None]:
-        """Exclusive per-venue locks, for as long as the use case acts: on the PostgreSQL
-        server when the ledger lives there, else files beside the SQLite ledger."""
-        from bot.ledger.locks import file_venue_locks, postgres_venue_locks
-
-        if self.ledger.engine.dialect.name == "postgresql":
-            with postgres_venue_locks(self.ledger.engine, venues, command):
-                yield
-        else:
-            with file_venue_locks(self.config.data_dir / "locks", venues, command):
-                yield
-
-    def executor(self, venues: Mapping[str, Venue], *, dry_run: bool) -> Executor:
-        """The executor of one cycle on the venues it opened."""
-        from bot.executor import Executor
-
-        return Executor(
-            venues,
-            self.ledger,
-            self.config.transfers,
-            dry_run=dry_run,
-            policy=RetryPolicy.from_config(self.config.retry),
-            timing=self.timing,
-            clock=self.clock,
-            stop=self.stop,
-        )
-
-    def reconciler(self, venues: Mapping[str, Venue]) -> Reconciler:
-        """Settles open transfers and margin legs against the venues' histories."""
-        from bot.reconcile import Reconciler
-
-        return Reconciler(venues, self.ledger, settle_window=self.settle_window, clock=self.clock)
 
 
 @dataclass(frozen=True)

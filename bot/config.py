@@ -96,7 +96,7 @@ class TransfersConfig(_Strict):
     settle_window_seconds: int = Field(default=120, ge=0)
     # Subtract a per-intent tag from each amount so the venue's history tells it from a
     # look-alike: auto = where the venue takes no client id and its precision is fine enough
-    # (bot.amount_tag), on = always, off = never.
+    # (bot.transfers.amount_tag), on = always, off = never.
     amount_tag: Literal["auto", "on", "off"] = "auto"
 
     @field_validator("safety")
@@ -636,7 +636,7 @@ def _load_config(path: Path) -> Config:
 def _builtin_config() -> Config:
     """The default config shipped inside the package (the paper venue with one hedge), for
     `bot` run in a folder without config.yaml; its relative paths (data/) are this folder's."""
-    from bot.shipped import shipped
+    from bot.runtime.shipped import shipped
 
     source = shipped("config.yaml")
     log.info("no ./config.yaml: using the built-in paper config (%s)", source)

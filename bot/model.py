@@ -228,8 +228,8 @@ class Flag(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class SizingPreview:
-    """What the executor's sizing (`bot.executor.size_transfer`) makes of a planned amount on
-    the state's figures; the executor re-reads the source wallet right before it sends."""
+    """What the executor's sizing (`bot.transfers.sizing.size_transfer`) makes of a planned
+    amount on the state's figures; the executor re-reads the source wallet right before it sends."""
 
     planned: Decimal
     transferable: Decimal

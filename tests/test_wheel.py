@@ -90,7 +90,8 @@ def test_the_installed_wheel_runs_from_an_empty_folder(installed: Path, tmp_path
     where = run(
         installed.with_name("python"),
         "-c",
-        "from bot.shipped import shipped; print(shipped('migrations'), shipped('config.yaml'))",
+        "from bot.runtime.shipped import shipped; "
+        "print(shipped('migrations'), shipped('config.yaml'))",
         cwd=empty,
         env=env,
     ).split()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from bot.config import ENV_VAR
 from bot.errors import ConfigError
-from bot.redact import redact, register_secret
+from bot.runtime.redact import redact, register_secret
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from bot.config import Config
 from bot.model import Plan, Rule, TransferStatus
 from bot.money import plain
 from bot.policy.margin import HedgeMargin
-from bot.stopping import left_by_a_stop
+from bot.runtime.stopping import left_by_a_stop
 
 FAILURE = "failure"
 WARNING = "warning"

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from bot.alerts.channels import expand
 from bot.config import HeartbeatConfig, format_duration
-from bot.redact import redact
+from bot.runtime.redact import redact
 
 log = logging.getLogger(__name__)
 

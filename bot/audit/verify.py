@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.errors import ConfigError
 from bot.ledger.journal import Anchor
-from bot.usage import ArgumentProblem
+from bot.present.usage import ArgumentProblem
 
 _ANCHOR = re.compile(r"^(?:seq=)?(\d+)[: ](?:hash=)?([0-9a-f]{64})$")
 

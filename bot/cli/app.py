@@ -28,8 +28,8 @@ from typer.core import TyperGroup
 
 from bot.config_file import CONFIG_ENV, config_path
 from bot.errors import UserFacingError, VenueError
-from bot.redact import install_log_redaction, redact
-from bot.usage import ArgumentProblem, describe_usage_error, hoist_global_options
+from bot.present.usage import ArgumentProblem, describe_usage_error, hoist_global_options
+from bot.runtime.redact import install_log_redaction, redact
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -193,7 +193,7 @@ def main_options(
     ] = False,
 ) -> None:
     global _current
-    from bot import logs
+    from bot.runtime import logs
 
     install_log_redaction()
     if log_format not in ("human", "json"):
@@ -373,7 +373,7 @@ def exit_for_venues(errors: dict[str, Exception], *, halted: bool = False) -> No
     venue is halted), else 1. The other venues have done their work by now."""
     if not errors:
         return
-    from bot.cycle import venue_error_lines
+    from bot.cycle.rebalance import venue_error_lines
 
     for line in venue_error_lines(errors):
         print_error(line, 1)
@@ -382,8 +382,8 @@ def exit_for_venues(errors: dict[str, Exception], *, halted: bool = False) -> No
 
 
 def print_halts(halted: dict[str, Any]) -> bool:
-    """One line on stderr per venue a halt kept from sending (`bot.halts`): since when, the
-    venue's error and the fix; True when there was one (the command then exits 2: a person
+    """One line on stderr per venue a halt kept from sending (`bot.venues.halts`): since when,
+    the venue's error and the fix; True when there was one (the command then exits 2: a person
     must fix it)."""
     for name in sorted(halted):
         print_error(halted[name].message(), 2)

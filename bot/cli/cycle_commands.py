@@ -22,8 +22,8 @@ from bot.cli.app import (
     run_async,
 )
 from bot.errors import UserFacingError, VenueError
-from bot.stopping import StopRequest
-from bot.usage import parse_transfer_id
+from bot.present.usage import parse_transfer_id
+from bot.runtime.stopping import StopRequest
 
 T = TypeVar("T")
 
@@ -82,8 +82,8 @@ def rebalance_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Run one cycle: read, plan, move what is needed, record everything."""
-    from bot import render
-    from bot.cycle import rebalance, venue_error_lines
+    from bot.cycle.rebalance import rebalance, venue_error_lines
+    from bot.present import output as render
 
     config = load(ctx)
     ledger = open_ledger(config)
@@ -194,8 +194,8 @@ def reconcile_command(
             fail(f"{option}: only with --assign ID TRAN_ID")
     from dataclasses import replace
 
-    from bot import render
-    from bot.cycle import reconcile, venue_error_lines
+    from bot.cycle.rebalance import reconcile, venue_error_lines
+    from bot.present import output as render
 
     config = load(ctx)
     ledger = open_ledger(config)
@@ -229,8 +229,8 @@ def _assign(
     as_json: bool = False,
 ) -> None:
     """`bot reconcile --assign ID TRAN_ID`: one line; exit 2 for bad input, 1 for a venue."""
-    from bot import render
-    from bot.assign import assign
+    from bot.present import output as render
+    from bot.transfers.assign import assign
 
     transfer_id = argument(lambda: parse_transfer_id("--assign ID", ids[0]))
     tran_id = ids[1].strip()
@@ -289,9 +289,9 @@ def plan_command(
 ) -> None:
     """Show what would move and why, with the numbers, sized as rebalance sizes. Records
     nothing."""
-    from bot import render
-    from bot.cycle import inspect
-    from bot.preview import preview_sizing
+    from bot.cycle.rebalance import inspect
+    from bot.present import output as render
+    from bot.transfers.sizing import preview_sizing
 
     config = load(ctx)
     state, plan, errors = run_async(lambda: inspect(config))
@@ -309,8 +309,8 @@ def balances_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print balances as JSON.")] = False,
 ) -> None:
     """Show spot and futures wallets, positions, funding and each hedge's margin ratio."""
-    from bot import render
-    from bot.cycle import inspect, venue_error_lines
+    from bot.cycle.rebalance import inspect, venue_error_lines
+    from bot.present import output as render
 
     config = load(ctx)
     state, plan, errors = run_async(lambda: inspect(config))

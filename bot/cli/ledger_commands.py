@@ -24,7 +24,13 @@ from bot.cli.app import (
     run_async,
 )
 from bot.model import TransferStatus
-from bot.usage import ArgumentProblem, parse_choice, parse_positive, parse_transfer_id, parse_when
+from bot.present.usage import (
+    ArgumentProblem,
+    parse_choice,
+    parse_positive,
+    parse_transfer_id,
+    parse_when,
+)
 
 if TYPE_CHECKING:
     from bot.ledger.queries import TransferFilter
@@ -124,10 +130,10 @@ def ledger_list(
         direction=direction,
         limit=limit,
     )
-    from bot import render
     from bot.audit import export
     from bot.ledger.queries import corrections_of, iter_transfer_rows, list_transfers
     from bot.ledger.store import TransferRecord
+    from bot.present import output as render
 
     ledger = open_audit_ledger(load(ctx))
     try:

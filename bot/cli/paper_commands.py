@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bot.cli.app import argument, fail, load, out, paper_app, print_json
-from bot.usage import parse_port
+from bot.present.usage import parse_port
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -134,7 +134,7 @@ def _refuse_under_a_run(config: Config) -> None:
     """A `bot run` holding the ledger would find its ledger and paper account gone under it."""
     from sqlalchemy import create_engine
 
-    from bot.scheduler.runlock import run_holders
+    from bot.ledger.run_lock import run_holders
 
     engine = create_engine(config.ledger_url)
     try:

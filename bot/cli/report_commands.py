@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from bot.cli.app import app, argument, err, fail, load, open_audit_ledger
-from bot.usage import parse_when
+from bot.present.usage import parse_when
 
 
 @app.command("report")

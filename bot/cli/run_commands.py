@@ -36,11 +36,13 @@ def run_command(
 ) -> None:
     """Run the jobs in config (schedule: rebalance, snapshot, reconcile, report, guard) until
     SIGINT/SIGTERM; one bot run per venue."""
-    from bot import logs, preflight, render
     from bot.cli.cycle_commands import until_second_signal
-    from bot.cycle import hedged_venues, rebalance
+    from bot.cycle.rebalance import hedged_venues, rebalance
+    from bot.health import preflight
+    from bot.present import output as render
+    from bot.runtime import logs
+    from bot.runtime.stopping import StopRequest
     from bot.scheduler.forever import run_forever
-    from bot.stopping import StopRequest
     from bot.venues.session import check_venues
 
     config = load(ctx)
@@ -87,7 +89,7 @@ def status_command(
     the ledger and lock files only, never a venue."""
     from datetime import UTC, datetime
 
-    from bot import status
+    from bot.health import status
 
     config = load(ctx)
     ledger = open_ledger(config)

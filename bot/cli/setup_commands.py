@@ -20,14 +20,14 @@ from bot.cli.app import (
     run_async,
 )
 from bot.errors import UserFacingError
-from bot.redact import redact
+from bot.runtime.redact import redact
 
 
 @config_app.command("check")
 def config_check(ctx: typer.Context) -> None:
     """Validate config.yaml and the environment (alert and heartbeat URLs, the anchor file),
     connect to every venue, check every hedge."""
-    from bot import preflight
+    from bot.health import preflight
     from bot.venues.session import open_venues
 
     config = load(ctx)
@@ -67,8 +67,8 @@ def venues_command(
     id and what its class can do (exit 1)."""
     from contextlib import AsyncExitStack
 
-    from bot import render
-    from bot.cycle import venue_error_lines
+    from bot.cycle.rebalance import venue_error_lines
+    from bot.present import output as render
     from bot.venues.session import build_venue, open_venues
 
     config = load(ctx)

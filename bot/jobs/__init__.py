@@ -1,1 +1,1 @@
-"""Use cases the scheduler needs besides bot/cycle.py's: a snapshot with no transfers."""
+"""Use cases the scheduler needs besides bot/cycle/rebalance.py's: a snapshot with no transfers."""

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.config import Config
-from bot.cycle import config_digest, hedged_venues, venues_for
-from bot.funding_income import collect_funding
+from bot.cycle.rebalance import config_digest, hedged_venues, venues_for
+from bot.funding.income import collect_funding
 from bot.ledger import Ledger
 from bot.model import State
 from bot.venues.base import Venue
@@ -65,6 +65,6 @@ async def snapshot(
 
 
 def _errors(failures: dict[str, Exception]) -> str | None:
-    from bot.cycle import venue_error_lines
+    from bot.cycle.rebalance import venue_error_lines
 
     return "; ".join(venue_error_lines(failures)) or None

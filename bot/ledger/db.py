@@ -25,7 +25,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from bot.errors import LedgerBusy, LedgerError
-from bot.shipped import shipped
+from bot.runtime.shipped import shipped
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -36,8 +36,8 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 @cache
 def migrations_dir() -> Path:
     """The Alembic scripts: inside the installed package (a wheel), else the checkout's
-    `migrations/` (bot.shipped). A bot installed without them cannot open any ledger: one line
-    that says so and how to reinstall, exit 2."""
+    `migrations/` (bot.runtime.shipped). A bot installed without them cannot open any ledger: one
+    line that says so and how to reinstall, exit 2."""
     try:
         found = shipped("migrations")
     except FileNotFoundError as exc:

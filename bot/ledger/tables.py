@@ -437,7 +437,7 @@ class ManualInstruction(Base):
 class VenueHalt(Base):
     """A venue halted by a fatal refusal of a transfer or margin call (0009): nothing new is
     sent on it while `halted`; `cleared` (its config or key changed: `fingerprint`, see
-    `bot.halts`) or `resumed` (`bot venue resume`, by whom and why), then final."""
+    `bot.venues.halts`) or `resumed` (`bot venue resume`, by whom and why), then final."""
 
     __tablename__ = "venue_halts"
     __table_args__ = (

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from bot.paper.faults import FaultKind, FaultPlan
-from bot.paper.routes_income import post_funding
+from bot.paper.routes_income import book_funding
 from bot.paper.state import StateStore, state_from_json, state_to_json
 from bot.paper.wire import BinanceError
 
@@ -62,6 +62,18 @@ class AdminError(Exception):
 
 
 AdminHandler = Callable[[AdminTarget, dict[str, Any]], Any]  # may return an awaitable
+
+
+def post_funding(target: Any, body: dict[str, Any]) -> Any:
+    """The admin hook: book a funding payment now ({"symbol"?: market id})."""
+    symbol = body.get("symbol")
+    if symbol is not None and not isinstance(symbol, str):
+        raise AdminError("field 'symbol' must be a market id such as ETHUSDT")
+    try:
+        added = book_funding(target.store, target.server_time(), symbol)
+    except KeyError as error:
+        raise AdminError(str(error)) from error
+    return {"booked": [{k: v for k, v in r.items() if k != "kind"} for r in added]}
 
 
 def _decimal(body: dict[str, Any], name: str) -> Decimal:
@@ -249,7 +261,7 @@ ADMIN_ROUTES: dict[tuple[str, str], AdminHandler] = {
     ("GET", "/_paper/streams"): get_streams,
     ("POST", "/_paper/streams"): post_streams,
     ("POST", "/_paper/listen-key/expire"): post_expire_listen_key,
-    ("POST", "/_paper/funding"): post_funding,  # routes_income: book a funding payment
+    ("POST", "/_paper/funding"): post_funding,  # book a funding payment (routes_income)
 }
 
 

@@ -167,20 +167,6 @@ def coinm_income(call: Call) -> Any:
     return _income_history(call, MarketKind.INVERSE)
 
 
-def post_funding(target: Any, body: dict[str, Any]) -> Any:
-    """The admin hook: book a funding payment now ({"symbol"?: market id})."""
-    from bot.paper.routes_admin import AdminError
-
-    symbol = body.get("symbol")
-    if symbol is not None and not isinstance(symbol, str):
-        raise AdminError("field 'symbol' must be a market id such as ETHUSDT")
-    try:
-        added = book_funding(target.store, target.server_time(), symbol)
-    except KeyError as error:
-        raise AdminError(str(error)) from error
-    return {"booked": [{k: v for k, v in r.items() if k != "kind"} for r in added]}
-
-
 ENDPOINTS = (
     Endpoint("GET", "/fapi/v1/income", usdm_income, signed=True, weight=30),
     Endpoint("GET", "/dapi/v1/income", coinm_income, signed=True, weight=20),

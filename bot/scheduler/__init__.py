@@ -1,8 +1,8 @@
 """`bot run`: the jobs on their schedules until SIGINT/SIGTERM (`bot.scheduler.forever`).
 
-This package's own import is light: `bot status` reads the run locks (`runlock`) without
-loading APScheduler, the venues or ccxt. `run_forever`, `trigger_of` and `jobs_line` are
-loaded from `forever` when first asked for.
+This package's own import is light: importing it loads neither APScheduler, the venues nor
+ccxt. `run_forever`, `trigger_of` and `jobs_line` are loaded from `forever` when first asked
+for.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """`bot run`: the jobs on their schedules (APScheduler 3.x) until SIGINT/SIGTERM.
 
 Jobs (bot/scheduler/jobs.py): rebalance, snapshot, reconcile, report and the margin guard
-(on its schedule, and between polls whenever a venue's stream wakes it: bot/guard_watch.py),
+(on its schedule, and between polls whenever a venue's stream wakes it: bot/guard/watch.py),
 each one instance at a time, coalesced, with a deliberate `misfire_grace_time`: a run missed
 during a suspend runs once when the machine wakes and is recorded as late; later than the
 grace it is recorded as missed. A start-up reconcile runs before the first rebalance. The run
-lock (runlock.py) makes this the one `bot run` of its venues. On SIGINT/SIGTERM no new job
-starts and a running one finishes its transfer and ledger write (bounded wait); a second
+lock (`bot.ledger.run_lock`) makes this the one `bot run` of its venues. On SIGINT/SIGTERM no new
+job starts and a running one finishes its transfer and ledger write (bounded wait); a second
 signal exits at once, leaving what was in flight pending/unknown for reconciliation.
 """
 
@@ -38,13 +38,13 @@ from bot import bootstrap
 from bot.bootstrap import RunServices
 from bot.config import Config, JobSchedule
 from bot.errors import ConfigError
-from bot.guard_watch import MarginWatch
+from bot.guard.watch import MarginWatch
 from bot.ledger import Ledger
+from bot.ledger.run_lock import run_lock
 from bot.metrics import Metrics
-from bot.render import start_line
+from bot.present.output import start_line
 from bot.scheduler import systemd
 from bot.scheduler.jobs import JobContext, run_guard
-from bot.scheduler.runlock import run_lock
 from bot.scheduler.runner import record_not_run, run_job
 
 if TYPE_CHECKING:

@@ -17,6 +17,7 @@ from bot.alerts.alerter import Alerter
 from bot.alerts.conditions import Facts
 from bot.alerts.report import daily_summary
 from bot.config import Config
+from bot.health.status import load_open_transfers
 from bot.ledger import Ledger
 from bot.ledger.locks import VenueBusy
 from bot.ledger.store import utc_now
@@ -24,13 +25,12 @@ from bot.metrics import Metrics
 from bot.model import State, TransferStatus
 from bot.money import plain
 from bot.policy.margin import hedge_margins
-from bot.status import load_open_transfers
-from bot.stopping import StopRequest
+from bot.runtime.stopping import StopRequest
 from bot.venues.session import OpenVenues
 
 if TYPE_CHECKING:
     from bot.alerts.heartbeat import Heartbeat
-    from bot.guard_watch import MarginWatch
+    from bot.guard.watch import MarginWatch
 
 Say = Callable[[str], None]
 
@@ -52,7 +52,7 @@ class JobContext:
     clock: Callable[[], datetime] = utc_now
     #: set by the first SIGINT/SIGTERM: the executor starts no new transfer
     stop: StopRequest = field(default_factory=StopRequest)
-    #: the margin guard's stream watch (`bot.guard_watch`), fed every job's read
+    #: the margin guard's stream watch (`bot.guard.watch`), fed every job's read
     watch: MarginWatch | None = None
     #: the push monitor told each job's outcome (`bot.alerts.heartbeat`)
     heartbeat: Heartbeat | None = None
@@ -73,9 +73,9 @@ Job = Callable[[JobContext], Awaitable[JobOutcome]]
 
 
 async def run_rebalance(ctx: JobContext) -> JobOutcome:
-    from bot.cycle import hedged_venues, rebalance
-    from bot.half_done import half_done_moves
-    from bot.render import cycle_line
+    from bot.cycle.rebalance import hedged_venues, rebalance
+    from bot.present.output import cycle_line
+    from bot.transfers.half_done import half_done_moves
 
     names = hedged_venues(ctx.config)
     try:
@@ -130,7 +130,7 @@ def stand_manual_instructions(ledger: Ledger, transfers: list, venues_read: list
 
 
 async def run_snapshot(ctx: JobContext) -> JobOutcome:
-    from bot.cycle import hedged_venues, venue_error_lines
+    from bot.cycle.rebalance import hedged_venues, venue_error_lines
     from bot.jobs.snapshot import snapshot
 
     result = await snapshot(ctx.config, ctx.ledger, venues=ctx.venues)
@@ -156,7 +156,7 @@ async def run_snapshot(ctx: JobContext) -> JobOutcome:
 
 
 async def run_reconcile(ctx: JobContext) -> JobOutcome:
-    from bot.cycle import reconcile
+    from bot.cycle.rebalance import reconcile
 
     try:
         report = await reconcile(ctx.config, ctx.ledger, venues=ctx.venues)
@@ -188,10 +188,10 @@ async def run_reconcile(ctx: JobContext) -> JobOutcome:
 
 async def run_guard(ctx: JobContext, names: list[str] | None = None) -> JobOutcome:
     """The guard's poll of every hedged venue, or of `names` when a stream woke it; when a
-    hedge is in danger, the cycle scoped to it (`bot.guard`)."""
-    from bot.cycle import hedged_venues, venue_error_lines
-    from bot.guard import guard
-    from bot.render import guard_line
+    hedge is in danger, the cycle scoped to it (`bot.guard.check`)."""
+    from bot.cycle.rebalance import hedged_venues, venue_error_lines
+    from bot.guard.check import guard
+    from bot.present.output import guard_line
 
     acting = None if ctx.exclusive else ctx.acting  # under exclusive the job holds it already
     try:

@@ -15,8 +15,8 @@ import time
 from datetime import datetime
 
 from bot.alerts.conditions import Facts, Findings, evaluate, job_crashed
-from bot.logs import log_context
-from bot.redact import redact
+from bot.runtime.logs import log_context
+from bot.runtime.redact import redact
 from bot.scheduler.jobs import JOBS, Job, JobContext, JobOutcome
 
 log = logging.getLogger(__name__)

@@ -114,7 +114,7 @@ class Venue(ABC):
 
     name: str
     hedges: dict[str, HedgeConfig]
-    #: `bot.halts.fix_digest` of the config section and API key it was built from (set by
+    #: `bot.venues.halts.fix_digest` of the config section and API key it was built from (set by
     #: `session.build_venue`; None: unknown, so a halt of it ends only by `bot venue resume`)
     fix_digest: str | None = None
 

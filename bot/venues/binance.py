@@ -30,7 +30,6 @@ from typing import Any
 
 import ccxt.async_support as ccxt_async
 
-from bot.aio import gather_or_cancel
 from bot.config import HedgeConfig
 from bot.errors import ErrorKind, VenueError
 from bot.model import (
@@ -47,6 +46,7 @@ from bot.model import (
     Wallet,
 )
 from bot.money import ZERO, plain
+from bot.runtime.aio import gather_or_cancel
 from bot.venues.base import ErrorTable, TransferReceipt
 from bot.venues.decode import Decoder, Sign, Untrusted
 from bot.venues.generic import (

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.errors import ConfigError, DryRunRefusal
-from bot.redact import register_secret
+from bot.runtime.redact import register_secret
 from bot.venues.decode import json_keeping_text
 from bot.venues.ratelimit import Limiter
 

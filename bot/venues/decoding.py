@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from ccxt.base.errors import BadResponse
 
-from bot.redact import redact
+from bot.runtime.redact import redact
 from bot.venues.decode import Sign, Untrusted
 from bot.venues.errors import ErrorKind, VenueError
 from bot.venues.literals import MONEY_BOUND, NotExact, exact_decimal, shown

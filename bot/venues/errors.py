@@ -25,7 +25,7 @@ import aiohttp
 import ccxt.async_support as ccxt
 
 from bot.errors import ErrorKind, VenueError
-from bot.redact import redact
+from bot.runtime.redact import redact
 from bot.venues.base import ErrorTable
 
 NO_CODES = ErrorTable()

@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 import ccxt.async_support as ccxt_async
 from ccxt.base.decimal_to_precision import TICK_SIZE
 
-from bot.aio import gather_or_cancel
 from bot.config import HedgeConfig
 from bot.errors import DryRunRefusal, ErrorKind, VenueError, VenueUnusable
 from bot.model import (
@@ -36,7 +35,8 @@ from bot.model import (
     Wallet,
 )
 from bot.money import DEFAULT_TRANSFER_STEP, ZERO, plain, step_from_precision, to_decimal
-from bot.retry import RetryPolicy, Timing, retry_read
+from bot.runtime.aio import gather_or_cancel
+from bot.runtime.retry import RetryPolicy, Timing, retry_read
 from bot.venues.base import (
     Capabilities,
     ClientIdSupport,

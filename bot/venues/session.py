@@ -15,14 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.aio import gather_each, gather_or_cancel
 from bot.config import Config, VenueConfig
 from bot.errors import ConfigError, ErrorKind, UserFacingError, VenueError
-from bot.halts import fix_digest
-from bot.logs import log_context
 from bot.model import State, VenueState
-from bot.retry import RetryPolicy, Timing
+from bot.runtime.aio import gather_each, gather_or_cancel
+from bot.runtime.logs import log_context
+from bot.runtime.retry import RetryPolicy, Timing
 from bot.venues.base import Venue
+from bot.venues.halts import fix_digest
 from bot.venues.markets_cache import MARKETS_TTL_SECONDS, MarketsCache, cache_key
 
 if TYPE_CHECKING:

@@ -4,8 +4,8 @@
   without the transfer permission, an IP not whitelisted: Binance `-2015`). While a row is
   `halted`, nothing new is sent on that venue; reads and the other venues go on. The row holds
   the venue's error (already redacted), its kind and code, what to fix (the venue's hint), and
-  `fingerprint`: an HMAC of the venue's config section and API key (see `bot.halts`), so that a
-  changed config or key clears it. It ends `cleared` (the fingerprint changed) or `resumed`
+  `fingerprint`: an HMAC of the venue's config section and API key (see `bot.venues.halts`), so
+  that a changed config or key clears it. It ends `cleared` (the fingerprint changed) or `resumed`
   (`bot venue resume`: who and why), and is then final. At most one `halted` row per venue.
 - `nothing_to_move`: a top-up or return the plan wants but whose sizing on the state just read
   sends nothing (the source is empty, or the sized amount is under `transfers.min_amount`): one

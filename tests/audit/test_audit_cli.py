@@ -16,7 +16,7 @@ from plotly.offline import get_plotlyjs
 from sqlalchemy import text
 
 from bot.config import load_config
-from bot.funding_income import collect_funding
+from bot.funding.income import collect_funding
 from bot.ledger import db
 from bot.paper import PaperExchangeThread
 from bot.paper.model import now_ms

@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from bot.config import Config
-from bot.funding_income import collect_funding
+from bot.funding.income import collect_funding
 from bot.ledger import Ledger
 from bot.paper import PaperExchange
 from bot.paper.routes_income import book_funding

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bot import render
 from bot.config import Config, parse_config
-from bot.cycle import inspect, rebalance
+from bot.cycle.rebalance import inspect, rebalance
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import StateStore
+from bot.present import output as render
 from bot.venues.coinswitch.exchange import RATE_LIMIT_MS as CS_RATE_LIMIT_MS
 from bot.venues.coinw.exchange import RATE_LIMIT_MS as CW_RATE_LIMIT_MS
 from tests.amounts import sent

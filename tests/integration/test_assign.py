@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 
-from bot import render
-from bot.assign import assign as assign_transfer
 from bot.config import Config, parse_config
 from bot.errors import CorrectionRefused
 from bot.ledger import Ledger
@@ -23,6 +21,8 @@ from bot.model import TransferStatus
 from bot.paper import PaperExchangeThread, PaperState
 from bot.paper.model import now_ms
 from bot.paper.transfers import apply_transfer
+from bot.present import output as render
+from bot.transfers.assign import assign as assign_transfer
 from tests.fakes.coinw_server import API_KEY as COINW_KEY
 from tests.fakes.coinw_server import SECRET as COINW_SECRET
 from tests.fakes.coinw_server import CoinWFakeServer

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 
-from bot.funding_history import settled_rates
+from bot.funding.history import settled_rates
 from bot.ledger.store import Ledger
 from bot.model import Flag, Funding, State, VenueState
 from bot.policy import plan_transfers

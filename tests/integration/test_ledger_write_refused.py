@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import failpoints
 from bot.ledger import Ledger, db
 from bot.ledger.queries import TransferFilter, list_transfers
 from bot.model import TransferStatus
 from bot.paper import PaperExchangeThread
+from bot.runtime import failpoints
 from tests.integration.conftest import Invocation
 
 Bot = Callable[..., Invocation]

@@ -12,7 +12,7 @@ from typing import Any
 from bot.alerts.alerter import Alerter
 from bot.alerts.channels import Channels
 from bot.config import load_config
-from bot.cycle import rebalance
+from bot.cycle.rebalance import rebalance
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import PaperExchangeThread

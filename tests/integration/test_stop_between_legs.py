@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from bot import failpoints
 from bot.config import load_config
-from bot.cycle import rebalance
+from bot.cycle.rebalance import rebalance
 from bot.ledger import Ledger
 from bot.ledger.margin_queries import moves
-from bot.margin_legs import half_done_moves
 from bot.model import TransferStatus
 from bot.paper import PaperExchangeThread
-from bot.stopping import StopRequest
+from bot.runtime import failpoints
+from bot.runtime.stopping import StopRequest
+from bot.transfers.margin_legs import half_done_moves
 from tests.integration.conftest import live_venue
 from tests.isolated.helpers import ETH_ISOLATED, isolated_wallet, make_isolated, margin_history
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config, parse_config
-from bot.cycle import rebalance
+from bot.cycle.rebalance import rebalance
 from bot.ledger import Ledger
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore
 from bot.venues.session import OpenVenues, markets_cache, open_venues

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import failpoints
 from bot.ledger import Ledger
 from bot.ledger.margin_queries import moves
-from bot.margin_legs import half_done_moves
 from bot.model import TransferStatus
+from bot.runtime import failpoints
+from bot.transfers.margin_legs import half_done_moves
 from tests.integration.conftest import live_venue
 from tests.isolated.helpers import ETH_ISOLATED, isolated_wallet, make_isolated, margin_history
 

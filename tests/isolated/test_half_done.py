@@ -8,10 +8,10 @@ import dataclasses
 
 import pytest
 
-from bot import failpoints
 from bot.ledger import Ledger
-from bot.margin_legs import half_done_moves
 from bot.paper.model import MarginChange, MarketKind
+from bot.runtime import failpoints
+from bot.transfers.margin_legs import half_done_moves
 from tests.integration.conftest import edit_state, live_venue
 from tests.isolated.helpers import ETH_ISOLATED, make_isolated, margin_history
 

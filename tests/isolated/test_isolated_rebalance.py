@@ -7,8 +7,8 @@ from decimal import Decimal as D
 
 from bot.ledger import Ledger
 from bot.ledger.margin_queries import moves
-from bot.margin_legs import half_done_moves
 from bot.model import TransferStatus
+from bot.transfers.margin_legs import half_done_moves
 from tests.integration.conftest import live_venue
 from tests.isolated.helpers import (
     BTC_INVERSE_ISOLATED,

@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.ledger import Ledger
 from bot.ledger.margin_queries import moves, open_margin_legs
-from bot.margin_legs import half_done_moves
 from bot.model import TransferStatus
+from bot.transfers.margin_legs import half_done_moves
 from tests.ledger.conftest import ledger_url
 from tests.ledger.items import TOP_UP
 

@@ -13,8 +13,8 @@ from bot.config import load_config, parse_config
 from bot.errors import ConfigError
 from bot.ledger import Ledger
 from bot.ledger.margin_queries import moves
-from bot.margin_legs import half_done_moves
 from bot.model import TransferStatus
+from bot.transfers.margin_legs import half_done_moves
 from bot.venues.clients import DryRunRefused
 from bot.venues.session import open_venues
 from tests.integration.conftest import ETH_HEDGE, live_venue

@@ -1,6 +1,6 @@
 """An isolated position's margin change goes through the executor's own send loop
-(`bot.send_loop`): a clock resync that fails ends the leg `failed` (never an exception out of
-the move), a stop request during a backoff means no further attempt of a first leg while a
+(`bot.transfers.send_loop`): a clock resync that fails ends the leg `failed` (never an exception
+out of the move), a stop request during a backoff means no further attempt of a first leg while a
 second leg finishes its move, and an unknown outcome is recorded `unknown` and never re-sent.
 Against the paper exchange, through the real ccxt client."""
 
@@ -13,16 +13,16 @@ from typing import Any
 
 import pytest
 
-from bot import failpoints
 from bot.config import Config, load_config
-from bot.cycle import CycleResult, rebalance
+from bot.cycle.rebalance import CycleResult, rebalance
 from bot.ledger import Ledger
 from bot.ledger.margin_queries import moves
 from bot.ledger.store import MarginLegRecord
 from bot.model import TransferStatus
 from bot.paper import PaperExchangeThread
-from bot.retry import Timing
-from bot.stopping import StopRequest
+from bot.runtime import failpoints
+from bot.runtime.retry import Timing
+from bot.runtime.stopping import StopRequest
 from tests.integration.conftest import live_venue
 from tests.isolated.helpers import ETH_ISOLATED, isolated_wallet, make_isolated, margin_history
 

@@ -13,16 +13,16 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import failpoints
-from bot.assign import assign
 from bot.config import Config
-from bot.cycle import rebalance
+from bot.cycle.rebalance import rebalance
 from bot.errors import CorrectionRefused
 from bot.ledger import Ledger, db
 from bot.ledger.queries import TransferFilter, corrections_of, list_transfers
 from bot.ledger.tables import JournalEntry, TransferAttempt, TransferTotal
 from bot.model import TransferStatus
 from bot.paper import PaperExchange
+from bot.runtime import failpoints
+from bot.transfers.assign import assign
 from tests.ledger.items import TOP_UP
 
 NOW = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)

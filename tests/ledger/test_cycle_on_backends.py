@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot import failpoints
 from bot.config import Config
-from bot.cycle import rebalance
+from bot.cycle.rebalance import rebalance
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import PaperExchange
+from bot.runtime import failpoints
 from tests.amounts import sent
 
 

@@ -17,14 +17,15 @@ from sqlalchemy import Connection, create_engine, select, text
 from sqlalchemy.orm import Session
 
 from bot.config import Config
-from bot.cycle import rebalance, reconcile
+from bot.cycle.rebalance import rebalance, reconcile
 from bot.ledger import Ledger, TransferRecord, store
 from bot.ledger.queries import TransferFilter, list_transfers
 from bot.ledger.tables import Transfer, TransferAttempt
 from bot.model import TransferStatus, VenueTransfer
 from bot.paper import PaperExchange
 from bot.paper.state import default_state
-from bot.reconcile import Bounds, held_candidate
+from bot.transfers.reconcile import held_candidate
+from bot.transfers.venue_time import Bounds
 from tests.ledger.items import TOP_UP
 from tests.records import transfer_record
 

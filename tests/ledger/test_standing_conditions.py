@@ -12,13 +12,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import Config
-from bot.cycle import rebalance
+from bot.cycle.rebalance import rebalance
 from bot.ledger import Ledger
 from bot.ledger.standing import RESUMED
 from bot.model import TransferStatus
 from bot.paper import PaperExchange
 from bot.paper.model import SpotBalance
-from bot.retry import Timing
+from bot.runtime.retry import Timing
 
 KEY = ("binance", "USDT", "spot", "linear")
 

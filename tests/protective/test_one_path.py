@@ -24,8 +24,8 @@ import yaml
 
 from bot.alerts.conditions import Facts, margin_danger
 from bot.config import load_config
-from bot.cycle import inspect
-from bot.guard import guard
+from bot.cycle.rebalance import inspect
+from bot.guard.check import guard
 from bot.ledger import Ledger
 from bot.ledger.margin_queries import moves
 from bot.ledger.queries import TransferFilter, list_transfers

@@ -17,7 +17,7 @@ from bot.ledger import Ledger
 from bot.ledger.queries import TransferFilter, list_transfers
 from bot.ledger.store import TransferRecord, utc_now
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, PaperState, StateStore
-from bot.retry import Timing
+from bot.runtime.retry import Timing
 from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, live_venue
 from tests.integration.conftest import bot as bot  # the real CLI in-process (a fixture)
 

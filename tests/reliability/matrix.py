@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config, parse_config
-from bot.cycle import CycleResult, rebalance, reconcile
+from bot.cycle.rebalance import CycleResult, rebalance, reconcile
 from bot.ledger import Ledger
 from bot.ledger.queries import TransferFilter, list_transfers
 from bot.ledger.store import TransferRecord
 from bot.model import TransferStatus
 from bot.paper import PaperExchange, PaperState, StateStore
 from bot.paper.model import SpotBalance
-from bot.reconcile import ReconcileReport
+from bot.transfers.reconcile import ReconcileReport
 from tests.integration.conftest import ETH_HEDGE, live_venue
 
 VENUE = "binance"

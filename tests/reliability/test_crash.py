@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import failpoints
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchangeThread, StateStore
+from bot.runtime import failpoints
 from tests.amounts import sent
 from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, Invocation, live_venue
 from tests.reliability.conftest import assert_ledger_matches_exchange, rows

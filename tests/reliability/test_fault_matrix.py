@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bot.config import Config, parse_config
-from bot.cycle import rebalance
+from bot.cycle.rebalance import rebalance
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore

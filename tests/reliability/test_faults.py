@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config
-from bot.cycle import rebalance
+from bot.cycle.rebalance import rebalance
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import PaperExchange

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bot.cycle import CycleResult
+from bot.cycle.rebalance import CycleResult
 from bot.ledger.store import TransferRecord
 from bot.model import TransferStatus
 from tests.reliability.matrix import (

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from bench.fault_campaign import FAULT_KINDS, Harness
-from bot import failpoints
+from bot.runtime import failpoints
 
 
 class TransfersUnderFaults(RuleBasedStateMachine):

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from bot.config import parse_config
-from bot.cycle import rebalance
-from bot.halts import CHANGED
+from bot.cycle.rebalance import rebalance
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import PAPER_SECRET, PaperExchange, StateStore
 from bot.paper.model import SpotBalance
+from bot.venues.halts import CHANGED
 from tests.integration.conftest import ETH_HEDGE, KEY_ENV, live_venue
 from tests.reliability.conftest import FakeTime, make_config, rows
 

@@ -24,7 +24,7 @@ from bot.config import AlertsConfig
 from bot.errors import ConfigError
 from bot.ledger import Ledger
 from bot.model import TransferStatus
-from bot.redact import install_log_redaction
+from bot.runtime.redact import install_log_redaction
 from tests.ledger.conftest import ledger_url  # noqa: F401  (fixture: SQLite and PostgreSQL)
 from tests.records import transfer_record
 from tests.unattended.conftest import Hook

@@ -21,7 +21,7 @@ from bot.errors import ErrorKind, VenueError
 from bot.ledger.store import TransferRecord
 from bot.model import Plan, PlannedTransfer, Rule, TransferStatus
 from bot.policy.margin import HedgeMargin, endangered
-from bot.stopping import StopRequest
+from bot.runtime.stopping import StopRequest
 from tests.records import transfer_record
 
 NOW = datetime(2026, 12, 3, 12, tzinfo=UTC)

@@ -24,7 +24,7 @@ from bot.alerts.channels import Channels
 from bot.alerts.conditions import Facts
 from bot.config import Config, parse_config
 from bot.ledger import Ledger
-from bot.redact import install_log_redaction
+from bot.runtime.redact import install_log_redaction
 from bot.scheduler.jobs import JobContext, JobOutcome
 from bot.scheduler.runner import run_job
 from tests.integration.conftest import ETH_HEDGE, Invocation

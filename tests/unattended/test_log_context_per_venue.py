@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from bot import logs
 from bot.alerts.alerter import Alerter
 from bot.alerts.channels import Channels
 from bot.config import Config
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import PaperExchangeThread, StateStore
+from bot.runtime import logs
 from bot.scheduler.jobs import JobContext
 from bot.scheduler.runner import run_job
 from tests.integration.conftest import Invocation

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import logs
-from bot.redact import install_log_redaction, register_secret
+from bot.runtime import logs
+from bot.runtime.redact import install_log_redaction, register_secret
 from bot.scheduler import systemd
 
 

@@ -15,8 +15,8 @@ from sqlalchemy.engine import make_url
 
 from bot.ledger import Ledger
 from bot.ledger.locks import VenueBusy
+from bot.ledger.run_lock import run_holders, run_lock
 from bot.paper import PaperExchangeThread
-from bot.scheduler.runlock import run_holders, run_lock
 from tests.ledger.conftest import POSTGRES_ENV, drop_test_database
 from tests.unattended.conftest import ETH_HEDGE, live_venue
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import yaml
 from sqlalchemy import Engine
 
+from bot.ledger.run_lock import run_holders
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchangeThread, StateStore
-from bot.scheduler.runlock import run_holders
 from tests.integration.conftest import KEY_ENV, SECRET_ENV
 from tests.unattended.conftest import ETH_HEDGE, live_venue
 from tests.unattended.test_run_end_to_end import ROOT, Output

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.ledger import Ledger
+from bot.ledger.run_lock import run_lock
 from bot.model import PlannedTransfer, Rule, TransferStatus
 from bot.paper import PaperExchangeThread
-from bot.scheduler.runlock import run_lock
 from tests.unattended.conftest import ETH_HEDGE, live_venue
 
 

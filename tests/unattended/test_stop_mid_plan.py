@@ -18,18 +18,18 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from bot import failpoints
 from bot.cli.cycle_commands import until_second_signal
 from bot.config import Config
-from bot.cycle import rebalance, reconcile
+from bot.cycle.rebalance import rebalance, reconcile
 from bot.ledger import Ledger
 from bot.ledger.queries import TransferFilter, list_transfers
 from bot.ledger.tables import JobRun, Run
 from bot.model import TransferStatus
 from bot.paper import PaperExchangeThread
-from bot.retry import Timing
+from bot.runtime import failpoints
+from bot.runtime.retry import Timing
+from bot.runtime.stopping import StopRequest
 from bot.scheduler import run_forever
-from bot.stopping import StopRequest
 from tests.integration.conftest import Invocation
 from tests.unattended.conftest import ETH_HEDGE, live_venue, make_config
 

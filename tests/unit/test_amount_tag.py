@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.amount_tag import MAX_TAG, tag_for, tag_to_subtract, tags_on
+from bot.transfers.amount_tag import MAX_TAG, tag_for, tag_to_subtract, tags_on
 
 STEP = D("0.00000001")
 

@@ -54,7 +54,7 @@ def test_a_linear_only_dry_run_on_paper_does_not_import_ccxt_pro(tmp_path: Path)
 def test_status_answers_from_the_ledger_without_ccxt_or_the_scheduler(tmp_path: Path) -> None:
     """`bot status` calls no venue: it must not pay for ccxt (3 s, 150 MB) nor APScheduler."""
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
-    more = '"asyncio", "apscheduler.schedulers.asyncio", "bot.executor")'
+    more = '"asyncio", "apscheduler.schedulers.asyncio", "bot.transfers.executor")'
     probe = PROBE.replace('"asyncio")', more)
     done = subprocess.run(
         [sys.executable, "-c", probe, "status"],
@@ -69,4 +69,4 @@ def test_status_answers_from_the_ledger_without_ccxt_or_the_scheduler(tmp_path: 
     assert not modules["ccxt"]
     assert not modules["aiohttp"]
     assert not modules["apscheduler.schedulers.asyncio"]
-    assert not modules["bot.executor"]
+    assert not modules["bot.transfers.executor"]

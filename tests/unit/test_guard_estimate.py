@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
-from bot.guard_estimate import HEADROOM, check_reason, estimated_margins, remarked
+from bot.guard.estimate import HEADROOM, check_reason, estimated_margins, remarked
 from bot.model import MarketKind, PerpMarket, Position, State, VenueState, Wallet
 from bot.policy.margin import hedge_margins
 from tests.markets import ETH_PERP, inverse_perp

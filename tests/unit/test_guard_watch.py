@@ -11,7 +11,7 @@ import asyncio
 from decimal import Decimal as D
 
 from bot.config import Config
-from bot.guard_watch import MarginWatch
+from bot.guard.watch import MarginWatch
 from bot.model import State
 from bot.venues.streams import AccountChanged, MarksMoved, StreamEvent
 from tests.markets import ETH_PERP

@@ -4,7 +4,7 @@ the key, and is unlinkable across halts (salted) and untestable without the jour
 from __future__ import annotations
 
 from bot.config import VenueConfig
-from bot.halts import fingerprint, fix_digest, new_salt
+from bot.venues.halts import fingerprint, fix_digest, new_salt
 
 KEY = "k" * 64
 VENUE = VenueConfig(exchange="binance", api_key_env="K", secret_env="S")

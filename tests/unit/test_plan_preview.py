@@ -8,7 +8,7 @@ import pytest
 
 from bot.config import TransfersConfig
 from bot.model import Plan, PlannedTransfer, Rule, State, VenueState
-from bot.preview import preview_sizing
+from bot.transfers.sizing import preview_sizing
 from tests.unit.test_policy import NOW, wallet
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from bot.ledger.store import TransferRecord
 from bot.model import VenueTransfer
-from bot.reconcile import Bounds, candidates, venue_time_bounds
+from bot.transfers.reconcile import candidates
+from bot.transfers.venue_time import Bounds, venue_time_bounds
 from tests.records import transfer_record
 
 AT = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bot.redact import install_log_redaction, redact, register_secret
+from bot.runtime.redact import install_log_redaction, redact, register_secret
 
 CANARY_KEY = "canaryKEY0123456789abcdef"
 CANARY_SECRET = "canarySECRETfedcba9876543210"

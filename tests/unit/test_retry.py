@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from bot.retry import RetryPolicy, Timing, retry_read
-from bot.send_loop import Step, after_failure
+from bot.runtime.retry import RetryPolicy, Timing, retry_read
+from bot.transfers.send_loop import Step, after_failure
 from bot.venues.errors import ErrorKind, VenueError
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.executor import Sizing, size_transfer
+from bot.transfers.sizing import Sizing, size_transfer
 
 
 def size(

@@ -48,11 +48,11 @@ from typing import Generic, Protocol, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import DryRunRefusal, ErrorKind, UnrecordedTransfer, VenueError
-from bot.failpoints import failpoint
 from bot.ledger.store import Clock
 from bot.model import TransferStatus
-from bot.retry import RetryPolicy, Timing
-from bot.stopping import StopRequest
+from bot.runtime.failpoints import failpoint
+from bot.runtime.retry import RetryPolicy, Timing
+from bot.runtime.stopping import StopRequest
 from bot.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ class Rows(Protocol[R]):
 
 @dataclass(frozen=True, kw_only=True)
 class Points:
-    """The failpoints around one kind of call (`bot.failpoints`)."""
+    """The failpoints around one kind of call (`bot.runtime.failpoints`)."""
 
     after_intent: str  # the intent is committed and sized, nothing sent
     after_response: str  # the venue answered success; nothing recorded yet

@@ -1,6 +1,6 @@
 """Isolated hedges' two-leg moves left half done, read from the ledger alone.
 
-Split from `bot.margin_legs` (which re-exports it) so that `bot status` and the alerts can
+Split from `bot.transfers.margin_legs` (which re-exports it) so that `bot status` and the alerts can
 tell a half-done move without importing the executor, the venues or ccxt.
 """
 

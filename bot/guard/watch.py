@@ -27,11 +27,11 @@ from decimal import Decimal
 from typing import Any
 
 from bot.config import Config
-from bot.guard_estimate import check_reason, estimated_margins
-from bot.logs import log_context
+from bot.guard.estimate import check_reason, estimated_margins
 from bot.model import State
 from bot.policy.margin import HedgeMargin, hedge_margins
-from bot.redact import redact
+from bot.runtime.logs import log_context
+from bot.runtime.redact import redact
 from bot.venues.streams import (
     AccountChanged,
     Channel,

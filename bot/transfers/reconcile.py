@@ -5,7 +5,7 @@ a venue, each such transfer is looked up in the venue's transfer history, and re
 refuses to guess:
 
 - by our client id where the venue records one; else by asset, direction and the exact amount
-  (the executor tags amounts so that they are identifiable, see `bot.amount_tag`);
+  (the executor tags amounts so that they are identifiable, see `bot.transfers.amount_tag`);
 - only an entry the venue timestamped after the intent was committed and before its last
   attempt could have been applied counts, both on the venue's clock (each attempt stores the
   venue's clock offset, measured from its server time): a look-alike the user made a minute
@@ -24,9 +24,10 @@ An entry that matches but whose id another row holds proves nothing either way (
 numbered its transfers again from the start reuses ids): the transfer is left `unknown` with a
 message naming both rows, for an operator, and never settled `failed` on that evidence.
 
-Each venue's open margin legs (an isolated position's add/reduce, `bot.margin_legs`) are settled
-in the same pass, against its margin-change history (`bot.reconcile_margin`): every caller of
-reconciliation (`bot reconcile`, the cycle before it sends, `bot run`'s job) settles both.
+Each venue's open margin legs (an isolated position's add/reduce, `bot.transfers.margin_legs`) are
+settled in the same pass, against its margin-change history (`bot.transfers.reconcile_margin`):
+every caller of reconciliation (`bot reconcile`, the cycle before it sends, `bot run`'s job)
+settles both.
 """
 
 from __future__ import annotations
@@ -46,47 +47,21 @@ from bot.ledger.store import (
     held_elsewhere,
     utc_now,
 )
-from bot.logs import log_context
 from bot.model import TransferStatus, VenueTransfer
 from bot.money import plain
+from bot.runtime.logs import log_context
+from bot.transfers.reconcile_margin import MarginReconciler
+from bot.transfers.venue_time import (
+    OFFSET_UNCERTAINTY,
+    Bounds,
+    venue_time_bounds,
+)
 from bot.venues.base import Venue
 
 log = logging.getLogger(__name__)
 
-#: The uncertainty of a measured clock offset (half a round trip) plus timestamp rounding.
-OFFSET_UNCERTAINTY = timedelta(seconds=2)
-#: The tolerance when the venue's clock offset was never measured (rows written before 0003).
-CLOCK_SKEW = timedelta(minutes=2)
-#: How long after its last attempt a venue may still book a transfer (its recvWindow is seconds).
-BOOKING_DELAY = timedelta(minutes=2)
-
 DONE = frozenset({"ok", "confirmed", "success", "successful"})
 NOT_DONE = frozenset({"failed", "failure", "rejected", "canceled", "cancelled"})
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """When, on the venue's clock, the venue can have booked a transfer."""
-
-    earliest: datetime
-    latest: datetime
-
-
-def venue_time_bounds(
-    created_at: datetime,
-    last_attempt_at: datetime,
-    offset: timedelta | None,
-    window: timedelta,
-) -> Bounds:
-    """From the intent's commit to the last attempt plus the booking delay, on the venue's
-    clock (ours + `offset`); a generous tolerance when the offset is not known. Pure."""
-    after = max(window, BOOKING_DELAY)
-    if offset is None:
-        return Bounds(created_at - CLOCK_SKEW, last_attempt_at + after + CLOCK_SKEW)
-    return Bounds(
-        created_at + offset - OFFSET_UNCERTAINTY,
-        last_attempt_at + offset + after + OFFSET_UNCERTAINTY,
-    )
 
 
 def candidates(
@@ -208,7 +183,6 @@ class Reconciler:
         self, name: str, venue: Venue, report: ReconcileReport
     ) -> None:
         from bot.ledger.margin_queries import open_margin_legs
-        from bot.reconcile_margin import MarginReconciler  # it builds on this module
 
         try:
             settled = await MarginReconciler(

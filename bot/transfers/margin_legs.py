@@ -11,13 +11,13 @@ pending: the next cycle settles an open margin leg against the venue's margin-ch
 (`reconcile_margin`), then finishes the move (`MarginLegs.resume`), and until then the move is
 reported by `half_done_moves` (collateral sits in the futures wallet, outside the position).
 
-A stop request (a signal to `bot run`, see `bot.stopping`) never falls between the legs: a
+A stop request (a signal to `bot run`, see `bot.runtime.stopping`) never falls between the legs: a
 move not begun is recorded not attempted (a failed transfer row, as the executor records any
 transfer it does not start), a first leg whose outcome is being recorded is followed by its
 second leg as usual, and only a half-done move of an earlier run is left for the next cycle
 (it stays reported half done until then). A refused first reduce is not tried smaller.
 
-A halted venue (a fatal refusal, `bot.halts`) starts no move and finishes no half-done one
+A halted venue (a fatal refusal, `bot.venues.halts`) starts no move and finishes no half-done one
 until the halt ends; a fatal refusal of a margin call halts the venue as the executor does for
 a transfer. An isolated top-up whose sizing on the state read sends nothing stands as nothing
 to move (no move row), as a cross transfer does in the executor.
@@ -33,9 +33,19 @@ from decimal import Decimal
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import UnrecordedTransfer
-from bot.executor import ExecutionResult, Executor, size_transfer, sized_on
-from bot.failpoints import AFTER_MARGIN_INTENT, AFTER_MARGIN_RESPONSE, BETWEEN_LEGS, failpoint
-from bot.half_done import (  # noqa: F401  (half_done_moves: re-exported)
+from bot.ledger.margin_queries import MoveLegs, moves
+from bot.ledger.store import Ledger, MarginLegRecord, MarginMoveRecord
+from bot.model import SPOT, PlannedTransfer, Rule, State, TransferStatus
+from bot.money import ZERO, plain
+from bot.runtime.failpoints import (
+    AFTER_MARGIN_INTENT,
+    AFTER_MARGIN_RESPONSE,
+    BETWEEN_LEGS,
+    failpoint,
+)
+from bot.runtime.logs import log_context
+from bot.transfers.executor import ExecutionResult, Executor
+from bot.transfers.half_done import (  # noqa: F401  (half_done_moves: re-exported)
     DONE_LEG,
     RETURN,
     TOP_UP,
@@ -43,12 +53,8 @@ from bot.half_done import (  # noqa: F401  (half_done_moves: re-exported)
     _half_done,
     half_done_moves,
 )
-from bot.ledger.margin_queries import MoveLegs, moves
-from bot.ledger.store import Ledger, MarginLegRecord, MarginMoveRecord
-from bot.logs import log_context
-from bot.model import SPOT, PlannedTransfer, Rule, State, TransferStatus
-from bot.money import ZERO, plain
-from bot.send_loop import Attempt, Points, clock_offset, shrinking
+from bot.transfers.send_loop import Attempt, Points, clock_offset, shrinking
+from bot.transfers.sizing import size_transfer, sized_on
 from bot.venues.base import Venue
 from bot.venues.errors import ErrorKind, VenueError
 
@@ -450,7 +456,7 @@ class MarginLegs:
         return record, error
 
 
-#: where the crash tests kill a margin leg's send (`bot.failpoints`)
+#: where the crash tests kill a margin leg's send (`bot.runtime.failpoints`)
 POINTS = Points(after_intent=AFTER_MARGIN_INTENT, after_response=AFTER_MARGIN_RESPONSE)
 
 
@@ -505,5 +511,5 @@ async def run_margin_legs(
 ) -> MarginLegsResult:
     """The cycle's hook: finish half-done moves and run the plan, with the executor's venues,
     ledger, rules and clock. Open margin legs were settled before, by the cycle's
-    reconciliation (`bot.reconcile.Reconciler`, which settles both kinds of open rows)."""
+    reconciliation (`bot.transfers.reconcile.Reconciler`, which settles both kinds of open rows)."""
     return await MarginLegs(executor).execute(run_id, items, state, whole_plan=whole_plan)

@@ -17,8 +17,8 @@ from bot.model import SPOT, Plan, SizingPreview, State, TransferStatus
 from bot.money import plain
 
 if TYPE_CHECKING:  # types only: importing them would load ccxt for `bot ledger list`
-    from bot.assign import Assignment
-    from bot.reconcile import ReconcileReport
+    from bot.transfers.assign import Assignment
+    from bot.transfers.reconcile import ReconcileReport
     from bot.venues.base import Capabilities
 
 _STATUS_STYLE = {
@@ -596,7 +596,7 @@ def print_manual_actions(console: Console, records: Iterable[TransferRecord]) ->
 
 def start_line(config: Config) -> str:
     """What `bot run` is about to do, in one line."""
-    from bot.redact import redact
+    from bot.runtime.redact import redact
 
     venues = ", ".join(
         f"{name} ({v.exchange}{', paper' if v.paper else ''})"

@@ -14,23 +14,23 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.bootstrap import Services
 from bot.config import Config, HedgeConfig
 from bot.errors import UnrecordedTransfer
-from bot.executor import Blocked
-from bot.funding_history import settled_rates
+from bot.funding.history import settled_rates
 from bot.ledger.journal import canonical_json
 from bot.ledger.queries import open_transfers
 from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
-from bot.logs import log_context, run_id_var
-from bot.margin_legs import MarginLegsResult, run_margin_legs
 from bot.model import Plan, Rule, State, TransferStatus
 from bot.policy import plan_transfers
 from bot.policy.isolated import is_refusal
-from bot.reconcile import ReconcileReport
-from bot.redact import redact
-from bot.retry import Timing
-from bot.stopping import StopRequest
+from bot.runtime.logs import log_context, run_id_var
+from bot.runtime.redact import redact
+from bot.runtime.retry import Timing
+from bot.runtime.stopping import StopRequest
+from bot.transfers.executor import Blocked
+from bot.transfers.margin_legs import MarginLegsResult, run_margin_legs
+from bot.transfers.reconcile import ReconcileReport
+from bot.transfers.services import Services
 from bot.venues.base import Venue
 from bot.venues.session import OpenVenues, open_venues, read_state
 
@@ -86,7 +86,7 @@ class CycleResult:
     blocked: list[Blocked] = field(default_factory=list)
     #: venues left out of this cycle (unreachable, refused, untrusted), with why
     venue_errors: dict[str, Exception] = field(default_factory=dict)
-    #: isolated hedges' margin legs and half-done moves (bot/margin_legs.py)
+    #: isolated hedges' margin legs and half-done moves (bot/transfers/margin_legs.py)
     margin: MarginLegsResult | None = None
     #: the venues that moved money, read again after the moves (recorded as a snapshot of
     #: this run): the margin `bot status` and the guard's watch start from

@@ -16,15 +16,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.bootstrap import Services
 from bot.config import Config
 from bot.errors import CorrectionRefused
 from bot.ledger.queries import NOT_CHECKED, exchange_id_holders, find_transfer
 from bot.ledger.store import Ledger, TransferRecord, assign_refusal, held_by
 from bot.model import VenueTransfer
 from bot.money import plain
-from bot.reconcile import DONE
-from bot.retry import Timing
+from bot.runtime.retry import Timing
+from bot.transfers.reconcile import DONE
+from bot.transfers.services import Services
 from bot.venues.base import Venue
 from bot.venues.session import open_venues
 

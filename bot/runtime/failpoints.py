@@ -20,7 +20,7 @@ AFTER_INTENT_COMMIT = "after_intent_commit"
 AFTER_RESPONSE = "after_response"  # the venue answered; the outcome is not committed yet
 AFTER_OUTCOME_COMMIT = "after_outcome_commit"
 ALL = (BEFORE_INTENT, AFTER_INTENT_COMMIT, AFTER_RESPONSE, AFTER_OUTCOME_COMMIT)
-# An isolated hedge's two-leg move (bot/margin_legs.py): between the legs, and around the
+# An isolated hedge's two-leg move (bot/transfers/margin_legs.py): between the legs, and around the
 # margin change's own call.
 BETWEEN_LEGS = "between_legs"  # the first leg is recorded done; the second not begun
 AFTER_MARGIN_INTENT = "after_margin_intent"  # the margin leg's intent is committed, not sent

@@ -27,7 +27,7 @@ def shipped(name: str) -> Path:
     packaged_path = Path(str(packaged))
     if packaged_path.exists():
         return packaged_path
-    checkout = Path(__file__).resolve().parent.parent / name
+    checkout = Path(__file__).resolve().parents[2] / name
     if checkout.exists() and (checkout.parent / "pyproject.toml").is_file():
         return checkout
     raise FileNotFoundError(

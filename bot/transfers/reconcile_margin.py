@@ -2,7 +2,7 @@
 
 Binance's `positionMargin/history` carries no id of ours, so a leg is found by symbol,
 direction (type 1 add / 2 reduce) and exact amount, booked inside the window the leg could
-have been applied in (on the venue's clock, `reconcile.venue_time_bounds`), and not held by
+have been applied in (on the venue's clock, `venue_time.venue_time_bounds`), and not held by
 another leg. One entry: `confirmed`. None, once the settle window has passed: `failed` (the
 venue applies margin changes at once). Two or more, or a history it cannot read: the leg stays
 open for an operator, and its move stays half done (`margin_legs.half_done_moves`).
@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 
 from bot.ledger.margin_queries import claimed_margin_times, margin_leg_offsets, open_margin_legs
 from bot.ledger.store import Clock, Ledger, MarginLegRecord, utc_now
-from bot.logs import log_context
 from bot.model import MarginChange, TransferStatus
 from bot.money import plain
-from bot.reconcile import venue_time_bounds
+from bot.runtime.logs import log_context
+from bot.transfers.venue_time import venue_time_bounds
 from bot.venues.base import Venue
 from bot.venues.errors import VenueError
 

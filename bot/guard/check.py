@@ -21,16 +21,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from bot.bootstrap import Services
 from bot.config import Config
 from bot.ledger.standing import HaltRecord, NothingToMoveRecord
 from bot.ledger.store import Ledger
 from bot.policy.margin import HedgeMargin, endangered, hedge_margins
-from bot.stopping import StopRequest
+from bot.runtime.stopping import StopRequest
+from bot.transfers.services import Services
 from bot.venues.session import OpenVenues
 
 if TYPE_CHECKING:  # the cycle (and ccxt behind it) is imported when the guard acts
-    from bot.cycle import CycleResult, Scope
+    from bot.cycle.rebalance import CycleResult, Scope
     from bot.model import State
     from bot.venues.base import Venue
 
@@ -70,7 +70,7 @@ async def guard(
     `acting` is the scheduler's lock of venue-acting jobs, taken around the cycle only (the
     poll itself reads). `venues`: `bot run`'s long-lived clients (without them each poll opens
     its own)."""
-    from bot.cycle import Scope, hedged_venues, rebalance, venues_for
+    from bot.cycle.rebalance import Scope, hedged_venues, rebalance, venues_for
     from bot.venues.session import read_state
 
     failures: dict[str, Exception] = {}
@@ -117,8 +117,8 @@ def _cannot_act(
     relieve costs no run row and no snapshot per tick. None: run the cycle (it reads again,
     under the lock, and acts), also whenever an earlier run left something open to settle or
     finish on these venues."""
-    from bot.cycle import planned
-    from bot.executor import sized_on
+    from bot.cycle.rebalance import planned
+    from bot.transfers.sizing import sized_on
 
     if _unfinished(services.ledger, sorted(venues)):
         return None  # the cycle settles and finishes what earlier runs left open
@@ -135,9 +135,9 @@ def _cannot_act(
 
 def _unfinished(ledger: Ledger, venues: list[str]) -> bool:
     """An open transfer or margin leg, or a half-done move, on any of `venues`."""
-    from bot.half_done import half_done_moves
     from bot.ledger.margin_queries import open_margin_legs
     from bot.ledger.queries import open_transfers
+    from bot.transfers.half_done import half_done_moves
 
     return any(
         open_transfers(ledger, venue=name)

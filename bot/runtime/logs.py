@@ -7,7 +7,7 @@ follow every `await` and every task the job starts, so no call needs to pass the
 for one venue (its reads, its transfers, its reconciliation) sets the venue again at its top,
 so that a line about venue B says B, while the job's own lines keep its set of venues. A
 logging filter copies them onto each record. Messages are redacted before they get here
-(`bot.redact.install_log_redaction`).
+(`bot.runtime.redact.install_log_redaction`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
-from bot.redact import redact
+from bot.runtime.redact import redact
 
 LogFormat = Literal["human", "json"]
 

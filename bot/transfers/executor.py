@@ -8,8 +8,8 @@ where the venue takes no client id, `amount_tag`) made durable in one small writ
 pending row, and `transfer()` called at once (invariant 1: never without a committed row;
 invariant 4: nothing slow between the fresh read and the send). Each attempt records the
 venue's clock offset, so that reconciliation can compare the venue's timestamps with ours.
-The call, its retries and its records go through the one send loop (`bot.send_loop`), which
-isolated margin legs share. What happens next depends on the classified answer:
+The call, its retries and its records go through the one send loop (`bot.transfers.send_loop`),
+which isolated margin legs share. What happens next depends on the classified answer:
 
 - confirmed: recorded with the venue's transfer id; if another ledger row already holds that id
   (a venue that numbers its transfers again from the start), recorded `unknown` with a message
@@ -22,8 +22,8 @@ isolated margin legs share. What happens next depends on the classified answer:
 - unknown (any 5xx, a "status unknown" code, a timeout or reset after sending, a 2xx without a
   well-formed transfer id): recorded `unknown` and never re-sent here; reconciliation settles
   it against the venue's history before anything new is sent;
-- fatal (keys, permissions, bad request): failed, and the venue is halted (`bot.halts`): the
-  halt is recorded once, and until its config or key changes or a person resumes it
+- fatal (keys, permissions, bad request): failed, and the venue is halted (`bot.venues.halts`):
+  the halt is recorded once, and until its config or key changes or a person resumes it
   (`bot venue resume`), no new transfer starts on it (`halt_of`, checked before each planned
   transfer, before its intent); reads and the other venues go on.
 
@@ -34,7 +34,7 @@ With `state` (what the cycle just read), each line is first sized on it as `bot 
 (`clear_unseen`, after a rebalance, which plans every hedge). A skip found only by the fresh
 read after the intent is a `skipped` row, as before.
 
-A stop request (`bot.stopping`, the first SIGINT/SIGTERM) is checked where no call is in
+A stop request (`bot.runtime.stopping`, the first SIGINT/SIGTERM) is checked where no call is in
 flight: before each planned transfer, before a smaller new intent and before a retry. A
 transfer already past its intent commit is sent and its answer recorded; every transfer not
 started is recorded `failed` with "not attempted: ... is stopping (SIGTERM)", like those after
@@ -56,73 +56,35 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from bot.aio import gather_each
-from bot.amount_tag import tag_to_subtract, tags_on
 from bot.config import TransfersConfig
 from bot.errors import ErrorKind, VenueError
-from bot.failpoints import (
+from bot.ledger.queries import open_transfers
+from bot.ledger.standing import CLEARED, HaltRecord, MoveKey, NothingToMoveRecord
+from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
+from bot.model import PlannedTransfer, State, TransferStatus
+from bot.money import plain, round_down
+from bot.runtime.aio import gather_each
+from bot.runtime.failpoints import (
     AFTER_INTENT_COMMIT,
     AFTER_OUTCOME_COMMIT,
     AFTER_RESPONSE,
     BEFORE_INTENT,
     failpoint,
 )
-from bot.halts import BY_THE_BOT, CHANGED, fingerprint, new_salt
-from bot.ledger.queries import open_transfers
-from bot.ledger.standing import CLEARED, HaltRecord, MoveKey, NothingToMoveRecord
-from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
-from bot.logs import log_context
-from bot.model import SPOT, Plan, PlannedTransfer, State, TransferStatus
-from bot.money import ZERO, plain, round_down
-from bot.redact import redact
-from bot.retry import RetryPolicy, Timing
-from bot.send_loop import Attempt, Points, SendLoop, clock_offset, shrinking
-from bot.stopping import StopRequest
+from bot.runtime.logs import log_context
+from bot.runtime.redact import redact
+from bot.runtime.retry import RetryPolicy, Timing
+from bot.runtime.stopping import StopRequest
+from bot.transfers.amount_tag import tag_to_subtract, tags_on
+from bot.transfers.send_loop import Attempt, Points, SendLoop, clock_offset, shrinking
+from bot.transfers.sizing import size_transfer, sized_on
 from bot.venues.base import Venue
+from bot.venues.halts import BY_THE_BOT, CHANGED, fingerprint, new_salt
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Sizing:
-    """How much to send, or why nothing is sent."""
-
-    amount: Decimal
-    skip_reason: str | None = None
-
-
-def size_transfer(
-    *,
-    planned: Decimal,
-    transferable: Decimal,
-    safety: Decimal,
-    step: Decimal,
-    min_amount: Decimal,
-    max_amount: Decimal | None,
-    asset: str,
-) -> Sizing:
-    """What one transfer sends: the planned amount when what is transferable now covers it,
-    else `safety` x transferable (a need only just covered is sent whole, in one transfer, not
-    0.99 of it now and the rest next tick); capped by `max_amount`, rounded down to the step,
-    skipped under `min_amount`. Never more than transferable (invariant 4)."""
-    available = max(transferable, ZERO)
-    caps = [planned if available >= planned else safety * available]
-    if max_amount is not None:
-        caps.append(max_amount)
-    amount = round_down(min(caps), step)
-    if amount <= 0:
-        return Sizing(
-            amount=amount, skip_reason=f"nothing transferable ({plain(transferable)} {asset})"
-        )
-    if amount < min_amount:
-        return Sizing(
-            amount=amount,
-            skip_reason=f"sized {plain(amount)} {asset} is under min_amount {plain(min_amount)}",
-        )
-    return Sizing(amount=amount)
-
-
-#: where the reliability tests kill a transfer's send (`bot.failpoints`)
+#: where the reliability tests kill a transfer's send (`bot.runtime.failpoints`)
 POINTS = Points(
     after_intent=AFTER_INTENT_COMMIT,
     after_response=AFTER_RESPONSE,
@@ -589,20 +551,3 @@ class Executor:
             dry_run=self._dry_run,
             replaces_id=replaces_id,
         )
-
-
-def sized_on(
-    transfers: tuple[PlannedTransfer, ...], state: State, rules: TransfersConfig
-) -> tuple[PlannedTransfer, ...]:
-    """The lines with the sizing `bot plan` shows (`preview.preview_sizing`) on the state just
-    read: cross lines and isolated top-ups (from spot). An isolated return's first leg reduces
-    the position's margin, which no wallet figure of the state sizes: left unsized."""
-    from bot.preview import preview_sizing  # it sizes with this module's size_transfer
-
-    def sized(t: PlannedTransfer) -> bool:
-        return t.isolated_perp is None or t.from_account == SPOT
-
-    lines = iter(
-        preview_sizing(Plan(transfers=tuple(filter(sized, transfers))), state, rules).transfers
-    )
-    return tuple(next(lines) if sized(t) else t for t in transfers)

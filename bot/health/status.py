@@ -63,7 +63,7 @@ def age(now: datetime, at: datetime | None) -> str:
 
 
 def runner_section(given: StatusInput) -> Section:
-    from bot.scheduler.runlock import run_holders
+    from bot.ledger.run_lock import run_holders
 
     venues = sorted(given.config.venues)
     holders = run_holders(given.ledger.engine, given.config.data_dir / "locks", venues)
@@ -302,7 +302,7 @@ def last_run_section(given: StatusInput) -> Section:
 def half_done_section(given: StatusInput) -> Section:
     """Isolated hedges' two-leg moves with the first leg done and the second not: collateral
     sits outside the position (or off spot) until the next rebalance finishes the move."""
-    from bot.half_done import half_done_moves
+    from bot.transfers.half_done import half_done_moves
 
     found = half_done_moves(given.ledger)
     data = [
@@ -324,7 +324,7 @@ def half_done_section(given: StatusInput) -> Section:
 def halts_section(given: StatusInput) -> Section:
     """Venues a fatal refusal halted: nothing is sent on them until a person fixes the key or
     its permissions and resumes them, or changes the venue's config or key."""
-    from bot.halts import fingerprint, live_fix_digest
+    from bot.venues.halts import fingerprint, live_fix_digest
 
     data, lines = [], []
     for halt in given.ledger.open_halts():
