@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
 
-from bot.config import parse_config
+from bot.config import JobSchedule, parse_config
 from bot.errors import ConfigError
+from bot.jobs import JOBS, NAMES
 
 PAPER = {"p": {"exchange": "binance", "paper": True}}
 
@@ -76,3 +78,21 @@ def test_alerts_and_metrics_settings() -> None:
     assert config().metrics.port is None  # off unless asked for
     with pytest.raises(ConfigError, match=r"alerts.urls: .*is not an apprise URL"):
         config(alerts={"urls": ["telegram-token"]})
+
+
+def test_every_declared_job_has_a_schedule_key_its_function_and_its_default() -> None:
+    """`bot.jobs.JOBS` is the one list: each job is a key of `schedule:` with its declared
+    default, and its function loads (a coroutine function of `bot.jobs`)."""
+    schedule = config().schedule
+    assert list(schedule.jobs()) == list(NAMES)
+    for spec in JOBS:
+        assert inspect.iscoroutinefunction(spec.job), spec.run
+        assert spec.run.startswith("bot.jobs."), spec.run
+        assert schedule.jobs()[spec.name] == JobSchedule.model_validate(spec.default)
+
+
+def test_a_job_that_cannot_be_switched_off_refuses_null() -> None:
+    required = [spec.name for spec in JOBS if not spec.optional]
+    assert required == ["rebalance"]
+    with pytest.raises(ConfigError, match=r"^schedule\.rebalance: "):
+        config(schedule={"rebalance": None})
