@@ -26,14 +26,16 @@ def test_every_takes_units_or_seconds(every: object, seconds: float) -> None:
 
 
 def test_defaults_run_every_job() -> None:
-    jobs = config().schedule.jobs()
-    assert {k: j.describe() for k, j in jobs.items()} == {
+    described = {k: j.describe() for k, j in config().schedule.jobs().items()}
+    assert list(described) == list(NAMES)
+    pinned = {  # the schedules `bot run` has always had
         "rebalance": "every 5m",
         "snapshot": "every 1m",
         "reconcile": "every 2m",
         "report": "cron '0 8 * * *'",
         "guard": "every 10s",
     }
+    assert {k: described[k] for k in pinned} == pinned
 
 
 def test_a_job_set_to_null_does_not_run() -> None:
