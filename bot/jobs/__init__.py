@@ -51,7 +51,7 @@ class JobSpec:
 
     @property
     def job(self) -> Job:
-        """The job's function, imported on first use."""
+        """The job's function, imported when asked for (the first time the job runs)."""
         module, function = self.run.split(":")
         return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
 
