@@ -30,6 +30,7 @@ from pathlib import Path
 import ccxt
 import yaml
 
+from bot.jobs import NAMES
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchangeThread, StateStore, binance_urls
 from bot.paper.routes_ws import websocket_base
 
@@ -71,10 +72,7 @@ def config_for(base_url: str) -> dict:  # type: ignore[type-arg]
                 "band": ["0.4", "0.6"],
             }
         },
-        "schedule": {
-            kind: {"every": "1s"}
-            for kind in ("rebalance", "snapshot", "reconcile", "guard", "report")
-        },
+        "schedule": {kind: {"every": "1s"} for kind in NAMES},
         "alerts": {"urls": [], "danger_margin_ratio": "0.25"},
     }
 

@@ -16,10 +16,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from bot.config_file import CONFIG_ENV, DEFAULT_CONFIG, config_path, is_default
 from bot.errors import ConfigError
+from bot.jobs import JOBS, JobSpec
 
 __all__ = ["CONFIG_ENV", "DEFAULT_CONFIG", "config_path"]  # re-exported: their home is config_file
 
@@ -366,21 +375,10 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-class ScheduleConfig(_Strict):
-    """The jobs of `bot run`; a job set to null does not run."""
+class _Schedule(_Strict):
+    """`schedule:`'s checks and reading; its keys are `ScheduleConfig`'s (one per job)."""
 
-    rebalance: JobSchedule = Field(default_factory=lambda: JobSchedule(every=300))
-    snapshot: JobSchedule | None = Field(default_factory=lambda: JobSchedule(every=60))
-    reconcile: JobSchedule | None = Field(default_factory=lambda: JobSchedule(every=120))
-    report: JobSchedule | None = Field(default_factory=lambda: JobSchedule(cron="0 8 * * *"))
-    #: the margin guard's poll of each hedge between runs
-    guard: JobSchedule | None = Field(default_factory=lambda: JobSchedule(every=10))
-    #: a run this late (after a suspend) still runs once, recorded late; later ones are missed
-    misfire_grace: float = 3600
-    #: deprecated alias of rebalance.every
-    interval_seconds: int | None = Field(default=None, ge=1)
-
-    @field_validator("misfire_grace", mode="before")
+    @field_validator("misfire_grace", mode="before", check_fields=False)
     @classmethod
     def _grace(cls, value: Any) -> float:
         return parse_duration(value)
@@ -397,15 +395,29 @@ class ScheduleConfig(_Strict):
         return value
 
     def jobs(self) -> dict[str, JobSchedule]:
-        """Every job that runs, by kind."""
-        named = {
-            "rebalance": self.rebalance,
-            "snapshot": self.snapshot,
-            "reconcile": self.reconcile,
-            "report": self.report,
-            "guard": self.guard,
-        }
+        """Every job that runs, by kind, in the order of `bot.jobs.JOBS`."""
+        named = {spec.name: getattr(self, spec.name) for spec in JOBS}
         return {kind: job for kind, job in named.items() if job is not None}
+
+
+def _job_field(spec: JobSpec) -> Any:
+    """`schedule.<job>`: its default declared with the job; null switches an optional job off."""
+    default = Field(default_factory=lambda: JobSchedule.model_validate(spec.default))
+    return (JobSchedule | None if spec.optional else JobSchedule, default)
+
+
+#: `schedule:`: one key per job of `bot.jobs.JOBS` (`schedule.rebalance`, `schedule.guard`...),
+#: then the settings of all jobs
+ScheduleConfig = create_model(
+    "ScheduleConfig",
+    __base__=_Schedule,
+    __doc__="The jobs of `bot run`; a job set to null does not run.",
+    **{spec.name: _job_field(spec) for spec in JOBS},
+    #: a run this late (after a suspend) still runs once, recorded late; later ones are missed
+    misfire_grace=(float, 3600),
+    #: deprecated alias of rebalance.every
+    interval_seconds=(int | None, Field(default=None, ge=1)),
+)
 
 
 #: `${VAR}` in a URL, read from the environment where the URL is used

@@ -219,7 +219,9 @@ class Rule(StrEnum):
 
 
 class Flag(StrEnum):
-    """A fact about a hedge the plan carries for people and alerts."""
+    """A fact about a hedge the plan carries for people and alerts: the one list of them. A
+    `PlanAlert` fires `plan:<flag>:<hedge>`; `alerts.conditions.plan_flags` checks every member
+    here for every hedge read, so the alert resolves when a plan no longer raises it."""
 
     UNBALANCED = "unbalanced"  # spot leg and short differ by more than hedge_tolerance
     NAKED_SHORT = "naked_short"  # a short with no spot leg at all

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.config import Config
-from bot.model import Plan, Rule, TransferStatus
+from bot.model import Flag, Plan, Rule, TransferStatus
 from bot.money import plain
 from bot.policy.margin import HedgeMargin
 from bot.runtime.stopping import left_by_a_stop
@@ -294,7 +294,10 @@ def error_kind(error: str | None) -> str:
 
 def plan_flags(facts: Facts, config: Config) -> Findings:
     """What the policy found wrong with a hedge (its `plan.alerts`): a spot leg that no longer
-    matches the short (`unbalanced`), funding against the short for `funding_alert_periods`."""
+    matches the short (`unbalanced`), funding against the short for `funding_alert_periods`.
+
+    Every `Flag` of a hedge that was read is checked, so each alert the plan can raise
+    resolves once a plan no longer raises it; a new flag needs nothing here."""
     if facts.plan is None:
         return Findings()
     read = {
@@ -307,13 +310,10 @@ def plan_flags(facts: Facts, config: Config) -> Findings:
         for alert in facts.plan.alerts
     }
     return Findings(
-        frozenset(f"plan:{flag}:{name}" for name in read for flag in _PLAN_FLAGS),
+        frozenset(f"plan:{flag.value}:{name}" for name in read for flag in Flag),
         firing,
         severity=_at(WARNING, firing),
     )
-
-
-_PLAN_FLAGS = ("unbalanced", "funding_against")
 
 
 def half_done(facts: Facts, config: Config) -> Findings:

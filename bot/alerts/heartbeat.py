@@ -23,12 +23,13 @@ from urllib.parse import urlsplit
 
 from bot.alerts.channels import expand
 from bot.config import HeartbeatConfig, format_duration
+from bot.jobs import JOBS
 from bot.runtime.redact import redact
 
 log = logging.getLogger(__name__)
 
-#: the jobs whose outcome is the bot's health: a cycle that may move money
-CYCLES = frozenset({"rebalance", "guard"})
+#: the jobs whose outcome is the bot's health (`JobSpec.health`): a cycle that may move money
+CYCLES = frozenset(spec.name for spec in JOBS if spec.health)
 HEALTHY = frozenset({"ok"})
 FAILING = frozenset({"failed", "error"})
 #: seconds a ping may take, connection included

@@ -1,7 +1,8 @@
-"""Read and record every hedged venue's state, moving nothing (the `snapshot` job).
+"""The `snapshot` job: read and record every hedged venue's state, moving nothing.
 
-Built from bot/venues/session.py's public functions; each venue's read is timed for the
-metrics and isolated from the others like a cycle's.
+`snapshot` is the use case, `run_snapshot` the job around it. Built from bot/venues/session.py's
+public functions; each venue's read is timed for the metrics and isolated from the others like
+a cycle's.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bot.alerts.conditions import Facts
 from bot.config import Config
-from bot.cycle.rebalance import config_digest, hedged_venues, venues_for
+from bot.cycle.rebalance import config_digest, hedged_venues, venue_error_lines, venues_for
 from bot.funding.income import collect_funding
+from bot.health.status import load_open_transfers
+from bot.jobs.context import JobContext, JobOutcome
 from bot.ledger import Ledger
 from bot.model import State
+from bot.policy.margin import hedge_margins
 from bot.venues.base import Venue
 from bot.venues.session import OpenVenues, isolated, successes
 
@@ -65,6 +70,27 @@ async def snapshot(
 
 
 def _errors(failures: dict[str, Exception]) -> str | None:
-    from bot.cycle.rebalance import venue_error_lines
-
     return "; ".join(venue_error_lines(failures)) or None
+
+
+async def run_snapshot(ctx: JobContext) -> JobOutcome:
+    result = await snapshot(ctx.config, ctx.ledger, venues=ctx.venues)
+    margins = hedge_margins(result.state, ctx.config.hedges)
+    if ctx.metrics is not None:
+        ctx.metrics.observe_state(result.state, margins)
+        ctx.metrics.observe_reads(result.read_seconds, list(result.venue_errors))
+    facts = Facts(
+        kind="snapshot",
+        now=ctx.clock(),
+        venues_tried=hedged_venues(ctx.config),
+        venue_errors=result.venue_errors,
+        margins=margins,
+        open_transfers=load_open_transfers(ctx.ledger),
+    )
+    line = error = None
+    if result.venue_errors:
+        error = "; ".join(venue_error_lines(result.venue_errors))
+        left_out = ", ".join(sorted(result.venue_errors))
+        line = f"snapshot run {result.run_id}: venues left out: {left_out}"
+    status = "failed" if result.venue_errors else "ok"
+    return JobOutcome(status, facts, line, result.run_id, error, state=result.state)

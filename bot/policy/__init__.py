@@ -1,7 +1,7 @@
 """The policy: state + config -> plan. Pure; one small module per rule, composed in
-`compose.py` (band top-up and return: `band`, when flat: `flat`, liquidation distance:
-`liquidation` + `targets`, funding buffer: `funding`, integrity guard: `integrity`, priority:
-`priority`)."""
+`compose.py` (the checks of every short, `compose.LEG_CHECKS`: integrity guard `integrity`,
+funding `funding`; band top-up and return: `band`, when flat: `flat`, liquidation distance:
+`liquidation` + `targets`, funding buffer: `funding`, priority: `priority`)."""
 
 from bot.policy.compose import FundingHistory, plan_transfers
 

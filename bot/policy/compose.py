@@ -1,17 +1,25 @@
 """The default policy: the rules composed. State + config in, plan out; pure (no I/O, no clock).
 
 Hedges that share one futures wallet and settle asset (cross margin) share one equity, so they
-are judged together as a *pool*: one pool, one transfer. For each pool, in this order:
-integrity (`integrity.py`: flags, holds back returns), funding (`funding.py`: buffer and
-streak), then when flat `flat.py`, else the band rules (`band.py`) on the targets in equity
-terms (`targets.py`, `liquidation.py`); top-ups share spot budgets by priority (`priority.py`).
+are judged together as a *pool*: one pool, one transfer. In this order:
+1. the checks, `LEG_CHECKS`, on every hedge's short (each pool's legs, each isolated hedge):
+   integrity (`integrity.py`: flags, alerts, holds back returns), then funding (`funding.py`:
+   flags, the streak's alert); one signature (`checks.LegCheck`), their facts in list order;
+2. per pool, nearest to liquidation first: when flat `flat.py`, else the band rules (`band.py`)
+   on the targets in equity terms (`targets.py`, `liquidation.py`, the funding buffer); a
+   return the checks hold back is a note;
+3. top-ups share spot budgets by priority (`priority.py`), then returns.
 An isolated-margin hedge is its own pool, judged on its own wallet (`isolated.py`); its top-up
 takes its turn at the spot budget like any pool's.
+
+Steps 2 and 3 stay written out: flat and band are alternatives picked by the pool's short, each
+deciding a transfer, a note or a top-up request, and the requests of every pool are then
+allocated together; they are a pipeline of differently shaped stages, not rules of one shape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from decimal import Decimal
 
 from bot.config import HedgeConfig
@@ -24,16 +32,17 @@ from bot.model import (
     PlanNote,
     Rule,
     State,
-    VenueState,
 )
 from bot.money import DEFAULT_TRANSFER_STEP, ZERO, plain
-from bot.policy import band, flat, funding, integrity, isolated, priority
+from bot.policy import band, checks, flat, funding, integrity, isolated, priority
 from bot.policy.assess import HedgeLeg, Pool, pools
+from bot.policy.checks import FundingHistory, LegCheck
 from bot.policy.isolated import IsolatedAssessment
 from bot.policy.targets import Needs, Unknown, pool_needs
 
-#: settled funding rates per (venue, perp), oldest first: the streak's history, where known
-FundingHistory = Mapping[tuple[str, str], Sequence[Decimal]]
+#: the checks of every hedge's short, in order: a line's flags, the plan's alerts and the
+#: reasons to hold back a return come in this order
+LEG_CHECKS: tuple[LegCheck, ...] = (integrity.leg_check, funding.leg_check)
 
 
 def plan_transfers(
@@ -59,11 +68,12 @@ def plan_transfers(
     requests: list[tuple[Pool, Decimal, Needs]] = []
     isolated_requests: list[tuple[IsolatedAssessment, Decimal]] = []
     for item in isolated_items:
-        # an isolated hedge is judged like a cross pool's leg: integrity and funding
-        item_flags, item_alerts, item_held = _leg_checks(
-            state.venues[item.venue], _as_leg(item), funding_history or {}
+        # an isolated hedge gets the checks of a cross pool's leg
+        item_facts = checks.apply(
+            LEG_CHECKS, state.venues[item.venue], _as_leg(item), funding_history or {}
         )
-        alerts += item_alerts
+        item_flags, item_held = item_facts.flags, list(item_facts.held)
+        alerts += item_facts.alerts
         need = isolated.top_up_need(item, _step_of(state, item.venue, item.asset))
         if need is not None:
             isolated_requests.append((item, need))
@@ -147,16 +157,16 @@ def plan_transfers(
 def _checks(
     state: State, pool: Pool, history: FundingHistory
 ) -> tuple[tuple[Flag, ...], list[PlanAlert], list[str]]:
-    """Integrity and funding facts of a pool: its flags, alerts, and why returns are held."""
+    """The checks on every leg of a pool: its flags (each once), alerts, why returns are held."""
     venue_state = state.venues[pool.venue]
     flags: list[Flag] = []
     alerts: list[PlanAlert] = []
     held: list[str] = []
     for leg in pool.legs:
-        leg_flags, leg_alerts, leg_held = _leg_checks(venue_state, leg, history)
-        flags += [f for f in leg_flags if f not in flags]
-        alerts += leg_alerts
-        held += leg_held
+        found = checks.apply(LEG_CHECKS, venue_state, leg, history)
+        flags += [f for f in found.flags if f not in flags]
+        alerts += found.alerts
+        held += found.held
     return tuple(flags), alerts, held
 
 
@@ -165,66 +175,6 @@ def _as_leg(item: IsolatedAssessment) -> HedgeLeg:
     return HedgeLeg(
         name=item.name, hedge=item.hedge, market=item.market, position=item.position, short=None
     )
-
-
-def _leg_checks(
-    venue_state: VenueState, leg: HedgeLeg, history: FundingHistory
-) -> tuple[tuple[Flag, ...], list[PlanAlert], list[str]]:
-    """Integrity and funding facts of one hedge's short: flags, alerts, why returns are held."""
-    flags: list[Flag] = []
-    alerts: list[PlanAlert] = []
-    held: list[str] = []
-    found = integrity.check(venue_state, leg)
-    if found is not None and found.flags:
-        flags += list(found.flags)
-        alerts.append(
-            PlanAlert(
-                flag=Flag.UNBALANCED,
-                venue=venue_state.venue,
-                hedge=leg.name,
-                message=found.message(),
-                figures={
-                    "spot_base": found.spot_base,
-                    "short_base": found.short_base,
-                    "gap": found.gap.quantize(Decimal("0.000001")),
-                    "hedge_tolerance": found.tolerance,
-                    "naked_short": str(Flag.NAKED_SHORT in found.flags).lower(),
-                },
-            )
-        )
-        if found.blocks_returns:
-            held.append(found.message())
-    rate_read = venue_state.funding.get(leg.hedge.perp)
-    rate = rate_read.rate if rate_read is not None else None
-    if rate is None or not funding.against_the_short(rate):
-        return tuple(flags), alerts, held
-    flags.append(Flag.FUNDING_AGAINST)
-    past = history.get((venue_state.venue, leg.hedge.perp), ())
-    streak = funding.streak(rate, past, leg.notional)
-    asset = leg.market.settle
-    if streak.periods >= leg.hedge.funding_alert_periods:
-        alerts.append(
-            PlanAlert(
-                flag=Flag.FUNDING_AGAINST,
-                venue=venue_state.venue,
-                hedge=leg.name,
-                message=(
-                    f"funding on {leg.hedge.perp} has been against the short "
-                    f"{streak.periods} period{'s' if streak.periods != 1 else ''} in a row "
-                    f"(now {rate * 100:.4f}%); paid so far "
-                    f"about {plain(streak.paid)} {asset}, next payment about "
-                    f"{plain(-rate * leg.notional)} {asset}"
-                ),
-                figures={
-                    "periods": str(streak.periods),
-                    "rate": rate,
-                    "paid": streak.paid,
-                    "next_payment": -rate * leg.notional,
-                    "history": "ledger" if past else "current rate only",
-                },
-            )
-        )
-    return tuple(flags), alerts, held
 
 
 def _top_ups(

@@ -10,7 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.money import ZERO
+from bot.model import Flag, PlanAlert, VenueState
+from bot.money import ZERO, plain
+from bot.policy.assess import HedgeLeg
+from bot.policy.checks import FundingHistory, LegFacts
 
 
 def against_the_short(rate: Decimal | None) -> bool:
@@ -46,3 +49,38 @@ def streak(rate: Decimal | None, past: Sequence[Decimal], notional: Decimal) -> 
         periods += 1
         paid += -settled * notional
     return Streak(periods=periods, paid=paid)
+
+
+def leg_check(venue_state: VenueState, leg: HedgeLeg, history: FundingHistory) -> LegFacts:
+    """The funding check (`compose.LEG_CHECKS`): a short paying funding is flagged; paying for
+    `funding_alert_periods` in a row (the ledger's settled rates, else the current one) alerts
+    with what it paid so far."""
+    rate_read = venue_state.funding.get(leg.hedge.perp)
+    rate = rate_read.rate if rate_read is not None else None
+    if rate is None or not against_the_short(rate):
+        return LegFacts()
+    past = history.get((venue_state.venue, leg.hedge.perp), ())
+    found = streak(rate, past, leg.notional)
+    if found.periods < leg.hedge.funding_alert_periods:
+        return LegFacts((Flag.FUNDING_AGAINST,))
+    asset = leg.market.settle
+    alert = PlanAlert(
+        flag=Flag.FUNDING_AGAINST,
+        venue=venue_state.venue,
+        hedge=leg.name,
+        message=(
+            f"funding on {leg.hedge.perp} has been against the short "
+            f"{found.periods} period{'s' if found.periods != 1 else ''} in a row "
+            f"(now {rate * 100:.4f}%); paid so far "
+            f"about {plain(found.paid)} {asset}, next payment about "
+            f"{plain(-rate * leg.notional)} {asset}"
+        ),
+        figures={
+            "periods": str(found.periods),
+            "rate": rate,
+            "paid": found.paid,
+            "next_payment": -rate * leg.notional,
+            "history": "ledger" if past else "current rate only",
+        },
+    )
+    return LegFacts((Flag.FUNDING_AGAINST,), (alert,))

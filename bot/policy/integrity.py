@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.model import SPOT, Flag, MarketKind, VenueState
+from bot.model import SPOT, Flag, MarketKind, PlanAlert, VenueState
 from bot.money import ZERO, plain
 from bot.policy.assess import HedgeLeg
+from bot.policy.checks import FundingHistory, LegFacts
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,3 +79,26 @@ def check(venue_state: VenueState, leg: HedgeLeg) -> Integrity | None:
         tolerance=leg.hedge.hedge_tolerance,
         base=base,
     )
+
+
+def leg_check(venue_state: VenueState, leg: HedgeLeg, history: FundingHistory) -> LegFacts:
+    """The integrity check (`compose.LEG_CHECKS`): an unbalanced hedge is flagged and alerts;
+    where the short is the larger leg, returns to spot are held back."""
+    found = check(venue_state, leg)
+    if found is None or not found.flags:
+        return LegFacts()
+    alert = PlanAlert(
+        flag=Flag.UNBALANCED,
+        venue=venue_state.venue,
+        hedge=leg.name,
+        message=found.message(),
+        figures={
+            "spot_base": found.spot_base,
+            "short_base": found.short_base,
+            "gap": found.gap.quantize(Decimal("0.000001")),
+            "hedge_tolerance": found.tolerance,
+            "naked_short": str(Flag.NAKED_SHORT in found.flags).lower(),
+        },
+    )
+    held = (found.message(),) if found.blocks_returns else ()
+    return LegFacts(found.flags, (alert,), held)

@@ -1,12 +1,13 @@
 """`bot run`: the jobs on their schedules (APScheduler 3.x) until SIGINT/SIGTERM.
 
-Jobs (bot/scheduler/jobs.py): rebalance, snapshot, reconcile, report and the margin guard
-(on its schedule, and between polls whenever a venue's stream wakes it: bot/guard/watch.py),
-each one instance at a time, coalesced, with a deliberate `misfire_grace_time`: a run missed
-during a suspend runs once when the machine wakes and is recorded as late; later than the
-grace it is recorded as missed. A start-up reconcile runs before the first rebalance. The run
-lock (`bot.ledger.run_lock`) makes this the one `bot run` of its venues. On SIGINT/SIGTERM no new
-job starts and a running one finishes its transfer and ledger write (bounded wait); a second
+The jobs are `bot.jobs.JOBS` (the margin guard also between polls, whenever a venue's stream
+wakes it: bot/guard/watch.py), each one instance at a time, coalesced, with a deliberate
+`misfire_grace_time`: a run missed during a suspend runs once when the machine wakes and is
+recorded as late; later than the grace it is recorded as missed. The jobs declared
+`before_schedule` (the reconcile) run once before anything is scheduled, so what an earlier
+process left open is settled before the first rebalance. The run
+lock (runlock.py) makes this the one `bot run` of its venues. On SIGINT/SIGTERM no new job
+starts and a running one finishes its transfer and ledger write (bounded wait); a second
 signal exits at once, leaving what was in flight pending/unknown for reconciliation.
 """
 
@@ -39,12 +40,14 @@ from bot.bootstrap import RunServices
 from bot.config import Config, JobSchedule
 from bot.errors import ConfigError
 from bot.guard.watch import MarginWatch
+from bot.jobs import JOBS, spec_of
+from bot.jobs.context import JobContext
+from bot.jobs.guard import run_guard
 from bot.ledger import Ledger
 from bot.ledger.run_lock import run_lock
 from bot.metrics import Metrics
 from bot.present.output import start_line
 from bot.scheduler import systemd
-from bot.scheduler.jobs import JobContext, run_guard
 from bot.scheduler.runner import record_not_run, run_job
 
 if TYPE_CHECKING:
@@ -209,8 +212,14 @@ async def _serve(
     systemd.notify("READY=1\nSTATUS=start-up reconcile")
     interval = systemd.watchdog_interval()
     watchdog = loop.create_task(systemd.watchdog(interval)) if interval else None
-    # Settle what an earlier process left open before the first rebalance sends anything.
-    startup = loop.create_task(run_job("reconcile", ctx, None))
+
+    async def before_schedule() -> None:
+        """Settle what an earlier process left open before the first rebalance sends anything."""
+        for spec in JOBS:
+            if spec.before_schedule:
+                await run_job(spec.name, ctx, None)
+
+    startup = loop.create_task(before_schedule())
     following: asyncio.Task[None] | None = None
     stopped = loop.create_task(stop.wait())
     try:
@@ -226,7 +235,7 @@ async def _serve(
                     max_instances=1,
                     coalesce=True,
                     misfire_grace_time=int(config.schedule.misfire_grace),
-                    **({"next_run_time": datetime.now(UTC)} if kind == "rebalance" else {}),
+                    **({"next_run_time": datetime.now(UTC)} if spec_of(kind).at_start else {}),
                 )
             scheduler.start()
             if ctx.watch is not None:

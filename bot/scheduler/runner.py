@@ -15,15 +15,12 @@ import time
 from datetime import datetime
 
 from bot.alerts.conditions import Facts, Findings, evaluate, job_crashed
+from bot.jobs import spec_of
+from bot.jobs.context import Job, JobContext, JobOutcome
 from bot.runtime.logs import log_context
 from bot.runtime.redact import redact
-from bot.scheduler.jobs import JOBS, Job, JobContext, JobOutcome
 
 log = logging.getLogger(__name__)
-
-#: jobs that act on venues run one at a time in this process (the guard takes the same lock
-#: only around a top-up); with a `paper: true` venue every job does (ctx.exclusive)
-WHOLLY_LOCKED = frozenset({"rebalance", "reconcile"})
 
 
 def late_after(every: float | None) -> float:
@@ -41,12 +38,16 @@ async def run_job(
     """Run `kind`'s job (or `job`, a variant of it: the guard of one venue a stream woke).
 
     Its alerts go out after its work and outside the acting lock: a channel that is down or
-    slow never holds up a transfer (the guard's top-up waits on that lock)."""
-    if kind in WHOLLY_LOCKED or ctx.exclusive:
+    slow never holds up a transfer (the guard's top-up waits on that lock).
+
+    A job that acts (`JobSpec.acts`) runs one at a time in this process (the guard takes the
+    same lock only around a top-up); with a `paper: true` venue every job does (ctx.exclusive)."""
+    spec = spec_of(kind)
+    if spec.acts or ctx.exclusive:
         async with ctx.acting:
-            outcome, findings, label = await _run(kind, ctx, scheduled_at, every, job or JOBS[kind])
+            outcome, findings, label = await _run(kind, ctx, scheduled_at, every, job or spec.job)
     else:
-        outcome, findings, label = await _run(kind, ctx, scheduled_at, every, job or JOBS[kind])
+        outcome, findings, label = await _run(kind, ctx, scheduled_at, every, job or spec.job)
     with log_context(run_id=label, venue=",".join(sorted(ctx.config.venues))):
         await _alert(ctx, findings)
     return outcome

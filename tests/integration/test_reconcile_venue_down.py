@@ -13,10 +13,10 @@ from bot.alerts.alerter import Alerter
 from bot.alerts.channels import Channels
 from bot.config import load_config
 from bot.cycle.rebalance import rebalance
+from bot.jobs.context import JobContext
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import PaperExchangeThread
-from bot.scheduler.jobs import JobContext
 from bot.scheduler.runner import run_job
 from bot.venues.session import OpenVenues
 from tests.integration.conftest import ETH_HEDGE, Invocation, live_venue

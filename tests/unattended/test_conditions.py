@@ -292,3 +292,59 @@ def test_nothing_to_move_is_one_alert_per_condition() -> None:
     assert list(found.firing) == ["unmoved:p:USDT:spot:linear"]
     assert "nothing transferable (0 USDT)" in found.firing["unmoved:p:USDT:spot:linear"]
     assert nothing_to_move(Facts(kind="guard", now=NOW), CONFIG).checked == frozenset()
+
+
+def test_every_flag_the_policy_raises_resolves_when_its_condition_clears() -> None:
+    """Each `Flag`, raised by the real policy on a real state, then that state mended: every
+    `plan:` alert it fired is checked and not firing on the mended plan, so it resolves. A new
+    flag fails here until it has its case."""
+    from bot.alerts.conditions import plan_flags
+    from bot.model import Flag
+    from tests.unit.test_policy_targets import ETH_SPOT, eth_short, plan
+    from tests.unit.test_policy_targets import hedge as hedge_config
+    from tests.unit.test_policy_targets import wallet as state_wallet
+
+    usdt = [state_wallet("spot", "USDT", "20000"), state_wallet("linear", "USDT", "7500")]
+    paying = {"ETH/USDT:USDT": "-0.0001"}
+    history = {("paper", "ETH/USDT:USDT"): [D("-0.0002"), D("-0.0003")]}
+    hedges = {"eth": hedge_config()}
+    # flag -> (the plan that raises it, the plan once its condition cleared)
+    cases = {
+        Flag.UNBALANCED: (
+            plan([*usdt, state_wallet("spot", "ETH", "2")], [eth_short()], hedges),
+            plan([*usdt, ETH_SPOT], [eth_short()], hedges),
+        ),
+        Flag.NAKED_SHORT: (
+            plan(usdt, [eth_short()], hedges),
+            plan([*usdt, ETH_SPOT], [eth_short()], hedges),
+        ),
+        Flag.FUNDING_AGAINST: (
+            plan([*usdt, ETH_SPOT], [eth_short()], hedges, rates=paying, history=history),
+            plan([*usdt, ETH_SPOT], [eth_short()], hedges, rates={"ETH/USDT:USDT": "0.0001"}),
+        ),
+    }
+    assert set(cases) == set(Flag), "a new Flag needs its case here"
+    config = parse_config(
+        {
+            "venues": {"paper": {"exchange": "binance", "paper": True}},
+            "hedges": {"eth": {**hedges["eth"].model_dump(mode="json"), "venue": "paper"}},
+        },
+        base_dir=Path("."),
+    )
+    for flag, (raised, cleared) in cases.items():
+        lines = [*raised.transfers, *raised.notes]
+        assert any(flag in line.flags for line in lines) or any(
+            alert.flag is flag for alert in raised.alerts
+        ), f"{flag}: the case does not raise it"
+        fired = plan_flags(
+            Facts(kind="rebalance", now=NOW, venues_tried=["paper"], plan=raised), config
+        )
+        assert fired.firing, f"{flag}: raised but no alert fired"
+        clean = plan_flags(
+            Facts(kind="rebalance", now=NOW, venues_tried=["paper"], plan=cleared), config
+        )
+        for key in fired.firing:
+            assert key not in clean.firing, f"{flag}: {key} still fires once mended"
+            assert any(key.startswith(prefix) for prefix in clean.checked), (
+                f"{flag}: {key} is never checked, so its alert would never resolve"
+            )

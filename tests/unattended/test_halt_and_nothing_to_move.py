@@ -18,10 +18,10 @@ from sqlalchemy import select, text
 from bot.alerts.alerter import Alerter
 from bot.alerts.channels import Channels
 from bot.config import Config
+from bot.jobs.context import JobContext
 from bot.ledger import Ledger
 from bot.ledger.tables import Transfer, VenueHalt
 from bot.paper import PaperExchangeThread
-from bot.scheduler.jobs import JobContext
 from bot.scheduler.runner import run_job
 from tests.integration.conftest import ETH_HEDGE, set_spot
 from tests.unattended.conftest import Hook, live_venue, make_config

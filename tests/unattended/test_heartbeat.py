@@ -23,9 +23,9 @@ from bot.alerts.alerter import Alerter
 from bot.alerts.channels import Channels
 from bot.alerts.conditions import Facts
 from bot.config import Config, parse_config
+from bot.jobs.context import JobContext, JobOutcome
 from bot.ledger import Ledger
 from bot.runtime.redact import install_log_redaction
-from bot.scheduler.jobs import JobContext, JobOutcome
 from bot.scheduler.runner import run_job
 from tests.integration.conftest import ETH_HEDGE, Invocation
 from tests.unattended.conftest import Hook

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from bot.alerts.alerter import Alerter
 from bot.alerts.channels import Channels
 from bot.config import Config
+from bot.jobs.context import JobContext, JobOutcome
+from bot.jobs.rebalance import stand_manual_instructions
 from bot.ledger import Ledger
 from bot.ledger.tables import JobRun, Run, Transfer
 from bot.paper import PaperExchangeThread
-from bot.scheduler import jobs as jobs_module
-from bot.scheduler.jobs import JobContext, stand_manual_instructions
 from bot.scheduler.runner import record_not_run, run_job
 from tests.unattended.conftest import Hook, live_venue, make_config
 from tests.waiting import until
@@ -49,34 +49,26 @@ def job_rows(ledger: Ledger) -> list[JobRun]:
         return list(session.scalars(select(JobRun).order_by(JobRun.id)))
 
 
-async def test_a_slow_channel_never_holds_the_acting_lock(
-    ctx: JobContext, hook: Hook, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_slow_channel_never_holds_the_acting_lock(ctx: JobContext, hook: Hook) -> None:
     """A rebalance's alerts go out after it released the lock the guard's top-up takes: the
     channel is still answering while the lock is free."""
 
-    async def broken(_: JobContext) -> jobs_module.JobOutcome:
+    async def broken(_: JobContext) -> JobOutcome:
         raise RuntimeError("disk on fire")
 
     hook.delay = 1.0  # the sink answers slowly
-    with monkeypatch.context() as patched:
-        patched.setitem(jobs_module.JOBS, "rebalance", broken)
-        running = asyncio.create_task(run_job("rebalance", ctx, None))
-        await until(lambda: len(hook.posts) == 1, "the crash alert reaches the channel")
-        assert not running.done() and not ctx.acting.locked()
-        assert await running is None
+    running = asyncio.create_task(run_job("rebalance", ctx, None, job=broken))
+    await until(lambda: len(hook.posts) == 1, "the crash alert reaches the channel")
+    assert not running.done() and not ctx.acting.locked()
+    assert await running is None
     assert hook.messages()[0].startswith("ALERT job rebalance crashed")
 
 
-async def test_a_job_that_raises_is_a_failed_run_and_alerts(
-    ctx: JobContext, hook: Hook, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async def broken(_: JobContext) -> jobs_module.JobOutcome:
+async def test_a_job_that_raises_is_a_failed_run_and_alerts(ctx: JobContext, hook: Hook) -> None:
+    async def broken(_: JobContext) -> JobOutcome:
         raise RuntimeError("disk on fire")
 
-    with monkeypatch.context() as patched:
-        patched.setitem(jobs_module.JOBS, "snapshot", broken)
-        assert await run_job("snapshot", ctx, None) is None
+    assert await run_job("snapshot", ctx, None, job=broken) is None
     row = job_rows(ctx.ledger)[-1]
     assert (row.kind, row.status, row.error) == ("snapshot", "error", "disk on fire")
     assert row.finished_at is not None

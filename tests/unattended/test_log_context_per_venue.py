@@ -15,11 +15,11 @@ import pytest
 from bot.alerts.alerter import Alerter
 from bot.alerts.channels import Channels
 from bot.config import Config
+from bot.jobs.context import JobContext
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import PaperExchangeThread, StateStore
 from bot.runtime import logs
-from bot.scheduler.jobs import JobContext
 from bot.scheduler.runner import run_job
 from tests.integration.conftest import Invocation
 from tests.unattended.conftest import ETH_HEDGE, live_venue, make_config

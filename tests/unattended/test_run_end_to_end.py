@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from bot.jobs import NAMES
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchangeThread
 from bot.paper.routes_ws import websocket_base
 from tests.integration.conftest import KEY_ENV, SECRET_ENV
@@ -236,7 +237,7 @@ def test_bot_run_unattended(
     into_futures = sum(D(amount) for _, source, amount in rows if source == "spot")
     assert paper.state.usdm["USDT"].wallet_balance == D("4500") + into_futures
     jobs = ledger_rows(ledger, "SELECT DISTINCT kind FROM job_runs WHERE status = 'ok'")
-    assert {kind for (kind,) in jobs} == {"rebalance", "snapshot", "reconcile", "guard", "report"}
+    assert {kind for (kind,) in jobs} == set(NAMES)
     # every guard run was woken by a stream (none was scheduled), both top-ups among them
     guards = ledger_rows(ledger, "SELECT scheduled_at FROM job_runs WHERE kind = 'guard'")
     assert guards and all(scheduled is None for (scheduled,) in guards), guards

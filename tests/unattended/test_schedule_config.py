@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
 
-from bot.config import parse_config
+from bot.config import JobSchedule, parse_config
 from bot.errors import ConfigError
+from bot.jobs import JOBS, NAMES
 
 PAPER = {"p": {"exchange": "binance", "paper": True}}
 
@@ -24,14 +26,16 @@ def test_every_takes_units_or_seconds(every: object, seconds: float) -> None:
 
 
 def test_defaults_run_every_job() -> None:
-    jobs = config().schedule.jobs()
-    assert {k: j.describe() for k, j in jobs.items()} == {
+    described = {k: j.describe() for k, j in config().schedule.jobs().items()}
+    assert list(described) == list(NAMES)
+    pinned = {  # the schedules `bot run` has always had
         "rebalance": "every 5m",
         "snapshot": "every 1m",
         "reconcile": "every 2m",
         "report": "cron '0 8 * * *'",
         "guard": "every 10s",
     }
+    assert {k: described[k] for k in pinned} == pinned
 
 
 def test_a_job_set_to_null_does_not_run() -> None:
@@ -76,3 +80,21 @@ def test_alerts_and_metrics_settings() -> None:
     assert config().metrics.port is None  # off unless asked for
     with pytest.raises(ConfigError, match=r"alerts.urls: .*is not an apprise URL"):
         config(alerts={"urls": ["telegram-token"]})
+
+
+def test_every_declared_job_has_a_schedule_key_its_function_and_its_default() -> None:
+    """`bot.jobs.JOBS` is the one list: each job is a key of `schedule:` with its declared
+    default, and its function loads (a coroutine function of `bot.jobs`)."""
+    schedule = config().schedule
+    assert list(schedule.jobs()) == list(NAMES)
+    for spec in JOBS:
+        assert inspect.iscoroutinefunction(spec.job), spec.run
+        assert spec.run.startswith("bot.jobs."), spec.run
+        assert schedule.jobs()[spec.name] == JobSchedule.model_validate(spec.default)
+
+
+def test_a_job_that_cannot_be_switched_off_refuses_null() -> None:
+    required = [spec.name for spec in JOBS if not spec.optional]
+    assert required == ["rebalance"]
+    with pytest.raises(ConfigError, match=r"^schedule\.rebalance: "):
+        config(schedule={"rebalance": None})

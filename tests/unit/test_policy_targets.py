@@ -314,3 +314,26 @@ def test_a_flat_hedge_with_a_liquidation_target_asks_nothing_of_its_pool() -> No
     hedges = {"eth": hedge(), "btc": liq_hedge(perp="BTC/USDT:USDT", spot="BTC/USDT")}
     (item,) = plan_transfers(State(read_at=NOW, venues={"paper": venue}), hedges).transfers
     assert (item.rule, item.amount) == (Rule.TOP_UP, D(3000))  # eth's ratio decides alone
+
+
+def test_the_checks_run_in_their_listed_order_integrity_then_funding() -> None:
+    """`compose.LEG_CHECKS` is the order of a line's flags and of the plan's alerts."""
+    from bot.policy import funding, integrity
+    from bot.policy.compose import LEG_CHECKS
+
+    assert (integrity.leg_check, funding.leg_check) == LEG_CHECKS
+    history = {("paper", "ETH/USDT:USDT"): [D("-0.0002"), D("-0.0003")]}
+    got = plan(
+        [
+            wallet("spot", "USDT", "20000"),
+            wallet("spot", "ETH", "2"),
+            wallet("linear", "USDT", "7500"),
+        ],
+        [eth_short()],
+        {"eth": hedge()},
+        rates={"ETH/USDT:USDT": "-0.0001"},
+        history=history,
+    )
+    (note,) = got.notes
+    assert note.flags == (Flag.UNBALANCED, Flag.FUNDING_AGAINST)
+    assert [alert.flag for alert in got.alerts] == [Flag.UNBALANCED, Flag.FUNDING_AGAINST]
