@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import ccxt.async_support as ccxt_async
 from ccxt.base.decimal_to_precision import TICK_SIZE
@@ -39,7 +39,6 @@ from bot.money import DEFAULT_TRANSFER_STEP, ZERO, plain, step_from_precision, t
 from bot.retry import RetryPolicy, Timing, retry_read
 from bot.venues.base import (
     Capabilities,
-    ClientIdSupport,
     FundingPayment,
     TransferReceipt,
     Venue,
@@ -54,16 +53,6 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-# ccxt makes a fresh uuid per call for Bybit and KuCoin unless given one, which would turn any
-# re-send into a second transfer; so the bot always passes its own, generated before the call.
-CLIENT_IDS: Mapping[str, ClientIdSupport] = {
-    "bybit": ClientIdSupport(param="transferId", uuid_format=True, dedupes=True),
-    "okx": ClientIdSupport(param="clientId"),
-    "bitget": ClientIdSupport(param="clientOid", dedupes=True),
-    "kucoin": ClientIdSupport(param="clientOid"),
-    "kucoinfutures": ClientIdSupport(param="clientOid"),
-}
-
 HISTORY_PAGE = 100
 #: A history read stops with an error past this many pages: a server that ignores paging must
 #: not keep the bot asking (and holding the venue lock) until the venue bans its IP.
@@ -71,7 +60,14 @@ MAX_HISTORY_PAGES = 20
 
 
 class CcxtVenue(Venue):
-    """A configured venue: a ccxt client plus the hedges that live on it."""
+    """A configured venue: a ccxt client plus the hedges that live on it.
+
+    Serves every ccxt exchange id no venue folder claims. A venue folder's subclass names its
+    ids (`exchange_ids`), declares its `traits`, and, where ccxt lacks the exchange, our own
+    ccxt class for it (`ccxt_class`)."""
+
+    #: our own ccxt `Exchange` class, for an exchange ccxt lacks (None: ccxt's class by id)
+    ccxt_class: ClassVar[type[ccxt_async.Exchange] | None] = None
 
     def __init__(
         self,
@@ -201,10 +197,6 @@ class CcxtVenue(Venue):
     @property
     def can_fetch_transfers(self) -> bool:
         return bool(self.client.has.get("fetchTransfers"))
-
-    @property
-    def client_ids(self) -> ClientIdSupport | None:
-        return CLIENT_IDS.get(self.client.id)
 
     @property
     def spot_account(self) -> str:
