@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.config import HedgeConfig
@@ -62,6 +63,16 @@ class VenueTraits:
     stream_classes: Mapping[str, str] = field(default_factory=dict)
     #: the built-in paper exchange speaks this venue's dialect (`paper: true` is allowed)
     paper: bool = False
+
+    def __post_init__(self) -> None:
+        # one value shared by every client of the venue: its maps are read-only too
+        for name in (
+            "account_aliases",
+            "ws_balance_classes",
+            "ws_balance_options",
+            "stream_classes",
+        ):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     @property
     def websocket(self) -> bool:

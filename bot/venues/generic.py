@@ -47,7 +47,6 @@ from bot.venues.base import (
 from bot.venues.decode import Decoder, Sign, Untrusted
 from bot.venues.errors import classify
 from bot.venues.ratelimit import BurstLimiter, Limiter
-from bot.venues.streams import MarginStreams
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -170,17 +169,6 @@ class CcxtVenue(Venue):
             swap_markets=sum(1 for m in markets.values() if m.get("swap")),
             accounts=tuple(sorted(accounts)) if isinstance(accounts, Mapping) else (),
         )
-
-    def margin_streams(self) -> MarginStreams | None:
-        """The account and mark-price streams the margin guard follows, where this venue has
-        them for every family it hedges (None: the guard polls it)."""
-        families = {market.kind.value for market in self._perps.values()}
-        clients = self.stream_clients
-        if not families or not families <= clients.keys():
-            return None
-        if not all(MarginStreams.supported(clients[f]) for f in families):
-            return None
-        return MarginStreams(self.name, clients, self._perps)
 
     async def close(self) -> None:
         await self.client.close()

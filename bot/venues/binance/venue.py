@@ -48,6 +48,7 @@ from bot.model import (
 )
 from bot.money import ZERO, plain
 from bot.venues.base import ErrorTable, TransferReceipt, VenueTraits
+from bot.venues.binance.streams import BinanceStreams
 from bot.venues.decode import Decoder, Sign, Untrusted
 from bot.venues.generic import (
     HISTORY_PAGE,
@@ -206,6 +207,17 @@ class BinanceVenue(CcxtVenue):
         USD-M opens no socket and never imports ccxt.pro. A venue without hedges (reconcile,
         `bot balances` of every venue) keeps it, as its capabilities say it has one."""
         return not hedges or any(family_of(h.perp) != LINEAR for h in hedges.values())
+
+    def margin_streams(self) -> BinanceStreams | None:
+        """The account and mark-price streams the margin guard follows, where this venue has
+        them for every family it hedges (None: the guard polls it)."""
+        families = {market.kind.value for market in self._perps.values()}
+        clients = self.stream_clients
+        if not families or not families <= clients.keys():
+            return None
+        if not all(BinanceStreams.supported(clients[f]) for f in families):
+            return None
+        return BinanceStreams(self.name, clients, self._perps)
 
     async def connect(self) -> None:
         await super().connect()
