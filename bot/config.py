@@ -162,7 +162,7 @@ class VenueConfig(_Strict):
     @classmethod
     def _lowercase_id(cls, value: str) -> str:
         if not value or value != value.strip():
-            raise ValueError("must be a ccxt exchange id such as binance")
+            raise ValueError("must be a ccxt exchange id, with no spaces around it")
         return value
 
     @field_validator("ccxt")

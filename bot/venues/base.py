@@ -2,8 +2,10 @@
 
 The executor, the reconciler, the cycle and the CLI see venues only through `Venue`. Each
 implementation (the generic ccxt venue in `generic.py`, and each venue with quirks in its own
-module) keeps everything it knows about itself: capabilities, account-name aliases, its
-error-code table, its transfer precision, and the decoding of its own answers.
+folder `bot/venues/<venue>/`) keeps everything it knows about itself: the exchange ids it
+serves, its traits (`VenueTraits`, one declared value read by the client builder, the dry-run
+transport and the session instead of tables keyed by exchange id), its error-code table, its
+transfer precision, and the decoding of its own answers.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.config import HedgeConfig
 from bot.errors import ErrorKind, VenueError
@@ -30,6 +33,51 @@ class ClientIdSupport:
     param: str
     uuid_format: bool = False  # Bybit wants a UUID with hyphens; OKX 1-32 alphanumerics
     dedupes: bool = False  # a re-send with the same id cannot transfer twice
+
+
+@dataclass(frozen=True, kw_only=True)
+class VenueTraits:
+    """What one venue is, declared once on its `Venue` class (`traits = VenueTraits(...)`, in
+    the spirit of freqtrade's `_ft_has`): everything code outside the venue's folder needs to
+    know about it. The defaults describe a plain ccxt venue."""
+
+    #: where it takes our transfer id (None: nowhere; amounts are tagged instead)
+    client_ids: ClientIdSupport | None = None
+    #: account names accepted in config and from ccxt, mapped to this venue's names
+    account_aliases: Mapping[str, str] = field(default_factory=lambda: {"main": SPOT})
+    #: the one account that holds both legs where spot and perpetuals share one collateral pool
+    #: (unified margin); None where they do not
+    unified_account: str | None = None
+    #: reads it makes with an HTTP method other than GET, as (METHOD, endpoint) with the
+    #: endpoint its implicit API's sections and path joined by "/" (as in `describe()['api']`):
+    #: a dry-run client sends these and refuses every other non-GET request
+    dry_run_rest_reads: frozenset[tuple[str, str]] = frozenset()
+    #: WebSocket API methods that only read: a dry-run client refuses every other one
+    dry_run_ws_reads: frozenset[str] = frozenset()
+    #: the ccxt.pro class whose WebSocket API reads its balances, by exchange id, and that
+    #: client's ccxt options (none: balances are read over REST only)
+    ws_balance_classes: Mapping[str, str] = field(default_factory=dict)
+    ws_balance_options: Mapping[str, Any] = field(default_factory=dict)
+    #: the ccxt.pro class of the margin guard's account and mark-price streams, by futures family
+    #: (`linear`, `inverse`); none: the guard polls it
+    stream_classes: Mapping[str, str] = field(default_factory=dict)
+    #: the built-in paper exchange speaks this venue's dialect (`paper: true` is allowed)
+    paper: bool = False
+
+    def __post_init__(self) -> None:
+        # one value shared by every client of the venue: its maps are read-only too
+        for name in (
+            "account_aliases",
+            "ws_balance_classes",
+            "ws_balance_options",
+            "stream_classes",
+        ):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+    @property
+    def websocket(self) -> bool:
+        """Whether any of its clients speaks WebSocket (config's `urls: ws.*` are for them)."""
+        return bool(self.ws_balance_classes or self.stream_classes)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,14 +151,17 @@ def hedge_refusal(caps: Capabilities) -> str | None:
 
 
 class Venue(ABC):
-    """One configured venue and the hedges that live on it."""
+    """One configured venue and the hedges that live on it.
 
-    #: account-name aliases accepted in config and from ccxt, mapped to this venue's names
-    account_aliases: Mapping[str, str] = {"main": SPOT}
-    #: True where spot and perpetuals share one collateral pool (unified margin)
-    shared_collateral: bool = False
+    A subclass that serves exchange ids names them in `exchange_ids` (`bot.venues.registry`
+    finds it there: no table elsewhere) and declares what it is in `traits`."""
+
+    #: the config `exchange:` ids this class serves; empty: a base class, found for no id
+    exchange_ids: ClassVar[tuple[str, ...]] = ()
+    #: what this venue is (client ids, account names, dry-run reads, WebSocket classes...)
+    traits: ClassVar[VenueTraits] = VenueTraits()
     #: this venue's error codes; the generic classifier reads ccxt's classes besides
-    error_table: ErrorTable = ErrorTable()
+    error_table: ClassVar[ErrorTable] = ErrorTable()
 
     name: str
     hedges: dict[str, HedgeConfig]
@@ -118,9 +169,14 @@ class Venue(ABC):
     #: `session.build_venue`; None: unknown, so a halt of it ends only by `bot venue resume`)
     fix_digest: str | None = None
 
+    @property
+    def shared_collateral(self) -> bool:
+        """True where spot and perpetuals share one collateral pool (unified margin)."""
+        return self.traits.unified_account is not None
+
     def normalize_account(self, account: str) -> str:
         """This venue's name for an account (aliases are applied here, once, for all)."""
-        return self.account_aliases.get(account, account)
+        return self.traits.account_aliases.get(account, account)
 
     # lifecycle ------------------------------------------------------------------------------
 
@@ -167,7 +223,7 @@ class Venue(ABC):
     @property
     def client_ids(self) -> ClientIdSupport | None:
         """Where this venue takes our transfer id; None where it takes none."""
-        return None
+        return self.traits.client_ids
 
     @abstractmethod
     def transfer_step(self, asset: str) -> Decimal:

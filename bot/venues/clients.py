@@ -1,7 +1,13 @@
 """Building ccxt clients from config: class by id, keys from the environment, URL overrides.
 
 Every client is built from a generated subclass of its ccxt class (`transport_class`) that adds
-two things at ccxt's transport, where no code path can go around them:
+three things at ccxt's transport, where no code path can go around them:
+
+- **One exact JSON loader.** Every answer, REST or WebSocket, is parsed by
+  `decode.loads_exact`: non-integer numbers stay the venue's literal text (with `number = str`
+  for ccxt's unified figures, nothing becomes a float), and a body with one key twice in an
+  object is refused as ccxt's `BadResponse` naming the request (`classify`: untrusted on a
+  read, unknown after a send). Our own ccxt classes (CoinW's, CoinSwitch's) use the same one.
 
 - **The HTTP answer on every exception.** Any exception raised while ccxt handles an HTTP answer
   (its `handle_errors`, its `handle_http_status_code`, decoding the body, or the ccxt method
@@ -12,13 +18,17 @@ two things at ccxt's transport, where no code path can go around them:
   reset, a refused connection, a dry-run refusal) has none.
 - **Dry run refuses at the transport** (design invariant 6). A dry-run client raises
   `DryRunRefused` before a byte is sent for every REST request whose HTTP method is not GET,
-  except the few reads a venue makes with POST (`DRY_RUN_REST_READS`), and for every WebSocket
-  request whose method is not a read of that venue (`DRY_RUN_WS_READS`). Raw implicit endpoints
+  except the few reads a venue makes with POST, and for every WebSocket request whose method is
+  not a read of that venue (both declared in the venue's `traits`). Raw implicit endpoints
   (`sapi_post_asset_transfer`) and WebSocket methods (`create_order_ws`) are refused like the
   unified ones, because they all leave through `fetch` or `watch`.
 
 ccxt's own request printing is off on every client (`verbose` is refused in config and forced
 off here), because it prints the API key and every signature.
+
+What differs between venues (the POST reads, the WebSocket reads, which ccxt.pro classes read
+balances or stream) is asked of the venue's class (`registry.venue_class(id).traits`), never of
+a table here.
 """
 
 from __future__ import annotations
@@ -28,7 +38,8 @@ import functools
 import inspect
 import os
 import ssl
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import types
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -37,13 +48,14 @@ from urllib.parse import urlsplit
 
 from bot.errors import ConfigError, DryRunRefusal
 from bot.runtime.redact import register_secret
-from bot.venues.decode import json_keeping_text
+from bot.venues.decode import AmbiguousBody, loads_exact
 from bot.venues.ratelimit import Limiter
 
 if TYPE_CHECKING:  # ccxt is imported by whoever builds a client, not by importing this module
     import ccxt.async_support as ccxt_async
 
     from bot.config import VenueConfig
+    from bot.venues.base import VenueTraits
 
 # ccxt's own limiter is off: it serialises a venue's concurrent reads and sleeps where the send
 # must follow the fresh read at once. The venue's own limiter (`bot.venues.ratelimit`, attached
@@ -55,39 +67,6 @@ DEFAULT_CCXT_CONFIG: dict[str, Any] = {
 }
 
 HTTP_BODY_LIMIT = 2000  # characters of an answer's body kept on its exception (`http_body`)
-
-# Reads a venue makes with an HTTP method other than GET: (method, ccxt endpoint) where the
-# endpoint is the implicit API's sections and path joined by "/" (as in `describe()['api']`).
-# A dry-run client sends these and refuses every other non-GET request.
-DRY_RUN_REST_READS: dict[str, frozenset[tuple[str, str]]] = {
-    # the spot balance: POST /api/v1/private?command=returnCompleteBalances (fetch_balance)
-    "coinw": frozenset({("POST", "spot/private/returnCompleteBalances")}),
-    # the spot pairs' decimals: POST /trade/api/v2/exchangePrecision (fetch_markets)
-    "coinswitch": frozenset({("POST", "spot/exchangePrecision")}),
-    # the Funding wallet's balances: POST /sapi/v1/asset/get-funding-asset (a hedge's
-    # `spot_leg_wallets: [funding]`)
-    "binance": frozenset({("POST", "sapi/asset/get-funding-asset")}),
-}
-
-# WebSocket API methods that only read, per ccxt.pro exchange id; a dry-run client refuses every
-# other request it would send over a socket. Binance's WebSocket API (ccxt.pro 4.5.90) signs each
-# request on its own (no session.logon) and keeps the socket alive with protocol-level pings, so
-# ccxt sends nothing else by itself.
-_BINANCE_WS_READS = frozenset(
-    {
-        "account.balance",
-        "account.status",
-        "account.position",
-        "v2/account.balance",
-        "v2/account.status",
-        "v2/account.position",
-    }
-)
-DRY_RUN_WS_READS: dict[str, frozenset[str]] = {
-    "binance": _BINANCE_WS_READS,
-    "binanceusdm": _BINANCE_WS_READS,
-    "binancecoinm": _BINANCE_WS_READS,
-}
 
 
 class DryRunRefused(DryRunRefusal):
@@ -131,17 +110,6 @@ UrlRewrite = Callable[[dict[str, Any]], dict[str, Any]]
 
 WS_PREFIX = "ws."  # urls keys under urls['api']['ws'], for the ccxt.pro client
 
-# Venues whose balances the bot also reads over a WebSocket API, and the ccxt.pro class for it.
-WS_BALANCE_CLASSES = {"binance": "binancecoinm", "binancecoinm": "binancecoinm"}
-# Venues whose account and mark-price streams the margin guard follows in `bot run`: Binance's,
-# whose stream URLs config (`urls: ws.*`) and the paper exchange can point elsewhere, so no other
-# venue's stream reaches out unasked. One ccxt.pro client per futures family, of that family's
-# class: ccxt.pro renews a listen key for the client's default type only, so the multi-market
-# `binance` class would let a futures key lapse after 60 minutes.
-STREAM_VENUES = ("binance", "binanceusdm", "binancecoinm")
-STREAM_CLASSES = {"linear": "binanceusdm", "inverse": "binancecoinm"}
-WS_CLASSES = WS_BALANCE_CLASSES.keys() | set(STREAM_VENUES)
-
 
 def build_client(
     name: str,
@@ -163,8 +131,9 @@ def build_client(
     from bot.venues.registry import exchange_class
 
     cls = exchange_class(name, venue.exchange)
+    traits = _traits(venue)
     for key in venue.urls:
-        if key.startswith(WS_PREFIX) and venue.exchange not in WS_CLASSES:
+        if key.startswith(WS_PREFIX) and not traits.websocket:
             raise ConfigError(
                 f"venues.{name}.urls.{key}: {venue.exchange} is read over REST only; "
                 "drop the ws.* key"
@@ -185,17 +154,18 @@ def build_ws_client(
     dry_run: bool,
     rewrite_api_urls: UrlRewrite | None = None,
 ) -> ccxt_async.Exchange | None:
-    """A ccxt.pro client for the COIN-M balance over Binance's WebSocket API `account.balance`
-    (ccxt's default method is `account.status`), or None where the bot reads only REST: also
-    where config points the REST API elsewhere (a testnet, a proxy, a fake) and names no
-    WebSocket URL, since the WebSocket API would still be Binance's own production endpoint,
-    signed with keys meant for another."""
-    pro_id = WS_BALANCE_CLASSES.get(venue.exchange)
+    """A ccxt.pro client for balances over the venue's WebSocket API, of the class and with the
+    options its traits name (`ws_balance_classes`, `ws_balance_options`), or None where the bot
+    reads only REST: also where config points the REST API elsewhere (a testnet, a proxy, a
+    fake) and names no WebSocket URL, since the WebSocket API would still be the venue's own
+    production endpoint, signed with keys meant for another."""
+    traits = _traits(venue)
+    pro_id = traits.ws_balance_classes.get(venue.exchange)
     if pro_id is None or not venue.websocket or _rest_moved_alone(venue):
         return None
     import ccxt.pro as ccxt_pro  # only venues with a WebSocket read pay for importing ccxt.pro
 
-    options = {"fetchBalanceWs": {"method": "account.balance"}}
+    options = copy.deepcopy(dict(traits.ws_balance_options))
     cls = getattr(ccxt_pro, pro_id)
     return _construct(cls, name, venue, credentials, dry_run, rewrite_api_urls, options)
 
@@ -209,27 +179,34 @@ def build_stream_clients(
     rewrite_api_urls: UrlRewrite | None = None,
 ) -> dict[str, ccxt_async.Exchange]:
     """ccxt.pro clients for the margin guard's streams (user data and mark prices), one per
-    futures family (`linear`, `inverse`); none where the venue is not followed that way
-    (`websocket: false`, or not a Binance venue). They only listen: their one write is the
-    listen key, which Binance's USER_STREAM endpoints take with the API key alone. Positions
-    come from the bot's own reads, not a snapshot."""
-    if venue.exchange not in STREAM_VENUES or not venue.websocket or _rest_moved_alone(venue):
+    futures family (`linear`, `inverse`) of the class the venue's traits name
+    (`stream_classes`); none where the venue is not followed that way (`websocket: false`, or
+    no stream classes). They only listen: their one write is the listen key, which the venue
+    takes with the API key alone. Positions come from the bot's own reads, not a snapshot."""
+    stream_classes = _traits(venue).stream_classes
+    if not stream_classes or not venue.websocket or _rest_moved_alone(venue):
         return {}
     import ccxt.pro as ccxt_pro
 
     options = {"watchPositions": {"fetchPositionsSnapshot": False}}
     clients = {}
-    for family in sorted(set(families) & STREAM_CLASSES.keys()):
-        cls = getattr(ccxt_pro, STREAM_CLASSES[family])
+    for family in sorted(set(families) & stream_classes.keys()):
+        cls = getattr(ccxt_pro, stream_classes[family])
         clients[family] = _construct(
             cls, name, venue, credentials, False, rewrite_api_urls, options
         )
     return clients
 
 
+def _traits(venue: VenueConfig) -> VenueTraits:
+    from bot.venues.registry import venue_class
+
+    return venue_class(venue.exchange).traits
+
+
 def _rest_moved_alone(venue: VenueConfig) -> bool:
     """Config points the REST API elsewhere (a testnet, a proxy) but names no WebSocket URL:
-    the streams and the WebSocket API would still be Binance's own, another account's view.
+    the streams and the WebSocket API would still be the venue's own, another account's view.
     The guard then polls, and balances are read over REST."""
     keys = list(venue.urls)
     return any(not k.startswith(WS_PREFIX) for k in keys) and not any(
@@ -248,7 +225,8 @@ def _construct(
     *,
     defaults: Mapping[str, Any] | None = None,
 ) -> ccxt_async.Exchange:
-    cls = transport_class(cls, dry_run)
+    traits = _traits(venue)
+    cls = transport_class(cls, dry_run, traits.dry_run_rest_reads, traits.dry_run_ws_reads)
     options = {**(defaults or {}), **venue.ccxt.get("options", {}), **options}
     settings: dict[str, Any] = {**DEFAULT_CCXT_CONFIG, **venue.ccxt, "options": options}
     if credentials.api_key:
@@ -260,9 +238,9 @@ def _construct(
     client = cls(settings)
     client.verbose = False  # a backstop: config refuses `verbose` (it prints keys, signatures)
     # Figures stay the venue's own text end to end (decode.py): ccxt's unified numbers as
-    # strings (ccxt supports `number = str`), JSON numbers in `info` as their literal text.
+    # strings (ccxt supports `number = str`), JSON numbers in `info` as their literal text
+    # (the transport class's `on_json_response`).
     client.number = str
-    client.on_json_response = json_keeping_text
     if client.verify is True and not client.options.get("include_OS_certificates"):
         # ccxt builds a new SSL context per client (~0.4 s CPU under load, even for http://);
         # one verifying context, with ccxt's own CA file, serves every client of the process
@@ -393,8 +371,15 @@ def _carrying_answer(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @functools.cache
-def transport_class(cls: type[ccxt_async.Exchange], dry_run: bool) -> type[ccxt_async.Exchange]:
-    """The generated subclass of `cls` that every client is built from (see the module doc)."""
+def transport_class(
+    cls: type[ccxt_async.Exchange],
+    dry_run: bool,
+    rest_reads: frozenset[tuple[str, str]] = frozenset(),
+    ws_reads: frozenset[str] = frozenset(),
+) -> type[ccxt_async.Exchange]:
+    """The generated subclass of `cls` that every client is built from (see the module doc).
+    `rest_reads` and `ws_reads` are the venue's reads other than GET (its traits'
+    `dry_run_rest_reads`, `dry_run_ws_reads`): a dry-run client sends those too."""
     base: Any = cls
 
     async def fetch(
@@ -405,13 +390,13 @@ def transport_class(cls: type[ccxt_async.Exchange], dry_run: bool) -> type[ccxt_
                 _refuse_unless_rest_read(self, url, method)
             limiter = getattr(self, "bot_limiter", None)
             if limiter is None:
-                return await base.fetch(self, url, method, headers, body)
+                return await _exact(base.fetch(self, url, method, headers, body), url, method)
             cost = _COST.get()
             await limiter.before(method, url, cost, is_read=_is_rest_read(self, method))
             answer: list[Any] = []
             token = _HEADERS.set(answer)
             try:
-                return await base.fetch(self, url, method, headers, body)
+                return await _exact(base.fetch(self, url, method, headers, body), url, method)
             finally:
                 _HEADERS.reset(token)
                 limiter.after(method, url, cost, answer[0] if answer else None)
@@ -516,12 +501,18 @@ def transport_class(cls: type[ccxt_async.Exchange], dry_run: bool) -> type[ccxt_
     def client(self: Any, url: str) -> Any:
         ws = base.client(self, url)
         ws.verbose = False  # ccxt.pro's socket prints every signed message it sends when verbose
+        if "handle_text_or_binary_message" not in vars(ws):
+            ws.handle_text_or_binary_message = types.MethodType(_exact_ws_message, ws)
         return ws
 
     body: dict[str, Any] = {
         "__module__": __name__,
         "__doc__": f"{cls.__name__} with the bot's transport (dry run: {dry_run})",
         "bot_dry_run": dry_run,
+        "bot_rest_reads": rest_reads,
+        "bot_ws_reads": ws_reads,
+        # the one exact JSON loader (a plain function: ccxt calls `self.on_json_response(body)`)
+        "on_json_response": staticmethod(loads_exact),
     }
     for klass in reversed(cls.__mro__):
         for name, function in vars(klass).items():
@@ -541,13 +532,45 @@ def transport_class(cls: type[ccxt_async.Exchange], dry_run: bool) -> type[ccxt_
     return type(f"{prefix}{cls.__name__}", (cls,), body)
 
 
+async def _exact(answer: Awaitable[Any], url: str, method: str) -> Any:
+    """The answer of ccxt's `fetch`, with a body that names one key twice in an object refused
+    as ccxt's `BadResponse` naming the request (the exception carries the answer)."""
+    from ccxt.base.errors import BadResponse
+
+    try:
+        return await answer
+    except AmbiguousBody as exc:
+        path = urlsplit(url).path or "/"
+        raise BadResponse(f"{str(method).upper()} {path}: {exc}") from None
+
+
+def _exact_ws_message(ws: Any, data: Any) -> None:
+    """ccxt.pro's `Client.handle_text_or_binary_message`, through the one exact JSON loader: a
+    message with one key twice in an object fails the socket (`on_error`: every waiting call
+    is rejected with `BadResponse`, and the next one connects again) instead of being read."""
+    from ccxt.async_support.base.ws.functions import is_json_encoded_object
+    from ccxt.base.errors import BadResponse
+
+    if ws.decompressBinary and isinstance(data, bytes):
+        data = data.decode()
+    if not is_json_encoded_object(data):
+        ws.on_message_callback(ws, data)
+        return
+    try:
+        decoded = loads_exact(data)
+    except AmbiguousBody as exc:
+        ws.on_error(BadResponse(f"WebSocket {urlsplit(ws.url).path or '/'}: {exc}"))
+        return
+    ws.on_message_callback(ws, decoded)
+
+
 def _is_rest_read(client: Any, method: str) -> bool:
-    """GET, or one of the venue's named POST reads (`DRY_RUN_REST_READS`)."""
+    """GET, or one of the venue's named POST reads (its traits' `dry_run_rest_reads`)."""
     verb = str(method).upper()
     if verb == "GET":
         return True
     endpoint = _ENDPOINT.get()
-    allowed = DRY_RUN_REST_READS.get(str(client.id), frozenset())
+    allowed = getattr(client, "bot_rest_reads", frozenset())
     sent = (verb, "/".join((*endpoint[0], endpoint[2]))) if endpoint is not None else None
     return endpoint is not None and endpoint[1] == verb and sent in allowed
 
@@ -564,7 +587,7 @@ def _refuse_unless_ws_read(client: Any, message: Any) -> None:
     if message is None:
         return  # nothing is sent: the call only waits for what the venue pushes
     method = message.get("method") if isinstance(message, dict) else None
-    if isinstance(method, str) and method in DRY_RUN_WS_READS.get(str(client.id), frozenset()):
+    if isinstance(method, str) and method in getattr(client, "bot_ws_reads", frozenset()):
         return
     shown = method if isinstance(method, str) else type(message).__name__
     raise DryRunRefused(f"dry run: WebSocket {shown} was not sent")

@@ -6,6 +6,9 @@ venue's own code, then ccxt's exception class.
   is `unknown`, whatever code the body carries; on a read it is transient.
 - Then the venue's code (each venue keeps its table, `ErrorTable`): "status unknown" and
   "internal error" codes are `unknown` on a state-changing call and transient on a read.
+- An answer that cannot be read (ccxt's `BadResponse`: our exact JSON loader refusing a key
+  named twice, our ccxt classes refusing a body of the wrong shape) is `untrusted` on a read
+  and `unknown` after a send, in its own words.
 - ccxt's class decides the rest. ccxt's Binance picks exception classes by hostname, so against
   any URL but binance.com a `-5013` arrives as a plain `ExchangeError`; and once a signed call
   has succeeded it turns `-2015` (bad key) into `DDoSProtection`, a `NetworkError`. Both are
@@ -101,6 +104,20 @@ def classify(
             message,
             code=code,
             hint=f"{why} leaves the outcome unknown; reconciling before anything else",
+        )
+    if isinstance(exc, ccxt.BadResponse):
+        # an answer that cannot be read as what the endpoint documents (a duplicated key, a
+        # list that is not one): a read the bot cannot trust, or a send whose outcome it
+        # cannot know. Its own words name the request and the field.
+        words = message if code is not None else redact(" ".join(str(exc).split()))[:500]
+        if not state_changing:
+            return VenueError(ErrorKind.UNTRUSTED, venue, words, code=code)
+        return VenueError(
+            ErrorKind.UNKNOWN,
+            venue,
+            words,
+            code=code,
+            hint="the answer could not be read; reconciling before anything else",
         )
     if code in table.insufficient or isinstance(exc, ccxt.InsufficientFunds):
         return VenueError(ErrorKind.INSUFFICIENT, venue, message, code=code)

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import ccxt.async_support as ccxt_async
 from ccxt.base.decimal_to_precision import TICK_SIZE
@@ -39,7 +39,6 @@ from bot.runtime.aio import gather_or_cancel
 from bot.runtime.retry import RetryPolicy, Timing, retry_read
 from bot.venues.base import (
     Capabilities,
-    ClientIdSupport,
     FundingPayment,
     TransferReceipt,
     Venue,
@@ -48,21 +47,10 @@ from bot.venues.base import (
 from bot.venues.decode import Decoder, Sign, Untrusted
 from bot.venues.errors import classify
 from bot.venues.ratelimit import BurstLimiter, Limiter
-from bot.venues.streams import MarginStreams
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-
-# ccxt makes a fresh uuid per call for Bybit and KuCoin unless given one, which would turn any
-# re-send into a second transfer; so the bot always passes its own, generated before the call.
-CLIENT_IDS: Mapping[str, ClientIdSupport] = {
-    "bybit": ClientIdSupport(param="transferId", uuid_format=True, dedupes=True),
-    "okx": ClientIdSupport(param="clientId"),
-    "bitget": ClientIdSupport(param="clientOid", dedupes=True),
-    "kucoin": ClientIdSupport(param="clientOid"),
-    "kucoinfutures": ClientIdSupport(param="clientOid"),
-}
 
 HISTORY_PAGE = 100
 #: A history read stops with an error past this many pages: a server that ignores paging must
@@ -71,7 +59,14 @@ MAX_HISTORY_PAGES = 20
 
 
 class CcxtVenue(Venue):
-    """A configured venue: a ccxt client plus the hedges that live on it."""
+    """A configured venue: a ccxt client plus the hedges that live on it.
+
+    Serves every ccxt exchange id no venue folder claims. A venue folder's subclass names its
+    ids (`exchange_ids`), declares its `traits`, and, where ccxt lacks the exchange, our own
+    ccxt class for it (`ccxt_class`)."""
+
+    #: our own ccxt `Exchange` class, for an exchange ccxt lacks (None: ccxt's class by id)
+    ccxt_class: ClassVar[type[ccxt_async.Exchange] | None] = None
 
     def __init__(
         self,
@@ -175,17 +170,6 @@ class CcxtVenue(Venue):
             accounts=tuple(sorted(accounts)) if isinstance(accounts, Mapping) else (),
         )
 
-    def margin_streams(self) -> MarginStreams | None:
-        """The account and mark-price streams the margin guard follows, where this venue has
-        them for every family it hedges (None: the guard polls it)."""
-        families = {market.kind.value for market in self._perps.values()}
-        clients = self.stream_clients
-        if not families or not families <= clients.keys():
-            return None
-        if not all(MarginStreams.supported(clients[f]) for f in families):
-            return None
-        return MarginStreams(self.name, clients, self._perps)
-
     async def close(self) -> None:
         await self.client.close()
         for extra in (self.ws_client, *self.stream_clients.values()):
@@ -201,10 +185,6 @@ class CcxtVenue(Venue):
     @property
     def can_fetch_transfers(self) -> bool:
         return bool(self.client.has.get("fetchTransfers"))
-
-    @property
-    def client_ids(self) -> ClientIdSupport | None:
-        return CLIENT_IDS.get(self.client.id)
 
     @property
     def spot_account(self) -> str:

@@ -45,10 +45,11 @@ def paper_state_path(config: Config, name: str, venue: VenueConfig) -> Path:
 
 def check_venues(config: Config, names: Iterable[str]) -> None:
     """What can be checked without the network, most basic first: every exchange id is one
-    the bot knows (a misspelt id is the problem, not its unset key variables), a paper venue
-    speaks Binance, a live venue's keys are in the environment. Raises `ConfigError`."""
+    the bot knows (a misspelt id is the problem, not its unset key variables), a paper venue's
+    exchange is one whose dialect the paper exchange speaks (the venue's `traits.paper`), a
+    live venue's keys are in the environment. Raises `ConfigError`."""
     from bot.venues.clients import credentials_from_env
-    from bot.venues.registry import exchange_class
+    from bot.venues.registry import exchange_class, paper_exchange_ids, venue_class
 
     wanted = list(names)
     for name in wanted:
@@ -56,16 +57,14 @@ def check_venues(config: Config, names: Iterable[str]) -> None:
     for name in wanted:
         venue_config = config.venues[name]
         if venue_config.paper:
-            if venue_config.exchange not in PAPER_EXCHANGE_IDS:
+            if not venue_class(venue_config.exchange).traits.paper:
+                speaks = ", ".join(paper_exchange_ids())
                 raise ConfigError(
-                    f"venues.{name}.exchange: the paper exchange speaks Binance; "
-                    "set exchange: binance or paper: false"
+                    f"venues.{name}.exchange: the paper exchange speaks {speaks} only; "
+                    "set one of them or paper: false"
                 )
         else:
             credentials_from_env(name, venue_config)
-
-
-PAPER_EXCHANGE_IDS = ("binance", "binanceusdm", "binancecoinm")
 
 
 def markets_cache(config: Config) -> MarketsCache:

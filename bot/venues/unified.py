@@ -1,7 +1,8 @@
-"""Unified-margin venues (Bybit's unified trading account, OKX's trading account).
+"""Unified-margin venues: spot holdings and perpetual positions share one collateral pool.
 
-There spot holdings and perpetual positions share one collateral pool, so there is nothing to
-move between a spot and a futures wallet: the policy says so instead of planning a transfer.
+There is nothing to move between a spot and a futures wallet, so the policy says so instead of
+planning a transfer. A venue of this kind subclasses `UnifiedMarginVenue` in its own folder
+and names its one account in `traits.unified_account` (ccxt's name for it).
 """
 
 from __future__ import annotations
@@ -11,16 +12,21 @@ from typing import Any
 
 from bot.venues.generic import CcxtVenue
 
-# ccxt's account name for the one account that holds both legs.
-UNIFIED_ACCOUNTS: Mapping[str, str] = {"bybit": "unified", "okx": "trading"}
-
 
 class UnifiedMarginVenue(CcxtVenue):
-    shared_collateral = True
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.traits.unified_account is None:
+            raise TypeError(
+                f"{cls.__qualname__}: a unified-margin venue names its one account in "
+                "traits.unified_account"
+            )
 
     @property
     def unified_account(self) -> str:
-        return UNIFIED_ACCOUNTS.get(self.client.id, "unified")
+        account = self.traits.unified_account
+        assert account is not None  # checked when the class was defined
+        return account
 
     @property
     def spot_account(self) -> str:

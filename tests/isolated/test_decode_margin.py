@@ -8,7 +8,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.venues.binance import (
+from bot.venues.binance.venue import (
     decode_margin_history,
     decode_margin_mode,
     decode_margin_reply,

@@ -196,7 +196,7 @@ async def test_history_lists_only_the_last_6_months(client, paper):
 
 
 async def test_the_bots_own_query_start_time_size_100_current_pages_to_total(client, paper):
-    """bot/venues/binance.py fetch_transfer_history: type, startTime, size=100, current; no
+    """bot/venues/binance/venue.py fetch_transfer_history: type, startTime, size=100, current; no
     endTime. Only startTime means startTime to now: every page, all of `total`."""
     start = paper.server_time()
     for _ in range(150):

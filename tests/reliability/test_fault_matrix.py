@@ -55,7 +55,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     (ACCOUNT, mutated(set_("assets", "USDT")), "assets is 'USDT', not a non-empty list"),
     (ACCOUNT, mutated(set_("assets", [])), "assets is [], not a non-empty list"),
     (ACCOUNT, mutated({"op": "duplicate", "path": "assets.0"}), "two entries for asset"),
-    (ACCOUNT, mutated(set_("assets.*.maxWithdrawAmount", None)), "maxWithdrawAmount is missing"),
+    (ACCOUNT, mutated(set_("assets.*.maxWithdrawAmount", None)), "maxWithdrawAmount is null"),
     (
         ACCOUNT,
         mutated({"op": "delete", "path": "assets.*.maxWithdrawAmount"}),
@@ -64,8 +64,13 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     (ACCOUNT, mutated(set_("assets.*.maxWithdrawAmount", "-5")), "cannot be negative"),
     (ACCOUNT, mutated(set_("assets.*.maxWithdrawAmount", "NaN")), "not a finite number"),
     (ACCOUNT, mutated(set_("assets.*.walletBalance", "Infinity")), "not a finite number"),
-    (ACCOUNT, mutated(set_("assets.*.walletBalance", "1e30", raw=True)), "beyond any plausible"),
-    (ACCOUNT, mutated(set_("assets.*.asset", None)), "asset is missing"),
+    (ACCOUNT, mutated(set_("assets.*.walletBalance", "1e30", raw=True)), "absurdly large"),
+    (ACCOUNT, mutated(set_("assets.*.asset", None)), "asset is null"),
+    (
+        ACCOUNT,
+        body('{"assets": [], "positions": [], "assets": []}'),
+        "GET /fapi/v3/account: key 'assets' appears twice in one object",
+    ),
     # positions: an unreadable one must never read as flat
     (POSITIONS, EMPTY, "positionRisk"),
     (POSITIONS, HTML, "positionRisk"),
@@ -76,7 +81,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     (POSITIONS, mutated(set_("*.markPrice", "0")), "markPrice is '0'; it must be above 0"),
     (POSITIONS, mutated(set_("*.notional", "0")), "notional is 0 for an open position"),
     (POSITIONS, mutated(set_("*.positionAmt", "NaN")), "positionAmt is 'NaN', not a finite"),
-    (POSITIONS, mutated(set_("*.positionAmt", None)), "positionAmt is missing"),
+    (POSITIONS, mutated(set_("*.positionAmt", None)), "positionAmt is null"),
     (POSITIONS, mutated(set_("*.positionAmt", "0")), "the two reads disagree"),
     (POSITIONS, mutated(set_("*.positionAmt", "5")), "is long 5 contracts"),
     (POSITIONS, mutated({"op": "duplicate", "path": "0"}), "two rows for ETHUSDT (hedge mode"),

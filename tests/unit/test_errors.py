@@ -6,7 +6,7 @@ import aiohttp
 import ccxt.async_support as ccxt
 import pytest
 
-from bot.venues.binance import BINANCE_ERRORS
+from bot.venues.binance.venue import BINANCE_ERRORS
 from bot.venues.errors import ErrorKind, classify
 
 BODY = 'binance {"code":%s,"msg":"%s"}'

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.venues.binance import BINANCE_LIMITS
+from bot.venues.binance.venue import BINANCE_LIMITS
 from bot.venues.ratelimit import BurstLimiter, UsageLimiter
 
 ACCOUNT = "http://host/api/v3/account"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.venues.binance import decode_tran_id, decode_transfer_page
+from bot.venues.binance.venue import decode_tran_id, decode_transfer_page
 from bot.venues.decode import Decoder, Untrusted
 
 TYPE = "MAIN_UMFUTURE"
@@ -67,12 +67,12 @@ def test_nothing_is_total_zero_without_rows() -> None:
         ({"total": "1", "rows": [row()]}, "not a count"),
         ({"total": 1, "rows": "x"}, "not a list"),
         ({"total": 0, "rows": [row()]}, "lists 1 rows"),
-        ({"total": 1, "rows": [row(tranId=None)]}, "tranId is missing"),
+        ({"total": 1, "rows": [row(tranId=None)]}, "tranId is null"),
         ({"total": 1, "rows": [row(amount="NaN")]}, "not a finite number"),
         ({"total": 1, "rows": [row(amount="-5")]}, "must be above 0"),
         ({"total": 1, "rows": [row(type="UMFUTURE_MAIN")]}, "was asked for"),
         ({"total": 1, "rows": [row(timestamp="soon")]}, "not a time in ms"),
-        ({"total": 1, "rows": [row(asset=None)]}, "asset is missing"),
+        ({"total": 1, "rows": [row(asset=None)]}, "asset is null"),
     ],
 )
 def test_a_page_the_bot_cannot_read_is_refused(raw: Any, problem: str) -> None:

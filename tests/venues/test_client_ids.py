@@ -11,7 +11,7 @@ from pathlib import Path
 
 import ccxt.async_support as ccxt
 
-from bot.venues.generic import CcxtVenue as Venue
+from bot.venues.registry import venue_class
 from tests.fakes.recording_server import RecordingServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ccxt-static"
@@ -41,7 +41,7 @@ async def test_bybit_gets_our_id_as_a_uuid() -> None:
     }
     async with RecordingServer(replies) as server:
         client = offline_client(ccxt.bybit, server.base_url)
-        venue = Venue("bybit", client, {})
+        venue = venue_class("bybit")("bybit", client, {})
         receipt = await venue.transfer(
             "USDT", Decimal("12.34567891"), "unified", "funding", CLIENT_ID
         )
@@ -79,7 +79,7 @@ async def test_okx_gets_our_id_as_32_alphanumerics() -> None:
     async with RecordingServer(replies) as server:
         client = offline_client(ccxt.okx, server.base_url)
         client.options["accountsByType"] = {"funding": "6", "trading": "18"}
-        venue = Venue("okx", client, {})
+        venue = venue_class("okx")("okx", client, {})
         receipt = await venue.transfer("USDT", Decimal("1"), "funding", "trading", CLIENT_ID)
         await client.close()
     (request,) = server.requests
@@ -90,5 +90,5 @@ async def test_okx_gets_our_id_as_32_alphanumerics() -> None:
 
 
 def test_binance_takes_no_client_id() -> None:
-    venue = Venue("b", ccxt.binance(), {})
+    venue = venue_class("binance")("b", ccxt.binance(), {})
     assert venue.transfer_params(CLIENT_ID) == {} and venue.client_ids is None

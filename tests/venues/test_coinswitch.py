@@ -543,7 +543,7 @@ STRICT_CASES = [
     pytest.param(
         "futures",
         balances("total_blocked_balance", "-1"),
-        f"{WALLET}: {USDT_AT}.balances.total_blocked_balance is '-1', negative",
+        f"{WALLET}: {USDT_AT}.balances.total_blocked_balance is '-1'; it cannot be negative",
     ),
     pytest.param(
         "futures",
@@ -568,7 +568,7 @@ STRICT_CASES = [
     pytest.param(
         "futures",
         raw(f"{FUTURES_PREFIX}/wallet_balance", '{"data": null}'),
-        f"{WALLET}: data is null, not an object",
+        f"{WALLET}: data is null",
     ),
     pytest.param(
         "futures",
@@ -593,7 +593,7 @@ STRICT_CASES = [
     pytest.param(
         "spot",
         portfolio(1, "main_balance", "-5"),
-        f"{PORTFOLIO}: data[USDT].main_balance is '-5', negative",
+        f"{PORTFOLIO}: data[USDT].main_balance is '-5'; it cannot be negative",
     ),
     pytest.param(
         "spot",
@@ -633,7 +633,7 @@ STRICT_CASES = [
     pytest.param(
         "positions",
         eth_position("position_size", "-1.5"),
-        f"{POSITIONS}: data[ETHUSDT].position_size is '-1.5', negative",
+        f"{POSITIONS}: data[ETHUSDT].position_size is '-1.5'; it cannot be negative",
     ),
     pytest.param(
         "positions",
@@ -643,7 +643,7 @@ STRICT_CASES = [
     pytest.param(
         "positions",
         eth_position("mark_price", "0"),
-        f"{POSITIONS}: data[ETHUSDT].mark_price is '0', not positive",
+        f"{POSITIONS}: data[ETHUSDT].mark_price is '0'; it must be above 0",
     ),
     pytest.param(
         "positions",

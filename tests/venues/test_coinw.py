@@ -596,7 +596,9 @@ STRICT_CASES = [
     pytest.param("swap", assets("alMargin", MISSING), f"{ASSETS}: alMargin is missing"),
     pytest.param("swap", assets("alFreeze", None), f"{ASSETS}: alFreeze is null"),
     pytest.param(
-        "swap", assets("almightyGold", D("-0.01")), f"{ASSETS}: almightyGold is '-0.01', negative"
+        "swap",
+        assets("almightyGold", D("-0.01")),
+        f"{ASSETS}: almightyGold is '-0.01'; it cannot be negative",
     ),
     pytest.param(
         "swap",
@@ -609,9 +611,13 @@ STRICT_CASES = [
         f"{ASSETS}: availableUsdt is '12abc', not a number",
     ),
     pytest.param(
-        "swap", assets("availableUsdt", True), f"{ASSETS}: availableUsdt is True, not a number"
+        "swap", assets("availableUsdt", True), f"{ASSETS}: availableUsdt is true, not a number"
     ),
-    pytest.param("swap", _set_transferable("-0.5"), f"{AVAILABLE}: data.value is '-0.5', negative"),
+    pytest.param(
+        "swap",
+        _set_transferable("-0.5"),
+        f"{AVAILABLE}: data.value is '-0.5'; it cannot be negative",
+    ),
     pytest.param(
         "swap",
         _set_transferable(Number("NaN")),
@@ -625,7 +631,7 @@ STRICT_CASES = [
     pytest.param(
         "swap",
         raw("/v1/perpum/account/getUserAssets", '{"code": 0, "data": null, "msg": ""}'),
-        f"{ASSETS}: data is null, not an object",
+        f"{ASSETS}: data is null, not a JSON object",
     ),
     pytest.param(
         "spot", spot("ETH", "available", MISSING), f"{SPOT_BALANCES}: data.ETH.available is missing"
@@ -638,7 +644,7 @@ STRICT_CASES = [
     pytest.param(
         "spot",
         spot("USDT", "available", "-1"),
-        f"{SPOT_BALANCES}: data.USDT.available is '-1', negative",
+        f"{SPOT_BALANCES}: data.USDT.available is '-1'; it cannot be negative",
     ),
     pytest.param(
         "spot", _add_spot("usdt"), f"{SPOT_BALANCES}: data.usdt is a second entry for USDT"
@@ -671,7 +677,7 @@ STRICT_CASES = [
     pytest.param(
         "positions",
         position("currentPiece", "-150"),
-        f"{POSITIONS}: data[ETH].currentPiece is '-150', negative",
+        f"{POSITIONS}: data[ETH].currentPiece is '-150'; it cannot be negative",
     ),
     pytest.param(
         "positions", position("direction", MISSING), f"{POSITIONS}: data[ETH].direction is missing"
@@ -692,7 +698,7 @@ STRICT_CASES = [
     pytest.param(
         "positions",
         position("indexPrice", "0"),
-        f"{POSITIONS}: data[ETH].indexPrice is '0', not positive",
+        f"{POSITIONS}: data[ETH].indexPrice is '0'; it must be above 0",
     ),
     pytest.param(
         "positions",

@@ -1,5 +1,6 @@
 """Our ccxt exchange classes stand on their own: importing one loads none of the bot's model,
-config or venue layer, so it can be used (or moved out) as a plain ccxt exchange."""
+config or venue layer, so it can be used (or moved out) as a plain ccxt exchange; and the
+registry finds each with its venue, in its own folder."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import sys
 
 import pytest
 
-#: the bot modules an exchange may load: its packages and two pure helpers
-ALLOWED = {"bot", "bot.venues", "bot.venues.implicit", "bot.venues.literals"}
+#: the bot modules an exchange may load: its packages, two helpers (the implicit API, and the one
+#: strict decoder and JSON loader) and the error vocabulary the decoder's refusals are made of
+ALLOWED = {"bot", "bot.venues", "bot.venues.implicit", "bot.venues.decode", "bot.errors"}
 FORBIDDEN = {
     "bot.model",
     "bot.venues.generic",
@@ -44,12 +46,12 @@ def test_the_exchange_module_imports_nothing_of_the_bot(package: str, exchange_i
     assert loaded <= ALLOWED | {package, module}, sorted(loaded - ALLOWED - {package, module})
 
 
-def test_the_packages_still_export_the_venues() -> None:
+def test_the_registry_finds_each_exchange_with_its_venue() -> None:
     from bot.venues.coinswitch import CoinSwitchVenue, coinswitch
     from bot.venues.coinw import CoinWVenue, coinw
-    from bot.venues.registry import CUSTOM_EXCHANGES, VENUE_CLASSES
+    from bot.venues.registry import exchange_class, own_exchanges, venue_class
 
-    assert CUSTOM_EXCHANGES["coinw"] is coinw
-    assert CUSTOM_EXCHANGES["coinswitch"] is coinswitch
-    assert VENUE_CLASSES["coinw"] is CoinWVenue
-    assert VENUE_CLASSES["coinswitch"] is CoinSwitchVenue
+    assert own_exchanges() == {"coinw": coinw, "coinswitch": coinswitch}
+    assert exchange_class("v", "coinw") is coinw and exchange_class("v", "coinswitch") is coinswitch
+    assert venue_class("coinw") is CoinWVenue
+    assert venue_class("coinswitch") is CoinSwitchVenue

@@ -3,16 +3,18 @@ or without the bot.
 
 ccxt 4.5.90 has no CoinSwitch, so `coinswitch` is our own `Exchange` subclass: anything that
 speaks ccxt calls `load_markets`, `fetch_balance`, `fetch_positions` and `fetch_funding_rate` on
-it exactly as on a ccxt exchange. It imports nothing of the bot but a small pure helper
-(`bot.venues.implicit`); the bot's adapter is `bot.venues.coinswitch.venue`. Futures v2 has no
+it exactly as on a ccxt exchange. It imports nothing of the bot but two small helpers
+(`bot.venues.implicit`, and `bot.venues.decode` for its exact figures and JSON loader, which
+needs only `bot.errors`); the bot's adapter is `bot.venues.coinswitch.venue`. Futures v2 has no
 wallet-to-wallet transfer API, so `has['transfer']` is False.
 
 The docs promise numbers as strings, but Get Ticker sends the funding rate and the mark and
 index prices as JSON numbers, and the Portfolio's INR row numbers too. Bodies are therefore
-decoded with every non-integer number kept as its literal text (`literals.loads_exact`), never
-as a float, so `info` always holds the venue's own digits. Figures are not judged here: an
-unreadable one leaves its unified field None. A positions answer that is not a list of rows
-naming their symbol raises `BadResponse` rather than reading as "no positions".
+decoded with every non-integer number kept as its literal text (`decode.loads_exact`, the
+loader of every client the bot builds), never as a float, so `info` always holds the venue's
+own digits; one key twice in an object is refused. Figures are not judged here: an unreadable
+one leaves its unified field None. A positions answer that is not a list of rows naming their
+symbol raises `BadResponse` rather than reading as "no positions".
 
 Sources (CoinSwitch PRO API docs, https://api-trading.coinswitch.co):
 - signing: /get-started/authentication, /resources/reference-client
@@ -50,8 +52,8 @@ from ccxt.base.errors import (
 )
 from ccxt.base.precise import Precise
 
+from bot.venues.decode import AmbiguousBody, finite_text, loads_exact, shown
 from bot.venues.implicit import implicit_api
-from bot.venues.literals import AmbiguousBody, finite_text, loads_exact, shown
 
 EXCHANGE_ID = "coinswitch"
 SPOT = "spot"  # fetch_balance's name for the spot wallet (the portfolio)

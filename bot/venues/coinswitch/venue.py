@@ -4,7 +4,7 @@ into `bot.model` values.
 What the generic `Venue` gets wrong here:
 - Every figure (balances, transferable, positions, the funding rate and mark price, the
   contract size) comes from the venue's own digits in `info`, read strictly by
-  `bot.venues.decoding`; ccxt's unified fields are floats. A required figure that is missing,
+  `bot.venues.decode`; ccxt's unified fields are floats. A required figure that is missing,
   unreadable, absurd or wrongly signed, an asset without a name or listed twice, and two rows
   for one position side all stop the read: nothing is guessed, nothing read as zero.
 - The futures wallet is named `futures`, and what may leave it is `total_available_balance`.
@@ -16,25 +16,23 @@ What the generic `Venue` gets wrong here:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from bot.model import SPOT, Funding, PerpMarket, Position, VenueState, Wallet
-from bot.venues.coinswitch.exchange import FUTURES, FUTURES_EXCHANGE
-from bot.venues.decoding import Reader, Sign, malformed_as_fatal
+from bot.venues.base import VenueTraits
+from bot.venues.coinswitch.exchange import EXCHANGE_ID, FUTURES, FUTURES_EXCHANGE, coinswitch
+from bot.venues.decode import RATE_BOUND, Decoder, Sign, shown
 from bot.venues.generic import CcxtVenue
-from bot.venues.literals import RATE_BOUND, shown
 from bot.venues.pnl import with_unrealized_losses
 
 GET_WALLET_BALANCE: Final = "GET /trade/api/v2/futures/wallet_balance"
 GET_PORTFOLIO: Final = "GET /trade/api/v2/user/portfolio"
 GET_POSITIONS: Final = "GET /trade/api/v2/futures/positions"
 GET_TICKER: Final = "GET /trade/api/v2/futures/ticker"
-
-T = TypeVar("T")
 
 #: `position_side` values (Get Positions) and the bot's names for them
 SIDES: Final[Mapping[str, str]] = {"LONG": "long", "SHORT": "short"}
@@ -45,22 +43,19 @@ CONTRACT_SIZE: Final = Decimal(1)
 class CoinSwitchVenue(CcxtVenue):
     """CoinSwitch: a 'spot' and a 'futures' wallet, no transfer API (moves are manual)."""
 
-    account_aliases: Mapping[str, str] = {
-        "main": SPOT,
-        "swap": FUTURES,
-        "future": FUTURES,
-        "linear": FUTURES,
-    }
+    exchange_ids = (EXCHANGE_ID,)
+    ccxt_class = coinswitch
+    traits = VenueTraits(
+        account_aliases={"main": SPOT, "swap": FUTURES, "future": FUTURES, "linear": FUTURES},
+        # the spot pairs' decimals: POST /trade/api/v2/exchangePrecision (fetch_markets)
+        dry_run_rest_reads=frozenset({("POST", "spot/exchangePrecision")}),
+    )
 
     async def connect(self) -> None:
         """The contract size is the venue's definition (one coin), not ccxt's float."""
         await super().connect()
         for symbol, market in list(self._perps.items()):
             self._perps[symbol] = replace(market, contract_size=CONTRACT_SIZE)
-
-    async def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """`Venue.call`, with a malformed body refused as FATAL in the exchange's words."""
-        return await super().call(malformed_as_fatal(self.name, fn), *args)
 
     def futures_account(self, market: Mapping[str, Any]) -> str:
         return FUTURES
@@ -90,14 +85,14 @@ class CoinSwitchVenue(CcxtVenue):
     async def read_funding(self, symbol: str) -> Funding:
         """Get Ticker's `funding_rate` and `mark_price`, as the venue wrote them."""
         raw = await self.call(self.client.fetch_funding_rate, symbol)
-        reader = Reader(self.name, GET_TICKER)
-        at = f"data.{FUTURES_EXCHANGE}."
-        ticker = reader.mapping(raw.get("info"), at.rstrip("."))
+        decoder = Decoder(self.name, GET_TICKER)
+        at = f"data.{FUTURES_EXCHANGE}"
+        ticker = decoder.mapping(raw.get("info"), at, allow_empty=True)
         next_ms = raw.get("nextFundingTimestamp")
         return Funding(
             symbol=symbol,
-            rate=reader.number(ticker, "funding_rate", at, bound=RATE_BOUND),
-            mark_price=reader.number(ticker, "mark_price", at, sign=Sign.POSITIVE),
+            rate=decoder.decimal(ticker, "funding_rate", at, bound=RATE_BOUND),
+            mark_price=decoder.decimal(ticker, "mark_price", at, sign=Sign.POSITIVE),
             next_funding_at=datetime.fromtimestamp(next_ms / 1000, UTC) if next_ms else None,
         )
 
@@ -108,18 +103,18 @@ class CoinSwitchVenue(CcxtVenue):
 def spot_wallets(info: object, *, venue: str) -> list[Wallet]:
     """Portfolio rows: `main_balance` is what is available (and transferable),
     `blocked_balance_order` is in open orders; both are required, one row per currency."""
-    reader = Reader(venue, GET_PORTFOLIO)
-    body = reader.mapping(info, "the body")
-    rows = reader.rows(reader.value(body, "data"), "data")
+    decoder = Decoder(venue, GET_PORTFOLIO)
+    body = decoder.mapping(info, "the body", allow_empty=True)
+    rows = decoder.sequence(decoder.field(body, "data"), "data")
     wallets: dict[str, Wallet] = {}
     for index, raw in enumerate(rows):
-        row = reader.mapping(raw, f"data[{index}]")
-        asset = reader.text(row, "currency", f"data[{index}].").upper()
-        at = f"data[{asset}]."
+        row = decoder.mapping(raw, f"data[{index}]", allow_empty=True)
+        asset = decoder.text(row, "currency", f"data[{index}]").upper()
+        at = f"data[{asset}]"
         if asset in wallets:
-            raise reader.refuse(at + "currency", f"is {shown(row['currency'])} on two rows")
-        free = reader.number(row, "main_balance", at, sign=Sign.NON_NEGATIVE)
-        used = reader.number(row, "blocked_balance_order", at, sign=Sign.NON_NEGATIVE)
+            raise decoder.refuse(f"{at}.currency is {shown(row['currency'])} on two rows")
+        free = decoder.decimal(row, "main_balance", at, sign=Sign.NON_NEGATIVE)
+        used = decoder.decimal(row, "blocked_balance_order", at, sign=Sign.NON_NEGATIVE)
         wallets[asset] = Wallet(
             account=SPOT, asset=asset, free=free, used=used, balance=free + used, transferable=free
         )
@@ -129,28 +124,30 @@ def spot_wallets(info: object, *, venue: str) -> list[Wallet]:
 def futures_wallets(info: object, *, venue: str) -> list[Wallet]:
     """Get Wallet Balance's totals per settlement asset; `total_available_balance` is free and
     transferable, `total_blocked_balance` used, `total_balance` the balance."""
-    reader = Reader(venue, GET_WALLET_BALANCE)
-    body = reader.mapping(info, "the body")
-    data = reader.mapping(reader.value(body, "data"), "data")
-    entries = reader.rows(
-        reader.value(data, "base_asset_balances", "data."), "data.base_asset_balances"
+    decoder = Decoder(venue, GET_WALLET_BALANCE)
+    body = decoder.mapping(info, "the body", allow_empty=True)
+    data = decoder.mapping(decoder.field(body, "data"), "data", allow_empty=True)
+    entries = decoder.sequence(
+        decoder.field(data, "base_asset_balances", "data"), "data.base_asset_balances"
     )
     wallets: dict[str, Wallet] = {}
     for index, raw in enumerate(entries):
-        entry = reader.mapping(raw, f"data.base_asset_balances[{index}]")
-        asset = reader.text(entry, "base_asset", f"data.base_asset_balances[{index}].").upper()
-        at = f"data.base_asset_balances[{asset}]."
+        entry = decoder.mapping(raw, f"data.base_asset_balances[{index}]", allow_empty=True)
+        asset = decoder.text(entry, "base_asset", f"data.base_asset_balances[{index}]").upper()
+        at = f"data.base_asset_balances[{asset}]"
         if asset in wallets:
-            raise reader.refuse(at + "base_asset", f"is {shown(entry['base_asset'])} twice")
-        balances = reader.mapping(reader.value(entry, "balances", at), at + "balances")
-        at += "balances."
-        available = reader.number(balances, "total_available_balance", at, sign=Sign.NON_NEGATIVE)
+            raise decoder.refuse(f"{at}.base_asset is {shown(entry['base_asset'])} twice")
+        balances = decoder.mapping(
+            decoder.field(entry, "balances", at), f"{at}.balances", allow_empty=True
+        )
+        at += ".balances"
+        available = decoder.decimal(balances, "total_available_balance", at, sign=Sign.NON_NEGATIVE)
         wallets[asset] = Wallet(
             account=FUTURES,
             asset=asset,
             free=available,
-            used=reader.number(balances, "total_blocked_balance", at, sign=Sign.NON_NEGATIVE),
-            balance=reader.number(balances, "total_balance", at, sign=Sign.NON_NEGATIVE),
+            used=decoder.decimal(balances, "total_blocked_balance", at, sign=Sign.NON_NEGATIVE),
+            balance=decoder.decimal(balances, "total_balance", at, sign=Sign.NON_NEGATIVE),
             transferable=available,
         )
     return list(wallets.values())
@@ -164,41 +161,40 @@ def positions_from_rows(
     One row per position side: a side on two rows is refused, and so is a perpetual open on
     both sides at once (the bot hedges one short per perpetual). A row of size 0 is flat.
     """
-    reader = Reader(venue, GET_POSITIONS)
+    decoder = Decoder(venue, GET_POSITIONS)
     sides: dict[str, set[str]] = defaultdict(set)
     positions: dict[str, Position] = {}
     for index, raw in enumerate(rows):
-        row = reader.mapping(raw, f"data[{index}]")
-        market_id = reader.text(row, "symbol", f"data[{index}].").upper()
+        row = decoder.mapping(raw, f"data[{index}]", allow_empty=True)
+        market_id = decoder.text(row, "symbol", f"data[{index}]").upper()
         market = markets.get(market_id)
         if market is None:
             continue
-        at = f"data[{market_id}]."
-        side_text = reader.text(row, "position_side", at)
+        at = f"data[{market_id}]"
+        side_text = decoder.text(row, "position_side", at)
         side = SIDES.get(side_text.upper())
         if side is None:
-            raise reader.refuse(at + "position_side", f"is {shown(side_text)}, not LONG or SHORT")
+            raise decoder.refuse(f"{at}.position_side is {shown(side_text)}, not LONG or SHORT")
         if side in sides[market_id]:
-            raise reader.refuse(at + "position_side", f"is {shown(side_text)} on two rows")
+            raise decoder.refuse(f"{at}.position_side is {shown(side_text)} on two rows")
         sides[market_id].add(side)
-        position = position_from_row(row, market, reader, at, side)
+        position = position_from_row(row, market, decoder, at, side)
         if position is None:
             continue
         if market.symbol in positions:
-            raise reader.refuse(
-                at + "position_side",
-                "is open both LONG and SHORT; the bot hedges one short per perpetual, "
-                "so close one side first",
+            raise decoder.refuse(
+                f"{at}.position_side is open both LONG and SHORT; the bot hedges one short "
+                "per perpetual, so close one side first",
             )
         positions[market.symbol] = position
     return list(positions.values())
 
 
 def position_from_row(
-    row: Mapping[str, Any], market: PerpMarket, reader: Reader, at: str, side: str
+    row: Mapping[str, Any], market: PerpMarket, decoder: Decoder, at: str, side: str
 ) -> Position | None:
     """One Get Positions row as a `Position`; None when its size is 0 (flat)."""
-    contracts = reader.number(row, "position_size", at, sign=Sign.NON_NEGATIVE)
+    contracts = decoder.decimal(row, "position_size", at, sign=Sign.NON_NEGATIVE)
     if contracts == 0:
         return None
     return Position(
@@ -206,13 +202,15 @@ def position_from_row(
         side=side,
         contracts=contracts,
         contract_size=market.contract_size,
-        notional=reader.number(row, "position_value", at, sign=Sign.NON_NEGATIVE),
-        entry_price=reader.number(row, "avg_entry_price", at, sign=Sign.POSITIVE),
-        mark_price=reader.number(row, "mark_price", at, sign=Sign.POSITIVE),
-        unrealized_pnl=reader.number(row, "unrealised_pnl", at),
-        initial_margin=reader.optional_number(row, "position_margin", at, sign=Sign.NON_NEGATIVE),
-        maintenance_margin=reader.optional_number(row, "maint_margin", at, sign=Sign.NON_NEGATIVE),
-        liquidation_price=reader.optional_number(
+        notional=decoder.decimal(row, "position_value", at, sign=Sign.NON_NEGATIVE),
+        entry_price=decoder.decimal(row, "avg_entry_price", at, sign=Sign.POSITIVE),
+        mark_price=decoder.decimal(row, "mark_price", at, sign=Sign.POSITIVE),
+        unrealized_pnl=decoder.decimal(row, "unrealised_pnl", at),
+        initial_margin=decoder.optional_decimal(row, "position_margin", at, sign=Sign.NON_NEGATIVE),
+        maintenance_margin=decoder.optional_decimal(
+            row, "maint_margin", at, sign=Sign.NON_NEGATIVE
+        ),
+        liquidation_price=decoder.optional_decimal(
             row, "liquidation_price", at, sign=Sign.NON_NEGATIVE
         ),
     )

@@ -3,12 +3,14 @@
 ccxt 4.5.90 has no CoinW class. `coinw` is written the way ccxt's own exchanges are:
 `describe()` with the endpoints and their throttle costs, `sign()`, `handle_errors()`, and the
 unified `fetch_*` methods, so anything that speaks ccxt reads CoinW like any ccxt exchange. It
-imports nothing of the bot but two small pure helpers (`bot.venues.implicit`,
-`bot.venues.literals`); the bot's adapter is `bot.venues.coinw.venue`.
+imports nothing of the bot but two small helpers (`bot.venues.implicit`, and `bot.venues.decode`
+for its exact figures and JSON loader, which needs only `bot.errors`); the bot's adapter is
+`bot.venues.coinw.venue`.
 
 - CoinW sends amounts as JSON numbers. Bodies are decoded with every non-integer number kept as
-  its literal text (`literals.loads_exact`), never as a float: ccxt's `safe_string` reads such
-  text, `info` stays JSON-serialisable, and a caller can parse it into `Decimal` exactly.
+  its literal text (`decode.loads_exact`, the loader of every client the bot builds), never as
+  a float: ccxt's `safe_string` reads such text, `info` stays JSON-serialisable, and a caller
+  can parse it into `Decimal` exactly.
   ccxt's unified fields are floats, as everywhere in ccxt; the exact figures are in `info`.
 - A body whose shape cannot be represented (positions that are not a list, a row with no
   instrument, one key twice in an object) raises `BadResponse`: a malformed positions answer
@@ -60,8 +62,7 @@ from ccxt.base.errors import (
     RateLimitExceeded,
 )
 
-from bot.venues.implicit import implicit_api
-from bot.venues.literals import (
+from bot.venues.decode import (
     AmbiguousBody,
     NotExact,
     exact_decimal,
@@ -69,6 +70,7 @@ from bot.venues.literals import (
     loads_exact,
     shown,
 )
+from bot.venues.implicit import implicit_api
 
 EXCHANGE_ID: Final = "coinw"
 BASE_URL: Final = "https://api.coinw.com"
@@ -713,7 +715,9 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
         assets = envelope_data(response)
         if not isinstance(assets, Mapping):
             raise malformed(
-                "GET", "/v1/perpum/account/getUserAssets", f"data is {shown(assets)}, not an object"
+                "GET",
+                "/v1/perpum/account/getUserAssets",
+                f"data is {shown(assets)}, not a JSON object",
             )
         available = envelope_data(await self.futures_private_get_v1_perpum_account_available())
         info = dict(assets)
@@ -745,7 +749,7 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
             raise malformed(
                 "POST",
                 "/api/v1/private?command=returnCompleteBalances",
-                f"data is {shown(data)}, not an object",
+                f"data is {shown(data)}, not a JSON object",
             )
         result: dict[str, Any] = {"info": response, "timestamp": None, "datetime": None}
         for currency_id, entry in data.items():

@@ -2,7 +2,7 @@
 
 What the generic `Venue` would get wrong on CoinW:
 - Every figure (balances, transferable, positions, the funding rate, the contract size) comes
-  from the venue's own digits in `info`, read strictly by `bot.venues.decoding`; ccxt's unified
+  from the venue's own digits in `info`, read strictly by `bot.venues.decode`; ccxt's unified
   fields are floats. A required figure that is missing, unreadable, absurd or wrongly signed,
   an asset without a name or listed twice, and one position id on two rows all stop the read:
   nothing is guessed, nothing read as zero.
@@ -19,26 +19,28 @@ What the generic `Venue` would get wrong on CoinW:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from bot.errors import VenueUnusable
 from bot.model import SPOT, Funding, PerpMarket, Position, VenueState, Wallet
 from bot.money import ZERO
+from bot.venues.base import VenueTraits
 from bot.venues.coinw.exchange import (
+    EXCHANGE_ID,
     FUTURES,
     FUTURES_ASSET_FIELDS,
     FUTURES_SETTLE,
     FuturesFigures,
+    coinw,
     margin_key,
     mark_price_key,
 )
-from bot.venues.decoding import Reader, Sign, malformed_as_fatal
+from bot.venues.decode import RATE_BOUND, Decoder, Sign, shown
 from bot.venues.errors import ErrorKind, VenueError
 from bot.venues.generic import CcxtVenue
-from bot.venues.literals import RATE_BOUND, shown
 from bot.venues.pnl import with_unrealized_losses
 
 GET_INSTRUMENTS: Final = "GET /v1/perpum/instruments"
@@ -47,8 +49,6 @@ GET_AVAILABLE: Final = "GET /v1/perpum/account/available"
 GET_POSITIONS: Final = "GET /v1/perpum/positions"
 GET_FUNDING_RATE: Final = "GET /v1/perpum/fundingRate"
 POST_SPOT_BALANCES: Final = "POST /api/v1/private?command=returnCompleteBalances"
-
-T = TypeVar("T")
 
 #: the step planned (manual) transfers are rounded down to
 MANUAL_TRANSFER_STEP: Final = Decimal("0.01")
@@ -59,19 +59,25 @@ SIDES: Final = frozenset({"long", "short"})
 class CoinWVenue(CcxtVenue):
     """CoinW for the bot: two wallets (`spot`, `swap`), exact Decimals, no transfer API."""
 
-    account_aliases: Mapping[str, str] = {
-        "main": SPOT,
-        "swap": FUTURES,
-        "future": FUTURES,
-        "futures": FUTURES,
-        "perpetual": FUTURES,
-        "contract": FUTURES,
-    }
+    exchange_ids = (EXCHANGE_ID,)
+    ccxt_class = coinw
+    traits = VenueTraits(
+        account_aliases={
+            "main": SPOT,
+            "swap": FUTURES,
+            "future": FUTURES,
+            "futures": FUTURES,
+            "perpetual": FUTURES,
+            "contract": FUTURES,
+        },
+        # the spot balance: POST /api/v1/private?command=returnCompleteBalances (fetch_balance)
+        dry_run_rest_reads=frozenset({("POST", "spot/private/returnCompleteBalances")}),
+    )
 
     async def connect(self) -> None:
         """Only USDT-margined perpetuals, each with its `oneLotSize` as the venue wrote it."""
         await super().connect()
-        reader = Reader(self.name, GET_INSTRUMENTS)
+        decoder = Decoder(self.name, GET_INSTRUMENTS)
         for symbol, market in list(self._perps.items()):
             if market.settle != FUTURES_SETTLE:
                 raise VenueUnusable(
@@ -79,15 +85,10 @@ class CoinWVenue(CcxtVenue):
                     f"hedge a {FUTURES_SETTLE}-margined perpetual such as ETH/USDT:USDT"
                 )
             raw = self.client.market(symbol)
-            instrument = reader.mapping(raw.get("info"), f"data[{raw['id']}]")
-            size = reader.number(
-                instrument, "oneLotSize", f"data[{raw['id']}].", sign=Sign.POSITIVE
-            )
+            at = f"data[{raw['id']}]"
+            instrument = decoder.mapping(raw.get("info"), at, allow_empty=True)
+            size = decoder.decimal(instrument, "oneLotSize", at, sign=Sign.POSITIVE)
             self._perps[symbol] = replace(market, contract_size=size)
-
-    async def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """`Venue.call`, with a malformed body refused as FATAL in the exchange's words."""
-        return await super().call(malformed_as_fatal(self.name, fn), *args)
 
     def futures_account(self, market: Mapping[str, Any]) -> str:
         return FUTURES
@@ -124,7 +125,7 @@ class CoinWVenue(CcxtVenue):
         raw = await self.call(self.client.fetch_funding_rate, symbol)
         data = raw.get("info")
         row = data if isinstance(data, Mapping) else {"value": data}
-        rate = Reader(self.name, GET_FUNDING_RATE).number(row, "value", "data.", bound=RATE_BOUND)
+        rate = Decoder(self.name, GET_FUNDING_RATE).decimal(row, "value", "data", bound=RATE_BOUND)
         return Funding(symbol=symbol, rate=rate, mark_price=None)
 
     async def read_state(self) -> VenueState:
@@ -134,9 +135,9 @@ class CoinWVenue(CcxtVenue):
 def futures_wallet(info: object, *, venue: str) -> Wallet:
     """The USDT futures wallet from `fetch_balance(type=swap)`'s `info`: `getUserAssets` fields,
     all required and non-negative, and `transferable` (the value of `account/available`)."""
-    assets = Reader(venue, GET_USER_ASSETS)
-    row = assets.mapping(info, "data")
-    values = {key: assets.number(row, key, sign=Sign.NON_NEGATIVE) for key in FUTURES_ASSET_FIELDS}
+    assets = Decoder(venue, GET_USER_ASSETS)
+    row = assets.mapping(info, "data", allow_empty=True)
+    values = {key: assets.decimal(row, key, sign=Sign.NON_NEGATIVE) for key in FUTURES_ASSET_FIELDS}
     figures = FuturesFigures(
         available_margin=values["availableMargin"],
         available_usdt=values["availableUsdt"],
@@ -144,8 +145,8 @@ def futures_wallet(info: object, *, venue: str) -> Wallet:
         frozen=values["alFreeze"],
         coupon=values["almightyGold"],
     )
-    transferable = Reader(venue, GET_AVAILABLE).number(
-        row, "transferable", "data.", sign=Sign.NON_NEGATIVE, name="value"
+    transferable = Decoder(venue, GET_AVAILABLE).decimal(
+        row, "transferable", "data", sign=Sign.NON_NEGATIVE, name="value"
     )
     return Wallet(
         account=FUTURES,
@@ -160,20 +161,20 @@ def futures_wallet(info: object, *, venue: str) -> Wallet:
 def spot_wallets(info: object, *, venue: str) -> list[Wallet]:
     """`returnCompleteBalances` data: `{asset: {available, onOrders}}`, both required and
     non-negative; an asset named twice (in any case) is refused."""
-    reader = Reader(venue, POST_SPOT_BALANCES)
-    body = reader.mapping(info, "the body")
-    data = reader.mapping(reader.value(body, "data"), "data")
+    decoder = Decoder(venue, POST_SPOT_BALANCES)
+    body = decoder.mapping(info, "the body", allow_empty=True)
+    data = decoder.mapping(decoder.field(body, "data"), "data", allow_empty=True)
     wallets: dict[str, Wallet] = {}
     for name, raw in data.items():
         asset = name.strip().upper()
         if not asset:
-            raise reader.refuse(f"data[{shown(name)}]", "is an entry without an asset name")
-        at = f"data.{name}."
+            raise decoder.refuse(f"data[{shown(name)}] is an entry without an asset name")
+        at = f"data.{name}"
         if asset in wallets:
-            raise reader.refuse(f"data.{name}", f"is a second entry for {asset}")
-        entry = reader.mapping(raw, f"data.{name}")
-        free = reader.number(entry, "available", at, sign=Sign.NON_NEGATIVE)
-        on_orders = reader.number(entry, "onOrders", at, sign=Sign.NON_NEGATIVE)
+            raise decoder.refuse(f"{at} is a second entry for {asset}")
+        entry = decoder.mapping(raw, at, allow_empty=True)
+        free = decoder.decimal(entry, "available", at, sign=Sign.NON_NEGATIVE)
+        on_orders = decoder.decimal(entry, "onOrders", at, sign=Sign.NON_NEGATIVE)
         wallets[asset] = Wallet(
             account=SPOT,
             asset=asset,
@@ -190,30 +191,30 @@ def positions_from_rows(
 ) -> list[Position]:
     """Position rows of the markets in `markets` (by instrument, upper case), one `Position`
     per row that holds something. Each row needs its own id: one id on two rows is refused."""
-    reader = Reader(venue, GET_POSITIONS)
+    decoder = Decoder(venue, GET_POSITIONS)
     seen: set[str] = set()
     positions = []
     for index, raw in enumerate(rows):
-        row = reader.mapping(raw, f"data[{index}]")
-        instrument = reader.text(row, "instrument", f"data[{index}].").upper()
+        row = decoder.mapping(raw, f"data[{index}]", allow_empty=True)
+        instrument = decoder.text(row, "instrument", f"data[{index}]").upper()
         market = markets.get(instrument)
         if market is None:
             continue
-        at = f"data[{instrument}]."
-        identity = reader.value(row, "id", at)
+        at = f"data[{instrument}]"
+        identity = decoder.field(row, "id", at)
         if isinstance(identity, bool) or not isinstance(identity, str | int) or identity == "":
-            raise reader.refuse(at + "id", f"is {shown(identity)}, not a position id")
+            raise decoder.refuse(f"{at}.id is {shown(identity)}, not a position id")
         if str(identity) in seen:
-            raise reader.refuse(at + "id", f"is {shown(identity)} on two rows")
+            raise decoder.refuse(f"{at}.id is {shown(identity)} on two rows")
         seen.add(str(identity))
-        position = position_from_row(row, market, reader, at)
+        position = position_from_row(row, market, decoder, at)
         if position is not None:
             positions.append(position)
     return positions
 
 
 def position_from_row(
-    row: Mapping[str, Any], market: PerpMarket, reader: Reader, at: str
+    row: Mapping[str, Any], market: PerpMarket, decoder: Decoder, at: str
 ) -> Position | None:
     """One row as a `Position`; None when it holds no contracts (flat).
 
@@ -221,25 +222,25 @@ def position_from_row(
     count cannot be negative. The row carries no mark price: `indexPrice` stands in for it
     unless a `markPrice` is sent (`mark_price_key`).
     """
-    direction = reader.text(row, "direction", at)
+    direction = decoder.text(row, "direction", at)
     side = direction.lower()
     if side not in SIDES:
-        raise reader.refuse(at + "direction", f"is {shown(direction)}, not long or short")
-    contracts = reader.number(row, "currentPiece", at, sign=Sign.NON_NEGATIVE)
+        raise decoder.refuse(f"{at}.direction is {shown(direction)}, not long or short")
+    contracts = decoder.decimal(row, "currentPiece", at, sign=Sign.NON_NEGATIVE)
     if contracts == 0:
         return None
-    mark = reader.number(row, mark_price_key(row), at, sign=Sign.POSITIVE)
+    mark = decoder.decimal(row, mark_price_key(row), at, sign=Sign.POSITIVE)
     return Position(
         symbol=market.symbol,
         side=side,
         contracts=contracts,
         contract_size=market.contract_size,
         notional=contracts * market.contract_size * mark,
-        entry_price=reader.number(row, "openPrice", at, sign=Sign.POSITIVE),
+        entry_price=decoder.decimal(row, "openPrice", at, sign=Sign.POSITIVE),
         mark_price=mark,
-        unrealized_pnl=reader.number(row, "profitUnreal", at),
-        initial_margin=reader.optional_number(row, margin_key(row), at, sign=Sign.NON_NEGATIVE),
-        liquidation_price=reader.optional_number(
+        unrealized_pnl=decoder.decimal(row, "profitUnreal", at),
+        initial_margin=decoder.optional_decimal(row, margin_key(row), at, sign=Sign.NON_NEGATIVE),
+        liquidation_price=decoder.optional_decimal(
             row, "liquidationPrice", at, sign=Sign.NON_NEGATIVE
         ),
     )

@@ -47,7 +47,8 @@ from bot.model import (
 )
 from bot.money import ZERO, plain
 from bot.runtime.aio import gather_or_cancel
-from bot.venues.base import ErrorTable, TransferReceipt
+from bot.venues.base import ErrorTable, TransferReceipt, VenueTraits
+from bot.venues.binance.streams import BinanceStreams
 from bot.venues.decode import Decoder, Sign, Untrusted
 from bot.venues.generic import (
     HISTORY_PAGE,
@@ -125,9 +126,22 @@ def family_of(perp: str) -> str | None:
 BINANCE_TRANSFER_STEP = Decimal("0.00000001")
 
 
-class BinanceVenue(CcxtVenue):
-    error_table = BINANCE_ERRORS
-    account_aliases: Mapping[str, str] = {
+# WebSocket API methods that only read. Binance's WebSocket API (ccxt.pro 4.5.90) signs each
+# request on its own (no session.logon) and keeps the socket alive with protocol-level pings, so
+# ccxt sends nothing else by itself.
+WS_READS = frozenset(
+    {
+        "account.balance",
+        "account.status",
+        "account.position",
+        "v2/account.balance",
+        "v2/account.status",
+        "v2/account.position",
+    }
+)
+
+BINANCE_TRAITS = VenueTraits(
+    account_aliases={
         "main": SPOT,
         "future": LINEAR,
         "futures": LINEAR,
@@ -137,7 +151,28 @@ class BinanceVenue(CcxtVenue):
         "delivery": INVERSE,
         "coinm": INVERSE,
         "cmfuture": INVERSE,
-    }
+    },
+    # the Funding wallet's balances: POST /sapi/v1/asset/get-funding-asset (a hedge's
+    # `spot_leg_wallets: [funding]`)
+    dry_run_rest_reads=frozenset({("POST", "sapi/asset/get-funding-asset")}),
+    dry_run_ws_reads=WS_READS,
+    # the COIN-M balance over the WebSocket API `account.balance` (ccxt's default method is
+    # `account.status`), from the venues whose hedges can be COIN-M
+    ws_balance_classes={"binance": "binancecoinm", "binancecoinm": "binancecoinm"},
+    ws_balance_options={"fetchBalanceWs": {"method": "account.balance"}},
+    # one ccxt.pro client per futures family, of that family's class: ccxt.pro renews a listen
+    # key for the client's default type only, so the multi-market `binance` class would let a
+    # futures key lapse after 60 minutes. Stream URLs can be pointed elsewhere (config's
+    # `urls: ws.*`, the paper exchange), so no stream reaches out unasked.
+    stream_classes={LINEAR: "binanceusdm", INVERSE: "binancecoinm"},
+    paper=True,  # the built-in paper exchange speaks Binance
+)
+
+
+class BinanceVenue(CcxtVenue):
+    exchange_ids = ("binance", "binanceusdm", "binancecoinm")
+    traits = BINANCE_TRAITS
+    error_table = BINANCE_ERRORS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -172,6 +207,17 @@ class BinanceVenue(CcxtVenue):
         USD-M opens no socket and never imports ccxt.pro. A venue without hedges (reconcile,
         `bot balances` of every venue) keeps it, as its capabilities say it has one."""
         return not hedges or any(family_of(h.perp) != LINEAR for h in hedges.values())
+
+    def margin_streams(self) -> BinanceStreams | None:
+        """The account and mark-price streams the margin guard follows, where this venue has
+        them for every family it hedges (None: the guard polls it)."""
+        families = {market.kind.value for market in self._perps.values()}
+        clients = self.stream_clients
+        if not families or not families <= clients.keys():
+            return None
+        if not all(BinanceStreams.supported(clients[f]) for f in families):
+            return None
+        return BinanceStreams(self.name, clients, self._perps)
 
     async def connect(self) -> None:
         await super().connect()

@@ -1,0 +1,1 @@
+"""Bitget: ccxt's own `bitget` class, adapted in `venue`."""

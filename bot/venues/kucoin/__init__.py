@@ -1,0 +1,2 @@
+"""KuCoin (spot and futures): ccxt's own `kucoin` and `kucoinfutures` classes, adapted in
+`venue`."""

@@ -1,0 +1,1 @@
+"""OKX (v5): ccxt's own `okx` class, adapted in `venue`."""
