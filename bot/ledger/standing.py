@@ -7,16 +7,15 @@ updated in place while it stands (each write journaled) and final once it ends.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from bot.ledger import journal
+from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import NothingToMove, VenueHalt
 
 HALTED, CLEARED, RESUMED = "halted", "cleared", "resumed"
@@ -120,12 +119,8 @@ class NothingToMoveRecord:
         )
 
 
-class StandingRecords:
+class StandingRecords(LedgerBase):
     """Writes and reads of venue halts and standing nothing-to-move conditions."""
-
-    _clock: Callable[[], datetime]
-    _transaction: Callable[[], AbstractContextManager[Session]]
-    _sessions: Callable[[], Session]
 
     # venue halts ----------------------------------------------------------------------------
 

@@ -17,16 +17,15 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from bot.ledger import journal
+from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import Alert, AlertDelivery, JobRun, ManualInstruction, Transfer
 
 #: (venue, asset, from_account, to_account)
@@ -123,12 +122,8 @@ class ManualRecord:
         return (self.venue, self.asset, self.from_account, self.to_account)
 
 
-class UnattendedRecords:
+class UnattendedRecords(LedgerBase):
     """Writes and reads of job runs, alerts and manual instructions."""
-
-    _clock: Callable[[], datetime]
-    _transaction: Callable[[], AbstractContextManager[Session]]
-    _sessions: Callable[[], Session]
 
     # job runs -----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import pytest
 
 from bot import render
 from bot.assign import assign as assign_transfer
+from bot.audit.verify import verify_ledger
 from bot.config import Config, parse_config
 from bot.errors import CorrectionRefused
 from bot.ledger import Ledger
@@ -294,5 +295,5 @@ async def test_a_venue_without_history_needs_force_and_is_recorded_unchecked(
     assert render.correction_note(correction) == (
         "assigned by alice (not checked against the venue): done by hand"
     )
-    assert ledger.verify().ok
+    assert verify_ledger(ledger).ok
     ledger.close()

@@ -35,7 +35,7 @@ from bot.model import (
 KEY = b"k" * 32
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 #: the module whose `new_client_id` makes transfers' client ids
-CLIENT_IDS = "bot.ledger.store"
+CLIENT_IDS = "bot.ledger.transfers"
 GOLDEN = Path(__file__).parent.parent / "fixtures" / "ledger" / "journal_golden.json"
 
 
