@@ -10,7 +10,6 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from bot.ledger import journal
 from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import FundingPayment
 
@@ -41,7 +40,7 @@ class FundingRecords(LedgerBase):
             return []
         now = self._clock()
         new: list[FundingPaymentRecord] = []
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             for venue in sorted({p.venue for p in wanted}):
                 ids = [p.exchange_id for p in wanted if p.venue == venue]
                 held = set()
@@ -72,7 +71,6 @@ class FundingRecords(LedgerBase):
                 for p in new
             ]
             session.add_all(rows)
-            journal.append_all(session, rows, now)
         return new
 
     def last_funding_payment_at(self, venue: str) -> datetime | None:

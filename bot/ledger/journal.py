@@ -1,4 +1,4 @@
-"""The chain over ledger writes: append in the writer's transaction, verify on demand.
+"""The chain over ledger writes, appended in the writer's transaction by one hook.
 
 Each entry stores the canonical JSON of a row as written, and
 `hash = HMAC-SHA256(key, prev_hash + entity + entity_id + body)` under the key from the
@@ -15,14 +15,17 @@ a keyed start exists, an unkeyed entry after it is a downgrade, and a verifier h
 that finds no keyed start at all says so: recomputing an unkeyed chain over edited rows is
 detected.
 
-Which tables are journaled is the registry `ENTITIES`: journaling a new table is one line
-there plus `append(session, row, at)` where the row is written.
+Which tables are journaled is the registry `ENTITIES`, and nothing else: a ledger session
+(`journaled_sessions`) journals on commit every row of those tables that its transaction
+inserted or changed, so journaling a new table is one line there (with its migration). Write
+sites only write rows. Verifying the chain is the audit's (`bot.audit.chain`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,8 +33,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, event, func, inspect, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import LedgerError
 from bot.ledger.tables import (
@@ -62,8 +65,9 @@ GENESIS_HASH = "0" * 64
 KEYED = "hmac-sha256"
 UNKEYED = "sha256"
 START = "chain"  # the entity of a chain-start entry
-#: where a session finds the writer's key (`Ledger` puts it in its sessions' info)
+#: where a ledger session finds the writer's key, and the time its transaction's entries carry
 KEY_INFO = "ledger_key"
+AT_INFO = "ledger_at"
 
 #: every journaled table, by the entity name its entries carry. verify walks them all; a ledger
 #: from before a table existed has no rows and no entries of it, so it still verifies.
@@ -156,13 +160,9 @@ def chain_hash(
 # writing ------------------------------------------------------------------------------------
 
 
-def append(session: Session, row: Base, at: datetime) -> None:
-    """Append the row's current content to the chain, inside the caller's transaction."""
-    append_all(session, [row], at)
-
-
-def append_all(session: Session, rows: Iterable[Base], at: datetime) -> None:
-    """Append several rows in one step (one head lock for a whole snapshot)."""
+def _append_all(session: Session, rows: Iterable[Base], at: datetime) -> None:
+    """Append the rows' current content to the chain in one step (one head lock), inside the
+    caller's transaction."""
     rows = list(rows)
     if not rows:
         return
@@ -246,6 +246,64 @@ def _add(
         )
     )
     return seq + 1, digest
+
+
+# the one hook ---------------------------------------------------------------------------------
+#
+# A ledger session (`journaled_sessions`) journals on commit every row of a journaled table
+# that the transaction inserted or changed, at its content as committed, once, in the order
+# the rows were first touched (made, or one of their columns set): the order the writer wrote
+# them in. A write site only writes rows; which tables are journaled is `ENTITIES` alone.
+
+_TOUCHED = "journal_touched"  # a row's InstanceState.info: when it was first touched
+_ROWS = "journal_rows"  # a session's info: the journaled rows it flushed, not yet journaled
+_touches = itertools.count()
+
+
+def _touched(target: Base, *_: Any) -> None:
+    inspect(target).info.setdefault(_TOUCHED, next(_touches))
+
+
+for _model in ENTITIES.values():
+    event.listen(_model, "init", _touched)
+    for _column in inspect(_model).column_attrs:
+        event.listen(getattr(_model, _column.key), "set", _touched)
+
+
+def journaled_sessions(engine: Engine, key: bytes | None) -> sessionmaker[Session]:
+    """Sessions that journal their writes on commit under `key`. A transaction that writes a
+    journaled table must say when (`session.info[AT_INFO]`: the time its entries carry)."""
+    sessions = sessionmaker(engine, expire_on_commit=False, info={KEY_INFO: key})
+    event.listen(sessions, "before_flush", _collect)
+    event.listen(sessions, "before_commit", _journal)
+    return sessions
+
+
+def _collect(session: Session, *_: Any) -> None:
+    rows: dict[int, Base] = session.info.setdefault(_ROWS, {})
+    for row in (*session.new, *session.dirty):
+        if type(row) in _ENTITY_OF:
+            rows.setdefault(id(row), row)
+
+
+def _journal(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: the outer transaction journals what it keeps
+    session.flush()  # every id assigned, every change collected
+    rows = [
+        row
+        for row in session.info.pop(_ROWS, {}).values()
+        if inspect(row).persistent  # not an insert a rolled-back savepoint undid
+    ]
+    if not rows:
+        return
+    rows.sort(key=lambda row: inspect(row).info.get(_TOUCHED, -1))
+    for row in rows:
+        inspect(row).info.pop(_TOUCHED, None)  # a later transaction's touch counts anew
+    at = session.info.get(AT_INFO)
+    if at is None:
+        raise LedgerError("a journaled write without its time (Ledger._transaction(at))")
+    _append_all(session, rows, at)
 
 
 @dataclass(frozen=True)

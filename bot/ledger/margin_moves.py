@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.ledger import journal
 from bot.ledger.sessions import LedgerBase
-from bot.ledger.tables import Base, MarginLeg, MarginLegAttempt, MarginMove
+from bot.ledger.tables import MarginLeg, MarginLegAttempt, MarginMove
 from bot.model import PlannedTransfer, TransferStatus
 
 
@@ -111,7 +111,7 @@ class MarginMoveRecords(LedgerBase):
     ) -> MarginMoveRecord:
         """Commit the move before either leg acts: a crash between the legs is then visible."""
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = MarginMove(
                 run_id=run_id,
                 created_at=now,
@@ -127,7 +127,6 @@ class MarginMoveRecords(LedgerBase):
             )
             session.add(row)
             session.flush()
-            journal.append(session, row, now)
             return MarginMoveRecord.of(row)
 
     def record_margin_intent(
@@ -143,7 +142,7 @@ class MarginMoveRecords(LedgerBase):
     ) -> MarginLegRecord:
         """Commit a margin leg before the call (or as final when nothing will be sent)."""
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             move = session.get_one(MarginMove, move_id)
             row = MarginLeg(
                 move_id=move_id,
@@ -160,7 +159,6 @@ class MarginMoveRecords(LedgerBase):
             )
             session.add(row)
             session.flush()
-            journal.append(session, row, now)
             return MarginLegRecord.of(row, attempts=0)
 
     def record_margin_attempt(
@@ -177,7 +175,7 @@ class MarginMoveRecords(LedgerBase):
     ) -> MarginLegRecord:
         """One call for a margin leg, and with `status` its outcome, in one commit."""
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.get_one(MarginLeg, leg_id)
             number = _margin_attempt_count(session, leg_id) + 1
             attempt = MarginLegAttempt(
@@ -192,14 +190,11 @@ class MarginMoveRecords(LedgerBase):
                 venue_clock_offset_ms=venue_clock_offset_ms,
             )
             session.add(attempt)
-            written: list[Base] = [attempt]
             if status is not None:
                 row.status, row.updated_at = status.value, now
                 row.settled_by = "answer" if status is TransferStatus.CONFIRMED else None
                 if error is not None:
                     row.error = error
-                written.append(row)
-            journal.append_all(session, written, now)
             return MarginLegRecord.of(row, attempts=number)
 
     def record_margin_outcome(
@@ -215,11 +210,10 @@ class MarginMoveRecords(LedgerBase):
         (`settled_by="history"`), or as failed by the send loop without another call (a clock
         resync that failed, a stop request)."""
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.get_one(MarginLeg, leg_id)
             row.status, row.updated_at, row.settled_by = status.value, now, settled_by
             row.venue_at = venue_at
             if error is not None:
                 row.error = error
-            journal.append(session, row, now)
             return MarginLegRecord.of(row, attempts=_margin_attempt_count(session, leg_id))

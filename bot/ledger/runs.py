@@ -18,8 +18,8 @@ class RunRecords(LedgerBase):
     """Opening and closing runs; the chain head and its anchor."""
 
     def start_run(self, command: str, *, dry_run: bool, config_digest: str) -> int:
-        with self._transaction() as session:
-            now = self._clock()
+        now = self._clock()
+        with self._transaction(now) as session:
             run = Run(
                 command=command,
                 dry_run=dry_run,
@@ -28,17 +28,15 @@ class RunRecords(LedgerBase):
                 config_digest=config_digest,
             )
             session.add(run)
-            journal.append(session, run, now)
-            return run.id
+        return run.id
 
     def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
         """Close the run, then record the chain head outside the database (the log, and
         `anchor_file` when set), so that removing the newest entries is detected too."""
-        with self._transaction() as session:
-            now = self._clock()
+        now = self._clock()
+        with self._transaction(now) as session:
             run = session.get_one(Run, run_id)
             run.status, run.error, run.finished_at = status, error, now
-            journal.append(session, run, now)
         self.write_anchor()
 
     def chain_head(self) -> journal.ChainHead:

@@ -12,7 +12,7 @@ from typing import Self
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.ledger import db, journal
 
@@ -40,7 +40,7 @@ class LedgerBase:
         self.engine = engine
         self.key = key
         self.anchor_file = anchor_file
-        self._sessions = sessionmaker(engine, expire_on_commit=False, info={journal.KEY_INFO: key})
+        self._sessions = journal.journaled_sessions(engine, key)
         self._clock = clock
 
     @classmethod
@@ -79,6 +79,10 @@ class LedgerBase:
         self.engine.dispose()
 
     @contextmanager
-    def _transaction(self) -> Iterator[Session]:
+    def _transaction(self, at: datetime | None = None) -> Iterator[Session]:
+        """One unit of work, committed on leaving it (rolled back on an exception). Every
+        journaled row it inserts or changes is journaled on commit (`journal.journaled_sessions`)
+        with `at`, the time its entries carry: a transaction that writes one must give it."""
         with self._sessions.begin() as session:
+            session.info[journal.AT_INFO] = at
             yield session

@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
-from bot.ledger import journal
 from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import BalanceSnapshot, FundingSnapshot, PositionSnapshot
 from bot.model import SPOT, MarketKind, PerpMarket, Position, State, VenueState, Wallet
@@ -34,7 +33,7 @@ class SnapshotRecords(LedgerBase):
 
     def record_snapshot(self, run_id: int, state: State) -> None:
         """Store every wallet, position and funding rate that the cycle read, journaled."""
-        with self._transaction() as session:
+        with self._transaction(self._clock()) as session:
             rows: list[Any] = []
             add = rows.append
             for venue in state.venues.values():
@@ -89,7 +88,6 @@ class SnapshotRecords(LedgerBase):
                         )
                     )
             session.add_all(rows)
-            journal.append_all(session, rows, self._clock())
 
 
 def market_of(symbol: str, accounts: Iterable[str]) -> PerpMarket | None:

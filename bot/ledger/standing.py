@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from bot.ledger import journal
 from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import NothingToMove, VenueHalt
 
@@ -152,7 +151,7 @@ class StandingRecords(LedgerBase):
         """Halt `venue` (`error` already redacted); the open halt as it is when there is one
         already. True when it is new."""
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.scalar(_halted(venue))
             if row is not None:
                 return HaltRecord.of(row), False
@@ -170,20 +169,18 @@ class StandingRecords(LedgerBase):
                 state=HALTED,
             )
             session.add(row)
-            journal.append(session, row, now)
-            return HaltRecord.of(row), True
+        return HaltRecord.of(row), True
 
     def end_halt(self, venue: str, *, state: str, by: str, reason: str) -> HaltRecord | None:
         """End the venue's halt (`cleared` by the bot, `resumed` by a person), recording who
         and why; None when the venue is not halted."""
         assert state in (CLEARED, RESUMED)
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.scalar(_halted(venue).with_for_update())
             if row is None:
                 return None
             row.state, row.ended_at, row.ended_by, row.end_reason = state, now, by, reason
-            journal.append(session, row, now)
             return HaltRecord.of(row)
 
     # nothing to move ------------------------------------------------------------------------
@@ -203,7 +200,7 @@ class StandingRecords(LedgerBase):
         last seen, latest reason and planned amount. True when it is new."""
         venue, asset, from_account, to_account = key
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.scalar(_open_move(key))
             created = row is None
             if row is None:
@@ -219,8 +216,7 @@ class StandingRecords(LedgerBase):
                 session.add(row)
             row.hedges, row.rule, row.reason, row.planned_amount = hedges, rule, reason, planned
             row.last_seen, row.count = now, (row.count or 0) + 1
-            journal.append(session, row, now)
-            return NothingToMoveRecord.of(row), created
+        return NothingToMoveRecord.of(row), created
 
     def clear_nothing_to_move(
         self, venue: str, *, keep: Iterable[MoveKey] = (), only: Iterable[MoveKey] | None = None
@@ -231,7 +227,7 @@ class StandingRecords(LedgerBase):
         among = set(only) if only is not None else None
         now = self._clock()
         cleared: list[MoveKey] = []
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             rows = session.scalars(
                 select(NothingToMove).where(
                     NothingToMove.venue == venue, NothingToMove.state == "open"
@@ -242,7 +238,6 @@ class StandingRecords(LedgerBase):
                 if key in kept or (among is not None and key not in among):
                     continue
                 row.state, row.cleared_at = "cleared", now
-                journal.append(session, row, now)
                 cleared.append(key)
         return cleared
 

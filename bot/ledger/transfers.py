@@ -155,7 +155,7 @@ class TransferRecords(LedgerBase):
         identifiable; the tagged amount is what the row records (and the caller sends), in the
         same commit."""
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = Transfer(
                 run_id=run_id,
                 client_id=new_client_id(),
@@ -184,8 +184,7 @@ class TransferRecords(LedgerBase):
                 row.amount_tag = tag(row.id)
                 row.amount = amount - row.amount_tag
             totals.moved(session, row, None, row.status)
-            journal.append(session, row, now)
-            return TransferRecord.of(row, attempts=0)
+        return TransferRecord.of(row, attempts=0)
 
     def record_sizing(
         self,
@@ -201,7 +200,7 @@ class TransferRecords(LedgerBase):
         `tag` as in `record_intent`. With `skipped` (why), the intent ends `skipped` instead,
         its reason extended with why: nothing is sent."""
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.get_one(Transfer, transfer_id)
             old_amount = row.amount
             row.amount_tag = tag(row.id) if tag is not None and skipped is None else None
@@ -213,7 +212,6 @@ class TransferRecords(LedgerBase):
                 row.reason = f"{row.reason}; skipped: {skipped}"
                 totals.moved(session, row, row.status, TransferStatus.SKIPPED.value)
                 row.status = TransferStatus.SKIPPED.value
-            journal.append(session, row, now)
             return TransferRecord.of(row, attempts=0)
 
     def record_attempt(
@@ -238,8 +236,20 @@ class TransferRecords(LedgerBase):
         The attempt keeps the exchange id the venue gave even when the transfer cannot take it
         (another row holds it): then the transfer is left unknown, see `_write_outcome`."""
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.get_one(Transfer, transfer_id)
+            # made before the transfer changes, so that the journal has the attempt first
+            attempt = TransferAttempt(
+                transfer_id=transfer_id,
+                number=_attempt_count(session, transfer_id) + 1,
+                started_at=started_at,
+                finished_at=now,
+                amount=amount,
+                outcome=outcome,
+                error_kind=error_kind,
+                exchange_id=exchange_id,
+                venue_clock_offset_ms=venue_clock_offset_ms,
+            )
             if inputs is not None:
                 row.inputs = journal.canonical_json(dict(inputs))
                 row.updated_at = now
@@ -248,25 +258,8 @@ class TransferRecords(LedgerBase):
                 held = _write_outcome(
                     session, row, status, now, exchange_id=exchange_id, error=error
                 )
-            number = session.scalar(
-                select(func.count()).where(TransferAttempt.transfer_id == transfer_id)
-            )
-            attempt = TransferAttempt(
-                transfer_id=transfer_id,
-                number=(number or 0) + 1,
-                started_at=started_at,
-                finished_at=now,
-                amount=amount,
-                outcome=outcome,
-                error_kind=error_kind,
-                error=held or error,
-                exchange_id=exchange_id,
-                venue_clock_offset_ms=venue_clock_offset_ms,
-            )
-            session.add(attempt)
-            journal.append(session, attempt, now)
-            if status is not None or inputs is not None:
-                journal.append(session, row, now)
+            attempt.error = held or error
+            session.add(attempt)  # after the outcome's savepoint: attempts are append-only
             return TransferRecord.of(row, attempts=attempt.number)
 
     def record_outcome(
@@ -280,10 +273,9 @@ class TransferRecords(LedgerBase):
         """Move a pending/unknown transfer to its next status (the database refuses final rows);
         an exchange id another row holds leaves it unknown instead, see `_write_outcome`."""
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.get_one(Transfer, transfer_id)
             _write_outcome(session, row, status, now, exchange_id=exchange_id, error=error)
-            journal.append(session, row, now)
             return TransferRecord.of(row, attempts=_attempt_count(session, transfer_id))
 
     def assign(
@@ -310,7 +302,7 @@ class TransferRecords(LedgerBase):
         if not reason:
             raise CorrectionRefused(f"transfer {transfer_id}: a correction needs a reason")
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.get(Transfer, transfer_id, with_for_update=True)
             refusal = assign_refusal(row, transfer_id)
             if refusal is not None:
@@ -356,9 +348,6 @@ class TransferRecords(LedgerBase):
                 note=note,
             )
             session.add(correction)
-            journal.append(session, attempt, now)
-            journal.append(session, row, now)
-            journal.append(session, correction, now)
             return TransferRecord.of(row, attempts=attempt.number)
 
     def get_transfer(self, transfer_id: int) -> TransferRecord:

@@ -24,7 +24,6 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.ledger import journal
 from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import Alert, AlertDelivery, JobRun, ManualInstruction, Transfer
 
@@ -128,28 +127,28 @@ class UnattendedRecords(LedgerBase):
     # job runs -----------------------------------------------------------------------------
 
     def start_job(self, kind: str, *, scheduled_at: datetime | None, late: bool) -> int:
-        with self._transaction() as session:
+        now = self._clock()
+        with self._transaction(now) as session:
             row = JobRun(
                 kind=kind,
                 scheduled_at=scheduled_at,
-                started_at=self._clock(),
+                started_at=now,
                 late=late,
                 status="running",
                 pid=os.getpid(),
                 host=socket.gethostname(),
             )
             session.add(row)
-            journal.append(session, row, row.started_at)
-            return row.id
+        return row.id
 
     def finish_job(
         self, job_id: int, status: str, *, error: str | None = None, run_id: int | None = None
     ) -> None:
-        with self._transaction() as session:
+        now = self._clock()
+        with self._transaction(now) as session:
             row = session.get_one(JobRun, job_id)
             row.status, row.error, row.run_id = status, error, run_id
-            row.finished_at = self._clock()
-            journal.append(session, row, row.finished_at)
+            row.finished_at = now
 
     def record_job_not_run(
         self, kind: str, status: str, *, scheduled_at: datetime | None, error: str
@@ -157,7 +156,7 @@ class UnattendedRecords(LedgerBase):
         """A run that did not happen (`missed`: too late after a suspend; `skipped`: the
         previous one was still running): final as written."""
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = JobRun(
                 kind=kind,
                 scheduled_at=scheduled_at,
@@ -170,8 +169,7 @@ class UnattendedRecords(LedgerBase):
                 host=socket.gethostname(),
             )
             session.add(row)
-            journal.append(session, row, now)
-            return row.id
+        return row.id
 
     def transfer_counts(self) -> dict[tuple[str, str], int]:
         """Transfers by (venue, status), dry runs left out: for the metrics."""
@@ -198,7 +196,7 @@ class UnattendedRecords(LedgerBase):
         """Record that `key` is firing: a new row, or the open one seen again (its message
         refreshed, one more message counted when `sent`)."""
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.scalar(select(Alert).where(Alert.key == key, Alert.state == "firing"))
             if row is None:
                 row = Alert(key=key, state="firing", first_seen=now, sent_count=0)
@@ -206,8 +204,7 @@ class UnattendedRecords(LedgerBase):
             row.message, row.last_seen = message, now
             if sent:
                 row.sent_count, row.last_sent_at = (row.sent_count or 0) + 1, now
-            journal.append(session, row, now)
-            return AlertRecord.of(row)
+        return AlertRecord.of(row)
 
     def stand_alert(
         self,
@@ -242,20 +239,19 @@ class UnattendedRecords(LedgerBase):
         decide: Decide,
     ) -> tuple[AlertRecord, str | None]:
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.scalar(_firing(key).with_for_update())
-            changed = row is None
             if row is None:
                 row = Alert(key=key, state="firing", message=message, first_seen=now)
                 row.last_seen, row.sent_count, row.occurrences = now, 0, count or None
+                row.severity = severity
                 session.add(row)
                 session.flush()  # a second writer's row makes this an IntegrityError
             elif row.message != message or row.severity != severity or count:
-                changed = True
+                # only a change is written (and so journaled): a sighting with nothing new
+                # leaves the row as it is
                 row.occurrences = (row.occurrences or 1) + count if count else row.occurrences
-            row.message, row.severity = message, severity
-            if changed:
-                row.last_seen = now
+                row.message, row.severity, row.last_seen = message, severity, now
             record = AlertRecord.of(row)
             transition = None
             if not record.claimed(now, lease):
@@ -265,9 +261,6 @@ class UnattendedRecords(LedgerBase):
                 transition = decide(record, last_sent)
             if transition is not None:
                 row.claim, row.claimed_at = token, now
-                changed = True
-            if changed:
-                journal.append(session, row, now)
             return AlertRecord.of(row), transition
 
     def claim_resolution(
@@ -278,17 +271,15 @@ class UnattendedRecords(LedgerBase):
         `finish_delivery(..., resolve=True)`. (None, False) when nothing is firing or another
         writer holds a claim on it."""
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.scalar(_firing(key).with_for_update())
             if row is None or AlertRecord.of(row).claimed(now, lease):
                 return None, False
             if not row.sent_count:
                 row.state, row.resolved_at, row.last_seen = "resolved", now, now
                 row.claim = row.claimed_at = None
-                journal.append(session, row, now)
                 return AlertRecord.of(row), False
             row.claim, row.claimed_at = token, now
-            journal.append(session, row, now)
             return AlertRecord.of(row), True
 
     def finish_delivery(
@@ -307,7 +298,7 @@ class UnattendedRecords(LedgerBase):
         now = self._clock()
         answers = list(deliveries)
         delivered = any(d.outcome == "delivered" for d in answers)
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.get_one(Alert, alert_id, with_for_update=True)
             if row.state == "firing" and row.claim == token:
                 row.claim = row.claimed_at = None
@@ -318,7 +309,6 @@ class UnattendedRecords(LedgerBase):
                     row.attempts = (row.attempts or 0) + 1
                 if resolve:
                     row.state, row.resolved_at, row.last_seen = "resolved", now, now
-                journal.append(session, row, now)
             rows = [
                 AlertDelivery(
                     alert_id=alert_id,
@@ -333,7 +323,6 @@ class UnattendedRecords(LedgerBase):
                 for d in answers
             ]
             session.add_all(rows)
-            journal.append_all(session, rows, now)
             return AlertRecord.of(row)
 
     def alert_deliveries(self, alert_id: int | None = None) -> list[tuple[str, str, str, str]]:
@@ -348,7 +337,7 @@ class UnattendedRecords(LedgerBase):
 
     def resolve_alert(self, key: str, *, sent: bool) -> None:
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.scalar(select(Alert).where(Alert.key == key, Alert.state == "firing"))
             if row is None:
                 return
@@ -356,7 +345,6 @@ class UnattendedRecords(LedgerBase):
             if sent:
                 row.sent_count, row.last_sent_at = row.sent_count + 1, now
             row.state, row.resolved_at = "resolved", now
-            journal.append(session, row, now)
 
     def record_notice(
         self,
@@ -369,7 +357,7 @@ class UnattendedRecords(LedgerBase):
     ) -> None:
         """A one-off message, final as written, with its delivery attempts."""
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = Alert(
                 key=key,
                 state="notice",
@@ -382,7 +370,7 @@ class UnattendedRecords(LedgerBase):
                 severity=severity,
             )
             session.add(row)
-            journal.append(session, row, now)
+            session.flush()  # the alert's id, which its deliveries carry
             rows = [
                 AlertDelivery(
                     alert_id=row.id,
@@ -397,7 +385,6 @@ class UnattendedRecords(LedgerBase):
                 for d in deliveries
             ]
             session.add_all(rows)
-            journal.append_all(session, rows, now)
 
     # manual instructions ------------------------------------------------------------------
 
@@ -421,7 +408,7 @@ class UnattendedRecords(LedgerBase):
         """The open instruction for `key` with the latest amount; True when it is new."""
         venue, asset, from_account, to_account = key
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.scalar(_open_manual(key))
             created = row is None
             if row is None:
@@ -440,15 +427,14 @@ class UnattendedRecords(LedgerBase):
                 transfer_id,
                 now,
             )
-            journal.append(session, row, now)
-            return ManualRecord.of(row), created
+        return ManualRecord.of(row), created
 
     def clear_manual_instructions(self, venue: str, keep: Iterable[ManualKey]) -> list[ManualKey]:
         """Clear the venue's open instructions not in `keep`; return the cleared keys."""
         kept = set(keep)
         now = self._clock()
         cleared: list[ManualKey] = []
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             rows = session.scalars(
                 select(ManualInstruction).where(
                     ManualInstruction.venue == venue, ManualInstruction.state == "open"
@@ -458,7 +444,6 @@ class UnattendedRecords(LedgerBase):
                 key = (row.venue, row.asset, row.from_account, row.to_account)
                 if key not in kept:
                     row.state, row.cleared_at, row.updated_at = "cleared", now, now
-                    journal.append(session, row, now)
                     cleared.append(key)
         return cleared
 
