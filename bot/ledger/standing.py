@@ -1,7 +1,7 @@
 """The ledger's standing conditions (0009): venues halted by a fatal refusal, and moves the
 plan wants with nothing to move. A mixin of `Ledger`, one short transaction per fact.
 
-Like the manual instructions (`unattended.py`), a condition seen every cycle is one row,
+Like the manual instructions (`manual.py`), a condition seen every cycle is one row,
 updated in place while it stands (each write journaled) and final once it ends.
 """
 

@@ -8,7 +8,9 @@ own over the shared unit of work (`sessions.LedgerBase`):
 | funding payments | `funding.py` |
 | transfers, attempts, corrections | `transfers.py` |
 | isolated hedges' two-leg moves | `margin_moves.py` |
-| job runs, alerts and their deliveries, manual instructions | `unattended.py` |
+| job runs of `bot run` | `unattended.py` |
+| alerts and their deliveries | `alerts.py` |
+| manual instructions | `manual.py` |
 | venue halts, nothing-to-move conditions | `standing.py` |
 
 Callers use `Ledger`'s methods and import the values they take and return from here.
@@ -16,7 +18,9 @@ Callers use `Ledger`'s methods and import the values they take and return from h
 
 from __future__ import annotations
 
+from bot.ledger.alerts import AlertRecords
 from bot.ledger.funding import FundingPaymentRecord, FundingRecords
+from bot.ledger.manual import ManualRecords
 from bot.ledger.margin_moves import MarginLegRecord, MarginMoveRecord, MarginMoveRecords
 from bot.ledger.runs import RunRecords
 from bot.ledger.sessions import Clock, utc_now
@@ -52,6 +56,8 @@ class Ledger(
     TransferRecords,
     MarginMoveRecords,
     UnattendedRecords,
+    AlertRecords,
+    ManualRecords,
     StandingRecords,
 ):
     """The bot's record of runs, snapshots, transfers and attempts, and of running unattended.

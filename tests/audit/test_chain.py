@@ -15,7 +15,7 @@ from bot.audit.chain import Anchor
 from bot.audit.verify import verify_ledger
 from bot.errors import LedgerError
 from bot.ledger import Ledger, db
-from bot.ledger.unattended import DeliveryRecord
+from bot.ledger.alerts import DeliveryRecord
 from bot.model import TransferStatus
 from tests.audit.tampering import (
     KEY,

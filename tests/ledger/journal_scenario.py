@@ -112,7 +112,7 @@ def _item(venue: str = "paper", amount: D = D(3000)) -> PlannedTransfer:
 
 def play(ledger: Ledger) -> None:
     """Each write method of the ledger at least once, the multi-row ones with several rows."""
-    from bot.ledger.unattended import DeliveryRecord
+    from bot.ledger.alerts import DeliveryRecord
 
     run = ledger.start_run("rebalance", dry_run=False, config_digest="digest")
     ledger.record_snapshot(run, _state(START))
