@@ -35,8 +35,8 @@ from bot.alerts.channels import Channels, Outcome
 from bot.alerts.conditions import FAILURE, INFO, WARNING, Findings
 from bot.config import AlertsConfig
 from bot.ledger import Ledger
+from bot.ledger.alerts import AlertRecord, DeliveryRecord
 from bot.ledger.store import utc_now
-from bot.ledger.unattended import AlertRecord, DeliveryRecord
 
 log = logging.getLogger(__name__)
 

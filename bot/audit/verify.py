@@ -1,5 +1,7 @@
-"""Where `bot ledger verify` finds a chain head recorded outside the database: the newest line
-of `ledger.anchor_file`, or `--anchor SEQ:HASH` copied from the log."""
+"""`bot ledger verify`: the chain and every journaled row (`bot.audit.chain`), then the derived
+running totals against the transfers (`bot.ledger.totals`), in one report; and where it finds a
+chain head recorded outside the database: the newest line of `ledger.anchor_file`, or
+`--anchor SEQ:HASH` copied from the log."""
 
 from __future__ import annotations
 
@@ -7,9 +9,23 @@ import json
 import re
 from pathlib import Path
 
+from bot.audit.chain import Anchor, VerifyReport, verify
 from bot.errors import ConfigError
-from bot.ledger.journal import Anchor
+from bot.ledger import totals
+from bot.ledger.sessions import LedgerBase
 from bot.present.usage import ArgumentProblem
+
+
+def verify_ledger(ledger: LedgerBase, anchor: Anchor | None = None) -> VerifyReport:
+    """The chain under the ledger's key (and `anchor`), then the running totals: derived data
+    that `bot ledger summary` reads, so a bucket that differs from the transfers is reported
+    with the chain's problems."""
+    with ledger.engine.connect() as connection:
+        report = verify(connection, ledger.key, anchor)
+        for problem in totals.differences(connection):
+            report.problem(problem)
+    return report
+
 
 _ANCHOR = re.compile(r"^(?:seq=)?(\d+)[: ](?:hash=)?([0-9a-f]{64})$")
 

@@ -307,7 +307,7 @@ def ledger_verify(
 ) -> None:
     """Check the ledger's chain and every row against it: exit 1 if anything was altered,
     inserted, removed or truncated; with --against-venue, exit 1 on any difference."""
-    from bot.audit.verify import anchor_from_file, parse_anchor
+    from bot.audit.verify import anchor_from_file, parse_anchor, verify_ledger
 
     config = load(ctx)
     given = argument(lambda: parse_anchor("--anchor", anchor)) if anchor else None
@@ -322,7 +322,7 @@ def ledger_verify(
         given = anchor_from_file(config.anchor_path)
     ledger = open_audit_ledger(config)
     try:
-        report = ledger.verify(given)
+        report = verify_ledger(ledger, given)
         records = None
         if against_venue is not None and start is not None:
             from bot.ledger.queries import TransferFilter, list_transfers

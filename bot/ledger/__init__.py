@@ -1,4 +1,5 @@
-"""The ledger: SQLAlchemy tables, the write side (store), the audit queries and the hash chain."""
+"""The ledger: tables, the `Ledger` facade over one module per concern, the journal's hash chain
+and its one hook, the read queries. Chain verification is the audit's (`bot.audit.chain`)."""
 
 from bot.ledger.store import Ledger, TransferRecord
 

@@ -1,4 +1,4 @@
-"""The chain over ledger writes: append in the writer's transaction, verify on demand.
+"""The chain over ledger writes, appended in the writer's transaction by one hook.
 
 Each entry stores the canonical JSON of a row as written, and
 `hash = HMAC-SHA256(key, prev_hash + entity + entity_id + body)` under the key from the
@@ -15,23 +15,26 @@ a keyed start exists, an unkeyed entry after it is a downgrade, and a verifier h
 that finds no keyed start at all says so: recomputing an unkeyed chain over edited rows is
 detected.
 
-Which tables are journaled is the registry `ENTITIES`: journaling a new table is one line
-there plus `append(session, row, at)` where the row is written.
+Which tables are journaled is the registry `ENTITIES`, and nothing else: a ledger session
+(`journaled_sessions`) journals on commit every row of those tables that its transaction
+inserted or changed, so journaling a new table is one line there (with its migration). Write
+sites only write rows. Verifying the chain is the audit's (`bot.audit.chain`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, event, func, inspect, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import LedgerError
 from bot.ledger.tables import (
@@ -62,8 +65,9 @@ GENESIS_HASH = "0" * 64
 KEYED = "hmac-sha256"
 UNKEYED = "sha256"
 START = "chain"  # the entity of a chain-start entry
-#: where a session finds the writer's key (`Ledger` puts it in its sessions' info)
+#: where a ledger session finds the writer's key, and the time its transaction's entries carry
 KEY_INFO = "ledger_key"
+AT_INFO = "ledger_at"
 
 #: every journaled table, by the entity name its entries carry. verify walks them all; a ledger
 #: from before a table existed has no rows and no entries of it, so it still verifies.
@@ -89,8 +93,6 @@ ENTITIES: dict[str, type[Base]] = {
 #: journaled since the first release; the others only since 0006 (older rows have no entry)
 FIRST_RELEASE_ENTITIES = frozenset({"transfer", "attempt", "correction"})
 _ENTITY_OF = {model: entity for entity, model in ENTITIES.items()}
-
-PAGE = 2000  # rows per read: each page is its own short statement, so no writer waits long
 
 
 def canonical_json(value: Any) -> str:
@@ -158,13 +160,9 @@ def chain_hash(
 # writing ------------------------------------------------------------------------------------
 
 
-def append(session: Session, row: Base, at: datetime) -> None:
-    """Append the row's current content to the chain, inside the caller's transaction."""
-    append_all(session, [row], at)
-
-
-def append_all(session: Session, rows: Iterable[Base], at: datetime) -> None:
-    """Append several rows in one step (one head lock for a whole snapshot)."""
+def _append_all(session: Session, rows: Iterable[Base], at: datetime) -> None:
+    """Append the rows' current content to the chain in one step (one head lock), inside the
+    caller's transaction."""
     rows = list(rows)
     if not rows:
         return
@@ -187,7 +185,7 @@ def start_chain(session: Session, at: datetime) -> bool:
         .where(JournalEntry.entity == START)
         .order_by(JournalEntry.seq)
     ).all()
-    current = _start_body(starts[-1].body) if starts else None
+    current = start_body(starts[-1].body) if starts else None
     kept = current is not None and {k: current.get(k) for k in wanted} == wanted
     if current is not None and not kept and current.get("chain") == KEYED:
         # an unkeyed or differently keyed entry after a keyed start reads as a rewrite
@@ -200,7 +198,7 @@ def start_chain(session: Session, at: datetime) -> bool:
             "variable ledger.hmac_key_env names (default BOT_LEDGER_KEY)"
         )
     # tables journaled since this chain started (a newer release): no start names them yet
-    covered = {entity for start in starts for entity in _start_body(start.body).get("before", {})}
+    covered = {entity for start in starts for entity in start_body(start.body).get("before", {})}
     unjournaled = [e for e in ENTITIES if e not in FIRST_RELEASE_ENTITIES and e not in covered]
     if kept and not unjournaled:
         return False
@@ -250,6 +248,64 @@ def _add(
     return seq + 1, digest
 
 
+# the one hook ---------------------------------------------------------------------------------
+#
+# A ledger session (`journaled_sessions`) journals on commit every row of a journaled table
+# that the transaction inserted or changed, at its content as committed, once, in the order
+# the rows were first touched (made, or one of their columns set): the order the writer wrote
+# them in. A write site only writes rows; which tables are journaled is `ENTITIES` alone.
+
+_TOUCHED = "journal_touched"  # a row's InstanceState.info: when it was first touched
+_ROWS = "journal_rows"  # a session's info: the journaled rows it flushed, not yet journaled
+_touches = itertools.count()
+
+
+def _touched(target: Base, *_: Any) -> None:
+    inspect(target).info.setdefault(_TOUCHED, next(_touches))
+
+
+for _model in ENTITIES.values():
+    event.listen(_model, "init", _touched)
+    for _column in inspect(_model).column_attrs:
+        event.listen(getattr(_model, _column.key), "set", _touched)
+
+
+def journaled_sessions(engine: Engine, key: bytes | None) -> sessionmaker[Session]:
+    """Sessions that journal their writes on commit under `key`. A transaction that writes a
+    journaled table must say when (`session.info[AT_INFO]`: the time its entries carry)."""
+    sessions = sessionmaker(engine, expire_on_commit=False, info={KEY_INFO: key})
+    event.listen(sessions, "before_flush", _collect)
+    event.listen(sessions, "before_commit", _journal)
+    return sessions
+
+
+def _collect(session: Session, *_: Any) -> None:
+    rows: dict[int, Base] = session.info.setdefault(_ROWS, {})
+    for row in (*session.new, *session.dirty):
+        if type(row) in _ENTITY_OF:
+            rows.setdefault(id(row), row)
+
+
+def _journal(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: the outer transaction journals what it keeps
+    session.flush()  # every id assigned, every change collected
+    rows = [
+        row
+        for row in session.info.pop(_ROWS, {}).values()
+        if inspect(row).persistent  # not an insert a rolled-back savepoint undid
+    ]
+    if not rows:
+        return
+    rows.sort(key=lambda row: inspect(row).info.get(_TOUCHED, -1))
+    for row in rows:
+        inspect(row).info.pop(_TOUCHED, None)  # a later transaction's touch counts anew
+    at = session.info.get(AT_INFO)
+    if at is None:
+        raise LedgerError("a journaled write without its time (Ledger._transaction(at))")
+    _append_all(session, rows, at)
+
+
 @dataclass(frozen=True)
 class ChainHead:
     seq: int
@@ -261,307 +317,10 @@ def head(connection: Connection | Session) -> ChainHead:
     return ChainHead(0, GENESIS_HASH) if row is None else ChainHead(row.seq, row.hash)
 
 
-# verifying ----------------------------------------------------------------------------------
-
-MAX_PROBLEMS = 20
-
-
-@dataclass
-class VerifyReport:
-    """What verify found: counts, the chain's mode, and the problems (first one first)."""
-
-    entries: int = 0
-    rows: int = 0
-    keyed_entries: int = 0
-    unkeyed_entries: int = 0
-    legacy_entries: int = 0
-    uncovered_rows: int = 0  # rows older than the chain's coverage of their table
-    key_given: bool = False
-    found: list[str] = field(default_factory=list)
-    more_problems: int = 0
-
-    @property
-    def problems(self) -> tuple[str, ...]:
-        """The first problems found, oldest entry first (at most MAX_PROBLEMS)."""
-        return tuple(self.found)
-
-    @property
-    def ok(self) -> bool:
-        return not self.found
-
-    def problem(self, text: str) -> None:
-        if len(self.found) < MAX_PROBLEMS:
-            self.found.append(text)
-        else:
-            self.more_problems += 1
-
-    @property
-    def mode(self) -> str:
-        """One phrase on how far the chain can be trusted."""
-        if self.keyed_entries and self.key_given:
-            return "keyed (HMAC-SHA256), key checked"
-        if self.keyed_entries:
-            return "keyed, but the key is not set here: links checked, keyed hashes not"
-        return "unkeyed (SHA-256): it detects accidental edits, not a rewrite; set the key"
-
-
-@dataclass(frozen=True)
-class Anchor:
-    """A chain head recorded outside the database (the anchor file, or the log)."""
-
-    seq: int
-    hash: str
-    source: str
-
-
-def verify(
-    connection: Connection, key: bytes | None = None, anchor: Anchor | None = None
-) -> VerifyReport:
-    """Walk the chain, then compare every journaled row with its last entry; streams both in
-    pages (constant memory; a writer is never kept waiting for long)."""
-    report = VerifyReport(key_given=key is not None)
-    before = _walk_chain(connection, key, anchor, report)
-    for entity, model in ENTITIES.items():
-        _compare_rows(connection, entity, model, before.get(entity, 0), report)
-    from bot.ledger import totals  # derived data: summary reads it, so verify checks it
-
-    for problem in totals.differences(connection):
-        report.problem(problem)
-    return report
-
-
-def _walk_chain(
-    connection: Connection, key: bytes | None, anchor: Anchor | None, report: VerifyReport
-) -> dict[str, int]:
-    prev, expected_seq = GENESIS_HASH, 1
-    keyed_start: int | None = None
-    started = False
-    wrong_key = False
-    mismatched = 0
-    before: dict[str, int] = {}
-    anchor_seen = False
-    columns = select(
-        JournalEntry.seq,
-        JournalEntry.entity,
-        JournalEntry.entity_id,
-        JournalEntry.body,
-        JournalEntry.prev_hash,
-        JournalEntry.hash,
-        JournalEntry.chain,
-    )
-    for entry in _pages(connection, columns, JournalEntry.seq):
-        report.entries += 1
-        if entry.seq != expected_seq:
-            report.problem(f"journal: entry {expected_seq} is missing (next is {entry.seq})")
-        if entry.prev_hash != prev:
-            report.problem(f"journal: entry {entry.seq} does not follow entry {entry.seq - 1}")
-        chain = entry.chain
-        if chain == KEYED:
-            report.keyed_entries += 1
-            if key is not None and (
-                chain_hash(entry.prev_hash, entry.entity, entry.entity_id, entry.body, key)
-                != entry.hash
-            ):
-                mismatched += 1  # the first is named; a wrong key fails them all
-                if mismatched == 1 and not wrong_key:
-                    report.problem(
-                        f"journal: entry {entry.seq} does not match under this key (a wrong "
-                        "key, or the entry was altered)"
-                    )
-        else:
-            if chain is None:
-                report.legacy_entries += 1
-                if started:
-                    report.problem(
-                        f"journal: entry {entry.seq} claims the first release's format after "
-                        "the chain's start: rewritten"
-                    )
-            else:
-                report.unkeyed_entries += 1
-            if keyed_start is not None:
-                report.problem(
-                    f"journal: entry {entry.seq} is unkeyed after the keyed chain started at "
-                    f"entry {keyed_start}: rewritten without the key"
-                )
-            if chain_hash(entry.prev_hash, entry.entity, entry.entity_id, entry.body) != entry.hash:
-                report.problem(f"journal: entry {entry.seq} was altered")
-        if entry.entity == START:
-            body = _start_body(entry.body)
-            for entity, last_unjournaled in body.get("before", {}).items():
-                # the first start that names a table says where its journal begins
-                before.setdefault(entity, int(last_unjournaled))
-            started = True
-            if chain == KEYED and keyed_start is None:
-                keyed_start = entry.seq
-                if key is not None and body.get("key_id") not in (None, key_id(key)):
-                    wrong_key = True
-                    report.problem(
-                        f"journal: the ledger was keyed with key id {body.get('key_id')}, not "
-                        f"this key ({key_id(key)}): set the ledger's key"
-                    )
-        if anchor is not None and entry.seq == anchor.seq:
-            anchor_seen = True
-            if entry.hash != anchor.hash:
-                report.problem(
-                    f"journal: entry {entry.seq} differs from the head recorded in "
-                    f"{anchor.source}: the chain was rewritten"
-                )
-        prev, expected_seq = entry.hash, entry.seq + 1
-    if mismatched > 1:
-        report.problem(f"journal: {mismatched} keyed entries in all do not match under this key")
-    last = head(connection)
-    if last.seq != report.entries or last.hash != prev:
-        report.problem(f"journal: the chain ends at {report.entries} but the head says {last.seq}")
-    if anchor is not None and not anchor_seen:
-        report.problem(
-            f"journal: the chain ends at entry {expected_seq - 1} but {anchor.source} recorded "
-            f"entry {anchor.seq}: the newest entries were removed"
-        )
-    if key is not None and keyed_start is None and report.entries:
-        report.problem(
-            "journal: no entry is keyed, though the key is set: either no bot has written this "
-            "ledger with the key yet (run any bot command with it), or the chain was recomputed "
-            "without it"
-        )
-    return before
-
-
-def _start_body(body: str) -> dict[str, Any]:
+def start_body(body: str) -> dict[str, Any]:
+    """A chain-start entry's body as a dict ({} when it is not one)."""
     try:
         value = json.loads(body)
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _compare_rows(
-    connection: Connection, entity: str, model: type[Base], before: int, report: VerifyReport
-) -> None:
-    """Merge the table's rows (by id) with the entity's entries (by entity id, seq)."""
-    table = model.__table__
-    id_column = table.c.id
-    entries = _pages(
-        connection,
-        select(JournalEntry.entity_id, JournalEntry.seq, JournalEntry.body).where(
-            JournalEntry.entity == entity
-        ),
-        JournalEntry.entity_id,
-        JournalEntry.seq,
-    )
-    last = _last_per_id(entries)
-    pending = next(last, None)
-    fast = connection.dialect.name == "sqlite"
-    rows_query = select(*_raw_columns(table)).select_from(table) if fast else select(table)
-    body_of_row = _raw_body_maker(table) if fast else (lambda row: body_of(dict(row._mapping)))
-    for row in _pages(connection, rows_query, id_column):
-        report.rows += 1
-        while pending is not None and pending[0] < row.id:
-            report.problem(f"{entity} {pending[0]}: in the journal but missing from its table")
-            pending = next(last, None)
-        if pending is None or pending[0] != row.id:
-            if row.id <= before:
-                report.uncovered_rows += 1
-            else:
-                report.problem(f"{entity} {row.id}: not in the journal")
-            continue
-        body = body_of_row(row)
-        # a difference is re-read with the columns' own types before it is reported (the raw
-        # reading is a shortcut), and together with the newest entry (the bot may be writing)
-        if body != pending[1] and not _written_since(connection, entity, model, row.id):
-            report.problem(f"{entity} {row.id}: differs from its journal entry")
-        pending = next(last, None)
-    while pending is not None:
-        report.problem(f"{entity} {pending[0]}: in the journal but missing from its table")
-        pending = next(last, None)
-
-
-def _raw_columns(table: Any) -> list[Any]:
-    """The table's columns as SQLite stores them (no type conversion: the shortcut below)."""
-    from sqlalchemy import literal_column
-
-    # quoted: a column may be named like an SQL keyword (margin_legs.add)
-    return [literal_column(f'"{table.name}"."{c.name}"').label(c.name) for c in table.columns]
-
-
-def _raw_body_maker(table: Any) -> Any:
-    """A function from a raw SQLite row to the canonical body the typed row would give:
-    money is stored as the canonical text already, times as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC,
-    booleans as 0/1. Only a shortcut: a row whose raw body differs is checked typed."""
-    from sqlalchemy import Boolean
-
-    from bot.ledger.types import UtcDateTime
-
-    names = [c.name for c in table.columns]
-    times = {c.name for c in table.columns if isinstance(c.type, UtcDateTime)}
-    flags = {c.name for c in table.columns if isinstance(c.type, Boolean)}
-
-    def iso(value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        text = value.replace(" ", "T", 1)
-        if text.endswith(".000000"):
-            text = text[:-7]
-        return text + "+00:00"
-
-    def make(row: Any) -> str:
-        values: dict[str, Any] = {}
-        for name, value in zip(names, row, strict=True):
-            if value is None:
-                if name not in LATER_COLUMNS:
-                    values[name] = None
-            elif name in times:
-                values[name] = iso(value)
-            elif name in flags:
-                values[name] = bool(value)
-            else:
-                values[name] = value
-        return json.dumps(values, sort_keys=True, separators=(",", ":"))
-
-    return make
-
-
-def _written_since(connection: Connection, entity: str, model: type[Base], row_id: int) -> bool:
-    """True when the row and its newest entry agree when read together: the row was written
-    (and journaled) while verify was paging, which is not tampering."""
-    row = connection.execute(select(model.__table__).where(model.__table__.c.id == row_id)).first()
-    body = connection.scalar(
-        select(JournalEntry.body)
-        .where(JournalEntry.entity == entity, JournalEntry.entity_id == row_id)
-        .order_by(JournalEntry.seq.desc())
-        .limit(1)
-    )
-    return row is not None and body == body_of(dict(row._mapping))
-
-
-def _last_per_id(entries: Iterator[Any]) -> Iterator[tuple[int, str]]:
-    current: tuple[int, str] | None = None
-    for entry in entries:
-        if current is not None and entry.entity_id != current[0]:
-            yield current
-        current = (entry.entity_id, entry.body)
-    if current is not None:
-        yield current
-
-
-def _pages(connection: Connection, query: Any, *order: Any) -> Iterator[Any]:
-    """Rows of `query` in `order` (a unique key), read in pages by keyset: each page is one
-    short statement, so memory stays constant and no read lock is held between pages."""
-    after: tuple[Any, ...] | None = None
-    names = [column.key for column in order]
-    while True:
-        page_query = query.order_by(*order).limit(PAGE)
-        if after is not None:
-            page_query = page_query.where(_after(order, after))
-        rows = connection.execute(page_query).all()
-        yield from rows
-        if len(rows) < PAGE:
-            return
-        after = tuple(getattr(rows[-1], name) for name in names)
-
-
-def _after(order: tuple[Any, ...], after: tuple[Any, ...]) -> Any:
-    from sqlalchemy import tuple_
-
-    if len(order) == 1:
-        return order[0] > after[0]
-    return tuple_(*order) > tuple_(*after)

@@ -9,8 +9,10 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from bot.ledger.store import Ledger, MarginLegRecord, MarginMoveRecord, TransferRecord
+from bot.ledger.margin_moves import MarginLegRecord, MarginMoveRecord
+from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import MarginLeg, MarginLegAttempt, MarginMove, Transfer, TransferAttempt
+from bot.ledger.transfers import TransferRecord
 from bot.model import TransferStatus
 
 OPEN = (TransferStatus.PENDING.value, TransferStatus.UNKNOWN.value)
@@ -33,7 +35,7 @@ class MoveLegs:
         return self.margin_legs[-1] if self.margin_legs else None
 
 
-def moves(ledger: Ledger, *, venue: str | None = None, dry_run: bool = False) -> list[MoveLegs]:
+def moves(ledger: LedgerBase, *, venue: str | None = None, dry_run: bool = False) -> list[MoveLegs]:
     """Every recorded move (of one venue), oldest first, with its legs."""
     with ledger._sessions() as session:
         query = select(MarginMove).where(MarginMove.dry_run == dry_run).order_by(MarginMove.id)
@@ -72,13 +74,13 @@ def moves(ledger: Ledger, *, venue: str | None = None, dry_run: bool = False) ->
         ]
 
 
-def open_margin_legs(ledger: Ledger, venue: str | None = None) -> list[MarginLegRecord]:
+def open_margin_legs(ledger: LedgerBase, venue: str | None = None) -> list[MarginLegRecord]:
     """Margin legs still `pending` or `unknown` (reconciliation settles them)."""
     return [leg for _, leg in open_margin_legs_on_venues(ledger, venue)]
 
 
 def open_margin_legs_on_venues(
-    ledger: Ledger, venue: str | None = None
+    ledger: LedgerBase, venue: str | None = None
 ) -> list[tuple[str, MarginLegRecord]]:
     """Open margin legs with the venue each is on (for `bot status`), oldest first."""
     with ledger._sessions() as session:
@@ -97,7 +99,7 @@ def open_margin_legs_on_venues(
         return found
 
 
-def margin_leg_offsets(ledger: Ledger, leg_id: int) -> list[tuple[int | None, datetime]]:
+def margin_leg_offsets(ledger: LedgerBase, leg_id: int) -> list[tuple[int | None, datetime]]:
     """(venue clock offset ms, finished_at) of each attempt of a margin leg, in order."""
     with ledger._sessions() as session:
         return [
@@ -110,7 +112,7 @@ def margin_leg_offsets(ledger: Ledger, leg_id: int) -> list[tuple[int | None, da
         ]
 
 
-def claimed_margin_times(ledger: Ledger, venue: str, symbol: str) -> set[object]:
+def claimed_margin_times(ledger: LedgerBase, venue: str, symbol: str) -> set[object]:
     """The venue times of history entries that confirmed legs already hold."""
     with ledger._sessions() as session:
         return set(

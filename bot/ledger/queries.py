@@ -11,8 +11,10 @@ from typing import Any
 from sqlalchemy import Select, and_, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from bot.ledger.store import Ledger, TransferRecord
+from bot.ledger.pages import PAGE
+from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import Correction, Transfer, TransferAttempt
+from bot.ledger.transfers import TransferRecord
 from bot.model import TransferStatus
 
 #: how a correction recorded on the operator's word alone (`reconcile --assign --force`) begins
@@ -88,7 +90,7 @@ def _attempt_count_column() -> Any:
     )
 
 
-def list_transfers(ledger: Ledger, where: TransferFilter) -> list[TransferRecord]:
+def list_transfers(ledger: LedgerBase, where: TransferFilter) -> list[TransferRecord]:
     """Transfers matching the filter, oldest first, with their attempt counts."""
     query = filtered(select(Transfer, _attempt_count_column()), where).order_by(Transfer.id)
     if where.limit is not None:
@@ -99,11 +101,8 @@ def list_transfers(ledger: Ledger, where: TransferFilter) -> list[TransferRecord
     return sorted(rows, key=lambda r: r.id)
 
 
-PAGE = 2000
-
-
 def iter_transfer_rows(
-    ledger: Ledger, where: TransferFilter, *, raw: bool = False
+    ledger: LedgerBase, where: TransferFilter, *, raw: bool = False
 ) -> Iterator[Any]:
     """Every matching transfer row (a Core row: its columns and `attempts`), oldest first,
     read in keyset pages: constant memory on any ledger, and no read lock held between
@@ -129,7 +128,7 @@ def iter_transfer_rows(
         after = rows[-1].id
 
 
-def open_transfers(ledger: Ledger, venue: str | None = None) -> list[TransferRecord]:
+def open_transfers(ledger: LedgerBase, venue: str | None = None) -> list[TransferRecord]:
     """Transfers whose outcome is not final yet (pending or unknown)."""
     open_statuses = [TransferStatus.PENDING.value, TransferStatus.UNKNOWN.value]
     query = select(Transfer).where(Transfer.status.in_(open_statuses)).order_by(Transfer.id)
@@ -139,7 +138,7 @@ def open_transfers(ledger: Ledger, venue: str | None = None) -> list[TransferRec
         return [TransferRecord.of(row, attempts=0) for row in session.execute(query).scalars()]
 
 
-def exchange_id_holders(ledger: Ledger, venue: str) -> dict[str, int]:
+def exchange_id_holders(ledger: LedgerBase, venue: str) -> dict[str, int]:
     """Exchange transfer ids that ledger rows of `venue` already hold, with the holding row's id
     (so that a refusal to claim one again can name the holder)."""
     query = select(Transfer.exchange_id, Transfer.id).where(
@@ -157,7 +156,7 @@ class AttemptClock:
     venue_clock_offset_ms: int | None
 
 
-def attempt_clocks(ledger: Ledger, transfer_id: int) -> list[AttemptClock]:
+def attempt_clocks(ledger: LedgerBase, transfer_id: int) -> list[AttemptClock]:
     """Every call's start and venue clock offset, oldest first (what reconciliation needs to
     place the transfer on the venue's clock); reconciliation's own notes are not calls."""
     query = (
@@ -172,7 +171,7 @@ def attempt_clocks(ledger: Ledger, transfer_id: int) -> list[AttemptClock]:
         return [AttemptClock(at, offset) for at, offset in session.execute(query)]
 
 
-def find_transfer(ledger: Ledger, transfer_id: int) -> TransferRecord | None:
+def find_transfer(ledger: LedgerBase, transfer_id: int) -> TransferRecord | None:
     """The transfer with this id, or None."""
     with Session(ledger.engine) as session:
         row = session.get(Transfer, transfer_id)
@@ -200,7 +199,9 @@ class CorrectionRecord:
     note: str | None
 
 
-def corrections_of(ledger: Ledger, transfer_ids: list[int]) -> dict[int, list[CorrectionRecord]]:
+def corrections_of(
+    ledger: LedgerBase, transfer_ids: list[int]
+) -> dict[int, list[CorrectionRecord]]:
     """The corrections of these transfers, oldest first, by transfer id (absent: none).
 
     Corrections are rare operator actions, so all are read and filtered here, rather than

@@ -1,5 +1,7 @@
-"""Snapshots read back as the state they recorded, so that `bot status` and `bot report` judge
-a recorded read with the same margin figure (`bot.policy.margin`) as the plan judged it live.
+"""Snapshots: every wallet, position and funding rate a cycle read, recorded (append-only,
+journaled); and read back as the state they recorded, so that `bot status` and `bot report`
+judge a recorded read with the same margin figure (`bot.policy.margin`) as the plan judged it
+live.
 
 A read is one venue's rows of one run with one `read_at` (a cycle that moved money records a
 second read of the venue in the same run, after the move). The markets are not snapshotted:
@@ -18,12 +20,74 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
-from bot.ledger.store import Ledger
-from bot.ledger.tables import BalanceSnapshot, PositionSnapshot
-from bot.model import SPOT, MarketKind, PerpMarket, Position, VenueState, Wallet
+from bot.ledger.sessions import LedgerBase
+from bot.ledger.tables import BalanceSnapshot, FundingSnapshot, PositionSnapshot
+from bot.model import SPOT, MarketKind, PerpMarket, Position, State, VenueState, Wallet
 
 ReadKey = tuple[int, datetime]  # (run_id, read_at)
 T = TypeVar("T")
+
+
+class SnapshotRecords(LedgerBase):
+    """Writes of the reads a cycle made."""
+
+    def record_snapshot(self, run_id: int, state: State) -> None:
+        """Store every wallet, position and funding rate that the cycle read, journaled."""
+        with self._transaction(self._clock()) as session:
+            rows: list[Any] = []
+            add = rows.append
+            for venue in state.venues.values():
+                for w in venue.wallets.values():
+                    add(
+                        BalanceSnapshot(
+                            run_id=run_id,
+                            read_at=venue.read_at,
+                            venue=venue.venue,
+                            account=w.account,
+                            asset=w.asset,
+                            free=w.free,
+                            used=w.used,
+                            balance=w.balance,
+                            unrealized_pnl=w.unrealized_pnl,
+                            transferable=w.transferable,
+                            cross_balance=w.cross_balance,
+                            cross_unrealized_pnl=w.cross_unrealized_pnl,
+                        )
+                    )
+                for p in venue.positions.values():
+                    add(
+                        PositionSnapshot(
+                            run_id=run_id,
+                            read_at=venue.read_at,
+                            venue=venue.venue,
+                            symbol=p.symbol,
+                            side=p.side,
+                            contracts=p.contracts,
+                            contract_size=p.contract_size,
+                            notional=p.notional,
+                            entry_price=p.entry_price,
+                            mark_price=p.mark_price,
+                            unrealized_pnl=p.unrealized_pnl,
+                            initial_margin=p.initial_margin,
+                            maintenance_margin=p.maintenance_margin,
+                            liquidation_price=p.liquidation_price,
+                            margin_mode=p.margin_mode,
+                            isolated_wallet=p.isolated_wallet,
+                        )
+                    )
+                for f in venue.funding.values():
+                    add(
+                        FundingSnapshot(
+                            run_id=run_id,
+                            read_at=venue.read_at,
+                            venue=venue.venue,
+                            symbol=f.symbol,
+                            rate=f.rate,
+                            mark_price=f.mark_price,
+                            next_funding_at=f.next_funding_at,
+                        )
+                    )
+            session.add_all(rows)
 
 
 def market_of(symbol: str, accounts: Iterable[str]) -> PerpMarket | None:
@@ -47,7 +111,7 @@ def market_of(symbol: str, accounts: Iterable[str]) -> PerpMarket | None:
     )
 
 
-def latest_read(ledger: Ledger, venue: str, symbols: Iterable[str]) -> VenueState | None:
+def latest_read(ledger: LedgerBase, venue: str, symbols: Iterable[str]) -> VenueState | None:
     """The newest recorded read of `venue`, with markets for the hedged `symbols`."""
     with ledger.engine.connect() as conn:
         newest = conn.execute(
@@ -64,7 +128,7 @@ def latest_read(ledger: Ledger, venue: str, symbols: Iterable[str]) -> VenueStat
 
 
 def recorded_reads(
-    ledger: Ledger,
+    ledger: LedgerBase,
     venue: str,
     symbols: Iterable[str],
     *,

@@ -1,22 +1,20 @@
 """The ledger's standing conditions (0009): venues halted by a fatal refusal, and moves the
 plan wants with nothing to move. A mixin of `Ledger`, one short transaction per fact.
 
-Like the manual instructions (`unattended.py`), a condition seen every cycle is one row,
+Like the manual instructions (`manual.py`), a condition seen every cycle is one row,
 updated in place while it stands (each write journaled) and final once it ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from bot.ledger import journal
+from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import NothingToMove, VenueHalt
 
 HALTED, CLEARED, RESUMED = "halted", "cleared", "resumed"
@@ -120,12 +118,8 @@ class NothingToMoveRecord:
         )
 
 
-class StandingRecords:
+class StandingRecords(LedgerBase):
     """Writes and reads of venue halts and standing nothing-to-move conditions."""
-
-    _clock: Callable[[], datetime]
-    _transaction: Callable[[], AbstractContextManager[Session]]
-    _sessions: Callable[[], Session]
 
     # venue halts ----------------------------------------------------------------------------
 
@@ -157,7 +151,7 @@ class StandingRecords:
         """Halt `venue` (`error` already redacted); the open halt as it is when there is one
         already. True when it is new."""
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.scalar(_halted(venue))
             if row is not None:
                 return HaltRecord.of(row), False
@@ -175,20 +169,18 @@ class StandingRecords:
                 state=HALTED,
             )
             session.add(row)
-            journal.append(session, row, now)
-            return HaltRecord.of(row), True
+        return HaltRecord.of(row), True
 
     def end_halt(self, venue: str, *, state: str, by: str, reason: str) -> HaltRecord | None:
         """End the venue's halt (`cleared` by the bot, `resumed` by a person), recording who
         and why; None when the venue is not halted."""
         assert state in (CLEARED, RESUMED)
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.scalar(_halted(venue).with_for_update())
             if row is None:
                 return None
             row.state, row.ended_at, row.ended_by, row.end_reason = state, now, by, reason
-            journal.append(session, row, now)
             return HaltRecord.of(row)
 
     # nothing to move ------------------------------------------------------------------------
@@ -208,7 +200,7 @@ class StandingRecords:
         last seen, latest reason and planned amount. True when it is new."""
         venue, asset, from_account, to_account = key
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = session.scalar(_open_move(key))
             created = row is None
             if row is None:
@@ -224,8 +216,7 @@ class StandingRecords:
                 session.add(row)
             row.hedges, row.rule, row.reason, row.planned_amount = hedges, rule, reason, planned
             row.last_seen, row.count = now, (row.count or 0) + 1
-            journal.append(session, row, now)
-            return NothingToMoveRecord.of(row), created
+        return NothingToMoveRecord.of(row), created
 
     def clear_nothing_to_move(
         self, venue: str, *, keep: Iterable[MoveKey] = (), only: Iterable[MoveKey] | None = None
@@ -236,7 +227,7 @@ class StandingRecords:
         among = set(only) if only is not None else None
         now = self._clock()
         cleared: list[MoveKey] = []
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             rows = session.scalars(
                 select(NothingToMove).where(
                     NothingToMove.venue == venue, NothingToMove.state == "open"
@@ -247,7 +238,6 @@ class StandingRecords:
                 if key in kept or (among is not None and key not in among):
                     continue
                 row.state, row.cleared_at = "cleared", now
-                journal.append(session, row, now)
                 cleared.append(key)
         return cleared
 

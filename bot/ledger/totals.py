@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from bot.ledger.pages import pages
 from bot.ledger.tables import Transfer, TransferTotal
 
 
@@ -140,10 +141,6 @@ def differences(connection: Connection) -> list[str]:
 
 def computed(connection: Connection) -> dict[Bucket, list[Any]]:
     """The totals of every transfer, read in pages."""
-    from bot.ledger.queries import PAGE
-
-    found: dict[Bucket, list[Any]] = {}
-    after = 0
     columns = [
         Transfer.id,
         Transfer.created_at,
@@ -156,15 +153,4 @@ def computed(connection: Connection) -> dict[Bucket, list[Any]]:
         Transfer.dry_run,
         Transfer.amount,
     ]
-    while True:
-        rows = connection.execute(
-            select(*columns).where(Transfer.id > after).order_by(Transfer.id).limit(PAGE)
-        ).all()
-        for bucket, (n, amount) in accumulate(rows).items():
-            slot = found.setdefault(bucket, [0, Decimal(0)])
-            slot[0] += n
-            slot[1] += amount
-        if len(rows) < PAGE:
-            break
-        after = rows[-1].id
-    return found
+    return accumulate(pages(connection, select(*columns), Transfer.id))

@@ -1,160 +1,44 @@
-"""The ledger's records of unattended operation (0005): job runs, alert conditions, standing
-manual instructions; alert delivery attempts (0010). A mixin of `Ledger`, one short
-transaction per fact like the rest of it.
-
-Rows are final once they have an outcome (a finished job, a resolved alert, a cleared
-instruction); while open they are updated in place, so a condition seen every cycle is one row.
-
-An alert transition (its ALERT, a reminder, its RESOLVED) is *claimed* before it is sent
-(`stand_alert`, `claim_resolution`: the firing row locked, `claim`/`claimed_at` set in the same
-transaction) and the claim is released with the outcome (`finish_delivery`), so two writers
-sharing one ledger never both send one transition. A claim older than its lease (a writer
-that died mid-send) is abandoned.
-"""
+"""Job runs of `bot run` (0005): one row per scheduled run of a job (or one that did not
+happen), final once it has an outcome; and the transfer counts the metrics read."""
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from bot.ledger import journal
-from bot.ledger.tables import Alert, AlertDelivery, JobRun, ManualInstruction, Transfer
-
-#: (venue, asset, from_account, to_account)
-ManualKey = tuple[str, str, str, str]
+from bot.ledger.sessions import LedgerBase
+from bot.ledger.tables import JobRun, Transfer
 
 
-@dataclass(frozen=True, kw_only=True)
-class AlertRecord:
-    id: int
-    key: str
-    state: str
-    message: str
-    first_seen: datetime
-    last_seen: datetime
-    sent_count: int
-    last_sent_at: datetime | None
-    severity: str | None = None
-    occurrences: int | None = None
-    attempts: int = 0
-    last_attempt_at: datetime | None = None
-    claim: str | None = None
-    claimed_at: datetime | None = None
-
-    @classmethod
-    def of(cls, row: Alert) -> AlertRecord:
-        return cls(
-            id=row.id,
-            key=row.key,
-            state=row.state,
-            message=row.message,
-            first_seen=row.first_seen,
-            last_seen=row.last_seen,
-            sent_count=row.sent_count or 0,
-            last_sent_at=row.last_sent_at,
-            severity=row.severity,
-            occurrences=row.occurrences,
-            attempts=row.attempts or 0,
-            last_attempt_at=row.last_attempt_at,
-            claim=row.claim,
-            claimed_at=row.claimed_at,
-        )
-
-    def claimed(self, now: datetime, lease: timedelta) -> bool:
-        """Another delivery of this row is under way (its claim not yet older than `lease`)."""
-        return (
-            self.claim is not None and self.claimed_at is not None and now - self.claimed_at < lease
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeliveryRecord:
-    """One channel's answer to one delivery attempt (an `alert_deliveries` row to be)."""
-
-    channel: str
-    outcome: str  # delivered failed timeout refused
-    detail: str | None = None
-
-
-#: what the alerter decides under the row lock: the transition to claim ("alert", "reminder")
-#: or None, given the row and when the key last delivered anything (any of its rows)
-Decide = Callable[[AlertRecord, datetime | None], str | None]
-
-
-@dataclass(frozen=True, kw_only=True)
-class ManualRecord:
-    id: int
-    venue: str
-    asset: str
-    from_account: str
-    to_account: str
-    amount: Decimal
-    hedges: str
-    transfer_id: int | None
-    first_seen: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, row: ManualInstruction) -> ManualRecord:
-        return cls(
-            id=row.id,
-            venue=row.venue,
-            asset=row.asset,
-            from_account=row.from_account,
-            to_account=row.to_account,
-            amount=row.amount,
-            hedges=row.hedges,
-            transfer_id=row.transfer_id,
-            first_seen=row.first_seen,
-            updated_at=row.updated_at,
-        )
-
-    @property
-    def key(self) -> ManualKey:
-        return (self.venue, self.asset, self.from_account, self.to_account)
-
-
-class UnattendedRecords:
-    """Writes and reads of job runs, alerts and manual instructions."""
-
-    _clock: Callable[[], datetime]
-    _transaction: Callable[[], AbstractContextManager[Session]]
-    _sessions: Callable[[], Session]
-
-    # job runs -----------------------------------------------------------------------------
+class UnattendedRecords(LedgerBase):
+    """Writes and reads of job runs."""
 
     def start_job(self, kind: str, *, scheduled_at: datetime | None, late: bool) -> int:
-        with self._transaction() as session:
+        now = self._clock()
+        with self._transaction(now) as session:
             row = JobRun(
                 kind=kind,
                 scheduled_at=scheduled_at,
-                started_at=self._clock(),
+                started_at=now,
                 late=late,
                 status="running",
                 pid=os.getpid(),
                 host=socket.gethostname(),
             )
             session.add(row)
-            journal.append(session, row, row.started_at)
-            return row.id
+        return row.id
 
     def finish_job(
         self, job_id: int, status: str, *, error: str | None = None, run_id: int | None = None
     ) -> None:
-        with self._transaction() as session:
+        now = self._clock()
+        with self._transaction(now) as session:
             row = session.get_one(JobRun, job_id)
             row.status, row.error, row.run_id = status, error, run_id
-            row.finished_at = self._clock()
-            journal.append(session, row, row.finished_at)
+            row.finished_at = now
 
     def record_job_not_run(
         self, kind: str, status: str, *, scheduled_at: datetime | None, error: str
@@ -162,7 +46,7 @@ class UnattendedRecords:
         """A run that did not happen (`missed`: too late after a suspend; `skipped`: the
         previous one was still running): final as written."""
         now = self._clock()
-        with self._transaction() as session:
+        with self._transaction(now) as session:
             row = JobRun(
                 kind=kind,
                 scheduled_at=scheduled_at,
@@ -175,8 +59,7 @@ class UnattendedRecords:
                 host=socket.gethostname(),
             )
             session.add(row)
-            journal.append(session, row, now)
-            return row.id
+        return row.id
 
     def transfer_counts(self) -> dict[tuple[str, str], int]:
         """Transfers by (venue, status), dry runs left out: for the metrics."""
@@ -187,297 +70,3 @@ class UnattendedRecords:
                 .group_by(Transfer.venue, Transfer.status)
             ).all()
             return {(venue, status): count for venue, status, count in rows}
-
-    # alerts -------------------------------------------------------------------------------
-
-    def firing_alerts(self) -> dict[str, AlertRecord]:
-        with self._sessions() as session:
-            rows = session.scalars(select(Alert).where(Alert.state == "firing"))
-            return {row.key: AlertRecord.of(row) for row in rows}
-
-    def last_alert_sent(self, key: str) -> datetime | None:
-        with self._sessions() as session:
-            return session.scalar(select(func.max(Alert.last_sent_at)).where(Alert.key == key))
-
-    def fire_alert(self, key: str, message: str, *, sent: bool) -> AlertRecord:
-        """Record that `key` is firing: a new row, or the open one seen again (its message
-        refreshed, one more message counted when `sent`)."""
-        now = self._clock()
-        with self._transaction() as session:
-            row = session.scalar(select(Alert).where(Alert.key == key, Alert.state == "firing"))
-            if row is None:
-                row = Alert(key=key, state="firing", first_seen=now, sent_count=0)
-                session.add(row)
-            row.message, row.last_seen = message, now
-            if sent:
-                row.sent_count, row.last_sent_at = (row.sent_count or 0) + 1, now
-            journal.append(session, row, now)
-            return AlertRecord.of(row)
-
-    def stand_alert(
-        self,
-        key: str,
-        message: str,
-        *,
-        severity: str,
-        count: int = 0,
-        token: str,
-        lease: timedelta,
-        decide: Decide,
-    ) -> tuple[AlertRecord, str | None]:
-        """`key` is firing: its row (new, or the open one with the newest message, severity and
-        `count` more occurrences) and, under the row lock, the transition `decide` says is due,
-        claimed for `token`; None when none is due or another writer's claim stands."""
-        for tries_left in (1, 0):
-            try:
-                return self._stand_alert(key, message, severity, count, token, lease, decide)
-            except IntegrityError:  # another writer inserted the firing row first: it is theirs
-                if not tries_left:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _stand_alert(
-        self,
-        key: str,
-        message: str,
-        severity: str,
-        count: int,
-        token: str,
-        lease: timedelta,
-        decide: Decide,
-    ) -> tuple[AlertRecord, str | None]:
-        now = self._clock()
-        with self._transaction() as session:
-            row = session.scalar(_firing(key).with_for_update())
-            changed = row is None
-            if row is None:
-                row = Alert(key=key, state="firing", message=message, first_seen=now)
-                row.last_seen, row.sent_count, row.occurrences = now, 0, count or None
-                session.add(row)
-                session.flush()  # a second writer's row makes this an IntegrityError
-            elif row.message != message or row.severity != severity or count:
-                changed = True
-                row.occurrences = (row.occurrences or 1) + count if count else row.occurrences
-            row.message, row.severity = message, severity
-            if changed:
-                row.last_seen = now
-            record = AlertRecord.of(row)
-            transition = None
-            if not record.claimed(now, lease):
-                last_sent = session.scalar(
-                    select(func.max(Alert.last_sent_at)).where(Alert.key == key)
-                )
-                transition = decide(record, last_sent)
-            if transition is not None:
-                row.claim, row.claimed_at = token, now
-                changed = True
-            if changed:
-                journal.append(session, row, now)
-            return AlertRecord.of(row), transition
-
-    def claim_resolution(
-        self, key: str, *, token: str, lease: timedelta
-    ) -> tuple[AlertRecord | None, bool]:
-        """`key` cleared. A firing row never delivered resolves here, silently: (record, False).
-        One that was delivered is claimed for its RESOLVED: (record, True), to be finished by
-        `finish_delivery(..., resolve=True)`. (None, False) when nothing is firing or another
-        writer holds a claim on it."""
-        now = self._clock()
-        with self._transaction() as session:
-            row = session.scalar(_firing(key).with_for_update())
-            if row is None or AlertRecord.of(row).claimed(now, lease):
-                return None, False
-            if not row.sent_count:
-                row.state, row.resolved_at, row.last_seen = "resolved", now, now
-                row.claim = row.claimed_at = None
-                journal.append(session, row, now)
-                return AlertRecord.of(row), False
-            row.claim, row.claimed_at = token, now
-            journal.append(session, row, now)
-            return AlertRecord.of(row), True
-
-    def finish_delivery(
-        self,
-        alert_id: int,
-        *,
-        token: str,
-        kind: str,
-        severity: str,
-        deliveries: Iterable[DeliveryRecord],
-        resolve: bool = False,
-    ) -> AlertRecord:
-        """Record a claimed transition's attempt: one `alert_deliveries` row per channel, the
-        claim released, the row's `sent_count` (delivered) or `attempts` (not) counted; a
-        resolution makes the row final whatever came of its message."""
-        now = self._clock()
-        answers = list(deliveries)
-        delivered = any(d.outcome == "delivered" for d in answers)
-        with self._transaction() as session:
-            row = session.get_one(Alert, alert_id, with_for_update=True)
-            if row.state == "firing" and row.claim == token:
-                row.claim = row.claimed_at = None
-                row.last_attempt_at = now
-                if delivered:
-                    row.sent_count, row.last_sent_at, row.attempts = row.sent_count + 1, now, 0
-                else:
-                    row.attempts = (row.attempts or 0) + 1
-                if resolve:
-                    row.state, row.resolved_at, row.last_seen = "resolved", now, now
-                journal.append(session, row, now)
-            rows = [
-                AlertDelivery(
-                    alert_id=alert_id,
-                    key=row.key,
-                    kind=kind,
-                    at=now,
-                    channel=d.channel,
-                    severity=severity,
-                    outcome=d.outcome,
-                    detail=d.detail,
-                )
-                for d in answers
-            ]
-            session.add_all(rows)
-            journal.append_all(session, rows, now)
-            return AlertRecord.of(row)
-
-    def alert_deliveries(self, alert_id: int | None = None) -> list[tuple[str, str, str, str]]:
-        """(key, kind, channel, outcome) of every delivery attempt (of one alert), oldest first."""
-        query = select(
-            AlertDelivery.key, AlertDelivery.kind, AlertDelivery.channel, AlertDelivery.outcome
-        ).order_by(AlertDelivery.id)
-        if alert_id is not None:
-            query = query.where(AlertDelivery.alert_id == alert_id)
-        with self._sessions() as session:
-            return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
-
-    def resolve_alert(self, key: str, *, sent: bool) -> None:
-        now = self._clock()
-        with self._transaction() as session:
-            row = session.scalar(select(Alert).where(Alert.key == key, Alert.state == "firing"))
-            if row is None:
-                return
-            row.last_seen = now
-            if sent:
-                row.sent_count, row.last_sent_at = row.sent_count + 1, now
-            row.state, row.resolved_at = "resolved", now
-            journal.append(session, row, now)
-
-    def record_notice(
-        self,
-        key: str,
-        message: str,
-        *,
-        sent: bool,
-        severity: str | None = None,
-        deliveries: Iterable[DeliveryRecord] = (),
-    ) -> None:
-        """A one-off message, final as written, with its delivery attempts."""
-        now = self._clock()
-        with self._transaction() as session:
-            row = Alert(
-                key=key,
-                state="notice",
-                message=message,
-                first_seen=now,
-                last_seen=now,
-                resolved_at=now,
-                sent_count=1 if sent else 0,
-                last_sent_at=now if sent else None,
-                severity=severity,
-            )
-            session.add(row)
-            journal.append(session, row, now)
-            rows = [
-                AlertDelivery(
-                    alert_id=row.id,
-                    key=key,
-                    kind="notice",
-                    at=now,
-                    channel=d.channel,
-                    severity=severity or "info",
-                    outcome=d.outcome,
-                    detail=d.detail,
-                )
-                for d in deliveries
-            ]
-            session.add_all(rows)
-            journal.append_all(session, rows, now)
-
-    # manual instructions ------------------------------------------------------------------
-
-    def open_manual_instructions(self) -> list[ManualRecord]:
-        with self._sessions() as session:
-            rows = session.scalars(
-                select(ManualInstruction)
-                .where(ManualInstruction.state == "open")
-                .order_by(ManualInstruction.id)
-            )
-            return [ManualRecord.of(row) for row in rows]
-
-    def stand_manual_instruction(
-        self,
-        key: ManualKey,
-        amount: Decimal,
-        *,
-        hedges: str,
-        transfer_id: int | None,
-    ) -> tuple[ManualRecord, bool]:
-        """The open instruction for `key` with the latest amount; True when it is new."""
-        venue, asset, from_account, to_account = key
-        now = self._clock()
-        with self._transaction() as session:
-            row = session.scalar(_open_manual(key))
-            created = row is None
-            if row is None:
-                row = ManualInstruction(
-                    venue=venue,
-                    asset=asset,
-                    from_account=from_account,
-                    to_account=to_account,
-                    first_seen=now,
-                    state="open",
-                )
-                session.add(row)
-            row.amount, row.hedges, row.transfer_id, row.updated_at = (
-                amount,
-                hedges,
-                transfer_id,
-                now,
-            )
-            journal.append(session, row, now)
-            return ManualRecord.of(row), created
-
-    def clear_manual_instructions(self, venue: str, keep: Iterable[ManualKey]) -> list[ManualKey]:
-        """Clear the venue's open instructions not in `keep`; return the cleared keys."""
-        kept = set(keep)
-        now = self._clock()
-        cleared: list[ManualKey] = []
-        with self._transaction() as session:
-            rows = session.scalars(
-                select(ManualInstruction).where(
-                    ManualInstruction.venue == venue, ManualInstruction.state == "open"
-                )
-            )
-            for row in rows:
-                key = (row.venue, row.asset, row.from_account, row.to_account)
-                if key not in kept:
-                    row.state, row.cleared_at, row.updated_at = "cleared", now, now
-                    journal.append(session, row, now)
-                    cleared.append(key)
-        return cleared
-
-
-def _firing(key: str):  # type: ignore[no-untyped-def]
-    return select(Alert).where(Alert.key == key, Alert.state == "firing")
-
-
-def _open_manual(key: ManualKey):  # type: ignore[no-untyped-def]
-    venue, asset, from_account, to_account = key
-    return select(ManualInstruction).where(
-        ManualInstruction.venue == venue,
-        ManualInstruction.asset == asset,
-        ManualInstruction.from_account == from_account,
-        ManualInstruction.to_account == to_account,
-        ManualInstruction.state == "open",
-    )

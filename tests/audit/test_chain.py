@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import bindparam, text
 
+from bot.audit.chain import Anchor
+from bot.audit.verify import verify_ledger
 from bot.errors import LedgerError
 from bot.ledger import Ledger, db
-from bot.ledger.journal import Anchor
-from bot.ledger.unattended import DeliveryRecord
+from bot.ledger.alerts import DeliveryRecord
 from bot.model import TransferStatus
 from tests.audit.tampering import (
     KEY,
@@ -67,14 +68,14 @@ def test_the_guards_exist_after_upgrade_head(ledger: Ledger) -> None:
 
 def test_a_keyed_ledger_verifies_with_its_key_only(keyed: Ledger, ledger_url: str) -> None:
     populate(keyed)
-    report = keyed.verify()
+    report = verify_ledger(keyed)
     assert report.ok, report.problems
     assert report.keyed_entries == report.entries and report.unkeyed_entries == 0
     # the run, the snapshot rows, the transfer, its attempt, the funding payment: all chained
     assert report.rows == 1 + 3 + 1 + 1 + 1
     wrong = Ledger.open_read_only(ledger_url, key=b"another key")
     try:
-        problems = wrong.verify().problems
+        problems = verify_ledger(wrong).problems
     finally:
         wrong.close()
     assert any("does not match under this key" in p for p in problems)
@@ -88,7 +89,7 @@ def test_an_edit_with_a_recomputed_unkeyed_chain_is_detected(keyed: Ledger) -> N
     drop_triggers(keyed.engine)
     rewrite_row(keyed.engine, "transfers", transfer_id, amount="9999")
     recompute_chain(keyed.engine, "transfer", "transfers", transfer_id, chain="sha256")
-    report = keyed.verify()
+    report = verify_ledger(keyed)
     assert not report.ok
     assert "is unkeyed after the keyed chain started" in report.problems[0]
 
@@ -98,7 +99,7 @@ def test_an_edit_relabelled_as_keyed_fails_the_key(keyed: Ledger) -> None:
     drop_triggers(keyed.engine)
     rewrite_row(keyed.engine, "transfers", transfer_id, amount="9999")
     recompute_chain(keyed.engine, "transfer", "transfers", transfer_id, chain="hmac-sha256")
-    (first, *_) = keyed.verify().problems
+    (first, *_) = verify_ledger(keyed).problems
     assert "does not match under this key" in first
 
 
@@ -111,7 +112,7 @@ def test_a_whole_chain_recomputed_without_the_key_is_detected(
     rewrite_row(keyed.engine, "transfers", transfer_id, amount="9999")
     recompute_chain(keyed.engine, "transfer", "transfers", transfer_id, chain=label)
     recompute_whole_chain(keyed.engine, chain=label)
-    report = keyed.verify()
+    report = verify_ledger(keyed)
     assert not report.ok
     assert any("no entry is keyed, though the key is set" in p for p in report.problems)
 
@@ -120,7 +121,7 @@ def test_an_edited_run_error_is_detected(keyed: Ledger) -> None:
     populate(keyed)
     drop_triggers(keyed.engine)
     rewrite_row(keyed.engine, "runs", 1, error="nothing happened")
-    assert keyed.verify().problems == ("run 1: differs from its journal entry",)
+    assert verify_ledger(keyed).problems == ("run 1: differs from its journal entry",)
 
 
 def test_an_edited_snapshot_is_refused_then_detected(keyed: Ledger) -> None:
@@ -129,7 +130,7 @@ def test_an_edited_snapshot_is_refused_then_detected(keyed: Ledger) -> None:
         rewrite_row(keyed.engine, "balance_snapshots", 1, free="1")
     drop_triggers(keyed.engine)
     rewrite_row(keyed.engine, "balance_snapshots", 1, free="1")
-    assert keyed.verify().problems == ("balance 1: differs from its journal entry",)
+    assert verify_ledger(keyed).problems == ("balance 1: differs from its journal entry",)
 
 
 def test_a_deleted_row_and_an_inserted_row_are_detected(keyed: Ledger) -> None:
@@ -143,7 +144,7 @@ def test_a_deleted_row_and_an_inserted_row_are_detected(keyed: Ledger) -> None:
                 "VALUES ('rebalance', false, '2026-12-01 09:00:00', 'ok', 'x')"
             )
         )
-    problems = keyed.verify().problems
+    problems = verify_ledger(keyed).problems
     assert "funding_payment 1: in the journal but missing from its table" in problems
     assert "run 2: not in the journal" in problems
 
@@ -159,9 +160,9 @@ def test_truncating_the_newest_entries_is_detected_by_the_anchor(
     assert [h["seq"] for h in heads] == [keyed.chain_head().seq - 2, keyed.chain_head().seq]
     drop_triggers(keyed.engine)
     truncate_newest(keyed.engine, 2)  # the second run, gone without a trace in the database
-    assert keyed.verify().ok
+    assert verify_ledger(keyed).ok
     newest = heads[-1]
-    report = keyed.verify(Anchor(newest["seq"], newest["hash"], "the anchor file"))
+    report = verify_ledger(keyed, Anchor(newest["seq"], newest["hash"], "the anchor file"))
     assert report.problems == (
         f"journal: the chain ends at entry {newest['seq'] - 2} but the anchor file recorded "
         f"entry {newest['seq']}: the newest entries were removed",
@@ -175,19 +176,19 @@ def test_a_writer_without_the_key_cannot_extend_a_keyed_chain(
     for key in (None, b"another key"):
         with pytest.raises(LedgerError, match="chain is keyed"):
             Ledger.open(ledger_url, key=key).close()
-    assert keyed.verify().ok
+    assert verify_ledger(keyed).ok
 
 
 def test_an_unkeyed_ledger_says_so_and_takes_a_key_later(ledger_url: str) -> None:
     unkeyed = Ledger.open(ledger_url)
     populate(unkeyed)
-    report = unkeyed.verify()
+    report = verify_ledger(unkeyed)
     assert report.ok and report.keyed_entries == 0
     assert report.mode.startswith("unkeyed (SHA-256): it detects accidental edits")
     unkeyed.close()
     keyed = Ledger.open(ledger_url, key=KEY)  # starts the keyed chain on top
     populate(keyed)
-    report = keyed.verify()
+    report = verify_ledger(keyed)
     assert report.ok, report.problems
     assert report.unkeyed_entries and report.keyed_entries
     keyed.close()
@@ -214,11 +215,11 @@ def test_alerts_job_runs_and_manual_instructions_are_in_the_chain(keyed: Ledger)
     keyed.stand_manual_instruction(
         ("coinw", "USDT", "spot", "linear"), Decimal("100"), hedges="eth", transfer_id=None
     )
-    assert keyed.verify().ok
+    assert verify_ledger(keyed).ok
     drop_triggers(keyed.engine)
     rewrite_row(keyed.engine, "alerts", 1, message="all is well")
     rewrite_row(keyed.engine, "job_runs", job, error="edited")
-    assert set(keyed.verify().problems) == {
+    assert set(verify_ledger(keyed).problems) == {
         f"job_run {job}: differs from its journal entry",
         "alert 1: differs from its journal entry",
     }
@@ -245,12 +246,12 @@ def test_alert_delivery_attempts_are_append_only_and_in_the_chain(keyed: Ledger)
     )
     [row] = keyed.firing_alerts().values()
     assert (row.claim, row.attempts, row.sent_count) == (None, 1, 0)
-    assert keyed.verify().ok
+    assert verify_ledger(keyed).ok
     with pytest.raises(Exception, match="never updated"):
         rewrite_row(keyed.engine, "alert_deliveries", 1, outcome="delivered")
     drop_triggers(keyed.engine)
     rewrite_row(keyed.engine, "alert_deliveries", 1, outcome="delivered")
-    assert keyed.verify().problems == ("alert_delivery 1: differs from its journal entry",)
+    assert verify_ledger(keyed).problems == ("alert_delivery 1: differs from its journal entry",)
 
 
 def _margin_move(ledger: Ledger) -> tuple[int, int]:
@@ -279,12 +280,12 @@ def _margin_move(ledger: Ledger) -> tuple[int, int]:
 
 def test_an_isolated_move_and_its_margin_leg_are_in_the_chain(keyed: Ledger) -> None:
     move, leg = _margin_move(keyed)
-    assert keyed.verify().ok
+    assert verify_ledger(keyed).ok
     drop_triggers(keyed.engine)
     rewrite_row(keyed.engine, "margin_legs", leg, amount="1000")
     rewrite_row(keyed.engine, "margin_moves", move, direction="return")
     rewrite_row(keyed.engine, "margin_leg_attempts", 1, outcome="refused")
-    assert set(keyed.verify().problems) == {
+    assert set(verify_ledger(keyed).problems) == {
         f"margin_leg {leg}: differs from its journal entry",
         f"margin_move {move}: differs from its journal entry",
         "margin_attempt 1: differs from its journal entry",
@@ -319,13 +320,13 @@ def test_a_ledger_from_before_margin_journaling_covers_its_new_margin_rows(
     old.close()
 
     upgraded = Ledger.open(ledger_url)  # this release: the start names the margin tables
-    report = upgraded.verify()
+    report = verify_ledger(upgraded)
     assert report.ok, report.problems
     assert report.uncovered_rows == 3  # the move, its leg, its attempt: before journaling
     _margin_move(upgraded)
-    assert upgraded.verify().ok
+    assert verify_ledger(upgraded).ok
     rewrite_row(upgraded.engine, "margin_moves", move + 1, reason="edited")
-    assert list(upgraded.verify().problems) == [
+    assert list(verify_ledger(upgraded).problems) == [
         f"margin_move {move + 1}: differs from its journal entry"
     ]
     upgraded.close()

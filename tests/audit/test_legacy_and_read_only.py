@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from bot.audit.verify import verify_ledger
 from bot.errors import LedgerError
 from bot.ledger import Ledger, db
 from bot.ledger.journal import GENESIS_HASH, body_of, chain_hash
@@ -69,13 +70,13 @@ def first_release_ledger(ledger_url: str) -> None:
 def test_a_first_release_ledger_verifies_and_then_takes_a_key(ledger_url: str) -> None:
     first_release_ledger(ledger_url)
     upgraded = Ledger.open(ledger_url)  # migrates; starts the unkeyed chain of 0006
-    report = upgraded.verify()
+    report = verify_ledger(upgraded)
     assert report.ok, report.problems
     assert (report.legacy_entries, report.uncovered_rows) == (1, 1)  # the run predates it
     upgraded.close()
     keyed = Ledger.open(ledger_url, key=KEY)
     populate(keyed)
-    report = keyed.verify()
+    report = verify_ledger(keyed)
     assert report.ok, report.problems
     assert report.legacy_entries == 1 and report.keyed_entries > 0
     keyed.close()
@@ -108,7 +109,7 @@ def test_an_audit_reads_while_a_writer_holds_the_ledger(ledger: Ledger, ledger_u
                     config_digest="x",
                 )
             )
-            report = audit.verify()  # the writer's uncommitted run is not seen
+            report = verify_ledger(audit)  # the writer's uncommitted run is not seen
             assert report.ok, report.problems
             assert len(list_transfers(audit, TransferFilter())) == 1
             writer.rollback()

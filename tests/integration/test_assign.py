@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.audit.verify import verify_ledger
 from bot.config import Config, parse_config
 from bot.errors import CorrectionRefused
 from bot.ledger import Ledger
@@ -294,5 +295,5 @@ async def test_a_venue_without_history_needs_force_and_is_recorded_unchecked(
     assert render.correction_note(correction) == (
         "assigned by alice (not checked against the venue): done by hand"
     )
-    assert ledger.verify().ok
+    assert verify_ledger(ledger).ok
     ledger.close()

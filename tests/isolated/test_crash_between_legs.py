@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.audit.verify import verify_ledger
 from bot.ledger import Ledger
 from bot.ledger.margin_queries import moves
 from bot.model import TransferStatus
@@ -76,7 +77,7 @@ def test_top_up_crashed_between_or_inside_the_second_leg(
         )
         assert all(leg.status.is_final for leg in move.margin_legs)
         assert half_done_moves(ledger) == []
-        assert ledger.verify().ok
+        assert verify_ledger(ledger).ok
     finally:
         ledger.close()
 

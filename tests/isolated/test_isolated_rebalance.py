@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+from bot.audit.verify import verify_ledger
 from bot.ledger import Ledger
 from bot.ledger.margin_queries import moves
 from bot.model import TransferStatus
@@ -70,7 +71,7 @@ def test_usdm_isolated_top_up_then_return(paper, venue_env, write_config, bot, t
             m.margin_leg and m.margin_leg.status is TransferStatus.CONFIRMED for m in recorded
         )
         assert half_done_moves(ledger) == []
-        assert ledger.verify().ok
+        assert verify_ledger(ledger).ok
     finally:
         ledger.close()
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.audit.verify import verify_ledger
 from bot.config import Config
 from bot.cycle.rebalance import rebalance
 from bot.errors import CorrectionRefused
@@ -93,7 +94,7 @@ def test_assign_confirms_an_open_transfer_and_records_who_and_why(ledger: Ledger
     )
     # intent, lost answer, then the three writes of the assignment, all in the chain
     assert [e for (e,) in entities][-3:] == ["attempt", "transfer", "correction"]
-    report = ledger.verify()
+    report = verify_ledger(ledger)
     assert report.ok, report.problems
 
 
@@ -104,7 +105,7 @@ def test_a_pending_transfer_may_be_assigned_too(ledger: Ledger) -> None:
     assert settled.status is TransferStatus.CONFIRMED and settled.attempts == 1
     ((correction,),) = corrections_of(ledger, [intent.id]).values()
     assert (correction.previous_status, correction.note) == ("pending", None)
-    assert ledger.verify().ok
+    assert verify_ledger(ledger).ok
 
 
 @pytest.mark.parametrize(
@@ -142,7 +143,7 @@ def test_refusals_name_the_problem_and_change_nothing(
     assert message.startswith(expected.format(id=transfer_id, other=other)), message
     assert "\n" not in message and refused.value.exit_code == 2
     assert picture(ledger) == before
-    assert ledger.verify().ok
+    assert verify_ledger(ledger).ok
 
 
 def test_corrections_are_never_updated_or_deleted(ledger: Ledger) -> None:
@@ -165,7 +166,7 @@ def test_verify_detects_an_edited_correction(ledger: Ledger) -> None:
     with ledger.engine.begin() as conn:
         conn.exec_driver_sql(f"DROP TRIGGER corrections_no_update{on_table}")
         conn.execute(text("UPDATE corrections SET operator = 'mallory'"))
-    report = ledger.verify()
+    report = verify_ledger(ledger)
     assert report.problems == ("correction 1: differs from its journal entry",)
 
 
@@ -189,9 +190,9 @@ def test_upgrading_a_0003_ledger_keeps_its_rows_and_verifies(ledger_url: str) ->
     assert db.current_revision(engine) == db.head_revision()
     ledger = Ledger(engine)
     assert list_transfers(ledger, TransferFilter()) == before
-    assert ledger.verify().ok
+    assert verify_ledger(ledger).ok
     ledger.assign(open_id, "8", operator="alice", reason="ticket 4411")
-    assert ledger.verify().ok
+    assert verify_ledger(ledger).ok
     with pytest.raises(IntegrityError, match="never deleted"), engine.begin() as conn:
         conn.execute(text("DELETE FROM corrections"))
     engine.dispose()
@@ -234,5 +235,5 @@ async def test_the_use_case_settles_a_crashed_transfer_on_either_backend(
     again = await rebalance(config, ledger, dry_run=False)
     assert again.reconciled.resolved == [] and again.transfers == []
     assert len(paper.state.transfers) == 1
-    assert ledger.verify().ok
+    assert verify_ledger(ledger).ok
     ledger.close()

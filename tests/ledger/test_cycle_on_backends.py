@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.audit.verify import verify_ledger
 from bot.config import Config
 from bot.cycle.rebalance import rebalance
 from bot.ledger import Ledger
@@ -24,5 +25,5 @@ async def test_rebalance_crash_and_restart(paper: PaperExchange, config: Config)
     assert [(t.type, t.amount) for t in paper.state.transfers] == [
         ("MAIN_UMFUTURE", sent("3000", 1))
     ]
-    assert ledger.verify().ok
+    assert verify_ledger(ledger).ok
     ledger.close()

@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import Connection, create_engine, select, text
 from sqlalchemy.orm import Session
 
+from bot.audit.verify import verify_ledger
 from bot.config import Config
 from bot.cycle.rebalance import rebalance, reconcile
-from bot.ledger import Ledger, TransferRecord, store
+from bot.ledger import Ledger, TransferRecord, transfers
 from bot.ledger.queries import TransferFilter, list_transfers
 from bot.ledger.tables import Transfer, TransferAttempt
 from bot.model import TransferStatus, VenueTransfer
@@ -95,7 +96,7 @@ def test_a_confirmed_reply_with_a_held_id_is_left_unknown(ledger: Ledger) -> Non
     # the attempt keeps what the venue answered, for whoever settles it by hand
     assert attempts(ledger, intent.id) == [("confirmed", TRAN_ID, message)]
     assert rows(ledger, without=intent.id) == before
-    assert ledger.verify().ok
+    assert verify_ledger(ledger).ok
 
 
 def test_a_claim_between_the_check_and_the_write_is_caught(
@@ -108,13 +109,13 @@ def test_a_claim_between_the_check_and_the_write_is_caught(
     intent = ledger.record_intent(run, TOP_UP, amount=D(3000), inputs={})
     before = rows(ledger, without=intent.id)
     looked_up: list[str] = []
-    real_lookup = store._holder_of
+    real_lookup = transfers._holder_of
 
     def claimed_after_the_check(session: Session, row: Transfer, exchange_id: str) -> int | None:
         looked_up.append(exchange_id)
         return None if len(looked_up) == 1 else real_lookup(session, row, exchange_id)
 
-    monkeypatch.setattr(store, "_holder_of", claimed_after_the_check)
+    monkeypatch.setattr(transfers, "_holder_of", claimed_after_the_check)
     left = ledger.record_attempt(
         intent.id,
         amount=D(3000),
@@ -129,7 +130,7 @@ def test_a_claim_between_the_check_and_the_write_is_caught(
     assert (left.status, left.exchange_id, left.error) == (TransferStatus.UNKNOWN, None, message)
     assert attempts(ledger, intent.id) == [("confirmed", TRAN_ID, message)]
     assert rows(ledger, without=intent.id) == before
-    assert ledger.verify().ok
+    assert verify_ledger(ledger).ok
 
 
 def test_a_concurrent_claim_on_postgresql_is_caught(ledger: Ledger, ledger_url: str) -> None:
@@ -212,7 +213,7 @@ async def test_a_fresh_paper_exchange_reusing_a_tran_id_is_never_a_crash(
     assert third.transfers == []
     assert len(paper.state.transfers) == 1
     assert rows(ledger) == after_second  # nothing written: the row already says why
-    assert ledger.verify().ok
+    assert verify_ledger(ledger).ok
     ledger.close()
 
 
@@ -242,7 +243,7 @@ async def test_a_lost_answer_whose_only_match_is_held_elsewhere_stays_unknown(
     assert [r.id for r in again.still_open] == [second.id] and again.errors == [message]
     assert rows(ledger) == settled
     assert len(paper.state.transfers) == 1
-    assert ledger.verify().ok
+    assert verify_ledger(ledger).ok
     ledger.close()
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from bot.audit.verify import verify_ledger
 from bot.ledger import Ledger, db
 from bot.ledger.queries import TransferFilter, list_transfers, open_transfers
 from bot.model import PlannedTransfer, TransferStatus
@@ -92,7 +93,7 @@ def test_an_exchange_id_is_claimed_by_one_row_only(ledger: Ledger) -> None:
         f"{first.id} already holds; left unknown for reconciliation or an operator"
     )
     assert ledger.get_transfer(first.id).exchange_id == "7"
-    assert ledger.verify().ok
+    assert verify_ledger(ledger).ok
 
 
 def test_verify_detects_edits_behind_the_bots_back(ledger: Ledger) -> None:
@@ -103,7 +104,7 @@ def test_verify_detects_edits_behind_the_bots_back(ledger: Ledger) -> None:
     )
     ledger.record_outcome(intent.id, TransferStatus.CONFIRMED, exchange_id="1")
     # the chain's start, the run, the intent, the attempt, the outcome
-    assert ledger.verify().ok and ledger.verify().entries == 5
+    assert verify_ledger(ledger).ok and verify_ledger(ledger).entries == 5
 
     # someone with write access to the database drops the guard and edits a final row
     on_table = "" if is_sqlite(ledger) else " ON transfers"
@@ -112,7 +113,7 @@ def test_verify_detects_edits_behind_the_bots_back(ledger: Ledger) -> None:
         conn.execute(
             text("UPDATE transfers SET amount = '30000' WHERE id = :id"), {"id": intent.id}
         )
-    report = ledger.verify()
+    report = verify_ledger(ledger)
     assert not report.ok
     assert any("differs from its journal entry" in p for p in report.problems)
 

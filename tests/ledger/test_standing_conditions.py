@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from bot.audit.verify import verify_ledger
 from bot.config import Config
 from bot.cycle.rebalance import rebalance
 from bot.ledger import Ledger
@@ -50,7 +51,7 @@ def test_a_halt_is_recorded_once_and_ends_final(ledger: Ledger) -> None:
     with pytest.raises(IntegrityError, match="never deleted"), ledger.engine.begin() as conn:
         conn.execute(text("DELETE FROM venue_halts"))
     assert halt(ledger)[1] is True  # halted again later: a new row
-    assert ledger.verify().ok
+    assert verify_ledger(ledger).ok
 
 
 def test_nothing_to_move_is_one_counted_row_then_cleared_final(ledger: Ledger) -> None:
@@ -69,7 +70,7 @@ def test_nothing_to_move_is_one_counted_row_then_cleared_final(ledger: Ledger) -
         conn.execute(text("UPDATE nothing_to_move SET count = 1"))
     with pytest.raises(IntegrityError, match="never deleted"), ledger.engine.begin() as conn:
         conn.execute(text("DELETE FROM nothing_to_move"))
-    assert ledger.verify().ok
+    assert verify_ledger(ledger).ok
 
 
 async def test_a_cycle_halts_once_then_stands_an_empty_move_on_each_backend(
@@ -96,7 +97,7 @@ async def test_a_cycle_halts_once_then_stands_an_empty_move_on_each_backend(
             assert result.margin is not None
             assert [n.count for n in result.margin.execution.not_moved] == [seen]
         assert len(_rows(ledger)) == 1  # no new transfer row
-        assert ledger.verify().ok
+        assert verify_ledger(ledger).ok
     finally:
         ledger.close()
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.audit.verify import verify_ledger
 from bot.ledger import Ledger
 from bot.model import TransferStatus
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchangeThread, StateStore
@@ -88,7 +89,7 @@ def restart_and_check(
         assert [(t.type, t.amount) for t in paper.state.transfers] == expected
         assert TransferStatus.PENDING not in statuses and TransferStatus.UNKNOWN not in statuses
         assert_ledger_matches_exchange(ledger, paper.exchange)
-        assert ledger.verify().ok
+        assert verify_ledger(ledger).ok
     finally:
         ledger.close()
 

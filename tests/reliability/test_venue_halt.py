@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.audit.verify import verify_ledger
 from bot.config import parse_config
 from bot.cycle.rebalance import rebalance
 from bot.ledger import Ledger
@@ -100,7 +101,7 @@ async def test_a_changed_key_clears_the_halt_and_the_next_cycle_sends(
                 "SELECT state, ended_by, end_reason FROM venue_halts"
             ).one()
         assert (state, by, why) == ("cleared", "bot", CHANGED)
-        assert ledger.verify().ok
+        assert verify_ledger(ledger).ok
     finally:
         await rotated.stop()
         ledger.close()
@@ -133,5 +134,5 @@ async def test_an_empty_source_in_rebalances_stands_once_and_clears_when_no_long
         t.rule.value != "top_up" for t in result.plan.transfers
     )
     assert ledger.open_nothing_to_move() == []  # the rebalance no longer plans it: cleared
-    assert ledger.verify().ok
+    assert verify_ledger(ledger).ok
     ledger.close()

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from bot.alerts.alerter import Alerter
 from bot.alerts.channels import Channels
 from bot.alerts.conditions import Facts, Findings, margin_danger, transfer_failed
+from bot.audit.verify import verify_ledger
 from bot.config import AlertsConfig
 from bot.errors import ConfigError
 from bot.ledger import Ledger
@@ -236,7 +237,7 @@ async def test_two_alerters_on_one_ledger_send_each_transition_once(
             ("alert", "json", "delivered"),
             ("resolved", "json", "delivered"),
         ]
-        assert first.verify().ok
+        assert verify_ledger(first).ok
     finally:
         first.close()
         second.close()

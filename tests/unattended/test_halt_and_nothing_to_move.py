@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 
 from bot.alerts.alerter import Alerter
 from bot.alerts.channels import Channels
+from bot.audit.verify import verify_ledger
 from bot.config import Config
 from bot.jobs.context import JobContext
 from bot.ledger import Ledger
@@ -131,7 +132,7 @@ async def test_a_standing_refusal_halts_the_venue_once_until_a_person_resumes_it
         "alice",
         "enabled Universal Transfer",
     )
-    report = ctx.ledger.verify()
+    report = verify_ledger(ctx.ledger)
     assert report.ok, report.problems
 
 
@@ -170,4 +171,4 @@ async def test_an_empty_spot_is_one_standing_condition_not_a_row_per_tick(
             text("SELECT count(*) FROM journal WHERE entity = 'nothing_to_move'")
         ).scalar()
     assert entries == TICKS + 1  # each sighting journaled, then its clearing
-    assert ctx.ledger.verify().ok
+    assert verify_ledger(ctx.ledger).ok
