@@ -1,4 +1,5 @@
-"""Suite-wide set-up: compile the bot's modules and the tests once, before any test starts.
+"""Suite-wide set-up: compile the bot's modules and the tests once, before any test starts;
+mark every test by what it needs (see `mark`); measure what each test costs in CPU.
 
 Where PYTHONDONTWRITEBYTECODE is set (CI images often set it), every `bot` subprocess the
 tests start (crash tests, `bot run`, the secrets canary...) would otherwise compile the whole
@@ -17,11 +18,20 @@ from pathlib import Path
 
 import pytest
 
+from tests import marks
 from tests.rewrite_cache import write_rewritten_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 # Test modules and conftests get pytest's rewritten bytecode instead (see rewrite_cache.py).
 NOT_PLAIN = re.compile(r"(^|/)(test_[^/]*|conftest)\.py$")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-slow",
+        action="store_true",
+        help="rewrite tests/slow_tests.txt from this run's CPU times (the `slow` marker)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -66,4 +76,54 @@ def slow_rank(nodeid: str) -> int:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    marks.apply(items, marks.read_slow())
     items.sort(key=lambda item: slow_rank(item.nodeid))
+
+
+# CPU per test, measured in the process that runs it (an xdist worker) and carried to the
+# controller in the teardown report's user_properties.
+CPU_START = pytest.StashKey[float]()
+#: nodeid -> CPU seconds of setup, call and teardown, as the controller received them
+MEASURED: dict[str, float] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[CPU_START] = marks.cpu_seconds()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    if call.when == "teardown" and CPU_START in item.stash:
+        spent = marks.cpu_seconds() - item.stash[CPU_START]
+        report.user_properties.append((marks.CPU_PROPERTY, spent))
+    return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "teardown":
+        return
+    for name, value in report.user_properties:
+        if name == marks.CPU_PROPERTY:
+            MEASURED[report.nodeid] = float(value)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    if os.environ.get("PYTEST_XDIST_WORKER") or not MEASURED:
+        return
+    before = marks.read_slow()
+    if config.getoption("record_slow"):
+        kept = marks.write_slow(MEASURED, before, ROOT)
+        terminalreporter.write_line(f"{marks.SLOW_LIST.name}: {len(kept)} slow tests")
+        return
+    unmarked = sorted(
+        (seconds, nodeid)
+        for nodeid, seconds in MEASURED.items()
+        if seconds > marks.SLOW_CPU_SECONDS and nodeid not in before
+    )
+    if unmarked:
+        terminalreporter.section("tests over 2 s of CPU not marked slow")
+        for seconds, nodeid in reversed(unmarked):
+            terminalreporter.write_line(f"{seconds:6.1f} s CPU  {nodeid}")
+        terminalreporter.write_line("mark them: pytest --record-slow (tests/marks.py)")

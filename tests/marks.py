@@ -1,0 +1,97 @@
+"""The suite's markers, applied by what a test is rather than by hand, so they stay true as
+tests are added (tests/conftest.py applies them at collection):
+
+- `postgres`: the test runs on the PostgreSQL server named by BOT_TEST_POSTGRES_URL (a
+  `postgresql` parameter, or a fixture whose name says postgres);
+- `subprocess`: its module starts processes (`bot`, python, a wheel install);
+- `slow`: it cost more than `SLOW_CPU_SECONDS` of CPU (its own process and the children it
+  waited for) when last measured; the measurements live in `slow_tests.txt`, written by
+  `pytest --record-slow`, and a run names any unmarked test that crossed the line.
+
+CPU, not wall time: the machine the suite runs on is shared, and CPU time barely moves with
+the load beside it, so the list does not depend on who else was busy when it was written.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import resource
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pytest
+
+SLOW_CPU_SECONDS = 2.0
+SLOW_LIST = Path(__file__).with_name("slow_tests.txt")
+CPU_PROPERTY = "cpu_seconds"
+
+# what starts another process, in a test module's source
+STARTS_PROCESSES = re.compile(
+    r"\bsubprocess\.(run|Popen|check_call|check_output|call)\b"
+    r"|\bcreate_subprocess_(exec|shell)\b|\bos\.fork\(|\bmultiprocessing\b"
+)
+
+
+def cpu_seconds() -> float:
+    """User and system CPU of this process and of the children it has waited for."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def needs_postgres(item: pytest.Item) -> bool:
+    if any("postgres" in name for name in getattr(item, "fixturenames", ())):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "postgresql" in map(str, callspec.params.values())
+
+
+@functools.cache
+def starts_processes(module: Path) -> bool:
+    try:
+        return STARTS_PROCESSES.search(module.read_text(encoding="utf-8")) is not None
+    except OSError:
+        return False
+
+
+def read_slow(path: Path = SLOW_LIST) -> dict[str, float]:
+    """nodeid -> CPU seconds, as last recorded."""
+    if not path.exists():
+        return {}
+    measured: dict[str, float] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            seconds, nodeid = line.split(maxsplit=1)
+            measured[nodeid] = float(seconds)
+    return measured
+
+
+def write_slow(
+    ran: Mapping[str, float], before: Mapping[str, float], root: Path, path: Path = SLOW_LIST
+) -> dict[str, float]:
+    """The list after a run: what ran is measured again (kept only over the line), what did not
+    run keeps its old figure while its file still exists."""
+    kept = {
+        nodeid: seconds
+        for nodeid, seconds in before.items()
+        if nodeid not in ran and (root / nodeid.split("::", 1)[0]).exists()
+    }
+    kept |= {nodeid: seconds for nodeid, seconds in ran.items() if seconds > SLOW_CPU_SECONDS}
+    lines = [
+        "# Tests that cost more than 2 s of CPU (tests/marks.py): marked `slow`.",
+        "# Written by `pytest --record-slow`; seconds of CPU, then the test.",
+        *(f"{seconds:6.1f} {nodeid}" for nodeid, seconds in sorted(kept.items())),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return kept
+
+
+def apply(items: Iterable[pytest.Item], slow: Mapping[str, float]) -> None:
+    for item in items:
+        if needs_postgres(item):
+            item.add_marker(pytest.mark.postgres)
+        if starts_processes(item.path):
+            item.add_marker(pytest.mark.subprocess)
+        if item.nodeid in slow:
+            item.add_marker(pytest.mark.slow)
