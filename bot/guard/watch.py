@@ -64,6 +64,7 @@ class MarginWatch:
         min_gap: float = MIN_GAP_SECONDS,
         backoff: tuple[float, float] = BACKOFF_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.config = config
         self._streams = streams
@@ -72,6 +73,7 @@ class MarginWatch:
         self.min_gap = min_gap
         self.backoff = backoff
         self._clock = clock
+        self._sleep = sleep  # with `clock`, injected so a test can run the gaps without waiting
         self._trusted: dict[str, State] = {}  # venue -> the newest trusted read of it
         self._trusted_margins: dict[str, dict[str, HedgeMargin]] = {}  # venue -> as read
         self._marks: dict[str, dict[str, Decimal]] = {}  # venue -> last streamed marks
@@ -158,7 +160,7 @@ class MarginWatch:
                         )
                     if not name.endswith("mark prices"):  # user data: ask for a new key
                         streams.reset(family)
-                    await asyncio.sleep(self._retry_after(failures))
+                    await self._sleep(self._retry_after(failures))
                     continue
                 if failures:
                     log.info("%s: %s stream is back", venue, name)
@@ -219,7 +221,7 @@ class MarginWatch:
             await wake.wait()
             since = self._clock() - self._last_check.get(venue, float("-inf"))
             if since < self.min_gap:
-                await asyncio.sleep(self.min_gap - since)
+                await self._sleep(self.min_gap - since)
             if self._stopping:
                 return
             wake.clear()

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal as D
+from typing import Any
+
+import pytest
 
 from bot.config import Config
-from bot.guard.watch import MarginWatch
+from bot.guard.watch import JOIN_EVERY_SECONDS, MarginWatch
 from bot.model import State
 from bot.venues.streams import AccountChanged, MarksMoved, StreamEvent
 from tests.markets import ETH_PERP
@@ -24,7 +27,9 @@ ETH = ETH_PERP.symbol
 
 class ScriptedStreams:
     """One venue's channels, each delivering what the test puts on its queue (an exception
-    is raised from the watch call, as a dropped socket would)."""
+    is raised from the watch call, as a dropped socket would). Each channel counts the items
+    put and the times the watch asked for the next one: when it asks again, it has handled
+    everything before."""
 
     def __init__(self) -> None:
         self.families = {"linear": [ETH]}
@@ -33,22 +38,74 @@ class ScriptedStreams:
             "linear positions": asyncio.Queue(),
             "linear mark prices": asyncio.Queue(),
         }
+        self.put_count = dict.fromkeys(self.queues, 0)
+        self.asked = dict.fromkeys(self.queues, 0)
         self.resets: list[str] = []
 
     def channels(self):  # type: ignore[no-untyped-def]
-        def channel(queue):  # type: ignore[no-untyped-def]
+        def channel(name):  # type: ignore[no-untyped-def]
             async def next_event() -> StreamEvent:
-                item = await queue.get()
+                self.asked[name] += 1
+                item = await self.queues[name].get()
                 if isinstance(item, Exception):
                     raise item
                 return item
 
             return next_event
 
-        return {name: channel(queue) for name, queue in self.queues.items()}
+        return {name: channel(name) for name in self.queues}
+
+    def put(self, name: str, item: StreamEvent | Exception) -> None:
+        self.put_count[name] += 1
+        self.queues[name].put_nowait(item)
+
+    async def handled(self) -> None:
+        """Until the watch has taken and handled every item put on every channel."""
+        await wait_until(
+            lambda: all(self.asked[n] == self.put_count[n] + 1 for n in self.queues),
+            f"the watch handled every streamed item ({self.put_count}, asked {self.asked})",
+        )
 
     def reset(self, family: str) -> None:
         self.resets.append(family)
+
+
+class FakeTime:
+    """The watch's clock and sleep: time moves only when the watch sleeps, and a sleep takes
+    no wall time (one turn of the event loop)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def settled() -> None:
+    """Let every task that can run, run: the watch's way from a handled item to a check is a
+    few turns of the loop, and with `FakeTime` none of them waits on the wall clock. So what
+    has not happened after this would not happen later either."""
+    for _ in range(50):
+        await asyncio.sleep(0)
+
+
+def watching(
+    streams: ScriptedStreams, checks: Checks, time: FakeTime, **timing: Any
+) -> MarginWatch:
+    return MarginWatch(
+        config(),
+        lambda: {"paper": streams},
+        checks,
+        clock=time.clock,
+        sleep=time.sleep,
+        **timing,
+    )
 
 
 def config() -> Config:
@@ -86,86 +143,90 @@ def trusted_at_ratio_030() -> State:
 
 
 async def test_a_mark_past_the_line_wakes_one_check_and_ticks_in_between_are_merged() -> None:
-    streams = ScriptedStreams()
-    checks = Checks()
-    watch = MarginWatch(config(), lambda: {"paper": streams}, checks, min_gap=0.3)
+    streams, checks, time = ScriptedStreams(), Checks(), FakeTime()
+    watch = watching(streams, checks, time, min_gap=0.3)
     watch.observe(trusted_at_ratio_030())
     runner = asyncio.create_task(watch.run())
     await until(lambda: watch.following() == ["paper"])
-    marks = streams.queues["linear mark prices"]
-    await marks.put(MarksMoved("paper", {ETH: D("2010")}))  # 0.2935: nothing to do
-    await asyncio.sleep(0.05)
+    streams.put("linear mark prices", MarksMoved("paper", {ETH: D("2010")}))  # 0.2935: nothing
+    await streams.handled()
+    await settled()
     assert checks.reasons == []
-    await marks.put(MarksMoved("paper", {ETH: D("2100")}))  # 0.2381: under 0.25
+    streams.put("linear mark prices", MarksMoved("paper", {ETH: D("2100")}))  # 0.2381: < 0.25
     await until(lambda: len(checks.reasons) == 1)
     assert "under 0.25" in checks.reasons[0]
+    assert time.sleeps == []  # the first check of a venue waits for nothing
     # an account change right after: within min_gap, so it waits, then one check covers it
-    await streams.queues["linear balance"].put(AccountChanged("paper", "linear", "balance"))
-    await streams.queues["linear positions"].put(AccountChanged("paper", "linear", "positions"))
+    streams.put("linear balance", AccountChanged("paper", "linear", "balance"))
+    streams.put("linear positions", AccountChanged("paper", "linear", "positions"))
     await until(lambda: len(checks.reasons) == 2)
     assert "linear balance changed" in checks.reasons[1]
-    await asyncio.sleep(0.4)
+    assert time.sleeps == [pytest.approx(0.3)]  # the rest of min_gap, on the watch's clock
+    await streams.handled()
+    await settled()
     assert len(checks.reasons) == 2  # the second change was merged into that check
     await watch.stop()
     runner.cancel()
 
 
 async def test_a_failing_stream_asks_for_a_new_listen_key_and_rereads_when_back() -> None:
-    streams = ScriptedStreams()
-    checks = Checks()
-    watch = MarginWatch(
-        config(), lambda: {"paper": streams}, checks, min_gap=0.0, backoff=(0.01, 0.05)
-    )
+    streams, checks, time = ScriptedStreams(), Checks(), FakeTime()
+    watch = watching(streams, checks, time, min_gap=0.0, backoff=(0.01, 0.05))
     watch.observe(trusted_at_ratio_030())
     runner = asyncio.create_task(watch.run())
     await until(lambda: watch.following() == ["paper"])
-    balance = streams.queues["linear balance"]
-    await balance.put(ConnectionResetError("socket closed"))
-    await balance.put(ConnectionResetError("socket closed"))
+    streams.put("linear balance", ConnectionResetError("socket closed"))
+    streams.put("linear balance", ConnectionResetError("socket closed"))
     await until(lambda: streams.resets == ["linear", "linear"])
+    await streams.handled()
+    assert time.sleeps == [0.0, 0.01]  # at once, then backoff[0]
     assert checks.reasons == []
-    await balance.put(AccountChanged("paper", "linear", "balance"))
+    streams.put("linear balance", AccountChanged("paper", "linear", "balance"))
     await until(lambda: len(checks.reasons) >= 1)
     assert "stream back" in checks.reasons[0]
     # the mark stream failing needs no new key
-    await streams.queues["linear mark prices"].put(ConnectionResetError("gone"))
-    await asyncio.sleep(0.05)
+    streams.put("linear mark prices", ConnectionResetError("gone"))
+    await streams.handled()
     assert streams.resets == ["linear", "linear"]
     await watch.stop()
     runner.cancel()
 
 
 async def test_stop_lets_a_running_check_finish_and_starts_no_other() -> None:
-    streams = ScriptedStreams()
-    hold = asyncio.Event()
+    streams, hold, time = ScriptedStreams(), asyncio.Event(), FakeTime()
     checks = Checks(hold)
-    watch = MarginWatch(config(), lambda: {"paper": streams}, checks, min_gap=0.0)
+    watch = watching(streams, checks, time, min_gap=0.0)
     watch.observe(trusted_at_ratio_030())
     runner = asyncio.create_task(watch.run())
     await until(lambda: watch.following() == ["paper"])
-    await streams.queues["linear balance"].put(AccountChanged("paper", "linear", "balance"))
+    streams.put("linear balance", AccountChanged("paper", "linear", "balance"))
     await checks.running.wait()
     busy = await watch.stop()
     assert len(busy) == 1  # the check under way, for the caller's bounded wait
-    await streams.queues["linear positions"].put(AccountChanged("paper", "linear", "positions"))
+    streams.put("linear positions", AccountChanged("paper", "linear", "positions"))
     hold.set()
     await asyncio.wait(busy, timeout=DEADLINE)
     assert all(task.done() for task in busy)
+    await settled()
     assert len(checks.reasons) == 1
     runner.cancel()
 
 
 async def test_without_a_trusted_read_the_first_mark_asks_for_one_and_not_at_every_tick() -> None:
-    streams = ScriptedStreams()
-    checks = Checks()
-    watch = MarginWatch(config(), lambda: {"paper": streams}, checks, min_gap=0.0)
+    streams, checks, time = ScriptedStreams(), Checks(), FakeTime()
+    watch = watching(streams, checks, time, min_gap=0.0)
     runner = asyncio.create_task(watch.run())
     await until(lambda: watch.following() == ["paper"])
-    marks = streams.queues["linear mark prices"]
     for price in ("2000", "2001", "2002"):
-        await marks.put(MarksMoved("paper", {ETH: D(price)}))
+        streams.put("linear mark prices", MarksMoved("paper", {ETH: D(price)}))
     await until(lambda: len(checks.reasons) == 1)
-    await asyncio.sleep(0.05)
+    await streams.handled()
+    await settled()
     assert checks.reasons == ["no trusted read yet"]
+    # a venue whose reads fail is asked again once JOIN_EVERY_SECONDS have passed
+    time.now += JOIN_EVERY_SECONDS
+    streams.put("linear mark prices", MarksMoved("paper", {ETH: D("2003")}))
+    await until(lambda: len(checks.reasons) == 2)
+    assert checks.reasons == ["no trusted read yet"] * 2
     await watch.stop()
     runner.cancel()
