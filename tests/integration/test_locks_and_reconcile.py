@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.ledger.locks import file_venue_locks
+import pytest
+
+from bot.ledger.locks import VenueBusy, file_venue_locks, lock_file_name
 from bot.paper import PaperExchangeThread
 from tests.integration.conftest import Invocation
+from tests.waiting import DEADLINE, until_sync
 
 Bot = Callable[..., Invocation]
 
@@ -48,8 +52,15 @@ def test_a_second_process_on_the_same_venue_says_who_holds_it(
 
 
 def test_locks_of_different_venues_do_not_conflict(tmp_path: Path) -> None:
-    with file_venue_locks(tmp_path, ["a"], "one"), file_venue_locks(tmp_path, ["b"], "two"):
-        pass
+    with file_venue_locks(tmp_path, ["a"], "one"):
+        with file_venue_locks(tmp_path, ["b"], "two"):
+            holder = json.loads((tmp_path / lock_file_name("b")).read_text())
+            assert holder["command"] == "two" and holder["pid"] == os.getpid()
+        # the same venue is refused even from this process (a lock per open file), so the
+        # pass above is two locks that each hold, not locks that hold nothing
+        refused = pytest.raises(VenueBusy, match=r"venue a is busy: .*\(one\)")
+        with refused, file_venue_locks(tmp_path, ["a"], "three"):
+            pass
 
 
 def test_reconcile_settles_a_lost_answer_on_demand(
@@ -72,7 +83,6 @@ def test_bot_run_cycles_until_sigterm(
     paper: PaperExchangeThread, config_file: Path, tmp_path: Path
 ) -> None:
     import signal
-    import time
 
     from tests.integration.conftest import KEY_ENV, SECRET_ENV
 
@@ -84,11 +94,11 @@ def test_bot_run_cycles_until_sigterm(
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 30
-    while not paper.state.transfers and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=30)
+    try:
+        until_sync(lambda: bool(paper.state.transfers), "bot run's first cycle to move money")
+    finally:
+        process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=DEADLINE)
     assert process.returncode == 0, err
     assert len(paper.state.transfers) == 1
     assert "moved 2999.99999999 USDT spot -> linear on binance" in out
