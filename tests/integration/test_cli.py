@@ -14,6 +14,7 @@ import pytest
 
 from bot.paper import PaperExchangeThread, StateStore
 from tests.integration.conftest import ETH_HEDGE, KEY_ENV, Invocation, live_venue
+from tests.waiting import DEADLINE
 
 Bot = Callable[..., Invocation]
 ROOT = Path(__file__).resolve().parents[2]
@@ -233,7 +234,7 @@ async def test_paper_serve_alone_serves_any_ccxt_binance_client(tmp_path: Path) 
     )
     try:
         assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        line = (await asyncio.wait_for(process.stdout.readline(), DEADLINE)).decode()
         assert line.startswith("paper exchange on http://127.0.0.1:"), line
         base_url = line.split()[3]
         client = ccxt_async.binance({"apiKey": PAPER_API_KEY, "secret": PAPER_SECRET})

@@ -29,6 +29,7 @@ from bot.transfers.reconcile import held_candidate
 from bot.transfers.venue_time import Bounds
 from tests.ledger.items import TOP_UP
 from tests.records import transfer_record
+from tests.waiting import DEADLINE
 
 TRAN_ID = "100000001"  # a venue whose ids repeat after a fresh start (as the paper's once did)
 
@@ -155,7 +156,7 @@ def test_a_concurrent_claim_on_postgresql_is_caught(ledger: Ledger, ledger_url: 
                 )
                 _wait_for_a_lock_wait(watcher, pending.done)
                 claim.commit()
-                left = pending.result(timeout=10)
+                left = pending.result(timeout=DEADLINE)
     finally:
         other.dispose()
     assert (left.status, left.exchange_id) == (TransferStatus.UNKNOWN, None)
@@ -164,7 +165,7 @@ def test_a_concurrent_claim_on_postgresql_is_caught(ledger: Ledger, ledger_url: 
 
 def _wait_for_a_lock_wait(watcher: Connection, done: Callable[[], bool]) -> None:
     """Return once some session of the database waits on a lock (ours, on the claim)."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + DEADLINE
     while time.monotonic() < deadline and not done():
         waiting = watcher.execute(
             text(

@@ -29,6 +29,7 @@ from bot.runtime import failpoints
 from tests.amounts import sent
 from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, Invocation, live_venue
 from tests.reliability.conftest import assert_ledger_matches_exchange, rows
+from tests.waiting import DEADLINE
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def start_bot(config_path: Path, failpoint: str | None = None) -> subprocess.Pop
     )
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -130,6 +131,6 @@ def test_killed_while_the_request_is_in_flight(
     killed = start_bot(config_path)
     wait_until(lambda: len(paper.state.transfers) == 1, "the exchange to apply the transfer")
     killed.send_signal(signal.SIGKILL)
-    killed.communicate(timeout=10)
+    killed.communicate(timeout=DEADLINE)
     assert killed.returncode == -signal.SIGKILL
     restart_and_check(paper, bot, config_path, tmp_path)
