@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import marks
+from tests import ledger_template, marks
 from tests.rewrite_cache import write_rewritten_tests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +78,23 @@ def slow_rank(nodeid: str) -> int:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     marks.apply(items, marks.read_slow())
     items.sort(key=lambda item: slow_rank(item.nodeid))
+
+
+@pytest.fixture(autouse=True)
+def migrated_ledger_template(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new SQLite ledger opened in-process is a copy of one migrated per test process
+    (tests/ledger_template.py), unless the test's module runs migrations itself."""
+    if ledger_template.runs_migrations(request.path):
+        return
+    from bot.ledger import db
+
+    monkeypatch.setattr(db, "upgrade", ledger_template.copying_upgrade(db.upgrade))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    ledger_template.cleanup()
 
 
 # CPU per test, measured in the process that runs it (an xdist worker) and carried to the
