@@ -67,17 +67,21 @@ SLOW_FIRST = (
 )
 
 
-def slow_rank(nodeid: str) -> int:
-    """Where a test goes in the run order: the index of its SLOW_FIRST entry, else last."""
+def slow_rank(nodeid: str, measured: dict[str, int] | None = None) -> int:
+    """Where a test goes in the run order: the index of its SLOW_FIRST entry; then the rest of
+    the measured slow tests (`measured`: nodeid -> rank, most CPU first); else last."""
     for rank, prefix in enumerate(SLOW_FIRST):
         if nodeid.startswith(prefix):
             return rank
-    return len(SLOW_FIRST)
+    measured = measured or {}
+    return len(SLOW_FIRST) + measured.get(nodeid, len(measured))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    marks.apply(items, marks.read_slow())
-    items.sort(key=lambda item: slow_rank(item.nodeid))
+    slow = marks.read_slow()
+    marks.apply(items, slow)
+    by_cpu = {nodeid: rank for rank, nodeid in enumerate(sorted(slow, key=lambda n: -slow[n]))}
+    items.sort(key=lambda item: slow_rank(item.nodeid, by_cpu))
 
 
 @pytest.fixture(autouse=True)
