@@ -3,7 +3,8 @@ tests are added (tests/conftest.py applies them at collection):
 
 - `postgres`: the test runs on the PostgreSQL server named by BOT_TEST_POSTGRES_URL (a
   `postgresql` parameter, or a fixture whose name says postgres);
-- `subprocess`: its module starts processes (`bot`, python, a wheel install);
+- `subprocess`: its module, or a helper of tests/ or bench/ it imports, starts processes
+  (`bot`, python, a wheel install);
 - `slow`: it cost more than `SLOW_CPU_SECONDS` of CPU (its own process and the children it
   waited for) when last measured; the measurements live in `slow_tests.txt`, written by
   `pytest --record-slow`, and a run names any unmarked test that crossed the line.
@@ -14,6 +15,7 @@ the load beside it, so the list does not depend on who else was busy when it was
 
 from __future__ import annotations
 
+import ast
 import functools
 import re
 import resource
@@ -47,12 +49,55 @@ def needs_postgres(item: pytest.Item) -> bool:
     return callspec is not None and "postgresql" in map(str, callspec.params.values())
 
 
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL_PACKAGES = ("tests", "bench")  # helpers a test module may start processes through
+
+
 @functools.cache
-def starts_processes(module: Path) -> bool:
-    try:
-        return STARTS_PROCESSES.search(module.read_text(encoding="utf-8")) is not None
-    except OSError:
+def starts_processes(module: Path, names: frozenset[str] | None = None) -> bool:
+    """Whether the module (only its definitions `names`, when given) starts processes, or a
+    module of `LOCAL_PACKAGES` it imports does. From another test module only the names
+    imported are followed: a fixture or constant taken from one does not run its processes."""
+    if not module.is_file():
         return False
+    source = module.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    if names is not None:
+        parts = [
+            ast.get_source_segment(source, node) or ""
+            for node in tree.body
+            if getattr(node, "name", None) in names
+        ]
+        return STARTS_PROCESSES.search("\n".join(parts)) is not None
+    if STARTS_PROCESSES.search(source):
+        return True
+    return any(starts_processes(path, only) for path, only in local_imports(tree))
+
+
+def local_imports(tree: ast.Module) -> list[tuple[Path, frozenset[str] | None]]:
+    """(module file, the names taken from it if it is a test module) for each import of
+    `LOCAL_PACKAGES` in `tree`."""
+    found: list[tuple[Path, frozenset[str] | None]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [(alias.name, None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            taken = frozenset(alias.name for alias in node.names)
+            modules = [(node.module, taken)]
+            modules += [(f"{node.module}.{alias.name}", None) for alias in node.names]
+        else:
+            continue
+        for name, taken in modules:
+            parts = name.split(".")
+            if parts[0] not in LOCAL_PACKAGES:
+                continue
+            base = ROOT.joinpath(*parts)
+            is_test = parts[-1].startswith(("test_", "conftest"))
+            if is_test and taken is None:
+                continue
+            only = taken if is_test else None
+            found += [(base.with_suffix(".py"), only), (base / "__init__.py", only)]
+    return found
 
 
 def read_slow(path: Path = SLOW_LIST) -> dict[str, float]:
