@@ -141,10 +141,10 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  #
     unmarked = sorted(
         (seconds, nodeid)
         for nodeid, seconds in MEASURED.items()
-        if seconds > marks.SLOW_CPU_SECONDS and nodeid not in before
+        if seconds > marks.WARN_CPU_SECONDS and nodeid not in before
     )
     if unmarked:
-        terminalreporter.section("tests over 2 s of CPU not marked slow")
+        terminalreporter.section(f"tests over {marks.WARN_CPU_SECONDS:g} s of CPU not marked slow")
         for seconds, nodeid in reversed(unmarked):
             terminalreporter.write_line(f"{seconds:6.1f} s CPU  {nodeid}")
         terminalreporter.write_line("mark them: pytest --record-slow (tests/marks.py)")
