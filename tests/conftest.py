@@ -59,9 +59,9 @@ SLOW_FIRST = (
     "tests/integration/test_locks_and_reconcile.py::test_bot_run_cycles_until_sigterm",
     "tests/reliability/test_stateful.py",
     "tests/reliability/test_campaign.py",
-    "tests/unit/test_cold_start.py",
+    "tests/cli/test_cold_start.py",
     "tests/integration/test_cli.py::test_quick_start_on_a_fresh_machine",
-    "tests/unit/test_decode.py::test_a_figure_is_exact_or_refused",
+    "tests/venues/test_decode.py::test_a_figure_is_exact_or_refused",
     "tests/integration/test_rest_fallback.py",
     "tests/reliability/test_crash.py::test_killed_while_the_request_is_in_flight",
 )

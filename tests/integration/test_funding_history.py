@@ -11,7 +11,7 @@ from bot.funding.history import settled_rates
 from bot.ledger.store import Ledger
 from bot.model import Flag, Funding, State, VenueState
 from bot.policy import plan_transfers
-from tests.unit.test_policy import ETH_PERP, hedge, short, wallet
+from tests.policy.test_policy import ETH_PERP, hedge, short, wallet
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 PERIOD = timedelta(hours=8)

@@ -300,9 +300,9 @@ def test_every_flag_the_policy_raises_resolves_when_its_condition_clears() -> No
     flag fails here until it has its case."""
     from bot.alerts.conditions import plan_flags
     from bot.model import Flag
-    from tests.unit.test_policy_targets import ETH_SPOT, eth_short, plan
-    from tests.unit.test_policy_targets import hedge as hedge_config
-    from tests.unit.test_policy_targets import wallet as state_wallet
+    from tests.policy.test_targets import ETH_SPOT, eth_short, plan
+    from tests.policy.test_targets import hedge as hedge_config
+    from tests.policy.test_targets import wallet as state_wallet
 
     usdt = [state_wallet("spot", "USDT", "20000"), state_wallet("linear", "USDT", "7500")]
     paying = {"ETH/USDT:USDT": "-0.0001"}

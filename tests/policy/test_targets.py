@@ -18,7 +18,7 @@ from bot.model import (
     Wallet,
 )
 from bot.policy import plan_transfers
-from tests.unit.test_policy import BTC_INVERSE, ETH_PERP, NOW, hedge, short, wallet
+from tests.policy.test_policy import BTC_INVERSE, ETH_PERP, NOW, hedge, short, wallet
 
 TIERS = LeverageTier.ladder([(D(0), D("0.005")), (D(50000), D("0.01"))])
 COIN_TIERS = LeverageTier.ladder([(D(0), D("0.005")), (D(5), D("0.01"))])
@@ -298,7 +298,7 @@ def test_top_ups_on_one_venue_go_nearest_to_liquidation_first() -> None:
 
 
 def test_a_flat_hedge_with_a_liquidation_target_asks_nothing_of_its_pool() -> None:
-    from tests.unit.test_policy import BTC_PERP
+    from tests.policy.test_policy import BTC_PERP
 
     venue = VenueState(
         venue="paper",

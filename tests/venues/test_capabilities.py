@@ -16,7 +16,7 @@ from bot.venues.base import Capabilities, hedge_refusal
 from bot.venues.generic import CcxtVenue as Venue
 from bot.venues.registry import venue_class
 from bot.venues.unified import UnifiedMarginVenue
-from tests.unit.test_policy import hedge
+from tests.policy.test_policy import hedge
 
 FULL = Capabilities(
     exchange_id="x",

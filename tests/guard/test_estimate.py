@@ -10,7 +10,7 @@ from bot.guard.estimate import HEADROOM, check_reason, estimated_margins, remark
 from bot.model import MarketKind, PerpMarket, Position, State, VenueState, Wallet
 from bot.policy.margin import hedge_margins
 from tests.markets import ETH_PERP, inverse_perp
-from tests.unit.test_policy import hedge
+from tests.policy.test_policy import hedge
 
 NOW = datetime(2026, 12, 3, tzinfo=UTC)
 COINM_PERP = inverse_perp("ETH", "10")

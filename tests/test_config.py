@@ -13,7 +13,7 @@ import yaml
 from bot.config import load_config, parse_config
 from bot.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BASE = yaml.safe_load((ROOT / "config.yaml").read_text())
 
 

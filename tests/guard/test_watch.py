@@ -17,8 +17,8 @@ from bot.config import Config
 from bot.guard.watch import JOIN_EVERY_SECONDS, MarginWatch
 from bot.model import State
 from bot.venues.streams import AccountChanged, MarksMoved, StreamEvent
+from tests.guard.test_estimate import NOW, hedge, short, venue
 from tests.markets import ETH_PERP
-from tests.unit.test_guard_estimate import NOW, hedge, short, venue
 from tests.waiting import DEADLINE
 from tests.waiting import until as wait_until
 

@@ -9,7 +9,7 @@ import pytest
 from bot.config import TransfersConfig
 from bot.model import Plan, PlannedTransfer, Rule, State, VenueState
 from bot.transfers.sizing import preview_sizing
-from tests.unit.test_policy import NOW, wallet
+from tests.policy.test_policy import NOW, wallet
 
 
 def line(amount: str, from_account: str = "spot", hedge: str = "eth") -> PlannedTransfer:
