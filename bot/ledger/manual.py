@@ -10,11 +10,11 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from bot.ledger.by_move import MoveKey, clear_open, open_or_new
 from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import ManualInstruction
 
-#: (venue, asset, from_account, to_account)
-ManualKey = tuple[str, str, str, str]
+ManualKey = MoveKey
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,21 +71,9 @@ class ManualRecords(LedgerBase):
         transfer_id: int | None,
     ) -> tuple[ManualRecord, bool]:
         """The open instruction for `key` with the latest amount; True when it is new."""
-        venue, asset, from_account, to_account = key
         now = self._clock()
         with self._transaction(now) as session:
-            row = session.scalar(_open_manual(key))
-            created = row is None
-            if row is None:
-                row = ManualInstruction(
-                    venue=venue,
-                    asset=asset,
-                    from_account=from_account,
-                    to_account=to_account,
-                    first_seen=now,
-                    state="open",
-                )
-                session.add(row)
+            row, created = open_or_new(session, ManualInstruction, key, now)
             row.amount, row.hedges, row.transfer_id, row.updated_at = (
                 amount,
                 hedges,
@@ -98,27 +86,11 @@ class ManualRecords(LedgerBase):
         """Clear the venue's open instructions not in `keep`; return the cleared keys."""
         kept = set(keep)
         now = self._clock()
-        cleared: list[ManualKey] = []
+
+        def clear(row: ManualInstruction) -> None:
+            row.state, row.cleared_at, row.updated_at = "cleared", now, now
+
         with self._transaction(now) as session:
-            rows = session.scalars(
-                select(ManualInstruction).where(
-                    ManualInstruction.venue == venue, ManualInstruction.state == "open"
-                )
+            return clear_open(
+                session, ManualInstruction, venue, stays=kept.__contains__, clear=clear
             )
-            for row in rows:
-                key = (row.venue, row.asset, row.from_account, row.to_account)
-                if key not in kept:
-                    row.state, row.cleared_at, row.updated_at = "cleared", now, now
-                    cleared.append(key)
-        return cleared
-
-
-def _open_manual(key: ManualKey):  # type: ignore[no-untyped-def]
-    venue, asset, from_account, to_account = key
-    return select(ManualInstruction).where(
-        ManualInstruction.venue == venue,
-        ManualInstruction.asset == asset,
-        ManualInstruction.from_account == from_account,
-        ManualInstruction.to_account == to_account,
-        ManualInstruction.state == "open",
-    )

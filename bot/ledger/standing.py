@@ -14,12 +14,11 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from bot.ledger.by_move import MoveKey, clear_open, open_or_new
 from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import NothingToMove, VenueHalt
 
 HALTED, CLEARED, RESUMED = "halted", "cleared", "resumed"
-#: (venue, asset, from_account, to_account)
-MoveKey = tuple[str, str, str, str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,22 +197,9 @@ class StandingRecords(LedgerBase):
     ) -> tuple[NothingToMoveRecord, bool]:
         """The open condition for `key`, seen once more (a new row the first time): its count,
         last seen, latest reason and planned amount. True when it is new."""
-        venue, asset, from_account, to_account = key
         now = self._clock()
         with self._transaction(now) as session:
-            row = session.scalar(_open_move(key))
-            created = row is None
-            if row is None:
-                row = NothingToMove(
-                    venue=venue,
-                    asset=asset,
-                    from_account=from_account,
-                    to_account=to_account,
-                    first_seen=now,
-                    count=0,
-                    state="open",
-                )
-                session.add(row)
+            row, created = open_or_new(session, NothingToMove, key, now, count=0)
             row.hedges, row.rule, row.reason, row.planned_amount = hedges, rule, reason, planned
             row.last_seen, row.count = now, (row.count or 0) + 1
         return NothingToMoveRecord.of(row), created
@@ -226,32 +212,16 @@ class StandingRecords(LedgerBase):
         kept = set(keep)
         among = set(only) if only is not None else None
         now = self._clock()
-        cleared: list[MoveKey] = []
+
+        def stays(key: MoveKey) -> bool:
+            return key in kept or (among is not None and key not in among)
+
+        def clear(row: NothingToMove) -> None:
+            row.state, row.cleared_at = "cleared", now
+
         with self._transaction(now) as session:
-            rows = session.scalars(
-                select(NothingToMove).where(
-                    NothingToMove.venue == venue, NothingToMove.state == "open"
-                )
-            )
-            for row in rows:
-                key = (row.venue, row.asset, row.from_account, row.to_account)
-                if key in kept or (among is not None and key not in among):
-                    continue
-                row.state, row.cleared_at = "cleared", now
-                cleared.append(key)
-        return cleared
+            return clear_open(session, NothingToMove, venue, stays=stays, clear=clear)
 
 
 def _halted(venue: str):  # type: ignore[no-untyped-def]
     return select(VenueHalt).where(VenueHalt.venue == venue, VenueHalt.state == HALTED)
-
-
-def _open_move(key: MoveKey):  # type: ignore[no-untyped-def]
-    venue, asset, from_account, to_account = key
-    return select(NothingToMove).where(
-        NothingToMove.venue == venue,
-        NothingToMove.asset == asset,
-        NothingToMove.from_account == from_account,
-        NothingToMove.to_account == to_account,
-        NothingToMove.state == "open",
-    )
