@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from bot.ledger.by_move import MoveKey, clear_open, open_or_new
+from bot.ledger.by_move import MoveKey, clear_open, move_key, open_or_new
 from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import ManualInstruction
 
@@ -47,7 +47,7 @@ class ManualRecord:
 
     @property
     def key(self) -> ManualKey:
-        return (self.venue, self.asset, self.from_account, self.to_account)
+        return move_key(self)
 
 
 class ManualRecords(LedgerBase):

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from bot.ledger.by_move import MoveKey, clear_open, open_or_new
+from bot.ledger.by_move import MoveKey, clear_open, move_key, open_or_new
 from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import NothingToMove, VenueHalt
 
@@ -107,7 +107,7 @@ class NothingToMoveRecord:
 
     @property
     def key(self) -> MoveKey:
-        return (self.venue, self.asset, self.from_account, self.to_account)
+        return move_key(self)
 
     def message(self) -> str:
         return (
