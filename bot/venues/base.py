@@ -63,6 +63,10 @@ class VenueTraits:
     stream_classes: Mapping[str, str] = field(default_factory=dict)
     #: the built-in paper exchange speaks this venue's dialect (`paper: true` is allowed)
     paper: bool = False
+    #: its funding-rate answer's `timestamp` is the server's clock at the answer (Binance's
+    #: premiumIndex `time`): every read then measures the clock offset, and a transfer needs
+    #: no `fetch_time` round trip between its read and its send
+    funding_time_is_server_time: bool = False
 
     def __post_init__(self) -> None:
         # one value shared by every client of the venue: its maps are read-only too

@@ -413,9 +413,13 @@ class CcxtVenue(Venue):
     async def read_funding(self, symbol: str) -> Funding:
         if not self.client.has.get("fetchFundingRate"):
             return Funding(symbol=symbol, rate=None, mark_price=None)
+        before = time.time()
         raw = await self.call(self.client.fetch_funding_rate, symbol)
+        after = time.time()
         decoder = Decoder(self.name, "fetch_funding_rate")
         raw = decoder.mapping(raw)
+        if self.traits.funding_time_is_server_time and _from_ms(raw.get("timestamp")):
+            self._clock_offset = _offset_ms(raw["timestamp"], before, after)
         next_ms = raw.get("nextFundingTimestamp") or raw.get("fundingTimestamp")
         return Funding(
             symbol=symbol,
@@ -569,7 +573,9 @@ class CcxtVenue(Venue):
 
     async def clock_offset_ms(self) -> int | None:
         """The venue's clock minus ours, from its server time against the midpoint of the
-        round trip; measured once per session (and again after a resync)."""
+        round trip: taken from every funding read where the answer carries the server's time
+        (`traits.funding_time_is_server_time`), else measured once per session (and again
+        after a resync) with `fetch_time`."""
         if self._clock_offset is None and self.client.has.get("fetchTime"):
             before = time.time()
             server = await self.call(self.client.fetch_time)
@@ -578,7 +584,7 @@ class CcxtVenue(Venue):
                 server = int(server)
             if _from_ms(server) is None:
                 raise Untrusted(self.name, "fetch_time", f"the server time is {server!r}")
-            self._clock_offset = int(server - (before + after) * 500)
+            self._clock_offset = _offset_ms(server, before, after)
         return self._clock_offset
 
     # helpers --------------------------------------------------------------------------------
@@ -735,6 +741,11 @@ def _from_ms(value: Any) -> datetime | None:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 10**14:
         return None
     return datetime.fromtimestamp(value / 1000, UTC)
+
+
+def _offset_ms(server: int | str, before: float, after: float) -> int:
+    """The server's clock (ms) minus ours at the midpoint of the round trip that told it."""
+    return int(int(server) - (before + after) * 500)
 
 
 def _retry_after_header(headers: Mapping[str, Any] | None) -> float | None:

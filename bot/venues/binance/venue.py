@@ -141,6 +141,7 @@ WS_READS = frozenset(
 )
 
 BINANCE_TRAITS = VenueTraits(
+    funding_time_is_server_time=True,  # premiumIndex `time` (USD-M and COIN-M "Mark Price")
     account_aliases={
         "main": SPOT,
         "future": LINEAR,
