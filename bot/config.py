@@ -107,6 +107,11 @@ class TransfersConfig(_Strict):
     # look-alike: auto = where the venue takes no client id and its precision is fine enough
     # (bot.transfers.amount_tag), on = always, off = never.
     amount_tag: Literal["auto", "on", "off"] = "auto"
+    # The cycle's own read of a venue, younger than this when a transfer is sized, is the
+    # fresh read (one round trip less between a market move and the top-up); an older one, or
+    # a wallet an earlier transfer of the cycle already drew on, is read again first. 0: read
+    # again before every transfer.
+    fresh_read_seconds: Decimal = Field(default=Decimal("1"), ge=0, le=60)
 
     @field_validator("safety")
     @classmethod

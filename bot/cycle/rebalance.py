@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 
@@ -17,11 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.config import Config, HedgeConfig
 from bot.errors import UnrecordedTransfer
 from bot.funding.history import settled_rates
+from bot.ledger.activity import Mark, money_moves_mark
 from bot.ledger.journal import canonical_json
 from bot.ledger.queries import open_transfers
 from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
 from bot.model import Plan, Rule, State, TransferStatus
-from bot.policy import plan_transfers
+from bot.policy import FundingHistory, plan_transfers
 from bot.policy.isolated import is_refusal
 from bot.runtime.logs import log_context, run_id_var
 from bot.runtime.redact import redact
@@ -74,6 +75,26 @@ class Scope:
 
 
 EVERY_HEDGE = Scope()
+
+
+@dataclass(frozen=True)
+class FirstRead:
+    """A read made before the cycle took its locks (the guard's poll), with the ledger's
+    money-move mark taken just before it (`bot.ledger.activity`). The cycle takes it as its
+    own read when every venue it acts on is in it and no bot has moved money since: one read
+    between a market move and the top-up, not two."""
+
+    state: State
+    mark: Mark
+
+    def usable(self, ledger: Ledger, names: Iterable[str]) -> State | None:
+        """The read of `names` when it may stand as the cycle's read, else None."""
+        if not all(name in self.state.venues for name in names):
+            return None
+        if money_moves_mark(ledger) != self.mark:
+            return None  # something moved (or was recorded) since: read again under the lock
+        kept = {name: self.state.venues[name] for name in names}
+        return replace(self.state, venues=kept)
 
 
 @dataclass(frozen=True)
@@ -227,13 +248,15 @@ async def rebalance(
     venues: OpenVenues | None = None,
     stop: StopRequest | None = None,
     scope: Scope = EVERY_HEDGE,
+    first_read: FirstRead | None = None,
 ) -> CycleResult:
     """Run one full cycle and record it; a dry run records everything and moves nothing.
 
     `venues`: a long-lived `session.OpenVenues` (`bot run`) whose clients and markets are
     reused; without it the venues are opened for this cycle and closed after it. `stop`: once
     requested (a signal), no new transfer starts; the one in flight is finished and recorded.
-    `scope`: the margin guard's narrower cycle (its hedges' venues, top-ups only)."""
+    `scope`: the margin guard's narrower cycle (its hedges' venues, top-ups only);
+    `first_read`: the guard's read, the cycle's own when nothing moved since it."""
     services = Services(config, ledger, pool=venues, timing=timing, clock=clock, stop=stop)
     names = scope.venues(config)
     with services.locks(names, command):
@@ -241,7 +264,7 @@ async def rebalance(
         try:
             # a one-shot command's lines name its run; `bot run` has named the job already
             with log_context(run_id=run_id if run_id_var.get() is None else None):
-                result = await _cycle(services, run_id, names, dry_run, scope)
+                result = await _cycle(services, run_id, names, dry_run, scope, first_read)
         except BaseException as exc:
             with suppress(SQLAlchemyError):  # the ledger may be what failed
                 ledger.finish_run(run_id, "error", redact(str(exc)) or type(exc).__name__)
@@ -259,7 +282,12 @@ async def rebalance(
 
 
 async def _cycle(
-    services: Services, run_id: int, names: list[str], dry_run: bool, scope: Scope
+    services: Services,
+    run_id: int,
+    names: list[str],
+    dry_run: bool,
+    scope: Scope,
+    first_read: FirstRead | None,
 ) -> CycleResult:
     config, ledger = services.config, services.ledger
     failures: dict[str, Exception] = {}
@@ -274,15 +302,28 @@ async def _cycle(
     ) as venues:
         # Settle what an earlier run left open before anything new is sent (invariant 2).
         reconciled = await services.reconciler(venues).reconcile()
-        state = await read_state(venues, failures)
-        ledger.record_snapshot(run_id, state)
-        plan = scope.narrow(planned(services, state))
+        history = funding_history(services)  # before the read: nothing slow follows it
+        state = first_read.usable(ledger, venues) if first_read is not None else None
+        if state is None:
+            state = await read_state(venues, failures)
+        plan = scope.narrow(planned(services, state, history))
         executor = services.executor(venues, dry_run=dry_run)
         # an isolated hedge's move has two legs: margin_legs runs it (the rest via the executor)
-        margin = await run_margin_legs(
-            executor, run_id, plan.transfers, state=state, whole_plan=scope.whole
-        )
+        try:
+            margin = await run_margin_legs(
+                executor, run_id, plan.transfers, state=state, whole_plan=scope.whole
+            )
+        except BaseException:
+            with suppress(SQLAlchemyError):  # the ledger may be what failed
+                ledger.record_snapshot(run_id, state)
+            raise
         executed = margin.execution
+        # recorded after the sends, which are sized on it: no write sits between read and send
+        try:
+            ledger.record_snapshot(run_id, state)
+        except SQLAlchemyError:
+            if not any(isinstance(e, UnrecordedTransfer) for e in executed.errors.values()):
+                raise  # else the ledger refuses writes: the run's one line says so already
         failures.update(executed.errors)
         after = await _read_after_moves(ledger, run_id, venues, margin)
     return CycleResult(
@@ -298,12 +339,18 @@ async def _cycle(
     )
 
 
-def planned(services: Services, state: State) -> Plan:
-    """The policy's plan for the hedges whose venue was read, with the settled funding rates
-    of the last periods from the ledger (the funding buffer and streak)."""
+def funding_history(services: Services) -> FundingHistory:
+    """The settled funding rates of the last periods of every hedge, from the ledger (the
+    funding buffer and streak): read before the venues, so the plan needs no query after."""
+    perps = {(h.venue, h.perp) for h in services.config.hedges.values()}
+    return settled_rates(services.ledger, perps, services.clock())
+
+
+def planned(services: Services, state: State, history: FundingHistory | None = None) -> Plan:
+    """The policy's plan for the hedges whose venue was read, with the funding history."""
     hedges = _hedges_of(services.config, state)
-    now = services.clock()
-    history = settled_rates(services.ledger, {(h.venue, h.perp) for h in hedges.values()}, now)
+    if history is None:
+        history = funding_history(services)
     return plan_transfers(state, hedges, funding_history=history)
 
 

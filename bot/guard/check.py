@@ -3,10 +3,14 @@
 The guard reads each hedged venue (a poll, or a check a venue's stream woke: one read of the
 wallets and positions) and judges it with the one margin figure (`bot.policy.margin`). When a
 hedge is under `alerts.danger_margin_ratio` it runs the cycle itself (`cycle.rebalance`),
-scoped to the endangered hedges and to top-ups: the same lock, reconciliation, fresh read,
-snapshot, plan, margin legs and executor as a rebalance, recorded as a run with command
+scoped to the endangered hedges and to top-ups: the same lock, reconciliation, read,
+plan, margin legs, executor and snapshot as a rebalance, recorded as a run with command
 `guard`. So whatever a rebalance does for a kind of hedge (an isolated hedge's two legs
 included), the guard does too, by construction.
+
+The poll's read is the cycle's read too (`cycle.rebalance.FirstRead`) when no bot moved money
+between the read and the lock, and the executor sizes the first transfer from each wallet on it
+while it is young (`transfers.fresh_read_seconds`): a stream's push, one read, the send.
 
 When the poll's read, planned and sized as the cycle would plan and size it, shows that no
 line in danger can be sent (each sized to nothing, or on a halted venue), the guard runs no
@@ -70,7 +74,8 @@ async def guard(
     `acting` is the scheduler's lock of venue-acting jobs, taken around the cycle only (the
     poll itself reads). `venues`: `bot run`'s long-lived clients (without them each poll opens
     its own)."""
-    from bot.cycle.rebalance import Scope, hedged_venues, rebalance, venues_for
+    from bot.cycle.rebalance import FirstRead, Scope, hedged_venues, rebalance, venues_for
+    from bot.ledger.activity import money_moves_mark
     from bot.venues.session import read_state
 
     failures: dict[str, Exception] = {}
@@ -79,6 +84,7 @@ async def guard(
     async with venues_for(
         config, venues, names, dry_run=False, failures=failures, sends=True
     ) as opened:
+        mark = money_moves_mark(ledger)  # what had moved when the read began
         state = await read_state(opened, failures)
         margins = hedge_margins(state, config.hedges)
         # a venue with no transfer API cannot be topped up: its danger alert asks a person
@@ -102,6 +108,7 @@ async def guard(
             venues=venues,
             stop=stop,
             scope=scope,
+            first_read=FirstRead(state, mark),  # the one read, unless money moved since
         )
     return GuardResult(state, margins, cycle, {**failures, **cycle.venue_errors})
 

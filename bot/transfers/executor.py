@@ -53,6 +53,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -61,7 +62,7 @@ from bot.errors import ErrorKind, VenueError
 from bot.ledger.queries import open_transfers
 from bot.ledger.standing import CLEARED, HaltRecord, MoveKey, NothingToMoveRecord
 from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
-from bot.model import PlannedTransfer, State, TransferStatus
+from bot.model import PlannedTransfer, State, TransferStatus, VenueState
 from bot.money import plain, round_down
 from bot.runtime.aio import gather_each
 from bot.runtime.failpoints import (
@@ -163,6 +164,8 @@ class Executor:
         self._stop = stop
         self._loop = SendLoop(policy=self._policy, timing=self._timing, clock=clock)
         self._kept: set[MoveKey] = set()  # nothing-to-move conditions seen by this executor
+        self._reads: dict[str, VenueState] = {}  # the cycle's reads (`size_on`)
+        self._drawn: set[tuple[str, str, str]] = set()  # (venue, account, asset) sent from
         self._refused: set[str] = set()  # venues whose lines a halt refused
         self._recorded: dict[str, HaltRecord] = {}  # halts this executor's calls recorded
 
@@ -221,6 +224,14 @@ class Executor:
             clock=self._clock,
         )
 
+    def size_on(self, state: State) -> None:
+        """The cycle's read of each venue: while younger than `fresh_read_seconds`, the first
+        transfer from a wallet is sized on it and sent without reading the wallet again (the
+        read is as fresh as a second one would be, and a round trip sooner: the guard's
+        reaction is push, read, send). A later transfer from the same wallet, a smaller new
+        intent after a refusal, and every transfer once the read is older, read again."""
+        self._reads.update(state.venues)
+
     def record_not_attempted(
         self, run_id: int, item: PlannedTransfer, replaces_id: int | None = None
     ) -> TransferRecord:
@@ -251,6 +262,7 @@ class Executor:
         with `state`, sized on it first (a line it skips stands as nothing to move)."""
         if state is not None:
             transfers = sized_on(transfers, state, self._rules)
+            self.size_on(state)
         by_venue: dict[str, list[PlannedTransfer]] = defaultdict(list)
         for item in transfers:
             by_venue[item.venue].append(item)
@@ -442,6 +454,9 @@ class Executor:
                 return None
             return lambda intent_id: tag_to_subtract(amount, intent_id, step)
 
+        read = self._cycle_read(item, replaces)
+        if read is not None:  # sized on the cycle's read: committed as sized, then sent
+            return await self._send_on_read(run_id, item, venue, read, step, tag_of)
         # The plan's amount, rounded and tagged, until the fresh read says otherwise: when the
         # read leaves it unchanged (the usual case), no write at all follows the read.
         planned = round_down(item.amount, step)
@@ -490,6 +505,67 @@ class Executor:
             intent.id, amount=sizing.amount, inputs=inputs, tag=tag_of(sizing.amount)
         )
         return await self._send(item, venue, sized, offset, None)
+
+    def _cycle_read(self, item: PlannedTransfer, replaces: int | None) -> VenueState | None:
+        """The cycle's read of the line's venue when it may size this transfer (`size_on`)."""
+        wallet = (item.venue, item.from_account, item.asset)
+        first = wallet not in self._drawn
+        self._drawn.add(wallet)
+        read = self._reads.get(item.venue)
+        if not first or replaces is not None or read is None:
+            return None
+        # the venue's read time is the wall clock's: so is its age (an injected clock is not)
+        age = datetime.now(UTC) - read.read_at
+        return read if age <= timedelta(seconds=float(self._rules.fresh_read_seconds)) else None
+
+    async def _send_on_read(
+        self,
+        run_id: int,
+        item: PlannedTransfer,
+        venue: Venue,
+        read: VenueState,
+        step: Decimal,
+        tag_of: Callable[[Decimal], Callable[[int], Decimal] | None],
+    ) -> tuple[TransferRecord, VenueError | None]:
+        """Size on the cycle's read, commit the intent as sized (invariant 1), send at once: the
+        one commit is all that lies between the read and the send (invariant 4)."""
+        transferable = read.wallet(item.from_account, item.asset).transferable
+        sizing = size_transfer(
+            planned=item.amount,
+            transferable=transferable,
+            safety=self._rules.safety,
+            step=step,
+            min_amount=self._rules.min_for(item.asset),
+            max_amount=self._rules.max_for(item.asset),
+            asset=item.asset,
+        )
+        inputs = {
+            "transferable": transferable,
+            "safety": self._rules.safety,
+            "step": step,
+            "read_at": read.read_at,
+            "read": "cycle",
+        }
+        offset = await clock_offset(venue)  # the venue's known offset: no request
+        if sizing.skip_reason is not None:  # the caller stands most of these before the intent
+            skipped = self._record_final(
+                run_id,
+                item,
+                TransferStatus.SKIPPED,
+                amount=sizing.amount,
+                inputs=inputs,
+                reason_suffix=f"skipped: {sizing.skip_reason}",
+            )
+            return skipped, None
+        intent = self._ledger.record_intent(
+            run_id,
+            item,
+            amount=sizing.amount,
+            inputs=inputs,
+            dry_run=self._dry_run,
+            tag=tag_of(sizing.amount),
+        )
+        return await self._send(item, venue, intent, offset, None)
 
     async def _send(
         self,

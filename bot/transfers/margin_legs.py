@@ -111,6 +111,7 @@ class MarginLegs:
         busy = await self.resume(run_id, result)
         if state is not None:
             items = sized_on(items, state, self._rules)
+            self._executor.size_on(state)  # a young read is the fresh read of the first send
         unmoved: set[int] = set()  # isolated top-ups with nothing to move (stood first)
         for index, item in enumerate(items):
             if item.isolated_perp is None or item.from_account != SPOT:

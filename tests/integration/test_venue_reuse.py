@@ -95,8 +95,16 @@ async def test_a_pool_loads_markets_once_for_many_cycles_and_sends_right_after_t
     assert sum(p in EXCHANGE_INFO for p in loaded) == 2  # spot and USD-M, once
     assert loaded.count("/sapi/v1/asset/transfer") >= 1
     before_send = [loaded[i - 1] for i, p in enumerate(loaded) if p == "/sapi/v1/asset/transfer"]
-    # the fresh read of the source wallet (spot) is the request right before each send
-    assert set(before_send) <= {"/api/v3/account"}, before_send
+    # the cycle's read, young, is the fresh read: a state read is the request right before
+    # each send (no clock request, no second read of the spot wallet)
+    state_reads = {
+        "/api/v3/account",
+        "/fapi/v3/account",
+        "/fapi/v3/positionRisk",
+        "/fapi/v1/premiumIndex",
+    }
+    assert set(before_send) <= state_reads, before_send
+    assert "/api/v3/time" not in loaded  # the offset came with the funding read
 
 
 async def test_a_dry_run_cycle_refuses_a_live_pool(paper: PaperExchange, config: Config) -> None:
