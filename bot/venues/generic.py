@@ -35,7 +35,7 @@ from bot.model import (
     Wallet,
 )
 from bot.money import DEFAULT_TRANSFER_STEP, ZERO, plain, step_from_precision, to_decimal
-from bot.runtime.aio import gather_or_cancel
+from bot.runtime.aio import gather_each, gather_or_cancel
 from bot.runtime.retry import RetryPolicy, Timing, retry_read
 from bot.venues.base import (
     Capabilities,
@@ -171,10 +171,12 @@ class CcxtVenue(Venue):
         )
 
     async def close(self) -> None:
-        await self.client.close()
-        for extra in (self.ws_client, *self.stream_clients.values()):
-            if extra is not None:
-                await extra.close()
+        """Close every client of the venue at once (none of them sleeps: `clients`)."""
+        clients = [c for c in (self.client, self.ws_client, *self.stream_clients.values()) if c]
+        outcomes = await gather_each({str(i): c.close() for i, c in enumerate(clients)})
+        for outcome in outcomes.values():
+            if isinstance(outcome, Exception):
+                raise outcome  # after every client is closed
 
     # capabilities ---------------------------------------------------------------------------
 

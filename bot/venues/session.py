@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
@@ -148,7 +149,7 @@ async def build_venue(
         ws_client=ws_client,
         **({"stream_clients": stream_clients} if stream_clients else {}),
     )
-    stack.push_async_callback(venue.close)
+    _close_with_grace(stack, venue, client, ws_client, *stream_clients.values())
     venue.fix_digest = fix_digest(name, venue_config, credentials.api_key)  # what fixes a halt
     if cache is not None:
         # the paper exchange's port changes every run; its markets do not
@@ -160,6 +161,32 @@ async def build_venue(
             client.set_markets(*cached)
             venue.markets_cached = True  # type: ignore[attr-defined]
     return venue
+
+
+#: after closing clients that spoke TLS, the wait aiohttp asks for so that their transports
+#: finish closing (ccxt's `timeout_on_exit`, which our clients set to 0): once per session
+TLS_CLOSE_GRACE_SECONDS = 0.25
+_graced: weakref.WeakSet[AsyncExitStack] = weakref.WeakSet()  # sessions that wait it already
+
+
+def _close_with_grace(stack: AsyncExitStack, venue: Venue, *clients: Any) -> None:
+    """Close `venue` with the session (`stack`); the first venue whose clients speak TLS adds
+    the one grace wait, after its own close and every later venue's."""
+    if stack not in _graced and any(_speaks_tls(c) for c in clients if c is not None):
+        _graced.add(stack)
+        stack.push_async_callback(asyncio.sleep, TLS_CLOSE_GRACE_SECONDS)
+    stack.push_async_callback(venue.close)
+
+
+def _speaks_tls(client: Any) -> bool:
+    def urls(value: Any) -> Iterable[str]:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, Mapping):
+            for inner in value.values():
+                yield from urls(inner)
+
+    return any(url.startswith(("https:", "wss:")) for url in urls(client.urls.get("api")))
 
 
 async def connect_venue(venue: Venue) -> None:
