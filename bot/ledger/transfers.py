@@ -12,7 +12,7 @@ moved, so the row must neither crash the run nor be settled `failed` later.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -156,35 +156,43 @@ class TransferRecords(LedgerBase):
         same commit."""
         now = self._clock()
         with self._transaction(now) as session:
-            row = Transfer(
-                run_id=run_id,
-                client_id=new_client_id(),
-                created_at=now,
-                updated_at=now,
-                venue=item.venue,
-                hedges=",".join(item.hedges),
-                asset=item.asset,
-                from_account=item.from_account,
-                to_account=item.to_account,
-                rule=item.rule.value,
-                planned_amount=item.amount,
+            row = _new_intent(
+                session,
+                run_id,
+                item,
+                now,
                 amount=amount,
-                status=status.value,
-                exchange_id=None,
-                error=error,
-                reason=item.reason,
-                figures=journal.canonical_json(dict(item.figures)),
-                inputs=journal.canonical_json(dict(inputs)),
+                status=status,
+                inputs=inputs,
                 dry_run=dry_run,
+                error=error,
                 replaces_id=replaces_id,
             )
-            session.add(row)
-            if tag is not None and amount is not None:
-                session.flush()  # the id the tag is made of
-                row.amount_tag = tag(row.id)
-                row.amount = amount - row.amount_tag
-            totals.moved(session, row, None, row.status)
+            _tagged(session, row, tag)
         return TransferRecord.of(row, attempts=0)
+
+    def record_intents(
+        self,
+        run_id: int,
+        drafts: Sequence[
+            tuple[PlannedTransfer, Decimal, Mapping[str, Any], Callable[[int], Decimal] | None]
+        ],
+        *,
+        dry_run: bool = False,
+    ) -> list[TransferRecord]:
+        """Commit several pending intents, each (line, amount, inputs, tag) as `record_intent`
+        takes them, before any of them is sent."""
+        now = self._clock()
+        with self._transaction(now) as session:
+            rows = [
+                _new_intent(
+                    session, run_id, item, now, amount=amount, inputs=inputs, dry_run=dry_run
+                )
+                for item, amount, inputs, _ in drafts
+            ]
+            for row, (_, _, _, tag) in zip(rows, drafts, strict=True):
+                _tagged(session, row, tag)
+        return [TransferRecord.of(row, attempts=0) for row in rows]
 
     def record_sizing(
         self,
@@ -434,3 +442,53 @@ def _attempt_count(session: Session, transfer_id: int) -> int:
     return (
         session.scalar(select(func.count()).where(TransferAttempt.transfer_id == transfer_id)) or 0
     )
+
+
+def _new_intent(
+    session: Session,
+    run_id: int,
+    item: PlannedTransfer,
+    now: datetime,
+    *,
+    amount: Decimal | None,
+    status: TransferStatus = TransferStatus.PENDING,
+    inputs: Mapping[str, Any],
+    dry_run: bool,
+    error: str | None = None,
+    replaces_id: int | None = None,
+) -> Transfer:
+    """A new transfer row for a planned line, added to `session` (its amount tag and running
+    totals follow in `_tagged`)."""
+    row = Transfer(
+        run_id=run_id,
+        client_id=new_client_id(),
+        created_at=now,
+        updated_at=now,
+        venue=item.venue,
+        hedges=",".join(item.hedges),
+        asset=item.asset,
+        from_account=item.from_account,
+        to_account=item.to_account,
+        rule=item.rule.value,
+        planned_amount=item.amount,
+        amount=amount,
+        status=status.value,
+        exchange_id=None,
+        error=error,
+        reason=item.reason,
+        figures=journal.canonical_json(dict(item.figures)),
+        inputs=journal.canonical_json(dict(inputs)),
+        dry_run=dry_run,
+        replaces_id=replaces_id,
+    )
+    session.add(row)
+    return row
+
+
+def _tagged(session: Session, row: Transfer, tag: Callable[[int], Decimal] | None) -> None:
+    """The row's amount less its tag (made of the row's id), and the running totals."""
+    if tag is not None and row.amount is not None:
+        session.flush()  # the id the tag is made of
+        row.amount_tag = tag(row.id)
+        row.amount = row.amount - row.amount_tag
+    totals.moved(session, row, None, row.status)

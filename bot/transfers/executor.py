@@ -139,6 +139,42 @@ class ExecutionResult:
     not_moved: list[NothingToMoveRecord] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Draft:
+    """A line sized on the cycle's read: the intent to commit (amount, the read's figures, the
+    amount tag given the row's id), or why nothing is sent."""
+
+    item: PlannedTransfer
+    amount: Decimal
+    inputs: Mapping[str, Any]
+    tag: Callable[[int], Decimal] | None
+    skip_reason: str | None
+
+
+@dataclass(frozen=True)
+class LedgerBefore:
+    """What the ledger said as an execution began, read once for every venue: its standing
+    halts, its open transfers, its open nothing-to-move conditions. Each venue's first line is
+    judged on it, so no venue waits between its read and its send for three queries per venue
+    before it (at 20 venues, sixty); a later line of a venue queries again, since that venue's
+    own earlier transfer may have left a row open or a halt."""
+
+    halts: Mapping[str, HaltRecord]
+    open_transfers: Mapping[str, list[TransferRecord]]
+    standing: frozenset[MoveKey]
+
+    @classmethod
+    def read(cls, ledger: Ledger) -> LedgerBefore:
+        open_rows: dict[str, list[TransferRecord]] = defaultdict(list)
+        for row in open_transfers(ledger):
+            open_rows[row.venue].append(row)
+        return cls(
+            halts={halt.venue: halt for halt in ledger.open_halts()},
+            open_transfers=dict(open_rows),
+            standing=frozenset(record.key for record in ledger.open_nothing_to_move()),
+        )
+
+
 class Executor:
     """Executes plans against venues and records every step in the ledger."""
 
@@ -166,6 +202,7 @@ class Executor:
         self._kept: set[MoveKey] = set()  # nothing-to-move conditions seen by this executor
         self._reads: dict[str, VenueState] = {}  # the cycle's reads (`size_on`)
         self._drawn: set[tuple[str, str, str]] = set()  # (venue, account, asset) sent from
+        self._committed: dict[int, TransferRecord] = {}  # id(line) -> its intent, committed
         self._refused: set[str] = set()  # venues whose lines a halt refused
         self._recorded: dict[str, HaltRecord] = {}  # halts this executor's calls recorded
 
@@ -266,9 +303,12 @@ class Executor:
         by_venue: dict[str, list[PlannedTransfer]] = defaultdict(list)
         for item in transfers:
             by_venue[item.venue].append(item)
+        before = LedgerBefore.read(self._ledger) if by_venue else None
+        if before is not None and self._reads:
+            self._commit_first_intents(run_id, by_venue, before)
         # Each venue on its own: one venue's failure never cancels another's transfer in flight.
         outcomes = await gather_each(
-            {venue: self._execute_venue(run_id, items) for venue, items in by_venue.items()}
+            {venue: self._execute_venue(run_id, items, before) for venue, items in by_venue.items()}
         )
         results: list[ExecutionResult] = []
         errors: dict[str, Exception] = {}
@@ -290,10 +330,11 @@ class Executor:
 
     # halts and nothing to move ----------------------------------------------------------------
 
-    def halt_of(self, name: str) -> HaltRecord | None:
-        """The venue's standing halt, or None. A halt whose fingerprint no longer matches the
-        venue's config section and API key (a person changed them) is cleared here."""
-        halt = self._ledger.halt_of(name)
+    def halt_of(self, name: str, before: LedgerBefore | None = None) -> HaltRecord | None:
+        """The venue's standing halt (as `before` read it, else queried now), or None. A halt
+        whose fingerprint no longer matches the venue's config section and API key (a person
+        changed them) is cleared here."""
+        halt = before.halts.get(name) if before is not None else self._ledger.halt_of(name)
         if halt is None:
             return None
         venue = self._venues.get(name)
@@ -336,15 +377,19 @@ class Executor:
         """The halts this executor recorded (a fatal refusal seen by its calls)."""
         return dict(self._recorded)
 
-    def stand_if_nothing_to_move(self, item: PlannedTransfer) -> NothingToMoveRecord | None:
+    def stand_if_nothing_to_move(
+        self, item: PlannedTransfer, before: LedgerBefore | None = None
+    ) -> NothingToMoveRecord | None:
         """The line's standing nothing-to-move condition when the sizing on the state read
         (`item.sizing`) sends nothing (no intent is committed for it); else None, and an open
-        condition of its venue, asset and direction is cleared. Never in a dry run."""
+        condition of its venue, asset and direction is cleared (no write where `before` saw
+        none open). Never in a dry run."""
         if item.sizing is None or self._dry_run:
             return None
         key = (item.venue, item.asset, item.from_account, item.to_account)
         if item.sizing.sends:
-            self._ledger.clear_nothing_to_move(item.venue, only=[key])
+            if before is None or key in before.standing:
+                self._ledger.clear_nothing_to_move(item.venue, only=[key])
             return None
         self._kept.add(key)
         record, created = self._ledger.stand_nothing_to_move(
@@ -368,21 +413,29 @@ class Executor:
             if name in self._venues and name not in self._refused:
                 self._ledger.clear_nothing_to_move(name, keep=self._kept)
 
-    async def _execute_venue(self, run_id: int, items: list[PlannedTransfer]) -> ExecutionResult:
+    async def _execute_venue(
+        self, run_id: int, items: list[PlannedTransfer], before: LedgerBefore | None
+    ) -> ExecutionResult:
         with log_context(venue=items[0].venue):  # the lines of this venue's transfers say so
-            return await self._execute_items(run_id, items)
+            return await self._execute_items(run_id, items, before)
 
-    async def _execute_items(self, run_id: int, items: list[PlannedTransfer]) -> ExecutionResult:
+    async def _execute_items(
+        self, run_id: int, items: list[PlannedTransfer], before: LedgerBefore | None = None
+    ) -> ExecutionResult:
         result = ExecutionResult([], [])
         stopped: VenueError | None = None
-        for item in items:
-            halt = self.halt_of(item.venue)
+        for index, item in enumerate(items):
+            seen = before if index == 0 else None  # later lines: the venue's own rows changed
+            halt = self.halt_of(item.venue, seen)
             if halt is not None:  # refused for good: nothing new starts here until it ends
                 result.halted[item.venue] = halt
                 continue
-            unsettled = [
-                t for t in open_transfers(self._ledger, venue=item.venue) if t.asset == item.asset
-            ]
+            rows = (
+                seen.open_transfers.get(item.venue, [])
+                if seen is not None
+                else open_transfers(self._ledger, venue=item.venue)
+            )
+            unsettled = [t for t in rows if t.asset == item.asset]
             if unsettled:  # at most one pending/unknown transfer per venue and asset
                 result.blocked.append(Blocked(item=item, open_transfer_id=unsettled[0].id))
                 continue
@@ -399,9 +452,18 @@ class Executor:
                 )
                 continue
             if self.stopping:  # checked between transfers: none is in flight here
-                result.transfers.append(self.record_not_attempted(run_id, item))
+                committed = self._committed.pop(id(item), None)  # with the others, unsent
+                result.transfers.append(
+                    self.record_not_attempted(run_id, item)
+                    if committed is None
+                    else self._ledger.record_outcome(
+                        committed.id, TransferStatus.FAILED, error=self._stop.not_attempted()
+                    )
+                )
                 continue
-            standing = self.stand_if_nothing_to_move(item) if item.isolated_perp is None else None
+            standing = (
+                self.stand_if_nothing_to_move(item, seen) if item.isolated_perp is None else None
+            )
             if standing is not None:  # the state just read has nothing to send: no intent
                 result.not_moved.append(standing)
                 continue
@@ -443,20 +505,18 @@ class Executor:
         """One intent: committed with the plan first, then the clock measured, then the fresh
         read, the sizing and its one small write, and at once the send (invariant 4: nothing
         slow follows the fresh read; the intent commit and the clock are before it)."""
+        committed = self._committed.pop(id(item), None) if replaces is None else None
+        if committed is not None:  # sized on the cycle's read and committed with the others
+            return await self._send(item, venue, committed, await clock_offset(venue), None)
         failpoint(BEFORE_INTENT)
         step = venue.transfer_step(item.asset)
-        tagging = tags_on(
-            self._rules.amount_tag, has_client_ids=venue.client_ids is not None, step=step
-        )
 
         def tag_of(amount: Decimal) -> Callable[[int], Decimal] | None:
-            if not tagging:
-                return None
-            return lambda intent_id: tag_to_subtract(amount, intent_id, step)
+            return self._tag_of(venue, amount, step)
 
         read = self._cycle_read(item, replaces)
         if read is not None:  # sized on the cycle's read: committed as sized, then sent
-            return await self._send_on_read(run_id, item, venue, read, step, tag_of)
+            return await self._send_on_read(run_id, item, venue, read)
         # The plan's amount, rounded and tagged, until the fresh read says otherwise: when the
         # read leaves it unchanged (the usual case), no write at all follows the read.
         planned = round_down(item.amount, step)
@@ -506,29 +566,38 @@ class Executor:
         )
         return await self._send(item, venue, sized, offset, None)
 
-    def _cycle_read(self, item: PlannedTransfer, replaces: int | None) -> VenueState | None:
-        """The cycle's read of the line's venue when it may size this transfer (`size_on`)."""
-        wallet = (item.venue, item.from_account, item.asset)
-        first = wallet not in self._drawn
-        self._drawn.add(wallet)
+    def _tag_of(
+        self, venue: Venue, amount: Decimal, step: Decimal
+    ) -> Callable[[int], Decimal] | None:
+        """What to subtract from `amount`, given the intent's id, to tag it (None: no tags)."""
+        if not tags_on(
+            self._rules.amount_tag, has_client_ids=venue.client_ids is not None, step=step
+        ):
+            return None
+        return lambda intent_id: tag_to_subtract(amount, intent_id, step)
+
+    def _young_read(self, item: PlannedTransfer) -> VenueState | None:
+        """The cycle's read of the line's venue while it may size the line's first draw from
+        its wallet (`size_on`): young enough, and nothing drawn from that wallet yet."""
+        if (item.venue, item.from_account, item.asset) in self._drawn:
+            return None
         read = self._reads.get(item.venue)
-        if not first or replaces is not None or read is None:
+        if read is None:
             return None
         # the venue's read time is the wall clock's: so is its age (an injected clock is not)
         age = datetime.now(UTC) - read.read_at
         return read if age <= timedelta(seconds=float(self._rules.fresh_read_seconds)) else None
 
-    async def _send_on_read(
-        self,
-        run_id: int,
-        item: PlannedTransfer,
-        venue: Venue,
-        read: VenueState,
-        step: Decimal,
-        tag_of: Callable[[Decimal], Callable[[int], Decimal] | None],
-    ) -> tuple[TransferRecord, VenueError | None]:
-        """Size on the cycle's read, commit the intent as sized (invariant 1), send at once: the
-        one commit is all that lies between the read and the send (invariant 4)."""
+    def _cycle_read(self, item: PlannedTransfer, replaces: int | None) -> VenueState | None:
+        """The young read that sizes this intent, if any; the wallet counts as drawn from
+        either way (its next transfer reads it again)."""
+        read = self._young_read(item) if replaces is None else None
+        self._drawn.add((item.venue, item.from_account, item.asset))
+        return read
+
+    def _draft_on_read(self, item: PlannedTransfer, venue: Venue, read: VenueState) -> Draft:
+        """The line sized on the cycle's read: what its intent commits, or why it is skipped."""
+        step = venue.transfer_step(item.asset)
         transferable = read.wallet(item.from_account, item.asset).transferable
         sizing = size_transfer(
             planned=item.amount,
@@ -546,24 +615,73 @@ class Executor:
             "read_at": read.read_at,
             "read": "cycle",
         }
+        tag = self._tag_of(venue, sizing.amount, step) if sizing.skip_reason is None else None
+        return Draft(item, sizing.amount, inputs, tag, sizing.skip_reason)
+
+    def _commit_first_intents(
+        self, run_id: int, by_venue: Mapping[str, list[PlannedTransfer]], before: LedgerBefore
+    ) -> None:
+        """Size each venue's first line on the cycle's young read and commit all their intents
+        in one transaction before any send (invariant 1): at 20 venues one commit, not twenty
+        spread between the reads and the sends. A line that is not plain (a halt, an open
+        transfer, a standing condition, nothing to send, a venue without transfers, an old
+        read) takes its venue's ordinary path instead."""
+        if self.stopping:
+            return
+        drafts: list[Draft] = []
+        for name, items in by_venue.items():
+            item, venue = items[0], self._venues.get(name)
+            key = (item.venue, item.asset, item.from_account, item.to_account)
+            if (
+                venue is None
+                or not venue.can_transfer
+                or item.isolated_perp is not None
+                or name in before.halts
+                or any(t.asset == item.asset for t in before.open_transfers.get(name, []))
+                or (item.sizing is not None and not item.sizing.sends)
+                or key in before.standing
+            ):
+                continue
+            read = self._young_read(item)
+            draft = self._draft_on_read(item, venue, read) if read is not None else None
+            if draft is not None and draft.skip_reason is None:
+                drafts.append(draft)
+        if not drafts:
+            return
+        failpoint(BEFORE_INTENT)
+        records = self._ledger.record_intents(
+            run_id,
+            [(d.item, d.amount, d.inputs, d.tag) for d in drafts],
+            dry_run=self._dry_run,
+        )
+        for draft, record in zip(drafts, records, strict=True):
+            self._drawn.add((draft.item.venue, draft.item.from_account, draft.item.asset))
+            self._committed[id(draft.item)] = record
+
+    async def _send_on_read(
+        self, run_id: int, item: PlannedTransfer, venue: Venue, read: VenueState
+    ) -> tuple[TransferRecord, VenueError | None]:
+        """Size on the cycle's read, commit the intent as sized (invariant 1), send at once: the
+        one commit is all that lies between the read and the send (invariant 4)."""
+        draft = self._draft_on_read(item, venue, read)
         offset = await clock_offset(venue)  # the venue's known offset: no request
-        if sizing.skip_reason is not None:  # the caller stands most of these before the intent
+        if draft.skip_reason is not None:  # the caller stands most of these before the intent
             skipped = self._record_final(
                 run_id,
                 item,
                 TransferStatus.SKIPPED,
-                amount=sizing.amount,
-                inputs=inputs,
-                reason_suffix=f"skipped: {sizing.skip_reason}",
+                amount=draft.amount,
+                inputs=draft.inputs,
+                reason_suffix=f"skipped: {draft.skip_reason}",
             )
             return skipped, None
         intent = self._ledger.record_intent(
             run_id,
             item,
-            amount=sizing.amount,
-            inputs=inputs,
+            amount=draft.amount,
+            inputs=draft.inputs,
             dry_run=self._dry_run,
-            tag=tag_of(sizing.amount),
+            tag=draft.tag,
         )
         return await self._send(item, venue, intent, offset, None)
 

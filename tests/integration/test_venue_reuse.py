@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from bot.config import Config, parse_config
 from bot.cycle.rebalance import rebalance
+from bot.guard.check import guard
 from bot.ledger import Ledger
+from bot.ledger.tables import Transfer
+from bot.model import TransferStatus
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore
 from bot.venues.session import OpenVenues, markets_cache, open_venues
 from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, live_venue
 
 EXCHANGE_INFO = {"/api/v3/exchangeInfo", "/fapi/v1/exchangeInfo", "/dapi/v1/exchangeInfo"}
+TRANSFER = "/sapi/v1/asset/transfer"
 NEVER_NEEDED = {"/sapi/v1/capital/config/getall", "/sapi/v1/margin/allPairs"}
 
 
@@ -112,3 +118,89 @@ async def test_a_dry_run_cycle_refuses_a_live_pool(paper: PaperExchange, config:
     async with OpenVenues(config, dry_run=False) as pool:
         with pytest.raises(ValueError, match="dry-run cycle"):
             await rebalance(config, ledger, dry_run=True, venues=pool)
+
+
+STATE_READS = {
+    "/api/v3/account",
+    "/fapi/v3/account",
+    "/fapi/v3/positionRisk",
+    "/fapi/v1/premiumIndex",
+}
+DANGER_MARK = Decimal("3700")  # the default hedge's margin ratio falls to about 0.16
+
+
+def transfer_row(ledger: Ledger, transfer_id: int) -> Transfer:
+    with Session(ledger.engine) as session:
+        return session.get_one(Transfer, transfer_id)
+
+
+def requests_to_the_send(paper: PaperExchange) -> list[str]:
+    """The requests from the first one up to the (one) transfer, in order."""
+    loaded = paths(paper)
+    assert loaded.count(TRANSFER) == 1, loaded
+    return loaded[: loaded.index(TRANSFER) + 1]
+
+
+async def test_a_guard_top_up_is_one_read_then_the_send(
+    paper: PaperExchange, config: Config
+) -> None:
+    ledger = Ledger.open(config.ledger_url)
+    async with OpenVenues(config, dry_run=False) as pool:
+        await guard(config, ledger, venues=pool)  # the hedge is not in danger: a read, no cycle
+        assert TRANSFER not in paths(paper)
+        paper.requests.clear()
+        paper.set_mark_price("ETHUSDT", DANGER_MARK)
+        result = await guard(config, ledger, venues=pool)
+    assert result.cycle is not None and not result.cycle.failed
+    path = requests_to_the_send(paper)
+    # the poll's read (four reads at once) is the cycle's read and the send's: nothing else
+    assert sorted(path[:-1]) == sorted(STATE_READS), path
+    (row,) = [t for t in result.cycle.transfers if t.status is TransferStatus.CONFIRMED]
+    assert json.loads(transfer_row(ledger, row.id).inputs)["read"] == "cycle"
+
+
+async def test_a_read_older_than_fresh_read_seconds_is_read_again_before_the_send(
+    paper: PaperExchange, config: Config, tmp_path: Path
+) -> None:
+    """(`config` puts the paper keys in the environment; this test's config differs.)"""
+    raw = {
+        "ledger": {"url": "sqlite:///ledger.sqlite"},
+        "transfers": {"fresh_read_seconds": "0"},  # no read is young enough
+        "venues": {"binance": live_venue(paper.base_url, websocket=False)},
+        "hedges": {"eth": ETH_HEDGE},
+    }
+    config = parse_config(raw, base_dir=tmp_path)
+    ledger = Ledger.open(config.ledger_url)
+    async with OpenVenues(config, dry_run=False) as pool:
+        paper.requests.clear()
+        result = await rebalance(config, ledger, dry_run=False, venues=pool)
+    assert [t.status for t in result.transfers] == [TransferStatus.CONFIRMED]
+    path = requests_to_the_send(paper)
+    assert path[-2] == "/api/v3/account", path  # the source wallet, read again right before
+    assert sorted(path[:-2]) == sorted(STATE_READS), path
+
+
+async def test_intents_of_every_venue_are_committed_together_before_the_sends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEY_ENV, PAPER_API_KEY)
+    monkeypatch.setenv(SECRET_ENV, PAPER_SECRET)
+    async with (
+        PaperExchange(StateStore(tmp_path / "a.json")) as first,
+        PaperExchange(StateStore(tmp_path / "b.json")) as second,
+    ):
+        raw = {
+            "ledger": {"url": "sqlite:///ledger.sqlite"},
+            "venues": {
+                "a": live_venue(first.base_url, websocket=False),
+                "b": live_venue(second.base_url, websocket=False),
+            },
+            "hedges": {"eth_a": {**ETH_HEDGE, "venue": "a"}, "eth_b": {**ETH_HEDGE, "venue": "b"}},
+        }
+        config = parse_config(raw, base_dir=tmp_path)
+        ledger = Ledger.open(config.ledger_url)
+        result = await rebalance(config, ledger, dry_run=False)
+    rows = [transfer_row(ledger, t.id) for t in result.transfers]
+    assert [r.status for r in rows] == ["confirmed", "confirmed"]
+    # one transaction: one commit time for both intents, before either venue's send
+    assert len({r.created_at for r in rows}) == 1
