@@ -21,7 +21,7 @@ from pathlib import Path
 import ccxt
 import sqlalchemy
 
-from bench import cold_start, cycle_latency, ledger_rows, memory, volatility
+from bench import cold_start, cycle_latency, guard_reaction, ledger_rows, memory, volatility
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 Row = tuple[str, str, str]
@@ -68,6 +68,9 @@ async def _async_rows(args: argparse.Namespace, workdir: Path) -> list[Row]:
             f"({sequential / concurrent:.1f}x)",
             "about one round trip",
         )
+    )
+    rows += await guard_reaction.measure(
+        args.latency, 2 if args.quick else 12, workdir / "guard-reaction"
     )
     return rows
 

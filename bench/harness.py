@@ -21,6 +21,7 @@ from aiohttp import web
 from bot.config import Config, parse_config
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
 from bot.paper.model import PaperState
+from bot.paper.routes_ws import websocket_base
 
 KEY_ENV, SECRET_ENV = "BENCH_KEY", "BENCH_SECRET"
 TRANSFER_PATH = "/sapi/v1/asset/transfer"
@@ -92,8 +93,17 @@ def api_urls(base_url: str) -> dict[str, str]:
     return {key: url for key, url in rewritten.items() if isinstance(url, str)}
 
 
-def fleet_config(papers: Sequence[TimedPaper], workdir: Path, **hedge: Any) -> Config:
-    """One live binance venue per paper exchange, one ETH hedge each."""
+def stream_urls(base_url: str) -> dict[str, str]:
+    """The paper exchange's user-data and market streams, for ccxt.pro's clients."""
+    ws = websocket_base(base_url)
+    return {"ws.linear": f"{ws}/ws", "ws.inverse": f"{ws}/ws"}
+
+
+def fleet_config(
+    papers: Sequence[TimedPaper], workdir: Path, *, streams: bool = False, **hedge: Any
+) -> Config:
+    """One live binance venue per paper exchange, one ETH hedge each; `streams`: with the
+    margin guard's streams (ccxt.pro over the paper exchange's WebSocket)."""
     os.environ[KEY_ENV], os.environ[SECRET_ENV] = PAPER_API_KEY, PAPER_SECRET
     raw = {
         "ledger": {"url": "sqlite:///ledger.sqlite"},
@@ -103,8 +113,8 @@ def fleet_config(papers: Sequence[TimedPaper], workdir: Path, **hedge: Any) -> C
                 "exchange": "binance",
                 "api_key_env": KEY_ENV,
                 "secret_env": SECRET_ENV,
-                "urls": api_urls(paper.base_url),
-                "websocket": False,
+                "urls": api_urls(paper.base_url) | (stream_urls(paper.base_url) if streams else {}),
+                "websocket": streams,
             }
             for i, paper in enumerate(papers)
         },
