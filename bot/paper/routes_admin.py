@@ -52,7 +52,9 @@ class AdminTarget(Protocol):
 
     async def set_streams_enabled(self, enabled: bool) -> int: ...
 
-    async def expire_listen_key(self, key_or_family: str, *, close: bool = True) -> int: ...
+    async def expire_listen_key(
+        self, key_or_family: str, *, close: bool = True, tell: bool = True
+    ) -> int: ...
 
     marks_silent: bool
 
@@ -251,17 +253,17 @@ async def post_streams(target: AdminTarget, body: dict[str, Any]) -> Any:
 async def post_expire_listen_key(target: AdminTarget, body: dict[str, Any]) -> Any:
     """Expire a listen key now: {"listenKey": K} or {"family": "usdm"|"coinm"} (its current
     key); its sockets hear listenKeyExpired and close ({"close": false}: they stay open, as
-    Binance may leave them)."""
+    Binance may leave them; {"tell": false}: without the event either)."""
     key, family = body.get("listenKey"), body.get("family")
-    close = body.get("close", True)
-    if not isinstance(close, bool):
-        raise AdminError("field 'close' must be true or false")
+    close, tell = body.get("close", True), body.get("tell", True)
+    if not isinstance(close, bool) or not isinstance(tell, bool):
+        raise AdminError("fields 'close' and 'tell' must be true or false")
     if (key is None) == (family is None) or not isinstance(key or family, str):
         raise AdminError("give one of 'listenKey' (a key) or 'family' ('usdm' or 'coinm')")
     if family is not None and family not in ("usdm", "coinm"):
         raise AdminError("field 'family' must be 'usdm' or 'coinm'")
     try:
-        closed = await target.expire_listen_key(key or family, close=close)
+        closed = await target.expire_listen_key(key or family, close=close, tell=tell)
     except KeyError as error:
         raise AdminError(str(error)) from error
     return {"closed": closed}

@@ -36,6 +36,8 @@ Test hooks:
   {"family": "usdm"}): the key expires now; its sockets hear `listenKeyExpired` and close (1000).
   With `close=False` (`{"close": false}`) the sockets stay open, as Binance's do: they hear
   `listenKeyExpired` and then nothing more, since events go only to a valid key's sockets.
+  With `tell=False` (`{"tell": false}`) no event is sent either: a key that died unannounced,
+  which only a keepalive PUT finds out.
 - `PaperExchange.marks_silent` (settable, also POST /_paper/streams {"marks_silent": true}): the
   mark streams push nothing (neither ticks nor moves) while every socket stays open, answers
   pings and SUBSCRIBE frames: a stream that is connected but silent.
@@ -297,7 +299,9 @@ class StreamHub:
     def current_key(self, kind: MarketKind) -> str | None:
         return self._current.get(kind)
 
-    async def expire_listen_key(self, key_or_family: str, *, close: bool = True) -> int:
+    async def expire_listen_key(
+        self, key_or_family: str, *, close: bool = True, tell: bool = True
+    ) -> int:
         """Expire a key now (or the family's current one); its sockets closed (how many), or
         with `close=False` left open, hearing nothing more (how many heard the event)."""
         kind = FAMILIES.get(key_or_family)
@@ -305,9 +309,9 @@ class StreamHub:
         found = self._keys.get(key or "")
         if found is None:
             raise KeyError(f"no listen key {key_or_family!r}")
-        return await self._expire(found, close=close)
+        return await self._expire(found, close=close, tell=tell)
 
-    def _expire(self, key: ListenKey, *, close: bool = True) -> Awaitable[int]:
+    def _expire(self, key: ListenKey, *, close: bool = True, tell: bool = True) -> Awaitable[int]:
         """Binance's expiry: `listenKeyExpired` to the key's sockets at once (so a tick cannot
         expire it twice), then (paper, unless `close` is off) the closing of those sockets, to
         await. Binance itself may leave them open: a client must act on the event."""
@@ -315,7 +319,7 @@ class StreamHub:
         key.valid = False
         key.expires_at = min(key.expires_at, now)
         event = listen_key_expired(key.key, now)
-        told = [sock for sock in self._sockets if sock.listen_key == key.key]
+        told = [sock for sock in self._sockets if sock.listen_key == key.key and tell]
         for sock in told:
             sock.push(event)
         if close:

@@ -199,11 +199,14 @@ class PaperExchange:
         sockets were closed."""
         return await self.streams.set_enabled(enabled)
 
-    async def expire_listen_key(self, key_or_family: str, *, close: bool = True) -> int:
+    async def expire_listen_key(
+        self, key_or_family: str, *, close: bool = True, tell: bool = True
+    ) -> int:
         """Expire a listen key now ("usdm"/"coinm": that family's current key): its sockets
         hear `listenKeyExpired` and close (`close=False`: stay open, hearing nothing more, as
-        Binance's may). Returns how many sockets were closed (or told)."""
-        return await self.streams.expire_listen_key(key_or_family, close=close)
+        Binance's may; `tell=False`: without the event). Returns how many sockets were closed
+        (or told)."""
+        return await self.streams.expire_listen_key(key_or_family, close=close, tell=tell)
 
     @property
     def marks_silent(self) -> bool:

@@ -161,6 +161,38 @@ async def test_listen_key_expired_without_a_close_gets_a_new_key_at_once(
         await pool.close()
 
 
+async def test_a_keepalive_refused_gets_a_new_key_and_closes_the_dead_socket(
+    paper: PaperExchange, config: Config
+) -> None:
+    """The user-data stream pushes only on changes, so its silence proves nothing: the
+    keepalive PUT is its liveness check. A key that died unannounced (no event, socket left
+    open) is found by the next PUT: the bot closes the dead socket and gets a new key."""
+    pool, streams, state = await streaming_pool(config)
+    streams.keepalive_every = 0.2  # 3 minutes in production
+    try:
+        async with Following(config, pool, streams) as following:
+            following.watch.observe(state)
+            await until(lambda: paper.stream_sockets_opened["user"] == 1, "user socket open")
+            old = paper.streams.current_key(MarketKind.LINEAR)
+            await until(lambda: requests(paper, KEEPALIVE) >= 1, "a keepalive on the live key")
+
+            await paper.expire_listen_key("usdm", close=False, tell=False)
+            await until(
+                lambda: paper.streams.current_key(MarketKind.LINEAR) not in (None, old),
+                "a new listen key after the refused keepalive",
+            )
+            await until(lambda: paper.stream_sockets_opened["user"] == 2, "a new user socket")
+            await until(lambda: paper.stream_connections == 2, "the dead socket closed")
+            await until(lambda: following.checks.woken("stream back"), "a read after the gap")
+            await book_funding(paper, "ETHUSDT")
+            await until(
+                lambda: following.checks.woken("linear balance changed"),
+                "the guard woken by the balance change on the new key",
+            )
+    finally:
+        await pool.close()
+
+
 async def book_funding(paper: PaperExchange, symbol: str) -> None:
     async with aiohttp.ClientSession() as http:
         answer = await http.post(paper.base_url + "/_paper/funding", json={"symbol": symbol})
