@@ -116,14 +116,15 @@ class BinanceStreams(MarginStreams):
     def _account(self, family: str, source: str) -> Channel:
         client = self.clients[family]
         params = {"type": "swap", "subType": family}
-        watched: list[str | None] = [None]  # the key this channel last watched on
+        watched: str | None = None  # the key this channel last watched on
 
         async def next_change() -> StreamEvent:
+            nonlocal watched
             if listen_key(client, family) is None:
                 await client.authenticate(params)  # a new key now (one POST for both channels)
             key = listen_key(client, family)
-            if key is not None and key != watched[0]:
-                watched[0] = key
+            if key is not None and key != watched:
+                watched = key
                 return Subscribed(self.venue, family)
             if source == "balance":
                 await client.watch_balance(params)
@@ -139,8 +140,10 @@ class BinanceStreams(MarginStreams):
         async def next_marks() -> StreamEvent:
             watch = asyncio.ensure_future(client.watch_mark_prices(symbols))
             try:
-                await asyncio.wait({watch}, timeout=self.mark_silence)
-                if not watch.done():
+                while not watch.done():
+                    await asyncio.wait({watch}, timeout=self.mark_silence)
+                    if watch.done() or dialling(client):
+                        continue  # a socket still dialling is bounded by ccxt's own timeout
                     why = f"{family} mark prices silent for {self.mark_silence:g} s"
                     fail_sockets(client, is_mark_socket, StreamDown(why))
                     raise StreamDown(why)
@@ -188,6 +191,15 @@ def drop_listen_key(client: Any, family: str) -> None:
 def is_mark_socket(ws: Any) -> bool:
     """A ccxt.pro socket carrying a mark-price subscription (its hashes name `markPrice`)."""
     return any("markPrice" in str(name) for name in (*ws.futures, *ws.subscriptions))
+
+
+def dialling(client: Any) -> bool:
+    """Whether a mark socket is still being opened (its silence has not started)."""
+    return any(
+        ws.connection is None and ws.connecting
+        for ws in list((client.clients or {}).values())
+        if is_mark_socket(ws)
+    )
 
 
 def fail_sockets(client: Any, chosen: Callable[[Any], bool], error: Exception) -> int:
