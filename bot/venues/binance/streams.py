@@ -102,13 +102,14 @@ class BinanceStreams(MarginStreams):
             await asyncio.sleep(every)
             # with no key yet (or one ccxt.pro dropped) there is nothing to extend: the account
             # channels ask for a new one
-            key = listen_key(client, family)
+            kept = listen_key(client, family)
             await client.keep_alive_listen_key(params)
-            if key is not None and listen_key(client, family) is None:
+            if kept is not None and listen_key(client, family) is None:
                 # refused (the key is unknown or expired): ccxt.pro failed the watches on it
                 # and dropped it, but leaves its socket open; close that too
+                dead: str = kept
                 why = f"{family} listen key refused at its keepalive"
-                fail_sockets(client, lambda ws: key in ws.url, StreamDown(why))
+                fail_sockets(client, lambda ws: dead in ws.url, StreamDown(why))
             return KeptAlive(self.venue, family)
 
         return next_keepalive
