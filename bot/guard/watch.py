@@ -10,10 +10,13 @@ guard check at once when
 
 A check is the guard itself (a REST read judged as every read is, a top-up under the venue
 lock if still in danger), at most one at a time per venue and at most one per `min_gap`
-seconds; wake-ups meanwhile are merged into the next check. A stream that fails is logged
-once and retried on a new listen key, at once and then with backoff, while the scheduled guard
-poll covers the venue. Trusted reads come in from every job (`observe`), so the estimate always
-starts from the newest one.
+seconds; wake-ups meanwhile are merged into the next check. A stream that fails (a dropped
+socket, or one the venue's streams found silent beyond its cadence or on an expired listen key:
+`StreamDown`) is logged once, shown down (`bot_guard_stream_up` 0, and in `bot status` through
+the `StreamBoard` file) and retried on a new listen key, at once and then with backoff, while
+the scheduled guard poll, which runs whatever the streams do, covers the venue. When it is back
+(its first event, or a new listen key) the venue is read again. Trusted reads come in from every
+job (`observe`), so the estimate always starts from the newest one.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 
 from bot.config import Config
 from bot.guard.estimate import check_reason, estimated_margins
+from bot.health.streams import StreamBoard
 from bot.model import State
 from bot.policy.margin import HedgeMargin, hedge_margins
 from bot.runtime.logs import log_context
@@ -39,6 +43,7 @@ from bot.venues.streams import (
     MarginStreams,
     MarksMoved,
     StreamEvent,
+    Subscribed,
 )
 
 log = logging.getLogger(__name__)
@@ -61,6 +66,7 @@ class MarginWatch:
         check: Check,
         *,
         metrics: Any = None,
+        board: StreamBoard | None = None,
         min_gap: float = MIN_GAP_SECONDS,
         backoff: tuple[float, float] = BACKOFF_SECONDS,
         clock: Callable[[], float] = time.monotonic,
@@ -70,6 +76,7 @@ class MarginWatch:
         self._streams = streams
         self._check = check
         self._metrics = metrics
+        self.board = board if board is not None else StreamBoard(None)  # for `bot status`
         self.min_gap = min_gap
         self.backoff = backoff
         self._clock = clock
@@ -129,6 +136,7 @@ class MarginWatch:
         for task in listeners:
             task.cancel()
         await asyncio.gather(*listeners, return_exceptions=True)
+        self.board.close()
         busy = set()
         for venue, checker in self._checkers.items():
             if venue in self._checking:
@@ -150,13 +158,14 @@ class MarginWatch:
                     raise
                 except Exception as exc:
                     failures += 1
-                    self._up(venue, name, False)
+                    why = redact(str(exc)) or type(exc).__name__
+                    self._up(venue, name, False, why)
                     if failures == 1:
                         log.warning(
                             "%s: %s stream failed (%s); the guard polls it meanwhile",
                             venue,
                             name,
-                            redact(str(exc)) or type(exc).__name__,
+                            why,
                         )
                     if not name.endswith("mark prices"):  # user data: ask for a new key
                         streams.reset(family)
@@ -177,7 +186,7 @@ class MarginWatch:
         return float(min(self.backoff[1], self.backoff[0] * 2 ** (failures - 2)))
 
     def _on(self, event: StreamEvent) -> None:
-        if isinstance(event, KeptAlive):
+        if isinstance(event, KeptAlive | Subscribed):
             return
         if isinstance(event, AccountChanged):
             self._count(event.venue, "account")
@@ -237,9 +246,10 @@ class MarginWatch:
             finally:
                 self._checking.discard(venue)
 
-    def _up(self, venue: str, channel: str, up: bool) -> None:
+    def _up(self, venue: str, channel: str, up: bool, why: str | None = None) -> None:
         if self._metrics is not None:
             self._metrics.stream_up.labels(venue, channel).set(1 if up else 0)
+        self.board.set(venue, channel, up, why)
 
     def _count(self, venue: str, cause: str) -> None:
         if self._metrics is not None:

@@ -2,7 +2,8 @@
 lock files alone, never calling a venue.
 
 Status is a list of sections, each a small function of what was read (`SECTIONS`): whether
-`bot run` is running, each job's last run, halted venues, open transfers, open margin legs,
+`bot run` is running, each job's last run, the guard's streams as `bot run` published them
+(`health/streams.py`), halted venues, open transfers, open margin legs,
 standing manual instructions, moves with nothing to move, half-done moves, each hedge's last
 margin, alerts firing. A section that needs a person says so, and the command exits 1. A new
 section is one more function in the list.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -83,6 +84,46 @@ def runner_section(given: StatusInput) -> Section:
     if ever_ran and not_running:
         attention.append(f"bot run is not running for {', '.join(not_running)}")
     return Section("run", data, lines, attention)
+
+
+#: a guard stream down this long needs a person: the poll covers the venue meanwhile, but only
+#: every guard interval, so a move between polls waits; shorter outages are reconnects
+STREAM_DOWN_ATTENTION = timedelta(minutes=30)
+
+
+def streams_section(given: StatusInput) -> Section:
+    """The guard's streams of each venue `bot run` follows: up, or down since when and why.
+    Only what the running holder of the venue's run lock published counts (a file a killed
+    run left behind says nothing). A stream down is information while the poll covers the
+    venue, and needs a person once down longer than `STREAM_DOWN_ATTENTION`."""
+    from bot.health.streams import read_venue_streams, streams_dir
+    from bot.ledger.run_lock import run_holders
+
+    venues = sorted(given.config.venues)
+    holders = run_holders(given.ledger.engine, given.config.data_dir / "locks", venues)
+    folder = streams_dir(given.config.data_dir)
+    data: dict[str, Any] = {}
+    lines, attention = [], []
+    for venue in venues:
+        published = read_venue_streams(folder, venue)
+        holder = holders.get(venue) or {}
+        if published is None or published.pid != holder.get("pid"):
+            continue
+        data[venue] = {name: state.as_json() for name, state in published.streams.items()}
+        down = {n: st for n, st in published.streams.items() if not st.up}
+        up = sorted(set(published.streams) - set(down))
+        if up:
+            lines.append(f"streams {venue}: up: {', '.join(up)}")
+        for name, state in sorted(down.items()):
+            line = (
+                f"stream {venue} {name}: down since {iso(state.since)} "
+                f"({age(given.now, state.since)}): {state.why or 'failed'}; the guard's poll "
+                "covers the venue meanwhile"
+            )
+            lines.append(line)
+            if given.now - state.since > STREAM_DOWN_ATTENTION:
+                attention.append(line)
+    return Section("streams", data, lines, attention)
 
 
 def jobs_section(given: StatusInput) -> Section:
@@ -380,6 +421,7 @@ def nothing_to_move_section(given: StatusInput) -> Section:
 SECTIONS: list[SectionFn] = [
     runner_section,
     jobs_section,
+    streams_section,
     last_run_section,
     halts_section,
     transfers_section,

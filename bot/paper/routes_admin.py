@@ -52,7 +52,14 @@ class AdminTarget(Protocol):
 
     async def set_streams_enabled(self, enabled: bool) -> int: ...
 
-    async def expire_listen_key(self, key_or_family: str) -> int: ...
+    async def expire_listen_key(
+        self, key_or_family: str, *, close: bool = True, tell: bool = True
+    ) -> int: ...
+
+    marks_silent: bool
+
+    @property
+    def stream_sockets_opened(self) -> dict[str, int]: ...
 
     def listen_keys(self) -> list[dict[str, Any]]: ...
 
@@ -206,17 +213,29 @@ def get_streams(target: AdminTarget, body: dict[str, Any]) -> Any:
         "enabled": target.streams_enabled,
         "connections": target.stream_connections,
         "mark_stream_interval": target.mark_stream_interval,
+        "marks_silent": target.marks_silent,
+        "opened": target.stream_sockets_opened,
         "listen_keys": target.listen_keys(),
     }
 
 
 async def post_streams(target: AdminTarget, body: dict[str, Any]) -> Any:
     """Steer the push streams: {"enabled": false} refuses handshakes and closes open stream
-    sockets; {"mark_stream_interval": seconds} sets the mark streams' tick. Either or both."""
-    unknown = set(body) - {"enabled", "mark_stream_interval"}
+    sockets; {"mark_stream_interval": seconds} sets the mark streams' tick; {"marks_silent":
+    true} keeps the mark sockets open and pushes nothing on them. Any of them."""
+    unknown = set(body) - {"enabled", "mark_stream_interval", "marks_silent"}
     if unknown or not body:
-        raise AdminError("fields: 'enabled' (true/false) and/or 'mark_stream_interval' (seconds)")
+        raise AdminError(
+            "fields: 'enabled' (true/false), 'mark_stream_interval' (seconds) and/or "
+            "'marks_silent' (true/false)"
+        )
     answer: dict[str, Any] = {}
+    if "marks_silent" in body:
+        silent = body["marks_silent"]
+        if not isinstance(silent, bool):
+            raise AdminError("field 'marks_silent' must be true or false")
+        target.marks_silent = silent
+        answer["marks_silent"] = silent
     if "mark_stream_interval" in body:
         seconds = _decimal(body, "mark_stream_interval")
         if seconds <= 0:
@@ -233,14 +252,18 @@ async def post_streams(target: AdminTarget, body: dict[str, Any]) -> Any:
 
 async def post_expire_listen_key(target: AdminTarget, body: dict[str, Any]) -> Any:
     """Expire a listen key now: {"listenKey": K} or {"family": "usdm"|"coinm"} (its current
-    key); its sockets hear listenKeyExpired and close."""
+    key); its sockets hear listenKeyExpired and close ({"close": false}: they stay open, as
+    Binance may leave them; {"tell": false}: without the event either)."""
     key, family = body.get("listenKey"), body.get("family")
+    close, tell = body.get("close", True), body.get("tell", True)
+    if not isinstance(close, bool) or not isinstance(tell, bool):
+        raise AdminError("fields 'close' and 'tell' must be true or false")
     if (key is None) == (family is None) or not isinstance(key or family, str):
         raise AdminError("give one of 'listenKey' (a key) or 'family' ('usdm' or 'coinm')")
     if family is not None and family not in ("usdm", "coinm"):
         raise AdminError("field 'family' must be 'usdm' or 'coinm'")
     try:
-        closed = await target.expire_listen_key(key or family)
+        closed = await target.expire_listen_key(key or family, close=close, tell=tell)
     except KeyError as error:
         raise AdminError(str(error)) from error
     return {"closed": closed}

@@ -34,6 +34,16 @@ Test hooks:
 - `await PaperExchange.expire_listen_key(key_or_family)` (family "usdm"/"coinm";
   `PaperExchangeThread.expire_listen_key`, POST /_paper/listen-key/expire {"listenKey": K} or
   {"family": "usdm"}): the key expires now; its sockets hear `listenKeyExpired` and close (1000).
+  With `close=False` (`{"close": false}`) the sockets stay open, as Binance's do: they hear
+  `listenKeyExpired` and then nothing more, since events go only to a valid key's sockets.
+  With `tell=False` (`{"tell": false}`) no event is sent either: a key that died unannounced,
+  which only a keepalive PUT finds out.
+- `PaperExchange.marks_silent` (settable, also POST /_paper/streams {"marks_silent": true}): the
+  mark streams push nothing (neither ticks nor moves) while every socket stays open, answers
+  pings and SUBSCRIBE frames: a stream that is connected but silent.
+- `PaperExchange.stream_sockets_opened`: how many user-data and market sockets were ever opened
+  (`{"user": n, "market": m}`; also in GET /_paper/streams as `opened`), so a test sees a
+  reconnect.
 - `PaperExchange.listen_key_keepalives(key)`: how many PUTs extended that key; GET
   /_paper/streams lists every key issued (key, family, valid, expires_at, keepalives), the open
   stream sockets and the settings.
@@ -163,6 +173,8 @@ class StreamHub:
         self._sleep = sleep
         self.enabled = True
         self.mark_stream_interval = DEFAULT_MARK_STREAM_INTERVAL
+        self.marks_silent = False  # connected, answering pings, pushing no mark
+        self.opened = {"user": 0, "market": 0}  # sockets ever opened, by kind
         self._keys: dict[str, ListenKey] = {}
         self._current: dict[MarketKind, str] = {}
         self._sockets: set[_Socket] = set()
@@ -287,26 +299,32 @@ class StreamHub:
     def current_key(self, kind: MarketKind) -> str | None:
         return self._current.get(kind)
 
-    async def expire_listen_key(self, key_or_family: str) -> int:
-        """Expire a key now (or the family's current one); sockets closed."""
+    async def expire_listen_key(
+        self, key_or_family: str, *, close: bool = True, tell: bool = True
+    ) -> int:
+        """Expire a key now (or the family's current one); its sockets closed (how many), or
+        with `close=False` left open, hearing nothing more (how many heard the event)."""
         kind = FAMILIES.get(key_or_family)
         key = self._current.get(kind) if kind is not None else key_or_family
         found = self._keys.get(key or "")
         if found is None:
             raise KeyError(f"no listen key {key_or_family!r}")
-        return await self._expire(found)
+        return await self._expire(found, close=close, tell=tell)
 
-    def _expire(self, key: ListenKey) -> Awaitable[int]:
+    def _expire(self, key: ListenKey, *, close: bool = True, tell: bool = True) -> Awaitable[int]:
         """Binance's expiry: `listenKeyExpired` to the key's sockets at once (so a tick cannot
-        expire it twice), then (paper) the closing of those sockets, to await."""
+        expire it twice), then (paper, unless `close` is off) the closing of those sockets, to
+        await. Binance itself may leave them open: a client must act on the event."""
         now = self._target.server_time()
         key.valid = False
         key.expires_at = min(key.expires_at, now)
         event = listen_key_expired(key.key, now)
-        for sock in self._sockets:
-            if sock.listen_key == key.key:
-                sock.push(event)
-        return self.close_sockets(1000, b"listenKey expired", key=key.key)
+        told = [sock for sock in self._sockets if sock.listen_key == key.key and tell]
+        for sock in told:
+            sock.push(event)
+        if close:
+            return self.close_sockets(1000, b"listenKey expired", key=key.key)
+        return _done(len(told))
 
     def _schedule(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)
@@ -352,6 +370,7 @@ class StreamHub:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         sock = _Socket(ws=ws, kind=kind, listen_key=listen_key)
+        self.opened["market" if listen_key is None else "user"] += 1
         if raw_stream:
             markets = self._target.store.state.markets_of(kind)
             parsed = parse_mark_stream(raw_stream, markets)
@@ -449,6 +468,8 @@ class StreamHub:
         include_slow: bool,
         only: frozenset[str] | None = None,
     ) -> None:
+        if self.marks_silent:
+            return
         for sock in self._sockets:
             markets = state.markets_of(sock.kind)
             for stream in sock.streams.values():
@@ -476,6 +497,10 @@ class StreamHub:
                     self._schedule(self._expire(key))
             slow = ticks % SLOW_MARK_TICKS == 0
             self._push_marks(self._target.store.state, now, include_slow=slow)
+
+
+async def _done(count: int) -> int:
+    return count
 
 
 def _bind(

@@ -199,10 +199,28 @@ class PaperExchange:
         sockets were closed."""
         return await self.streams.set_enabled(enabled)
 
-    async def expire_listen_key(self, key_or_family: str) -> int:
+    async def expire_listen_key(
+        self, key_or_family: str, *, close: bool = True, tell: bool = True
+    ) -> int:
         """Expire a listen key now ("usdm"/"coinm": that family's current key): its sockets
-        hear `listenKeyExpired` and close. Returns how many sockets were closed."""
-        return await self.streams.expire_listen_key(key_or_family)
+        hear `listenKeyExpired` and close (`close=False`: stay open, hearing nothing more, as
+        Binance's may; `tell=False`: without the event). Returns how many sockets were closed
+        (or told)."""
+        return await self.streams.expire_listen_key(key_or_family, close=close, tell=tell)
+
+    @property
+    def marks_silent(self) -> bool:
+        """Whether the mark streams push nothing while their sockets stay open."""
+        return self.streams.marks_silent
+
+    @marks_silent.setter
+    def marks_silent(self, silent: bool) -> None:
+        self.streams.marks_silent = silent
+
+    @property
+    def stream_sockets_opened(self) -> dict[str, int]:
+        """Stream sockets ever opened, by kind (`user`, `market`)."""
+        return dict(self.streams.opened)
 
     def listen_key_keepalives(self, listen_key: str) -> int:
         """How many keepalive PUTs extended `listen_key`."""
@@ -516,9 +534,13 @@ class PaperExchangeThread:
         """`PaperExchange.set_streams_enabled` from a synchronous test; returns sockets closed."""
         return self._run_coroutine(self.exchange.set_streams_enabled(enabled), timeout)
 
-    def expire_listen_key(self, key_or_family: str, timeout: float = 10.0) -> int:
-        """`PaperExchange.expire_listen_key` from a synchronous test; returns sockets closed."""
-        return self._run_coroutine(self.exchange.expire_listen_key(key_or_family), timeout)
+    def expire_listen_key(
+        self, key_or_family: str, timeout: float = 10.0, *, close: bool = True
+    ) -> int:
+        """`PaperExchange.expire_listen_key` from a synchronous test; returns sockets closed
+        (or told, with `close=False`)."""
+        coroutine = self.exchange.expire_listen_key(key_or_family, close=close)
+        return self._run_coroutine(coroutine, timeout)
 
     def _run_coroutine(self, coroutine: Coroutine[Any, Any, Any], timeout: float) -> Any:
         loop = self._loop

@@ -40,6 +40,7 @@ from bot.bootstrap import RunServices
 from bot.config import Config, JobSchedule
 from bot.errors import ConfigError
 from bot.guard.watch import MarginWatch
+from bot.health.streams import StreamBoard, streams_dir
 from bot.jobs import JOBS, spec_of
 from bot.jobs.context import JobContext
 from bot.jobs.guard import run_guard
@@ -157,7 +158,8 @@ async def _serve(
             await run_job("guard", ctx, None, job=functools.partial(run_guard, names=[venue]))
 
     if "guard" in schedules:
-        ctx.watch = MarginWatch(config, pool.streams, guard_now, metrics=metrics)
+        board = StreamBoard(streams_dir(config.data_dir))  # read by `bot status`
+        ctx.watch = MarginWatch(config, pool.streams, guard_now, metrics=metrics, board=board)
 
     def on_signal(signum: int) -> None:
         if stop.is_set():

@@ -4,7 +4,10 @@ follows (`MarginStreams`). A venue that streams implements it in its own folder
 
 What comes out is only a wake-up for the guard: an account changed, or these are the marks
 (decoded strictly from the venue's own text; an event that cannot be trusted is refused with
-`Untrusted` like any read).
+`Untrusted` like any read), or a user-data stream holds a new key (read again: what was pushed
+meanwhile is lost). A stream that is connected but cannot be trusted to deliver (silent beyond
+its cadence, its listen key expired or refused) fails its channel with `StreamDown`, its socket
+already closed, so the next call starts afresh.
 """
 
 from __future__ import annotations
@@ -33,12 +36,26 @@ class KeptAlive:
 
 
 @dataclass(frozen=True)
+class Subscribed:
+    """The family's user-data stream holds a new listen key (at start, or after the last one
+    expired or was refused): changes pushed while it had none are lost, so read again."""
+
+    venue: str
+    family: str
+
+
+class StreamDown(Exception):
+    """A connected stream that cannot be trusted to deliver: silent beyond its documented
+    cadence, or its listen key expired. Its socket is closed, so the next watch reconnects."""
+
+
+@dataclass(frozen=True)
 class MarksMoved:
     venue: str
     marks: Mapping[str, Decimal]  # unified perp symbol -> mark price
 
 
-StreamEvent = AccountChanged | MarksMoved | KeptAlive
+StreamEvent = AccountChanged | MarksMoved | KeptAlive | Subscribed
 Channel = Callable[[], Awaitable[StreamEvent]]
 
 

@@ -16,7 +16,7 @@ import pytest
 from bot.config import Config
 from bot.guard.watch import JOIN_EVERY_SECONDS, MarginWatch
 from bot.model import State
-from bot.venues.streams import AccountChanged, MarksMoved, StreamEvent
+from bot.venues.streams import AccountChanged, MarksMoved, StreamDown, StreamEvent, Subscribed
 from tests.guard.test_estimate import NOW, hedge, short, venue
 from tests.markets import ETH_PERP
 from tests.waiting import DEADLINE
@@ -228,5 +228,27 @@ async def test_without_a_trusted_read_the_first_mark_asks_for_one_and_not_at_eve
     streams.put("linear mark prices", MarksMoved("paper", {ETH: D("2003")}))
     await until(lambda: len(checks.reasons) == 2)
     assert checks.reasons == ["no trusted read yet"] * 2
+    await watch.stop()
+    runner.cancel()
+
+
+async def test_a_stream_down_is_shown_with_its_reason_and_a_new_key_reads_again() -> None:
+    """`StreamDown` (a silent stream, an expired key) is a failure like a dropped socket: shown
+    down with its reason on the board `bot status` reads; `Subscribed` (a new listen key) is
+    the stream back, so the venue is read again at once, before any change is pushed."""
+    streams, checks, time = ScriptedStreams(), Checks(), FakeTime()
+    watch = watching(streams, checks, time, min_gap=0.0)
+    watch.observe(trusted_at_ratio_030())
+    runner = asyncio.create_task(watch.run())
+    await until(lambda: watch.following() == ["paper"])
+    streams.put("linear balance", StreamDown("linear listen key expired (listenKeyExpired)"))
+    await until(lambda: streams.resets == ["linear"])
+    shown = watch.board.states["paper"]["linear balance"]
+    assert not shown.up and shown.why == "linear listen key expired (listenKeyExpired)"
+    assert time.sleeps == [0.0]  # a new key at once
+    streams.put("linear balance", Subscribed("paper", "linear"))
+    await until(lambda: len(checks.reasons) == 1)
+    assert checks.reasons == ["linear balance stream back: read again"]
+    assert watch.board.states["paper"]["linear balance"].up
     await watch.stop()
     runner.cancel()

@@ -289,6 +289,30 @@ async def test_expiry_pushes_listen_key_expired_then_closes(pro, streaming):
         await refused.close()
 
 
+async def test_expiry_without_close_tells_the_socket_and_then_sends_it_nothing(streaming):
+    """Binance may send listenKeyExpired and leave the socket open: the key is dead (a PUT is
+    refused) and no account event reaches that socket any more."""
+    async with aiohttp.ClientSession() as http:
+        key, ws = await coinm_user_socket(http, streaming)
+        told = await streaming.expire_listen_key("coinm", close=False)
+        assert told == 1
+        event = await bounded(ws.receive_json())
+        assert event == {"e": "listenKeyExpired", "E": event["E"], "listenKey": key}
+        refused = await http.put(streaming.base_url + "/dapi/v1/listenKey", headers=keyed_headers())
+        assert refused.status == 400
+        # a change the key's socket would have heard: it hears nothing, and stays open
+        await http.post(streaming.base_url + "/_paper/funding", json={"symbol": "BTCUSD_PERP"})
+        await ws.ping()
+        assert streaming.stream_connections == 1 and not ws.closed
+        async with aiohttp.ClientSession() as admin:
+            answer = await admin.post(
+                streaming.base_url + "/_paper/listen-key/expire",
+                json={"family": "coinm", "close": "no"},
+            )
+            assert answer.status == 400
+        await ws.close()
+
+
 async def coinm_user_socket(
     http: aiohttp.ClientSession, exchange: PaperExchange
 ) -> tuple[str, aiohttp.ClientWebSocketResponse]:
@@ -503,6 +527,37 @@ async def test_a_raw_stream_path_starts_subscribed(streaming):
             "ETHUSD_PERP",
             "3000.00000000",
         )
+
+
+async def test_silent_marks_keep_the_socket_open_and_push_nothing(streaming):
+    """`marks_silent`: the mark socket stays connected, answers pings and SUBSCRIBE frames,
+    and pushes no update until the marks speak again; every socket opened is counted."""
+    url = websocket_base(streaming.base_url) + "/market/ws/0"
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        await ws.send_json({"method": "SUBSCRIBE", "params": ["ethusdt@markPrice@1s"], "id": 1})
+        frame = await bounded(ws.receive_json())
+        while "id" not in frame:
+            frame = await bounded(ws.receive_json())
+        answer = await http.post(
+            streaming.base_url + "/_paper/streams", json={"marks_silent": True}
+        )
+        assert await answer.json() == {"marks_silent": True}
+        # drain what was pushed before the switch, then a request that needs an answer: the
+        # first frame after it is that answer, not an update (a move is pushed at once too)
+        streaming.set_mark_price("ETHUSDT", D("3100"))
+        await ws.send_json({"method": "LIST_SUBSCRIPTIONS", "id": 2})
+        frame = await bounded(ws.receive_json())
+        while frame.get("id") != 2:
+            assert frame.get("E", 0) > 0  # an update sent before the switch
+            frame = await bounded(ws.receive_json())
+        await ws.send_json({"method": "LIST_SUBSCRIPTIONS", "id": 3})
+        assert await bounded(ws.receive_json()) == {"result": ["ethusdt@markPrice@1s"], "id": 3}
+        await ws.ping()  # answered: the socket is alive
+        state = await (await http.get(streaming.base_url + "/_paper/streams")).json()
+        assert state["marks_silent"] is True and state["opened"] == {"user": 0, "market": 1}
+        streaming.marks_silent = False
+        update = await bounded(ws.receive_json())
+        assert update["e"] == "markPriceUpdate" and update["p"] == "3100.00000000"
 
 
 # --- switches and shutdown --------------------------------------------------------------------

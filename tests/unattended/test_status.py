@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
 
+from bot.health.status import STREAM_DOWN_ATTENTION
+from bot.health.streams import StreamBoard, streams_dir
 from bot.ledger import Ledger
 from bot.ledger.run_lock import run_lock
 from bot.model import PlannedTransfer, Rule, TransferStatus
@@ -75,3 +78,35 @@ def test_status_names_the_runner_and_what_needs_a_person(
     assert doc["jobs"]["rebalance"]["status"] == "error"
     assert [t["id"] for t in doc["open_transfers"]] == [unknown.id]
     assert [a["key"] for a in doc["alerts"]] == ["job:rebalance"]
+
+
+def test_status_shows_the_guard_streams_bot_run_published(
+    config_path: Path, bot: Callable[..., object], tmp_path: Path
+) -> None:
+    """`bot run` publishes its streams' states to the data dir (`StreamBoard`); status shows
+    them while that run holds the venue: a stream down is information (the poll covers the
+    venue) and needs a person only once down longer than `STREAM_DOWN_ATTENTION`."""
+    data = tmp_path / "data"
+    ledger = Ledger.open(f"sqlite:///{data}/ledger.sqlite")
+    long_ago = datetime.now(UTC) - STREAM_DOWN_ATTENTION - timedelta(minutes=5)
+    board = StreamBoard(streams_dir(data), clock=lambda: long_ago)
+    board.set("binance", "linear balance", True)
+    board.set("binance", "linear mark prices", False, "linear mark prices silent for 5 s")
+    try:
+        result = bot("status", config=config_path)
+        assert "stream binance" not in result.stdout  # type: ignore[attr-defined]  # no holder
+        with run_lock(ledger.engine, data / "locks", ["binance"]):
+            result = bot("status", config=config_path)
+            listed = bot("status", "--json", config=config_path)
+    finally:
+        ledger.close()
+    out = result.stdout  # type: ignore[attr-defined]
+    assert "streams binance: up: linear balance" in out
+    down = "stream binance linear mark prices: down since "
+    assert down in out and "silent for 5 s; the guard's poll covers the venue meanwhile" in out
+    assert result.exit_code == 1 and "needs attention:" in out  # type: ignore[attr-defined]
+    doc = listed.json()  # type: ignore[attr-defined]
+    assert doc["streams"]["binance"]["linear mark prices"]["up"] is False
+    assert any(line.startswith(down) for line in doc["attention"])
+    board.close()
+    assert "stream binance" not in bot("status", config=config_path).stdout  # type: ignore[attr-defined]
