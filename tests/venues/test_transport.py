@@ -4,6 +4,7 @@ raised for, and a dry-run client refuses everything but reads before a byte leav
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from bot.venues.clients import (
     DryRunRefused,
     build_client,
     build_ws_client,
+    shared_ssl_context,
 )
 from bot.venues.errors import http_body_of, http_status_of
 from tests.fakes.coinswitch_server import CoinSwitchServer, new_key_pair
@@ -310,3 +312,27 @@ async def test_rest_urls_without_a_websocket_url_read_balances_over_rest_only() 
         assert client.urls["api"]["ws"]["ws-api"]["inverse"] == "ws://127.0.0.1:9/ws-dapi"
     finally:
         await client.close()
+
+
+# TLS: the CA file only where a client speaks TLS ----------------------------------------------
+
+
+async def test_a_client_of_plain_urls_loads_no_ca_file_and_still_fails_closed(
+    clients: Callable[..., Any],
+) -> None:
+    """The paper exchange is plain http on loopback: reading ccxt's CA file would cost every
+    command ~50 ms of CPU for nothing. Its context still demands a verified certificate, so a
+    redirect to https would fail rather than go unverified."""
+    client = clients(dry_run=True)
+    await client.load_markets()  # it works over plain http
+    context = client.ssl_context
+    assert context.cert_store_stats()["x509_ca"] == 0
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+def test_a_client_of_a_real_venue_verifies_with_ccxt_s_ca_file() -> None:
+    client = build_client("binance", BINANCE, PAPER_KEYS, dry_run=True)
+    context = client.ssl_context
+    assert context is shared_ssl_context(client.cafile)
+    assert context.cert_store_stats()["x509_ca"] > 0
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
