@@ -253,13 +253,16 @@ def _construct(
         _set_url(api, key, url, name, venue.exchange)
     urls["api"] = api
     client.urls = urls
+    tls = _speaks_tls(api)
     if client.verify is True and not client.options.get("include_OS_certificates"):
         # ccxt builds a new SSL context per client (~0.4 s CPU under load, even for http://);
         # one verifying context, with ccxt's own CA file, serves every client of the process,
         # and a client that speaks no TLS at all (the paper exchange) loads no CA file
-        client.ssl_context = (
-            shared_ssl_context(client.cafile) if _speaks_tls(api) else no_ca_ssl_context()
-        )
+        client.ssl_context = shared_ssl_context(client.cafile) if tls else no_ca_ssl_context()
+    if not tls:
+        # ccxt's close() sleeps `timeout_on_exit` (250 ms) so that SSL transports can finish
+        # closing; plain TCP has nothing to wait for, and a command would wait it per client
+        client.timeout_on_exit = 0
     return client
 
 

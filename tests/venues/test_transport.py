@@ -314,25 +314,37 @@ async def test_rest_urls_without_a_websocket_url_read_balances_over_rest_only() 
         await client.close()
 
 
-# TLS: the CA file only where a client speaks TLS ----------------------------------------------
+# TLS: the CA file and the closing wait only where a client speaks TLS -------------------------
 
 
-async def test_a_client_of_plain_urls_loads_no_ca_file_and_still_fails_closed(
-    clients: Callable[..., Any],
+async def test_a_client_of_plain_urls_loads_no_ca_file_waits_for_nothing_and_fails_closed(
+    paper: SeenPaperExchange,
 ) -> None:
     """The paper exchange is plain http on loopback: reading ccxt's CA file would cost every
-    command ~50 ms of CPU for nothing. Its context still demands a verified certificate, so a
+    command ~50 ms of CPU, and ccxt's 250 ms wait at close (for SSL transports) a quarter
+    second per client, for nothing. Its context still demands a verified certificate, so a
     redirect to https would fail rather than go unverified."""
-    client = clients(dry_run=True)
-    await client.load_markets()  # it works over plain http
+    client = build_client(
+        "binance",
+        BINANCE,
+        PAPER_KEYS,
+        dry_run=True,
+        rewrite_api_urls=lambda api: binance_urls(paper.base_url, api, ws=True),
+    )
+    try:
+        await client.load_markets()  # it works over plain http
+    finally:
+        await client.close()
     context = client.ssl_context
     assert context.cert_store_stats()["x509_ca"] == 0
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert client.timeout_on_exit == 0
 
 
-def test_a_client_of_a_real_venue_verifies_with_ccxt_s_ca_file() -> None:
+def test_a_client_of_a_real_venue_verifies_with_ccxt_s_ca_file_and_closes_as_ccxt_does() -> None:
     client = build_client("binance", BINANCE, PAPER_KEYS, dry_run=True)
     context = client.ssl_context
     assert context is shared_ssl_context(client.cafile)
     assert context.cert_store_stats()["x509_ca"] > 0
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert client.timeout_on_exit == type(client).timeout_on_exit > 0
