@@ -62,14 +62,17 @@ def measure(workdir: Path, runs: int, *, quick: bool = False) -> dict[str, tuple
     if not quick:
         # the ledger (at head: no migration after this), the markets and the bytecode exist after
         _once(COMMANDS["bot rebalance --dry-run"], workdir)
-    figures = {}
-    for name, args in COMMANDS.items():
-        if quick and name not in QUICK:
-            continue
-        _once(args, workdir)  # bytecode of what only this command imports
-        samples = [_once(args, workdir) for _ in range(runs)]
-        figures[name] = (median([s[0] for s in samples]), median([s[1] for s in samples]))
-    return figures
+    names = [name for name in COMMANDS if not quick or name in QUICK]
+    for name in names:
+        _once(COMMANDS[name], workdir)  # bytecode of what only this command imports
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    for _ in range(runs):  # round by round: a change of load on the machine hits every command
+        for name in names:
+            samples[name].append(_once(COMMANDS[name], workdir))
+    return {
+        name: (median([s[0] for s in taken]), median([s[1] for s in taken]))
+        for name, taken in samples.items()
+    }
 
 
 #: the command -> (what its CPU is compared with, the limit of that ratio; None: no limit)
