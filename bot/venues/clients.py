@@ -241,14 +241,6 @@ def _construct(
     # strings (ccxt supports `number = str`), JSON numbers in `info` as their literal text
     # (the transport class's `on_json_response`).
     client.number = str
-    # ccxt's close() sleeps `timeout_on_exit` (250 ms) per client so that TLS transports can
-    # finish closing: 5 s of a 20-venue one-shot. The venues' session waits once for all of
-    # them instead (`session.TLS_CLOSE_GRACE_SECONDS`), and only where a URL is https.
-    client.timeout_on_exit = 0
-    if client.verify is True and not client.options.get("include_OS_certificates"):
-        # ccxt builds a new SSL context per client (~0.4 s CPU under load, even for http://);
-        # one verifying context, with ccxt's own CA file, serves every client of the process
-        client.ssl_context = shared_ssl_context(client.cafile)
     urls = copy.deepcopy(client.urls)
     api = urls.get("api")
     if not isinstance(api, dict):
@@ -261,13 +253,39 @@ def _construct(
         _set_url(api, key, url, name, venue.exchange)
     urls["api"] = api
     client.urls = urls
+    tls = speaks_tls(api)
+    if client.verify is True and not client.options.get("include_OS_certificates"):
+        # ccxt builds a new SSL context per client (~0.4 s CPU under load, even for http://);
+        # one verifying context, with ccxt's own CA file, serves every client of the process,
+        # and a client that speaks no TLS at all (the paper exchange) loads no CA file
+        client.ssl_context = shared_ssl_context(client.cafile) if tls else no_ca_ssl_context()
+    # ccxt's close() sleeps `timeout_on_exit` (250 ms) per client so that TLS transports can
+    # finish closing: 5 s of a 20-venue one-shot. The venues' session waits once for all of
+    # them instead (`session.TLS_CLOSE_GRACE_SECONDS`), and only where a client speaks TLS.
+    client.timeout_on_exit = 0
     return client
+
+
+def speaks_tls(api: Any) -> bool:
+    """Whether any URL of a client's urls['api'] (nested maps included) is not plain http://
+    or ws://: then its connections need the CA file."""
+    if isinstance(api, dict):
+        return any(speaks_tls(value) for value in api.values())
+    return isinstance(api, str) and urlsplit(api).scheme not in ("http", "ws")
 
 
 @functools.cache
 def shared_ssl_context(cafile: str | None) -> ssl.SSLContext:
     """The verifying SSL context every client shares (what ccxt would build for each)."""
     return ssl.create_default_context(cafile=cafile)
+
+
+@functools.cache
+def no_ca_ssl_context() -> ssl.SSLContext:
+    """The context of a client whose URLs are all plain: it still verifies (hostname and
+    certificate required) but trusts no CA, so a redirect to https fails closed instead of
+    going unverified. Building it reads no CA file (~50 ms of CPU spared per process)."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _set_url(api: dict[str, Any], key: str, url: str, name: str, exchange_id: str) -> None:

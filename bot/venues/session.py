@@ -172,21 +172,12 @@ _graced: weakref.WeakSet[AsyncExitStack] = weakref.WeakSet()  # sessions that wa
 def _close_with_grace(stack: AsyncExitStack, venue: Venue, *clients: Any) -> None:
     """Close `venue` with the session (`stack`); the first venue whose clients speak TLS adds
     the one grace wait, after its own close and every later venue's."""
-    if stack not in _graced and any(_speaks_tls(c) for c in clients if c is not None):
+    from bot.venues.clients import speaks_tls
+
+    if stack not in _graced and any(speaks_tls(c.urls.get("api")) for c in clients if c):
         _graced.add(stack)
         stack.push_async_callback(asyncio.sleep, TLS_CLOSE_GRACE_SECONDS)
     stack.push_async_callback(venue.close)
-
-
-def _speaks_tls(client: Any) -> bool:
-    def urls(value: Any) -> Iterable[str]:
-        if isinstance(value, str):
-            yield value
-        elif isinstance(value, Mapping):
-            for inner in value.values():
-                yield from urls(inner)
-
-    return any(url.startswith(("https:", "wss:")) for url in urls(client.urls.get("api")))
 
 
 async def connect_venue(venue: Venue) -> None:

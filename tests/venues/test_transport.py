@@ -4,6 +4,7 @@ raised for, and a dry-run client refuses everything but reads before a byte leav
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from bot.venues.clients import (
     DryRunRefused,
     build_client,
     build_ws_client,
+    shared_ssl_context,
+    speaks_tls,
 )
 from bot.venues.errors import http_body_of, http_status_of
 from tests.fakes.coinswitch_server import CoinSwitchServer, new_key_pair
@@ -310,3 +313,42 @@ async def test_rest_urls_without_a_websocket_url_read_balances_over_rest_only() 
         assert client.urls["api"]["ws"]["ws-api"]["inverse"] == "ws://127.0.0.1:9/ws-dapi"
     finally:
         await client.close()
+
+
+# TLS: the CA file and the closing wait only where a client speaks TLS -------------------------
+
+
+async def test_a_client_of_plain_urls_loads_no_ca_file_waits_for_nothing_and_fails_closed(
+    paper: SeenPaperExchange,
+) -> None:
+    """The paper exchange is plain http on loopback: reading ccxt's CA file would cost every
+    command ~50 ms of CPU, and ccxt's 250 ms wait at close (for SSL transports) a quarter
+    second per client, for nothing. Its context still demands a verified certificate, so a
+    redirect to https would fail rather than go unverified."""
+    client = build_client(
+        "binance",
+        BINANCE,
+        PAPER_KEYS,
+        dry_run=True,
+        rewrite_api_urls=lambda api: binance_urls(paper.base_url, api, ws=True),
+    )
+    try:
+        await client.load_markets()  # it works over plain http
+    finally:
+        await client.close()
+    context = client.ssl_context
+    assert context.cert_store_stats()["x509_ca"] == 0
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert client.timeout_on_exit == 0
+
+
+def test_a_real_venue_s_client_verifies_with_ccxt_s_ca_file_and_its_session_waits_once() -> None:
+    """ccxt would sleep 250 ms closing each client (TLS teardown): the venues' session waits
+    once for all of them instead (`session.TLS_CLOSE_GRACE_SECONDS`)."""
+    client = build_client("binance", BINANCE, PAPER_KEYS, dry_run=True)
+    context = client.ssl_context
+    assert context is shared_ssl_context(client.cafile)
+    assert context.cert_store_stats()["x509_ca"] > 0
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert client.timeout_on_exit == 0 < type(client).timeout_on_exit
+    assert speaks_tls(client.urls["api"])
