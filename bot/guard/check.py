@@ -127,15 +127,20 @@ def _cannot_act(
     from bot.cycle.rebalance import planned
     from bot.transfers.sizing import sized_on
 
-    if _unfinished(services.ledger, sorted(venues)):
-        return None  # the cycle settles and finishes what earlier runs left open
     plan = scope.narrow(planned(services, state))
     executor = services.executor(venues, dry_run=False)
-    halted = {t.venue: h for t in plan.transfers if (h := executor.halt_of(t.venue)) is not None}
+    standing = {halt.venue for halt in services.ledger.open_halts()}  # one query for all
+    halted = {
+        t.venue: h
+        for t in plan.transfers
+        if t.venue in standing and (h := executor.halt_of(t.venue)) is not None
+    }
     lines = sized_on(plan.transfers, state, services.config.transfers)
     open_lines = [t for t in lines if t.venue not in halted]
     if any(t.sizing is None or t.sizing.sends for t in open_lines):
-        return None
+        return None  # the usual case, decided before any other query: act now
+    if _unfinished(services.ledger, sorted(venues)):
+        return None  # the cycle settles and finishes what earlier runs left open
     not_moved = [r for t in open_lines if (r := executor.stand_if_nothing_to_move(t)) is not None]
     return GuardResult(state, {}, not_moved=not_moved, halted=halted)
 
