@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from bot.errors import CorrectionRefused
-from bot.ledger import journal, totals
+from bot.ledger import journal
 from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import Correction, Transfer, TransferAttempt
 from bot.model import PlannedTransfer, TransferStatus
@@ -183,7 +183,6 @@ class TransferRecords(LedgerBase):
                 session.flush()  # the id the tag is made of
                 row.amount_tag = tag(row.id)
                 row.amount = amount - row.amount_tag
-            totals.moved(session, row, None, row.status)
         return TransferRecord.of(row, attempts=0)
 
     def record_sizing(
@@ -202,15 +201,12 @@ class TransferRecords(LedgerBase):
         now = self._clock()
         with self._transaction(now) as session:
             row = session.get_one(Transfer, transfer_id)
-            old_amount = row.amount
             row.amount_tag = tag(row.id) if tag is not None and skipped is None else None
             row.amount = amount - row.amount_tag if row.amount_tag is not None else amount
-            totals.resized(session, row, old_amount)  # the running totals follow the amount
             row.inputs = journal.canonical_json(dict(inputs))
             row.updated_at = now
             if skipped is not None:
                 row.reason = f"{row.reason}; skipped: {skipped}"
-                totals.moved(session, row, row.status, TransferStatus.SKIPPED.value)
                 row.status = TransferStatus.SKIPPED.value
             return TransferRecord.of(row, attempts=0)
 
@@ -419,9 +415,6 @@ def _set_outcome(
     exchange_id: str | None,
     error: str | None,
 ) -> None:
-    session = object_session(row)
-    if session is not None:  # the running totals move with the status, in its transaction
-        totals.moved(session, row, row.status, status.value)
     row.status = status.value
     row.updated_at = now
     if exchange_id is not None:
