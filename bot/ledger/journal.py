@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import itertools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -316,6 +317,7 @@ def _committed(session: Session) -> None:
 
 def _rolled_back(session: Session, *_: Any) -> None:
     session.info.pop(_NEXT_TIP, None)
+    session.info.pop(_WRITTEN, None)
 
 
 def start_chain(session: Session, at: datetime) -> bool:
@@ -406,15 +408,32 @@ def _journal(session: Session) -> None:
         for row in session.info.pop(_ROWS, {}).values()
         if inspect(row).persistent  # not an insert a rolled-back savepoint undid
     ]
-    if not rows:
+    written: list[tuple[int, str, int, str]] = session.info.pop(_WRITTEN, [])
+    if not rows and not written:
         return
-    rows.sort(key=lambda row: inspect(row).info.get(_TOUCHED, -1))
-    for row in rows:
-        inspect(row).info.pop(_TOUCHED, None)  # a later transaction's touch counts anew
+    entries = [
+        (inspect(row).info.pop(_TOUCHED, -1), _ENTITY_OF[type(row)], row.id, row_body(row))
+        for row in rows  # popped: a later transaction's touch counts anew
+    ]
+    entries.sort(key=lambda entry: entry[0])
+    if written:
+        entries = sorted([*entries, *written], key=lambda entry: entry[0])
     at = session.info.get(AT_INFO)
     if at is None:
         raise LedgerError("a journaled write without its time (Ledger._transaction(at))")
-    _append_all(session, [(_ENTITY_OF[type(row)], row.id, row_body(row)) for row in rows], at)
+    _append_all(session, [entry[1:] for entry in entries], at)
+
+
+_WRITTEN = "journal_written"  # a session's info: rows written by a statement, not yet journaled
+
+
+def wrote(session: Session, model: type[Base], values: Mapping[str, Any]) -> None:
+    """A row of a journaled table written by one SQL statement rather than through the ORM
+    (an `UPDATE ... RETURNING` on a hot path): journaled on commit like the ORM's rows, at
+    its content as the statement returned it, in the order the rows were written."""
+    session.info.setdefault(_WRITTEN, []).append(
+        (next(_touches), _ENTITY_OF[model], values["id"], body_of(dict(values)))
+    )
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from bot.errors import CorrectionRefused
 from bot.ledger import journal
@@ -230,8 +230,33 @@ class TransferRecords(LedgerBase):
         (the executor's send path when sizing left the committed amount unchanged).
 
         The attempt keeps the exchange id the venue gave even when the transfer cannot take it
-        (another row holds it): then the transfer is left unknown, see `_write_outcome`."""
+        (another row holds it): then the transfer is left unknown, see `_write_outcome`.
+
+        The usual case (the row takes the outcome) is three statements, `_attempt_at_once`;
+        anything else (an exchange id another row holds, a final row the database refuses, an
+        attempt that changes nothing on the row) takes the careful way below, from the start."""
         now = self._clock()
+        if status is not None or inputs is not None:
+            try:
+                with self._transaction(now) as session:
+                    done = _attempt_at_once(
+                        session,
+                        transfer_id,
+                        now,
+                        amount=amount,
+                        outcome=outcome,
+                        started_at=started_at,
+                        error_kind=error_kind,
+                        error=error,
+                        exchange_id=exchange_id,
+                        status=status,
+                        venue_clock_offset_ms=venue_clock_offset_ms,
+                        inputs=inputs,
+                    )
+                if done is not None:
+                    return done
+            except IntegrityError:
+                pass  # rolled back whole: the careful way says what it was
         with self._transaction(now) as session:
             row = session.get_one(Transfer, transfer_id)
             # made before the transfer changes, so that the journal has the attempt first
@@ -350,6 +375,74 @@ class TransferRecords(LedgerBase):
         with self._sessions() as session:
             row = session.get_one(Transfer, transfer_id)
             return TransferRecord.of(row, attempts=_attempt_count(session, transfer_id))
+
+
+def _attempt_at_once(
+    session: Session,
+    transfer_id: int,
+    now: datetime,
+    *,
+    amount: Decimal,
+    outcome: str,
+    started_at: datetime,
+    error_kind: str | None,
+    error: str | None,
+    exchange_id: str | None,
+    status: TransferStatus | None,
+    venue_clock_offset_ms: int | None,
+    inputs: Mapping[str, Any] | None,
+) -> TransferRecord | None:
+    """An attempt and the row's outcome in three statements, with no read before them: the
+    row's change (`UPDATE ... RETURNING` its content, only while no other row of the venue
+    holds `exchange_id`), the attempt (`INSERT ... RETURNING`, numbered by the database),
+    both journaled on commit in the careful way's order (the attempt first). None when the row
+    did not take the change (nothing written: the caller goes the careful way)."""
+    changes: dict[str, Any] = {"updated_at": now}
+    if inputs is not None:
+        changes["inputs"] = journal.canonical_json(dict(inputs))
+    if status is not None:
+        changes["status"] = status.value
+        if exchange_id is not None:
+            changes["exchange_id"] = exchange_id
+        if error is not None:
+            changes["error"] = error
+    change = update(Transfer).where(Transfer.id == transfer_id)
+    if status is not None and exchange_id is not None:
+        other = aliased(Transfer)
+        held = select(other.id).where(
+            other.venue == Transfer.venue,
+            other.exchange_id == exchange_id,
+            other.id != Transfer.id,
+        )
+        change = change.where(~exists(held))
+    transfer = session.execute(
+        change.values(**changes).returning(*Transfer.__table__.c),
+        execution_options={"synchronize_session": False},
+    ).first()
+    if transfer is None:
+        return None
+    number = (
+        select(func.count() + 1).where(TransferAttempt.transfer_id == transfer_id).scalar_subquery()
+    )
+    attempt = session.execute(
+        insert(TransferAttempt)
+        .values(
+            transfer_id=transfer_id,
+            number=number,
+            started_at=started_at,
+            finished_at=now,
+            amount=amount,
+            outcome=outcome,
+            error_kind=error_kind,
+            error=error,
+            exchange_id=exchange_id,
+            venue_clock_offset_ms=venue_clock_offset_ms,
+        )
+        .returning(*TransferAttempt.__table__.c)
+    ).one()
+    journal.wrote(session, TransferAttempt, attempt._mapping)
+    journal.wrote(session, Transfer, transfer._mapping)
+    return TransferRecord.of(transfer, attempts=attempt.number)  # type: ignore[arg-type]
 
 
 def _write_outcome(
