@@ -2,9 +2,11 @@
 makes them in the usual case: the intent committed (before the send, invariant 1), then the
 attempt and its confirmed outcome in one commit (with the fresh read's inputs).
 
-Statements are counted with SQLAlchemy's `before_cursor_execute` event (every statement sent
-to the database, `BEGIN IMMEDIATE` included); time is the median over `transfers` transfers,
-as a ratio to a bare `INSERT` + `COMMIT` of one row on the same kind of file.
+Statements are counted with SQLAlchemy's `before_cursor_execute` event: every statement sent
+to the database but transaction control (the `BEGIN IMMEDIATE` the ledger sends on SQLite is
+counted apart, as transactions; a `COMMIT` never reaches that event); time is the median over
+`transfers` transfers, as a ratio to a bare `BEGIN IMMEDIATE` + `INSERT` + `COMMIT` of one row
+on the same kind of file (rollback journal, `synchronous=FULL`, as the ledger's).
 
     python -m bench.ledger_cost [--transfers 200]
 """
@@ -45,7 +47,8 @@ ITEM = PlannedTransfer(
 
 @dataclass(frozen=True)
 class LedgerCost:
-    statements: int  # of one transfer's writes
+    statements: int  # of one transfer's writes, but BEGIN
+    transactions: int  # its BEGINs (SQLite)
     ms: float  # median per transfer
     bare_ms: float  # median bare INSERT + COMMIT
 
@@ -55,22 +58,26 @@ class LedgerCost:
 
 
 class Counter:
-    """Counts the statements an engine sends while `counting` is on."""
+    """Counts the statements an engine sends while `on`, and apart its BEGINs."""
 
     def __init__(self, engine: Engine) -> None:
-        self.count = 0
+        self.count = self.begins = 0
         self.counting = False
         self.sent: list[str] = []
         event.listen(engine, "before_cursor_execute", self._seen)
 
     def _seen(self, _conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if self.counting:
+        if not self.counting:
+            return
+        self.sent.append(statement.split("\n")[0][:100])
+        if statement.strip().upper().startswith("BEGIN"):
+            self.begins += 1
+        else:
             self.count += 1
-            self.sent.append(statement.split("\n")[0][:100])
 
     @contextmanager
     def on(self) -> Iterator[None]:
-        self.count, self.sent, self.counting = 0, [], True
+        self.count, self.begins, self.sent, self.counting = 0, 0, [], True
         try:
             yield
         finally:
@@ -125,18 +132,19 @@ def measure(workdir: Path, transfers: int = 200) -> tuple[LedgerCost, list[str]]
                 started = time.perf_counter()
                 one_transfer(ledger, run_id, number)
                 times.append(time.perf_counter() - started)
-        statements, sent = counter.count, counter.sent
+        statements, begins, sent = counter.count, counter.begins, counter.sent
     finally:
         ledger.close()
     bare = bare_insert_ms(workdir / "bare.sqlite", transfers)
-    return LedgerCost(statements, statistics.median(times) * 1000, bare), sent
+    return LedgerCost(statements, begins, statistics.median(times) * 1000, bare), sent
 
 
 def rows(cost: LedgerCost) -> list[tuple[str, str, str]]:
     return [
         (
             "11. per-transfer ledger cost (intent; attempt + confirmed), file SQLite",
-            f"{cost.statements} statements (limit {STATEMENTS_LIMIT}), {cost.ms:.2f} ms "
+            f"{cost.statements} statements (limit {STATEMENTS_LIMIT}) in {cost.transactions} "
+            f"transactions, {cost.ms:.2f} ms "
             f"(limit {MS_LIMIT:g} ms), {cost.ratio:.1f}x a bare insert+commit "
             f"({cost.bare_ms:.2f} ms)",
             f"<= {STATEMENTS_LIMIT} statements, <= {MS_LIMIT:g} ms",
@@ -151,7 +159,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-ledger-cost-") as tmp:
         cost, sent = measure(Path(tmp), args.transfers)
     print(
-        f"per-transfer ledger cost: {cost.statements} statements (limit {STATEMENTS_LIMIT}), "
+        f"per-transfer ledger cost: {cost.statements} statements (limit {STATEMENTS_LIMIT}) in "
+        f"{cost.transactions} transactions, "
         f"{cost.ms:.2f} ms (limit {MS_LIMIT:g} ms), ratio to bare insert+commit "
         f"{cost.ratio:.1f} ({cost.bare_ms:.2f} ms)"
     )
