@@ -23,6 +23,7 @@ sites only write rows. Verifying the chain is the audit's (`bot.audit.chain`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import itertools
@@ -36,16 +37,15 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
-    column,
+    Integer,
+    TextClause,
+    bindparam,
     event,
-    exists,
     func,
-    insert,
     inspect,
     select,
-    update,
+    text,
 )
-from sqlalchemy import values as values_
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import LedgerError
@@ -257,43 +257,60 @@ def _insert_after(
 ) -> bool:
     """Insert the entries if the chain still ends at `tip`, in one statement; False when it
     does not (nothing inserted)."""
-    table = JournalEntry.__table__
-    rows = (
-        values_(*(column(name, table.c[name].type) for name in _COLUMNS), name="entries")
-        .data([tuple(value[name] for name in _COLUMNS) for value in values])
-        .cte("entries")
-    )
-    chosen = select(*(rows.c[name] for name in _COLUMNS)).order_by(rows.c.seq)
-    if session.get_bind().dialect.name == "postgresql":
-        moved = (
-            update(JournalHead)
-            .where(JournalHead.id == 1, JournalHead.seq == tip.seq, JournalHead.hash == tip.hash)
-            .values(seq=after.seq, hash=after.hash)
-            .returning(JournalHead.id)
-            .cte("moved")
-        )
-        statement = (
-            insert(JournalEntry)
-            .from_select(list(_COLUMNS), chosen.where(exists(select(moved.c.id))))
-            .add_cte(moved)
-        )
-    else:
-        ends_at_tip = exists(
-            select(JournalEntry.seq).where(
-                JournalEntry.seq == tip.seq, JournalEntry.hash == tip.hash
-            )
-        )
-        nothing_after = ~exists(select(JournalEntry.seq).where(JournalEntry.seq > tip.seq))
-        chosen = (
-            chosen.where(ends_at_tip, nothing_after) if tip.seq else chosen.where(nothing_after)
-        )
-        statement = insert(JournalEntry).from_select(list(_COLUMNS), chosen)
+    dialect = session.get_bind().dialect.name
+    statement = _append_statement(dialect, len(values), genesis=tip.seq == 0)
+    params: dict[str, Any] = {"tip_seq": tip.seq}
+    if dialect == "postgresql":
+        params.update(tip_hash=tip.hash, after_seq=after.seq, after_hash=after.hash)
+    elif tip.seq:
+        params["tip_hash"] = tip.hash
+    for index, value in enumerate(values):
+        params.update({f"{name}_{index}": value[name] for name in _COLUMNS})
     # the entries it took, counted from RETURNING: a driver's rowcount of a statement that
     # starts with WITH is not always the rows it inserted (Python's sqlite3 says -1)
-    inserted = len(session.execute(statement.returning(JournalEntry.seq)).all())
+    inserted = len(session.execute(statement, params).all())
     if inserted not in (0, len(values)):
         raise LedgerError(f"the journal took {inserted} of {len(values)} entries")
     return inserted == len(values)
+
+
+@functools.cache
+def _append_statement(dialect: str, entries: int, *, genesis: bool) -> TextClause:
+    """The one-statement append of `entries` entries after the head `:tip_seq`/`:tip_hash`,
+    written out once per backend and size (a statement built from the values each time would
+    be compiled again at every append)."""
+    names = ", ".join(_COLUMNS)
+    rows = ", ".join(
+        "(" + ", ".join(f":{name}_{index}" for name in _COLUMNS) + ")" for index in range(entries)
+    )
+    if dialect == "postgresql":
+        ctes = (
+            "moved AS (UPDATE journal_head SET seq = :after_seq, hash = :after_hash "
+            "WHERE id = 1 AND seq = :tip_seq AND hash = :tip_hash RETURNING id), "
+        )
+        condition = "EXISTS (SELECT 1 FROM moved)"
+    else:
+        ctes = ""
+        condition = "NOT EXISTS (SELECT 1 FROM journal WHERE seq > :tip_seq)"
+        if not genesis:
+            condition += (
+                " AND EXISTS (SELECT 1 FROM journal WHERE seq = :tip_seq AND hash = :tip_hash)"
+            )
+    statement = text(
+        f"WITH {ctes}entries ({names}) AS (VALUES {rows}) "
+        f"INSERT INTO journal ({names}) SELECT {names} FROM entries WHERE {condition} "
+        "ORDER BY seq RETURNING seq"
+    )
+    table = JournalEntry.__table__
+    return statement.bindparams(
+        *(
+            bindparam(f"{name}_{index}", type_=table.c[name].type)
+            for index in range(entries)
+            for name in _COLUMNS
+        ),
+        bindparam("tip_seq", type_=Integer()),
+        *([bindparam("after_seq", type_=Integer())] if dialect == "postgresql" else []),
+    )
 
 
 def _read_tip(session: Session) -> ChainHead:

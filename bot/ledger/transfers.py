@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from bot.errors import CorrectionRefused
 from bot.ledger import journal
@@ -377,6 +377,10 @@ class TransferRecords(LedgerBase):
             return TransferRecord.of(row, attempts=_attempt_count(session, transfer_id))
 
 
+#: another row of `transfers` (made once: an alias's columns cost a millisecond to set up)
+_OTHER_TRANSFER = Transfer.__table__.alias("other")
+
+
 def _attempt_at_once(
     session: Session,
     transfer_id: int,
@@ -406,26 +410,23 @@ def _attempt_at_once(
             changes["exchange_id"] = exchange_id
         if error is not None:
             changes["error"] = error
-    change = update(Transfer).where(Transfer.id == transfer_id)
+    transfers = Transfer.__table__  # Core statements: no ORM bookkeeping on the hot path
+    change = update(transfers).where(transfers.c.id == transfer_id)
     if status is not None and exchange_id is not None:
-        other = aliased(Transfer)
-        held = select(other.id).where(
-            other.venue == Transfer.venue,
-            other.exchange_id == exchange_id,
-            other.id != Transfer.id,
+        other = _OTHER_TRANSFER
+        held = select(other.c.id).where(
+            other.c.venue == transfers.c.venue,
+            other.c.exchange_id == exchange_id,
+            other.c.id != transfers.c.id,
         )
         change = change.where(~exists(held))
-    transfer = session.execute(
-        change.values(**changes).returning(*Transfer.__table__.c),
-        execution_options={"synchronize_session": False},
-    ).first()
+    transfer = session.execute(change.values(**changes).returning(*transfers.c)).first()
     if transfer is None:
         return None
-    number = (
-        select(func.count() + 1).where(TransferAttempt.transfer_id == transfer_id).scalar_subquery()
-    )
+    attempts = TransferAttempt.__table__
+    number = select(func.count() + 1).where(attempts.c.transfer_id == transfer_id).scalar_subquery()
     attempt = session.execute(
-        insert(TransferAttempt)
+        insert(attempts)
         .values(
             transfer_id=transfer_id,
             number=number,
@@ -438,7 +439,7 @@ def _attempt_at_once(
             exchange_id=exchange_id,
             venue_clock_offset_ms=venue_clock_offset_ms,
         )
-        .returning(*TransferAttempt.__table__.c)
+        .returning(*attempts.c)
     ).one()
     journal.wrote(session, TransferAttempt, attempt._mapping)
     journal.wrote(session, Transfer, transfer._mapping)
