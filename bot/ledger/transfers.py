@@ -11,6 +11,7 @@ moved, so the row must neither crash the run nor be settled `failed` later.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import Update, bindparam, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -377,8 +378,37 @@ class TransferRecords(LedgerBase):
             return TransferRecord.of(row, attempts=_attempt_count(session, transfer_id))
 
 
-#: another row of `transfers` (made once: an alias's columns cost a millisecond to set up)
+# The hot path's statements, built once (building one costs more than running it): Core, so
+# no ORM bookkeeping either.
 _OTHER_TRANSFER = Transfer.__table__.alias("other")
+_ATTEMPTS = TransferAttempt.__table__
+_NEW_ATTEMPT = (
+    insert(_ATTEMPTS)
+    .values(
+        number=select(func.count() + 1)
+        .where(_ATTEMPTS.c.transfer_id == bindparam("of_transfer"))
+        .scalar_subquery()
+    )
+    .returning(*_ATTEMPTS.c)
+)
+
+
+@functools.cache
+def _change_of(columns: tuple[str, ...], *, guarded: bool) -> Update:
+    """`UPDATE transfers SET <columns> WHERE id = :transfer_id RETURNING *`; `guarded`: only
+    while no other row of the venue holds `:held_id`."""
+    transfers = Transfer.__table__
+    change = update(transfers).where(transfers.c.id == bindparam("transfer_id"))
+    if guarded:
+        other = _OTHER_TRANSFER
+        held = select(other.c.id).where(
+            other.c.venue == transfers.c.venue,
+            other.c.exchange_id == bindparam("held_id"),
+            other.c.id != transfers.c.id,
+        )
+        change = change.where(~exists(held))
+    values = {name: bindparam(f"new_{name}") for name in columns}
+    return change.values(values).returning(*transfers.c)
 
 
 def _attempt_at_once(
@@ -410,36 +440,31 @@ def _attempt_at_once(
             changes["exchange_id"] = exchange_id
         if error is not None:
             changes["error"] = error
-    transfers = Transfer.__table__  # Core statements: no ORM bookkeeping on the hot path
-    change = update(transfers).where(transfers.c.id == transfer_id)
-    if status is not None and exchange_id is not None:
-        other = _OTHER_TRANSFER
-        held = select(other.c.id).where(
-            other.c.venue == transfers.c.venue,
-            other.c.exchange_id == exchange_id,
-            other.c.id != transfers.c.id,
-        )
-        change = change.where(~exists(held))
-    transfer = session.execute(change.values(**changes).returning(*transfers.c)).first()
+    guarded = status is not None and exchange_id is not None
+    transfer = session.execute(
+        _change_of(tuple(changes), guarded=guarded),
+        {
+            "transfer_id": transfer_id,
+            "held_id": exchange_id,
+            **{f"new_{name}": value for name, value in changes.items()},
+        },
+    ).first()
     if transfer is None:
         return None
-    attempts = TransferAttempt.__table__
-    number = select(func.count() + 1).where(attempts.c.transfer_id == transfer_id).scalar_subquery()
     attempt = session.execute(
-        insert(attempts)
-        .values(
-            transfer_id=transfer_id,
-            number=number,
-            started_at=started_at,
-            finished_at=now,
-            amount=amount,
-            outcome=outcome,
-            error_kind=error_kind,
-            error=error,
-            exchange_id=exchange_id,
-            venue_clock_offset_ms=venue_clock_offset_ms,
-        )
-        .returning(*attempts.c)
+        _NEW_ATTEMPT,
+        {
+            "transfer_id": transfer_id,
+            "of_transfer": transfer_id,
+            "started_at": started_at,
+            "finished_at": now,
+            "amount": amount,
+            "outcome": outcome,
+            "error_kind": error_kind,
+            "error": error,
+            "exchange_id": exchange_id,
+            "venue_clock_offset_ms": venue_clock_offset_ms,
+        },
     ).one()
     journal.wrote(session, TransferAttempt, attempt._mapping)
     journal.wrote(session, Transfer, transfer._mapping)
