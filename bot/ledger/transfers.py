@@ -156,35 +156,44 @@ class TransferRecords(LedgerBase):
         identifiable; the tagged amount is what the row records (and the caller sends), in the
         same commit."""
         now = self._clock()
+        values = {
+            "run_id": run_id,
+            "client_id": new_client_id(),
+            "created_at": now,
+            "updated_at": now,
+            "venue": item.venue,
+            "hedges": ",".join(item.hedges),
+            "asset": item.asset,
+            "from_account": item.from_account,
+            "to_account": item.to_account,
+            "rule": item.rule.value,
+            "planned_amount": item.amount,
+            "amount": amount,
+            "amount_tag": None,
+            "status": status.value,
+            "exchange_id": None,
+            "error": error,
+            "reason": item.reason,
+            "figures": journal.canonical_json(dict(item.figures)),
+            "inputs": journal.canonical_json(dict(inputs)),
+            "dry_run": dry_run,
+            "replaces_id": replaces_id,
+        }
         with self._transaction(now) as session:
-            row = Transfer(
-                run_id=run_id,
-                client_id=new_client_id(),
-                created_at=now,
-                updated_at=now,
-                venue=item.venue,
-                hedges=",".join(item.hedges),
-                asset=item.asset,
-                from_account=item.from_account,
-                to_account=item.to_account,
-                rule=item.rule.value,
-                planned_amount=item.amount,
-                amount=amount,
-                status=status.value,
-                exchange_id=None,
-                error=error,
-                reason=item.reason,
-                figures=journal.canonical_json(dict(item.figures)),
-                inputs=journal.canonical_json(dict(inputs)),
-                dry_run=dry_run,
-                replaces_id=replaces_id,
-            )
-            session.add(row)
+            # one INSERT ... RETURNING (Core: the intent is on every transfer's path)
+            row = session.execute(_NEW_TRANSFER, values).one()
             if tag is not None and amount is not None:
-                session.flush()  # the id the tag is made of
-                row.amount_tag = tag(row.id)
-                row.amount = amount - row.amount_tag
-        return TransferRecord.of(row, attempts=0)
+                amount_tag = tag(row.id)  # made of the new row's id
+                row = session.execute(
+                    _change_of(("amount_tag", "amount"), guarded=False),
+                    {
+                        "transfer_id": row.id,
+                        "new_amount_tag": amount_tag,
+                        "new_amount": amount - amount_tag,
+                    },
+                ).one()
+            journal.wrote(session, Transfer, row._mapping)
+        return TransferRecord.of(row, attempts=0)  # type: ignore[arg-type]
 
     def record_sizing(
         self,
@@ -382,6 +391,7 @@ class TransferRecords(LedgerBase):
 # no ORM bookkeeping either.
 _OTHER_TRANSFER = Transfer.__table__.alias("other")
 _ATTEMPTS = TransferAttempt.__table__
+_NEW_TRANSFER = insert(Transfer.__table__).returning(*Transfer.__table__.c)
 _NEW_ATTEMPT = (
     insert(_ATTEMPTS)
     .values(
