@@ -21,7 +21,15 @@ from pathlib import Path
 import ccxt
 import sqlalchemy
 
-from bench import cold_start, cycle_latency, guard_reaction, ledger_rows, memory, volatility
+from bench import (
+    cold_start,
+    cycle_latency,
+    guard_reaction,
+    ledger_cost,
+    ledger_rows,
+    memory,
+    volatility,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 Row = tuple[str, str, str]
@@ -87,6 +95,8 @@ def run(args: argparse.Namespace) -> list[Row]:
                 workdir / "ledger", 200 if args.quick else 100_000, quick=args.quick
             )
         )
+        cost, _ = ledger_cost.measure(workdir / "ledger-cost", 20 if args.quick else 500)
+        rows += ledger_cost.rows(cost)
     return sorted(rows, key=lambda row: int(row[0].split(".")[0]))
 
 

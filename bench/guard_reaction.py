@@ -94,19 +94,19 @@ async def measure(latency: float, rounds: int, workdir: Path) -> list[tuple[str,
     ms = latency * 1000
     return [
         (
-            f"11. guard reaction: mark move -> transfer at the exchange ({ms:g} ms each way)",
+            f"12. guard reaction: mark move -> transfer at the exchange ({ms:g} ms each way)",
             f"{send * 1000:.0f} ms (max {max(to_send) * 1000:.0f}) = {send / limit:.2f}x "
             f"{LIMIT_ROUND_TRIPS} RTT; {send / poll:.3f}x a {POLL_SECONDS:g} s poll",
             f"<= {LIMIT_ROUND_TRIPS} RTT ({limit * 1000:.0f} ms)",
         ),
         (
-            "11. guard reaction: mark move -> check done (row confirmed, account read again)",
+            "12. guard reaction: mark move -> check done (row confirmed, account read again)",
             f"{row * 1000:.0f} ms (max {max(to_row) * 1000:.0f}) = {row / limit:.2f}x "
             f"{LIMIT_ROUND_TRIPS} RTT",
             "-",
         ),
         (
-            "11. guard reaction: requests up to the send",
+            "12. guard reaction: requests up to the send",
             f"{statistics.median(requests):g}",
             "5: the four reads at once, the send",
         ),

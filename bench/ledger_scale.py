@@ -283,7 +283,7 @@ def generate(path: Path, transfers: int) -> None:
     from bot.ledger import totals
 
     with ledger.engine.begin() as conn:  # the running totals the writer would have kept
-        totals.rebuild(conn)
+        totals.refold(conn)
     raw = ledger.engine.raw_connection()
     raw.driver_connection.execute("ANALYZE")
     raw.close()

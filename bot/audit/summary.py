@@ -1,10 +1,11 @@
 """`bot ledger summary`: counts by status, gross and net flows per asset, failures, unknowns,
 manual actions and funding income, grouped by a period or a dimension.
 
-Whole UTC days come from the running totals the writer keeps (`bot.ledger.totals`). The
-partial days at the ends of a `--since`/`--until` are counted and summed from the transfers
-in the database (one GROUP BY over those rows), exactly: PostgreSQL
-sums NUMERIC; SQLite, which has no decimal type, sums each amount's integer digits and its 18
+Whole UTC days come from the running totals (`bot.ledger.totals`: the final transfers folded
+in at the end of each run), plus the few transfers not folded yet, counted from the rows
+themselves. The partial days at the ends of a `--since`/`--until` are counted and summed from
+the transfers in the database (one GROUP BY over those rows), exactly: PostgreSQL sums
+NUMERIC; SQLite, which has no decimal type, sums each amount's integer digits and its 18
 decimal digits as two 9-digit integers, which is exact for every amount the ledger can hold
 (an amount with more decimals makes that query fall back to summing Decimals in Python).
 """
@@ -21,6 +22,7 @@ from typing import Any
 from sqlalchemy import Date, Integer, case, cast, func, literal, select
 from sqlalchemy.sql import ColumnElement
 
+from bot.ledger import totals
 from bot.ledger.queries import Direction, TransferFilter, filtered, hedge_matches
 from bot.ledger.store import Ledger
 from bot.ledger.tables import FundingPayment, Transfer, TransferTotal
@@ -89,7 +91,9 @@ def summarize(ledger: Ledger, by: GroupBy, where: TransferFilter) -> list[Group]
     if first_day is not None and end_day is not None and first_day >= end_day:
         _scan(ledger, by, where, dialect, group)  # within one day: the transfers themselves
     else:
-        _from_totals(ledger, by, where, first_day, end_day, group)
+        held = _from_totals(ledger, by, where, first_day, end_day, group)
+        whole_days = replace(where, since=first_day, until=end_day)
+        _scan(ledger, by, whole_days, dialect, group, only=held.unfolded())
         if where.since is not None and first_day is not None and where.since < first_day:
             _scan(ledger, by, replace(where, until=first_day), dialect, group)
         if where.until is not None and end_day is not None and end_day < where.until:
@@ -115,8 +119,9 @@ def _from_totals(
     first_day: datetime | None,
     end_day: datetime | None,
     group: Any,
-) -> None:
-    """Whole days from the running totals, grouped and summed exactly in SQL."""
+) -> totals.Mark:
+    """Whole days from the running totals, grouped and summed exactly in SQL; returns which
+    transfers they hold (the caller counts the rest)."""
     t = TransferTotal
     dialect = ledger.engine.dialect.name
     direction = _direction(t.from_account, t.to_account)
@@ -161,10 +166,12 @@ def _from_totals(
         query = query.where(direction == where.direction.value)
     query = query.group_by(key, t.asset, direction, t.status)
     with ledger.engine.connect() as connection:
+        held = totals.mark(connection)
         rows = connection.execute(query).all()
         if dialect != "postgresql" and any((r.max_fraction or 0) > FRACTION_DIGITS for r in rows):
             rows = _python_totals(connection, query)
     _tally(rows, dialect, group)
+    return held
 
 
 def _python_totals(connection: Any, query: Any) -> list[_Row]:
@@ -196,8 +203,15 @@ def _tally(rows: Any, dialect: str, group: Any) -> None:
             flows.to_spot += amount
 
 
-def _scan(ledger: Ledger, by: GroupBy, where: TransferFilter, dialect: str, group: Any) -> None:
-    """Count and sum the filter's transfers themselves, in one GROUP BY."""
+def _scan(
+    ledger: Ledger,
+    by: GroupBy,
+    where: TransferFilter,
+    dialect: str,
+    group: Any,
+    only: ColumnElement[bool] | None = None,
+) -> None:
+    """Count and sum the filter's transfers themselves (those `only` takes), in one GROUP BY."""
 
     direction = _direction(Transfer.from_account, Transfer.to_account)
     key = _key(by, dialect, Transfer.created_at, Transfer.venue, Transfer.asset, Transfer.hedges)
@@ -215,10 +229,12 @@ def _scan(ledger: Ledger, by: GroupBy, where: TransferFilter, dialect: str, grou
         ),
         where,
     ).group_by(key, Transfer.asset, direction, Transfer.status)
+    if only is not None:
+        query = query.where(only)
     with ledger.engine.connect() as connection:
         rows = connection.execute(query).all()
         if dialect != "postgresql" and any((r.max_fraction or 0) > FRACTION_DIGITS for r in rows):
-            rows = _python_sums(connection, query, where, key, direction)
+            rows = _python_sums(connection, query, where, key, direction, only)
     _tally(rows, dialect, group)
 
 
@@ -326,7 +342,7 @@ class _Row:
     total: Decimal
 
 
-def _python_sums(connection, query, where, key, direction) -> list[_Row]:  # type: ignore[no-untyped-def]
+def _python_sums(connection, query, where, key, direction, only=None) -> list[_Row]:  # type: ignore[no-untyped-def]
     """Exact sums of amounts with more decimals than the SQL split holds: Decimals in Python."""
     totals: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
     rows = filtered(
@@ -339,6 +355,8 @@ def _python_sums(connection, query, where, key, direction) -> list[_Row]:  # typ
         ),
         where,
     )
+    if only is not None:
+        rows = rows.where(only)
     for row in connection.execute(rows):
         slot = totals[(row.key, row.asset, row.direction, row.status)]
         slot[0] += 1

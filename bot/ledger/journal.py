@@ -23,17 +23,29 @@ sites only write rows. Verifying the chain is the audit's (`bot.audit.chain`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event, func, inspect, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    TextClause,
+    bindparam,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import LedgerError
@@ -158,21 +170,171 @@ def chain_hash(
 
 
 # writing ------------------------------------------------------------------------------------
+#
+# An append is one statement: the entries are inserted only if the chain still ends where this
+# process last saw it (`Tip`, kept per Ledger across its transactions), so the head is neither
+# read nor updated on the way. SQLite: the insert's own condition (the tip's entry is there
+# with its hash and nothing follows it); a writer's transaction holds the database's write
+# lock (BEGIN IMMEDIATE), so nothing can append between that check and the insert; there the
+# `journal_head` row is no longer kept (the newest entry is the head). PostgreSQL: the insert
+# carries a
+# compare-and-set of the `journal_head` row (`UPDATE ... WHERE seq = :tip`, a data-modifying
+# CTE), whose row lock serializes concurrent appends; a writer that finds the head moved waits
+# for the other's commit, sees the new head, and inserts nothing. Either way a stale tip (another
+# process appended since) inserts nothing: the tip is read again, the entries are chained anew
+# from it and inserted again, in the same transaction.
+
+#: entries per insert: SQLite takes at most 32766 parameters in one statement
+CHUNK = 500
 
 
-def _append_all(session: Session, rows: Iterable[Base], at: datetime) -> None:
-    """Append the rows' current content to the chain in one step (one head lock), inside the
+class Tip:
+    """The chain's newest entry as this process last wrote or read it, shared by one Ledger's
+    sessions (None until the first append reads it). Only ever a guess: every append checks it
+    in the database."""
+
+    def __init__(self) -> None:
+        self.head: ChainHead | None = None
+
+
+TIP_INFO = "ledger_tip"  # a session's info: the Ledger's `Tip`
+_NEXT_TIP = "journal_next_tip"  # a session's info: the tip once its transaction commits
+
+
+def _append_all(session: Session, entries: list[tuple[str, int, str]], at: datetime) -> None:
+    """Append (entity, entity id, body) entries to the chain, in this order, inside the
     caller's transaction."""
-    rows = list(rows)
-    if not rows:
+    if not entries:
         return
-    session.flush()
     key: bytes | None = session.info.get(KEY_INFO)
-    head = _locked_head(session)
-    seq, prev = head.seq, head.hash
-    for row in rows:
-        seq, prev = _add(session, seq, prev, _ENTITY_OF[type(row)], row.id, row_body(row), at, key)
-    session.execute(update(JournalHead).where(JournalHead.id == 1).values(seq=seq, hash=prev))
+    tip: ChainHead | None = session.info.get(_NEXT_TIP)
+    if tip is None:
+        shared: Tip | None = session.info.get(TIP_INFO)
+        tip = shared.head if shared is not None else None
+    for first in range(0, len(entries), CHUNK):
+        chunk = entries[first : first + CHUNK]
+        for _ in range(3):
+            if tip is None:
+                tip = _read_tip(session)
+            values, after = _chained(tip, chunk, at, key)
+            if _insert_after(session, tip, after, values):
+                tip = after
+                break
+            tip = None  # another writer appended since: read the head again
+        else:
+            raise LedgerError("the ledger's journal head keeps moving; try again")
+    session.info[_NEXT_TIP] = tip
+
+
+def _chained(
+    tip: ChainHead, entries: list[tuple[str, int, str]], at: datetime, key: bytes | None
+) -> tuple[list[dict[str, Any]], ChainHead]:
+    seq, prev = tip.seq, tip.hash
+    values = []
+    for entity, entity_id, body in entries:
+        digest = chain_hash(prev, entity, entity_id, body, key)
+        values.append(
+            {
+                "seq": seq + 1,
+                "at": at,
+                "entity": entity,
+                "entity_id": entity_id,
+                "body": body,
+                "prev_hash": prev,
+                "hash": digest,
+                "chain": KEYED if key else UNKEYED,
+            }
+        )
+        seq, prev = seq + 1, digest
+    return values, ChainHead(seq, prev)
+
+
+_COLUMNS = ("seq", "at", "entity", "entity_id", "body", "prev_hash", "hash", "chain")
+
+
+def _insert_after(
+    session: Session, tip: ChainHead, after: ChainHead, values: list[dict[str, Any]]
+) -> bool:
+    """Insert the entries if the chain still ends at `tip`, in one statement; False when it
+    does not (nothing inserted)."""
+    dialect = session.get_bind().dialect.name
+    statement = _append_statement(dialect, len(values), genesis=tip.seq == 0)
+    params: dict[str, Any] = {"tip_seq": tip.seq}
+    if dialect == "postgresql":
+        params.update(tip_hash=tip.hash, after_seq=after.seq, after_hash=after.hash)
+    elif tip.seq:
+        params["tip_hash"] = tip.hash
+    for index, value in enumerate(values):
+        params.update({f"{name}_{index}": value[name] for name in _COLUMNS})
+    # the entries it took, counted from RETURNING: a driver's rowcount of a statement that
+    # starts with WITH is not always the rows it inserted (Python's sqlite3 says -1)
+    inserted = len(session.execute(statement, params).all())
+    if inserted not in (0, len(values)):
+        raise LedgerError(f"the journal took {inserted} of {len(values)} entries")
+    return inserted == len(values)
+
+
+@functools.cache
+def _append_statement(dialect: str, entries: int, *, genesis: bool) -> TextClause:
+    """The one-statement append of `entries` entries after the head `:tip_seq`/`:tip_hash`,
+    written out once per backend and size (a statement built from the values each time would
+    be compiled again at every append)."""
+    names = ", ".join(_COLUMNS)
+    rows = ", ".join(
+        "(" + ", ".join(f":{name}_{index}" for name in _COLUMNS) + ")" for index in range(entries)
+    )
+    if dialect == "postgresql":
+        ctes = (
+            "moved AS (UPDATE journal_head SET seq = :after_seq, hash = :after_hash "
+            "WHERE id = 1 AND seq = :tip_seq AND hash = :tip_hash RETURNING id), "
+        )
+        condition = "EXISTS (SELECT 1 FROM moved)"
+    else:
+        ctes = ""
+        condition = "NOT EXISTS (SELECT 1 FROM journal WHERE seq > :tip_seq)"
+        if not genesis:
+            condition += (
+                " AND EXISTS (SELECT 1 FROM journal WHERE seq = :tip_seq AND hash = :tip_hash)"
+            )
+    statement = text(
+        f"WITH {ctes}entries ({names}) AS (VALUES {rows}) "
+        f"INSERT INTO journal ({names}) SELECT {names} FROM entries WHERE {condition} "
+        "ORDER BY seq RETURNING seq"
+    )
+    table = JournalEntry.__table__
+    return statement.bindparams(
+        *(
+            bindparam(f"{name}_{index}", type_=table.c[name].type)
+            for index in range(entries)
+            for name in _COLUMNS
+        ),
+        bindparam("tip_seq", type_=Integer()),
+        *([bindparam("after_seq", type_=Integer())] if dialect == "postgresql" else []),
+    )
+
+
+def _read_tip(session: Session) -> ChainHead:
+    """The chain's head, read in the transaction: on PostgreSQL the head row, under its lock
+    (no other writer appends before this one); on SQLite the newest entry (the transaction
+    holds the database's write lock already)."""
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(
+            select(JournalHead.seq, JournalHead.hash).where(JournalHead.id == 1).with_for_update()
+        ).one()
+        return ChainHead(row.seq, row.hash)
+    return head(session)
+
+
+def _committed(session: Session) -> None:
+    tip = session.info.pop(_NEXT_TIP, None)
+    shared: Tip | None = session.info.get(TIP_INFO)
+    if tip is not None and shared is not None:
+        shared.head = tip
+
+
+def _rolled_back(session: Session, *_: Any) -> None:
+    session.info.pop(_NEXT_TIP, None)
+    session.info.pop(_WRITTEN, None)
 
 
 def start_chain(session: Session, at: datetime) -> bool:
@@ -209,43 +371,9 @@ def start_chain(session: Session, at: datetime) -> bool:
             entity: session.scalar(select(func.coalesce(func.max(ENTITIES[entity].id), 0))) or 0
             for entity in unjournaled
         }
-    head = _locked_head(session)
     number = (starts[-1].entity_id if starts else 0) + 1
-    seq, prev = _add(session, head.seq, head.hash, START, number, canonical_json(body), at, key)
-    session.execute(update(JournalHead).where(JournalHead.id == 1).values(seq=seq, hash=prev))
+    _append_all(session, [(START, number, canonical_json(body))], at)
     return True
-
-
-def _locked_head(session: Session) -> JournalHead:
-    return session.execute(
-        select(JournalHead).where(JournalHead.id == 1).with_for_update()
-    ).scalar_one()
-
-
-def _add(
-    session: Session,
-    seq: int,
-    prev: str,
-    entity: str,
-    entity_id: int,
-    body: str,
-    at: datetime,
-    key: bytes | None,
-) -> tuple[int, str]:
-    digest = chain_hash(prev, entity, entity_id, body, key)
-    session.add(
-        JournalEntry(
-            seq=seq + 1,
-            at=at,
-            entity=entity,
-            entity_id=entity_id,
-            body=body,
-            prev_hash=prev,
-            hash=digest,
-            chain=KEYED if key else UNKEYED,
-        )
-    )
-    return seq + 1, digest
 
 
 # the one hook ---------------------------------------------------------------------------------
@@ -273,9 +401,11 @@ for _model in ENTITIES.values():
 def journaled_sessions(engine: Engine, key: bytes | None) -> sessionmaker[Session]:
     """Sessions that journal their writes on commit under `key`. A transaction that writes a
     journaled table must say when (`session.info[AT_INFO]`: the time its entries carry)."""
-    sessions = sessionmaker(engine, expire_on_commit=False, info={KEY_INFO: key})
+    sessions = sessionmaker(engine, expire_on_commit=False, info={KEY_INFO: key, TIP_INFO: Tip()})
     event.listen(sessions, "before_flush", _collect)
     event.listen(sessions, "before_commit", _journal)
+    event.listen(sessions, "after_commit", _committed)
+    event.listen(sessions, "after_rollback", _rolled_back)
     return sessions
 
 
@@ -295,15 +425,32 @@ def _journal(session: Session) -> None:
         for row in session.info.pop(_ROWS, {}).values()
         if inspect(row).persistent  # not an insert a rolled-back savepoint undid
     ]
-    if not rows:
+    written: list[tuple[int, str, int, str]] = session.info.pop(_WRITTEN, [])
+    if not rows and not written:
         return
-    rows.sort(key=lambda row: inspect(row).info.get(_TOUCHED, -1))
-    for row in rows:
-        inspect(row).info.pop(_TOUCHED, None)  # a later transaction's touch counts anew
+    entries = [
+        (inspect(row).info.pop(_TOUCHED, -1), _ENTITY_OF[type(row)], row.id, row_body(row))
+        for row in rows  # popped: a later transaction's touch counts anew
+    ]
+    entries.sort(key=lambda entry: entry[0])
+    if written:
+        entries = sorted([*entries, *written], key=lambda entry: entry[0])
     at = session.info.get(AT_INFO)
     if at is None:
         raise LedgerError("a journaled write without its time (Ledger._transaction(at))")
-    _append_all(session, rows, at)
+    _append_all(session, [entry[1:] for entry in entries], at)
+
+
+_WRITTEN = "journal_written"  # a session's info: rows written by a statement, not yet journaled
+
+
+def wrote(session: Session, model: type[Base], values: Mapping[str, Any]) -> None:
+    """A row of a journaled table written by one SQL statement rather than through the ORM
+    (an `UPDATE ... RETURNING` on a hot path): journaled on commit like the ORM's rows, at
+    its content as the statement returned it, in the order the rows were written."""
+    session.info.setdefault(_WRITTEN, []).append(
+        (next(_touches), _ENTITY_OF[model], values["id"], body_of(dict(values)))
+    )
 
 
 @dataclass(frozen=True)
@@ -313,7 +460,10 @@ class ChainHead:
 
 
 def head(connection: Connection | Session) -> ChainHead:
-    row = connection.execute(select(JournalHead.seq, JournalHead.hash)).first()
+    """The chain's newest entry (genesis when the journal is empty)."""
+    row = connection.execute(
+        select(JournalEntry.seq, JournalEntry.hash).order_by(JournalEntry.seq.desc()).limit(1)
+    ).first()
     return ChainHead(0, GENESIS_HASH) if row is None else ChainHead(row.seq, row.hash)
 
 

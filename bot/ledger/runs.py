@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 
-from bot.ledger import journal
+from bot.ledger import journal, totals
 from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import Run
 
@@ -37,6 +37,7 @@ class RunRecords(LedgerBase):
         with self._transaction(now) as session:
             run = session.get_one(Run, run_id)
             run.status, run.error, run.finished_at = status, error, now
+            totals.fold(session)  # the run's transfers, off their own writes' path
         self.write_anchor()
 
     def chain_head(self) -> journal.ChainHead:

@@ -297,6 +297,18 @@ class TransferTotal(Base):
     amount: Mapped[Decimal] = mapped_column(ExactDecimal)
 
 
+class TransferTotalsMark(Base):
+    """Which transfers `transfer_totals` holds (0011, one row; `bot.ledger.totals.fold`): every
+    id up to `through_id` but `open_ids` (a JSON list: rows still pending or unknown when they
+    were folded past, added once they are final)."""
+
+    __tablename__ = "transfer_totals_mark"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    through_id: Mapped[int] = mapped_column(Integer)
+    open_ids: Mapped[str] = mapped_column(Text)
+
+
 class JournalEntry(Base):
     """Append-only, chained record of every write to a journaled table (see
     `bot.ledger.journal.ENTITIES`)."""

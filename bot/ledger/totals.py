@@ -1,26 +1,33 @@
 """Running totals of transfers per UTC day, venue, asset, hedges, direction, status (0006), so
 that `bot ledger summary` answers from a few thousand rows instead of scanning every transfer.
 
-The writer keeps them in the same transaction as the transfer's own write: +1 (and its
-amount) in the bucket of its status when the intent is committed, then -1 from the old
-status and +1 to the new one at each status change. They are derived data, not evidence:
-`bot ledger verify` recomputes them from the transfers it reads anyway and reports a bucket
+They count final transfers only, and are folded in off the hot path (0011): a transfer's own
+writes (intent, sizing, attempt and outcome) never touch them, so they cost the send nothing.
+`fold` (at the end of each run, `Ledger.finish_run`) adds every transfer that became final
+since the last fold, once: final rows never change again, so a folded row is counted for
+good. The mark (`transfer_totals_mark`) says which rows are in: those up to `through_id` but
+the `open_ids` that were still pending or unknown then. A reader adds the rows not yet folded
+(`unfolded`: a few, counted from the transfers themselves). They are derived data, not
+evidence: `bot ledger verify` recomputes them from the folded transfers and reports a bucket
 that differs.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, false, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from bot.ledger.pages import pages
-from bot.ledger.tables import Transfer, TransferTotal
+from bot.ledger.tables import Transfer, TransferTotal, TransferTotalsMark
+from bot.model import TransferStatus
 
 
 @dataclass(frozen=True)
@@ -66,21 +73,64 @@ def bump(session: Session, bucket: Bucket, transfers: int, amount: Decimal) -> N
     total.amount += amount
 
 
-def moved(session: Session, row: Transfer, old_status: str | None, new_status: str) -> None:
-    """The row entered `new_status` (from `old_status`, None for a new intent)."""
-    if old_status == new_status:
-        return
-    amount = row.amount or Decimal(0)
-    if old_status is not None:
-        bump(session, bucket_of(row, old_status), -1, -amount)
-    bump(session, bucket_of(row, new_status), 1, amount)
+@dataclass(frozen=True)
+class Mark:
+    """Which transfers the totals hold: ids up to `through_id`, but `open_ids`."""
+
+    through_id: int
+    open_ids: frozenset[int]
+
+    def unfolded(self) -> ColumnElement[bool]:
+        """The transfers the totals do not hold yet (a reader counts them itself)."""
+        held_out = Transfer.id.in_(sorted(self.open_ids)) if self.open_ids else false()
+        return or_(Transfer.id > self.through_id, held_out)
+
+    def folded(self) -> ColumnElement[bool]:
+        return ~self.unfolded()
 
 
-def resized(session: Session, row: Transfer, old_amount: Decimal | None) -> None:
-    """The row's amount changed in its status (an intent sized from the fresh read)."""
-    change = (row.amount or Decimal(0)) - (old_amount or Decimal(0))
-    if change:
-        bump(session, bucket_of(row), 0, change)
+def mark(connection: Connection | Session, *, lock: bool = False) -> Mark:
+    query = select(TransferTotalsMark).where(TransferTotalsMark.id == 1)
+    row = connection.execute(query.with_for_update() if lock else query).first()
+    if row is None:  # a ledger before 0011 (read-only audits do not migrate): nothing folded
+        return Mark(0, frozenset())
+    found = row[0] if isinstance(connection, Session) else row
+    return Mark(found.through_id, frozenset(json.loads(found.open_ids)))
+
+
+FOLD_COLUMNS = (
+    Transfer.id,
+    Transfer.created_at,
+    Transfer.venue,
+    Transfer.asset,
+    Transfer.hedges,
+    Transfer.from_account,
+    Transfer.to_account,
+    Transfer.status,
+    Transfer.dry_run,
+    Transfer.amount,
+)
+
+
+def fold(session: Session) -> int:
+    """Add the transfers that became final since the last fold to the totals, in the caller's
+    transaction (under the mark's row lock: two writers never fold a row twice); returns how
+    many were added."""
+    current = mark(session, lock=True)
+    rows = session.execute(select(*FOLD_COLUMNS).where(current.unfolded())).all()
+    if not rows:
+        return 0
+    final = [row for row in rows if TransferStatus(row.status).is_final]
+    still_open = {row.id for row in rows if not TransferStatus(row.status).is_final}
+    for bucket, (transfers, amount) in accumulate(final).items():
+        bump(session, bucket, transfers, amount)
+    through = max(current.through_id, max(row.id for row in rows))
+    session.execute(
+        update(TransferTotalsMark)
+        .where(TransferTotalsMark.id == 1)
+        .values(through_id=through, open_ids=json.dumps(sorted(still_open)))
+    )
+    return len(final)
 
 
 def accumulate(rows: Iterable[Any]) -> dict[Bucket, list[Any]]:
@@ -109,9 +159,36 @@ def stored(connection: Connection) -> Iterator[tuple[Bucket, int, Decimal]]:
 
 
 def rebuild(connection: Connection) -> None:
-    """Recompute every total from the transfers (the migration's backfill)."""
+    """Recompute every total from all transfers, whatever their status (0006's backfill; 0011
+    replaces it with `refold`)."""
     found = computed(connection)
     connection.execute(TransferTotal.__table__.delete())
+    _insert(connection, found)
+
+
+def refold(connection: Connection) -> None:
+    """Recompute the totals from the final transfers and set the mark to match (0011)."""
+    found: dict[Bucket, list[Any]] = {}
+    open_ids: list[int] = []
+    through = 0
+    for row in pages(connection, select(*FOLD_COLUMNS), Transfer.id):
+        through = max(through, row.id)
+        if not TransferStatus(row.status).is_final:
+            open_ids.append(row.id)
+            continue
+        slot = found.setdefault(bucket_of(row), [0, Decimal(0)])
+        slot[0] += 1
+        slot[1] += row.amount or Decimal(0)
+    connection.execute(TransferTotal.__table__.delete())
+    _insert(connection, found)
+    connection.execute(TransferTotalsMark.__table__.delete())
+    connection.execute(
+        TransferTotalsMark.__table__.insert(),
+        {"id": 1, "through_id": through, "open_ids": json.dumps(open_ids)},
+    )
+
+
+def _insert(connection: Connection, found: dict[Bucket, list[Any]]) -> None:
     values = [
         {**bucket.__dict__, "transfers": n, "amount": amount}
         for bucket, (n, amount) in found.items()
@@ -121,8 +198,8 @@ def rebuild(connection: Connection) -> None:
 
 
 def differences(connection: Connection) -> list[str]:
-    """The buckets whose stored totals differ from the transfers (verify's check)."""
-    found = computed(connection)
+    """The buckets whose stored totals differ from the transfers they hold (verify's check)."""
+    found = computed(connection, mark(connection))
     problems = []
     for bucket, transfers, amount in stored(connection):
         n, total = found.pop(bucket, (0, Decimal(0)))
@@ -139,8 +216,8 @@ def differences(connection: Connection) -> list[str]:
     return problems
 
 
-def computed(connection: Connection) -> dict[Bucket, list[Any]]:
-    """The totals of every transfer, read in pages."""
+def computed(connection: Connection, held: Mark | None = None) -> dict[Bucket, list[Any]]:
+    """The totals of every transfer (of those the mark holds), read in pages."""
     columns = [
         Transfer.id,
         Transfer.created_at,
@@ -153,4 +230,7 @@ def computed(connection: Connection) -> dict[Bucket, list[Any]]:
         Transfer.dry_run,
         Transfer.amount,
     ]
-    return accumulate(pages(connection, select(*columns), Transfer.id))
+    query = select(*columns)
+    if held is not None:
+        query = query.where(held.folded())
+    return accumulate(pages(connection, query, Transfer.id))

@@ -11,6 +11,7 @@ moved, so the row must neither crash the run nor be settled `failed` later.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,12 +19,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Update, bindparam, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from bot.errors import CorrectionRefused
-from bot.ledger import journal, totals
+from bot.ledger import journal
 from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import Correction, Transfer, TransferAttempt
 from bot.model import PlannedTransfer, TransferStatus
@@ -156,20 +157,22 @@ class TransferRecords(LedgerBase):
         same commit."""
         now = self._clock()
         with self._transaction(now) as session:
-            row = _new_intent(
+            row = _insert_intent(
                 session,
-                run_id,
-                item,
-                now,
-                amount=amount,
-                status=status,
-                inputs=inputs,
-                dry_run=dry_run,
-                error=error,
-                replaces_id=replaces_id,
+                _intent_values(
+                    run_id,
+                    item,
+                    now,
+                    amount=amount,
+                    status=status,
+                    inputs=inputs,
+                    dry_run=dry_run,
+                    error=error,
+                    replaces_id=replaces_id,
+                ),
+                tag,
             )
-            _tagged(session, row, tag)
-        return TransferRecord.of(row, attempts=0)
+        return TransferRecord.of(row, attempts=0)  # type: ignore[arg-type]
 
     def record_intents(
         self,
@@ -185,14 +188,16 @@ class TransferRecords(LedgerBase):
         now = self._clock()
         with self._transaction(now) as session:
             rows = [
-                _new_intent(
-                    session, run_id, item, now, amount=amount, inputs=inputs, dry_run=dry_run
+                _insert_intent(
+                    session,
+                    _intent_values(
+                        run_id, item, now, amount=amount, inputs=inputs, dry_run=dry_run
+                    ),
+                    tag,
                 )
-                for item, amount, inputs, _ in drafts
+                for item, amount, inputs, tag in drafts
             ]
-            for row, (_, _, _, tag) in zip(rows, drafts, strict=True):
-                _tagged(session, row, tag)
-        return [TransferRecord.of(row, attempts=0) for row in rows]
+        return [TransferRecord.of(row, attempts=0) for row in rows]  # type: ignore[arg-type]
 
     def record_sizing(
         self,
@@ -210,15 +215,12 @@ class TransferRecords(LedgerBase):
         now = self._clock()
         with self._transaction(now) as session:
             row = session.get_one(Transfer, transfer_id)
-            old_amount = row.amount
             row.amount_tag = tag(row.id) if tag is not None and skipped is None else None
             row.amount = amount - row.amount_tag if row.amount_tag is not None else amount
-            totals.resized(session, row, old_amount)  # the running totals follow the amount
             row.inputs = journal.canonical_json(dict(inputs))
             row.updated_at = now
             if skipped is not None:
                 row.reason = f"{row.reason}; skipped: {skipped}"
-                totals.moved(session, row, row.status, TransferStatus.SKIPPED.value)
                 row.status = TransferStatus.SKIPPED.value
             return TransferRecord.of(row, attempts=0)
 
@@ -242,8 +244,33 @@ class TransferRecords(LedgerBase):
         (the executor's send path when sizing left the committed amount unchanged).
 
         The attempt keeps the exchange id the venue gave even when the transfer cannot take it
-        (another row holds it): then the transfer is left unknown, see `_write_outcome`."""
+        (another row holds it): then the transfer is left unknown, see `_write_outcome`.
+
+        The usual case (the row takes the outcome) is three statements, `_attempt_at_once`;
+        anything else (an exchange id another row holds, a final row the database refuses, an
+        attempt that changes nothing on the row) takes the careful way below, from the start."""
         now = self._clock()
+        if status is not None or inputs is not None:
+            try:
+                with self._transaction(now) as session:
+                    done = _attempt_at_once(
+                        session,
+                        transfer_id,
+                        now,
+                        amount=amount,
+                        outcome=outcome,
+                        started_at=started_at,
+                        error_kind=error_kind,
+                        error=error,
+                        exchange_id=exchange_id,
+                        status=status,
+                        venue_clock_offset_ms=venue_clock_offset_ms,
+                        inputs=inputs,
+                    )
+                if done is not None:
+                    return done
+            except IntegrityError:
+                pass  # rolled back whole: the careful way says what it was
         with self._transaction(now) as session:
             row = session.get_one(Transfer, transfer_id)
             # made before the transfer changes, so that the journal has the attempt first
@@ -364,6 +391,100 @@ class TransferRecords(LedgerBase):
             return TransferRecord.of(row, attempts=_attempt_count(session, transfer_id))
 
 
+# The hot path's statements, built once (building one costs more than running it): Core, so
+# no ORM bookkeeping either.
+_OTHER_TRANSFER = Transfer.__table__.alias("other")
+_ATTEMPTS = TransferAttempt.__table__
+_NEW_TRANSFER = insert(Transfer.__table__).returning(*Transfer.__table__.c)
+_NEW_ATTEMPT = (
+    insert(_ATTEMPTS)
+    .values(
+        number=select(func.count() + 1)
+        .where(_ATTEMPTS.c.transfer_id == bindparam("of_transfer"))
+        .scalar_subquery()
+    )
+    .returning(*_ATTEMPTS.c)
+)
+
+
+@functools.cache
+def _change_of(columns: tuple[str, ...], *, guarded: bool) -> Update:
+    """`UPDATE transfers SET <columns> WHERE id = :transfer_id RETURNING *`; `guarded`: only
+    while no other row of the venue holds `:held_id`."""
+    transfers = Transfer.__table__
+    change = update(transfers).where(transfers.c.id == bindparam("transfer_id"))
+    if guarded:
+        other = _OTHER_TRANSFER
+        held = select(other.c.id).where(
+            other.c.venue == transfers.c.venue,
+            other.c.exchange_id == bindparam("held_id"),
+            other.c.id != transfers.c.id,
+        )
+        change = change.where(~exists(held))
+    values = {name: bindparam(f"new_{name}") for name in columns}
+    return change.values(values).returning(*transfers.c)
+
+
+def _attempt_at_once(
+    session: Session,
+    transfer_id: int,
+    now: datetime,
+    *,
+    amount: Decimal,
+    outcome: str,
+    started_at: datetime,
+    error_kind: str | None,
+    error: str | None,
+    exchange_id: str | None,
+    status: TransferStatus | None,
+    venue_clock_offset_ms: int | None,
+    inputs: Mapping[str, Any] | None,
+) -> TransferRecord | None:
+    """An attempt and the row's outcome in three statements, with no read before them: the
+    row's change (`UPDATE ... RETURNING` its content, only while no other row of the venue
+    holds `exchange_id`), the attempt (`INSERT ... RETURNING`, numbered by the database),
+    both journaled on commit in the careful way's order (the attempt first). None when the row
+    did not take the change (nothing written: the caller goes the careful way)."""
+    changes: dict[str, Any] = {"updated_at": now}
+    if inputs is not None:
+        changes["inputs"] = journal.canonical_json(dict(inputs))
+    if status is not None:
+        changes["status"] = status.value
+        if exchange_id is not None:
+            changes["exchange_id"] = exchange_id
+        if error is not None:
+            changes["error"] = error
+    guarded = status is not None and exchange_id is not None
+    transfer = session.execute(
+        _change_of(tuple(changes), guarded=guarded),
+        {
+            "transfer_id": transfer_id,
+            "held_id": exchange_id,
+            **{f"new_{name}": value for name, value in changes.items()},
+        },
+    ).first()
+    if transfer is None:
+        return None
+    attempt = session.execute(
+        _NEW_ATTEMPT,
+        {
+            "transfer_id": transfer_id,
+            "of_transfer": transfer_id,
+            "started_at": started_at,
+            "finished_at": now,
+            "amount": amount,
+            "outcome": outcome,
+            "error_kind": error_kind,
+            "error": error,
+            "exchange_id": exchange_id,
+            "venue_clock_offset_ms": venue_clock_offset_ms,
+        },
+    ).one()
+    journal.wrote(session, TransferAttempt, attempt._mapping)
+    journal.wrote(session, Transfer, transfer._mapping)
+    return TransferRecord.of(transfer, attempts=attempt.number)  # type: ignore[arg-type]
+
+
 def _write_outcome(
     session: Session,
     row: Transfer,
@@ -427,9 +548,6 @@ def _set_outcome(
     exchange_id: str | None,
     error: str | None,
 ) -> None:
-    session = object_session(row)
-    if session is not None:  # the running totals move with the status, in its transaction
-        totals.moved(session, row, row.status, status.value)
     row.status = status.value
     row.updated_at = now
     if exchange_id is not None:
@@ -444,8 +562,7 @@ def _attempt_count(session: Session, transfer_id: int) -> int:
     )
 
 
-def _new_intent(
-    session: Session,
+def _intent_values(
     run_id: int,
     item: PlannedTransfer,
     now: datetime,
@@ -456,39 +573,49 @@ def _new_intent(
     dry_run: bool,
     error: str | None = None,
     replaces_id: int | None = None,
-) -> Transfer:
-    """A new transfer row for a planned line, added to `session` (its amount tag and running
-    totals follow in `_tagged`)."""
-    row = Transfer(
-        run_id=run_id,
-        client_id=new_client_id(),
-        created_at=now,
-        updated_at=now,
-        venue=item.venue,
-        hedges=",".join(item.hedges),
-        asset=item.asset,
-        from_account=item.from_account,
-        to_account=item.to_account,
-        rule=item.rule.value,
-        planned_amount=item.amount,
-        amount=amount,
-        status=status.value,
-        exchange_id=None,
-        error=error,
-        reason=item.reason,
-        figures=journal.canonical_json(dict(item.figures)),
-        inputs=journal.canonical_json(dict(inputs)),
-        dry_run=dry_run,
-        replaces_id=replaces_id,
-    )
-    session.add(row)
+) -> dict[str, Any]:
+    """A new transfer row's columns for a planned line."""
+    return {
+        "run_id": run_id,
+        "client_id": new_client_id(),
+        "created_at": now,
+        "updated_at": now,
+        "venue": item.venue,
+        "hedges": ",".join(item.hedges),
+        "asset": item.asset,
+        "from_account": item.from_account,
+        "to_account": item.to_account,
+        "rule": item.rule.value,
+        "planned_amount": item.amount,
+        "amount": amount,
+        "amount_tag": None,
+        "status": status.value,
+        "exchange_id": None,
+        "error": error,
+        "reason": item.reason,
+        "figures": journal.canonical_json(dict(item.figures)),
+        "inputs": journal.canonical_json(dict(inputs)),
+        "dry_run": dry_run,
+        "replaces_id": replaces_id,
+    }
+
+
+def _insert_intent(
+    session: Session, values: Mapping[str, Any], tag: Callable[[int], Decimal] | None
+) -> Any:
+    """One INSERT ... RETURNING (Core: the intent is on every transfer's path), and where the
+    amount is tagged, one UPDATE ... RETURNING of the tag made of the new row's id; journaled."""
+    row = session.execute(_NEW_TRANSFER, values).one()
+    amount = values["amount"]
+    if tag is not None and amount is not None:
+        amount_tag = tag(row.id)
+        row = session.execute(
+            _change_of(("amount_tag", "amount"), guarded=False),
+            {
+                "transfer_id": row.id,
+                "new_amount_tag": amount_tag,
+                "new_amount": amount - amount_tag,
+            },
+        ).one()
+    journal.wrote(session, Transfer, row._mapping)
     return row
-
-
-def _tagged(session: Session, row: Transfer, tag: Callable[[int], Decimal] | None) -> None:
-    """The row's amount less its tag (made of the row's id), and the running totals."""
-    if tag is not None and row.amount is not None:
-        session.flush()  # the id the tag is made of
-        row.amount_tag = tag(row.id)
-        row.amount = row.amount - row.amount_tag
-    totals.moved(session, row, None, row.status)
