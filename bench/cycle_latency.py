@@ -150,7 +150,7 @@ class CycleFigures:
                 f"{median(one_run.requests):.0f} requests, {median(one_run.bytes) / 1024:.1f} KiB "
                 f"(seed: {median(self.seed[min(self.seed)].requests):.0f} requests, "
                 f"{median(self.seed[min(self.seed)].bytes) / 1024:.1f} KiB)",
-                "the ~6 a cycle needs",
+                "4 reads, the send, 4 reads after the move",
             )
         )
         return rows
