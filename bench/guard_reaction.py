@@ -14,16 +14,14 @@ every 10 s (`POLL_SECONDS`, whose mean reaction is half its interval plus the re
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
-import tempfile
 import time
 from contextlib import AsyncExitStack
 from decimal import Decimal
 from pathlib import Path
 
-from bench.harness import TRANSFER_PATH, TimedPaper, fleet_config, start_papers
+from bench.harness import TRANSFER_PATH, TimedPaper, fleet_config, run_and_print, start_papers
 from bot import bootstrap
 from bot.guard.check import guard
 from bot.guard.watch import MarginWatch
@@ -114,16 +112,7 @@ async def measure(latency: float, rounds: int, workdir: Path) -> list[tuple[str,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.guard_reaction")
-    parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--rounds", type=int, default=12)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as workdir:
-        rows = asyncio.run(measure(args.latency, args.rounds, Path(workdir)))
-    width = max(len(name) for name, _, _ in rows)
-    print(f"{'row':<{width}}  figure  limit")
-    for name, figure, ratio in rows:
-        print(f"{name:<{width}}  {figure}  {ratio}")
+    run_and_print("guard_reaction", measure, 12)
 
 
 if __name__ == "__main__":

@@ -1,30 +1,29 @@
 """`python -m bench.guard_requests [--latency 0.05] [--rounds 5]`: what one margin-guard top-up
 costs at the exchange, against the physical limit.
 
-The guard polls (one read of the venue), judges the read with the one margin figure, and runs
-the cycle scoped to the hedge in danger: read under the lock, the clock, the fresh read of the
-source wallet, the send; after the send it reads the venue again for `bot status`. The limit
-of a polling guard is three round trips before the send (the poll, the fresh read, the send):
+The guard polls (one read of the venue: four requests at once), judges the read with the one
+margin figure, and runs the cycle scoped to the hedge in danger on that same read: the send;
+after the send it reads the venue again for `bot status`. The limit of a polling guard is two
+round trips to the send (the poll, the send) and five requests (the poll's four, the send):
 the rows give the requests and the time from the poll's first request to the transfer's
-arrival at the exchange, each as a ratio to that limit, with `latency` injected on every
+arrival at the exchange, each as a ratio to its limit, with `latency` injected on every
 answer. A paper exchange with the default ETH hedge, its mark moved under the danger line.
+(`bench.guard_reaction` times the same top-up from a pushed mark, with the streams.)
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import statistics
-import tempfile
 from contextlib import AsyncExitStack
 from decimal import Decimal
 from pathlib import Path
 
-from bench.harness import TRANSFER_PATH, fleet_config, start_papers
+from bench.harness import TRANSFER_PATH, fleet_config, run_and_print, start_papers
 from bot import bootstrap
 from bot.guard.check import guard
 
-LIMIT_ROUND_TRIPS = 3  # the poll's read, the fresh read, the send
+LIMIT_ROUND_TRIPS = 2  # the poll's read, the send
+LIMIT_REQUESTS = 5  # the poll's four reads at once, the send
 DANGER_MARK = Decimal("3700")  # the default hedge's margin ratio falls to about 0.16
 
 
@@ -55,7 +54,7 @@ async def measure(latency: float, rounds: int, workdir: Path) -> list[tuple[str,
     took = statistics.median(seconds)
     limit = LIMIT_ROUND_TRIPS * latency
     return [
-        ("guard top-up: requests to the send", f"{path:g}", f"{path / LIMIT_ROUND_TRIPS:.2f}x"),
+        ("guard top-up: requests to the send", f"{path:g}", f"{path / LIMIT_REQUESTS:.2f}x"),
         ("guard top-up: requests in all", f"{statistics.median(total):g}", "-"),
         (
             f"guard top-up: first request -> transfer arrives ({latency * 1000:g} ms each)",
@@ -66,16 +65,7 @@ async def measure(latency: float, rounds: int, workdir: Path) -> list[tuple[str,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.guard_requests")
-    parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as workdir:
-        rows = asyncio.run(measure(args.latency, args.rounds, Path(workdir)))
-    width = max(len(name) for name, _, _ in rows)
-    print(f"{'row':<{width}}  figure  vs limit")
-    for name, figure, ratio in rows:
-        print(f"{name:<{width}}  {figure}  {ratio}")
+    run_and_print("guard_requests", measure, 5, "figure  vs limit")
 
 
 if __name__ == "__main__":

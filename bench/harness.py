@@ -5,11 +5,14 @@ each with one ETH hedge that needs a top-up (the default paper state: margin rat
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import dataclasses
 import os
 import statistics
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,3 +160,23 @@ def p99(values: Sequence[float]) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+
+def run_and_print(
+    prog: str,
+    measure: Callable[[float, int, Path], Awaitable[list[tuple[str, str, str]]]],
+    rounds: int,
+    columns: str = "figure  limit",
+) -> None:
+    """`python -m bench.<prog> [--latency s] [--rounds n]`: run `measure` in a temporary
+    folder and print its rows as a table."""
+    parser = argparse.ArgumentParser(prog=f"python -m bench.{prog}")
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as workdir:
+        rows = asyncio.run(measure(args.latency, args.rounds, Path(workdir)))
+    width = max(len(name) for name, _, _ in rows)
+    print(f"{'row':<{width}}  {columns}")
+    for name, figure, limit in rows:
+        print(f"{name:<{width}}  {figure}  {limit}")

@@ -78,7 +78,7 @@ from bot.runtime.retry import RetryPolicy, Timing
 from bot.runtime.stopping import StopRequest
 from bot.transfers.amount_tag import tag_to_subtract, tags_on
 from bot.transfers.send_loop import Attempt, Points, SendLoop, clock_offset, shrinking
-from bot.transfers.sizing import size_transfer, sized_on
+from bot.transfers.sizing import Sizing, size_transfer, sized_on
 from bot.venues.base import Venue
 from bot.venues.halts import BY_THE_BOT, CHANGED, fingerprint, new_salt
 
@@ -539,21 +539,7 @@ class Executor:
                 error=f"could not read the transferable amount: {exc}",
             )
             return failed, exc
-        sizing = size_transfer(
-            planned=item.amount,
-            transferable=transferable,
-            safety=self._rules.safety,
-            step=step,
-            min_amount=self._rules.min_for(item.asset),
-            max_amount=self._rules.max_for(item.asset),
-            asset=item.asset,
-        )
-        inputs = {
-            "transferable": transferable,
-            "safety": self._rules.safety,
-            "step": step,
-            "read_at": self._clock(),
-        }
+        sizing, inputs = self._sized(item, transferable, step, read_at=self._clock())
         if sizing.skip_reason is not None:
             skipped = self._ledger.record_sizing(
                 intent.id, amount=sizing.amount, inputs=inputs, skipped=sizing.skip_reason
@@ -595,10 +581,10 @@ class Executor:
         self._drawn.add((item.venue, item.from_account, item.asset))
         return read
 
-    def _draft_on_read(self, item: PlannedTransfer, venue: Venue, read: VenueState) -> Draft:
-        """The line sized on the cycle's read: what its intent commits, or why it is skipped."""
-        step = venue.transfer_step(item.asset)
-        transferable = read.wallet(item.from_account, item.asset).transferable
+    def _sized(
+        self, item: PlannedTransfer, transferable: Decimal, step: Decimal, *, read_at: datetime
+    ) -> tuple[Sizing, dict[str, Any]]:
+        """The line sized on a transferable amount, and the figures its row records."""
         sizing = size_transfer(
             planned=item.amount,
             transferable=transferable,
@@ -612,9 +598,16 @@ class Executor:
             "transferable": transferable,
             "safety": self._rules.safety,
             "step": step,
-            "read_at": read.read_at,
-            "read": "cycle",
+            "read_at": read_at,
         }
+        return sizing, inputs
+
+    def _draft_on_read(self, item: PlannedTransfer, venue: Venue, read: VenueState) -> Draft:
+        """The line sized on the cycle's read: what its intent commits, or why it is skipped."""
+        step = venue.transfer_step(item.asset)
+        transferable = read.wallet(item.from_account, item.asset).transferable
+        sizing, inputs = self._sized(item, transferable, step, read_at=read.read_at)
+        inputs["read"] = "cycle"  # the cycle's read, not one made for this transfer
         tag = self._tag_of(venue, sizing.amount, step) if sizing.skip_reason is None else None
         return Draft(item, sizing.amount, inputs, tag, sizing.skip_reason)
 
