@@ -28,6 +28,7 @@ from bench import (
     ledger_cost,
     ledger_rows,
     memory,
+    one_shot,
     volatility,
 )
 
@@ -80,6 +81,7 @@ async def _async_rows(args: argparse.Namespace, workdir: Path) -> list[Row]:
     rows += await guard_reaction.measure(
         args.latency, 2 if args.quick else 12, workdir / "guard-reaction"
     )
+    rows += await one_shot.measure(args.latency, 1 if args.quick else 5, workdir / "one-shot")
     return rows
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from bench.__main__ import main
 
-ROWS = range(1, 13)
+ROWS = range(1, 14)
 
 
 def test_quick_bench_prints_every_row(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
