@@ -74,8 +74,10 @@ def test_a_copy_with_nothing_beside_it_collects_and_reads_its_fixtures(lone_copy
             folders[path.parent] = path
     smallest = [str(path.relative_to(lone_copy)) for path in folders.values()]
     readers = " or ".join(Path(reader.split("::")[-1]).stem for reader in FIXTURE_READERS)
+    # its temporary folders inside this run's (CI removes those; /tmp would keep them)
+    basetemp = ["--basetemp", str(lone_copy.parent / "basetemp")]
     run = subprocess.run(
-        [*PYTEST, "-rA", "-k", readers, *FIXTURE_READERS, *smallest],
+        [*PYTEST, *basetemp, "-rA", "-k", readers, *FIXTURE_READERS, *smallest],
         cwd=lone_copy,
         env=env,
         capture_output=True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 import tempfile
 from decimal import Decimal
 from pathlib import Path
@@ -27,13 +28,17 @@ class TransfersUnderFaults(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
-        self.harness = Harness(Path(tempfile.mkdtemp()), random.Random(1))
+        self.folder = Path(tempfile.mkdtemp())  # removed at teardown: CI leaves no folder behind
+        self.harness = Harness(self.folder, random.Random(1))
         self.loop.run_until_complete(self.harness.__aenter__())
 
     def teardown(self) -> None:
         failpoints.disarm_all()
-        self.loop.run_until_complete(self.harness.__aexit__(None, None, None))
-        self.loop.close()
+        try:
+            self.loop.run_until_complete(self.harness.__aexit__(None, None, None))
+            self.loop.close()
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     @rule(price=st.integers(min_value=2500, max_value=3600))
     def move_price(self, price: int) -> None:
