@@ -218,19 +218,7 @@ def differences(connection: Connection) -> list[str]:
 
 def computed(connection: Connection, held: Mark | None = None) -> dict[Bucket, list[Any]]:
     """The totals of every transfer (of those the mark holds), read in pages."""
-    columns = [
-        Transfer.id,
-        Transfer.created_at,
-        Transfer.venue,
-        Transfer.asset,
-        Transfer.hedges,
-        Transfer.from_account,
-        Transfer.to_account,
-        Transfer.status,
-        Transfer.dry_run,
-        Transfer.amount,
-    ]
-    query = select(*columns)
+    query = select(*FOLD_COLUMNS)
     if held is not None:
         query = query.where(held.folded())
     return accumulate(pages(connection, query, Transfer.id))
