@@ -6,6 +6,7 @@ is either wholly persisted and served, or not at all.
 
 from __future__ import annotations
 
+import calendar
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -96,6 +97,12 @@ class Market:
     quantity_precision: int
     brackets: tuple[Bracket, ...] = ()
     onboard_date: int = 1569398400000
+    # None for a perpetual (and spot); a dated (quarterly) future's delivery time in ms
+    delivery_date: int | None = None
+
+    @property
+    def perpetual(self) -> bool:
+        return self.kind != MarketKind.SPOT and self.delivery_date is None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -262,6 +269,39 @@ def next_funding_boundary(now: int, interval_hours: int = FUNDING_INTERVAL_HOURS
     return (now // interval_ms + 1) * interval_ms
 
 
+QUARTER_MONTHS = (3, 6, 9, 12)
+DELIVERY_HOUR_UTC = 8  # Binance delivers its quarterly contracts at 08:00 UTC
+
+
+def quarterly_deliveries(after: int, count: int = 2) -> list[int]:
+    """The next `count` quarterly delivery times strictly after `after` (ms): the last Friday of
+    March, June, September and December at 08:00 UTC, Binance's CURRENT_QUARTER and
+    NEXT_QUARTER contracts."""
+    found: list[int] = []
+    year = time.gmtime(after / 1000).tm_year
+    while len(found) < count:
+        for month in QUARTER_MONTHS:
+            last_day = calendar.monthrange(year, month)[1]
+            weekday = calendar.weekday(year, month, last_day)  # Monday 0 ... Friday 4
+            day = last_day - (weekday - calendar.FRIDAY) % 7
+            at = calendar.timegm((year, month, day, DELIVERY_HOUR_UTC, 0, 0)) * 1000
+            if at > after and len(found) < count:
+                found.append(at)
+        year += 1
+    return found
+
+
+def dated_symbol(pair: str, delivery: int) -> str:
+    """Binance's id of a dated future: the pair and the delivery day, `BTCUSDT_261225`."""
+    return f"{pair}_{time.strftime('%y%m%d', time.gmtime(delivery / 1000))}"
+
+
+def _dated(perpetual: Market, delivery: int) -> Market:
+    """The quarterly future of a perpetual's pair: the same filters and tiers, its own id."""
+    pair = perpetual.pair or perpetual.symbol
+    return replace(perpetual, symbol=dated_symbol(pair, delivery), delivery_date=delivery)
+
+
 def _linear(
     symbol: str,
     base: str,
@@ -335,7 +375,9 @@ def _spot(symbol: str, base: str, *, tick: str, step: str) -> Market:
     )
 
 
-def default_markets() -> tuple[Market, ...]:
+def default_markets(now: int) -> tuple[Market, ...]:
+    """Spot, perpetuals, and one quarterly future per futures pair (Binance lists dated
+    futures beside its perpetuals; the quarter is the first delivery after `now`)."""
     # First tiers at 0.5 % maintenance so the default hedge reads like Binance's docs examples.
     linear_tiers = [
         ("0", "50000", "0.005", 125),
@@ -357,7 +399,7 @@ def default_markets() -> tuple[Market, ...]:
         ("500", "1000", "0.025", 20),
         ("1000", "5000", "0.05", 10),
     ]
-    return (
+    perpetuals_and_spot = (
         _spot("ETHUSDT", "ETH", tick="0.01", step="0.0001"),
         _spot("BTCUSDT", "BTC", tick="0.01", step="0.00001"),
         _linear(
@@ -397,6 +439,9 @@ def default_markets() -> tuple[Market, ...]:
             tiers=inverse_eth,
         ),
     )
+    (quarter,) = quarterly_deliveries(now, 1)
+    dated = tuple(_dated(m, quarter) for m in perpetuals_and_spot if m.kind != MarketKind.SPOT)
+    return perpetuals_and_spot + dated
 
 
 def default_state(now: int | None = None) -> PaperState:
@@ -405,8 +450,10 @@ def default_state(now: int | None = None) -> PaperState:
     from spot to USD-M. Its transfer ids start at `first_tran_id(now)`."""
     at = now_ms() if now is None else now
     next_funding = next_funding_boundary(at)
+    markets = default_markets(at)
+    base_prices = {"ETH": Decimal("3000"), "BTC": Decimal("60000")}
     return PaperState(
-        markets=default_markets(),
+        markets=markets,
         spot={
             "USDT": SpotBalance(free=Decimal("20000")),
             "ETH": SpotBalance(free=Decimal("5")),
@@ -430,12 +477,9 @@ def default_state(now: int | None = None) -> PaperState:
                 update_time=at,
             ),
         ),
-        mark_prices={
-            "ETHUSDT": Decimal("3000"),
-            "BTCUSDT": Decimal("60000"),
-            "BTCUSD_PERP": Decimal("60000"),
-            "ETHUSD_PERP": Decimal("3000"),
-        },
+        # by market id: spot and USD-M ETHUSDT share one; a dated future trades at its
+        # perpetual's mark (the paper keeps no basis)
+        mark_prices={m.symbol: base_prices[m.base] for m in markets},
         funding={
             "ETHUSDT": Funding(rate=Decimal("0.0001"), next_funding_time=next_funding),
             "BTCUSDT": Funding(rate=Decimal("0.0001"), next_funding_time=next_funding),

@@ -26,6 +26,7 @@ from typing import Any
 
 from bot.paper.accounting import notional
 from bot.paper.model import FuturesBalance, MarketKind, PaperState
+from bot.paper.routes_funding import record_settlements
 from bot.paper.routing import Call, Endpoint, symbol_filter
 from bot.paper.state import StateStore
 from bot.paper.wire import BinanceError, fmt8
@@ -64,9 +65,11 @@ def _save_income(store: StateStore, rows: list[dict[str, Any]]) -> None:
 
 def book_funding(store: StateStore, now: int, symbol: str | None = None) -> list[dict[str, Any]]:
     """Book one funding payment per open perpetual position (or `symbol`'s): the income rows
-    added, and the wallet balances moved, in one step."""
+    added, and the wallet balances moved, in one step. The funding time is also recorded for
+    every perpetual (or `symbol`), held or not: the funding rate history."""
     with _lock:
         state = store.state
+        settled = state
         rows = load_income(store)
         next_id = max((int(r["tranId"]) for r in rows), default=FIRST_INCOME_ID - 1) + 1
         added: list[dict[str, Any]] = []
@@ -106,6 +109,7 @@ def book_funding(store: StateStore, now: int, symbol: str | None = None) -> list
         known = {m.symbol for m in state.markets if m.kind != MarketKind.SPOT}
         if symbol is not None and symbol not in known:
             raise KeyError(f"unknown perpetual {symbol!r}")
+        record_settlements(store, settled, now, symbol)
         if added:
             _save_income(store, rows + added)
             store.commit(state, reason="FUNDING_FEE")

@@ -10,7 +10,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from bot.paper.model import PERPETUAL_DELIVERY_DATE, Market, MarketKind, next_funding_boundary
+from bot.paper.model import (
+    PERPETUAL_DELIVERY_DATE,
+    Market,
+    MarketKind,
+    next_funding_boundary,
+    quarterly_deliveries,
+)
 from bot.paper.routing import Call, Endpoint, symbol_filter
 from bot.paper.wire import fmt8, plain
 
@@ -107,14 +113,31 @@ def _contract_filters(market: Market) -> list[dict[str, Any]]:
     return filters
 
 
-def linear_symbol(market: Market) -> dict[str, Any]:
+def contract_terms(market: Market, now: int) -> tuple[str, int, str]:
+    """`contractType`, `deliveryDate` and status of a futures market at `now`: a perpetual never
+    delivers; a dated future is CURRENT_QUARTER until the first quarterly delivery, NEXT_QUARTER
+    before the second, and once its time has passed it is SETTLING with no contract type (the
+    paper does not roll a new quarter into a saved account; a new account lists the current
+    one)."""
+    if market.delivery_date is None:
+        return "PERPETUAL", PERPETUAL_DELIVERY_DATE, "TRADING"
+    current, following = quarterly_deliveries(now)
+    if market.delivery_date == current:
+        return "CURRENT_QUARTER", market.delivery_date, "TRADING"
+    if market.delivery_date == following:
+        return "NEXT_QUARTER", market.delivery_date, "TRADING"
+    return "", market.delivery_date, "SETTLING"
+
+
+def linear_symbol(market: Market, now: int) -> dict[str, Any]:
+    contract_type, delivery, status = contract_terms(market, now)
     return {
         "symbol": market.symbol,
         "pair": market.pair,
-        "contractType": "PERPETUAL",
-        "deliveryDate": PERPETUAL_DELIVERY_DATE,
+        "contractType": contract_type,
+        "deliveryDate": delivery,
         "onboardDate": market.onboard_date,
-        "status": "TRADING",
+        "status": status,
         "maintMarginPercent": "2.5000",
         "requiredMarginPercent": "5.0000",
         "baseAsset": market.base,
@@ -144,14 +167,15 @@ def linear_symbol(market: Market) -> dict[str, Any]:
     }
 
 
-def inverse_symbol(market: Market) -> dict[str, Any]:
+def inverse_symbol(market: Market, now: int) -> dict[str, Any]:
+    contract_type, delivery, status = contract_terms(market, now)
     return {
         "symbol": market.symbol,
         "pair": market.pair,
-        "contractType": "PERPETUAL",
-        "deliveryDate": PERPETUAL_DELIVERY_DATE,
+        "contractType": contract_type,
+        "deliveryDate": delivery,
         "onboardDate": market.onboard_date,
-        "contractStatus": "TRADING",
+        "contractStatus": status,
         "contractSize": int(market.contract_size)
         if market.contract_size == market.contract_size.to_integral_value()
         else market.contract_size,
@@ -222,7 +246,7 @@ def linear_exchange_info(call: Call) -> dict[str, Any]:
             {"asset": asset, "marginAvailable": True, "autoAssetExchange": "-10000"}
             for asset in assets
         ],
-        "symbols": [linear_symbol(m) for m in markets],
+        "symbols": [linear_symbol(m, call.now) for m in markets],
     }
 
 
@@ -232,14 +256,16 @@ def inverse_exchange_info(call: Call) -> dict[str, Any]:
         "serverTime": call.now,
         "rateLimits": _rate_limits(2400),
         "exchangeFilters": [],
-        "symbols": [inverse_symbol(m) for m in call.state.markets_of(MarketKind.INVERSE)],
+        "symbols": [inverse_symbol(m, call.now) for m in call.state.markets_of(MarketKind.INVERSE)],
     }
 
 
-def _next_funding_time(call: Call, symbol: str) -> tuple[Decimal, int]:
+def _next_funding_time(call: Call, symbol: str) -> tuple[Decimal | None, int]:
+    """The rate and next funding time; (None, 0) for a market that pays no funding (a dated
+    future: Binance sends an empty rate and time 0 for those)."""
     funding = call.state.funding.get(symbol)
     if funding is None:
-        return Decimal(0), 0
+        return None, 0
     next_time = funding.next_funding_time
     if next_time <= call.now:  # the stored time has passed: roll onto the grid
         next_time = next_funding_boundary(call.now, funding.interval_hours)
@@ -257,8 +283,8 @@ def _premium_entry(call: Call, market: Market) -> dict[str, Any]:
             "markPrice": fmt8(mark),
             "indexPrice": fmt8(mark),
             "estimatedSettlePrice": fmt8(mark),
-            "lastFundingRate": fmt8(rate),
-            "interestRate": fmt8(INTEREST_RATE),
+            "lastFundingRate": "" if rate is None else fmt8(rate),
+            "interestRate": "" if rate is None else fmt8(INTEREST_RATE),
             "nextFundingTime": next_time,
             "time": call.now,
         }

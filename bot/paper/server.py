@@ -24,6 +24,7 @@ from aiohttp import web
 
 from bot.paper import (
     routes_coinm,
+    routes_funding,
     routes_income,
     routes_margin,
     routes_market,
@@ -65,6 +66,7 @@ ALL_ENDPOINTS = (
     routes_wallet.ENDPOINTS,
     routes_margin.ENDPOINTS,
     routes_income.ENDPOINTS,
+    routes_funding.ENDPOINTS,
 )
 _BINANCE_HOST = re.compile(r"^https?://[A-Za-z0-9.-]*binance\.com(?=/|$)")
 _UNKNOWN_ERROR = BinanceError(500, -1000, "An unknown error occurred while processing the request.")

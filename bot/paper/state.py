@@ -241,6 +241,7 @@ def _market_to_json(market: Market) -> dict[str, Any]:
         "price_precision": market.price_precision,
         "quantity_precision": market.quantity_precision,
         "onboard_date": market.onboard_date,
+        "delivery_date": market.delivery_date,
         "brackets": [
             {
                 "bracket": bracket.bracket,
@@ -272,6 +273,8 @@ def _market_from_json(data: Mapping[str, Any]) -> Market:
         price_precision=int(data["price_precision"]),
         quantity_precision=int(data["quantity_precision"]),
         onboard_date=int(data["onboard_date"]),
+        # absent from files written before dated futures: every market was a perpetual
+        delivery_date=None if data.get("delivery_date") is None else int(data["delivery_date"]),
         brackets=tuple(
             Bracket(
                 bracket=int(item["bracket"]),

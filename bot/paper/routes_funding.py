@@ -1,0 +1,119 @@
+"""Funding rate history: `GET /fapi/v1/fundingRate` (USD-M) and `GET /dapi/v1/fundingRate`
+(COIN-M), in Binance's documented shape ("Get Funding Rate History": symbol, fundingRate with 8
+decimals, fundingTime, markPrice), oldest first.
+
+The history is the paper's own: one row per perpetual at each funding time the paper booked
+(`book_funding`, i.e. `POST /_paper/funding` or `bot paper funding`), holding the rate and mark
+that settlement used. It is market-wide like Binance's (a settlement of every perpetual, held
+or not, when no symbol is named), but it starts at the paper account's first booked funding:
+an account that never booked one answers `[]`, as Binance does for a contract before its first
+funding time. Nothing is made up, so the history always agrees with the income rows.
+
+Parameters as Binance documents them: `symbol` (optional on USD-M, mandatory on COIN-M),
+`startTime`, `endTime`, `limit` (default 100, at most 1000). Without `startTime` the most recent
+`limit` rows are answered; with it, the first `limit` rows from it.
+
+The rows live beside the paper state file (`<state>.funding.json`), or in memory for an
+in-memory store, so the paper state's own format is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from pathlib import Path
+from typing import Any
+
+from bot.paper.model import MarketKind, PaperState
+from bot.paper.routing import Call, Endpoint, symbol_filter
+from bot.paper.state import StateStore
+from bot.paper.wire import BinanceError, fmt8, mandatory_missing
+
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+_memory: weakref.WeakKeyDictionary[StateStore, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def settlements_path(store: StateStore) -> Path | None:
+    return None if store.path is None else store.path.with_name(store.path.name + ".funding.json")
+
+
+def load_settlements(store: StateStore) -> list[dict[str, Any]]:
+    """Every funding settlement booked on this paper account, oldest first."""
+    path = settlements_path(store)
+    if path is None:
+        return list(_memory.get(store, []))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+
+
+def record_settlements(
+    store: StateStore, state: PaperState, now: int, symbol: str | None = None
+) -> None:
+    """Add a row per perpetual (or `symbol`'s) settled at `now`, at its current rate and mark.
+    The caller holds the income lock (`book_funding`), so rows are never written twice."""
+    rows = [
+        {
+            "kind": market.kind.value,
+            "symbol": market.symbol,
+            "fundingRate": fmt8(state.funding[market.symbol].rate),
+            "fundingTime": now,
+            "markPrice": fmt8(state.mark_price(market.symbol)),
+        }
+        for market in state.markets
+        if market.perpetual and market.symbol in state.funding and symbol in (None, market.symbol)
+    ]
+    if not rows:
+        return
+    every = load_settlements(store) + rows
+    path = settlements_path(store)
+    if path is None:
+        _memory[store] = every
+        return
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(json.dumps(every), encoding="utf-8")
+    partial.replace(path)
+
+
+def _int_param(call: Call, name: str) -> int | None:
+    value = call.params.get(name)
+    if value is None or value == "":
+        return None
+    if not value.lstrip("-").isdigit():
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.")
+    return int(value)
+
+
+def _history(call: Call, kind: MarketKind, *, symbol_required: bool) -> list[dict[str, Any]]:
+    symbol = symbol_filter(call, kind)
+    if symbol is None and symbol_required:
+        raise mandatory_missing("symbol")
+    start = _int_param(call, "startTime")
+    end = _int_param(call, "endTime")
+    limit = _int_param(call, "limit") or DEFAULT_LIMIT
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BinanceError(400, -1130, "Data sent for parameter 'limit' is not valid.")
+    rows = [
+        {key: row[key] for key in ("symbol", "fundingRate", "fundingTime", "markPrice")}
+        for row in load_settlements(call.store)
+        if row["kind"] == kind.value
+        and symbol in (None, row["symbol"])
+        and (start is None or row["fundingTime"] >= start)
+        and (end is None or row["fundingTime"] <= end)
+    ]
+    return rows[:limit] if start is not None else rows[-limit:]
+
+
+def usdm_funding_rate(call: Call) -> Any:
+    return _history(call, MarketKind.LINEAR, symbol_required=False)
+
+
+def coinm_funding_rate(call: Call) -> Any:
+    return _history(call, MarketKind.INVERSE, symbol_required=True)
+
+
+ENDPOINTS = (
+    Endpoint("GET", "/fapi/v1/fundingRate", usdm_funding_rate),
+    Endpoint("GET", "/dapi/v1/fundingRate", coinm_funding_rate),
+)
