@@ -24,7 +24,7 @@ def _unified_keys(parsed: dict[str, Any]) -> set[str]:
 
 async def test_load_markets_parses_every_market_with_sane_precision(client):
     markets = await client.load_markets()
-    assert set(markets) == {
+    assert {symbol for symbol, market in markets.items() if not market["future"]} == {
         "ETH/USDT",
         "BTC/USDT",
         "ETH/USDT:USDT",
@@ -32,6 +32,15 @@ async def test_load_markets_parses_every_market_with_sane_precision(client):
         "BTC/USD:BTC",
         "ETH/USD:ETH",
     }
+    # beside the perpetuals, one quarterly future per pair, as Binance lists them
+    futures = [market for market in markets.values() if market["future"]]
+    assert sorted((m["base"], m["settle"]) for m in futures) == [
+        ("BTC", "BTC"),
+        ("BTC", "USDT"),
+        ("ETH", "ETH"),
+        ("ETH", "USDT"),
+    ]
+    assert all(m["active"] and m["expiry"] > client.milliseconds() for m in futures)
     spot = markets["ETH/USDT"]
     assert spot["spot"] and spot["active"] and not spot["contract"]
     assert spot["precision"]["amount"] == 0.0001 and spot["precision"]["price"] == 0.01
@@ -123,7 +132,8 @@ async def test_raw_coinm_balance_endpoint(client):
     assert (await client.fapiPrivateV3GetBalance()) == usdm_rows
     account_v2 = await client.fapiPrivateV2GetAccount()
     assert account_v2["multiAssetsMargin"] is False
-    assert {p["symbol"] for p in account_v2["positions"]} == {"ETHUSDT", "BTCUSDT"}
+    perpetuals = {p["symbol"] for p in account_v2["positions"] if "_" not in p["symbol"]}
+    assert perpetuals == {"ETHUSDT", "BTCUSDT"}  # and the quarterly futures, ETHUSDT_yymmdd
 
 
 async def test_linear_positions(client, response_fixtures):
@@ -181,8 +191,13 @@ async def test_funding_rates(client, exchange):
     assert linear["fundingTimestamp"] % (8 * 3_600_000) == 0
     inverse = await client.fetch_funding_rate("BTC/USD:BTC")
     assert inverse["symbol"] == "BTC/USD:BTC" and inverse["fundingRate"] == 0.0001
-    assert set(await client.fetch_funding_rates()) == {"ETH/USDT:USDT", "BTC/USDT:USDT"}
-    assert set(await client.fetch_funding_rates(None, {"subType": "inverse"})) == {
+    linear_rates = await client.fetch_funding_rates()
+    perpetual = {s for s in linear_rates if client.markets[s]["swap"]}
+    assert perpetual == {"ETH/USDT:USDT", "BTC/USDT:USDT"}
+    # a dated future pays no funding: Binance's premiumIndex sends its rate empty
+    assert all(linear_rates[s]["fundingRate"] is None for s in set(linear_rates) - perpetual)
+    inverse_rates = await client.fetch_funding_rates(None, {"subType": "inverse"})
+    assert {s for s in inverse_rates if client.markets[s]["swap"]} == {
         "BTC/USD:BTC",
         "ETH/USD:ETH",
     }

@@ -201,7 +201,8 @@ async def test_a_null_position_amount_and_a_wildcard_over_a_list(ready, hooked_e
         mutations=[{"op": "set", "path": "*.markPrice", "value": 0}],
     )
     premiums = await ready.fapiPublicGetPremiumIndex()
-    assert len(premiums) == 2 and [p["markPrice"] for p in premiums] == [0, 0]
+    # the two perpetuals and the two quarterly futures
+    assert len(premiums) == 4 and [p["markPrice"] for p in premiums] == [0, 0, 0, 0]
 
 
 async def test_raw_numbers_are_written_unquoted(hooked_exchange):
@@ -218,7 +219,7 @@ async def test_raw_numbers_are_written_unquoted(hooked_exchange):
     text = body.decode()
     assert content_type == "application/json"
     assert '"markPrice":1e30,' in text and '"markPrice":NaN,' in text
-    first, second = json.loads(text)  # Python's json (ccxt's) reads both
+    first, second, *_dated = json.loads(text)  # Python's json (ccxt's) reads both
     assert first["markPrice"] == 1e30 and second["markPrice"] != second["markPrice"]
 
 
@@ -242,7 +243,7 @@ async def test_a_path_that_does_not_resolve_is_loud(hooked_exchange):
     )
     status, content_type, body = await _plain(hooked_exchange, "GET", "/fapi/v1/premiumIndex")
     assert (status, content_type) == (500, "text/plain")
-    assert b"index 9 is outside a list of 2" in body
+    assert b"index 9 is outside a list of 4" in body  # perpetuals and quarterly futures
     (error,) = hooked_exchange.faults.report()["errors"]
     assert "/fapi/v1/premiumIndex" in error and "9.markPrice" in error
 
