@@ -220,9 +220,15 @@ async def test_positions_are_unified(client: coinswitch):
     assert short["marginMode"] == "isolated" and short["leverage"] == 5
 
 
-async def test_positions_need_symbols(client: coinswitch):
-    with pytest.raises(ccxt_async.ArgumentsRequired):
-        await client.fetch_positions()
+async def test_positions_without_symbols_are_those_the_wallet_lists(
+    client: coinswitch, server: CoinSwitchServer
+):
+    """The wallet's `asset` list names the symbols holding margin: one wallet request, then
+    Get Positions for each listed symbol only (the seed wallet lists DOGEUSDT alone)."""
+    positions = await client.fetch_positions()
+    assert [p["symbol"] for p in positions] == ["DOGE/USDT:USDT"]
+    asked = [path for _, path, _ in server.received if path.startswith(FUTURES_PREFIX + "/pos")]
+    assert len(asked) == 1 and "symbol=DOGEUSDT" in asked[0]
 
 
 async def test_funding_rate_from_the_ticker(client: coinswitch):

@@ -10,9 +10,17 @@ import sys
 
 import pytest
 
-#: the bot modules an exchange may load: its packages, two helpers (the implicit API, and the one
-#: strict decoder and JSON loader) and the error vocabulary the decoder's refusals are made of
-ALLOWED = {"bot", "bot.venues", "bot.venues.implicit", "bot.venues.decode", "bot.errors"}
+#: the bot modules an exchange may load: its packages, three helpers (the implicit API, the one
+#: strict decoder and JSON loader, and the `features` of a read-only exchange) and the error
+#: vocabulary the decoder's refusals are made of
+ALLOWED = {
+    "bot",
+    "bot.venues",
+    "bot.venues.implicit",
+    "bot.venues.decode",
+    "bot.venues.readonly_features",
+    "bot.errors",
+}
 FORBIDDEN = {
     "bot.model",
     "bot.venues.generic",

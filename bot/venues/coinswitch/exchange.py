@@ -3,10 +3,17 @@ or without the bot.
 
 ccxt 4.5.90 has no CoinSwitch, so `coinswitch` is our own `Exchange` subclass: anything that
 speaks ccxt calls `load_markets`, `fetch_balance`, `fetch_positions` and `fetch_funding_rate` on
-it exactly as on a ccxt exchange. It imports nothing of the bot but two small helpers
-(`bot.venues.implicit`, and `bot.venues.decode` for its exact figures and JSON loader, which
-needs only `bot.errors`); the bot's adapter is `bot.venues.coinswitch.venue`. Futures v2 has no
-wallet-to-wallet transfer API, so `has['transfer']` is False.
+it exactly as on a ccxt exchange. It imports nothing of the bot but three small helpers
+(`bot.venues.implicit`, `bot.venues.readonly_features`, and `bot.venues.decode` for its exact
+figures and JSON loader, which needs only `bot.errors`); the bot's adapter is
+`bot.venues.coinswitch.venue`. Futures v2 has no wallet-to-wallet transfer API, so
+`has['transfer']` is False. `has` claims only what is implemented here; ccxt's "emulated"
+defaults (`editOrder`, `fetchCurrenciesWs`) are switched off.
+
+Currencies: Active Coins spells pairs in upper case ("ETH/USDT"), Get Instrument Info its assets
+in lower case (`base_asset: "eth"`). ccxt builds its currency table from the markets'
+`baseId`/`quoteId`, so both kinds of market carry the upper-case id (the spelling of the
+Portfolio and the wallet); the instrument's own spelling stays in `info`.
 
 The docs promise numbers as strings, but Get Ticker sends the funding rate and the mark and
 index prices as JSON numbers, and the Portfolio's INR row numbers too. Bodies are therefore
@@ -38,7 +45,6 @@ from typing import Any
 from ccxt.async_support.base.exchange import Exchange
 from ccxt.base.decimal_to_precision import TICK_SIZE
 from ccxt.base.errors import (
-    ArgumentsRequired,
     AuthenticationError,
     BadRequest,
     BadResponse,
@@ -54,6 +60,7 @@ from ccxt.base.precise import Precise
 
 from bot.venues.decode import AmbiguousBody, finite_text, loads_exact, shown
 from bot.venues.implicit import implicit_api
+from bot.venues.readonly_features import read_only_features
 
 EXCHANGE_ID = "coinswitch"
 SPOT = "spot"  # fetch_balance's name for the spot wallet (the portfolio)
@@ -61,6 +68,10 @@ FUTURES = "futures"  # fetch_balance's name for the futures wallet
 FUTURES_EXCHANGE = "EXCHANGE_2"  # "the futures exchange identifier" (api-surfaces)
 DEFAULT_SPOT_EXCHANGE = "c2c1"  # the USDT spot venue (spot/concepts/exchange-identifiers)
 SIGNATURE_SEED_BYTES = 32
+#: the base spot fee, maker and taker alike: 0.09%, the `maker_fee`/`taker_fee` the Trading Fee
+#: page shows (/spot/reference/trading-fee). The page warns the schedule is per user (cohort,
+#: volume, discounts): the account's own rate is GET /trade/api/v2/tradingFee, not read here.
+SPOT_FEE = "0.0009"
 
 # The venue limits wallet_balance and positions to 20 requests per 60 s and the ticker and
 # instrument_info to 100 per 60 s (each endpoint's page). ccxt's leaky bucket spaces requests
@@ -192,6 +203,8 @@ class coinswitch(Exchange, ImplicitAPI):
                     "fetchTicker": False,
                     "fetchTickers": False,
                     "createOrder": False,
+                    "editOrder": False,
+                    "fetchCurrenciesWs": False,
                     "transfer": False,
                     "fetchTransfers": False,
                     "withdraw": False,
@@ -207,6 +220,15 @@ class coinswitch(Exchange, ImplicitAPI):
                     "doc": ["https://api-trading.coinswitch.co"],
                 },
                 "api": API,
+                "fees": {
+                    "trading": {
+                        "tierBased": True,
+                        "percentage": True,
+                        "maker": self.parse_number(SPOT_FEE),
+                        "taker": self.parse_number(SPOT_FEE),
+                    },
+                },
+                "features": read_only_features(spot=True, linear_swap=True),
                 "requiredCredentials": {"apiKey": True, "secret": True},
                 "precisionMode": TICK_SIZE,
                 "options": {
@@ -350,9 +372,9 @@ class coinswitch(Exchange, ImplicitAPI):
         """An Active Coins pair ("ETH/USDT", BASE/QUOTE as Exchange Identifiers describes)."""
         if not isinstance(pair, str) or pair.count("/") != 1:
             return None
-        base_id, quote_id = pair.split("/")
-        base = self.safe_currency_code(base_id.upper())
-        quote = self.safe_currency_code(quote_id.upper())
+        base_id, quote_id = (part.upper() for part in pair.split("/"))
+        base = self.safe_currency_code(base_id)
+        quote = self.safe_currency_code(quote_id)
         amount_decimals = self.safe_string(precision, "base")
         price_decimals = self.safe_string(precision, "quote")
         return self.safe_market_structure(
@@ -369,6 +391,8 @@ class coinswitch(Exchange, ImplicitAPI):
                 "margin": False,
                 "active": True,
                 "contract": False,
+                "taker": self.fees["trading"]["taker"],
+                "maker": self.fees["trading"]["maker"],
                 "precision": {
                     "amount": self.parse_number(self.parse_precision(amount_decimals))
                     if amount_decimals is not None
@@ -388,8 +412,10 @@ class coinswitch(Exchange, ImplicitAPI):
         quote_id = self.safe_string(instrument, "quote_asset")
         if base_id is None or quote_id is None:
             return None
-        base = self.safe_currency_code(base_id.upper())
-        quote = self.safe_currency_code(quote_id.upper())
+        # the Portfolio's spelling (see the module): one currency id per code
+        base_id, quote_id = base_id.upper(), quote_id.upper()
+        base = self.safe_currency_code(base_id)
+        quote = self.safe_currency_code(quote_id)
         settle = quote  # "Futures trading on CoinSwitch is USDT-margined" (margin-and-leverage)
         amount_step = self.safe_string(instrument, "base_quantity_step_size")
         if amount_step is None:
@@ -503,27 +529,39 @@ class coinswitch(Exchange, ImplicitAPI):
         self, symbols: list[str] | None = None, params: dict | None = None
     ) -> list[dict[str, Any]]:
         """GET /trade/api/v2/futures/positions (/futures/reference/get-positions): `symbol` is
-        mandatory, so one request per symbol, each costing 5 of the 20-per-minute budget."""
+        mandatory, so one request per symbol, each costing 5 of the 20-per-minute budget.
+
+        Without symbols, every open position: the futures wallet's `asset` list ("per-symbol
+        breakdown of locked margin", Get Wallet Balance) names each symbol holding margin, and
+        an open position holds margin; so one wallet request, then one per listed symbol,
+        instead of one per perpetual the venue lists.
+        """
         params = params or {}
-        if not symbols:
-            raise ArgumentsRequired(
-                f"{self.id} fetch_positions() requires a list of symbols: the venue answers one "
-                "symbol per request and allows 20 requests per 60 s"
-            )
         await self.load_markets()
+        if symbols:
+            markets = [self.market(symbol) for symbol in symbols]
+        else:
+            markets = await self.markets_holding_margin()
         futures_exchange = self.safe_string(self.options, "futuresExchange", FUTURES_EXCHANGE)
         positions = []
-        for symbol in symbols:
-            market = self.market(symbol)
+        for market in markets:
             if not market["swap"]:
                 raise BadSymbol(
-                    f"{self.id} fetch_positions() supports swap markets only, got {symbol}"
+                    f"{self.id} fetch_positions() supports swap markets only, "
+                    f"got {market['symbol']}"
                 )
             request = {"exchange": futures_exchange, "symbol": market["id"]}
             response = await self.futures_get_positions(self.extend(request, params))
             for raw in position_rows(response):
                 positions.append(self.parse_position(raw, market))
         return self.filter_by_array_positions(positions, "symbol", symbols)
+
+    async def markets_holding_margin(self) -> list[dict[str, Any]]:
+        """The perpetuals the futures wallet lists in `asset`, once each, in its order; a
+        symbol the markets do not know is read as a bare swap market of that id."""
+        response = await self.futures_get_wallet_balance()
+        listed = symbols_holding_margin(response)
+        return [self.safe_market(market_id, None, None, "swap") for market_id in listed]
 
     def parse_position(self, position: dict, market: Any = None) -> dict[str, Any]:
         market_id = self.safe_string(position, "symbol")
@@ -532,6 +570,14 @@ class coinswitch(Exchange, ImplicitAPI):
         margin = self.figure(position, "position_margin")
         size = self.figure(position, "position_size")
         value = self.figure(position, "position_value")
+        pnl = self.figure(position, "unrealised_pnl")
+        maintenance = self.figure(position, "maint_margin")
+        ratios = position_ratios(
+            margin=margin,
+            maintenance=maintenance,
+            notional=Precise.string_abs(value) if value else None,
+            pnl=pnl,
+        )
         return self.safe_position(
             {
                 "info": position,
@@ -547,18 +593,21 @@ class coinswitch(Exchange, ImplicitAPI):
                 "entryPrice": self.figure_number(position, "avg_entry_price"),
                 "markPrice": self.figure_number(position, "mark_price"),
                 "lastPrice": self.figure_number(position, "last_price"),
-                "unrealizedPnl": self.figure_number(position, "unrealised_pnl"),
+                "unrealizedPnl": self.parse_number(pnl),
                 "realizedPnl": None,
                 "liquidationPrice": self.figure_number(position, "liquidation_price"),
                 "leverage": self.safe_number(position, "leverage"),
                 "marginMode": self.safe_string_lower(position, "margin_type"),
                 "initialMargin": self.parse_number(margin),
                 "positionMargin": self.parse_number(margin),
-                "maintenanceMargin": self.figure_number(position, "maint_margin"),
-                "initialMarginPercentage": None,
-                "maintenanceMarginPercentage": None,
-                "marginRatio": None,
-                "percentage": None,
+                "maintenanceMargin": self.parse_number(maintenance),
+                "collateral": self.parse_number(ratios["collateral"]),
+                "initialMarginPercentage": self.parse_number(ratios["initialMarginPercentage"]),
+                "maintenanceMarginPercentage": self.parse_number(
+                    ratios["maintenanceMarginPercentage"]
+                ),
+                "marginRatio": self.parse_number(ratios["marginRatio"]),
+                "percentage": self.parse_number(ratios["percentage"]),
                 "hedged": None,
                 "stopLossPrice": None,
                 "takeProfitPrice": None,
@@ -637,6 +686,51 @@ def position_rows(response: object) -> list[dict[str, Any]]:
         if not isinstance(symbol, str) or not symbol:
             raise BadResponse(f"{where}: data[{index}].symbol is {shown(symbol)}, not a name")
     return data
+
+
+def position_ratios(
+    *, margin: str | None, maintenance: str | None, notional: str | None, pnl: str | None
+) -> dict[str, str | None]:
+    """ccxt's derived position figures from a Get Positions row's own, as exact strings:
+    collateral = margin + unrealized PnL; initial and maintenance margin as fractions of the
+    notional; marginRatio = maintenance margin / collateral; percentage = PnL in % of the
+    margin. None where a figure it needs is missing (or a divisor is zero)."""
+
+    def ratio(numerator: str | None, denominator: str | None) -> str | None:
+        if numerator is None or denominator is None or Precise.string_eq(denominator, "0"):
+            return None
+        return Precise.string_div(numerator, denominator)
+
+    collateral = Precise.string_add(margin, pnl) if margin and pnl else None
+    percentage = ratio(pnl, margin)
+    return {
+        "collateral": collateral,
+        "initialMarginPercentage": ratio(margin, notional),
+        "maintenanceMarginPercentage": ratio(maintenance, notional),
+        "marginRatio": ratio(maintenance, collateral),
+        "percentage": Precise.string_mul(percentage, "100") if percentage else None,
+    }
+
+
+def symbols_holding_margin(response: object) -> list[str]:
+    """The symbols of a Get Wallet Balance answer's `asset` list, once each; `BadResponse`
+    unless `data.asset` is a list of rows naming their symbol (a malformed list must not read
+    as "no positions"). A wallet without `asset` holds no margin anywhere."""
+    where = "GET /trade/api/v2/futures/wallet_balance"
+    data = response.get("data") if isinstance(response, Mapping) else None
+    if not isinstance(data, Mapping):
+        raise BadResponse(f"{where}: data is {shown(data)}, not a wallet")
+    rows = data.get("asset", [])
+    if not isinstance(rows, list):
+        raise BadResponse(f"{where}: data.asset is {shown(rows)}, not a list")
+    symbols: list[str] = []
+    for index, row in enumerate(rows):
+        symbol = row.get("symbol") if isinstance(row, Mapping) else None
+        if not isinstance(symbol, str) or not symbol:
+            raise BadResponse(f"{where}: data.asset[{index}].symbol is {shown(symbol)}")
+        if symbol.upper() not in symbols:
+            symbols.append(symbol.upper())
+    return symbols
 
 
 def _instruments(data: Mapping[str, Any]) -> dict[str, dict]:

@@ -3,9 +3,9 @@
 ccxt 4.5.90 has no CoinW class. `coinw` is written the way ccxt's own exchanges are:
 `describe()` with the endpoints and their throttle costs, `sign()`, `handle_errors()`, and the
 unified `fetch_*` methods, so anything that speaks ccxt reads CoinW like any ccxt exchange. It
-imports nothing of the bot but two small helpers (`bot.venues.implicit`, and `bot.venues.decode`
-for its exact figures and JSON loader, which needs only `bot.errors`); the bot's adapter is
-`bot.venues.coinw.venue`.
+imports nothing of the bot but three small helpers (`bot.venues.implicit`,
+`bot.venues.readonly_features`, and `bot.venues.decode` for its exact figures and JSON loader,
+which needs only `bot.errors`); the bot's adapter is `bot.venues.coinw.venue`.
 
 - CoinW sends amounts as JSON numbers. Bodies are decoded with every non-integer number kept as
   its literal text (`decode.loads_exact`, the loader of every client the bot builds), never as
@@ -22,7 +22,20 @@ for its exact figures and JSON loader, which needs only `bot.errors`); the bot's
   separate endpoint, `account/available`; `fetch_balance(type=swap)` puts its value in
   `info['transferable']`.
 - CoinW documents no futures <-> spot transfer API (`spotWealthTransfer` moves spot <-> funding
-  only), so `has['transfer']` is False.
+  only), so `has['transfer']` is False. `has` claims only what is implemented here; ccxt's
+  "emulated" defaults (`fetchTicker`, `editOrder`, `fetchCurrenciesWs`) are switched off, since
+  each would raise NotSupported.
+- Funding: the REST API gives the rate of the LAST settlement only
+  (futures-trading/market/get-last-settelment-funding-fee-rate); no endpoint of the docs gives
+  the current (upcoming) rate. `fetch_funding_rate` therefore puts it in `previousFundingRate`
+  and leaves `fundingRate` None rather than passing the settled rate off as the current one. Its
+  time is not in the answer, so `previousFundingTimestamp` is None too. The bot is unaffected:
+  its adapter (`bot.venues.coinw.venue.read_funding`) reads the venue's own `info['value']` and
+  treats it, as it always did, as the last settled rate.
+- Currencies: spot and balances spell an asset in upper case (`ETH`), the instruments list in
+  lower case (`base: "eth"`). ccxt builds its currency table from the markets' `baseId`/`quoteId`,
+  so both kinds of market carry the upper-case id (the one the account endpoints use); the
+  instrument's own spelling stays in `info`.
 
 Sources, all under https://www.coinw.com/api-doc/en/ :
 - futures auth: common/AuthCode/certify-code-futures (headers `api_key`, `timestamp`, `sign` =
@@ -71,10 +84,16 @@ from bot.venues.decode import (
     shown,
 )
 from bot.venues.implicit import implicit_api
+from bot.venues.readonly_features import read_only_features
 
 EXCHANGE_ID: Final = "coinw"
 BASE_URL: Final = "https://api.coinw.com"
 DOCS: Final = "https://www.coinw.com/api-doc/en/"
+
+#: CoinW's base spot fee, maker and taker alike: 0.1% ("the base trading fee for maker and taker
+#: is 0.1%", https://www.coinw.com/fees, spot section); perpetuals carry theirs per instrument
+#: (`makerFee`, `takerFee` of /v1/perpum/instruments)
+SPOT_FEE: Final = "0.001"
 
 #: the account names `fetch_balance` takes: ccxt's generic names for the spot and futures wallets
 SPOT: Final = "spot"
@@ -383,6 +402,29 @@ class PositionFigures:
             return None
         return abs(self.contracts * self.contract_size * self.mark_price)
 
+    @property
+    def collateral(self) -> Decimal | None:
+        """ccxt's collateral: the position's margin plus its unrealized PnL (what it could
+        lose)."""
+        if self.initial_margin is None or self.unrealized_pnl is None:
+            return None
+        return self.initial_margin + self.unrealized_pnl
+
+    @property
+    def initial_margin_percentage(self) -> Decimal | None:
+        """The margin as a fraction of the notional (ccxt's initialMarginPercentage)."""
+        notional = self.notional
+        if self.initial_margin is None or not notional:
+            return None
+        return self.initial_margin / notional
+
+    @property
+    def percentage(self) -> Decimal | None:
+        """The unrealized PnL in percent of the margin (ccxt's `percentage`)."""
+        if self.initial_margin is None or self.unrealized_pnl is None or not self.initial_margin:
+            return None
+        return self.unrealized_pnl / self.initial_margin * 100
+
 
 def position_figures(row: Mapping[str, Any], contract_size: Decimal | None) -> PositionFigures:
     contracts = number(row.get("currentPiece"))
@@ -412,6 +454,10 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
     """CoinW perpetuals and spot, read-only: markets, balances, positions and funding rates.
 
     Lower case, like ccxt's own classes: the class name is the exchange id.
+
+    Positions: `collateral` is the position's margin plus its unrealized PnL (ccxt's rule);
+    `maintenanceMargin`, `maintenanceMarginPercentage` and `marginRatio` stay None, because a
+    CoinW position row carries no maintenance figure and none is invented here.
     """
 
     def describe(self) -> dict[str, Any]:
@@ -420,6 +466,9 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
             {
                 "id": EXCHANGE_ID,
                 "name": "CoinW",
+                # neither CoinW's API docs nor its fee and precaution pages name a country of
+                # registration: unknown, so none is claimed
+                "countries": [],
                 "version": "v1",
                 "rateLimit": RATE_LIMIT_MS,
                 "certified": False,
@@ -437,6 +486,9 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
                     "fetchPositions": True,
                     "fetchFundingRate": True,
                     "fetchTime": False,
+                    "fetchTicker": False,
+                    "editOrder": False,
+                    "fetchCurrenciesWs": False,
                     "transfer": False,
                     "fetchTransfers": False,
                     "withdraw": False,
@@ -449,6 +501,15 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
                     "doc": DOCS + "common/introduction",
                 },
                 "api": API,
+                "fees": {
+                    "trading": {
+                        "tierBased": True,  # VIP levels lower it
+                        "percentage": True,
+                        "maker": self.parse_number(SPOT_FEE),
+                        "taker": self.parse_number(SPOT_FEE),
+                    },
+                },
+                "features": read_only_features(spot=True, linear_swap=True),
                 "requiredCredentials": {"apiKey": True, "secret": True},
                 "precisionMode": TICK_SIZE,
                 "options": {"defaultType": SPOT},
@@ -587,8 +648,10 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
         quote_id = self.safe_string(row, "quote")
         if market_id is None or base_id is None or quote_id is None:
             return None
-        base = self.safe_currency_code(base_id.upper())
-        quote = self.safe_currency_code(quote_id.upper())
+        # the account endpoints' spelling (see the module): one currency id per code
+        base_id, quote_id = base_id.upper(), quote_id.upper()
+        base = self.safe_currency_code(base_id)
+        quote = self.safe_currency_code(quote_id)
         price_decimals = self.safe_string(row, "pricePrecision")
         return self.safe_market_structure(
             {
@@ -643,8 +706,9 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
         quote_id = self.safe_string(row, "currencyQuote")
         if market_id is None or base_id is None or quote_id is None:
             return None
-        base = self.safe_currency_code(base_id.upper())
-        quote = self.safe_currency_code(quote_id.upper())
+        base_id, quote_id = base_id.upper(), quote_id.upper()
+        base = self.safe_currency_code(base_id)
+        quote = self.safe_currency_code(quote_id)
         amount_decimals = self.safe_string(row, "countPrecision")
         price_decimals = self.safe_string(row, "pricePrecision")
         return self.safe_market_structure(
@@ -662,6 +726,8 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
                 "active": self.safe_string(row, "state") == "1",
                 "linear": None,
                 "inverse": None,
+                "taker": self.fees["trading"]["taker"],
+                "maker": self.fees["trading"]["maker"],
                 "precision": {
                     "amount": self.parse_number(self.parse_precision(amount_decimals))
                     if amount_decimals is not None
@@ -818,18 +884,27 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
                 "unrealizedPnl": self.parse_number(plain_text(figures.unrealized_pnl)),
                 "liquidationPrice": self.parse_number(plain_text(figures.liquidation_price)),
                 "initialMargin": self.parse_number(plain_text(figures.initial_margin)),
+                "initialMarginPercentage": self.parse_number(
+                    plain_text(figures.initial_margin_percentage)
+                ),
+                "positionMargin": self.parse_number(plain_text(figures.initial_margin)),
+                "collateral": self.parse_number(plain_text(figures.collateral)),
+                # a position row carries no maintenance margin, nor its rate (see the class)
                 "maintenanceMargin": None,
+                "maintenanceMarginPercentage": None,
+                "marginRatio": None,
                 "marginMode": {0: "isolated", 1: "cross"}.get(model) if model is not None else None,
                 "leverage": self.safe_number(position, "leverage"),
                 "hedged": None,
-                "percentage": None,
+                "percentage": self.parse_number(plain_text(figures.percentage)),
             }
         )
 
     async def fetch_funding_rate(
         self, symbol: str, params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """The rate of the last settlement (CoinW's REST has no upcoming rate)."""
+        """The rate of the last settlement, as `previousFundingRate`: CoinW's REST API has no
+        current (upcoming) rate, so `fundingRate` is None (see the module)."""
         await self.load_markets()
         market = self.market(symbol)
         if not market["swap"]:
@@ -851,7 +926,7 @@ class coinw(Exchange, CoinWImplicitAPI):  # type: ignore[misc,valid-type]
             "estimatedSettlePrice": None,
             "timestamp": None,
             "datetime": None,
-            "fundingRate": rate,
+            "fundingRate": None,  # the venue gives no current rate
             "fundingTimestamp": None,
             "fundingDatetime": None,
             "nextFundingRate": None,
