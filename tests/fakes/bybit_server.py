@@ -58,7 +58,7 @@ from tests.fakes.bybit.accounts import (
     text,
     transfer_row,
 )
-from tests.fakes.bybit.faults import RATE_LIMITED, RAW, TOO_MANY_VISITS, Fault, Faults
+from tests.fakes.bybit.faults import FAIL_AFTER, RATE_LIMITED, TOO_MANY_VISITS, Fault, Faults
 from tests.fakes.bybit.markets import (
     COINS,
     FUNDING_INTERVAL_MINUTES,
@@ -241,7 +241,7 @@ class BybitFake:
         answer = self._serve(request, route, body, now)
         if fault is None:
             return answer
-        if fault.kind == RAW or fault.status != 200:
+        if fault.kind == FAIL_AFTER:
             return self._fault_answer(fault, path, now)
         await self._hold(fault)  # TIMEOUT_AFTER: the client gave up long before
         return answer

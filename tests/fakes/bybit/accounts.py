@@ -234,7 +234,7 @@ class Account:
 
     def _coin_row(self, coin: str, balance: Decimal) -> dict[str, Any]:
         upl = self.coin_unrealised(coin)
-        held = [p for p in self.positions if coin == "USDT"]
+        held = self.positions if coin == "USDT" else []  # linear USDT perpetuals only
         return {
             "coin": coin,
             "equity": text(balance + upl),
