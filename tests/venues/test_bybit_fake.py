@@ -49,7 +49,14 @@ async def make_client() -> AsyncIterator[Callable[..., ccxt_async.bybit]]:
     clients: list[ccxt_async.bybit] = []
 
     def factory(fake: BybitFake, **config: Any) -> ccxt_async.bybit:
-        settings: dict[str, Any] = {"apiKey": API_KEY, "secret": SECRET, "urls": fake.client_urls()}
+        settings: dict[str, Any] = {
+            "apiKey": API_KEY,
+            "secret": SECRET,
+            "urls": fake.client_urls(),
+            # ccxt spaces transfers and their history at 1/s (cost 50 x 20 ms): its throttler
+            # is not under test here, so its unit shrinks twenty-fold
+            "rateLimit": 1,
+        }
         settings.update(config)
         client = ccxt_async.bybit(settings)
         client.timeout_on_exit = 0  # close() otherwise sleeps 250 ms
@@ -248,8 +255,10 @@ async def test_ccxt_says_ok_for_a_pending_or_failed_transfer(
 
 
 async def test_history_is_paged_by_cursor(fake: BybitFake, client: ccxt_async.bybit) -> None:
-    for n in range(25):
-        await client.transfer("USDT", 1, "funding", "unified", {"transferId": uuid(100 + n)})
+    minute_ago = fake.now() - 60_000  # inside the default 7-day window, whatever the second
+    with fake.account.lock:
+        for n in range(25):
+            fake.account.transfer(uuid(100 + n), "USDT", D(1), "FUND", "UNIFIED", minute_ago + n)
     first = await client.fetch_transfers("USDT", limit=10)
     assert {t["id"] for t in first} == {uuid(115 + n) for n in range(10)}  # the newest ten
     # ccxt puts the page's cursor in the first row the venue sent, then sorts the rows
