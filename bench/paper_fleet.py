@@ -127,6 +127,11 @@ class PaperFleet:
     ) -> None:
         await self._stop()
 
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs."""
+        return self._child.pid if self._child is not None else None
+
     async def reset(self) -> None:
         """Every exchange back to the state that needs a top-up; their logs start again."""
         assert self._http is not None
