@@ -6,7 +6,6 @@ the run row, and nothing else.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -319,19 +318,14 @@ async def _cycle(
                 ledger.record_snapshot(run_id, state)
             raise
         executed = margin.execution
-        failures.update(executed.errors)
-        # Recorded after the sends, which are sized on it: no write sits between read and send.
-        # Written by a worker thread while the read after the moves is on the wire (the loop
-        # only waits for the venues then); the ledger's one connection keeps it the only write.
-        recording = asyncio.ensure_future(
-            asyncio.to_thread(_record_sized_read, ledger, run_id, state, executed.errors)
-        )
+        # recorded after the sends, which are sized on it: no write sits between read and send
         try:
-            after = await _read_after_moves(venues, margin)
-        finally:
-            await recording
-        if after is not None:
-            ledger.record_snapshot(run_id, after)
+            ledger.record_snapshot(run_id, state)
+        except SQLAlchemyError:
+            if not any(isinstance(e, UnrecordedTransfer) for e in executed.errors.values()):
+                raise  # else the ledger refuses writes: the run's one line says so already
+        failures.update(executed.errors)
+        after = await _read_after_moves(ledger, run_id, venues, margin)
     return CycleResult(
         run_id,
         state,
@@ -360,25 +354,15 @@ def planned(services: Services, state: State, history: FundingHistory | None = N
     return plan_transfers(state, hedges, funding_history=history)
 
 
-def _record_sized_read(
-    ledger: Ledger, run_id: int, state: State, errors: Mapping[str, Exception]
-) -> None:
-    """The snapshot of the read the sends were sized on; a ledger that refuses writes after an
-    `UnrecordedTransfer` is already the run's one line."""
-    try:
-        ledger.record_snapshot(run_id, state)
-    except SQLAlchemyError:
-        if not any(isinstance(e, UnrecordedTransfer) for e in errors.values()):
-            raise
-
-
 async def _read_after_moves(
+    ledger: Ledger,
+    run_id: int,
     venues: Mapping[str, Venue],
     margin: MarginLegsResult,
 ) -> State | None:
-    """Read again the venues that moved money (the caller records it as a snapshot of this
-    run): the margin `bot status`, the report and the guard's watch show is then the one after
-    the moves, not the one that called for them. A venue that cannot be read now keeps its
+    """Read again the venues that moved money, and record it as a snapshot of this run: the
+    margin `bot status`, the report and the guard's watch show is then the one after the
+    moves, not the one that called for them. A venue that cannot be read now keeps its
     earlier read (it is not a failure of the cycle: its moves are recorded)."""
     moved = sorted({t.venue for t in margin.execution.transfers if t.status in MOVED})
     if any(leg.status in MOVED for leg in margin.legs):
@@ -389,4 +373,7 @@ async def _read_after_moves(
     after = await read_state({name: venues[name] for name in moved if name in venues}, unread)
     for name, error in unread.items():
         log.warning("%s: could not read the venue again after its moves (%s)", name, error)
-    return after if after.venues else None
+    if not after.venues:
+        return None
+    ledger.record_snapshot(run_id, after)
+    return after
