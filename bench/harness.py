@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import ccxt
 from aiohttp import web
@@ -40,6 +40,17 @@ class Hit:
     path: str
     bytes_in: int
     bytes_out: int
+
+
+class Served(Protocol):
+    """An exchange a benchmark drives: in its own loop (`TimedPaper`) or in the fleet's child
+    process (`bench.paper_fleet.RemotePaper`)."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def hits(self) -> list[Hit]: ...
 
 
 class TimedPaper(PaperExchange):
@@ -103,7 +114,7 @@ def stream_urls(base_url: str) -> dict[str, str]:
 
 
 def fleet_config(
-    papers: Sequence[TimedPaper], workdir: Path, *, streams: bool = False, **hedge: Any
+    papers: Sequence[Served], workdir: Path, *, streams: bool = False, **hedge: Any
 ) -> Config:
     """One live binance venue per paper exchange, one ETH hedge each; `streams`: with the
     margin guard's streams (ccxt.pro over the paper exchange's WebSocket)."""
@@ -137,7 +148,7 @@ def fleet_config(
     return parse_config(raw, base_dir=workdir)
 
 
-def gaps_ms(paper: TimedPaper, source_read: str = "/api/v3/account") -> list[float]:
+def gaps_ms(paper: Served, source_read: str = "/api/v3/account") -> list[float]:
     """Fresh read answered -> transfer arrived, per transfer, at the exchange."""
     found = []
     for index, hit in enumerate(paper.hits):

@@ -27,6 +27,7 @@ from bot.ledger.sessions import Clock, utc_now
 from bot.ledger.snapshots import SnapshotRecords
 from bot.ledger.standing import StandingRecords
 from bot.ledger.transfers import (
+    AttemptWrite,
     TransferRecord,
     TransferRecords,
     assign_refusal,
@@ -36,6 +37,7 @@ from bot.ledger.transfers import (
 from bot.ledger.unattended import UnattendedRecords
 
 __all__ = [
+    "AttemptWrite",
     "Clock",
     "FundingPaymentRecord",
     "Ledger",

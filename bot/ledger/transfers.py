@@ -73,6 +73,41 @@ def assign_refusal(row: Transfer | TransferRecord | None, transfer_id: int) -> s
     return None
 
 
+@dataclass(frozen=True, kw_only=True)
+class AttemptWrite:
+    """One call to the venue with its outcome, as `record_attempt` takes it
+    (`record_attempts`, the group commit)."""
+
+    transfer_id: int
+    amount: Decimal
+    outcome: str
+    started_at: datetime
+    status: TransferStatus
+    error_kind: str | None = None
+    error: str | None = None
+    exchange_id: str | None = None
+    venue_clock_offset_ms: int | None = None
+    inputs: Mapping[str, Any] | None = None
+
+    def columns(self) -> dict[str, Any]:
+        """The keyword arguments of `record_attempt` but the transfer's id."""
+        return {
+            "amount": self.amount,
+            "outcome": self.outcome,
+            "started_at": self.started_at,
+            "status": self.status,
+            "error_kind": self.error_kind,
+            "error": self.error,
+            "exchange_id": self.exchange_id,
+            "venue_clock_offset_ms": self.venue_clock_offset_ms,
+            "inputs": self.inputs,
+        }
+
+
+class _OneByOne(Exception):
+    """A write of a group that needs the careful way: the group's transaction is undone."""
+
+
 def new_client_id() -> str:
     """32 lowercase hex characters: accepted as a client transfer id by every venue that takes
     one (OKX wants 1-32 alphanumerics, no hyphens)."""
@@ -186,17 +221,23 @@ class TransferRecords(LedgerBase):
         """Commit several pending intents, each (line, amount, inputs, tag) as `record_intent`
         takes them, before any of them is sent."""
         now = self._clock()
+        values = [
+            _intent_values(run_id, item, now, amount=amount, inputs=inputs, dry_run=dry_run)
+            for item, amount, inputs, _ in drafts
+        ]
         with self._transaction(now) as session:
-            rows = [
-                _insert_intent(
-                    session,
-                    _intent_values(
-                        run_id, item, now, amount=amount, inputs=inputs, dry_run=dry_run
-                    ),
-                    tag,
-                )
-                for item, amount, inputs, tag in drafts
-            ]
+            if len(drafts) > 1 and all(tag is None for *_, tag in drafts):
+                # one executemany for every row (SQLite still gets one INSERT per row, to keep
+                # their order, but without the ORM's work per statement): at 20 venues ~3 ms
+                # less between each venue's read and its send
+                rows = session.execute(_NEW_TRANSFERS, values).all()
+                for row in rows:
+                    journal.wrote(session, Transfer, row._mapping)
+            else:
+                rows = [
+                    _insert_intent(session, row_values, tag)
+                    for row_values, (*_, tag) in zip(values, drafts, strict=True)
+                ]
         return [TransferRecord.of(row, attempts=0) for row in rows]  # type: ignore[arg-type]
 
     def record_sizing(
@@ -297,6 +338,26 @@ class TransferRecords(LedgerBase):
             session.add(attempt)  # after the outcome's savepoint: attempts are append-only
             return TransferRecord.of(row, attempts=attempt.number)
 
+    def record_attempts(self, writes: Sequence[AttemptWrite]) -> list[TransferRecord]:
+        """Several calls with their outcomes in one commit, each written as `record_attempt`
+        writes it in the usual case (`_attempt_at_once`): a group commit of the transfers
+        whose answers came in together, one commit (and its fsyncs) instead of one each. When
+        one of them needs the careful way, nothing is kept from the group: each is recorded
+        on its own by `record_attempt`."""
+        now = self._clock()
+        try:
+            with self._transaction(now) as session:
+                done = [
+                    _attempt_at_once(session, write.transfer_id, now, **write.columns())
+                    for write in writes
+                ]
+                if any(record is None for record in done):
+                    raise _OneByOne
+            return done  # type: ignore[return-value]
+        except (IntegrityError, _OneByOne):
+            pass  # rolled back whole
+        return [self.record_attempt(write.transfer_id, **write.columns()) for write in writes]
+
     def record_outcome(
         self,
         transfer_id: int,
@@ -396,6 +457,10 @@ class TransferRecords(LedgerBase):
 _OTHER_TRANSFER = Transfer.__table__.alias("other")
 _ATTEMPTS = TransferAttempt.__table__
 _NEW_TRANSFER = insert(Transfer.__table__).returning(*Transfer.__table__.c)
+#: several rows in one statement, returned in the order given (`record_intents`)
+_NEW_TRANSFERS = insert(Transfer.__table__).returning(
+    *Transfer.__table__.c, sort_by_parameter_order=True
+)
 _NEW_ATTEMPT = (
     insert(_ATTEMPTS)
     .values(

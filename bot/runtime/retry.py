@@ -68,18 +68,20 @@ async def retry_read(
     *,
     on_clock_error: Callable[[], Awaitable[None]] | None = None,
 ) -> T:
-    """Run a read, retrying transient failures; a clock error resyncs once, then retries."""
+    """Run a read, retrying transient failures; a clock error resyncs once, then retries.
+
+    The first attempt is made before any of tenacity's machinery is built: nearly every read
+    succeeds at once, and an `AsyncRetrying` per read cost ~0.05-0.1 ms of CPU, some 160 reads
+    a cycle at 20 venues. After a transient failure the same policy goes on from attempt 2."""
     started = timing.monotonic()
     resynced = False
 
-    def stop(state: RetryCallState) -> bool:
-        out_of_time = timing.monotonic() - started >= policy.deadline_seconds
-        return state.attempt_number >= policy.attempts or out_of_time
+    def out_of_time() -> bool:
+        return timing.monotonic() - started >= policy.deadline_seconds
 
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
+    def backoff(number: int, exc: BaseException | None) -> float:
         retry_after = exc.retry_after if isinstance(exc, VenueError) else None
-        return policy.backoff(state.attempt_number, retry_after, timing.rng)
+        return policy.backoff(number, retry_after, timing.rng)
 
     async def attempt() -> T:
         nonlocal resynced
@@ -91,6 +93,21 @@ async def retry_read(
                 await on_clock_error()
                 return await call()
             raise
+
+    try:
+        return await attempt()
+    except Exception as exc:
+        if not is_retryable(exc) or policy.attempts <= 1 or out_of_time():
+            raise
+        await timing.sleep(backoff(1, exc))
+
+    # tenacity numbers the attempts it makes from 1: they are this read's 2nd, 3rd...
+    def stop(state: RetryCallState) -> bool:
+        return state.attempt_number + 1 >= policy.attempts or out_of_time()
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return backoff(state.attempt_number + 1, exc)
 
     retrying = AsyncRetrying(
         stop=stop,

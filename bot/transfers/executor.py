@@ -61,7 +61,7 @@ from bot.config import TransfersConfig
 from bot.errors import ErrorKind, VenueError
 from bot.ledger.queries import open_transfers
 from bot.ledger.standing import CLEARED, HaltRecord, MoveKey, NothingToMoveRecord
-from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
+from bot.ledger.store import AttemptWrite, Clock, Ledger, TransferRecord, utc_now
 from bot.model import PlannedTransfer, State, TransferStatus, VenueState
 from bot.money import plain, round_down
 from bot.runtime.aio import gather_each
@@ -77,6 +77,7 @@ from bot.runtime.redact import redact
 from bot.runtime.retry import RetryPolicy, Timing
 from bot.runtime.stopping import StopRequest
 from bot.transfers.amount_tag import tag_to_subtract, tags_on
+from bot.transfers.group_commit import OutcomeGroup
 from bot.transfers.send_loop import Attempt, Points, SendLoop, clock_offset, shrinking
 from bot.transfers.sizing import Sizing, size_transfer, sized_on
 from bot.venues.base import Venue
@@ -95,16 +96,40 @@ POINTS = Points(
 
 class TransferRows:
     """A transfer's attempts and outcome, for the send loop; the fresh read not yet recorded
-    (`inputs`) goes with the first attempt."""
+    (`inputs`) goes with the first attempt. An attempt that ends the row (the usual one:
+    confirmed) is committed with the other venues' outcomes of the same moment (`group`)."""
 
-    def __init__(self, ledger: Ledger, transfer_id: int, inputs: Mapping[str, Any] | None):
-        self._ledger, self._id, self._inputs = ledger, transfer_id, inputs
+    def __init__(
+        self,
+        ledger: Ledger,
+        transfer_id: int,
+        inputs: Mapping[str, Any] | None,
+        group: OutcomeGroup | None = None,
+    ):
+        self._ledger, self._id, self._inputs, self._group = ledger, transfer_id, inputs, group
         self.label = f"transfer {transfer_id}"
 
-    def attempt(self, attempt: Attempt) -> TransferRecord:
-        record = self._ledger.record_attempt(
-            self._id, inputs=self._inputs, exchange_id=attempt.exchange_id, **attempt.columns()
-        )
+    async def attempt(self, attempt: Attempt) -> TransferRecord:
+        columns = attempt.columns()
+        status = columns.pop("status")
+        if self._group is not None and status is not None:
+            record = await self._group.record(
+                AttemptWrite(
+                    transfer_id=self._id,
+                    status=status,
+                    inputs=self._inputs,
+                    exchange_id=attempt.exchange_id,
+                    **columns,
+                )
+            )
+        else:
+            record = self._ledger.record_attempt(
+                self._id,
+                status=status,
+                inputs=self._inputs,
+                exchange_id=attempt.exchange_id,
+                **columns,
+            )
         self._inputs = None  # recorded with this attempt
         return record
 
@@ -199,6 +224,7 @@ class Executor:
         self._clock = clock
         self._stop = stop
         self._loop = SendLoop(policy=self._policy, timing=self._timing, clock=clock)
+        self._outcomes = OutcomeGroup(ledger)  # the venues' outcomes of a moment, one commit
         self._kept: set[MoveKey] = set()  # nothing-to-move conditions seen by this executor
         self._reads: dict[str, VenueState] = {}  # the cycle's reads (`size_on`)
         self._drawn: set[tuple[str, str, str]] = set()  # (venue, account, asset) sent from
@@ -705,7 +731,7 @@ class Executor:
             item.from_account,
             item.to_account,
         )
-        rows = TransferRows(self._ledger, intent.id, inputs)
+        rows = TransferRows(self._ledger, intent.id, inputs, self._outcomes)
         record, error = await self._loop.send(
             call, rows, venue=venue, amount=amount, offset=offset, points=POINTS, stop=self._stop
         )

@@ -468,7 +468,7 @@ class MarginRows:
         self._ledger, self._id = ledger, leg_id
         self.label = f"margin leg {leg_id}"
 
-    def attempt(self, attempt: Attempt) -> MarginLegRecord:
+    async def attempt(self, attempt: Attempt) -> MarginLegRecord:
         return self._ledger.record_margin_attempt(self._id, **attempt.columns())
 
     def failed(self, error: str) -> MarginLegRecord:

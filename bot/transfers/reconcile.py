@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.errors import VenueError
+from bot.ledger.margin_queries import open_margin_legs_on_venues
 from bot.ledger.queries import attempt_clocks, exchange_id_holders, open_transfers
 from bot.ledger.store import (
     Clock,
@@ -163,14 +164,25 @@ class Reconciler:
         self._clock = clock
 
     async def reconcile(self) -> ReconcileReport:
+        """Settle what is open on every venue. The open rows of all venues are found by two
+        queries, not two per venue: a cycle runs this before its reads, and at 20 venues forty
+        queries that usually find nothing were most of the time before the first request."""
         report = ReconcileReport()
+        open_rows: dict[str, list[TransferRecord]] = {}
+        for record in open_transfers(self._ledger):
+            open_rows.setdefault(record.venue, []).append(record)
+        with_open_legs = {venue for venue, _ in open_margin_legs_on_venues(self._ledger)}
         for name, venue in self._venues.items():
+            if name not in open_rows and name not in with_open_legs:
+                continue
             with log_context(venue=name):  # this venue's lines say so
-                await self._reconcile_venue(name, venue, report)
+                await self._reconcile_venue(name, venue, open_rows.get(name, []), report)
         return report
 
-    async def _reconcile_venue(self, name: str, venue: Venue, report: ReconcileReport) -> None:
-        for record in open_transfers(self._ledger, venue=name):
+    async def _reconcile_venue(
+        self, name: str, venue: Venue, records: list[TransferRecord], report: ReconcileReport
+    ) -> None:
+        for record in records:
             try:
                 await self._settle(venue, record, report)
             except Exception as exc:  # one venue's failure never stops another's

@@ -172,7 +172,7 @@ class Rows(Protocol[R]):
     #: the row named in logs and in `UnrecordedTransfer`: "transfer 12", "margin leg 3"
     label: str
 
-    def attempt(self, attempt: Attempt) -> R:
+    async def attempt(self, attempt: Attempt) -> R:
         """One call and, with `attempt.status`, the row's outcome, in one commit."""
         ...
 
@@ -229,7 +229,9 @@ class SendLoop:
                 log.debug("%s: sending (attempt %s)", rows.label, attempt)
                 exchange_id = await call()
             except DryRunRefusal:  # the dry-run transport refused the send
-                dry = rows.attempt(attempted(outcome="dry_run", status=TransferStatus.DRY_RUN))
+                dry = await rows.attempt(
+                    attempted(outcome="dry_run", status=TransferStatus.DRY_RUN)
+                )
                 return dry, None
             except VenueError as exc:
                 elapsed = self.timing.monotonic() - started_monotonic
@@ -240,7 +242,7 @@ class SendLoop:
                     error_text += _not_tried_again(stop)
                 final = FINAL_AFTER.get(step)
                 with recording_after_call(rows.label):
-                    record = rows.attempt(
+                    record = await rows.attempt(
                         attempted(
                             outcome=exc.kind.value,
                             status=final,
@@ -271,7 +273,7 @@ class SendLoop:
                 continue
             failpoint(points.after_response)
             with recording_after_call(rows.label):
-                confirmed = rows.attempt(
+                confirmed = await rows.attempt(
                     attempted(
                         outcome="confirmed",
                         status=TransferStatus.CONFIRMED,
