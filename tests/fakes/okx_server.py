@@ -8,7 +8,7 @@ account and its arithmetic: `okx/accounts.py`; the instruments: `okx/markets.py`
 Serves (every path as OKX spells it):
 
     GET  /api/v5/public/time                        server time
-    GET  /api/v5/public/instruments                 SPOT, SWAP (FUTURES, OPTION, MARGIN: none)
+    GET  /api/v5/public/instruments                 SPOT, SWAP, one FUTURES (OPTION, MARGIN: none)
     GET  /api/v5/public/funding-rate                one swap, or instId=ANY for all
     GET  /api/v5/public/mark-price                  swap marks
     GET  /api/v5/asset/currencies          (signed) currencies (ccxt's fetch_currencies)
@@ -86,6 +86,7 @@ from tests.fakes.okx.markets import (
     SPOTS,
     SWAPS,
     currency_row,
+    dated_future_row,
     spot_row,
     swap_row,
 )
@@ -343,7 +344,9 @@ class OkxFake:
             if not (params.get("uly") or params.get("instFamily")):
                 raise OkxRefusal("50015", "Either parameter uly or instFamily is required", 400)
             rows = []
-        elif inst_type in ("FUTURES", "MARGIN"):
+        elif inst_type == "FUTURES":
+            rows = [dated_future_row()]
+        elif inst_type == "MARGIN":
             rows = []
         else:
             raise OkxRefusal("51000", "Parameter instType error")

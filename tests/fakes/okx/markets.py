@@ -179,3 +179,21 @@ def currency_row(ccy: str) -> dict[str, Any]:
         "usedDepQuotaFixed": "",
         "depQuoteDailyLayer2": "",
     }
+
+
+#: a dated USDT-margined future: listed, never held; stock ccxt claims `has["future"]` for okx
+#: and its load_markets validator looks for one
+DATED_FUTURE = "BTC-USDT-260626"
+DATED_FUTURE_EXPIRY_MS = 1_782_460_800_000  # 2026-06-26 08:00 UTC
+
+
+def dated_future_row() -> dict[str, Any]:
+    """The dated future's `instType=FUTURES` entry: the BTC swap's fields with an expiry."""
+    row = swap_row(SWAPS["BTC-USDT-SWAP"])
+    row.update(
+        instType="FUTURES",
+        instId=DATED_FUTURE,
+        expTime=str(DATED_FUTURE_EXPIRY_MS),
+        alias="quarter",
+    )
+    return row
