@@ -1,95 +1,33 @@
-"""Faults the Bybit fake answers instead of (or after) serving a request, by METHOD + path, for
-the next N calls or standing. The exactly-once matrix of a transfer is built from them:
-
-- `FAIL_BEFORE`: an HTTP 5xx, nothing applied (default 503 with a plain-text body, as a
-  gateway in front of the API answers: ccxt sees no retCode).
-- `FAIL_AFTER`: the request is applied, then an HTTP 5xx is answered instead of its reply.
-- `TIMEOUT_AFTER`: the request is applied, then the answer is held for `hold` seconds (longer
-  than the client's timeout) or until the server stops.
-- `RATE_LIMITED`: Bybit's API rate limit, nothing applied: HTTP 200 with
-  `{"retCode": 10006, "retMsg": "Too many visits!"}` and the limit headers at 0 remaining
-  (Rate Limit Rules, https://bybit-exchange.github.io/docs/v5/rate-limit).
-- `RAW`: a body served verbatim (status 200 unless given), nothing applied: a garbage answer.
+"""The Bybit fake's faults: the venue-neutral kinds of `tests/fakes/faults.py`, and Bybit's
+rate-limit answer, HTTP 200 with `{"retCode": 10006, "retMsg": "Too many visits!"}` and the
+limit headers at 0 remaining (Rate Limit Rules, https://bybit-exchange.github.io/docs/v5/rate-limit).
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from tests.fakes.faults import (
+    FAIL_AFTER,
+    FAIL_BEFORE,
+    GATEWAY_BODY,
+    KINDS,
+    RATE_LIMITED,
+    RAW,
+    TIMEOUT_AFTER,
+    Fault,
+    Faults,
+)
 
-FAIL_BEFORE = "5xx_before"
-FAIL_AFTER = "5xx_after"
-TIMEOUT_AFTER = "timeout_after"
-RATE_LIMITED = "rate_limited"
-RAW = "raw"
-KINDS = (FAIL_BEFORE, FAIL_AFTER, TIMEOUT_AFTER, RATE_LIMITED, RAW)
-
-GATEWAY_BODY = "Service Unavailable"
 TOO_MANY_VISITS = "Too many visits!"
 
-
-@dataclass
-class Fault:
-    method: str
-    path: str
-    kind: str
-    times: int | None  # None: standing until cleared
-    status: int
-    body: str
-    hold: float = 30.0
-    served: int = 0
-
-    @property
-    def applies(self) -> bool:
-        """Whether the request is applied before the fault answers."""
-        return self.kind in (FAIL_AFTER, TIMEOUT_AFTER)
-
-
-@dataclass
-class Faults:
-    pending: list[Fault] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(
-        self,
-        method: str,
-        path: str,
-        kind: str,
-        *,
-        times: int | None = 1,
-        status: int | None = None,
-        body: str | None = None,
-        hold: float = 30.0,
-    ) -> Fault:
-        """Answer the next `times` calls of METHOD `path` (None: every call) with `kind`."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown fault kind {kind!r} (kinds: {', '.join(KINDS)})")
-        if kind in (FAIL_BEFORE, FAIL_AFTER):
-            status, body = status or 503, GATEWAY_BODY if body is None else body
-        elif kind == RAW:
-            if body is None:
-                raise ValueError("a RAW fault needs body=")
-            status = status or 200
-        else:  # the rate limit's body is written when answered (it carries the time)
-            status, body = status or 200, body or ""
-        fault = Fault(method.upper(), path, kind, times, status, body, hold)
-        with self._lock:
-            self.pending.append(fault)
-        return fault
-
-    def take(self, method: str, path: str) -> Fault | None:
-        """The fault for this call, if any (one use of it is spent)."""
-        with self._lock:
-            for fault in self.pending:
-                if fault.method == method and fault.path == path:
-                    fault.served += 1
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self.pending.remove(fault)
-                    return fault
-        return None
-
-    def clear(self) -> None:
-        with self._lock:
-            self.pending.clear()
+__all__ = [
+    "FAIL_AFTER",
+    "FAIL_BEFORE",
+    "GATEWAY_BODY",
+    "KINDS",
+    "RATE_LIMITED",
+    "RAW",
+    "TIMEOUT_AFTER",
+    "TOO_MANY_VISITS",
+    "Fault",
+    "Faults",
+]

@@ -1,6 +1,6 @@
 """Faults the OKX fake answers instead of (or after) serving a request, by METHOD + path: the
-same kinds and the same `Faults` hooks as the Bybit fake (tests/fakes/bybit/faults.py, whose
-classes are venue-neutral and reused here), so a venue integration can drive both alike.
+venue-neutral kinds and `Faults` hooks of tests/fakes/faults.py, shared with the Bybit fake, so a
+venue integration can drive both alike.
 
 - `FAIL_BEFORE`: an HTTP 5xx with a plain-text body, nothing applied (a gateway in front of
   the API: ccxt sees no `code`).
@@ -14,7 +14,7 @@ classes are venue-neutral and reused here), so a venue integration can drive bot
 
 from __future__ import annotations
 
-from tests.fakes.bybit.faults import (
+from tests.fakes.faults import (
     FAIL_AFTER,
     FAIL_BEFORE,
     GATEWAY_BODY,
