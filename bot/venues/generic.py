@@ -133,6 +133,11 @@ class CcxtVenue(Venue):
         for stream_client in self.stream_clients.values():
             stream_client.set_markets(self.client.markets, self.client.currencies)
 
+    @property
+    def perp_markets(self) -> Mapping[str, PerpMarket]:
+        """The hedged perpetuals, by symbol, as `connect` found them."""
+        return dict(self._perps)
+
     async def reload_markets(self) -> None:
         await self.call(self.client.load_markets, True)
         self._clock_offset = None  # a long-lived session measures the clock again too

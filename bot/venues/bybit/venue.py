@@ -4,11 +4,18 @@ account `unified`), so nothing moves between them.
 Our transfer id goes as `transferId`, a UUID with hyphens: ccxt makes a fresh one per call
 unless given one, which would turn a re-send into a second transfer; Bybit refuses a repeated
 id (retCode 131214 "TransferId exist") and the first one stands.
+
+The account's mode is read at connect time (`account_mode.py`): a classic account, or inverse
+hedges on UTA 1.0, are refused in one line instead of being read as one shared pool.
 """
 
 from __future__ import annotations
 
+from bot.errors import VenueUnusable
+from bot.model import MarketKind
 from bot.venues.base import ClientIdSupport, VenueTraits
+from bot.venues.bybit import account_mode
+from bot.venues.decode import Decoder
 from bot.venues.unified import UnifiedMarginVenue
 
 
@@ -18,3 +25,21 @@ class BybitVenue(UnifiedMarginVenue):
         client_ids=ClientIdSupport(param="transferId", uuid_format=True, dedupes=True),
         unified_account="unified",
     )
+
+    async def connect(self) -> None:
+        await super().connect()
+        if not self.hedges:
+            return
+        answer = await self.call(self.client.private_get_v5_account_info)
+        status = account_mode.unified_margin_status(
+            Decoder(self.name, account_mode.ENDPOINT), answer
+        )
+        inverse = [
+            symbol
+            for symbol, market in self.perp_markets.items()
+            if market.kind is MarketKind.INVERSE
+        ]
+        refused = account_mode.refusal(status, inverse)
+        if refused is not None:
+            names = ", ".join(sorted(self.hedges))
+            raise VenueUnusable(f"venues.{self.name}: {refused} (hedges: {names})")

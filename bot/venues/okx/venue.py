@@ -2,14 +2,31 @@
 moves between them.
 
 Our transfer id goes as `clientId`, 1-32 letters and digits (a UUID with dashes is refused).
+
+The account's mode is read at connect time (`account_mode.py`): an account in Spot mode cannot
+hold the short, and its hedges are refused in one line.
 """
 
 from __future__ import annotations
 
+from bot.errors import VenueUnusable
 from bot.venues.base import ClientIdSupport, VenueTraits
+from bot.venues.decode import Decoder
+from bot.venues.okx import account_mode
 from bot.venues.unified import UnifiedMarginVenue
 
 
 class OkxVenue(UnifiedMarginVenue):
     exchange_ids = ("okx",)
     traits = VenueTraits(client_ids=ClientIdSupport(param="clientId"), unified_account="trading")
+
+    async def connect(self) -> None:
+        await super().connect()
+        if not self.hedges:
+            return
+        answer = await self.call(self.client.private_get_account_config)
+        level = account_mode.account_level(Decoder(self.name, account_mode.ENDPOINT), answer)
+        refused = account_mode.refusal(level)
+        if refused is not None:
+            names = ", ".join(sorted(self.hedges))
+            raise VenueUnusable(f"venues.{self.name}: {refused} (hedges: {names})")
