@@ -495,6 +495,7 @@ def capabilities_json(
             "shared_collateral": caps.shared_collateral,
             "perpetuals": caps.swap_markets if reachable else None,
             "accounts": list(caps.accounts),
+            "account_mode": caps.account_mode,
         }
 
     for name, caps in rows:
@@ -546,6 +547,7 @@ def print_capabilities(
         "client ids",
         "WebSocket balance",
         "perpetuals",
+        "account mode",
     )
     for column in columns:
         table.add_column(column)
@@ -556,9 +558,9 @@ def print_capabilities(
         if known is None:
             table.add_row(f"{escape(name)} [bold red](unreachable)[/]", *["-"] * (len(columns) - 1))
             continue
-        # what its class can do is known offline; its markets are not
+        # what its class can do is known offline; its markets and its account's mode are not
         table.add_row(
-            f"{escape(name)} [bold red](unreachable)[/]", *_capability_cells(known)[:-1], "-"
+            f"{escape(name)} [bold red](unreachable)[/]", *_capability_cells(known)[:-2], "-", "-"
         )
     console.print(table)
 
@@ -576,6 +578,7 @@ def _capability_cells(caps: Capabilities) -> list[str]:
         caps.client_ids or "-",
         yes[caps.websocket_balance],
         str(caps.swap_markets),
+        caps.account_mode or "-",
     ]
 
 

@@ -97,6 +97,8 @@ class Capabilities:
     shared_collateral: bool
     swap_markets: int
     accounts: tuple[str, ...]
+    #: the account's mode as the venue reported it at connect time; None where not read
+    account_mode: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

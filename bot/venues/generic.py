@@ -91,6 +91,8 @@ class CcxtVenue(Venue):
         self._perps: dict[str, PerpMarket] = {}
         self._tiers: dict[str, tuple[LeverageTier, ...]] = {}  # read once per session
         self._clock_offset: int | None = None  # measured once per session, on first need
+        #: the account's mode, where the venue's class reads it at connect time (its own words)
+        self.account_mode: str | None = None
 
     # building -------------------------------------------------------------------------------
 
@@ -173,6 +175,7 @@ class CcxtVenue(Venue):
             shared_collateral=self.shared_collateral,
             swap_markets=sum(1 for m in markets.values() if m.get("swap")),
             accounts=tuple(sorted(accounts)) if isinstance(accounts, Mapping) else (),
+            account_mode=self.account_mode,
         )
 
     async def close(self) -> None:

@@ -95,6 +95,8 @@ async def test_a_bybit_unified_account_carries_a_usdt_hedge(status: int, clients
         await venue.connect()
         assert venue.shared_collateral
         assert fake.count("GET", "/v5/account/info") >= 1
+        mode = venue.capabilities().account_mode
+        assert mode == f"{bybit_mode.NAMES[status]} (unifiedMarginStatus {status})"
 
 
 async def test_a_bybit_classic_account_is_refused_in_one_line(clients: list[Any]):
@@ -144,6 +146,7 @@ async def test_an_okx_margin_account_carries_the_hedge(level: str, clients: list
         venue = await okx_venue(fake, clients)
         await venue.connect()
         assert venue.shared_collateral
+        assert venue.capabilities().account_mode == f"{okx_mode.NAMES[level]} (acctLv {level})"
 
 
 async def test_an_okx_account_in_spot_mode_is_refused_in_one_line(clients: list[Any]):

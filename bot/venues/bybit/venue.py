@@ -39,6 +39,7 @@ class BybitVenue(UnifiedMarginVenue):
             for symbol, market in self.perp_markets.items()
             if market.kind is MarketKind.INVERSE
         ]
+        self.account_mode = f"{account_mode.NAMES[status]} (unifiedMarginStatus {status})"
         refused = account_mode.refusal(status, inverse)
         if refused is not None:
             names = ", ".join(sorted(self.hedges))

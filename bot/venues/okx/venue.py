@@ -26,6 +26,7 @@ class OkxVenue(UnifiedMarginVenue):
             return
         answer = await self.call(self.client.private_get_account_config)
         level = account_mode.account_level(Decoder(self.name, account_mode.ENDPOINT), answer)
+        self.account_mode = f"{account_mode.NAMES[level]} (acctLv {level})"
         refused = account_mode.refusal(level)
         if refused is not None:
             names = ", ".join(sorted(self.hedges))
