@@ -35,13 +35,11 @@ import hashlib
 import hmac
 import json
 import threading
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -56,6 +54,7 @@ from tests.fakes.binance.markets import (
     futures_exchange_info,
     spot_exchange_info,
 )
+from tests.fakes.loopback import LoopbackFake
 
 API_KEY = "fake-binance-key-0123456789abcdef"
 SECRET = "fake-binance-secret-fedcba9876543210"
@@ -109,7 +108,7 @@ def _int(params: Params, name: str, default: int | None = None) -> int | None:
     return int(raw)
 
 
-class BinanceFake:
+class BinanceFake(LoopbackFake):
     """`async with BinanceFake() as fake:` serves on `fake.base_url` until the block ends."""
 
     def __init__(
@@ -120,18 +119,13 @@ class BinanceFake:
         secret: str = SECRET,
         clock_offset_ms: int = 0,
     ) -> None:
+        super().__init__(clock_offset_ms=clock_offset_ms)
         self.account = account or Account()
         self.faults = Faults()
         self.api_key = api_key
         self.secret = secret
-        self.clock_offset_ms = clock_offset_ms
-        self.calls: Counter[tuple[str, str]] = Counter()
         self.requests: list[tuple[str, str, Params]] = []  # (METHOD, path, params w/o signature)
-        self.unserved: list[tuple[str, str]] = []
-        self.base_url = ""
         self._weights: Counter[tuple[int, str]] = Counter()  # (minute, prefix) -> weight used
-        self._runner: web.AppRunner | None = None
-        self._stopping: asyncio.Event | None = None
         self.routes: dict[tuple[str, str], Route] = {
             ("GET", "/api/v3/time"): Route(self._time, False),
             ("GET", "/fapi/v1/time"): Route(self._time, False),
@@ -169,44 +163,6 @@ class BinanceFake:
         }
 
     # lifecycle ------------------------------------------------------------------------------
-
-    def now(self) -> int:
-        return int(time.time() * 1000) + self.clock_offset_ms
-
-    async def start(self) -> None:
-        self._stopping = asyncio.Event()
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        host, port = next(a for a in runner.addresses if isinstance(a, tuple))[:2]
-        self.base_url = f"http://{host}:{port}"
-
-    async def stop(self) -> None:
-        if self._stopping is not None:
-            self._stopping.set()  # releases held (timed-out) requests
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> BinanceFake:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    def count(self, method: str, path: str) -> int:
-        """How many calls of METHOD `path` arrived (faulted ones included)."""
-        return self.calls[(method.upper(), path)]
 
     # dispatch -------------------------------------------------------------------------------
 

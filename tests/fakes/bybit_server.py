@@ -38,13 +38,11 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -69,6 +67,7 @@ from tests.fakes.bybit.markets import (
     perpetual_row,
     spot_row,
 )
+from tests.fakes.loopback import LoopbackFake
 
 API_KEY = "fake-bybit-key-0123456789"
 SECRET = "fake-bybit-secret-abcdefghijklmnopqrstuv"
@@ -138,7 +137,7 @@ def decode_cursor(cursor: str) -> int:
     return offset
 
 
-class BybitFake:
+class BybitFake(LoopbackFake):
     """`async with BybitFake() as fake:` serves on `fake.base_url` until the block ends."""
 
     def __init__(
@@ -149,18 +148,13 @@ class BybitFake:
         secret: str = SECRET,
         clock_offset_ms: int = 0,
     ) -> None:
+        super().__init__(clock_offset_ms=clock_offset_ms)
         self.account = account or Account()
         self.faults = Faults()
         self.api_key = api_key
         self.secret = secret
-        self.clock_offset_ms = clock_offset_ms
-        self.calls: Counter[tuple[str, str]] = Counter()
         self.requests: list[tuple[str, str, Params]] = []
-        self.unserved: list[tuple[str, str]] = []
-        self.base_url = ""
         self._per_second: Counter[tuple[str, int]] = Counter()
-        self._runner: web.AppRunner | None = None
-        self._stopping: asyncio.Event | None = None
         self.routes: dict[tuple[str, str], Route] = {
             ("GET", "/v5/market/time"): Route(self._time, False),
             ("GET", "/v5/market/instruments-info"): Route(self._instruments, False),
@@ -180,44 +174,6 @@ class BybitFake:
         }
 
     # lifecycle ------------------------------------------------------------------------------
-
-    def now(self) -> int:
-        return int(time.time() * 1000) + self.clock_offset_ms
-
-    async def start(self) -> None:
-        self._stopping = asyncio.Event()
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        host, port = next(a for a in runner.addresses if isinstance(a, tuple))[:2]
-        self.base_url = f"http://{host}:{port}"
-
-    async def stop(self) -> None:
-        if self._stopping is not None:
-            self._stopping.set()  # releases held (timed-out) requests
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> BybitFake:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    def count(self, method: str, path: str) -> int:
-        """How many calls of METHOD `path` arrived (faulted ones included)."""
-        return self.calls[(method.upper(), path)]
 
     def client_urls(self) -> dict[str, Any]:
         """ccxt's `urls` for the bybit class, every API pointed here."""

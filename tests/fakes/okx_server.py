@@ -47,19 +47,17 @@ import hashlib
 import hmac
 import json
 import re
-import time
-from collections import Counter
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackFake
 from tests.fakes.okx.accounts import (
     CLIENT_ID_MAX,
     TRADING,
@@ -149,7 +147,7 @@ def iso_ms(stamp: str) -> int:
     return int(parsed.timestamp() * 1000)
 
 
-class OkxFake:
+class OkxFake(LoopbackFake):
     """`async with OkxFake() as fake:` serves on `fake.base_url` until the block ends."""
 
     def __init__(
@@ -161,18 +159,13 @@ class OkxFake:
         passphrase: str = PASSPHRASE,
         clock_offset_ms: int = 0,
     ) -> None:
+        super().__init__(clock_offset_ms=clock_offset_ms)
         self.account = account or Account()
         self.faults = Faults()
         self.api_key = api_key
         self.secret = secret
         self.passphrase = passphrase
-        self.clock_offset_ms = clock_offset_ms
-        self.calls: Counter[tuple[str, str]] = Counter()
         self.requests: list[tuple[str, str, Params]] = []
-        self.unserved: list[tuple[str, str]] = []
-        self.base_url = ""
-        self._runner: web.AppRunner | None = None
-        self._stopping: asyncio.Event | None = None
         api = "/api/v5"
         self.routes: dict[tuple[str, str], Route] = {
             ("GET", f"{api}/public/time"): Route(self._time, False),
@@ -193,44 +186,6 @@ class OkxFake:
         }
 
     # lifecycle ------------------------------------------------------------------------------
-
-    def now(self) -> int:
-        return int(time.time() * 1000) + self.clock_offset_ms
-
-    async def start(self) -> None:
-        self._stopping = asyncio.Event()
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        host, port = next(a for a in runner.addresses if isinstance(a, tuple))[:2]
-        self.base_url = f"http://{host}:{port}"
-
-    async def stop(self) -> None:
-        if self._stopping is not None:
-            self._stopping.set()  # releases held (timed-out) requests
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> OkxFake:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    def count(self, method: str, path: str) -> int:
-        """How many calls of METHOD `path` arrived (faulted ones included)."""
-        return self.calls[(method.upper(), path)]
 
     def client_urls(self) -> dict[str, Any]:
         """ccxt's `urls` for the okx class: its one REST root pointed here."""

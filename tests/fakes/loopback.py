@@ -1,0 +1,70 @@
+"""What every venue fake shares: an aiohttp server on an ephemeral loopback port, started and
+stopped by `async with`, with the calls it received counted and its clock offsettable.
+
+A fake subclasses `LoopbackFake` and writes `_dispatch` (its routes, signing and faults). A
+request held to play a timeout waits on `_stopping`, so stopping the fake releases it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+
+class LoopbackFake:
+    """`async with SomeFake() as fake:` serves on `fake.base_url` until the block ends."""
+
+    def __init__(self, *, clock_offset_ms: int = 0) -> None:
+        self.clock_offset_ms = clock_offset_ms
+        self.calls: Counter[tuple[str, str]] = Counter()  # (METHOD, path) -> how many arrived
+        self.unserved: list[tuple[str, str]] = []  # calls of a route the fake does not serve
+        self.base_url = ""
+        self._runner: web.AppRunner | None = None
+        self._stopping: asyncio.Event | None = None
+
+    def now(self) -> int:
+        """The fake's clock, milliseconds since the epoch (offset to play a skewed venue)."""
+        return int(time.time() * 1000) + self.clock_offset_ms
+
+    async def start(self) -> None:
+        self._stopping = asyncio.Event()
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._runner = runner
+        host, port = next(a for a in runner.addresses if isinstance(a, tuple))[:2]
+        self.base_url = f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        if self._stopping is not None:
+            self._stopping.set()  # releases held (timed-out) requests
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def count(self, method: str, path: str) -> int:
+        """How many calls of METHOD `path` arrived (faulted ones included)."""
+        return self.calls[(method.upper(), path)]
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        raise NotImplementedError
