@@ -19,33 +19,16 @@ in-memory store, so the paper state's own format is unchanged.
 
 from __future__ import annotations
 
-import json
-import weakref
-from pathlib import Path
 from typing import Any
 
 from bot.paper.model import MarketKind, PaperState
-from bot.paper.routing import Call, Endpoint, symbol_filter
+from bot.paper.routing import Call, Endpoint, int_param, symbol_filter
+from bot.paper.side_log import SideLog
 from bot.paper.state import StateStore
 from bot.paper.wire import BinanceError, fmt8, mandatory_missing
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
-_memory: weakref.WeakKeyDictionary[StateStore, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
-
-
-def settlements_path(store: StateStore) -> Path | None:
-    return None if store.path is None else store.path.with_name(store.path.name + ".funding.json")
-
-
-def load_settlements(store: StateStore) -> list[dict[str, Any]]:
-    """Every funding settlement booked on this paper account, oldest first."""
-    path = settlements_path(store)
-    if path is None:
-        return list(_memory.get(store, []))
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
+SETTLEMENTS = SideLog("funding")
 
 
 def record_settlements(
@@ -66,37 +49,21 @@ def record_settlements(
     ]
     if not rows:
         return
-    every = load_settlements(store) + rows
-    path = settlements_path(store)
-    if path is None:
-        _memory[store] = every
-        return
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(json.dumps(every), encoding="utf-8")
-    partial.replace(path)
-
-
-def _int_param(call: Call, name: str) -> int | None:
-    value = call.params.get(name)
-    if value is None or value == "":
-        return None
-    if not value.lstrip("-").isdigit():
-        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.")
-    return int(value)
+    SETTLEMENTS.save(store, SETTLEMENTS.load(store) + rows)
 
 
 def _history(call: Call, kind: MarketKind, *, symbol_required: bool) -> list[dict[str, Any]]:
     symbol = symbol_filter(call, kind)
     if symbol is None and symbol_required:
         raise mandatory_missing("symbol")
-    start = _int_param(call, "startTime")
-    end = _int_param(call, "endTime")
-    limit = _int_param(call, "limit") or DEFAULT_LIMIT
+    start = int_param(call, "startTime")
+    end = int_param(call, "endTime")
+    limit = int_param(call, "limit") or DEFAULT_LIMIT
     if not 1 <= limit <= MAX_LIMIT:
         raise BinanceError(400, -1130, "Data sent for parameter 'limit' is not valid.")
     rows = [
         {key: row[key] for key in ("symbol", "fundingRate", "fundingTime", "markPrice")}
-        for row in load_settlements(call.store)
+        for row in SETTLEMENTS.load(call.store)
         if row["kind"] == kind.value
         and symbol in (None, row["symbol"])
         and (start is None or row["fundingTime"] >= start)

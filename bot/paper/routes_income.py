@@ -16,51 +16,24 @@ in-memory store, so the paper state's own format is unchanged.
 
 from __future__ import annotations
 
-import json
 import threading
-import weakref
 from dataclasses import replace
 from decimal import ROUND_HALF_EVEN, Decimal
-from pathlib import Path
 from typing import Any
 
 from bot.paper.accounting import notional
 from bot.paper.model import FuturesBalance, MarketKind, PaperState
 from bot.paper.routes_funding import record_settlements
-from bot.paper.routing import Call, Endpoint, symbol_filter
+from bot.paper.routing import Call, Endpoint, int_param, symbol_filter
+from bot.paper.side_log import SideLog
 from bot.paper.state import StateStore
 from bot.paper.wire import BinanceError, fmt8
 
 EIGHT = Decimal("0.00000001")
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 FIRST_INCOME_ID = 9_689_322_392  # Binance's documented example id, counted up from there
-_memory: weakref.WeakKeyDictionary[StateStore, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
+INCOME = SideLog("income")
 _lock = threading.Lock()
-
-
-def income_path(store: StateStore) -> Path | None:
-    return None if store.path is None else store.path.with_name(store.path.name + ".income.json")
-
-
-def load_income(store: StateStore) -> list[dict[str, Any]]:
-    """Every income row booked on this paper account, oldest first."""
-    path = income_path(store)
-    if path is None:
-        return list(_memory.get(store, []))
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-
-
-def _save_income(store: StateStore, rows: list[dict[str, Any]]) -> None:
-    path = income_path(store)
-    if path is None:
-        _memory[store] = rows
-        return
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(json.dumps(rows), encoding="utf-8")
-    partial.replace(path)
 
 
 def book_funding(store: StateStore, now: int, symbol: str | None = None) -> list[dict[str, Any]]:
@@ -70,7 +43,7 @@ def book_funding(store: StateStore, now: int, symbol: str | None = None) -> list
     with _lock:
         state = store.state
         settled = state
-        rows = load_income(store)
+        rows = INCOME.load(store)
         next_id = max((int(r["tranId"]) for r in rows), default=FIRST_INCOME_ID - 1) + 1
         added: list[dict[str, Any]] = []
         for position in state.positions:
@@ -111,7 +84,7 @@ def book_funding(store: StateStore, now: int, symbol: str | None = None) -> list
             raise KeyError(f"unknown perpetual {symbol!r}")
         record_settlements(store, settled, now, symbol)
         if added:
-            _save_income(store, rows + added)
+            INCOME.save(store, rows + added)
             store.commit(state, reason="FUNDING_FEE")
         return added
 
@@ -130,13 +103,13 @@ def _credit(
 def _income_history(call: Call, kind: MarketKind) -> list[dict[str, Any]]:
     symbol = symbol_filter(call, kind)
     income_type = call.params.get("incomeType") or None
-    start = _int_param(call, "startTime")
-    end = _int_param(call, "endTime")
-    limit = _int_param(call, "limit") or DEFAULT_LIMIT
+    start = int_param(call, "startTime")
+    end = int_param(call, "endTime")
+    limit = int_param(call, "limit") or DEFAULT_LIMIT
     if not 1 <= limit <= MAX_LIMIT:
         raise BinanceError(400, -1130, "Data sent for parameter 'limit' is not valid.")
     rows = []
-    for row in load_income(call.store):
+    for row in INCOME.load(call.store):
         if row["kind"] != kind.value:
             continue
         if symbol is not None and row["symbol"] != symbol:
@@ -152,15 +125,6 @@ def _income_history(call: Call, kind: MarketKind) -> list[dict[str, Any]]:
             shaped["tranId"] = str(shaped["tranId"])  # COIN-M documents it as a string
         rows.append(shaped)
     return rows[:limit]
-
-
-def _int_param(call: Call, name: str) -> int | None:
-    value = call.params.get(name)
-    if value is None or value == "":
-        return None
-    if not value.lstrip("-").isdigit():
-        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.")
-    return int(value)
 
 
 def usdm_income(call: Call) -> Any:

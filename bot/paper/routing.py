@@ -67,3 +67,14 @@ def symbol_filter(call: Call, kind: MarketKind) -> str | None:
     if call.state.market(kind, symbol) is None:
         raise INVALID_SYMBOL
     return symbol
+
+
+def int_param(call: Call, name: str) -> int | None:
+    """An optional integer parameter (a time, a limit); refused as Binance refuses one that is
+    not a number (-1100)."""
+    value = call.params.get(name)
+    if value is None or value == "":
+        return None
+    if not value.lstrip("-").isdigit():
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.")
+    return int(value)
