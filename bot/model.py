@@ -161,6 +161,23 @@ def _frozen(mapping: Mapping) -> Mapping:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AccountMargin:
+    """A unified account's own margin figure, as the venue reports it and in its words:
+    Bybit's `accountMMRate` (maintenance margin / equity: liquidation at 1, lower is safer),
+    OKX's `mgnRatio` (equity / maintenance margin: liquidation at 1, higher is safer)."""
+
+    figure: str  # the venue's name for it
+    value: Decimal
+    liquidation_at: Decimal
+    higher_is_safer: bool
+
+    def describe(self) -> str:
+        """One phrase for a plan note or a status line."""
+        way = "higher" if self.higher_is_safer else "lower"
+        return f"{self.figure} {self.value} (liquidation at {self.liquidation_at}, {way} is safer)"
+
+
+@dataclass(frozen=True, kw_only=True)
 class VenueState:
     """Everything read from one venue in one cycle."""
 
@@ -173,6 +190,8 @@ class VenueState:
     transfer_steps: Mapping[str, Decimal] = field(default_factory=dict)  # asset -> step
     can_transfer: bool = True
     shared_collateral: bool = False  # unified margin: spot and perps share one pool
+    #: the unified account's own margin figure, where the venue reports one
+    account_margin: AccountMargin | None = None
     sources: Mapping[str, str] = field(default_factory=dict)  # account -> rest | websocket
     #: maintenance-margin tiers by perp symbol, where the venue publishes them
     leverage_tiers: Mapping[str, tuple[LeverageTier, ...]] = field(default_factory=dict)

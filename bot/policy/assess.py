@@ -111,12 +111,15 @@ def pools(state: State, hedges: Mapping[str, HedgeConfig]) -> tuple[list[Pool], 
             )
             continue
         if venue_state.shared_collateral:
+            margin = venue_state.account_margin
+            figure = f"; the account's {margin.describe()}" if margin is not None else ""
             notes.append(
                 PlanNote(
                     venue=hedge.venue,
                     hedges=(name,),
                     message=f"spot and {hedge.perp} share one collateral pool on {hedge.venue} "
-                    f"(unified margin account {market.futures_account!r}): nothing to move",
+                    f"(unified margin account {market.futures_account!r}{figure}): nothing to "
+                    "move",
                 )
             )
             continue

@@ -1,19 +1,27 @@
 """Unified-margin venues: spot holdings and perpetual positions share one collateral pool.
 
 There is nothing to move between a spot and a futures wallet, so the policy says so instead of
-planning a transfer. A venue of this kind subclasses `UnifiedMarginVenue` in its own folder
-and names its one account in `traits.unified_account` (ccxt's name for it).
+planning a transfer, with the account's own margin figure where the venue reports one (read
+from the answer the account's balance already comes in: no extra request). A venue of this
+kind subclasses `UnifiedMarginVenue` in its own folder, names its one account in
+`traits.unified_account` (ccxt's name for it) and decodes its figure in `account_margin`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from bot.model import AccountMargin, VenueState, Wallet
 from bot.venues.generic import CcxtVenue
 
 
 class UnifiedMarginVenue(CcxtVenue):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._account_margin: AccountMargin | None = None  # of the latest balance read
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.traits.unified_account is None:
@@ -37,3 +45,18 @@ class UnifiedMarginVenue(CcxtVenue):
 
     def balance_params(self, account: str) -> dict[str, Any]:
         return {"type": account}
+
+    def account_margin(self, info: Any) -> AccountMargin | None:
+        """The account's margin figure from the raw balance answer (ccxt's `info`); None where
+        the venue reports none for the account's mode."""
+        return None
+
+    def parse_wallets(self, account: str, balance: Mapping[str, Any]) -> list[Wallet]:
+        if account == self.unified_account and isinstance(balance, Mapping):
+            self._account_margin = self.account_margin(balance.get("info"))
+        return super().parse_wallets(account, balance)
+
+    async def read_state(self) -> VenueState:
+        self._account_margin = None
+        state = await super().read_state()
+        return replace(state, account_margin=self._account_margin)

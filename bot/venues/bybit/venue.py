@@ -11,10 +11,12 @@ hedges on UTA 1.0, are refused in one line instead of being read as one shared p
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.errors import VenueUnusable
-from bot.model import MarketKind
+from bot.model import AccountMargin, MarketKind
 from bot.venues.base import ClientIdSupport, VenueTraits
-from bot.venues.bybit import account_mode
+from bot.venues.bybit import account_margin, account_mode
 from bot.venues.decode import Decoder
 from bot.venues.unified import UnifiedMarginVenue
 
@@ -44,3 +46,6 @@ class BybitVenue(UnifiedMarginVenue):
         if refused is not None:
             names = ", ".join(sorted(self.hedges))
             raise VenueUnusable(f"venues.{self.name}: {refused} (hedges: {names})")
+
+    def account_margin(self, info: Any) -> AccountMargin | None:
+        return account_margin.account_margin(Decoder(self.name, account_margin.ENDPOINT), info)

@@ -9,10 +9,13 @@ hold the short, and its hedges are refused in one line.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.errors import VenueUnusable
+from bot.model import AccountMargin
 from bot.venues.base import ClientIdSupport, VenueTraits
 from bot.venues.decode import Decoder
-from bot.venues.okx import account_mode
+from bot.venues.okx import account_margin, account_mode
 from bot.venues.unified import UnifiedMarginVenue
 
 
@@ -31,3 +34,6 @@ class OkxVenue(UnifiedMarginVenue):
         if refused is not None:
             names = ", ".join(sorted(self.hedges))
             raise VenueUnusable(f"venues.{self.name}: {refused} (hedges: {names})")
+
+    def account_margin(self, info: Any) -> AccountMargin | None:
+        return account_margin.account_margin(Decoder(self.name, account_margin.ENDPOINT), info)

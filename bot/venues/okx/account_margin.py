@@ -1,0 +1,31 @@
+"""The trading account's own margin figure, `mgnRatio`, from the answer of "Get balance"
+(`GET /api/v5/account/balance`, the answer ccxt's `fetch_balance` for the trading account
+already reads): in multi-currency and portfolio margin, the account's adjusted equity over its
+maintenance margin, so 1 (100 %) is liquidation and higher is safer. In single-currency margin
+the account-level ratio is empty (each currency has its own, in `details`): then there is no
+account figure, and the plan says nothing of one.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Final
+
+from bot.model import AccountMargin
+from bot.venues.decode import Decoder, Sign
+
+ENDPOINT: Final = "GET /api/v5/account/balance"
+FIGURE: Final = "mgnRatio"
+LIQUIDATION_AT: Final = Decimal(1)
+
+
+def account_margin(decoder: Decoder, info: Any) -> AccountMargin | None:
+    """`data[0].mgnRatio`; None when OKX sends it empty."""
+    rows = decoder.sequence(decoder.field(info, "data"), "data", allow_empty=False)
+    raw = decoder.field(rows[0], FIGURE, "data[0]")
+    if raw == "":
+        return None
+    value = decoder.number(raw, f"data[0].{FIGURE}", sign=Sign.NON_NEGATIVE)
+    return AccountMargin(
+        figure=FIGURE, value=value, liquidation_at=LIQUIDATION_AT, higher_is_safer=True
+    )

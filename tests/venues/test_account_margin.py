@@ -1,0 +1,135 @@
+"""A unified account's own margin figure (issue 27): Bybit's `accountMMRate` and OKX's
+`mgnRatio`, read from the balance answer the bot already fetches (no extra request), through
+the bot's own client builder (exact JSON, its ccxt options) against the Bybit and OKX fakes,
+and said in the plan's note in the venue's words."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import ccxt.async_support as ccxt_async
+import pytest
+
+from bot.config import VenueConfig
+from bot.model import State
+from bot.policy.compose import plan_transfers
+from bot.venues.bybit.venue import BybitVenue
+from bot.venues.clients import Credentials, build_client
+from bot.venues.decode import Untrusted
+from bot.venues.generic import CcxtVenue
+from bot.venues.okx.venue import OkxVenue
+from tests.fakes.bybit_server import API_KEY as BYBIT_KEY
+from tests.fakes.bybit_server import SECRET as BYBIT_SECRET
+from tests.fakes.bybit_server import BybitFake
+from tests.fakes.okx_server import API_KEY as OKX_KEY
+from tests.fakes.okx_server import PASSPHRASE as OKX_PASSPHRASE
+from tests.fakes.okx_server import SECRET as OKX_SECRET
+from tests.fakes.okx_server import OkxFake
+from tests.venues.test_account_modes import hedge
+
+BYBIT_APIS = ("spot", "futures", "v2", "public", "private")
+
+
+@pytest.fixture
+async def opened() -> AsyncIterator[list[CcxtVenue]]:
+    venues: list[CcxtVenue] = []
+    yield venues
+    for venue in venues:
+        await venue.client.close()
+
+
+def bybit(fake: BybitFake, opened: list[CcxtVenue]) -> BybitVenue:
+    hedges = {"btc": hedge("bybit")}
+    config = VenueConfig(
+        exchange="bybit",
+        urls=dict.fromkeys(BYBIT_APIS, fake.base_url),
+        ccxt={"rateLimit": 1, "options": {"fetchMarkets": {"types": ["spot", "linear"]}}},
+    )
+    client = build_client(
+        "bybit",
+        config,
+        Credentials(api_key=BYBIT_KEY, secret=BYBIT_SECRET),
+        dry_run=True,
+        options=BybitVenue.ccxt_options(hedges),
+    )
+    venue = BybitVenue("bybit", client, hedges)
+    opened.append(venue)
+    return venue
+
+
+def okx(fake: OkxFake, opened: list[CcxtVenue]) -> OkxVenue:
+    hedges = {"btc": hedge("okx")}
+    config = VenueConfig(
+        exchange="okx",
+        urls={"rest": fake.base_url},
+        ccxt={"rateLimit": 1, "options": {"fetchMarkets": {"types": ["spot", "swap"]}}},
+    )
+    client = build_client(
+        "okx",
+        config,
+        Credentials(api_key=OKX_KEY, secret=OKX_SECRET, password=OKX_PASSPHRASE),
+        dry_run=True,
+        options=OkxVenue.ccxt_options(hedges),
+    )
+    venue = OkxVenue("okx", client, hedges)
+    opened.append(venue)
+    return venue
+
+
+def note_of(venue: CcxtVenue, state: Any) -> str:
+    plan = plan_transfers(State(read_at=state.read_at, venues={venue.name: state}), venue.hedges)
+    (note,) = plan.notes
+    return note.message
+
+
+async def test_bybit_reports_its_account_mm_rate_in_the_plan(opened: list[CcxtVenue]) -> None:
+    async with BybitFake() as fake:
+        venue = bybit(fake, opened)
+        await venue.connect()
+        state = await venue.read_state()
+        expected = fake.account.wallet_balance(None)["list"][0]["accountMMRate"]
+    margin = state.account_margin
+    assert margin is not None
+    assert (margin.figure, margin.value) == ("accountMMRate", Decimal(expected))
+    assert (margin.liquidation_at, margin.higher_is_safer) == (Decimal(1), False)
+    assert f"the account's accountMMRate {expected} (liquidation at 1, lower is safer)" in (
+        note_of(venue, state)
+    )
+    assert "nothing to move" in note_of(venue, state)
+
+
+async def test_okx_reports_its_margin_ratio_in_the_plan(opened: list[CcxtVenue]) -> None:
+    async with OkxFake() as fake:
+        venue = okx(fake, opened)
+        await venue.connect()
+        state = await venue.read_state()
+        expected = fake.account.balance(None, fake.now())["mgnRatio"]
+    margin = state.account_margin
+    assert margin is not None and margin.value == Decimal(expected) and margin.higher_is_safer
+    assert f"the account's mgnRatio {expected} (liquidation at 1, higher is safer)" in note_of(
+        venue, state
+    )
+
+
+async def test_okx_single_currency_margin_has_no_account_figure(
+    opened: list[CcxtVenue],
+) -> None:
+    async with OkxFake() as fake:
+        fake.account.acct_lv = "2"
+        venue = okx(fake, opened)
+        await venue.connect()
+        state = await venue.read_state()
+        sent = fake.account.balance(None, fake.now())["mgnRatio"]
+    assert sent == ""
+    assert state.account_margin is None
+    assert "the account's" not in note_of(venue, state)
+
+
+@pytest.mark.parametrize("sent", ["-0.5", "abc", None])
+def test_a_figure_the_bot_cannot_read_is_untrusted(sent: Any) -> None:
+    venue = BybitVenue("bybit", ccxt_async.bybit(), {})  # never connected: no session
+    answer = {"retCode": 0, "result": {"list": [{"accountMMRate": sent}]}}
+    with pytest.raises(Untrusted, match="accountMMRate"):
+        venue.account_margin(answer)
