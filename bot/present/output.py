@@ -13,7 +13,7 @@ from rich.table import Table
 from bot.config import Config, HedgeConfig
 from bot.ledger.queries import NOT_CHECKED, CorrectionRecord
 from bot.ledger.store import MarginLegRecord, TransferRecord
-from bot.model import SPOT, Plan, SizingPreview, State, TransferStatus
+from bot.model import SPOT, AccountMargin, Plan, SizingPreview, State, TransferStatus
 from bot.money import plain
 
 if TYPE_CHECKING:  # types only: importing them would load ccxt for `bot ledger list`
@@ -200,9 +200,22 @@ def state_json(state: State) -> dict[str, Any]:
                     {"symbol": f.symbol, "rate": plain(f.rate), "mark_price": plain(f.mark_price)}
                     for f in venue.funding.values()
                 ],
+                "account_margin": _account_margin_json(venue.account_margin),
             }
             for name, venue in state.venues.items()
         },
+    }
+
+
+def _account_margin_json(margin: AccountMargin | None) -> dict[str, Any] | None:
+    """A unified account's own figure in the venue's words; None where it reports none."""
+    if margin is None:
+        return None
+    return {
+        "figure": margin.figure,
+        "value": plain(margin.value),
+        "liquidation_at": plain(margin.liquidation_at),
+        "higher_is_safer": margin.higher_is_safer,
     }
 
 
@@ -347,6 +360,8 @@ def print_state(console: Console, state: State, plan: Plan | None = None) -> Non
                 f"{num(f.rate * 100, 4)}%" if f and f.rate is not None else "-",
             )
         console.print(positions)
+        if venue.account_margin is not None:
+            console.print(f"{escape(name)}: the account's {venue.account_margin.describe()}")
     if plan is not None:
         print_margin(console, plan)
 

@@ -1,7 +1,7 @@
 """A unified account's own margin figure (issue 27): Bybit's `accountMMRate` and OKX's
 `mgnRatio`, read from the balance answer the bot already fetches (no extra request), through
 the bot's own client builder (exact JSON, its ccxt options) against the Bybit and OKX fakes,
-and said in the plan's note in the venue's words."""
+and said in the plan's note and in `bot balances` in the venue's words."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 from bot.config import VenueConfig
 from bot.model import State
 from bot.policy.compose import plan_transfers
+from bot.present.output import state_json
 from bot.venues.bybit.venue import BybitVenue
 from bot.venues.clients import Credentials, build_client
 from bot.venues.decode import Untrusted
@@ -98,6 +99,13 @@ async def test_bybit_reports_its_account_mm_rate_in_the_plan(opened: list[CcxtVe
         note_of(venue, state)
     )
     assert "nothing to move" in note_of(venue, state)
+    shown = state_json(State(read_at=state.read_at, venues={"bybit": state}))
+    assert shown["venues"]["bybit"]["account_margin"] == {
+        "figure": "accountMMRate",
+        "value": expected,
+        "liquidation_at": "1",
+        "higher_is_safer": False,
+    }
 
 
 async def test_okx_reports_its_margin_ratio_in_the_plan(opened: list[CcxtVenue]) -> None:
