@@ -1,6 +1,8 @@
 """Faults a venue fake answers instead of (or after) serving a request, by METHOD + path, for
 the next N calls or standing: the kinds the exactly-once matrix of a transfer is built from,
-the same on every venue's fake (Bybit's, OKX's), each fake writing its own rate-limit answer.
+the same on every venue's fake, each fake writing its own answers (its rate limit, its error
+codes). `FaultBook` holds them; a venue whose fake answers other kinds (Binance's error codes,
+a hang before applying) subclasses it with its own `add`.
 
 - `FAIL_BEFORE`: an HTTP 5xx, nothing applied (default 503 with a plain-text body, as a
   gateway in front of the API answers: the client sees no venue code).
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 
 FAIL_BEFORE = "5xx_before"
 FAIL_AFTER = "5xx_after"
+TIMEOUT_BEFORE = "timeout_before"
 TIMEOUT_AFTER = "timeout_after"
 RATE_LIMITED = "rate_limited"
 RAW = "raw"
@@ -42,11 +45,50 @@ class Fault:
         """Whether the request is applied before the fault answers."""
         return self.kind in (FAIL_AFTER, TIMEOUT_AFTER)
 
+    @property
+    def holds(self) -> bool:
+        """Whether the answer is held past the client's timeout."""
+        return self.kind in (TIMEOUT_BEFORE, TIMEOUT_AFTER)
+
 
 @dataclass
-class Faults:
+class FaultBook:
+    """The pending faults of one fake, taken by the calls they answer."""
+
     pending: list[Fault] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The fault for this call, if any (one use of it is spent)."""
+        with self._lock:
+            for fault in self.pending:
+                if fault.method == method and fault.path == path:
+                    fault.served += 1
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times <= 0:
+                            self.pending.remove(fault)
+                    return fault
+        return None
+
+    def keep(self, fault: Fault) -> Fault:
+        with self._lock:
+            self.pending.append(fault)
+        return fault
+
+    def clear(self, method: str | None = None, path: str | None = None) -> None:
+        """Drop the pending faults (of METHOD and/or `path` only, where given)."""
+        with self._lock:
+            self.pending = [
+                f
+                for f in self.pending
+                if (method is not None and f.method != method.upper())
+                or (path is not None and f.path != path)
+            ]
+
+
+class Faults(FaultBook):
+    """The kinds every fake answers alike (`KINDS`)."""
 
     def add(
         self,
@@ -70,24 +112,4 @@ class Faults:
             status = status or 200
         else:  # the rate limit's body is written when answered (it carries the time)
             status, body = status or 200, body or ""
-        fault = Fault(method.upper(), path, kind, times, status, body, hold)
-        with self._lock:
-            self.pending.append(fault)
-        return fault
-
-    def take(self, method: str, path: str) -> Fault | None:
-        """The fault for this call, if any (one use of it is spent)."""
-        with self._lock:
-            for fault in self.pending:
-                if fault.method == method and fault.path == path:
-                    fault.served += 1
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self.pending.remove(fault)
-                    return fault
-        return None
-
-    def clear(self) -> None:
-        with self._lock:
-            self.pending.clear()
+        return self.keep(Fault(method.upper(), path, kind, times, status, body, hold))

@@ -15,13 +15,16 @@ Kinds:
 from __future__ import annotations
 
 import json
-import threading
-from dataclasses import dataclass, field
 
-FAIL_BEFORE = "5xx_before"
-FAIL_AFTER = "5xx_after"
-TIMEOUT_BEFORE = "timeout_before"
-TIMEOUT_AFTER = "timeout_after"
+from tests.fakes.faults import (
+    FAIL_AFTER,
+    FAIL_BEFORE,
+    TIMEOUT_AFTER,
+    TIMEOUT_BEFORE,
+    Fault,
+    FaultBook,
+)
+
 ERROR_CODE = "code"
 KINDS = (FAIL_BEFORE, FAIL_AFTER, TIMEOUT_BEFORE, TIMEOUT_AFTER, ERROR_CODE)
 
@@ -47,31 +50,8 @@ KNOWN_CODES: dict[int, tuple[int, str]] = {
 }
 
 
-@dataclass
-class Fault:
-    method: str
-    path: str
-    kind: str
-    times: int | None  # None: standing until cleared
-    status: int
-    body: str  # the exact text answered (JSON for ERROR_CODE)
-    hold: float = 30.0
-    served: int = 0
-
-    @property
-    def applies(self) -> bool:
-        """Whether the request is applied before the fault answers."""
-        return self.kind in (FAIL_AFTER, TIMEOUT_AFTER)
-
-    @property
-    def holds(self) -> bool:
-        return self.kind in (TIMEOUT_BEFORE, TIMEOUT_AFTER)
-
-
-@dataclass
-class Faults:
-    pending: list[Fault] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+class Faults(FaultBook):
+    """Binance's fault kinds: the shared ones, a hang before applying, and its error codes."""
 
     def add(
         self,
@@ -101,29 +81,19 @@ class Faults:
             body = body or (SERVICE_UNAVAILABLE if kind == FAIL_BEFORE else UNKNOWN_ERROR)
         else:
             status, body = status or 200, body or ""
-        fault = Fault(method.upper(), path, kind, times, status, body, hold)
-        with self._lock:
-            self.pending.append(fault)
-        return fault
+        return self.keep(Fault(method.upper(), path, kind, times, status, body, hold))
 
-    def take(self, method: str, path: str) -> Fault | None:
-        """The fault for this call, if any (one use of it is spent)."""
-        with self._lock:
-            for fault in self.pending:
-                if fault.method == method and fault.path == path:
-                    fault.served += 1
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self.pending.remove(fault)
-                    return fault
-        return None
 
-    def clear(self, method: str | None = None, path: str | None = None) -> None:
-        with self._lock:
-            self.pending = [
-                f
-                for f in self.pending
-                if (method is not None and f.method != method.upper())
-                or (path is not None and f.path != path)
-            ]
+__all__ = [
+    "ERROR_CODE",
+    "FAIL_AFTER",
+    "FAIL_BEFORE",
+    "KINDS",
+    "KNOWN_CODES",
+    "SERVICE_UNAVAILABLE",
+    "TIMEOUT_AFTER",
+    "TIMEOUT_BEFORE",
+    "UNKNOWN_ERROR",
+    "Fault",
+    "Faults",
+]
