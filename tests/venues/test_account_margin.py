@@ -5,78 +5,21 @@ and said in the plan's note and in `bot balances` in the venue's words."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import ccxt.async_support as ccxt_async
 import pytest
 
-from bot.config import VenueConfig
 from bot.model import State
 from bot.policy.compose import plan_transfers
 from bot.present.output import state_json
 from bot.venues.bybit.venue import BybitVenue
-from bot.venues.clients import Credentials, build_client
 from bot.venues.decode import Untrusted
 from bot.venues.generic import CcxtVenue
-from bot.venues.okx.venue import OkxVenue
-from tests.fakes.bybit_server import API_KEY as BYBIT_KEY
-from tests.fakes.bybit_server import SECRET as BYBIT_SECRET
 from tests.fakes.bybit_server import BybitFake
-from tests.fakes.okx_server import API_KEY as OKX_KEY
-from tests.fakes.okx_server import PASSPHRASE as OKX_PASSPHRASE
-from tests.fakes.okx_server import SECRET as OKX_SECRET
 from tests.fakes.okx_server import OkxFake
-from tests.venues.test_account_modes import hedge
-
-BYBIT_APIS = ("spot", "futures", "v2", "public", "private")
-
-
-@pytest.fixture
-async def opened() -> AsyncIterator[list[CcxtVenue]]:
-    venues: list[CcxtVenue] = []
-    yield venues
-    for venue in venues:
-        await venue.client.close()
-
-
-def bybit(fake: BybitFake, opened: list[CcxtVenue]) -> BybitVenue:
-    hedges = {"btc": hedge("bybit")}
-    config = VenueConfig(
-        exchange="bybit",
-        urls=dict.fromkeys(BYBIT_APIS, fake.base_url),
-        ccxt={"rateLimit": 1, "options": {"fetchMarkets": {"types": ["spot", "linear"]}}},
-    )
-    client = build_client(
-        "bybit",
-        config,
-        Credentials(api_key=BYBIT_KEY, secret=BYBIT_SECRET),
-        dry_run=True,
-        options=BybitVenue.ccxt_options(hedges),
-    )
-    venue = BybitVenue("bybit", client, hedges)
-    opened.append(venue)
-    return venue
-
-
-def okx(fake: OkxFake, opened: list[CcxtVenue]) -> OkxVenue:
-    hedges = {"btc": hedge("okx")}
-    config = VenueConfig(
-        exchange="okx",
-        urls={"rest": fake.base_url},
-        ccxt={"rateLimit": 1, "options": {"fetchMarkets": {"types": ["spot", "swap"]}}},
-    )
-    client = build_client(
-        "okx",
-        config,
-        Credentials(api_key=OKX_KEY, secret=OKX_SECRET, password=OKX_PASSPHRASE),
-        dry_run=True,
-        options=OkxVenue.ccxt_options(hedges),
-    )
-    venue = OkxVenue("okx", client, hedges)
-    opened.append(venue)
-    return venue
+from tests.venues.unified_venues import bybit_venue, okx_venue
 
 
 def note_of(venue: CcxtVenue, state: Any) -> str:
@@ -87,7 +30,7 @@ def note_of(venue: CcxtVenue, state: Any) -> str:
 
 async def test_bybit_reports_its_account_mm_rate_in_the_plan(opened: list[CcxtVenue]) -> None:
     async with BybitFake() as fake:
-        venue = bybit(fake, opened)
+        venue = bybit_venue(fake, opened)
         await venue.connect()
         state = await venue.read_state()
         expected = fake.account.wallet_balance(None)["list"][0]["accountMMRate"]
@@ -110,7 +53,7 @@ async def test_bybit_reports_its_account_mm_rate_in_the_plan(opened: list[CcxtVe
 
 async def test_okx_reports_its_margin_ratio_in_the_plan(opened: list[CcxtVenue]) -> None:
     async with OkxFake() as fake:
-        venue = okx(fake, opened)
+        venue = okx_venue(fake, opened)
         await venue.connect()
         state = await venue.read_state()
         expected = fake.account.balance(None, fake.now())["mgnRatio"]
@@ -126,7 +69,7 @@ async def test_okx_single_currency_margin_has_no_account_figure(
 ) -> None:
     async with OkxFake() as fake:
         fake.account.acct_lv = "2"
-        venue = okx(fake, opened)
+        venue = okx_venue(fake, opened)
         await venue.connect()
         state = await venue.read_state()
         sent = fake.account.balance(None, fake.now())["mgnRatio"]

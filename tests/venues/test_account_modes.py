@@ -1,5 +1,5 @@
-"""Account modes, read at connect time and never assumed (issue 27): the stock ccxt bybit and
-okx clients, the bot's venue classes, against the loopback fakes of Bybit v5 and OKX v5.
+"""Account modes, read at connect time and never assumed (issue 27): the bot's Bybit and OKX
+venues, built as the bot builds them, against the loopback fakes of Bybit v5 and OKX v5.
 
 A Bybit classic account keeps spot and derivatives apart, and an OKX account in Spot mode
 cannot hold the short: read as one shared pool, either would say "nothing to move" while the
@@ -8,90 +8,27 @@ the venue does not document is a read the bot cannot trust."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from decimal import Decimal
 from typing import Any
 
-import ccxt.async_support as ccxt_async
 import pytest
 
-from bot.config import HedgeConfig
 from bot.errors import VenueUnusable
 from bot.venues.bybit import account_mode as bybit_mode
-from bot.venues.bybit.venue import BybitVenue
 from bot.venues.decode import Decoder, Untrusted
+from bot.venues.generic import CcxtVenue
 from bot.venues.okx import account_mode as okx_mode
-from bot.venues.okx.venue import OkxVenue
-from tests.fakes.bybit_server import API_KEY as BYBIT_KEY
-from tests.fakes.bybit_server import SECRET as BYBIT_SECRET
 from tests.fakes.bybit_server import BybitFake
-from tests.fakes.okx_server import API_KEY as OKX_KEY
-from tests.fakes.okx_server import PASSPHRASE as OKX_PASSPHRASE
-from tests.fakes.okx_server import SECRET as OKX_SECRET
 from tests.fakes.okx_server import OkxFake
-
-
-def hedge(venue: str) -> HedgeConfig:
-    return HedgeConfig(
-        venue=venue,
-        spot="BTC/USDT",
-        perp="BTC/USDT:USDT",
-        target_margin_ratio=Decimal("0.5"),
-        band=(Decimal("0.3"), Decimal("0.8")),
-    )
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[ccxt_async.Exchange]]:
-    made: list[ccxt_async.Exchange] = []
-    yield made
-    for client in made:
-        await client.close()
-
-
-async def bybit_venue(fake: BybitFake, clients: list[Any], hedges: bool = True) -> BybitVenue:
-    hedged = {"btc": hedge("bybit")} if hedges else {}
-    client = ccxt_async.bybit(
-        {
-            "apiKey": BYBIT_KEY,
-            "secret": BYBIT_SECRET,
-            "urls": fake.client_urls(),
-            "rateLimit": 1,
-            "options": BybitVenue.ccxt_options(hedged)
-            | {"fetchMarkets": {"types": ["spot", "linear"]}},
-        }
-    )
-    client.timeout_on_exit = 0
-    clients.append(client)
-    return BybitVenue("bybit", client, hedged)
-
-
-async def okx_venue(fake: OkxFake, clients: list[Any]) -> OkxVenue:
-    hedged = {"btc": hedge("okx")}
-    client = ccxt_async.okx(
-        {
-            "apiKey": OKX_KEY,
-            "secret": OKX_SECRET,
-            "password": OKX_PASSPHRASE,
-            "urls": fake.client_urls(),
-            "rateLimit": 1,
-            "options": OkxVenue.ccxt_options(hedged)
-            | {"fetchMarkets": {"types": ["spot", "swap"]}},
-        }
-    )
-    client.timeout_on_exit = 0
-    clients.append(client)
-    return OkxVenue("okx", client, hedged)
-
+from tests.venues.unified_venues import bybit_venue, okx_venue
 
 # Bybit ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("status", [3, 4, 5, 6])
-async def test_a_bybit_unified_account_carries_a_usdt_hedge(status: int, clients: list[Any]):
+async def test_a_bybit_unified_account_carries_a_usdt_hedge(status: int, opened: list[CcxtVenue]):
     async with BybitFake() as fake:
         fake.account.unified_margin_status = status
-        venue = await bybit_venue(fake, clients)
+        venue = bybit_venue(fake, opened)
         await venue.connect()
         assert venue.shared_collateral
         assert fake.count("GET", "/v5/account/info") >= 1
@@ -99,10 +36,10 @@ async def test_a_bybit_unified_account_carries_a_usdt_hedge(status: int, clients
         assert mode == f"{bybit_mode.NAMES[status]} (unifiedMarginStatus {status})"
 
 
-async def test_a_bybit_classic_account_is_refused_in_one_line(clients: list[Any]):
+async def test_a_bybit_classic_account_is_refused_in_one_line(opened: list[CcxtVenue]):
     async with BybitFake() as fake:
         fake.account.unified_margin_status = 1
-        venue = await bybit_venue(fake, clients)
+        venue = bybit_venue(fake, opened)
         with pytest.raises(VenueUnusable) as refused:
             await venue.connect()
     message = str(refused.value)
@@ -111,19 +48,19 @@ async def test_a_bybit_classic_account_is_refused_in_one_line(clients: list[Any]
     assert "upgrade the account to UTA 2.0" in message and "(hedges: btc)" in message
 
 
-async def test_a_bybit_venue_without_hedges_does_not_ask(clients: list[Any]):
+async def test_a_bybit_venue_without_hedges_does_not_ask(opened: list[CcxtVenue]):
     async with BybitFake() as fake:
         fake.account.unified_margin_status = 1
-        venue = await bybit_venue(fake, clients, hedges=False)
+        venue = bybit_venue(fake, opened, hedged=False)
         await venue.connect()
         assert fake.count("GET", "/v5/account/info") == 0
 
 
 @pytest.mark.parametrize("status", [2, 0, 7])
-async def test_an_undocumented_bybit_mode_is_untrusted(status: int, clients: list[Any]):
+async def test_an_undocumented_bybit_mode_is_untrusted(status: int, opened: list[CcxtVenue]):
     async with BybitFake() as fake:
         fake.account.unified_margin_status = status
-        venue = await bybit_venue(fake, clients)
+        venue = bybit_venue(fake, opened)
         with pytest.raises(Untrusted, match="unifiedMarginStatus is"):
             await venue.connect()
 
@@ -140,19 +77,19 @@ def test_inverse_hedges_need_uta_2() -> None:
 
 
 @pytest.mark.parametrize("level", ["2", "3", "4"])
-async def test_an_okx_margin_account_carries_the_hedge(level: str, clients: list[Any]):
+async def test_an_okx_margin_account_carries_the_hedge(level: str, opened: list[CcxtVenue]):
     async with OkxFake() as fake:
         fake.account.acct_lv = level
-        venue = await okx_venue(fake, clients)
+        venue = okx_venue(fake, opened)
         await venue.connect()
         assert venue.shared_collateral
         assert venue.capabilities().account_mode == f"{okx_mode.NAMES[level]} (acctLv {level})"
 
 
-async def test_an_okx_account_in_spot_mode_is_refused_in_one_line(clients: list[Any]):
+async def test_an_okx_account_in_spot_mode_is_refused_in_one_line(opened: list[CcxtVenue]):
     async with OkxFake() as fake:
         fake.account.acct_lv = "1"
-        venue = await okx_venue(fake, clients)
+        venue = okx_venue(fake, opened)
         with pytest.raises(VenueUnusable) as refused:
             await venue.connect()
     message = str(refused.value)
