@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -91,17 +91,7 @@ class AttemptWrite:
 
     def columns(self) -> dict[str, Any]:
         """The keyword arguments of `record_attempt` but the transfer's id."""
-        return {
-            "amount": self.amount,
-            "outcome": self.outcome,
-            "started_at": self.started_at,
-            "status": self.status,
-            "error_kind": self.error_kind,
-            "error": self.error,
-            "exchange_id": self.exchange_id,
-            "venue_clock_offset_ms": self.venue_clock_offset_ms,
-            "inputs": self.inputs,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "transfer_id"}
 
 
 class _OneByOne(Exception):

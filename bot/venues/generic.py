@@ -126,14 +126,18 @@ class CcxtVenue(Venue):
         if self.hedges:
             refusal = hedge_refusal(self.capabilities())
             if refusal is not None:
-                names = ", ".join(sorted(self.hedges))
-                raise VenueUnusable(f"venues.{self.name}: {refusal} (hedges: {names})")
+                raise self.hedges_refused(refusal)
         for hedge_name, hedge in self.hedges.items():
             self._check_spot(hedge_name, hedge)
             self._perps[hedge.perp] = self._perp_market(hedge_name, hedge)
             self._check_accounts(hedge_name, self._perps[hedge.perp])
         for stream_client in self.stream_clients.values():
             stream_client.set_markets(self.client.markets, self.client.currencies)
+
+    def hedges_refused(self, refusal: str) -> VenueUnusable:
+        """The one line that refuses this venue's hedges: the venue, why, and which hedges."""
+        names = ", ".join(sorted(self.hedges))
+        return VenueUnusable(f"venues.{self.name}: {refusal} (hedges: {names})")
 
     @property
     def perp_markets(self) -> Mapping[str, PerpMarket]:

@@ -2,19 +2,30 @@
 
 There is nothing to move between a spot and a futures wallet, so the policy says so instead of
 planning a transfer, with the account's own margin figure where the venue reports one (read
-from the answer the account's balance already comes in: no extra request). A venue of this
-kind subclasses `UnifiedMarginVenue` in its own folder, names its one account in
-`traits.unified_account` (ccxt's name for it) and decodes its figure in `account_margin`.
+from the answer the account's balance already comes in: no extra request). The account's mode
+is read at connect time, never assumed: a mode whose margin is not shared refuses the hedges.
+A venue of this kind subclasses `UnifiedMarginVenue` in its own folder, names its one account
+in `traits.unified_account` (ccxt's name for it), reads its mode in `read_account_mode` and
+decodes its figure in `account_margin`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.model import AccountMargin, VenueState, Wallet
 from bot.venues.generic import CcxtVenue
+
+
+@dataclass(frozen=True)
+class AccountMode:
+    """The account's mode in the venue's words, and why hedges cannot run in it (None: they
+    can)."""
+
+    name: str
+    refusal: str | None = None
 
 
 class UnifiedMarginVenue(CcxtVenue):
@@ -45,6 +56,21 @@ class UnifiedMarginVenue(CcxtVenue):
 
     def balance_params(self, account: str) -> dict[str, Any]:
         return {"type": account}
+
+    async def connect(self) -> None:
+        await super().connect()
+        if not self.hedges:
+            return
+        mode = await self.read_account_mode()
+        if mode is None:
+            return
+        self.account_mode = mode.name
+        if mode.refusal is not None:
+            raise self.hedges_refused(mode.refusal)
+
+    async def read_account_mode(self) -> AccountMode | None:
+        """The account's mode, read from the venue (None where the venue has no such read)."""
+        return None
 
     def account_margin(self, info: Any) -> AccountMargin | None:
         """The account's margin figure from the raw balance answer (ccxt's `info`); None where

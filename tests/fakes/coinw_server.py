@@ -23,11 +23,12 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackFake
 
 API_KEY = "coinw-test-api-key"
 SECRET = "coinw-test-secret-0123456789"
@@ -230,7 +231,7 @@ class SlidingWindow:
         return True
 
 
-class CoinWFakeServer:
+class CoinWFakeServer(LoopbackFake):
     """`async with CoinWFakeServer() as fake:` serves on `fake.base_url` until the block ends."""
 
     def __init__(
@@ -241,17 +242,16 @@ class CoinWFakeServer:
         secret: str = SECRET,
         time_scale: float = 1.0,
     ) -> None:
+        super().__init__()
         self.state = state or CoinWFakeState()
         self.api_key = api_key
         self.secret = secret
         self.time_scale = time_scale
-        self.base_url = ""
         self._limits = SlidingWindow()
-        self._runner: web.AppRunner | None = None
 
     # lifecycle ------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/v1/perpum/instruments", self._instruments)
         app.router.add_get("/v1/perpum/fundingRate", self._funding_rate)
@@ -261,30 +261,7 @@ class CoinWFakeServer:
         app.router.add_get("/v1/perpum/positions/all", self._all_positions)
         app.router.add_get("/api/v1/public", self._spot_public)
         app.router.add_post("/api/v1/private", self._spot_private)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        host, port = next(a for a in runner.addresses if isinstance(a, tuple))[:2]
-        self.base_url = f"http://{host}:{port}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> CoinWFakeServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        return app
 
     # futures --------------------------------------------------------------------------------
 

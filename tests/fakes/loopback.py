@@ -1,8 +1,9 @@
 """What every venue fake shares: an aiohttp server on an ephemeral loopback port, started and
 stopped by `async with`, with the calls it received counted and its clock offsettable.
 
-A fake subclasses `LoopbackFake` and writes `_dispatch` (its routes, signing and faults). A
-request held to play a timeout waits on `_stopping`, so stopping the fake releases it.
+A fake subclasses `LoopbackFake` and writes `_dispatch` (its routes, signing and faults), or
+routes its own in `build_app`. A request held to play a timeout waits on `_stopping`, so
+stopping the fake releases it.
 """
 
 from __future__ import annotations
@@ -31,11 +32,15 @@ class LoopbackFake:
         """The fake's clock, milliseconds since the epoch (offset to play a skewed venue)."""
         return int(time.time() * 1000) + self.clock_offset_ms
 
-    async def start(self) -> None:
-        self._stopping = asyncio.Event()
+    def build_app(self) -> web.Application:
+        """The fake's application: every request to `_dispatch`, unless a fake routes its own."""
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        return app
+
+    async def start(self) -> None:
+        self._stopping = asyncio.Event()
+        runner = web.AppRunner(self.build_app(), access_log=None, shutdown_timeout=0.5)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

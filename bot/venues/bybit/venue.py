@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.errors import VenueUnusable
 from bot.model import AccountMargin, MarketKind
 from bot.venues.base import ClientIdSupport, VenueTraits
 from bot.venues.bybit import account_margin, account_mode
 from bot.venues.decode import Decoder
-from bot.venues.unified import UnifiedMarginVenue
+from bot.venues.unified import AccountMode, UnifiedMarginVenue
 
 
 class BybitVenue(UnifiedMarginVenue):
@@ -28,10 +27,7 @@ class BybitVenue(UnifiedMarginVenue):
         unified_account="unified",
     )
 
-    async def connect(self) -> None:
-        await super().connect()
-        if not self.hedges:
-            return
+    async def read_account_mode(self) -> AccountMode:
         answer = await self.call(self.client.private_get_v5_account_info)
         status = account_mode.unified_margin_status(
             Decoder(self.name, account_mode.ENDPOINT), answer
@@ -41,11 +37,10 @@ class BybitVenue(UnifiedMarginVenue):
             for symbol, market in self.perp_markets.items()
             if market.kind is MarketKind.INVERSE
         ]
-        self.account_mode = f"{account_mode.NAMES[status]} (unifiedMarginStatus {status})"
-        refused = account_mode.refusal(status, inverse)
-        if refused is not None:
-            names = ", ".join(sorted(self.hedges))
-            raise VenueUnusable(f"venues.{self.name}: {refused} (hedges: {names})")
+        return AccountMode(
+            f"{account_mode.NAMES[status]} (unifiedMarginStatus {status})",
+            account_mode.refusal(status, inverse),
+        )
 
     def account_margin(self, info: Any) -> AccountMargin | None:
         return account_margin.account_margin(Decoder(self.name, account_margin.ENDPOINT), info)
