@@ -52,8 +52,12 @@ def test_shell_completion_is_offered_and_completes_commands(tmp_path: Path) -> N
         [sys.executable, "-m", "bot"], env=env, capture_output=True, text=True, check=False
     )
     assert done.stdout.split() == ["paper"], done.stderr
+    # typer detects the shell from the parent processes, which a test runner may not have
+    # (pytest started by a daemon): name it, as `--show-completion bash` then does
+    no_detection = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
     shown = subprocess.run(
         [sys.executable, "-m", "bot", "--show-completion", "bash"],
+        env=no_detection,
         capture_output=True,
         text=True,
         check=False,
