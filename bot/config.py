@@ -200,16 +200,67 @@ class VenueConfig(_Strict):
 
 class TargetConfig(_Strict):
     """A target in the trader's terms: how far above mark the short's liquidation price stays
-    (0.35 = 35 % above), from the venue's maintenance-margin rules for the position size."""
+    (`liquidation_distance`: 0.35 = 35 % above), from the venue's maintenance-margin rules for
+    the position size; or, on a unified account, the account's own margin figure named as the
+    venue names it: Bybit's `accountMMRate` (maintenance margin / equity, lower is safer), OKX's
+    `mgnRatio` (equity / maintenance margin, higher is safer), Binance Portfolio Margin's
+    `uniMMR` (the venue checks at connect time that it is the figure its account reports)."""
 
-    liquidation_distance: Decimal
+    liquidation_distance: Decimal | None = None
+    accountMMRate: Decimal | None = None
+    mgnRatio: Decimal | None = None
+    uniMMR: Decimal | None = None
 
     @field_validator("liquidation_distance")
     @classmethod
-    def _positive_distance(cls, value: Decimal) -> Decimal:
-        if not Decimal(0) < value < Decimal(100):
+    def _positive_distance(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and not Decimal(0) < value < Decimal(100):
             raise ValueError(f"must be above 0 (0.35 = 35% above mark), got {value}")
         return value
+
+    @field_validator("accountMMRate", "mgnRatio", "uniMMR")
+    @classmethod
+    def _positive_figure(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and value <= 0:
+            raise ValueError(f"must be above 0, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_figure(self) -> TargetConfig:
+        given = [
+            name
+            for name in ("liquidation_distance", *ACCOUNT_FIGURES)
+            if getattr(self, name) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give one of liquidation_distance, or on a unified account its figure: "
+                "accountMMRate (Bybit), mgnRatio (OKX) or uniMMR (Binance Portfolio Margin)"
+            )
+        return self
+
+    @property
+    def figure(self) -> str:
+        """What the target is in: `liquidation_distance` or the account figure's name."""
+        return next(
+            name
+            for name in ("liquidation_distance", *ACCOUNT_FIGURES)
+            if getattr(self, name) is not None
+        )
+
+    @property
+    def in_account_terms(self) -> bool:
+        return self.figure in ACCOUNT_FIGURES
+
+    @property
+    def value(self) -> Decimal:
+        value = getattr(self, self.figure)
+        assert isinstance(value, Decimal)
+        return value
+
+
+#: the unified accounts' own margin figures a target may name, as the venues name them
+ACCOUNT_FIGURES: tuple[str, ...] = ("accountMMRate", "mgnRatio", "uniMMR")
 
 
 class FundingBufferConfig(_Strict):
@@ -224,10 +275,16 @@ class HedgeConfig(_Strict):
     perp: str
     # Either a margin ratio (equity / short notional) or `target: {liquidation_distance}`;
     # `band` is in the same terms as the target.
+    # Or, on a unified account, `target: {accountMMRate | mgnRatio | uniMMR: value}` in the
+    # account's own figure, with `band` in the same terms.
     target_margin_ratio: Decimal | None = None
     target: TargetConfig | None = None
     band: tuple[Decimal, Decimal]
+    # What top-ups leave in the wallet they draw on (spot, or reserve_wallet where set).
     spot_reserve: Decimal = Decimal(0)
+    # The wallet a unified account's top-ups draw on and its sweeps return to, by ccxt account
+    # name (Bybit's and OKX's `funding`); None: spot, on a venue with separate wallets.
+    reserve_wallet: str | None = Field(default=None, min_length=1)
     when_flat: Literal["return", "keep"] = "return"
     funding_buffer: FundingBufferConfig | None = None
     # Alert when funding has been against the short this many funding periods in a row.
@@ -255,10 +312,21 @@ class HedgeConfig(_Strict):
         return value
 
     @property
+    def liquidation_target(self) -> TargetConfig | None:
+        """`target: {liquidation_distance}`, where the hedge states one."""
+        return self.target if self.target is not None and not self.target.in_account_terms else None
+
+    @property
+    def account_target(self) -> TargetConfig | None:
+        """A target in a unified account's own figure, where the hedge states one."""
+        return self.target if self.target is not None and self.target.in_account_terms else None
+
+    @property
     def target_value(self) -> Decimal:
-        """The target in the band's terms: the liquidation distance, else the margin ratio."""
+        """The target in the band's terms: the liquidation distance or the account's figure,
+        else the margin ratio."""
         if self.target is not None:
-            return self.target.liquidation_distance
+            return self.target.value
         assert self.target_margin_ratio is not None
         return self.target_margin_ratio
 
@@ -296,9 +364,10 @@ class HedgeConfig(_Strict):
         if (self.target is None) == (self.target_margin_ratio is None):
             raise ValueError(
                 "give one target: target_margin_ratio: 0.5, or target: {liquidation_distance: 0.35}"
+                " (on a unified account, its figure: target: {accountMMRate: 0.1})"
             )
         lower, upper = self.band
-        name = "target_margin_ratio" if self.target is None else "target.liquidation_distance"
+        name = "target_margin_ratio" if self.target is None else f"target.{self.target.figure}"
         if not lower <= self.target_value <= upper:
             raise ValueError(f"{name} {self.target_value} is outside band [{lower}, {upper}]")
         return self

@@ -170,11 +170,34 @@ class AccountMargin:
     value: Decimal
     liquidation_at: Decimal
     higher_is_safer: bool
+    #: the account's equity in the figure (USD), and the maintenance side it is compared with
+    #: (USD): the figure is requirement / equity where lower is safer, else equity / requirement
+    equity: Decimal
+    requirement: Decimal
 
     def describe(self) -> str:
         """One phrase for a plan note or a status line."""
         way = "higher" if self.higher_is_safer else "lower"
         return f"{self.figure} {self.value} (liquidation at {self.liquidation_at}, {way} is safer)"
+
+    def equity_at(self, target: Decimal) -> Decimal:
+        """The equity (USD) that puts the figure at `target`, the requirement unchanged."""
+        return target * self.requirement if self.higher_is_safer else self.requirement / target
+
+    def worse_than(self, line: Decimal) -> bool:
+        """True when the figure is on the liquidation side of `line`."""
+        return self.value < line if self.higher_is_safer else self.value > line
+
+    def better_than(self, line: Decimal) -> bool:
+        """True when the figure is on the safe side of `line`."""
+        return self.value > line if self.higher_is_safer else self.value < line
+
+    def danger_edge(self, band: tuple[Decimal, Decimal]) -> Decimal:
+        """The band's edge on the liquidation side (its upper edge where lower is safer)."""
+        return band[0] if self.higher_is_safer else band[1]
+
+    def safe_edge(self, band: tuple[Decimal, Decimal]) -> Decimal:
+        return band[1] if self.higher_is_safer else band[0]
 
 
 @dataclass(frozen=True, kw_only=True)

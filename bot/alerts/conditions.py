@@ -141,10 +141,11 @@ def margin_danger(facts: Facts, config: Config) -> Findings:
     firing, cleared = {}, {}
     for m in facts.margins.values():
         key = f"margin:{m.hedge}"
+        beyond, within = m.danger_words(danger)
         if m.under(danger):
-            firing[key] = f"{m.describe()}; under the danger line {danger:f}; {_did(facts, m)}"
+            firing[key] = f"{m.describe()}; {beyond}; {_did(facts, m)}"
         else:
-            cleared[key] = f"{m.describe()}; at or above the danger line {danger:f}"
+            cleared[key] = f"{m.describe()}; {within}"
     return Findings(
         frozenset(f"margin:{name}" for name in facts.margins),
         firing,

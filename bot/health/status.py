@@ -304,16 +304,27 @@ def margins_section(given: StatusInput) -> Section:
             ratio = margin.ratio
             data[name] = {**margin.as_json(), "read_at": iso(read.read_at), "danger": plain(danger)}
             shown = f"{ratio:.4f}" if ratio is not None else "n/a (flat)"
-            line = (
-                f"hedge {name}: margin ratio {shown} (equity {plain(margin.equity)} / notional "
-                f"{plain(margin.notional)} {margin.asset}; {margin.pool}; band "
-                f"{plain(margin.lower)}-{plain(margin.upper)}, danger {plain(danger)}) read "
-                f"{age(given.now, read.read_at)}"
-            )
+            if margin.account is not None:
+                shown = f"{margin.account.figure} {plain(margin.account.value)}"
+                line = (
+                    f"hedge {name}: {shown} ({margin.pool}, equity {plain(margin.equity)} "
+                    f"{margin.asset}; band {plain(margin.lower)}-{plain(margin.upper)}, "
+                    f"liquidation at {plain(margin.account.liquidation_at)}) read "
+                    f"{age(given.now, read.read_at)}"
+                )
+            else:
+                line = (
+                    f"hedge {name}: margin ratio {shown} (equity {plain(margin.equity)} / "
+                    f"notional {plain(margin.notional)} {margin.asset}; {margin.pool}; band "
+                    f"{plain(margin.lower)}-{plain(margin.upper)}, danger {plain(danger)}) read "
+                    f"{age(given.now, read.read_at)}"
+                )
             if margin.liquidation_price is not None:
                 line += f"; liquidation {plain(margin.liquidation_price)}"
             lines.append(line)
-            if margin.under(danger):
+            if margin.under(danger) and margin.account is not None:
+                attention.append(f"hedge {name}: {shown} is {margin.danger_words(danger)[0]}")
+            elif margin.under(danger):
                 attention.append(f"hedge {name}: margin ratio {shown} is under danger {danger}")
     return Section("margins", data, lines, attention)
 

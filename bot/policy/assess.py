@@ -95,7 +95,8 @@ class Pool:
 
 
 def pools(state: State, hedges: Mapping[str, HedgeConfig]) -> tuple[list[Pool], list[PlanNote]]:
-    """Group the hedges into pools; a hedge that cannot be planned becomes a note."""
+    """Group the hedges into pools; a hedge that cannot be planned becomes a note. Hedges on a
+    unified account are judged in its own figure (`bot.policy.account`), not here."""
     notes: list[PlanNote] = []
     grouped: dict[tuple[str, str, str], list[tuple[str, HedgeConfig, PerpMarket]]] = {}
     for name, hedge in sorted(hedges.items()):
@@ -107,19 +108,6 @@ def pools(state: State, hedges: Mapping[str, HedgeConfig]) -> tuple[list[Pool], 
                     venue=hedge.venue,
                     hedges=(name,),
                     message=f"no state for {hedge.perp} on {hedge.venue}: nothing planned",
-                )
-            )
-            continue
-        if venue_state.shared_collateral:
-            margin = venue_state.account_margin
-            figure = f"; the account's {margin.describe()}" if margin is not None else ""
-            notes.append(
-                PlanNote(
-                    venue=hedge.venue,
-                    hedges=(name,),
-                    message=f"spot and {hedge.perp} share one collateral pool on {hedge.venue} "
-                    f"(unified margin account {market.futures_account!r}{figure}): nothing to "
-                    "move",
                 )
             )
             continue
@@ -135,18 +123,19 @@ def pools(state: State, hedges: Mapping[str, HedgeConfig]) -> tuple[list[Pool], 
                 venue=venue,
                 futures_account=account,
                 asset=asset,
-                legs=_legs(venue_state, members, futures.equity),
+                legs=hedge_legs(venue_state, members, futures.equity),
                 futures=futures,
             )
         )
     return result, notes
 
 
-def _legs(
+def hedge_legs(
     venue_state: VenueState,
     members: list[tuple[str, HedgeConfig, PerpMarket]],
     equity: Decimal,
 ) -> tuple[HedgeLeg, ...]:
+    """Each hedge's short with its liquidation figures, drawing on `equity`."""
     shorts = {
         name: _short_leg(venue_state, market, venue_state.positions.get(hedge.perp))
         for name, hedge, market in members

@@ -10,7 +10,9 @@ are judged together as a *pool*: one pool, one transfer. In this order:
    return the checks hold back is a note;
 3. top-ups share spot budgets by priority (`priority.py`), then returns.
 An isolated-margin hedge is its own pool, judged on its own wallet (`isolated.py`); its top-up
-takes its turn at the spot budget like any pool's.
+takes its turn at the spot budget like any pool's. The hedges on a unified account are one pool
+judged in the account's own figure, topped up from and swept to its reserve wallet
+(`account.py`), after the same checks.
 
 Steps 2 and 3 stay written out: flat and band are alternatives picked by the pool's short, each
 deciding a transfer, a note or a top-up request, and the requests of every pool are then
@@ -34,7 +36,8 @@ from bot.model import (
     State,
 )
 from bot.money import DEFAULT_TRANSFER_STEP, ZERO, plain
-from bot.policy import band, checks, flat, funding, integrity, isolated, priority
+from bot.policy import account, band, checks, flat, funding, integrity, isolated, priority
+from bot.policy.account import AccountPool
 from bot.policy.assess import HedgeLeg, Pool, pools
 from bot.policy.checks import FundingHistory, LegCheck
 from bot.policy.isolated import IsolatedAssessment
@@ -53,9 +56,12 @@ def plan_transfers(
 ) -> Plan:
     """Turn what was read into the transfers that bring every hedge back to its target."""
     notes: list[PlanNote] = []
+    unified_hedges, hedges = account.split_unified(state, hedges)
     isolated_items, hedges = isolated.split_isolated(state, hedges, notes)
     found, cross_notes = pools(state, hedges)
     notes += cross_notes
+    accounts, account_notes = account.account_pools(state, unified_hedges)
+    notes += account_notes
     alerts: list[PlanAlert] = []
     flags: dict[int, tuple[Flag, ...]] = {}
     held_back: dict[int, list[str]] = {}
@@ -148,14 +154,34 @@ def plan_transfers(
                 )
             )
 
+    account_top_ups: list[PlannedTransfer] = []
+    for unified in accounts:
+        pool_flags, pool_alerts, reasons = _checks(state, unified, funding_history or {})
+        alerts += pool_alerts
+        decided = account.decide(
+            unified,
+            state.venues[unified.venue],
+            _step_of(state, unified.venue, unified.asset),
+            held_back=reasons,
+            flags=pool_flags,
+        )
+        if isinstance(decided, PlanNote):
+            notes.append(decided)
+        elif decided.rule is Rule.TOP_UP:
+            account_top_ups.append(decided)
+        else:
+            transfers.append(decided)
+
     top_ups = _top_ups(state, requests, isolated_requests, found, notes, flags)
     return Plan(
-        transfers=tuple(_ordered(top_ups, transfers)), notes=tuple(notes), alerts=tuple(alerts)
+        transfers=tuple(account_top_ups + _ordered(top_ups, transfers)),
+        notes=tuple(notes),
+        alerts=tuple(alerts),
     )
 
 
 def _checks(
-    state: State, pool: Pool, history: FundingHistory
+    state: State, pool: Pool | AccountPool, history: FundingHistory
 ) -> tuple[tuple[Flag, ...], list[PlanAlert], list[str]]:
     """The checks on every leg of a pool: its flags (each once), alerts, why returns are held."""
     venue_state = state.venues[pool.venue]
@@ -333,7 +359,7 @@ def _needs_figures(pool: Pool, needs: Needs) -> dict[str, Decimal | str]:
         "equity_target": needs.target.quantize(Decimal("0.00000001")),
         "equity_upper": needs.upper.quantize(Decimal("0.00000001")),
     }
-    legs = [leg for leg in pool.legs if leg.hedge.target is None and leg.notional > 0]
+    legs = [leg for leg in pool.legs if leg.hedge.liquidation_target is None and leg.notional > 0]
     notional = sum((leg.notional for leg in legs), ZERO)
     if legs and notional > 0:  # the margin-ratio terms, as before
         figures["target"] = (
@@ -346,7 +372,7 @@ def _needs_figures(pool: Pool, needs: Needs) -> dict[str, Decimal | str]:
             sum((leg.hedge.band[1] * leg.notional for leg in legs), ZERO) / notional
         )
     else:
-        leg = next(leg for leg in pool.legs if leg.hedge.target is not None)
+        leg = next(leg for leg in pool.legs if leg.hedge.liquidation_target is not None)
         figures["target_liquidation_distance"] = leg.hedge.target_value
         figures["band_lower"], figures["band_upper"] = leg.hedge.band
     if needs.buffer:

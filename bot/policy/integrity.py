@@ -70,7 +70,9 @@ def check(venue_state: VenueState, leg: HedgeLeg) -> Integrity | None:
             return None
         size = size / mark
     base = leg.market.base
-    wallets = (SPOT, *leg.hedge.spot_leg_wallets)
+    # on a unified account the spot leg is held in the one account the short is margined in
+    spot = leg.market.futures_account if venue_state.shared_collateral else SPOT
+    wallets = tuple(dict.fromkeys((spot, *leg.hedge.spot_leg_wallets)))
     held = sum((venue_state.wallet(account, base).balance for account in wallets), ZERO)
     return Integrity(
         hedge=leg.name,

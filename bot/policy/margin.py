@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from bot.config import HedgeConfig
-from bot.model import Position, State, VenueState, Wallet
+from bot.model import AccountMargin, Position, State, VenueState, Wallet
 from bot.money import ZERO, plain
 
 
@@ -45,9 +45,16 @@ class HedgeMargin:
     upper: Decimal
     mark_price: Decimal | None
     liquidation_price: Decimal | None
+    #: a unified account's own figure, where the hedge is judged by it (its band is then in
+    #: that figure's terms, and its danger line is the band's edge on the liquidation side)
+    account: AccountMargin | None = None
 
     @property
     def ratio(self) -> Decimal | None:
+        """Equity over short notional; None when flat, or on a unified account (judged by its
+        own figure, `account`)."""
+        if self.account is not None:
+            return None
         return self.equity / self.notional if self.notional > 0 else None
 
     @property
@@ -58,10 +65,30 @@ class HedgeMargin:
         return abs(self.liquidation_price - self.mark_price) / self.mark_price
 
     def under(self, danger: Decimal) -> bool:
+        """In danger: the ratio under `danger`; on a unified account, its figure beyond the
+        band on the liquidation side (the plan tops it up from there, so the guard acts)."""
+        if self.account is not None:
+            band = (self.lower, self.upper)
+            return self.notional > 0 and self.account.worse_than(self.account.danger_edge(band))
         ratio = self.ratio
         return ratio is not None and ratio < danger
 
+    def danger_words(self, danger: Decimal) -> tuple[str, str]:
+        """Where the hedge stands against the line `under` compares with: (in danger, safe)."""
+        if self.account is not None:
+            edge = self.account.danger_edge((self.lower, self.upper))
+            line = f"the band's edge {self.account.figure} {plain(edge)}"
+            return f"beyond {line}", f"within {line}"
+        return f"under the danger line {danger:f}", f"at or above the danger line {danger:f}"
+
     def describe(self) -> str:
+        if self.account is not None:
+            return (
+                f"hedge {self.hedge} on {self.venue}: {self.account.describe()}, band "
+                f"[{plain(self.lower)}, {plain(self.upper)}] ({self.pool}: equity "
+                f"{plain(self.account.equity)} USD, short notional {plain(self.notional)} "
+                f"{self.asset})"
+            )
         ratio = self.ratio
         text = f"hedge {self.hedge} on {self.venue}: margin ratio "
         text += f"{ratio:.4f}" if ratio is not None else "n/a (flat)"
@@ -94,6 +121,8 @@ class HedgeMargin:
             "liquidation_distance": plain(distance.quantize(RATIO_PLACES))
             if distance is not None
             else None,
+            "account_figure": self.account.figure if self.account is not None else None,
+            "account_value": plain(self.account.value) if self.account is not None else None,
         }
 
 
@@ -134,15 +163,21 @@ def cross_wallet(venue: VenueState, account: str, asset: str) -> Wallet:
 def hedge_margins(state: State, hedges: Mapping[str, HedgeConfig]) -> dict[str, HedgeMargin]:
     """The margin of every hedge whose venue (and perpetual) was read. Hedges in one cross
     pool share its equity and notional, so each gets the pool's ratio, as the policy judges
-    them; an isolated hedge gets its own position's. A hedge on a unified account (one pool
-    for spot and perps, nothing to move) and an isolated position whose wallet the venue did
-    not report have no figure here."""
+    them; an isolated hedge gets its own position's; the hedges on a unified account get the
+    account's own figure (where it reports one). An isolated position whose wallet the venue
+    did not report has no figure here."""
     cross: dict[tuple[str, str, str], list[str]] = {}
+    unified: dict[tuple[str, str, str], list[str]] = {}
     margins: dict[str, HedgeMargin] = {}
     for name, hedge in sorted(hedges.items()):
         venue = state.venues.get(hedge.venue)
         market = venue.markets.get(hedge.perp) if venue else None
-        if venue is None or market is None or venue.shared_collateral:
+        if venue is None or market is None:
+            continue
+        if venue.shared_collateral:
+            if venue.account_margin is not None:
+                key = (hedge.venue, market.futures_account, market.settle)
+                unified.setdefault(key, []).append(name)
             continue
         position = venue.positions.get(hedge.perp)
         if isolated_position(position):
@@ -173,6 +208,23 @@ def hedge_margins(state: State, hedges: Mapping[str, HedgeConfig]) -> dict[str, 
                 isolated=False,
                 equity=equity,
                 notional=notional,
+            )
+    for (venue_name, account, asset), names in unified.items():
+        venue = state.venues[venue_name]
+        notional = sum((_notional(venue.positions.get(hedges[n].perp)) for n in names), ZERO)
+        for name in names:
+            margins[name] = replace(
+                _margin(
+                    name,
+                    hedges[name],
+                    venue.positions.get(hedges[name].perp),
+                    asset=asset,
+                    pool=f"unified account {account}",
+                    isolated=False,
+                    equity=venue.wallet(account, asset).equity,
+                    notional=notional,
+                ),
+                account=venue.account_margin,
             )
     return dict(sorted(margins.items()))
 

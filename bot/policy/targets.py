@@ -42,7 +42,7 @@ class Unknown(Exception):
 
 def margin_ratio_needs(pool: Pool) -> Needs | None:
     """Equity for the hedges that state a margin ratio; None when none of them does."""
-    legs = [leg for leg in pool.legs if leg.hedge.target is None]
+    legs = [leg for leg in pool.legs if leg.hedge.liquidation_target is None]
     notional = sum((leg.notional for leg in legs), ZERO)
     if not legs or notional == 0:
         return None
@@ -66,7 +66,7 @@ def margin_ratio_needs(pool: Pool) -> Needs | None:
 
 def liquidation_needs(pool: Pool, leg: HedgeLeg) -> Needs:
     """Equity for one hedge that states `target: {liquidation_distance}`."""
-    assert leg.hedge.target is not None
+    assert leg.hedge.liquidation_target is not None
     short = leg.short
     if short is None:
         raise Unknown(
@@ -136,7 +136,8 @@ def pool_needs(pool: Pool, venue_state: VenueState) -> Needs:
     candidates += [
         liquidation_needs(pool, leg)
         for leg in pool.legs
-        if leg.hedge.target is not None and leg.notional > 0  # a flat hedge asks for nothing
+        if leg.hedge.liquidation_target is not None
+        and leg.notional > 0  # a flat hedge asks for nothing
     ]
     if not candidates:
         raise Unknown(f"no target applies to {', '.join(pool.names)}")

@@ -216,6 +216,8 @@ def _account_margin_json(margin: AccountMargin | None) -> dict[str, Any] | None:
         "value": plain(margin.value),
         "liquidation_at": plain(margin.liquidation_at),
         "higher_is_safer": margin.higher_is_safer,
+        "equity": plain(margin.equity),
+        "requirement": plain(margin.requirement),
     }
 
 

@@ -131,6 +131,7 @@ class CcxtVenue(Venue):
             self._check_spot(hedge_name, hedge)
             self._perps[hedge.perp] = self._perp_market(hedge_name, hedge)
             self._check_accounts(hedge_name, self._perps[hedge.perp])
+            self.check_hedge_terms(hedge_name, hedge)
         for stream_client in self.stream_clients.values():
             stream_client.set_markets(self.client.markets, self.client.currencies)
 
@@ -148,6 +149,21 @@ class CcxtVenue(Venue):
         await self.call(self.client.load_markets, True)
         self._clock_offset = None  # a long-lived session measures the clock again too
         await self.connect()
+
+    def check_hedge_terms(self, hedge_name: str, hedge: HedgeConfig) -> None:
+        """A hedge's target and reserve must be in terms this venue's accounts have: a unified
+        account's figure and reserve wallet mean nothing where spot and futures are apart."""
+        if hedge.account_target is not None or hedge.reserve_wallet is not None:
+            what = (
+                f"target.{hedge.account_target.figure}"
+                if hedge.account_target is not None
+                else "reserve_wallet"
+            )
+            raise VenueUnusable(
+                f"hedges.{hedge_name}.{what} is for a unified account, and {self.name} keeps "
+                "spot and futures wallets apart: use target_margin_ratio or target: "
+                "{liquidation_distance}, and drop reserve_wallet"
+            )
 
     def _check_accounts(self, hedge_name: str, market: PerpMarket) -> None:
         """A venue that transfers must know the account names the bot will send it."""
@@ -231,6 +247,7 @@ class CcxtVenue(Venue):
                 self.spot_account,
                 *(m.futures_account for m in self._perps.values()),
                 *(w for h in self.hedges.values() for w in h.spot_leg_wallets),
+                *(h.reserve_wallet for h in self.hedges.values() if h.reserve_wallet),
             }
         )
         symbols = sorted(self._perps)

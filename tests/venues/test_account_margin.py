@@ -12,6 +12,7 @@ import ccxt.async_support as ccxt_async
 import pytest
 
 from bot.model import State
+from bot.money import plain
 from bot.policy.compose import plan_transfers
 from bot.present.output import state_json
 from bot.venues.bybit.venue import BybitVenue
@@ -23,9 +24,10 @@ from tests.venues.unified_venues import bybit_venue, okx_venue
 
 
 def note_of(venue: CcxtVenue, state: Any) -> str:
+    """What the plan says of the venue's one account: its note, or its transfer's reason."""
     plan = plan_transfers(State(read_at=state.read_at, venues={venue.name: state}), venue.hedges)
-    (note,) = plan.notes
-    return note.message
+    (said,) = [n.message for n in plan.notes] + [t.reason for t in plan.transfers]
+    return said
 
 
 async def test_bybit_reports_its_account_mm_rate_in_the_plan(opened: list[CcxtVenue]) -> None:
@@ -38,16 +40,20 @@ async def test_bybit_reports_its_account_mm_rate_in_the_plan(opened: list[CcxtVe
     assert margin is not None
     assert (margin.figure, margin.value) == ("accountMMRate", Decimal(expected))
     assert (margin.liquidation_at, margin.higher_is_safer) == (Decimal(1), False)
-    assert f"the account's accountMMRate {expected} (liquidation at 1, lower is safer)" in (
-        note_of(venue, state)
+    assert f"accountMMRate {expected} (liquidation at 1, lower is safer)" in note_of(venue, state)
+    row = fake.account.wallet_balance(None)["list"][0]
+    assert (margin.equity, margin.requirement) == (
+        Decimal(row["totalMarginBalance"]),
+        Decimal(row["totalMaintenanceMargin"]),
     )
-    assert "nothing to move" in note_of(venue, state)
     shown = state_json(State(read_at=state.read_at, venues={"bybit": state}))
     assert shown["venues"]["bybit"]["account_margin"] == {
         "figure": "accountMMRate",
         "value": expected,
         "liquidation_at": "1",
         "higher_is_safer": False,
+        "equity": plain(Decimal(row["totalMarginBalance"])),
+        "requirement": plain(Decimal(row["totalMaintenanceMargin"])),
     }
 
 
@@ -59,9 +65,7 @@ async def test_okx_reports_its_margin_ratio_in_the_plan(opened: list[CcxtVenue])
         expected = fake.account.balance(None, fake.now())["mgnRatio"]
     margin = state.account_margin
     assert margin is not None and margin.value == Decimal(expected) and margin.higher_is_safer
-    assert f"the account's mgnRatio {expected} (liquidation at 1, higher is safer)" in note_of(
-        venue, state
-    )
+    assert f"mgnRatio {expected} (liquidation at 1, higher is safer)" in note_of(venue, state)
 
 
 async def test_okx_single_currency_margin_has_no_account_figure(
@@ -75,7 +79,7 @@ async def test_okx_single_currency_margin_has_no_account_figure(
         sent = fake.account.balance(None, fake.now())["mgnRatio"]
     assert sent == ""
     assert state.account_margin is None
-    assert "the account's" not in note_of(venue, state)
+    assert "reported no mgnRatio" in note_of(venue, state)
 
 
 @pytest.mark.parametrize("sent", ["-0.5", "abc", None])

@@ -66,7 +66,7 @@ def test_real_ccxt_classes_report_their_capabilities() -> None:
     assert isinstance(venue_class("someccxtid"), type) and venue_class("someccxtid") is Venue
 
 
-def test_unified_margin_plans_no_transfer_and_says_why() -> None:
+def test_a_unified_hedge_not_in_the_accounts_terms_plans_nothing_and_says_why() -> None:
     market = PerpMarket(
         symbol="ETH/USDT:USDT",
         kind=MarketKind.LINEAR,
@@ -84,4 +84,4 @@ def test_unified_margin_plans_no_transfer_and_says_why() -> None:
         State(read_at=now, venues={"bybit": venue}), {"eth": hedge(venue="bybit")}
     )
     assert plan.transfers == ()
-    assert "share one collateral pool" in plan.notes[0].message
+    assert "judged in its own figure: set reserve_wallet" in plan.notes[0].message

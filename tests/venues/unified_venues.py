@@ -22,18 +22,35 @@ from tests.fakes.okx_server import OkxFake
 BYBIT_APIS = ("spot", "futures", "v2", "public", "private")
 
 
-def hedge(venue: str) -> HedgeConfig:
-    return HedgeConfig(
-        venue=venue,
-        spot="BTC/USDT",
-        perp="BTC/USDT:USDT",
-        target_margin_ratio=Decimal("0.5"),
-        band=(Decimal("0.3"), Decimal("0.8")),
-    )
+#: each venue's hedge, in its account's own figure, drawing on its funding wallet
+TERMS = {
+    "bybit": ({"accountMMRate": "0.1"}, (Decimal("0.05"), Decimal("0.15"))),
+    "okx": ({"mgnRatio": "8"}, (Decimal("5"), Decimal("12"))),
+}
 
 
-def bybit_venue(fake: BybitFake, opened: list[CcxtVenue], *, hedged: bool = True) -> BybitVenue:
-    hedges = {"btc": hedge("bybit")} if hedged else {}
+def hedge(venue: str, **overrides: object) -> HedgeConfig:
+    target, band = TERMS[venue]
+    values: dict[str, object] = {
+        "venue": venue,
+        "spot": "BTC/USDT",
+        "perp": "BTC/USDT:USDT",
+        "target": target,
+        "band": band,
+        "reserve_wallet": "funding",
+    }
+    return HedgeConfig.model_validate({**values, **overrides})
+
+
+def bybit_venue(
+    fake: BybitFake,
+    opened: list[CcxtVenue],
+    *,
+    hedged: bool = True,
+    hedges: dict[str, HedgeConfig] | None = None,
+) -> BybitVenue:
+    if hedges is None:
+        hedges = {"btc": hedge("bybit")} if hedged else {}
     config = VenueConfig(
         exchange="bybit",
         urls=dict.fromkeys(BYBIT_APIS, fake.base_url),
@@ -51,8 +68,10 @@ def bybit_venue(fake: BybitFake, opened: list[CcxtVenue], *, hedged: bool = True
     return venue
 
 
-def okx_venue(fake: OkxFake, opened: list[CcxtVenue]) -> OkxVenue:
-    hedges = {"btc": hedge("okx")}
+def okx_venue(
+    fake: OkxFake, opened: list[CcxtVenue], hedges: dict[str, HedgeConfig] | None = None
+) -> OkxVenue:
+    hedges = {"btc": hedge("okx")} if hedges is None else hedges
     config = VenueConfig(
         exchange="okx",
         urls={"rest": fake.base_url},

@@ -1,5 +1,6 @@
 """Bybit's Unified Trading Account: spot and perpetuals share one collateral pool (ccxt's
-account `unified`), so nothing moves between them.
+account `unified`), judged by its `accountMMRate`; fresh collateral comes from the FUND wallet
+(ccxt's `funding`) and excess goes back to it.
 
 Our transfer id goes as `transferId`, a UUID with hyphens: ccxt makes a fresh one per call
 unless given one, which would turn a re-send into a second transfer; Bybit refuses a repeated
@@ -26,6 +27,8 @@ class BybitVenue(UnifiedMarginVenue):
         client_ids=ClientIdSupport(param="transferId", uuid_format=True, dedupes=True),
         unified_account="unified",
     )
+    account_figure = account_margin.FIGURE
+    reserve_label = "FUND"
 
     async def read_account_mode(self) -> AccountMode:
         answer = await self.call(self.client.private_get_v5_account_info)

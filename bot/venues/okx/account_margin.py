@@ -1,9 +1,11 @@
 """The trading account's own margin figure, `mgnRatio`, from the answer of "Get balance"
 (`GET /api/v5/account/balance`, the answer ccxt's `fetch_balance` for the trading account
-already reads): in multi-currency and portfolio margin, the account's adjusted equity over its
-maintenance margin, so 1 (100 %) is liquidation and higher is safer. In single-currency margin
-the account-level ratio is empty (each currency has its own, in `details`): then there is no
-account figure, and the plan says nothing of one.
+already reads): in multi-currency and portfolio margin, the account's adjusted equity (`adjEq`,
+USD) over its maintenance margin plus liquidation fees, so 1 (100 %) is liquidation and higher
+is safer. OKX sends the maintenance margin (`mmr`) but not the fees, so the requirement the
+figure is measured against is taken from the figure itself (`adjEq / mgnRatio`): a target then
+means the ratio OKX will report. In single-currency margin the account-level ratio is empty
+(each currency has its own, in `details`): then there is no account figure.
 """
 
 from __future__ import annotations
@@ -20,12 +22,18 @@ LIQUIDATION_AT: Final = Decimal(1)
 
 
 def account_margin(decoder: Decoder, info: Any) -> AccountMargin | None:
-    """`data[0].mgnRatio`; None when OKX sends it empty."""
+    """`data[0].mgnRatio` with `data[0].adjEq`; None when OKX sends the ratio empty."""
     rows = decoder.sequence(decoder.field(info, "data"), "data", allow_empty=False)
     raw = decoder.field(rows[0], FIGURE, "data[0]")
     if raw == "":
         return None
-    value = decoder.number(raw, f"data[0].{FIGURE}", sign=Sign.NON_NEGATIVE)
+    value = decoder.number(raw, f"data[0].{FIGURE}", sign=Sign.POSITIVE)
+    equity = decoder.number(decoder.field(rows[0], "adjEq", "data[0]"), "data[0].adjEq")
     return AccountMargin(
-        figure=FIGURE, value=value, liquidation_at=LIQUIDATION_AT, higher_is_safer=True
+        figure=FIGURE,
+        value=value,
+        liquidation_at=LIQUIDATION_AT,
+        higher_is_safer=True,
+        equity=equity,
+        requirement=equity / value,
     )

@@ -1,5 +1,5 @@
-"""OKX: spot and swaps share the trading account (ccxt's `trading`, OKX's 18), so nothing
-moves between them.
+"""OKX: spot and swaps share the trading account (ccxt's `trading`, OKX's 18), judged by its
+`mgnRatio`; fresh collateral comes from the funding account (6) and excess goes back to it.
 
 Our transfer id goes as `clientId`, 1-32 letters and digits (a UUID with dashes is refused).
 
@@ -21,6 +21,7 @@ from bot.venues.unified import AccountMode, UnifiedMarginVenue
 class OkxVenue(UnifiedMarginVenue):
     exchange_ids = ("okx",)
     traits = VenueTraits(client_ids=ClientIdSupport(param="clientId"), unified_account="trading")
+    account_figure = account_margin.FIGURE
 
     async def read_account_mode(self) -> AccountMode:
         answer = await self.call(self.client.private_get_account_config)

@@ -1,0 +1,334 @@
+"""The policy on a unified account: the account's own figure kept in its band, topped up from
+the reserve wallet and swept back to it, in the direction each venue's figure runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal as D
+
+import pytest
+
+from bot.config import HedgeConfig
+from bot.model import (
+    AccountMargin,
+    MarketKind,
+    PerpMarket,
+    PlannedTransfer,
+    Position,
+    Rule,
+    State,
+    VenueState,
+    Wallet,
+)
+from bot.policy import plan_transfers
+from tests.policy.test_policy import short, wallet
+
+NOW = datetime(2026, 12, 7, tzinfo=UTC)
+
+
+def perp(account: str) -> PerpMarket:
+    return PerpMarket(
+        symbol="BTC/USDT:USDT",
+        kind=MarketKind.LINEAR,
+        base="BTC",
+        quote="USDT",
+        settle="USDT",
+        contract_size=D(1),
+        futures_account=account,
+    )
+
+
+def bybit_hedge(**overrides: object) -> HedgeConfig:
+    values: dict[str, object] = {
+        "venue": "bybit",
+        "spot": "BTC/USDT",
+        "perp": "BTC/USDT:USDT",
+        "target": {"accountMMRate": "0.1"},
+        "band": ["0.05", "0.15"],
+        "reserve_wallet": "funding",
+    }
+    return HedgeConfig.model_validate({**values, **overrides})
+
+
+def okx_hedge(**overrides: object) -> HedgeConfig:
+    values: dict[str, object] = {
+        "venue": "okx",
+        "spot": "BTC/USDT",
+        "perp": "BTC/USDT:USDT",
+        "target": {"mgnRatio": "8"},
+        "band": ["5", "12"],
+        "reserve_wallet": "funding",
+    }
+    return HedgeConfig.model_validate({**values, **overrides})
+
+
+def mm_rate(maintenance: str, equity: str) -> AccountMargin:
+    """Bybit's figure: maintenance margin / margin balance (4 places, as Bybit sends it)."""
+    return AccountMargin(
+        figure="accountMMRate",
+        value=(D(maintenance) / D(equity)).quantize(D("0.0001")),
+        liquidation_at=D(1),
+        higher_is_safer=False,
+        equity=D(equity),
+        requirement=D(maintenance),
+    )
+
+
+def mgn_ratio(equity: str, ratio: str) -> AccountMargin:
+    return AccountMargin(
+        figure="mgnRatio",
+        value=D(ratio),
+        liquidation_at=D(1),
+        higher_is_safer=True,
+        equity=D(equity),
+        requirement=D(equity) / D(ratio),
+    )
+
+
+def state(
+    venue: str,
+    account: str,
+    margin: AccountMargin | None,
+    wallets: list[Wallet],
+    positions: list[Position],
+) -> State:
+    market = perp(account)
+    return State(
+        read_at=NOW,
+        venues={
+            venue: VenueState(
+                venue=venue,
+                read_at=NOW,
+                wallets={(w.account, w.asset): w for w in wallets},
+                positions={p.symbol: p for p in positions},
+                markets={market.symbol: market},
+                transfer_steps={"USDT": D("0.0001")},
+                shared_collateral=True,
+                account_margin=margin,
+            )
+        },
+    )
+
+
+BTC_SHORT = short("BTC/USDT:USDT", "50000", contracts="0.5", mark="100000")
+BTC_HELD = wallet("unified", "BTC", "0.5")
+
+
+def only_transfer(plan_state: State, hedges: dict[str, HedgeConfig]) -> PlannedTransfer:
+    plan = plan_transfers(plan_state, hedges)
+    assert len(plan.transfers) == 1, [n.message for n in plan.notes]
+    return plan.transfers[0]
+
+
+def test_bybit_above_the_band_is_topped_up_from_fund_to_the_target() -> None:
+    # accountMMRate 500 / 2500 = 0.2, above 0.15: the equity for 0.1 is 500 / 0.1 = 5000
+    moved = only_transfer(
+        state(
+            "bybit",
+            "unified",
+            mm_rate("500", "2500"),
+            [
+                wallet("unified", "USDT", "2500", transferable="1000"),
+                BTC_HELD,
+                wallet("funding", "USDT", "10000"),
+            ],
+            [BTC_SHORT],
+        ),
+        {"btc": bybit_hedge()},
+    )
+    assert (moved.rule, moved.from_account, moved.to_account, moved.amount) == (
+        Rule.TOP_UP,
+        "funding",
+        "unified",
+        D("2500"),
+    )
+    assert "accountMMRate 0.2000" in moved.reason and "USDT counted at 1 USD" in moved.reason
+
+
+def test_bybit_below_the_band_sweeps_the_excess_back_to_fund() -> None:
+    # 200 / 5000 = 0.04, below 0.05: 5000 - 200 / 0.1 = 3000 may go back
+    moved = only_transfer(
+        state(
+            "bybit",
+            "unified",
+            mm_rate("200", "5000"),
+            [wallet("unified", "USDT", "5000", transferable="4000"), BTC_HELD],
+            [BTC_SHORT],
+        ),
+        {"btc": bybit_hedge()},
+    )
+    assert (moved.rule, moved.from_account, moved.to_account, moved.amount) == (
+        Rule.RETURN_EXCESS,
+        "unified",
+        "funding",
+        D("3000"),
+    )
+
+
+def test_a_sweep_never_asks_for_more_than_may_leave_the_account() -> None:
+    moved = only_transfer(
+        state(
+            "bybit",
+            "unified",
+            mm_rate("200", "5000"),
+            [wallet("unified", "USDT", "5000", transferable="1200.5"), BTC_HELD],
+            [BTC_SHORT],
+        ),
+        {"btc": bybit_hedge()},
+    )
+    assert moved.amount == D("1200.5")
+
+
+def test_okx_runs_the_other_way_higher_is_safer() -> None:
+    # mgnRatio 4 < 5: the requirement is 4000 / 4 = 1000, the equity for 8 is 8000
+    low = state(
+        "okx",
+        "trading",
+        mgn_ratio("4000", "4"),
+        [
+            wallet("trading", "USDT", "4000"),
+            wallet("trading", "BTC", "0.5"),
+            wallet("funding", "USDT", "9000"),
+        ],
+        [BTC_SHORT],
+    )
+    moved = only_transfer(low, {"btc": okx_hedge()})
+    assert (moved.rule, moved.from_account, moved.to_account, moved.amount) == (
+        Rule.TOP_UP,
+        "funding",
+        "trading",
+        D("4000"),
+    )
+    high = state(
+        "okx",
+        "trading",
+        mgn_ratio("13000", "13"),
+        [wallet("trading", "USDT", "13000"), wallet("trading", "BTC", "0.5")],
+        [BTC_SHORT],
+    )
+    moved = only_transfer(high, {"btc": okx_hedge()})
+    assert (moved.rule, moved.from_account, moved.to_account, moved.amount) == (
+        Rule.RETURN_EXCESS,
+        "trading",
+        "funding",
+        D("5000"),
+    )
+
+
+@pytest.mark.parametrize("equity", ["3400", "5000", "9000"])
+def test_inside_the_band_nothing_moves(equity: str) -> None:
+    # 500 / 3400 = 0.147 and 500 / 9000 = 0.056: inside [0.05, 0.15]
+    plan = plan_transfers(
+        state(
+            "bybit",
+            "unified",
+            mm_rate("500", equity),
+            [wallet("unified", "USDT", equity), BTC_HELD, wallet("funding", "USDT", "10000")],
+            [BTC_SHORT],
+        ),
+        {"btc": bybit_hedge()},
+    )
+    assert plan.transfers == ()
+    assert "inside the band, nothing to move" in plan.notes[0].message
+
+
+def test_a_top_up_takes_what_the_reserve_has_above_its_floor() -> None:
+    moved = only_transfer(
+        state(
+            "bybit",
+            "unified",
+            mm_rate("500", "2500"),
+            [wallet("unified", "USDT", "2500"), BTC_HELD, wallet("funding", "USDT", "1800")],
+            [BTC_SHORT],
+        ),
+        {"btc": bybit_hedge(spot_reserve="300")},
+    )
+    assert moved.amount == D("1500")
+    assert "of 2500 needed" in moved.reason
+
+
+def test_an_empty_reserve_is_said_and_nothing_is_planned() -> None:
+    plan = plan_transfers(
+        state(
+            "bybit",
+            "unified",
+            mm_rate("500", "2500"),
+            [wallet("unified", "USDT", "2500"), BTC_HELD, wallet("funding", "USDT", "100")],
+            [BTC_SHORT],
+        ),
+        {"btc": bybit_hedge(spot_reserve="100")},
+    )
+    assert plan.transfers == ()
+    assert "the reserve (funding) has no USDT above its floor 100" in plan.notes[0].message
+
+
+def test_a_sweep_is_held_back_while_the_spot_leg_is_short_of_the_short() -> None:
+    # the spot leg holds 0.1 BTC against a 0.5 BTC short: unbalanced, no return
+    plan = plan_transfers(
+        state(
+            "bybit",
+            "unified",
+            mm_rate("200", "5000"),
+            [wallet("unified", "USDT", "5000"), wallet("unified", "BTC", "0.1")],
+            [BTC_SHORT],
+        ),
+        {"btc": bybit_hedge()},
+    )
+    assert plan.transfers == ()
+    assert "is not swept to the reserve" in plan.notes[0].message
+
+
+def test_the_spot_leg_in_the_unified_account_counts_as_held() -> None:
+    plan = plan_transfers(
+        state(
+            "bybit",
+            "unified",
+            mm_rate("500", "5000"),
+            [wallet("unified", "USDT", "5000"), BTC_HELD],
+            [BTC_SHORT],
+        ),
+        {"btc": bybit_hedge()},
+    )
+    assert plan.notes[0].flags == ()
+
+
+def test_flat_returns_what_may_leave_the_account() -> None:
+    moved = only_transfer(
+        state(
+            "bybit",
+            "unified",
+            mm_rate("0", "3000"),
+            [wallet("unified", "USDT", "3000", transferable="2999.99")],
+            [],
+        ),
+        {"btc": bybit_hedge()},
+    )
+    assert (moved.rule, moved.amount, moved.to_account) == (
+        Rule.RETURN_FLAT,
+        D("2999.99"),
+        "funding",
+    )
+
+
+def test_no_account_figure_plans_nothing() -> None:
+    plan = plan_transfers(
+        state("okx", "trading", None, [wallet("trading", "USDT", "4000")], [BTC_SHORT]),
+        {"btc": okx_hedge()},
+    )
+    assert plan.transfers == ()
+    assert "reported no mgnRatio" in plan.notes[0].message
+
+
+def test_hedges_sharing_the_account_must_share_its_terms() -> None:
+    plan = plan_transfers(
+        state(
+            "bybit",
+            "unified",
+            mm_rate("500", "2500"),
+            [wallet("unified", "USDT", "2500"), BTC_HELD, wallet("funding", "USDT", "9000")],
+            [BTC_SHORT],
+        ),
+        {"a": bybit_hedge(), "b": bybit_hedge(band=["0.05", "0.2"])},
+    )
+    assert plan.transfers == ()
+    assert "give different reserve_wallet, target or band" in plan.notes[0].message
