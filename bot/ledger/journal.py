@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import LedgerError
 from bot.ledger.tables import (
+    AccountMarginSnapshot,
     Alert,
     AlertDelivery,
     BalanceSnapshot,
@@ -101,6 +102,7 @@ ENTITIES: dict[str, type[Base]] = {
     "venue_halt": VenueHalt,  # 0009
     "nothing_to_move": NothingToMove,
     "alert_delivery": AlertDelivery,  # 0010
+    "account_margin": AccountMarginSnapshot,  # 0012
 }
 #: journaled since the first release; the others only since 0006 (older rows have no entry)
 FIRST_RELEASE_ENTITIES = frozenset({"transfer", "attempt", "correction"})

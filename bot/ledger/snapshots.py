@@ -13,7 +13,7 @@ settle asset in that read.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -21,8 +21,22 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 
 from bot.ledger.sessions import LedgerBase
-from bot.ledger.tables import BalanceSnapshot, FundingSnapshot, PositionSnapshot
-from bot.model import SPOT, MarketKind, PerpMarket, Position, State, VenueState, Wallet
+from bot.ledger.tables import (
+    AccountMarginSnapshot,
+    BalanceSnapshot,
+    FundingSnapshot,
+    PositionSnapshot,
+)
+from bot.model import (
+    SPOT,
+    AccountMargin,
+    MarketKind,
+    PerpMarket,
+    Position,
+    State,
+    VenueState,
+    Wallet,
+)
 
 ReadKey = tuple[int, datetime]  # (run_id, read_at)
 T = TypeVar("T")
@@ -75,6 +89,18 @@ class SnapshotRecords(LedgerBase):
                             isolated_wallet=p.isolated_wallet,
                         )
                     )
+                margin = venue.account_margin
+                account = _unified_account(venue)
+                if margin is not None and account is not None:
+                    add(
+                        AccountMarginSnapshot(
+                            run_id=run_id,
+                            read_at=venue.read_at,
+                            venue=venue.venue,
+                            account=account,
+                            **{f.name: getattr(margin, f.name) for f in fields(AccountMargin)},
+                        )
+                    )
                 for f in venue.funding.values():
                     add(
                         FundingSnapshot(
@@ -88,6 +114,14 @@ class SnapshotRecords(LedgerBase):
                         )
                     )
             session.add_all(rows)
+
+
+def _unified_account(venue: VenueState) -> str | None:
+    """The one account a unified venue's perpetuals are margined in, as it was read."""
+    if not venue.shared_collateral:
+        return None
+    accounts = {market.futures_account for market in venue.markets.values()}
+    return accounts.pop() if len(accounts) == 1 else None
 
 
 def market_of(symbol: str, accounts: Iterable[str]) -> PerpMarket | None:
@@ -150,13 +184,39 @@ def recorded_reads(
     if read_at is not None:
         balances = balances.where(BalanceSnapshot.read_at == read_at)
         positions = positions.where(PositionSnapshot.read_at == read_at)
+    figures = select(AccountMarginSnapshot).where(AccountMarginSnapshot.venue == venue)
+    if since is not None:
+        figures = figures.where(AccountMarginSnapshot.read_at >= since)
+    if run_id is not None:
+        figures = figures.where(AccountMarginSnapshot.run_id == run_id)
+    if read_at is not None:
+        figures = figures.where(AccountMarginSnapshot.read_at == read_at)
     with ledger.engine.connect() as conn:
         wallet_rows = conn.execute(balances.order_by(BalanceSnapshot.id)).all()
         position_rows = conn.execute(positions.order_by(PositionSnapshot.id)).all()
+        figure_rows = conn.execute(figures.order_by(AccountMarginSnapshot.id)).all()
     wallets_by_read, positions_by_read = _by_read(wallet_rows), _by_read(position_rows)
+    figure_by_read = {key: rows[-1] for key, rows in _by_read(figure_rows).items()}
     for key in sorted(wallets_by_read, key=lambda k: (k[1], k[0])):
         wallets, positions = wallets_by_read[key], positions_by_read.get(key, [])
-        yield _venue_state(venue, key[1], wallets, positions, symbols)
+        state = _venue_state(venue, key[1], wallets, positions, symbols)
+        figure = figure_by_read.get(key)
+        yield state if figure is None else _on_unified_account(state, figure)
+
+
+def _on_unified_account(state: VenueState, row: Any) -> VenueState:
+    """A read of a unified account: its perpetuals margined in the recorded account, judged by
+    the recorded figure."""
+    markets = {
+        symbol: replace(market, futures_account=row.account)
+        for symbol, market in state.markets.items()
+    }
+    return replace(
+        state,
+        markets=markets,
+        shared_collateral=True,
+        account_margin=_as(AccountMargin, row),
+    )
 
 
 def _by_read(rows: Iterable[Any]) -> dict[ReadKey, list[Any]]:

@@ -68,6 +68,25 @@ class BalanceSnapshot(Base):
     cross_unrealized_pnl: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
 
 
+class AccountMarginSnapshot(Base):
+    """A unified account's own margin figure as one read found it (migration 0012): fields of
+    `bot.model.AccountMargin`, with the account it is of."""
+
+    __tablename__ = "account_margin_snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    read_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    venue: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(32))
+    figure: Mapped[str] = mapped_column(String(32))
+    value: Mapped[Decimal] = mapped_column(ExactDecimal)
+    liquidation_at: Mapped[Decimal] = mapped_column(ExactDecimal)
+    higher_is_safer: Mapped[bool] = mapped_column(Boolean)
+    equity: Mapped[Decimal] = mapped_column(ExactDecimal)
+    requirement: Mapped[Decimal] = mapped_column(ExactDecimal)
+
+
 class PositionSnapshot(Base):
     __tablename__ = "position_snapshots"
 
