@@ -98,7 +98,10 @@ def run(args: argparse.Namespace) -> list[Row]:
             )
         )
         cost, _ = ledger_cost.measure(workdir / "ledger-cost", 20 if args.quick else 500)
-        rows += ledger_cost.rows(cost)
+        in_cycle = ledger_cost.per_transfer_in_cycles(
+            workdir / "ledger-cost", ledger_cost.CYCLE_VENUES, 3 if args.quick else 25
+        )
+        rows += ledger_cost.rows(cost, in_cycle)
     return sorted(rows, key=lambda row: int(row[0].split(".")[0]))
 
 
