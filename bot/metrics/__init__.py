@@ -45,6 +45,13 @@ class Metrics:
             ["hedge"],
             registry=r,
         )
+        self.account_margin = Gauge(
+            "bot_hedge_account_margin",
+            "A unified account's own margin figure, as the venue names it (accountMMRate, "
+            "mgnRatio, uniMMR), for each hedge on the account",
+            ["hedge", "figure"],
+            registry=r,
+        )
         self.equity = Gauge("bot_hedge_equity", "Futures equity", ["hedge", "asset"], registry=r)
         self.notional = Gauge(
             "bot_hedge_notional", "Short notional", ["hedge", "asset"], registry=r
@@ -113,6 +120,8 @@ class Metrics:
             ratio = m.ratio
             if ratio is not None:
                 self.margin_ratio.labels(name).set(float(ratio))
+            if m.account is not None:
+                self.account_margin.labels(name, m.account.figure).set(float(m.account.value))
             self.equity.labels(name, m.asset).set(float(m.equity))
             self.notional.labels(name, m.asset).set(float(m.notional))
             distance = m.liquidation_distance

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import pytest
+from prometheus_client import generate_latest
 
 from bot.config import HedgeConfig
+from bot.metrics import Metrics
 from bot.model import (
     AccountMargin,
     MarketKind,
@@ -21,6 +23,7 @@ from bot.model import (
     Wallet,
 )
 from bot.policy import plan_transfers
+from bot.policy.margin import hedge_margins
 from tests.policy.test_policy import short, wallet
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
@@ -332,3 +335,20 @@ def test_hedges_sharing_the_account_must_share_its_terms() -> None:
     )
     assert plan.transfers == ()
     assert "give different reserve_wallet, target or band" in plan.notes[0].message
+
+
+def test_the_metrics_carry_the_accounts_figure_in_its_name() -> None:
+    read = state(
+        "bybit",
+        "unified",
+        mm_rate("500", "2500"),
+        [wallet("unified", "USDT", "2500"), BTC_HELD],
+        [BTC_SHORT],
+    )
+    margins = hedge_margins(read, {"btc": bybit_hedge()})
+    assert margins["btc"].ratio is None and margins["btc"].under(D("0.25"))
+    metrics = Metrics()
+    metrics.observe_state(read, margins)
+    text = generate_latest(metrics.registry).decode()
+    assert 'bot_hedge_account_margin{figure="accountMMRate",hedge="btc"} 0.2' in text
+    assert 'bot_hedge_margin_ratio{hedge="btc"}' not in text
