@@ -102,7 +102,14 @@ def run(args: argparse.Namespace) -> list[Row]:
             workdir / "ledger-cost", ledger_cost.CYCLE_VENUES, 3 if args.quick else 25
         )
         rows += ledger_cost.rows(cost, in_cycle)
-    return sorted(rows, key=lambda row: int(row[0].split(".")[0]))
+    return sorted(rows, key=_row_number)
+
+
+def _row_number(row: Row) -> tuple[int, str]:
+    """A row's place: its number, then its letter ("11b" after "11")."""
+    label = row[0].split(".")[0]
+    digits = label.rstrip("abcdefghijklmnopqrstuvwxyz")
+    return int(digits), label[len(digits) :]
 
 
 def table(rows: list[Row]) -> str:
