@@ -24,7 +24,8 @@ PORTFOLIO_PROBE: Final = "GET /papi/v1/account"
 CLASSIC_ON_PORTFOLIO: Final = (
     "the Binance account is in Portfolio Margin (the classic futures API refuses the key with "
     f"-2015 while {PORTFOLIO_PROBE} answers it): set ccxt: {{options: {{portfolioMargin: "
-    "true}}, and give its hedges target: {uniMMR: ...} and reserve_wallet: spot"
+    "true}}, and give its hedges target: {uniMMR: ...}, reserve_wallet: spot and "
+    "spot_leg_wallets: [spot]"
 )
 PORTFOLIO_ON_CLASSIC: Final = (
     f"the Binance account is a classic account, not Portfolio Margin ({PORTFOLIO_PROBE} "

@@ -21,6 +21,7 @@ Facts of ccxt 4.5.90 handled here:
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ log = logging.getLogger(__name__)
 
 LINEAR = "linear"
 INVERSE = "inverse"
+PORTFOLIO_MARGIN_MODULE = "bot.venues.binance.portfolio_margin"
 
 # Binance's own error codes (Binance's "Error Codes" pages for spot, USD-M and COIN-M); read by
 # `errors.classify` before ccxt's classes, which ccxt picks by hostname (against any host but
@@ -192,11 +194,13 @@ class BinanceVenue(CcxtVenue):
     @classmethod
     def for_options(cls, options: Mapping[str, Any]) -> type[CcxtVenue]:
         """ccxt's own `portfolioMargin` option asks for a Portfolio Margin account, which has
-        its own venue class (`portfolio_margin.py`); verified at connect, never assumed."""
+        its own venue class (`portfolio_margin.py`), verified at connect, never assumed. That
+        class builds on this one, so it is imported by name when chosen (as the registry
+        imports venue folders), never by this module."""
         if cls is BinanceVenue and options.get("portfolioMargin") is True:
-            from bot.venues.binance.portfolio_margin import BinancePortfolioMarginVenue
-
-            return BinancePortfolioMarginVenue
+            module = importlib.import_module(PORTFOLIO_MARGIN_MODULE)
+            chosen: type[CcxtVenue] = module.BinancePortfolioMarginVenue
+            return chosen
         return cls
 
     @classmethod
