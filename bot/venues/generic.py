@@ -97,6 +97,12 @@ class CcxtVenue(Venue):
     # building -------------------------------------------------------------------------------
 
     @classmethod
+    def for_options(cls, options: Mapping[str, Any]) -> type[CcxtVenue]:
+        """The class that serves the account mode the venue's ccxt `options` ask for (Binance's
+        `portfolioMargin`); a venue with one kind of account is served by its own class."""
+        return cls
+
+    @classmethod
     def ccxt_options(cls, hedges: Mapping[str, HedgeConfig]) -> dict[str, Any]:
         """ccxt option defaults for this venue's client (config's `ccxt.options` win): what
         to load for these hedges and nothing more."""

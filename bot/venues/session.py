@@ -121,7 +121,9 @@ async def build_venue(
             return binance_urls(url, api, ws=True)
     else:
         credentials = credentials_from_env(name, venue_config)
-    cls: Any = venue_class(venue_config.exchange)
+    cls: Any = venue_class(venue_config.exchange).for_options(
+        venue_config.ccxt.get("options") or {}
+    )
     hedges = config.hedges_on(name)
     options = cls.ccxt_options(hedges)
     client = build_client(

@@ -15,6 +15,10 @@ Serves (every path as Binance spells it; the account and its accounting: `binanc
     POST /sapi/v1/asset/transfer, GET /sapi/v1/asset/transfer    (signed) universal transfer
     POST /fapi/v1/positionMargin, /dapi/v1/positionMargin        (signed) isolated margin
     GET  /fapi/v1/positionMargin/history, /dapi/v1/positionMargin/history (signed)
+    GET  /papi/v1/account, /papi/v1/um/positionRisk, /papi/v1/cm/positionRisk (signed)
+                                      Portfolio Margin (`binance/portfolio.py`): answered only
+                                      for `Account(portfolio_margin=True)`, which in turn is
+                                      refused the classic futures account reads (-2015)
 
 Signed requests (Binance "SIGNED (TRADE and USER_DATA) Endpoint security"): the key in
 `X-MBX-APIKEY` (missing: -2014, unknown: -2015, both HTTP 401), `signature` = hex HMAC-SHA256 of
@@ -45,6 +49,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from tests.fakes.binance import portfolio
 from tests.fakes.binance.accounts import Account, BinanceRefusal
 from tests.fakes.binance.faults import Fault, Faults
 from tests.fakes.binance.markets import (
@@ -160,6 +165,15 @@ class BinanceFake(LoopbackFake):
             ("POST", "/dapi/v1/positionMargin"): Route(self._margin(COINM), True),
             ("GET", "/fapi/v1/positionMargin/history"): Route(self._margin_history(USDM), True),
             ("GET", "/dapi/v1/positionMargin/history"): Route(self._margin_history(COINM), True),
+            ("GET", "/papi/v1/account"): Route(
+                lambda p, now: portfolio.account_information(self.account, now), True
+            ),
+            ("GET", "/papi/v1/um/positionRisk"): Route(
+                lambda p, now: portfolio.um_position_risk(self.account, p.get("symbol")), True
+            ),
+            ("GET", "/papi/v1/cm/positionRisk"): Route(
+                lambda p, now: portfolio.cm_position_risk(self.account, p.get("pair")), True
+            ),
         }
 
     # lifecycle ------------------------------------------------------------------------------
@@ -215,6 +229,7 @@ class BinanceFake(LoopbackFake):
         try:
             if route.signed:
                 self._authenticate(request, query, body, params, now)
+                self._check_account_kind(request.method, request.path)
             params.pop("signature", None)
             self.requests.append((request.method, request.path, params))
             with self.account.lock:
@@ -253,6 +268,15 @@ class BinanceFake(LoopbackFake):
             raise BinanceRefusal(-1131, "recvWindow must be less than 60000")
         if stamp > now + 1000 or now - stamp > window:
             raise BinanceRefusal(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+    def _check_account_kind(self, method: str, path: str) -> None:
+        """The key reaches one kind of account: the other kind's API refuses it (-2015)."""
+        if self.account.portfolio_margin:
+            refused = (method, path) in portfolio.CLASSIC_ONLY
+        else:
+            refused = path.startswith("/papi/")
+        if refused:
+            raise BinanceRefusal(-2015, "Invalid API-key, IP, or permissions for action.", 401)
 
     # public ---------------------------------------------------------------------------------
 
@@ -328,7 +352,10 @@ class BinanceFake(LoopbackFake):
         kind = _required(params, "type")
         asset = _required(params, "asset")
         amount = _decimal(params, "amount")
-        record = self.account.transfer(kind, asset, amount, now)
+        if self.account.portfolio_margin:
+            record = portfolio.transfer(self.account, kind, asset, amount, now)
+        else:
+            record = self.account.transfer(kind, asset, amount, now)
         return {"tranId": record.tran_id}
 
     def _transfer_history(self, params: Params, now: int) -> dict[str, Any]:

@@ -21,12 +21,13 @@ Facts of ccxt 4.5.90 handled here:
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import ccxt.async_support as ccxt_async
 
@@ -48,6 +49,7 @@ from bot.model import (
 from bot.money import ZERO, plain
 from bot.runtime.aio import gather_or_cancel
 from bot.venues.base import ErrorTable, TransferReceipt, VenueTraits
+from bot.venues.binance import account_mode
 from bot.venues.binance.streams import BinanceStreams
 from bot.venues.decode import Decoder, Sign, Untrusted
 from bot.venues.generic import (
@@ -62,6 +64,7 @@ log = logging.getLogger(__name__)
 
 LINEAR = "linear"
 INVERSE = "inverse"
+PORTFOLIO_MARGIN_MODULE = "bot.venues.binance.portfolio_margin"
 
 # Binance's own error codes (Binance's "Error Codes" pages for spot, USD-M and COIN-M); read by
 # `errors.classify` before ccxt's classes, which ccxt picks by hostname (against any host but
@@ -174,6 +177,12 @@ class BinanceVenue(CcxtVenue):
     exchange_ids = ("binance", "binanceusdm", "binancecoinm")
     traits = BINANCE_TRAITS
     error_table = BINANCE_ERRORS
+    #: the universal transfer's wallet codes, by the bot's account names
+    wallet_codes: ClassVar[Mapping[str, str]] = {
+        SPOT: "MAIN",
+        LINEAR: "UMFUTURE",
+        INVERSE: "CMFUTURE",
+    }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -181,6 +190,18 @@ class BinanceVenue(CcxtVenue):
 
     def futures_account(self, market: Mapping[str, Any]) -> str:
         return LINEAR if market.get("linear") else INVERSE
+
+    @classmethod
+    def for_options(cls, options: Mapping[str, Any]) -> type[CcxtVenue]:
+        """ccxt's own `portfolioMargin` option asks for a Portfolio Margin account, which has
+        its own venue class (`portfolio_margin.py`), verified at connect, never assumed. That
+        class builds on this one, so it is imported by name when chosen (as the registry
+        imports venue folders), never by this module."""
+        if cls is BinanceVenue and options.get("portfolioMargin") is True:
+            module = importlib.import_module(PORTFOLIO_MARGIN_MODULE)
+            chosen: type[CcxtVenue] = module.BinancePortfolioMarginVenue
+            return chosen
+        return cls
 
     @classmethod
     def ccxt_options(cls, hedges: Mapping[str, HedgeConfig]) -> dict[str, Any]:
@@ -253,7 +274,12 @@ class BinanceVenue(CcxtVenue):
         if account not in ENDPOINTS:
             return await super().read_wallets(account)
         endpoint = ENDPOINTS[account]
-        raw = await self.call(getattr(self.client, endpoint.method), {})
+        try:
+            raw = await self.call(getattr(self.client, endpoint.method), {})
+        except VenueError as exc:
+            if account != SPOT and await self._on_portfolio_margin(exc):
+                raise self.hedges_refused(account_mode.CLASSIC_ON_PORTFOLIO) from None
+            raise
         self.sources[account] = "rest"
         decoder = Decoder(self.name, endpoint.path)
         if account == SPOT:
@@ -261,6 +287,13 @@ class BinanceVenue(CcxtVenue):
         wallets, held = decode_futures_account(decoder, raw, account, self._settles(account))
         self._held_margin[account] = held
         return wallets
+
+    async def _on_portfolio_margin(self, refused: VenueError) -> bool:
+        """Whether a futures read refused with -2015 met a Portfolio Margin account (its PM
+        API answers the same key): asked only then, so a classic read costs nothing more."""
+        return account_mode.key_refused(refused) and await account_mode.other_api_answers(
+            lambda: self.call(self.client.papiGetAccount)
+        )
 
     def _settles(self, account: str) -> set[str]:
         return {m.settle for m in self._perps.values() if m.futures_account == account}
@@ -321,14 +354,14 @@ class BinanceVenue(CcxtVenue):
 
     def transfer_type(self, from_account: str, to_account: str) -> str:
         """Binance's universal transfer type for a direction (`MAIN_UMFUTURE`...)."""
-        source = WALLET_CODES.get(self.normalize_account(from_account))
-        target = WALLET_CODES.get(self.normalize_account(to_account))
+        source = self.wallet_codes.get(self.normalize_account(from_account))
+        target = self.wallet_codes.get(self.normalize_account(to_account))
         if source is None or target is None or source == target:
             raise VenueError(
                 ErrorKind.FATAL,
                 self.name,
                 f"no universal transfer from {from_account!r} to {to_account!r} "
-                f"(accounts: {', '.join(sorted(WALLET_CODES))})",
+                f"(accounts: {', '.join(sorted(self.wallet_codes))})",
             )
         return f"{source}_{target}"
 
@@ -432,8 +465,6 @@ class BinanceVenue(CcxtVenue):
 
 
 TRANSFER_PATH = "/sapi/v1/asset/transfer"
-# The wallets of Binance's universal transfer types, by the bot's account names.
-WALLET_CODES: Mapping[str, str] = {SPOT: "MAIN", LINEAR: "UMFUTURE", INVERSE: "CMFUTURE"}
 
 
 def decode_tran_id(decoder: Decoder, entry: Mapping[str, Any], path: str) -> str:

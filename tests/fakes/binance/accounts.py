@@ -61,6 +61,9 @@ POSITION_ZERO = (-4054, "Cannot add position margin: position is 0.")
 AMOUNT_NOT_POSITIVE = (-4055, "Amount must be positive.")
 TRANSFER_INSUFFICIENT = (-5013, "Asset transfer failed: insufficient balance")
 PRECISION = (-1111, "Precision is over the maximum defined for this asset.")
+# a PM transfer type on an account that is not in Portfolio Margin
+NOT_PORTFOLIO = (-2015, "Invalid API-key, IP, or permissions for action.")
+PORTFOLIO_TYPES = frozenset({"MAIN_PORTFOLIO_MARGIN", "PORTFOLIO_MARGIN_MAIN"})
 
 
 def refuse(pair: tuple[int, str], status: int = 400) -> BinanceRefusal:
@@ -181,6 +184,10 @@ class Account:
     transfers: list[Transfer] = field(default_factory=list)
     margin_changes: list[MarginChange] = field(default_factory=list)
     next_tran_id: int = 11415955596
+    #: a Portfolio Margin account (`portfolio.py`): its USD-M USDT wallet and USD-M positions
+    #: are the PM account's, moved with the PM transfer types (`portfolio.transfer`), read
+    #: through `/papi/v1`
+    portfolio_margin: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # test-side changes ----------------------------------------------------------------------
@@ -290,16 +297,22 @@ class Account:
 
     # moving money ---------------------------------------------------------------------------
 
-    def transfer(self, kind: str, asset: str, amount: Decimal, now: int) -> Transfer:
-        """A universal transfer between spot (MAIN) and USD-M / COIN-M, applied at once."""
+    def check_amount(self, amount: Decimal) -> None:
+        """A transfer's amount: positive, at most 8 decimals."""
         if amount != amount.quantize(EIGHT, rounding=ROUND_DOWN):
             raise refuse(PRECISION)
         if amount <= 0:
             raise BinanceRefusal(
                 -1102, "Mandatory parameter 'amount' was not sent, was empty/null, or malformed."
             )
+
+    def transfer(self, kind: str, asset: str, amount: Decimal, now: int) -> Transfer:
+        """A universal transfer between spot (MAIN) and USD-M / COIN-M, applied at once."""
+        self.check_amount(amount)
         source, _, target = kind.partition("_")
         families = {"UMFUTURE": USDM, "CMFUTURE": COINM}
+        if kind in PORTFOLIO_TYPES:
+            raise refuse(NOT_PORTFOLIO, 401)  # a PM account's are `portfolio.transfer`
         if source == "MAIN" and target in families:
             if self.spot.get(asset, ZERO) < amount:
                 raise refuse(TRANSFER_INSUFFICIENT)
@@ -314,6 +327,10 @@ class Account:
             self.spot[asset] = self.spot.get(asset, ZERO) + amount
         else:
             raise BinanceRefusal(-1100, "Illegal characters found in parameter 'type'.")
+        return self.record(kind, asset, amount, now)
+
+    def record(self, kind: str, asset: str, amount: Decimal, now: int) -> Transfer:
+        """An applied transfer, in the history with its new `tranId`."""
         record = Transfer(self.next_tran_id, kind, asset, amount, now)
         self.next_tran_id += 1
         self.transfers.append(record)

@@ -63,11 +63,13 @@ def write_binance_config(
     hedges: Mapping[str, Mapping[str, Any]] | None = None,
     timeout_ms: int = 3000,
     venue: str = "binance",
+    portfolio_margin: bool = False,
     **extra: Any,
 ) -> Path:
     """Write `folder/config.yaml` for a venue named `venue` on the fake at `base_url` with
     `hedges` (default: `HEDGES`, one of every kind; each gets `venue:` set). `extra` top-level
-    keys (e.g. `transfers=`, `retry=`) replace the defaults. Returns the file's path."""
+    keys (e.g. `transfers=`, `retry=`) replace the defaults. `portfolio_margin` asks for a
+    Portfolio Margin account (ccxt's `options: {portfolioMargin: true}`). Returns the path."""
     chosen = copy.deepcopy(dict(HEDGES if hedges is None else hedges))
     config: dict[str, Any] = {
         "ledger": {"url": "sqlite:///data/ledger.sqlite"},
@@ -77,6 +79,8 @@ def write_binance_config(
         "venues": {venue: venue_config(base_url, timeout_ms=timeout_ms)},
         "hedges": {name: {**dict(h), "venue": venue} for name, h in chosen.items()},
     }
+    if portfolio_margin:
+        config["venues"][venue]["ccxt"]["options"] = {"portfolioMargin": True}
     config.update(extra)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
