@@ -188,6 +188,15 @@ class Account:
         balance = self.margin_balance()
         return self.total_im() / balance if balance > 0 else D(0)
 
+    def set_margin_balance(self, value: Decimal) -> None:
+        """Put the account's margin balance (`totalMarginBalance`) at `value` by changing the
+        UNIFIED USDT held, as a deposit or a loss elsewhere would: a test's way to the side of
+        the band it needs (refused where USDT would go negative: no borrowing here)."""
+        usdt = self.unified.get("USDT", D(0)) + (value - self.margin_balance())
+        if usdt < 0:
+            raise ValueError(f"a margin balance of {value} needs {usdt} USDT")
+        self.unified["USDT"] = usdt
+
     def unified_transferable(self, coin: str) -> Decimal:
         """What may leave UNIFIED in `coin`: its wallet balance, capped by the account's
         available balance converted at the coin's USD price (never below 0)."""

@@ -239,6 +239,15 @@ class Account:
         mmr = self.mmr_usd()
         return self.adj_eq() / mmr if mmr > 0 else None
 
+    def set_adj_eq(self, value: Decimal) -> None:
+        """Put the account's adjusted equity (`adjEq`) at `value` by changing the trading
+        account's USDT cash, as a deposit or a loss elsewhere would: a test's way to the side
+        of the band it needs (refused where USDT would go negative: no borrowing here)."""
+        usdt = self.trading.get("USDT", D(0)) + (value - self.adj_eq()) / self.usd_prices["USDT"]
+        if usdt < 0:
+            raise ValueError(f"an adjusted equity of {value} needs {usdt} USDT")
+        self.trading["USDT"] = usdt
+
     def max_withdrawal(self, ccy: str) -> Decimal:
         """What may leave the trading account in `ccy` (`maxWd`), never below 0."""
         held = self.trading.get(ccy, D(0))
