@@ -206,12 +206,13 @@ def test_a_paged_history_is_read_to_the_intent(side: Side, config: Path, bot: Bo
     assert [r.status.value for r in send(side, config).transfers] == ["unknown"]
     others = 230  # Bybit lists 50 a page, OKX 100
     with side.account.lock:
-        for n in range(others):
+        start = side.fake.now()
+        for n in range(others):  # a millisecond apart, as a venue's records would be
             if side.name == "bybit":
                 transfer_id = f"00000000-0000-4000-8000-{n:012d}"
-                side.account.transfer(transfer_id, "USDT", D(1), "FUND", "UNIFIED", side.fake.now())
+                side.account.transfer(transfer_id, "USDT", D(1), "FUND", "UNIFIED", start + n)
             else:
-                side.account.transfer("USDT", D(1), "6", "18", "", side.fake.now())
+                side.account.transfer("USDT", D(1), "6", "18", "", start + n)
     settled = reconcile(bot, config)
     assert settled.exit_code == 0, settled.stdout + settled.stderr
     (row,) = rows(bot, config)
@@ -254,4 +255,22 @@ def test_a_sweep_back_to_the_reserve_is_reconciled_the_same_way(
         side.pool,
         side.reserve,
     )
+    assert_one_to_one(side, bot, config)
+
+
+def test_a_sweep_is_sized_on_what_the_venue_says_may_leave(
+    side: Side, config: Path, bot: Bot
+) -> None:
+    """The fresh read before a sweep is the venue's own transferable figure (Bybit's
+    `transferBalance`, OKX's `maxWd`), which counts the spot leg's coin as collateral; ccxt's
+    `free` of the pool would be its USDT less the positions' initial margin."""
+    with side.account.lock:
+        if side.name == "bybit":
+            may_leave = side.account.unified_transferable("USDT")
+        else:
+            may_leave = side.account.max_withdrawal("USDT")
+    assert may_leave == D("10000")  # all of it: the 0.5 BTC covers the initial margin
+    send(side, config, may_leave + 1000, up=False)
+    (sent,) = side.sent()
+    assert sent.amount == may_leave * D("0.99")
     assert_one_to_one(side, bot, config)

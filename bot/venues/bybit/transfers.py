@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Final
 
 from bot.model import VenueTransfer
@@ -24,6 +25,7 @@ from bot.venues.decode import Decoder, Sign
 
 TRANSFER_PATH: Final = "/v5/asset/transfer/inter-transfer"
 HISTORY_PATH: Final = "/v5/asset/transfer/query-inter-transfer-list"
+COINS_BALANCE_PATH: Final = "/v5/asset/transfer/query-account-coins-balance"
 #: "TransferId exist": Bybit refuses a repeated transferId; the first one stands
 REPEATED_ID: Final = 131214
 HISTORY_PAGE: Final = 50
@@ -104,3 +106,18 @@ def decode_page(decoder: Decoder, raw: Any) -> tuple[list[Any], str]:
     if not isinstance(cursor, str):
         raise decoder.refuse(f"result.nextPageCursor is {cursor!r}, not a cursor")
     return rows, cursor
+
+
+def decode_transferable(decoder: Decoder, raw: Any, account_type: str, coin: str) -> Decimal:
+    """`transferBalance` of the one row for `coin` in "Get All Coins Balance"'s answer."""
+    result = result_of(decoder, raw)
+    kind = decoder.field(result, "accountType", "result")
+    if kind != account_type:
+        raise decoder.refuse(f"result.accountType is {kind!r}, not the {account_type} asked for")
+    rows = decoder.sequence(decoder.field(result, "balance", "result"), "result.balance")
+    found = [r for r in rows if isinstance(r, Mapping) and r.get("coin") == coin]
+    if len(found) != 1:
+        raise decoder.refuse(f"result.balance lists {coin} {len(found)} times, not once")
+    return decoder.decimal(
+        found[0], "transferBalance", f"result.balance {coin}", sign=Sign.NON_NEGATIVE
+    )

@@ -83,6 +83,20 @@ class BybitVenue(UnifiedMarginVenue):
             )
         return found
 
+    async def read_transferable(self, account: str, asset: str) -> Decimal:
+        """What Bybit says may leave the account now: `transferBalance` of "Get All Coins
+        Balance" (`query-account-coins-balance`, `coin` required for UNIFIED). ccxt's `free` of
+        the unified balance is the coin's wallet less its positions' initial margin, which
+        ignores the other collateral the account holds (the spot leg's BTC)."""
+        account_type = self.account_type(account)
+        coin = self.client.currency(asset)["id"]
+        raw = await self.call(
+            self.client.private_get_v5_asset_transfer_query_account_coins_balance,
+            {"accountType": account_type, "coin": coin},
+        )
+        decoder = Decoder(self.name, f"GET {transfers.COINS_BALANCE_PATH}")
+        return transfers.decode_transferable(decoder, raw, account_type, coin)
+
     async def transfer(
         self, asset: str, amount: Decimal, from_account: str, to_account: str, client_id: str
     ) -> TransferReceipt:

@@ -23,6 +23,7 @@ from bot.venues.decode import Decoder, Sign
 TRANSFER_PATH: Final = "/api/v5/asset/transfer"
 STATE_PATH: Final = "/api/v5/asset/transfer-state"
 BILLS_PATH: Final = "/api/v5/asset/bills"
+MAX_WITHDRAWAL_PATH: Final = "/api/v5/account/max-withdrawal"
 BILLS_PAGE: Final = 100
 FUNDING, TRADING = "6", "18"
 #: funding-account bill types: 130 "Transferred from Trading account", 131 "Transferred to
@@ -129,3 +130,12 @@ def decode_bills(decoder: Decoder, raw: Any) -> list[Bill]:
             )
         )
     return bills
+
+
+def decode_max_withdrawal(decoder: Decoder, raw: Any, ccy: str) -> Decimal:
+    """`maxWd` of the one row for `ccy` in "Get maximum withdrawals"'s answer."""
+    rows = rows_of(decoder, raw)
+    found = [r for r in rows if isinstance(r, Mapping) and r.get("ccy") == ccy]
+    if len(found) != 1:
+        raise decoder.refuse(f"data lists {ccy} {len(found)} times, not once")
+    return decoder.decimal(found[0], "maxWd", f"data {ccy}", sign=Sign.NON_NEGATIVE)

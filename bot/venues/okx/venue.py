@@ -63,6 +63,17 @@ class OkxVenue(UnifiedMarginVenue):
             )
         return found
 
+    async def read_transferable(self, account: str, asset: str) -> Decimal:
+        """What OKX says may leave the account now: the trading account's `maxWd` ("Get
+        maximum withdrawals", which counts the other collateral of a multi-currency account;
+        ccxt's `free` is the currency's own `availBal`), the funding account's `availBal`."""
+        if self.account_id(account) != transfers.TRADING:
+            return await super().read_transferable(account, asset)
+        ccy = self.client.currency(asset)["id"]
+        raw = await self.call(self.client.private_get_account_max_withdrawal, {"ccy": ccy})
+        decoder = Decoder(self.name, f"GET {transfers.MAX_WITHDRAWAL_PATH}")
+        return transfers.decode_max_withdrawal(decoder, raw, ccy)
+
     async def transfer(
         self, asset: str, amount: Decimal, from_account: str, to_account: str, client_id: str
     ) -> TransferReceipt:
