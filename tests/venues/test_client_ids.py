@@ -37,7 +37,27 @@ async def test_bybit_gets_our_id_as_a_uuid() -> None:
             "retMsg": "success",
             "result": {"transferId": str(uuid.UUID(CLIENT_ID))},
             "time": 1700000000000,
-        }
+        },
+        # ccxt's recorded answer says no status: the bot reads the transfer's own record
+        "/v5/asset/transfer/query-inter-transfer-list": {
+            "retCode": 0,
+            "retMsg": "success",
+            "result": {
+                "list": [
+                    {
+                        "transferId": str(uuid.UUID(CLIENT_ID)),
+                        "coin": "USDT",
+                        "amount": "12.34567891",
+                        "fromAccountType": "UNIFIED",
+                        "toAccountType": "FUND",
+                        "timestamp": "1700000000000",
+                        "status": "SUCCESS",
+                    }
+                ],
+                "nextPageCursor": "",
+            },
+            "time": 1700000000000,
+        },
     }
     async with RecordingServer(replies) as server:
         client = offline_client(ccxt.bybit, server.base_url)
@@ -46,7 +66,7 @@ async def test_bybit_gets_our_id_as_a_uuid() -> None:
             "USDT", Decimal("12.34567891"), "unified", "funding", CLIENT_ID
         )
         await client.close()
-    (request,) = server.requests
+    request, _ = server.requests  # the transfer, then its record
     body = request.json()
     assert body["transferId"] == str(uuid.UUID(CLIENT_ID))
     assert body["amount"] == "12.34567891"
@@ -74,7 +94,24 @@ async def test_okx_gets_our_id_as_32_alphanumerics() -> None:
                     "to": "18",
                 }
             ],
-        }
+        },
+        # the transfer's state settles it
+        "/api/v5/asset/transfer-state": {
+            "code": "0",
+            "msg": "",
+            "data": [
+                {
+                    "transId": "754147",
+                    "clientId": CLIENT_ID,
+                    "ccy": "USDT",
+                    "amt": "1",
+                    "type": "0",
+                    "from": "6",
+                    "to": "18",
+                    "state": "success",
+                }
+            ],
+        },
     }
     async with RecordingServer(replies) as server:
         client = offline_client(ccxt.okx, server.base_url)
@@ -82,7 +119,8 @@ async def test_okx_gets_our_id_as_32_alphanumerics() -> None:
         venue = venue_class("okx")("okx", client, {})
         receipt = await venue.transfer("USDT", Decimal("1"), "funding", "trading", CLIENT_ID)
         await client.close()
-    (request,) = server.requests
+    request, state = server.requests  # the transfer, then its state
+    assert state.query == {"transId": "754147"}
     body = request.json()
     assert body["clientId"] == CLIENT_ID and len(CLIENT_ID) == 32 and CLIENT_ID.isalnum()
     assert body["amt"] == "1"

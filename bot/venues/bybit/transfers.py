@@ -32,6 +32,7 @@ HISTORY_PAGE: Final = 50
 WINDOW_MS: Final = 7 * 24 * 3600 * 1000
 SUCCESS, PENDING, FAILED = "SUCCESS", "PENDING", "FAILED"
 STATUSES: Final = frozenset({SUCCESS, PENDING, FAILED})
+STATUS_UNKNOWN: Final = "STATUS_UNKNOWN"
 
 _RET_CODE = re.compile(r'"retCode"\s*:\s*"?(\d+)"?')
 
@@ -51,14 +52,17 @@ def result_of(decoder: Decoder, raw: Any) -> Mapping[str, Any]:
     return decoder.mapping(decoder.field(answer, "result"), "result", allow_empty=True)
 
 
-def decode_reply(decoder: Decoder, raw: Any, transfer_id: str) -> str:
+def decode_reply(decoder: Decoder, raw: Any, transfer_id: str) -> str | None:
     """The transfer's `status` from "Create Internal Transfer"'s answer, which must name the
-    transferId that was sent."""
+    transferId that was sent; None where it does not say (no `status`, as in ccxt's recorded
+    answer, or STATUS_UNKNOWN): then the records tell."""
     result = result_of(decoder, raw)
     echoed = decoder.text(result, "transferId", "result")
     if echoed != transfer_id:
         raise decoder.refuse(f"result.transferId is {echoed!r}, not the {transfer_id!r} sent")
-    status = decoder.text(result, "status", "result")
+    status = result.get("status")
+    if status in (None, "", STATUS_UNKNOWN):
+        return None
     if status not in STATUSES:
         raise decoder.refuse(f"result.status is {status!r}, not one of {sorted(STATUSES)}")
     return status

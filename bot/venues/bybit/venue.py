@@ -127,14 +127,16 @@ class BybitVenue(UnifiedMarginVenue):
             status = await self._status_of_sent(transfer_id, request)
         else:
             try:
-                status = transfers.decode_reply(decoder, raw, transfer_id)
+                said = transfers.decode_reply(decoder, raw, transfer_id)
             except Untrusted as exc:
                 raise unknown_reply(exc) from None
+            status = said or await self._status_of_sent(transfer_id, request)
         return self._receipt(transfer_id, status, raw={"transferId": transfer_id})
 
     async def _status_of_sent(self, transfer_id: str, request: dict[str, str]) -> str:
-        """The status Bybit's records give the transfer our id was first sent as, which must be
-        this very transfer (same coin, amount, accounts); unknown if the records cannot tell."""
+        """The status Bybit's records give the transfer sent with our id (refused as a repeat,
+        or accepted without a status), which must be this very transfer (same coin, amount,
+        accounts); unknown if the records cannot tell."""
         try:
             raw = await self.call(
                 self.client.private_get_v5_asset_transfer_query_inter_transfer_list,
@@ -147,7 +149,7 @@ class BybitVenue(UnifiedMarginVenue):
             raise VenueError(
                 ErrorKind.UNKNOWN,
                 self.name,
-                f"transferId {transfer_id} exists (131214), and its record cannot be read: {exc}",
+                f"transfer {transfer_id}: its record cannot be read: {exc}",
                 hint="reconciling before anything else",
             ) from None
         same = [
@@ -161,8 +163,8 @@ class BybitVenue(UnifiedMarginVenue):
             raise VenueError(
                 ErrorKind.UNKNOWN,
                 self.name,
-                f"transferId {transfer_id} exists (131214), but the records show "
-                f"{len(same)} transfers of it that match what was sent",
+                f"transfer {transfer_id}: the records show {len(same)} transfers of it that "
+                "match what was sent",
                 hint="reconciling before anything else",
             )
         assert same[0].status is not None
