@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import Callable, Iterator
 from decimal import Decimal as D
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,7 +23,15 @@ from bot.transfers.services import Services
 from bot.venues.session import open_venues
 from tests.fakes.faults import FAIL_AFTER, FAIL_BEFORE, RATE_LIMITED, RAW, TIMEOUT_AFTER
 from tests.integration.conftest import Invocation
-from tests.protective.unified_rig import VENUES, Side, running, set_env
+from tests.protective.unified_rig import (
+    VENUES,
+    Side,
+    assert_one_to_one,
+    rows,
+    running,
+    set_env,
+    statuses,
+)
 
 Bot = Callable[..., Invocation]
 AMOUNT = D("1234.5")
@@ -69,32 +76,6 @@ def send(side: Side, config: Path, amount: D = AMOUNT, *, up: bool = True) -> Ex
             ledger.close()
 
     return asyncio.run(go())
-
-
-def rows(bot: Bot, config: Path) -> list[dict[str, Any]]:
-    listed = bot("ledger", "list", "--json", config=config)
-    assert listed.exit_code == 0, listed.stdout + listed.stderr
-    return listed.json()
-
-
-def statuses(bot: Bot, config: Path) -> list[str]:
-    return [row["status"] for row in rows(bot, config)]
-
-
-def assert_one_to_one(side: Side, bot: Bot, config: Path) -> None:
-    """The ledger's confirmed rows are the fake's completed transfers, one to one."""
-    confirmed = sorted(
-        (r["exchange_id"], D(r["amount"]), r["client_id"])
-        for r in rows(bot, config)
-        if r["status"] == "confirmed"
-    )
-    moved = sorted(
-        (s.exchange_id, s.amount, s.client_id) for s in side.sent() if s.status == "success"
-    )
-    assert confirmed == moved
-    audit = bot("ledger", "verify", "--against-venue", side.name, "--since", "1d", config=config)
-    assert audit.exit_code == 0, audit.stdout + audit.stderr
-    assert f"matched {len(moved)}, missing in ledger 0, missing at venue 0" in audit.stdout
 
 
 def reconcile(bot: Bot, config: Path) -> Invocation:

@@ -27,8 +27,10 @@ from tests.fakes.okx_server import API_KEY as OKX_KEY
 from tests.fakes.okx_server import PASSPHRASE as OKX_PASSPHRASE
 from tests.fakes.okx_server import SECRET as OKX_SECRET
 from tests.fakes.okx_server import OkxFake
+from tests.integration.conftest import Invocation
 
 VENUES = ("bybit", "okx")
+Bot = Callable[..., Invocation]
 
 
 @dataclass(frozen=True)
@@ -171,3 +173,29 @@ def running(name: str) -> Iterator[Side]:
     fake: FakeThread[Any] = FakeThread(BybitFake() if name == "bybit" else OkxFake())
     with fake:
         yield bybit_side(fake) if name == "bybit" else okx_side(fake)
+
+
+def rows(bot: Bot, config: Path) -> list[dict[str, Any]]:
+    listed = bot("ledger", "list", "--json", config=config)
+    assert listed.exit_code == 0, listed.stdout + listed.stderr
+    return listed.json()
+
+
+def statuses(bot: Bot, config: Path) -> list[str]:
+    return [row["status"] for row in rows(bot, config)]
+
+
+def assert_one_to_one(side: Side, bot: Bot, config: Path) -> None:
+    """The ledger's confirmed rows are the fake's completed transfers, one to one."""
+    confirmed = sorted(
+        (r["exchange_id"], Decimal(r["amount"]), r["client_id"])
+        for r in rows(bot, config)
+        if r["status"] == "confirmed"
+    )
+    moved = sorted(
+        (s.exchange_id, s.amount, s.client_id) for s in side.sent() if s.status == "success"
+    )
+    assert confirmed == moved
+    audit = bot("ledger", "verify", "--against-venue", side.name, "--since", "1d", config=config)
+    assert audit.exit_code == 0, audit.stdout + audit.stderr
+    assert f"matched {len(moved)}, missing in ledger 0, missing at venue 0" in audit.stdout

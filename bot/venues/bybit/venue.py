@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -26,10 +28,12 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 
 from bot.errors import ErrorKind, VenueError
-from bot.model import AccountMargin, MarketKind, VenueTransfer
+from bot.model import AccountMargin, MarketKind, VenueTransfer, Wallet
 from bot.money import plain
+from bot.runtime.aio import gather_or_cancel
 from bot.venues.base import ClientIdSupport, TransferReceipt, VenueTraits
 from bot.venues.bybit import account_margin, account_mode, transfers
+from bot.venues.bybit.unified_wallets import unified_wallets
 from bot.venues.decode import Decoder, Untrusted
 from bot.venues.generic import MAX_HISTORY_PAGES, unknown_reply
 from bot.venues.unified import AccountMode, UnifiedMarginVenue
@@ -82,6 +86,31 @@ class BybitVenue(UnifiedMarginVenue):
                 f"no Bybit account type for {account!r} (accounts: {', '.join(sorted(types))})",
             )
         return found
+
+    def parse_wallets(self, account: str, balance: Mapping[str, Any]) -> list[Wallet]:
+        """The unified account's coins from Bybit's own rows (`unified_wallets`), with its
+        margin figure; the other accounts as ccxt reads them."""
+        if account != self.unified_account or not isinstance(balance, Mapping):
+            return super().parse_wallets(account, balance)
+        self._account_margin = self.account_margin(balance.get("info"))
+        decoder = Decoder(self.name, f"fetch_balance {account}")
+        return unified_wallets(decoder, balance.get("info"), account)
+
+    async def read_wallets(self, account: str) -> list[Wallet]:
+        """The unified account's settle-asset wallets carry what Bybit says may leave them
+        (`transferBalance`, `read_transferable`), not ccxt's `free`: a sweep is capped by it,
+        and ccxt's figure can be more than the venue lets go (a loss elsewhere in the
+        account)."""
+        wallets = await super().read_wallets(account)
+        if account != self.unified_account:
+            return wallets
+        assets = sorted({w.asset for w in wallets} & {m.settle for m in self._perps.values()})
+        figures = await gather_or_cancel(*(self.read_transferable(account, a) for a in assets))
+        may_leave = dict(zip(assets, figures, strict=True))
+        return [
+            replace(w, transferable=may_leave[w.asset]) if w.asset in may_leave else w
+            for w in wallets
+        ]
 
     async def read_transferable(self, account: str, asset: str) -> Decimal:
         """What Bybit says may leave the account now: `transferBalance` of "Get All Coins
