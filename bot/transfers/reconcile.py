@@ -238,11 +238,22 @@ class Reconciler:
         checked_at = self._clock()
         try:
             bounds, last_attempt = await self._bounds(venue, record)
-            history = await venue.fetch_transfer_history(
-                record.asset,
-                record.from_account,
-                record.to_account,
-                since=bounds.earliest - OFFSET_UNCERTAINTY,
+            # the venue's record of our id, where it keeps one: it knows a transfer its history
+            # does not list yet (OKX books the bill of a pending one only when it completes)
+            looked_up = (
+                await venue.transfer_by_client_id(record.client_id, record.asset)
+                if record.client_id
+                else None
+            )
+            history = (
+                [looked_up]
+                if looked_up is not None
+                else await venue.fetch_transfer_history(
+                    record.asset,
+                    record.from_account,
+                    record.to_account,
+                    since=bounds.earliest - OFFSET_UNCERTAINTY,
+                )
             )
         except VenueError as exc:
             report.still_open.append(record)
@@ -257,6 +268,14 @@ class Reconciler:
             return
         if found:
             entry = found[0]
+            if entry.status is not None and entry.status.lower() in NOT_DONE:
+                # the venue's record of our own id says it failed: nothing moved
+                report.resolved.append(
+                    self._resolve(
+                        record, TransferStatus.FAILED, None, f"{venue.name} says it failed"
+                    )
+                )
+                return
             if entry.status is not None and entry.status.lower() not in DONE:
                 report.still_open.append(record)  # booked but not done yet: ask again later
                 return

@@ -247,6 +247,12 @@ class Venue(ABC):
     ) -> list[VenueTransfer]:
         """The venue's own record of transfers in one direction since `since`."""
 
+    async def transfer_by_client_id(self, client_id: str, asset: str) -> VenueTransfer | None:
+        """The venue's own record of the transfer sent with our `client_id`, looked up by it,
+        where the venue can (None: it cannot, or knows no such transfer; the history decides).
+        It settles a transfer the history does not list yet, such as one still pending."""
+        return None
+
     @abstractmethod
     async def resync_clock(self) -> None:
         """Measure the venue's clock again after it said our timestamp was off."""

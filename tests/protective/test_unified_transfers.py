@@ -169,7 +169,9 @@ def test_a_garbage_history_is_never_taken_for_no_transfer(
     side.fake.faults.add("POST", side.transfer_path, FAIL_AFTER)
     assert [r.status.value for r in send(side, config).transfers] == ["unknown"]
     for body in side.garbage:
-        side.fake.faults.add("GET", side.history_paths[0], RAW, body=body, times=None)
+        # every read that could settle it: the history, and on OKX the transfer's own state
+        for path in side.history_paths:
+            side.fake.faults.add("GET", path, RAW, body=body, times=None)
         settled = reconcile(bot, config)
         assert settled.exit_code != 0, (body, settled.stdout)
         assert statuses(bot, config) == ["unknown"], body  # never failed on no evidence
@@ -213,6 +215,24 @@ def test_a_pending_transfer_is_unknown_until_the_venue_completes_it(
     side.settle(pending.exchange_id)
     assert reconcile(bot, config).exit_code == 0
     assert statuses(bot, config) == ["confirmed"]
+    assert_one_to_one(side, bot, config)
+
+
+def test_a_pending_sweep_stays_unknown_past_the_settle_window_until_it_completes(
+    side: Side, config: Path, bot: Bot
+) -> None:
+    # OKX books the funding account's bill of a sweep only when it completes: the transfer's
+    # own state, looked up by our id, keeps it open instead of failing it as absent
+    side.set_next_status("pending")
+    assert [r.status.value for r in send(side, config, D("500"), up=False).transfers] == ["unknown"]
+    (pending,) = side.sent()
+    assert reconcile(bot, config).exit_code != 0  # the window is 0 s: absent would be failed
+    assert statuses(bot, config) == ["unknown"]
+    assert send(side, config, D("500"), up=False).transfers == []  # nothing sent meanwhile
+    side.settle(pending.exchange_id)
+    assert reconcile(bot, config).exit_code == 0
+    assert statuses(bot, config) == ["confirmed"]
+    assert len(side.sent()) == 1
     assert_one_to_one(side, bot, config)
 
 

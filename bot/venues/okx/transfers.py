@@ -34,6 +34,9 @@ STATES: Final = frozenset({SUCCESS, PENDING, FAILED})
 #: what the loopback fake answers a repeated clientId with ("{param} already exists"); OKX's
 #: pages do not say which code a repeated clientId gets: this set is where to add it
 REPEATED_CLIENT_ID: Final = frozenset({"50071"})
+#: "Get funds transfer state" for an id OKX knows no transfer of (58129, "{param} is
+#: incorrect"; as the fake answers it: the code is not in OKX's documentation)
+UNKNOWN_TRANSFER: Final = frozenset({"58129"})
 
 
 @dataclass(frozen=True)

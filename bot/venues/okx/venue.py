@@ -167,6 +167,34 @@ class OkxVenue(UnifiedMarginVenue):
         raw = await self.call(self.client.private_get_asset_transfer_state, ask)
         return transfers.decode_state(Decoder(self.name, f"GET {transfers.STATE_PATH}"), raw)
 
+    async def transfer_by_client_id(self, client_id: str, asset: str) -> VenueTransfer | None:
+        """The transfer's state by our clientId: it settles a sweep OKX has not booked yet
+        (the funding account's bill appears only when the transfer completes). None where
+        OKX knows no transfer of that id (then the bills decide)."""
+        try:
+            state = await self.transfer_state({"clientId": client_id})
+        except VenueError as exc:
+            if exc.code in transfers.UNKNOWN_TRANSFER:
+                return None
+            raise
+        if state.ccy != self.client.currency(asset)["id"]:
+            raise Untrusted(
+                self.name,
+                f"GET {transfers.STATE_PATH}",
+                f"clientId {client_id}: a transfer of {state.ccy}, not of {asset}",
+            )
+        accounts = {transfers.FUNDING: "funding", transfers.TRADING: self.unified_account}
+        return VenueTransfer(
+            exchange_id=state.trans_id,
+            client_id=state.client_id,
+            asset=asset,
+            amount=state.amount,
+            from_account=accounts.get(state.source, state.source),
+            to_account=accounts.get(state.target, state.target),
+            at=None,
+            status=state.state,
+        )
+
     async def fetch_transfer_history(
         self, asset: str, from_account: str, to_account: str, since: datetime
     ) -> list[VenueTransfer]:
