@@ -63,8 +63,9 @@ def measure(workdir: Path, runs: int, *, quick: bool = False) -> dict[str, tuple
         # the ledger (at head: no migration after this), the markets and the bytecode exist after
         _once(COMMANDS["bot rebalance --dry-run"], workdir)
     names = [name for name in COMMANDS if not quick or name in QUICK]
-    for name in names:
-        _once(COMMANDS[name], workdir)  # bytecode of what only this command imports
+    if not quick:  # --quick shows the rows run, not figures to keep: no warm-up start
+        for name in names:
+            _once(COMMANDS[name], workdir)  # bytecode of what only this command imports
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     for _ in range(runs):  # round by round: a change of load on the machine hits every command
         for name in names:

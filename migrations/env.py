@@ -5,10 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from bot.ledger.tables import Base
+from bot.ledger.tables import Base, add_postgresql_conditions
 
 config = context.config
 target_metadata = Base.metadata
+# the partial indexes' PostgreSQL conditions, left out of an ordinary start (tables.one_where)
+add_postgresql_conditions(target_metadata)
 
 
 def _url() -> str:

@@ -5,6 +5,7 @@ those under `if TYPE_CHECKING:` (annotations only, never executed)."""
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,8 +41,11 @@ def _imports(tree: ast.AST, modules: set[str]) -> Iterator[str]:
         yield from _imports(node, modules)
 
 
+@functools.cache
 def import_graph() -> dict[str, set[str]]:
-    """module -> the bot modules it imports (the nearest existing module for `from` names)."""
+    """module -> the bot modules it imports (the nearest existing module for `from` names).
+    Parsed once per test process (about 1 s of CPU) and shared by every test that asks: the
+    source does not change while the suite runs, and no caller changes the graph."""
     paths = sorted(PACKAGE.rglob("*.py"))
     modules = {module_name(p) for p in paths}
     graph: dict[str, set[str]] = {}

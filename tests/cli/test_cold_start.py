@@ -1,5 +1,6 @@
 """What a command loads before it does anything: `bot --help` must not pay for ccxt, SQLAlchemy,
-pydantic or YAML, and `bot ledger list` needs no exchange client. Checked through `sys.modules`
+pydantic or YAML, and a linear-only dry run needs no ccxt.pro (what `bot status` and `bot ledger
+list` may load: tests/architecture/test_light_commands.py). Checked through `sys.modules`
 of a fresh interpreter (a behaviour, not a timing)."""
 
 from __future__ import annotations
@@ -36,37 +37,8 @@ def test_help_imports_neither_ccxt_nor_sqlalchemy() -> None:
     assert modules == {name: False for name in modules}, modules
 
 
-def test_ledger_list_imports_no_exchange_client(tmp_path: Path) -> None:
-    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
-    modules = loaded("ledger", "list", cwd=tmp_path)
-    assert modules["sqlalchemy"], "the ledger was not opened"
-    assert not modules["ccxt"]
-    assert not modules["aiohttp"]
-
-
 def test_a_linear_only_dry_run_on_paper_does_not_import_ccxt_pro(tmp_path: Path) -> None:
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")  # one USD-M hedge on paper
     modules = loaded("rebalance", "--dry-run", cwd=tmp_path)
     assert modules["ccxt"], "the cycle did not run"
     assert not modules["ccxt.pro"]
-
-
-def test_status_answers_from_the_ledger_without_ccxt_or_the_scheduler(tmp_path: Path) -> None:
-    """`bot status` calls no venue: it must not pay for ccxt (3 s, 150 MB) nor APScheduler."""
-    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
-    more = '"asyncio", "apscheduler.schedulers.asyncio", "bot.transfers.executor")'
-    probe = PROBE.replace('"asyncio")', more)
-    done = subprocess.run(
-        [sys.executable, "-c", probe, "status"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    modules = json.loads(done.stdout.strip().splitlines()[-1])
-    assert "bot run: not running" in done.stdout, done.stdout + done.stderr
-    assert modules["sqlalchemy"], "the ledger was not opened"
-    assert not modules["ccxt"]
-    assert not modules["aiohttp"]
-    assert not modules["apscheduler.schedulers.asyncio"]
-    assert not modules["bot.transfers.executor"]
