@@ -12,6 +12,12 @@ from typing import Any
 
 import pytest
 
+from bot.alerts.alerter import Alerter
+from bot.alerts.channels import Channels
+from bot.config import load_config
+from bot.jobs.context import JobContext
+from bot.ledger import Ledger
+from bot.scheduler.runner import run_job
 from tests.fakes.binance.accounts import Account
 from tests.fakes.binance.config import HEDGES, write_binance_config
 from tests.fakes.binance.faults import ERROR_CODE, FAIL_AFTER, TIMEOUT_AFTER
@@ -105,6 +111,33 @@ def test_the_one_shot_reaches_the_transfer_in_five_requests(
     to_transfer = asked[: asked.index(TRANSFER) + 1]
     assert len(to_transfer) <= 5, to_transfer
     assert to_transfer.count(("GET", "/papi/v1/account")) == 1
+
+
+async def test_the_guard_tops_up_the_account_once_uni_mmr_leaves_the_band(
+    pm: BinanceFakeThread, binance_env: None, tmp_path: Path
+) -> None:
+    """The guard job reads the PM account's own figure, as the plan does: inside the band it
+    only looks; under the band's lower edge it runs the cycle, which tops up from spot."""
+    loaded = load_config(pm_config(pm, tmp_path))
+    ledger = Ledger.open(loaded.ledger_url)
+    try:
+        lines: list[str] = []
+        ctx = JobContext(
+            config=loaded,
+            ledger=ledger,
+            alerter=Alerter(ledger, Channels(()), loaded.alerts),
+            say=lines.append,
+        )
+        await run_job("guard", ctx, None)
+        assert pm.account.transfers == []  # uniMMR 3, inside [2, 5]
+        pm.account.set_mark("ETHUSDT", "3020")  # uniMMR 1.66
+        await run_job("guard", ctx, None)
+        (sent,) = pm.account.transfers
+        assert sent.type == "MAIN_PORTFOLIO_MARGIN"
+        assert D("2029.99") < sent.amount <= D("2030")  # 3 x 1510 - 2500, as the rebalance
+        assert lines and "guard" in lines[-1], lines
+    finally:
+        ledger.close()
 
 
 def test_rebalance_sweeps_the_excess_back_to_spot(
