@@ -25,14 +25,16 @@ from decimal import Decimal
 from bot.config import HedgeConfig
 from bot.model import AccountMargin, Flag, PlannedTransfer, PlanNote, Rule, State, VenueState
 from bot.money import ZERO, plain, round_down
-from bot.policy.assess import HedgeLeg, hedge_legs
+from bot.policy.assess import HedgeLeg, PoolOfLegs, hedge_legs
+from bot.policy.items import plan_note as _note
+from bot.policy.items import planned_transfer as _transfer
 
 #: settle assets the account's USD figures can be moved in one for one
 USD_STABLE = frozenset({"USDT", "USDC", "USD"})
 
 
 @dataclass(frozen=True, kw_only=True)
-class AccountPool:
+class AccountPool(PoolOfLegs):
     """The hedges on one unified account, with the figure and terms they share."""
 
     venue: str
@@ -44,18 +46,6 @@ class AccountPool:
     figure: str  # the figure the hedges' target names
     target: Decimal
     band: tuple[Decimal, Decimal]
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(leg.name for leg in self.legs)
-
-    @property
-    def hedges(self) -> tuple[HedgeConfig, ...]:
-        return tuple(leg.hedge for leg in self.legs)
-
-    @property
-    def notional(self) -> Decimal:
-        return sum((leg.notional for leg in self.legs), ZERO)
 
     @property
     def reserve_floor(self) -> Decimal:
@@ -268,35 +258,3 @@ def _figures(
         figures["account_equity"] = pool.margin.equity
         figures["account_requirement"] = pool.margin.requirement.quantize(Decimal("0.00000001"))
     return figures
-
-
-def _transfer(
-    pool: AccountPool,
-    rule: Rule,
-    from_account: str,
-    to_account: str,
-    amount: Decimal,
-    reason: str,
-    figures: Mapping[str, Decimal | str],
-    flags: tuple[Flag, ...],
-) -> PlannedTransfer:
-    return PlannedTransfer(
-        venue=pool.venue,
-        hedges=pool.names,
-        asset=pool.asset,
-        from_account=from_account,
-        to_account=to_account,
-        amount=amount,
-        rule=rule,
-        reason=reason,
-        figures=figures,
-        flags=flags,
-    )
-
-
-def _note(
-    pool: AccountPool, message: str, figures: Mapping[str, Decimal | str], flags: tuple[Flag, ...]
-) -> PlanNote:
-    return PlanNote(
-        venue=pool.venue, hedges=pool.names, message=message, figures=figures, flags=flags
-    )

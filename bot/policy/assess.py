@@ -57,15 +57,10 @@ class HedgeLeg:
         return self.short is not None and self.liquidation is None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Pool:
-    """Hedges margined by one futures wallet in one settle asset on one venue."""
+class PoolOfLegs:
+    """What any pool of hedges says of its legs (`legs`, a field of each kind of pool)."""
 
-    venue: str
-    futures_account: str
-    asset: str
     legs: tuple[HedgeLeg, ...]
-    futures: Wallet
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -78,6 +73,17 @@ class Pool:
     @property
     def notional(self) -> Decimal:
         return sum((leg.notional for leg in self.legs), ZERO)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pool(PoolOfLegs):
+    """Hedges margined by one futures wallet in one settle asset on one venue."""
+
+    venue: str
+    futures_account: str
+    asset: str
+    legs: tuple[HedgeLeg, ...]
+    futures: Wallet
 
     @property
     def equity(self) -> Decimal:

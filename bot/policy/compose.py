@@ -41,6 +41,8 @@ from bot.policy.account import AccountPool
 from bot.policy.assess import HedgeLeg, Pool, pools
 from bot.policy.checks import FundingHistory, LegCheck
 from bot.policy.isolated import IsolatedAssessment
+from bot.policy.items import plan_note as _note
+from bot.policy.items import planned_transfer as _transfer
 from bot.policy.targets import Needs, Unknown, pool_needs
 
 #: the checks of every hedge's short, in order: a line's flags, the plan's alerts and the
@@ -379,38 +381,3 @@ def _needs_figures(pool: Pool, needs: Needs) -> dict[str, Decimal | str]:
         figures["funding_buffer"] = needs.buffer
         figures["funding_buffer_note"] = needs.buffer_note
     return figures
-
-
-def _transfer(
-    pool: Pool,
-    rule: Rule,
-    from_account: str,
-    to_account: str,
-    amount: Decimal,
-    reason: str,
-    figures: Mapping[str, Decimal | str],
-    flags: tuple[Flag, ...],
-    *,
-    priority_note: str | None = None,
-) -> PlannedTransfer:
-    return PlannedTransfer(
-        venue=pool.venue,
-        hedges=pool.names,
-        asset=pool.asset,
-        from_account=from_account,
-        to_account=to_account,
-        amount=amount,
-        rule=rule,
-        reason=reason if priority_note is None else f"{reason}; {priority_note}",
-        figures=figures,
-        flags=flags,
-        priority=priority_note,
-    )
-
-
-def _note(
-    pool: Pool, message: str, figures: Mapping[str, Decimal | str], flags: tuple[Flag, ...]
-) -> PlanNote:
-    return PlanNote(
-        venue=pool.venue, hedges=pool.names, message=message, figures=figures, flags=flags
-    )

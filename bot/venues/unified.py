@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from bot.config import HedgeConfig
 from bot.errors import VenueUnusable
 from bot.model import AccountMargin, VenueState, Wallet
+from bot.runtime.aio import gather_or_cancel
 from bot.venues.generic import CcxtVenue
 
 
@@ -38,6 +39,10 @@ class UnifiedMarginVenue(CcxtVenue):
     #: the wallet fresh collateral comes from (ccxt's account name) and the venue's name for it
     reserve_account: ClassVar[str] = "funding"
     reserve_label: ClassVar[str] = "funding"
+    #: the account's settle-asset wallets carry what the venue says may leave them
+    #: (`read_transferable`, its own figure), not ccxt's `free`: a sweep is capped by it, and
+    #: ccxt's figure ignores the account's other collateral (the spot leg's coin)
+    reads_pool_transferable: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -123,6 +128,18 @@ class UnifiedMarginVenue(CcxtVenue):
         if account == self.unified_account and isinstance(balance, Mapping):
             self._account_margin = self.account_margin(balance.get("info"))
         return super().parse_wallets(account, balance)
+
+    async def read_wallets(self, account: str) -> list[Wallet]:
+        wallets = await super().read_wallets(account)
+        if not self.reads_pool_transferable or account != self.unified_account:
+            return wallets
+        assets = sorted({w.asset for w in wallets} & {m.settle for m in self.perp_markets.values()})
+        figures = await gather_or_cancel(*(self.read_transferable(account, a) for a in assets))
+        may_leave = dict(zip(assets, figures, strict=True))
+        return [
+            replace(w, transferable=may_leave[w.asset]) if w.asset in may_leave else w
+            for w in wallets
+        ]
 
     async def read_state(self) -> VenueState:
         self._account_margin = None

@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -30,7 +29,6 @@ import ccxt.async_support as ccxt_async
 from bot.errors import ErrorKind, VenueError
 from bot.model import AccountMargin, MarketKind, VenueTransfer, Wallet
 from bot.money import plain
-from bot.runtime.aio import gather_or_cancel
 from bot.venues.base import ClientIdSupport, TransferReceipt, VenueTraits
 from bot.venues.bybit import account_margin, account_mode, transfers
 from bot.venues.bybit.unified_wallets import unified_wallets
@@ -54,6 +52,7 @@ class BybitVenue(UnifiedMarginVenue):
     )
     account_figure = account_margin.FIGURE
     reserve_label = "FUND"
+    reads_pool_transferable = True  # transferBalance: see read_transferable
 
     async def read_account_mode(self) -> AccountMode:
         answer = await self.call(self.client.private_get_v5_account_info)
@@ -95,22 +94,6 @@ class BybitVenue(UnifiedMarginVenue):
         self._account_margin = self.account_margin(balance.get("info"))
         decoder = Decoder(self.name, f"fetch_balance {account}")
         return unified_wallets(decoder, balance.get("info"), account)
-
-    async def read_wallets(self, account: str) -> list[Wallet]:
-        """The unified account's settle-asset wallets carry what Bybit says may leave them
-        (`transferBalance`, `read_transferable`), not ccxt's `free`: a sweep is capped by it,
-        and ccxt's figure can be more than the venue lets go (a loss elsewhere in the
-        account)."""
-        wallets = await super().read_wallets(account)
-        if account != self.unified_account:
-            return wallets
-        assets = sorted({w.asset for w in wallets} & {m.settle for m in self._perps.values()})
-        figures = await gather_or_cancel(*(self.read_transferable(account, a) for a in assets))
-        may_leave = dict(zip(assets, figures, strict=True))
-        return [
-            replace(w, transferable=may_leave[w.asset]) if w.asset in may_leave else w
-            for w in wallets
-        ]
 
     async def read_transferable(self, account: str, asset: str) -> Decimal:
         """What Bybit says may leave the account now: `transferBalance` of "Get All Coins

@@ -13,7 +13,6 @@ state is success confirms.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,9 +20,8 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 
 from bot.errors import ErrorKind, VenueError
-from bot.model import AccountMargin, VenueTransfer, Wallet
+from bot.model import AccountMargin, VenueTransfer
 from bot.money import plain
-from bot.runtime.aio import gather_or_cancel
 from bot.venues.base import ClientIdSupport, TransferReceipt, VenueTraits
 from bot.venues.decode import Decoder, Untrusted
 from bot.venues.errors import error_code
@@ -40,6 +38,7 @@ class OkxVenue(UnifiedMarginVenue):
     exchange_ids = ("okx",)
     traits = VenueTraits(client_ids=ClientIdSupport(param="clientId"), unified_account="trading")
     account_figure = account_margin.FIGURE
+    reads_pool_transferable = True  # maxWd: see read_transferable
 
     async def read_account_mode(self) -> AccountMode:
         answer = await self.call(self.client.private_get_account_config)
@@ -64,21 +63,6 @@ class OkxVenue(UnifiedMarginVenue):
                 f"no OKX account for {account!r} (accounts: {', '.join(sorted(ids))})",
             )
         return found
-
-    async def read_wallets(self, account: str) -> list[Wallet]:
-        """The trading account's settle-asset wallets carry what OKX says may leave them
-        (`maxWd`, `read_transferable`), not ccxt's `free` (the currency's own `availBal`): a
-        sweep is capped by it, and a multi-currency account's other collateral counts."""
-        wallets = await super().read_wallets(account)
-        if account != self.unified_account:
-            return wallets
-        assets = sorted({w.asset for w in wallets} & {m.settle for m in self._perps.values()})
-        figures = await gather_or_cancel(*(self.read_transferable(account, a) for a in assets))
-        may_leave = dict(zip(assets, figures, strict=True))
-        return [
-            replace(w, transferable=may_leave[w.asset]) if w.asset in may_leave else w
-            for w in wallets
-        ]
 
     async def read_transferable(self, account: str, asset: str) -> Decimal:
         """What OKX says may leave the account now: the trading account's `maxWd` ("Get
