@@ -38,9 +38,8 @@ import asyncio
 import hashlib
 import hmac
 import json
-import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -59,6 +58,7 @@ from tests.fakes.binance.markets import (
     futures_exchange_info,
     spot_exchange_info,
 )
+from tests.fakes.in_thread import FakeThread
 from tests.fakes.loopback import LoopbackFake
 
 API_KEY = "fake-binance-key-0123456789abcdef"
@@ -484,53 +484,13 @@ def _plain(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-class BinanceFakeThread:
+class BinanceFakeThread(FakeThread[BinanceFake]):
     """The fake on its own event loop in a background thread, for synchronous tests and for the
     bot's CLI (which runs its own loop): `with BinanceFakeThread() as fake: fake.base_url`.
     `fake.account`, `fake.faults` and `fake.calls` are the running fake's own."""
 
     def __init__(self, account: Account | None = None, **options: Any) -> None:
-        self.fake = BinanceFake(account, **options)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._failure: BaseException | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.fake, name)
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self.fake.start())
-        except BaseException as exc:  # reported by __enter__
-            self._failure = exc
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        loop.run_forever()
-        loop.run_until_complete(self.fake.stop())
-        loop.close()
-
-    def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
-        """Run a coroutine on the fake's loop and return its result."""
-        assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(fn(), self._loop).result()
-
-    def __enter__(self) -> BinanceFakeThread:
-        self._thread = threading.Thread(target=self._run, name="binance-fake", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._failure is not None:
-            raise self._failure
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._loop is not None and self._thread is not None
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
+        super().__init__(BinanceFake(account, **options))
 
 
 @contextmanager

@@ -1,13 +1,14 @@
 """Any loopback fake on its own event loop in a background thread, for synchronous tests and
 for the bot's CLI (which runs its own loop): `with FakeThread(BybitFake()) as fake:`.
-`fake.account`, `fake.faults`, `fake.calls`... are the running fake's own (the Binance fake has
-its own runner, `BinanceFakeThread`, older than this one)."""
+`fake.account`, `fake.faults`, `fake.calls`... are the running fake's own (`BinanceFakeThread`
+is this one around the Binance fake)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, Self, TypeVar
 
 from tests.fakes.loopback import LoopbackFake
 
@@ -40,7 +41,12 @@ class FakeThread(Generic[F]):
         loop.run_until_complete(self.fake.stop())
         loop.close()
 
-    def __enter__(self) -> FakeThread[F]:
+    def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a coroutine on the fake's loop and return its result."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(fn(), self._loop).result()
+
+    def __enter__(self) -> Self:
         name = f"{type(self.fake).__name__}-thread"
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
