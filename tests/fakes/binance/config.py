@@ -4,14 +4,14 @@ every kind: USD-M cross, USD-M isolated, COIN-M cross, COIN-M isolated (`margin_
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import ccxt
-import yaml
+
+from tests.fakes.config_file import write_fake_config
 
 KEY_ENV = "FAKE_BINANCE_API_KEY"
 SECRET_ENV = "FAKE_BINANCE_API_SECRET"
@@ -70,18 +70,7 @@ def write_binance_config(
     `hedges` (default: `HEDGES`, one of every kind; each gets `venue:` set). `extra` top-level
     keys (e.g. `transfers=`, `retry=`) replace the defaults. `portfolio_margin` asks for a
     Portfolio Margin account (ccxt's `options: {portfolioMargin: true}`). Returns the path."""
-    chosen = copy.deepcopy(dict(HEDGES if hedges is None else hedges))
-    config: dict[str, Any] = {
-        "ledger": {"url": "sqlite:///data/ledger.sqlite"},
-        "transfers": {"safety": "0.99", "min_amount": "10", "max_amount": None},
-        # reads retried at once: a test's 5xx costs no backoff
-        "retry": {"attempts": 3, "initial_backoff_seconds": 0, "max_backoff_seconds": 0},
-        "venues": {venue: venue_config(base_url, timeout_ms=timeout_ms)},
-        "hedges": {name: {**dict(h), "venue": venue} for name, h in chosen.items()},
-    }
+    section = venue_config(base_url, timeout_ms=timeout_ms)
     if portfolio_margin:
-        config["venues"][venue]["ccxt"]["options"] = {"portfolioMargin": True}
-    config.update(extra)
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
+        section["ccxt"]["options"] = {"portfolioMargin": True}
+    return write_fake_config(folder, venue, section, HEDGES if hedges is None else hedges, **extra)

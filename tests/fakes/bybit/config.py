@@ -5,12 +5,11 @@ on the Unified Trading Account that tops up from, and sweeps to, the FUND wallet
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
+from tests.fakes.config_file import write_fake_config
 
 KEY_ENV = "FAKE_BYBIT_API_KEY"
 SECRET_ENV = "FAKE_BYBIT_API_SECRET"
@@ -59,16 +58,5 @@ def write_bybit_config(
     """Write `folder/config.yaml` for a venue named `venue` on the fake at `base_url` with
     `hedges` (default: `HEDGES`; each gets `venue:` set). `extra` top-level keys (e.g.
     `transfers=`, `retry=`) replace the defaults. Returns the file's path."""
-    chosen = copy.deepcopy(dict(HEDGES if hedges is None else hedges))
-    config: dict[str, Any] = {
-        "ledger": {"url": "sqlite:///data/ledger.sqlite"},
-        "transfers": {"safety": "0.99", "min_amount": "10", "max_amount": None},
-        # reads retried at once: a test's 5xx costs no backoff
-        "retry": {"attempts": 3, "initial_backoff_seconds": 0, "max_backoff_seconds": 0},
-        "venues": {venue: venue_config(base_url, timeout_ms=timeout_ms)},
-        "hedges": {name: {**dict(h), "venue": venue} for name, h in chosen.items()},
-    }
-    config.update(extra)
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
+    section = venue_config(base_url, timeout_ms=timeout_ms)
+    return write_fake_config(folder, venue, section, HEDGES if hedges is None else hedges, **extra)
