@@ -188,6 +188,8 @@ class Account:
     #: are the PM account's, moved with the PM transfer types (`portfolio.transfer`), read
     #: through `/papi/v1`
     portfolio_margin: bool = False
+    #: the USD-M asset mode (`GET /fapi/v1/multiAssetsMargin`): True is multi-assets mode
+    multi_assets_margin: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # test-side changes ----------------------------------------------------------------------
