@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 LINEAR = "linear"
 INVERSE = "inverse"
 PORTFOLIO_MARGIN_MODULE = "bot.venues.binance.portfolio_margin"
+MULTI_ASSETS_MODULE = "bot.venues.binance.multi_assets_venue"
 
 # Binance's own error codes (Binance's "Error Codes" pages for spot, USD-M and COIN-M); read by
 # `errors.classify` before ccxt's classes, which ccxt picks by hostname (against any host but
@@ -205,6 +206,10 @@ class BinanceVenue(CcxtVenue):
             module = importlib.import_module(PORTFOLIO_MARGIN_MODULE)
             chosen: type[CcxtVenue] = module.BinancePortfolioMarginVenue
             return chosen
+        if cls is BinanceVenue and options.get(multi_assets.OPTION) is True:
+            module = importlib.import_module(MULTI_ASSETS_MODULE)
+            multi: type[CcxtVenue] = module.BinanceMultiAssetsVenue
+            return multi
         return cls
 
     @classmethod

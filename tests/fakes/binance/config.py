@@ -64,12 +64,14 @@ def write_binance_config(
     timeout_ms: int = 3000,
     venue: str = "binance",
     portfolio_margin: bool = False,
+    multi_assets: bool = False,
     **extra: Any,
 ) -> Path:
     """Write `folder/config.yaml` for a venue named `venue` on the fake at `base_url` with
     `hedges` (default: `HEDGES`, one of every kind; each gets `venue:` set). `extra` top-level
     keys (e.g. `transfers=`, `retry=`) replace the defaults. `portfolio_margin` asks for a
-    Portfolio Margin account (ccxt's `options: {portfolioMargin: true}`). Returns the path."""
+    Portfolio Margin account (ccxt's `options: {portfolioMargin: true}`), `multi_assets` a USD-M
+    account in multi-assets mode (`options: {multiAssetsMargin: true}`). Returns the path."""
     chosen = copy.deepcopy(dict(HEDGES if hedges is None else hedges))
     config: dict[str, Any] = {
         "ledger": {"url": "sqlite:///data/ledger.sqlite"},
@@ -81,6 +83,8 @@ def write_binance_config(
     }
     if portfolio_margin:
         config["venues"][venue]["ccxt"]["options"] = {"portfolioMargin": True}
+    if multi_assets:
+        config["venues"][venue]["ccxt"]["options"] = {"multiAssetsMargin": True}
     config.update(extra)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
