@@ -14,6 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.alerts.alerter import Alerter
+from bot.alerts.channels import Channels
+from bot.config import load_config
+from bot.jobs.context import JobContext
+from bot.ledger import Ledger
+from bot.scheduler.runner import run_job
 from bot.venues.binance import multi_assets
 from tests.fakes.binance.accounts import Account, multi_assets_account
 from tests.fakes.binance.config import HEDGES, write_binance_config
@@ -235,3 +241,24 @@ def test_a_hedge_that_does_not_fit_the_pool_is_refused_in_one_line(
     assert result.exit_code != 0
     one_line_with(expected, result)
     assert pool.count(*TRANSFER) == 0
+
+
+async def test_the_guard_tops_up_the_pool_when_its_figure_leaves_the_band(
+    pool: BinanceFakeThread, binance_env: None, tmp_path: Path
+) -> None:
+    loaded = load_config(multi_config(pool, tmp_path))
+    ledger = Ledger.open(loaded.ledger_url)
+    try:
+        alerter = Alerter(ledger, Channels(()), loaded.alerts)
+        lines: list[str] = []
+        ctx = JobContext(config=loaded, ledger=ledger, alerter=alerter, say=lines.append)
+        await run_job("guard", ctx, None)
+        assert pool.account.transfers == []  # multiAssetsMMR 3, inside the band: it only looks
+        pool.account.set_mark("ETHUSDT", "3020")  # 2500 / 1510: below the band's 2
+        await run_job("guard", ctx, None)
+        (sent,) = pool.account.transfers
+        assert sent.type == "MAIN_UMFUTURE" and sent.asset == "USDT"
+        assert D("2029.99") < sent.amount <= D("2030")  # 3 x 1510 - 2500
+        assert lines and "guard" in lines[-1], lines
+    finally:
+        ledger.close()
