@@ -204,12 +204,15 @@ class TargetConfig(_Strict):
     the position size; or, on a unified account, the account's own margin figure named as the
     venue names it: Bybit's `accountMMRate` (maintenance margin / equity, lower is safer), OKX's
     `mgnRatio` (equity / maintenance margin, higher is safer), Binance Portfolio Margin's
-    `uniMMR` (the venue checks at connect time that it is the figure its account reports)."""
+    `uniMMR`, Binance USD-M multi-assets mode's `multiAssetsMMR` (`totalMarginBalance` over
+    `totalMaintMargin`, higher is safer) (the venue checks at connect time that it is the
+    figure its account reports)."""
 
     liquidation_distance: Decimal | None = None
     accountMMRate: Decimal | None = None
     mgnRatio: Decimal | None = None
     uniMMR: Decimal | None = None
+    multiAssetsMMR: Decimal | None = None
 
     @field_validator("liquidation_distance")
     @classmethod
@@ -218,7 +221,7 @@ class TargetConfig(_Strict):
             raise ValueError(f"must be above 0 (0.35 = 35% above mark), got {value}")
         return value
 
-    @field_validator("accountMMRate", "mgnRatio", "uniMMR")
+    @field_validator("accountMMRate", "mgnRatio", "uniMMR", "multiAssetsMMR")
     @classmethod
     def _positive_figure(cls, value: Decimal | None) -> Decimal | None:
         if value is not None and value <= 0:
@@ -235,7 +238,8 @@ class TargetConfig(_Strict):
         if len(given) != 1:
             raise ValueError(
                 "give one of liquidation_distance, or on a unified account its figure: "
-                "accountMMRate (Bybit), mgnRatio (OKX) or uniMMR (Binance Portfolio Margin)"
+                "accountMMRate (Bybit), mgnRatio (OKX), uniMMR (Binance Portfolio Margin) or "
+                "multiAssetsMMR (Binance USD-M multi-assets mode)"
             )
         return self
 
@@ -260,7 +264,7 @@ class TargetConfig(_Strict):
 
 
 #: the unified accounts' own margin figures a target may name, as the venues name them
-ACCOUNT_FIGURES: tuple[str, ...] = ("accountMMRate", "mgnRatio", "uniMMR")
+ACCOUNT_FIGURES: tuple[str, ...] = ("accountMMRate", "mgnRatio", "uniMMR", "multiAssetsMMR")
 
 
 class FundingBufferConfig(_Strict):

@@ -48,7 +48,7 @@ class Metrics:
         self.account_margin = Gauge(
             "bot_hedge_account_margin",
             "A unified account's own margin figure, as the venue names it (accountMMRate, "
-            "mgnRatio, uniMMR), for each hedge on the account",
+            "mgnRatio, uniMMR, multiAssetsMMR), for each hedge on the account",
             ["hedge", "figure"],
             registry=r,
         )

@@ -93,6 +93,9 @@ class CcxtVenue(Venue):
         self._clock_offset: int | None = None  # measured once per session, on first need
         #: the account's mode, where the venue's class reads it at connect time (its own words)
         self.account_mode: str | None = None
+        #: facts read at connect that change as rarely as markets (Binance's USD-M asset mode):
+        #: saved and loaded with the cached markets, so a one-shot run does not ask again
+        self.connect_facts: dict[str, Any] = {}
 
     # building -------------------------------------------------------------------------------
 

@@ -68,8 +68,25 @@ class MarketsCache:
             return None
         return markets, currencies
 
+    def facts(self, venue: str, key: str) -> dict[str, Any]:
+        """The connect facts saved with the markets (`CcxtVenue.connect_facts`) while those
+        markets are fresh; empty when none were saved (the venue then reads them again)."""
+        if self.load(venue, key) is None:
+            return {}
+        try:
+            saved = json.loads(self._path(venue).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        facts = saved.get("facts") if isinstance(saved, dict) else None
+        return dict(facts) if isinstance(facts, dict) else {}
+
     def store(
-        self, venue: str, key: str, markets: Mapping[str, Any], currencies: Mapping[str, Any]
+        self,
+        venue: str,
+        key: str,
+        markets: Mapping[str, Any],
+        currencies: Mapping[str, Any],
+        facts: Mapping[str, Any] | None = None,
     ) -> None:
         """Save atomically (write, then rename); a disk that refuses is logged and ignored."""
         body = {
@@ -78,6 +95,7 @@ class MarketsCache:
             "saved_at": self._clock(),
             "markets": markets,
             "currencies": currencies or {},
+            "facts": dict(facts or {}),
         }
         path = self._path(venue)
         try:

@@ -162,6 +162,8 @@ async def build_venue(
         if cached is not None:
             client.set_markets(*cached)
             venue.markets_cached = True  # type: ignore[attr-defined]
+            if hasattr(venue, "connect_facts"):
+                venue.connect_facts = cache.facts(name, key)
     return venue
 
 
@@ -186,6 +188,7 @@ async def connect_venue(venue: Venue) -> None:
     """Connect; markets that came from the cache and lack a hedge's market are loaded again
     from the venue before the venue is refused. Fresh markets are saved to the cache."""
     client: Any = getattr(venue, "client", None)
+    facts_before = dict(getattr(venue, "connect_facts", {}))
     try:
         await venue.connect()
     except UserFacingError:
@@ -195,9 +198,13 @@ async def connect_venue(venue: Venue) -> None:
         venue.markets_cached = False  # type: ignore[attr-defined]
         await venue.reload_markets()
     saved = getattr(venue, "markets_cache", None)
-    if saved is not None and not getattr(venue, "markets_cached", False) and client is not None:
+    facts = dict(getattr(venue, "connect_facts", {}))
+    fresh = not getattr(venue, "markets_cached", False) or facts != facts_before
+    if saved is not None and fresh and client is not None:
+        # cached markets with a fact read anew (a cache saved before the fact existed) are
+        # saved again with it, so the next run does not ask once more
         cache, key = saved
-        cache.store(venue.name, key, client.markets, client.currencies or {})
+        cache.store(venue.name, key, client.markets, client.currencies or {}, facts)
 
 
 @asynccontextmanager

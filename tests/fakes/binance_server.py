@@ -9,6 +9,7 @@ Serves (every path as Binance spells it; the account and its accounting: `binanc
     GET  /fapi/v1/premiumIndex, /dapi/v1/premiumIndex                     mark, funding
     GET  /api/v3/account                                         (signed) spot balances
     GET  /fapi/v3/account, /fapi/v3/positionRisk                 (signed) USD-M
+    GET  /fapi/v1/multiAssetsMargin                              (signed) USD-M asset mode
     GET  /dapi/v1/account, /dapi/v1/positionRisk                 (signed) COIN-M
     GET  /fapi/v1/leverageBracket, /dapi/v2/leverageBracket      (signed) maintenance tiers
     GET  /fapi/v1/income, /dapi/v1/income                        (signed) funding income (none)
@@ -148,6 +149,9 @@ class BinanceFake(LoopbackFake):
             ("GET", "/fapi/v3/account"): Route(lambda p, now: self.account.usdm_account(now), True),
             ("GET", "/dapi/v1/account"): Route(
                 lambda p, now: self.account.coinm_account(now), True
+            ),
+            ("GET", "/fapi/v1/multiAssetsMargin"): Route(
+                lambda p, now: {"multiAssetsMargin": self.account.multi_assets_margin}, True
             ),
             ("GET", "/fapi/v3/positionRisk"): Route(
                 lambda p, now: self.account.usdm_position_risk(p.get("symbol")), True

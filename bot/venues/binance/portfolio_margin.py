@@ -87,6 +87,7 @@ class BinancePortfolioMarginVenue(UnifiedMarginVenue, BinanceVenue):
     reserve_account = SPOT
     reserve_label = "spot"
     wallet_codes: ClassVar[Mapping[str, str]] = {SPOT: "MAIN", PORTFOLIO: "PORTFOLIO_MARGIN"}
+    reads_usdm_asset_mode = False  # PM has no USD-M asset mode of its own
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

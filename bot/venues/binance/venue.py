@@ -49,7 +49,7 @@ from bot.model import (
 from bot.money import ZERO, plain
 from bot.runtime.aio import gather_or_cancel
 from bot.venues.base import ErrorTable, TransferReceipt, VenueTraits
-from bot.venues.binance import account_mode
+from bot.venues.binance import account_mode, multi_assets
 from bot.venues.binance.streams import BinanceStreams
 from bot.venues.decode import Decoder, Sign, Untrusted
 from bot.venues.generic import (
@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 LINEAR = "linear"
 INVERSE = "inverse"
 PORTFOLIO_MARGIN_MODULE = "bot.venues.binance.portfolio_margin"
+MULTI_ASSETS_MODULE = "bot.venues.binance.multi_assets_venue"
 
 # Binance's own error codes (Binance's "Error Codes" pages for spot, USD-M and COIN-M); read by
 # `errors.classify` before ccxt's classes, which ccxt picks by hostname (against any host but
@@ -184,6 +185,10 @@ class BinanceVenue(CcxtVenue):
         INVERSE: "CMFUTURE",
     }
 
+    #: whether USD-M hedges here depend on the USD-M asset mode (`multi_assets.py`); a
+    #: Portfolio Margin account has no such mode
+    reads_usdm_asset_mode: ClassVar[bool] = True
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held_margin: dict[str, dict[str, Decimal]] = {}  # account -> symbol -> margin
@@ -201,6 +206,10 @@ class BinanceVenue(CcxtVenue):
             module = importlib.import_module(PORTFOLIO_MARGIN_MODULE)
             chosen: type[CcxtVenue] = module.BinancePortfolioMarginVenue
             return chosen
+        if cls is BinanceVenue and options.get(multi_assets.OPTION) is True:
+            module = importlib.import_module(MULTI_ASSETS_MODULE)
+            multi: type[CcxtVenue] = module.BinanceMultiAssetsVenue
+            return multi
         return cls
 
     @classmethod
@@ -243,9 +252,30 @@ class BinanceVenue(CcxtVenue):
 
     async def connect(self) -> None:
         await super().connect()
+        await self._check_usdm_asset_mode()
         if self.ws_client is not None:
             # the WebSocket client needs the markets too; share them instead of loading twice
             self.ws_client.set_markets(self.client.markets, self.client.currencies)
+
+    async def _check_usdm_asset_mode(self) -> None:
+        """A USD-M hedge's pool is judged by the settle asset's cross figures, which holds in
+        single-asset mode only: the mode is read (or taken from the cached markets' facts) and
+        a multi-assets account's hedges are refused (`multi_assets.py`)."""
+        if not self.reads_usdm_asset_mode or not self._settles(LINEAR):
+            return
+        multi = self.connect_facts.get(multi_assets.FACT)
+        if not isinstance(multi, bool):
+            try:
+                raw = await self.call(self.client.fapiPrivateGetMultiAssetsMargin)
+            except VenueError as exc:
+                if await self._on_portfolio_margin(exc):
+                    raise self.hedges_refused(account_mode.CLASSIC_ON_PORTFOLIO) from None
+                raise
+            multi = multi_assets.decode_mode(Decoder(self.name, multi_assets.MODE_PATH), raw)
+            self.connect_facts[multi_assets.FACT] = multi
+        self.account_mode = multi_assets.mode_name(multi)
+        if multi:
+            raise self.hedges_refused(multi_assets.REFUSAL)
 
     async def resync_clock(self) -> None:
         await super().resync_clock()

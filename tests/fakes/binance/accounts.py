@@ -188,6 +188,11 @@ class Account:
     #: are the PM account's, moved with the PM transfer types (`portfolio.transfer`), read
     #: through `/papi/v1`
     portfolio_margin: bool = False
+    #: the USD-M asset mode (`GET /fapi/v1/multiAssetsMargin`): True is multi-assets mode. The
+    #: `/fapi/v3/account` totals are then the whole pool's in USD; the fake's totals are its
+    #: USDT figures, so a multi-assets account here holds USDT only in USD-M
+    #: (`multi_assets_account`)
+    multi_assets_margin: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # test-side changes ----------------------------------------------------------------------
@@ -577,3 +582,16 @@ def _coinm_row(account: Account, market: PerpMarket, p: Position, f: Figures) ->
         "isolatedWallet": text(p.isolated_wallet if p.isolated else ZERO),
         "updateTime": p.update_time if open_ else 0,
     }
+
+
+def multi_assets_account() -> Account:
+    """A USD-M account in multi-assets mode holding one hedge: 100 ETH in spot against a 100 ETH
+    USD-M cross short (entry and mark 3000, maintenance 0.5 %: 1500 USD) with 4500 USDT in the
+    USD-M wallet: totalMarginBalance 4500 over totalMaintMargin 1500, multiAssetsMMR 3."""
+    short = Position("ETHUSDT", D(-100), D(3000), leverage=125)
+    return Account(
+        multi_assets_margin=True,
+        spot=default_spot() | {"ETH": D(100)},
+        cross={USDM: {"USDT": D(4500)}, COINM: {}},
+        positions={short.symbol: short},
+    )

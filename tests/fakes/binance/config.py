@@ -64,13 +64,17 @@ def write_binance_config(
     timeout_ms: int = 3000,
     venue: str = "binance",
     portfolio_margin: bool = False,
+    multi_assets: bool = False,
     **extra: Any,
 ) -> Path:
     """Write `folder/config.yaml` for a venue named `venue` on the fake at `base_url` with
     `hedges` (default: `HEDGES`, one of every kind; each gets `venue:` set). `extra` top-level
     keys (e.g. `transfers=`, `retry=`) replace the defaults. `portfolio_margin` asks for a
-    Portfolio Margin account (ccxt's `options: {portfolioMargin: true}`). Returns the path."""
+    Portfolio Margin account (ccxt's `options: {portfolioMargin: true}`), `multi_assets` a USD-M
+    account in multi-assets mode (`options: {multiAssetsMargin: true}`). Returns the path."""
     section = venue_config(base_url, timeout_ms=timeout_ms)
     if portfolio_margin:
         section["ccxt"]["options"] = {"portfolioMargin": True}
+    if multi_assets:
+        section["ccxt"]["options"] = {"multiAssetsMargin": True}
     return write_fake_config(folder, venue, section, HEDGES if hedges is None else hedges, **extra)

@@ -44,6 +44,7 @@ CLASSIC_ONLY = frozenset(
         ("GET", "/dapi/v1/account"),
         ("GET", "/fapi/v3/positionRisk"),
         ("GET", "/dapi/v1/positionRisk"),
+        ("GET", "/fapi/v1/multiAssetsMargin"),
     }
 )
 

@@ -1,0 +1,142 @@
+"""Binance USD-M in multi-assets mode: the USD-M wallet is one pool of every margin asset,
+judged by the venue's own account-level USD figures (`multiAssetsMMR`, `multi_assets.py`) and
+fed from the spot wallet, as a unified account is.
+
+Chosen by the config (`ccxt: {options: {multiAssetsMargin: true}}` on the venue,
+`BinanceVenue.for_options`) and verified at connect by `GET /fapi/v1/multiAssetsMargin` (saved
+with the cached markets): a single-asset account is refused in one line naming the fix.
+
+- The pool is the USD-M account (`linear`); its figure is `totalMarginBalance` over
+  `totalMaintMargin` of `GET /fapi/v3/account`, the read the classic venue makes anyway. The
+  hedge's settle-asset wallet carries the pool's USD equity (what the account policy sizes,
+  moved one for one, as on Portfolio Margin) and what the venue lets leave in that asset
+  (its own `maxWithdrawAmount`).
+- The spot leg and the reserve are in the spot wallet (`spot_leg_wallets: [spot]`).
+- Positions and moves are the classic USD-M ones (`/fapi/v3/positionRisk`, universal transfer
+  `MAIN_UMFUTURE` / `UMFUTURE_MAIN`); Binance allows no isolated position in this mode.
+- Not yet: the spot leg's own coin as a top-up source (issue 27's `collateral: [USDT, ETH]`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, ClassVar
+
+from bot.config import HedgeConfig
+from bot.errors import VenueUnusable
+from bot.model import ISOLATED, SPOT, LeverageTier, MarketKind, Wallet
+from bot.venues.binance import multi_assets
+from bot.venues.binance.streams import BinanceStreams
+from bot.venues.binance.venue import (
+    BINANCE_TRAITS,
+    ENDPOINTS,
+    LINEAR,
+    BinanceVenue,
+    decode_futures_account,
+)
+from bot.venues.decode import Decoder
+from bot.venues.unified import AccountMode, UnifiedMarginVenue
+
+MULTI_ASSETS_TRAITS = replace(
+    BINANCE_TRAITS,
+    unified_account=LINEAR,
+    # REST only: the guard polls the account's totals, which the streams do not carry
+    stream_classes={},
+)
+
+
+class BinanceMultiAssetsVenue(UnifiedMarginVenue, BinanceVenue):
+    """A Binance venue whose USD-M account is in multi-assets mode (not found by exchange id:
+    the classic venue hands its class over when the config asks for the mode)."""
+
+    traits = MULTI_ASSETS_TRAITS
+    account_figure = multi_assets.FIGURE
+    reserve_account = SPOT
+    reserve_label = "spot"
+    wallet_codes: ClassVar[Mapping[str, str]] = {SPOT: "MAIN", LINEAR: "UMFUTURE"}
+    reads_usdm_asset_mode = False  # read as this class's account mode instead
+
+    @classmethod
+    def reads_over_websocket(cls, hedges: Mapping[str, HedgeConfig]) -> bool:
+        return False
+
+    @classmethod
+    def futures_families(cls, hedges: Mapping[str, HedgeConfig]) -> set[str]:
+        return set()
+
+    def margin_streams(self) -> BinanceStreams | None:
+        return None
+
+    @property
+    def spot_account(self) -> str:
+        """The spot leg stays in the spot wallet, beside the reserve."""
+        return SPOT
+
+    # the account's mode ---------------------------------------------------------------------
+
+    async def read_account_mode(self) -> AccountMode:
+        multi = self.connect_facts.get(multi_assets.FACT)
+        if not isinstance(multi, bool):
+            raw = await self.call(self.client.fapiPrivateGetMultiAssetsMargin)
+            multi = multi_assets.decode_mode(Decoder(self.name, multi_assets.MODE_PATH), raw)
+            self.connect_facts[multi_assets.FACT] = multi
+        if not multi:
+            return AccountMode(multi_assets.SINGLE_ASSET, multi_assets.SINGLE_ON_MULTI_CONFIG)
+        return AccountMode(multi_assets.MULTI_ASSETS)
+
+    def check_account_terms(self, hedge_name: str, hedge: HedgeConfig) -> None:
+        super().check_account_terms(hedge_name, hedge)
+        if self._perps[hedge.perp].kind is not MarketKind.LINEAR:
+            raise VenueUnusable(
+                f"hedges.{hedge_name}.perp: multi-assets mode is USD-M's; {hedge.perp} is not "
+                "a USD-M perpetual"
+            )
+        if SPOT not in (self.normalize_account(w) for w in hedge.spot_leg_wallets):
+            raise VenueUnusable(
+                f"hedges.{hedge_name}.spot_leg_wallets: {self.name}'s USD-M pool is read in its "
+                "USD totals, so the spot leg is counted in the spot wallet: set "
+                "spot_leg_wallets: [spot]"
+            )
+        if hedge.margin_mode == ISOLATED:
+            raise VenueUnusable(
+                f"hedges.{hedge_name}.margin_mode: {self.name}'s USD-M account is in "
+                "multi-assets mode, which has no isolated positions: drop margin_mode: isolated"
+            )
+
+    # reading --------------------------------------------------------------------------------
+
+    async def read_wallets(self, account: str) -> list[Wallet]:
+        account = self.normalize_account(account)
+        if account != LINEAR:
+            return await super().read_wallets(account)
+        endpoint = ENDPOINTS[LINEAR]
+        raw = await self.call(getattr(self.client, endpoint.method), {})
+        self.sources[LINEAR] = "rest"
+        decoder = Decoder(self.name, endpoint.path)
+        settles = self._settles(LINEAR)
+        wallets, held = decode_futures_account(decoder, raw, LINEAR, settles)
+        self._held_margin[LINEAR] = held
+        totals = multi_assets.decode_account_totals(decoder, raw)
+        self._account_margin = totals.margin
+        return [
+            Wallet(
+                account=LINEAR,
+                asset=w.asset,
+                free=w.transferable,
+                used=totals.initial,
+                balance=totals.equity,
+                transferable=w.transferable,
+            )
+            for w in wallets
+            if w.asset in settles
+        ]
+
+    async def read_leverage_tiers(self) -> dict[str, tuple[LeverageTier, ...]]:
+        """None read: the pool is judged by the account's totals, which Binance computes from
+        the whole requirement, not by one position's brackets."""
+        return {}
+
+    def balance_params(self, account: str) -> dict[str, Any]:
+        """Binance's own account types (the unified default would send `linear`)."""
+        return BinanceVenue.balance_params(self, account)
