@@ -213,7 +213,8 @@ def decide(
         return _transfer(pool, Rule.TOP_UP, pool.reserve, pool.account, amount, why, figures, flags)
     if not margin.better_than(margin.safe_edge(pool.band)):
         return _note(pool, f"{where}: inside the band, nothing to move", figures, flags)
-    excess = round_down(min(margin.equity - goal, unified.transferable), step)
+    above = round_down(margin.equity - goal, step)
+    excess = min(above, round_down(unified.transferable, step))
     figures = {**figures, "excess": excess}
     if excess <= 0:
         return _note(
@@ -230,10 +231,15 @@ def decide(
             figures,
             flags,
         )
+    toward = (
+        f"brings it to the target {plain(pool.target)}"
+        if excess == above
+        else f"toward the target {plain(pool.target)} (of {plain(above)} above it: what may "
+        "leave the account now)"
+    )
     why = (
         f"{where}: beyond the band on the safe side; {plain(excess)} {pool.asset} back to the "
-        f"reserve ({pool.account} -> {pool.reserve}) brings it to the target "
-        f"{plain(pool.target)} ({pool.asset} counted at 1 USD)"
+        f"reserve ({pool.account} -> {pool.reserve}) {toward} ({pool.asset} counted at 1 USD)"
     )
     return _transfer(
         pool, Rule.RETURN_EXCESS, pool.account, pool.reserve, excess, why, figures, flags
@@ -255,6 +261,6 @@ def _figures(
     }
     if pool.margin is not None:
         figures[pool.margin.figure] = pool.margin.value
-        figures["account_equity"] = pool.margin.equity
+        figures["equity"] = pool.margin.equity  # USD, the account's
         figures["account_requirement"] = pool.margin.requirement.quantize(Decimal("0.00000001"))
     return figures

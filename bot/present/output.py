@@ -405,13 +405,21 @@ def print_margin(console: Console, plan: Plan) -> None:
             ", ".join(hedges),
             num(_dec(figures.get("equity"))),
             num(_dec(figures.get("short_notional"))),
-            num(_dec(ratio), 4) if ratio is not None else "flat",
+            _ratio_cell(figures, ratio),
             _percent(distance) if distance is not None else "-",
             target,
             band,
             ", ".join(f.value for f in flags) or "-",
         )
     console.print(table)
+
+
+def _ratio_cell(figures: Mapping[str, Decimal | str], ratio: Decimal | str | None) -> str:
+    """The pool's margin ratio; a unified account's own figure, named (`accountMMRate 0.2`)."""
+    figure = figures.get("account_figure")
+    if isinstance(figure, str) and isinstance(figures.get(figure), Decimal):
+        return f"{figure} {num(_dec(figures[figure]), 4)}"
+    return num(_dec(ratio), 4) if ratio is not None else "flat"
 
 
 def _percent(value: Decimal | None) -> str:

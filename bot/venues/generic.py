@@ -411,9 +411,11 @@ class CcxtVenue(Venue):
         """Maintenance-margin tiers of the perps whose hedge targets a liquidation distance,
         read once per session (they change rarely) through ccxt's `fetch_leverage_tiers`. A
         venue that cannot tell them still trades: the policy then says it used the position's
-        maintenance margin instead."""
+        maintenance margin instead. A hedge judged by its account's own figure needs none: the
+        venue computes the figure from the account's whole requirement."""
         wanted = sorted(
-            {h.perp for h in self.hedges.values() if h.target is not None} & set(self._perps)
+            {h.perp for h in self.hedges.values() if h.liquidation_target is not None}
+            & set(self._perps)
         )
         if not wanted or not self.client.has.get("fetchLeverageTiers"):
             return {}

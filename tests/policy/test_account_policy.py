@@ -180,6 +180,9 @@ def test_a_sweep_never_asks_for_more_than_may_leave_the_account() -> None:
         {"btc": bybit_hedge()},
     )
     assert moved.amount == D("1200.5")
+    assert "toward the target 0.1 (of 3000 above it: what may leave the account now)" in (
+        moved.reason
+    )
 
 
 def test_okx_runs_the_other_way_higher_is_safer() -> None:

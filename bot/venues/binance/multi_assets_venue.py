@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 from bot.config import HedgeConfig
 from bot.errors import VenueUnusable
-from bot.model import ISOLATED, SPOT, LeverageTier, MarketKind, Wallet
+from bot.model import ISOLATED, SPOT, MarketKind, Wallet
 from bot.venues.binance import multi_assets
 from bot.venues.binance.streams import BinanceStreams
 from bot.venues.binance.venue import (
@@ -131,11 +131,6 @@ class BinanceMultiAssetsVenue(UnifiedMarginVenue, BinanceVenue):
             for w in wallets
             if w.asset in settles
         ]
-
-    async def read_leverage_tiers(self) -> dict[str, tuple[LeverageTier, ...]]:
-        """None read: the pool is judged by the account's totals, which Binance computes from
-        the whole requirement, not by one position's brackets."""
-        return {}
 
     def balance_params(self, account: str) -> dict[str, Any]:
         """Binance's own account types (the unified default would send `linear`)."""

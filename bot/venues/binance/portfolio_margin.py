@@ -32,7 +32,7 @@ import ccxt.async_support as ccxt_async
 
 from bot.config import HedgeConfig
 from bot.errors import VenueError, VenueUnusable
-from bot.model import ISOLATED, SPOT, LeverageTier, MarketKind, Position, Wallet
+from bot.model import ISOLATED, SPOT, MarketKind, Position, Wallet
 from bot.runtime.aio import gather_or_cancel
 from bot.venues.base import VenueTraits
 from bot.venues.binance import account_mode
@@ -176,11 +176,6 @@ class BinancePortfolioMarginVenue(UnifiedMarginVenue, BinanceVenue):
             balance=read.equity,
             transferable=read.may_leave,
         )
-
-    async def read_leverage_tiers(self) -> dict[str, tuple[LeverageTier, ...]]:
-        """None read: a PM hedge is judged by the account's `uniMMR`, which Binance computes
-        from the account's whole requirement, not by one position's brackets."""
-        return {}
 
     async def read_positions(self, symbols: list[str]) -> list[Position]:
         by_kind: dict[MarketKind, list[str]] = {}
