@@ -25,9 +25,10 @@ from typing import Any, ClassVar
 
 from bot.config import HedgeConfig
 from bot.errors import VenueUnusable
-from bot.model import ISOLATED, SPOT, MarketKind, Wallet
+from bot.model import SPOT, MarketKind, Wallet
 from bot.venues.binance import multi_assets
 from bot.venues.binance.streams import BinanceStreams
+from bot.venues.binance.usd_pool import check_usd_pool_hedge
 from bot.venues.binance.venue import (
     BINANCE_TRAITS,
     ENDPOINTS,
@@ -92,17 +93,9 @@ class BinanceMultiAssetsVenue(UnifiedMarginVenue, BinanceVenue):
                 f"hedges.{hedge_name}.perp: multi-assets mode is USD-M's; {hedge.perp} is not "
                 "a USD-M perpetual"
             )
-        if SPOT not in (self.normalize_account(w) for w in hedge.spot_leg_wallets):
-            raise VenueUnusable(
-                f"hedges.{hedge_name}.spot_leg_wallets: {self.name}'s USD-M pool is read in its "
-                "USD totals, so the spot leg is counted in the spot wallet: set "
-                "spot_leg_wallets: [spot]"
-            )
-        if hedge.margin_mode == ISOLATED:
-            raise VenueUnusable(
-                f"hedges.{hedge_name}.margin_mode: {self.name}'s USD-M account is in "
-                "multi-assets mode, which has no isolated positions: drop margin_mode: isolated"
-            )
+        check_usd_pool_hedge(
+            hedge_name, hedge, f"{self.name}'s USD-M multi-assets pool", self.normalize_account
+        )
 
     # reading --------------------------------------------------------------------------------
 

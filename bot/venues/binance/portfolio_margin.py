@@ -31,8 +31,8 @@ from typing import Any, ClassVar
 import ccxt.async_support as ccxt_async
 
 from bot.config import HedgeConfig
-from bot.errors import VenueError, VenueUnusable
-from bot.model import ISOLATED, SPOT, MarketKind, Position, Wallet
+from bot.errors import VenueError
+from bot.model import SPOT, MarketKind, Position, Wallet
 from bot.runtime.aio import gather_or_cancel
 from bot.venues.base import VenueTraits
 from bot.venues.binance import account_mode
@@ -43,6 +43,7 @@ from bot.venues.binance.portfolio_account import (
     decode_portfolio_account,
 )
 from bot.venues.binance.streams import BinanceStreams
+from bot.venues.binance.usd_pool import check_usd_pool_hedge
 from bot.venues.binance.venue import (
     BINANCE_LIMITS,
     BINANCE_TRAITS,
@@ -133,17 +134,9 @@ class BinancePortfolioMarginVenue(UnifiedMarginVenue, BinanceVenue):
 
     def check_account_terms(self, hedge_name: str, hedge: HedgeConfig) -> None:
         super().check_account_terms(hedge_name, hedge)
-        if SPOT not in (self.normalize_account(w) for w in hedge.spot_leg_wallets):
-            raise VenueUnusable(
-                f"hedges.{hedge_name}.spot_leg_wallets: {self.name}'s Portfolio Margin account is "
-                "read in its USD figures, not per coin, so the spot leg is counted in the spot "
-                "wallet: set spot_leg_wallets: [spot]"
-            )
-        if hedge.margin_mode == ISOLATED:
-            raise VenueUnusable(
-                f"hedges.{hedge_name}.margin_mode: {self.name}'s account is Portfolio Margin, "
-                "whose positions are cross: drop margin_mode: isolated"
-            )
+        check_usd_pool_hedge(
+            hedge_name, hedge, f"{self.name}'s Portfolio Margin account", self.normalize_account
+        )
 
     # reading --------------------------------------------------------------------------------
 
