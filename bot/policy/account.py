@@ -84,11 +84,7 @@ def account_pools(
     found = []
     for (venue, account, asset), members in grouped.items():
         names = tuple(name for name, _ in members)
-        terms = {
-            (h.reserve_wallet, h.account_target.figure if h.account_target else None, h.band)
-            + ((h.target_value,) if h.account_target else ())
-            for _, h in members
-        }
+        terms = {(h.reserve_wallet, h.target, h.band) for _, h in members}
         first = members[0][1]
         if first.account_target is None or first.reserve_wallet is None:
             notes.append(
