@@ -300,6 +300,10 @@ class HedgeConfig(_Strict):
     spot_leg_wallets: tuple[str, ...] = ()
     #: the margin mode the venue must report for the perp; None follows what the venue says
     margin_mode: Literal["isolated", "cross"] | None = None
+    # What a top-up moves, in order of use: the perpetual's settle asset from the reserve, and
+    # (Binance USD-M multi-assets mode) the spot leg's own coin, counted at the venue's
+    # collateral rate. Empty: the settle asset only.
+    collateral: tuple[str, ...] = ()
 
     @field_validator("target_margin_ratio")
     @classmethod
@@ -339,6 +343,24 @@ class HedgeConfig(_Strict):
         """The spot leg's asset (ETH for ETH/USDT)."""
         return self.spot.split("/", 1)[0]
 
+    @property
+    def settle(self) -> str | None:
+        """The perpetual's settle asset as its ccxt symbol says (USDT for ETH/USDT:USDT)."""
+        _, colon, settle = self.perp.partition(":")
+        return settle.split("-", 1)[0] or None if colon else None
+
+    @property
+    def coin_collateral(self) -> bool:
+        """Whether top-ups may move the spot leg's own coin (`collateral` names it)."""
+        return self.base in self.collateral
+
+    @field_validator("collateral")
+    @classmethod
+    def _distinct_collateral(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"names an asset twice: {list(value)}")
+        return value
+
     @field_validator("spot_reserve")
     @classmethod
     def _non_negative_reserve(cls, value: Decimal) -> Decimal:
@@ -374,6 +396,13 @@ class HedgeConfig(_Strict):
         name = "target_margin_ratio" if self.target is None else f"target.{self.target.figure}"
         if not lower <= self.target_value <= upper:
             raise ValueError(f"{name} {self.target_value} is outside band [{lower}, {upper}]")
+        allowed = [a for a in (self.settle, self.base) if a is not None]
+        for asset in self.collateral:
+            if asset not in allowed:
+                raise ValueError(
+                    f"collateral: {asset} is neither the perpetual's settle asset nor the spot "
+                    f"leg's coin: list from {', '.join(allowed)}, in order of use"
+                )
         return self
 
 
@@ -641,6 +670,23 @@ class Config(_Strict):
                 raise ValueError(
                     f"hedges.{name}.venue: unknown venue {hedge.venue!r} (configured: {known})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _limits_name_collateral_coins(self) -> Config:
+        """A coin taken as collateral moves in its own units: one figure for every asset
+        (`min_amount: 10`) would ask for 10 ETH, so the limits must say it per asset."""
+        for name, hedge in self.hedges.items():
+            if not hedge.coin_collateral:
+                continue
+            for field_name in ("min_amount", "max_amount"):
+                limit = getattr(self.transfers, field_name)
+                if limit is not None and (not isinstance(limit, dict) or hedge.base not in limit):
+                    raise ValueError(
+                        f"transfers.{field_name}: hedges.{name} moves {hedge.base} as collateral; "
+                        f"give {field_name} per asset, naming {hedge.base} (e.g. "
+                        f"{{{hedge.settle or 'USDT'}: 10, {hedge.base}: 0.005}})"
+                    )
         return self
 
     @property

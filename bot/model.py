@@ -200,6 +200,17 @@ class AccountMargin:
         return band[1] if self.higher_is_safer else band[0]
 
 
+@dataclass(frozen=True)
+class CollateralRate:
+    """What one unit of a coin counts for as margin: the venue's index price less its haircut
+    (Binance's `bidRate` = `index` x (1 - `bidBuffer`))."""
+
+    asset: str
+    index: Decimal  # USD
+    haircut: Decimal  # the fraction of the index not counted
+    rate: Decimal  # USD counted per unit
+
+
 @dataclass(frozen=True, kw_only=True)
 class VenueState:
     """Everything read from one venue in one cycle."""
@@ -218,6 +229,9 @@ class VenueState:
     sources: Mapping[str, str] = field(default_factory=dict)  # account -> rest | websocket
     #: maintenance-margin tiers by perp symbol, where the venue publishes them
     leverage_tiers: Mapping[str, tuple[LeverageTier, ...]] = field(default_factory=dict)
+    #: what one unit of a coin counts for as margin, in USD, where hedges take the coin as
+    #: collateral (`HedgeConfig.collateral`): the venue's rate, after its haircut
+    collateral_rates: Mapping[str, CollateralRate] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in (
@@ -228,6 +242,7 @@ class VenueState:
             "transfer_steps",
             "sources",
             "leverage_tiers",
+            "collateral_rates",
         ):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
 

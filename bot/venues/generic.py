@@ -67,6 +67,9 @@ class CcxtVenue(Venue):
 
     #: our own ccxt `Exchange` class, for an exchange ccxt lacks (None: ccxt's class by id)
     ccxt_class: ClassVar[type[ccxt_async.Exchange] | None] = None
+    #: whether a top-up may move the spot leg's own coin as margin (`HedgeConfig.collateral`):
+    #: only where the venue counts that coin in the short's pool (Binance multi-assets mode)
+    takes_coin_collateral: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -140,6 +143,7 @@ class CcxtVenue(Venue):
             self._check_spot(hedge_name, hedge)
             self._perps[hedge.perp] = self._perp_market(hedge_name, hedge)
             self._check_accounts(hedge_name, self._perps[hedge.perp])
+            self._check_collateral(hedge_name, hedge, self._perps[hedge.perp])
             self.check_hedge_terms(hedge_name, hedge)
         for stream_client in self.stream_clients.values():
             stream_client.set_markets(self.client.markets, self.client.currencies)
@@ -173,6 +177,19 @@ class CcxtVenue(Venue):
                 "spot and futures wallets apart: use target_margin_ratio or target: "
                 "{liquidation_distance}, and drop reserve_wallet"
             )
+
+    def _check_collateral(self, hedge_name: str, hedge: HedgeConfig, market: PerpMarket) -> None:
+        """`collateral` names the settle asset, and the spot leg's coin only where this venue
+        counts it as the short's margin."""
+        for asset in hedge.collateral:
+            if asset == market.settle:
+                continue
+            if asset != hedge.base or not self.takes_coin_collateral:
+                raise VenueUnusable(
+                    f"hedges.{hedge_name}.collateral: {asset} cannot margin {hedge.perp} on "
+                    f"{self.name} (only Binance USD-M multi-assets mode counts the spot leg's "
+                    f"coin): list {market.settle} only, or drop collateral"
+                )
 
     def _check_accounts(self, hedge_name: str, market: PerpMarket) -> None:
         """A venue that transfers must know the account names the bot will send it."""

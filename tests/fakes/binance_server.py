@@ -9,6 +9,7 @@ Serves (every path as Binance spells it; the account and its accounting: `binanc
     GET  /fapi/v1/premiumIndex, /dapi/v1/premiumIndex                     mark, funding
     GET  /api/v3/account                                         (signed) spot balances
     GET  /fapi/v3/account, /fapi/v3/positionRisk                 (signed) USD-M
+    GET  /fapi/v1/assetIndex                                              coins' collateral rates
     GET  /fapi/v1/multiAssetsMargin                              (signed) USD-M asset mode
     GET  /dapi/v1/account, /dapi/v1/positionRisk                 (signed) COIN-M
     GET  /fapi/v1/leverageBracket, /dapi/v2/leverageBracket      (signed) maintenance tiers
@@ -150,6 +151,7 @@ class BinanceFake(LoopbackFake):
             ("GET", "/dapi/v1/account"): Route(
                 lambda p, now: self.account.coinm_account(now), True
             ),
+            ("GET", "/fapi/v1/assetIndex"): Route(self._asset_index, False),
             ("GET", "/fapi/v1/multiAssetsMargin"): Route(
                 lambda p, now: {"multiAssetsMargin": self.account.multi_assets_margin}, True
             ),
@@ -323,6 +325,33 @@ class BinanceFake(LoopbackFake):
             and (pair is None or m.pair == pair)
         ]
         return rows
+
+    def _asset_index(self, params: Params, now: int) -> Answer:
+        """`GET /fapi/v1/assetIndex` ("Asset Index"): one row for `symbol`, else every coin."""
+
+        def row(asset: str) -> dict[str, Any]:
+            index, haircut, rate = self.account.collateral_rate(asset)
+            return {
+                "symbol": f"{asset}USD",
+                "time": now,
+                "index": _plain(index),
+                "bidBuffer": _plain(haircut),
+                "askBuffer": _plain(haircut),
+                "bidRate": _plain(rate),
+                "askRate": _plain(index * (1 + haircut)),
+                "autoExchangeBidBuffer": _plain(haircut / 2),
+                "autoExchangeAskBuffer": _plain(haircut / 2),
+                "autoExchangeBidRate": _plain(index * (1 - haircut / 2)),
+                "autoExchangeAskRate": _plain(index * (1 + haircut / 2)),
+            }
+
+        symbol = params.get("symbol")
+        if symbol is None:
+            return _json([row(asset) for asset in sorted(self.account.haircuts)])
+        asset = symbol.removesuffix("USD")
+        if not symbol.endswith("USD") or asset not in self.account.haircuts:
+            return _error(-1121, "Invalid symbol.")
+        return _json(row(asset))
 
     def _brackets(self, family: str) -> Callable[[Params, int], Any]:
         """USD-M "Notional and Leverage Brackets" (`notionalCap`/`notionalFloor`) and COIN-M

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Final
 
-from bot.model import AccountMargin
+from bot.model import AccountMargin, CollateralRate
 from bot.venues.decode import Decoder, Sign
 
 MODE_PATH: Final = "GET /fapi/v1/multiAssetsMargin"
@@ -39,6 +39,9 @@ OPTION: Final = "multiAssetsMargin"
 FIGURE: Final = "multiAssetsMMR"
 LIQUIDATION_AT: Final = Decimal(1)
 ACCOUNT_PATH: Final = "GET /fapi/v3/account"
+#: "Asset Index" (formerly "Multi-Assets Mode Asset Index"): each margin asset's USD index and
+#: the haircut its balance is counted at
+ASSET_INDEX_PATH: Final = "GET /fapi/v1/assetIndex"
 
 REFUSAL: Final = (
     f"the Binance USD-M account is in multi-assets mode ({MODE_PATH} answers "
@@ -96,3 +99,28 @@ def decode_account_totals(decoder: Decoder, raw: Any) -> MultiAssetsAccount:
             requirement=maintenance,
         )
     return MultiAssetsAccount(equity, maintenance, initial, margin)
+
+
+def index_symbol(asset: str) -> str:
+    """The asset index's symbol for a coin (ETH -> ETHUSD)."""
+    return f"{asset}USD"
+
+
+def decode_collateral_rate(decoder: Decoder, raw: Any, asset: str) -> CollateralRate:
+    """`GET /fapi/v1/assetIndex?symbol=ETHUSD`: a positive balance of the coin counts as margin
+    at `bidRate` = `index` x (1 - `bidBuffer`). The venue's `bidRate` is the rate used; an answer
+    for another symbol, or whose rate is not positive or above its index, is refused: a rate
+    guessed high sizes a top-up too small."""
+    answer = decoder.mapping(raw)
+    path = "the answer"
+    symbol = decoder.text(answer, "symbol", path)
+    if symbol != index_symbol(asset):
+        raise decoder.refuse(f"the answer is for {symbol}, not {index_symbol(asset)}")
+    index = decoder.decimal(answer, "index", path, sign=Sign.POSITIVE)
+    haircut = decoder.decimal(answer, "bidBuffer", path, sign=Sign.NON_NEGATIVE)
+    rate = decoder.decimal(answer, "bidRate", path, sign=Sign.POSITIVE)
+    if rate > index or haircut >= 1:
+        raise decoder.refuse(
+            f"{symbol}: bidRate {rate} and bidBuffer {haircut} do not discount index {index}"
+        )
+    return CollateralRate(asset=asset, index=index, haircut=haircut, rate=rate)

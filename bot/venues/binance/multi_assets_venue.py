@@ -14,7 +14,10 @@ with the cached markets): a single-asset account is refused in one line naming t
 - The spot leg and the reserve are in the spot wallet (`spot_leg_wallets: [spot]`).
 - Positions and moves are the classic USD-M ones (`/fapi/v3/positionRisk`, universal transfer
   `MAIN_UMFUTURE` / `UMFUTURE_MAIN`); Binance allows no isolated position in this mode.
-- Not yet: the spot leg's own coin as a top-up source (issue 27's `collateral: [USDT, ETH]`).
+- A hedge may take the spot leg's own coin as collateral (`collateral: [USDT, ETH]`): its
+  coin in the USD-M wallet is read with the pool (and counted in the spot leg), and its
+  collateral rate (`GET /fapi/v1/assetIndex`, `bidRate`: the index less Binance's haircut)
+  with every state, one request per coin; the policy then sizes a coin top-up at that rate.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from typing import Any, ClassVar
 
 from bot.config import HedgeConfig
 from bot.errors import VenueUnusable
-from bot.model import SPOT, MarketKind, Wallet
+from bot.model import SPOT, CollateralRate, MarketKind, VenueState, Wallet
+from bot.runtime.aio import gather_or_cancel
 from bot.venues.binance import multi_assets
 from bot.venues.binance.streams import BinanceStreams
 from bot.venues.binance.usd_pool import check_usd_pool_hedge
@@ -57,6 +61,7 @@ class BinanceMultiAssetsVenue(UnifiedMarginVenue, BinanceVenue):
     reserve_label = "spot"
     wallet_codes: ClassVar[Mapping[str, str]] = {SPOT: "MAIN", LINEAR: "UMFUTURE"}
     reads_usdm_asset_mode = False  # read as this class's account mode instead
+    takes_coin_collateral = True
 
     @classmethod
     def reads_over_websocket(cls, hedges: Mapping[str, HedgeConfig]) -> bool:
@@ -99,6 +104,36 @@ class BinanceMultiAssetsVenue(UnifiedMarginVenue, BinanceVenue):
 
     # reading --------------------------------------------------------------------------------
 
+    @property
+    def collateral_coins(self) -> list[str]:
+        """The coins hedges here take as collateral (`HedgeConfig.collateral`), besides the
+        settle assets."""
+        return sorted({h.base for h in self.hedges.values() if h.coin_collateral})
+
+    async def read_state(self) -> VenueState:
+        coins = self.collateral_coins
+        if not coins:
+            return await super().read_state()
+        state, rates = await gather_or_cancel(
+            super().read_state(),
+            gather_or_cancel(*(self.read_collateral_rate(coin) for coin in coins)),
+        )
+        return replace(
+            state,
+            collateral_rates={rate.asset: rate for rate in rates},
+            transfer_steps={
+                **state.transfer_steps,
+                **{coin: self.transfer_step(coin) for coin in coins},
+            },
+        )
+
+    async def read_collateral_rate(self, coin: str) -> CollateralRate:
+        raw = await self.call(
+            self.client.fapiPublicGetAssetIndex, {"symbol": multi_assets.index_symbol(coin)}
+        )
+        decoder = Decoder(self.name, multi_assets.ASSET_INDEX_PATH)
+        return multi_assets.decode_collateral_rate(decoder, raw, coin)
+
     async def read_wallets(self, account: str) -> list[Wallet]:
         account = self.normalize_account(account)
         if account != LINEAR:
@@ -112,7 +147,7 @@ class BinanceMultiAssetsVenue(UnifiedMarginVenue, BinanceVenue):
         self._held_margin[LINEAR] = held
         totals = multi_assets.decode_account_totals(decoder, raw)
         self._account_margin = totals.margin
-        return [
+        pool = [
             Wallet(
                 account=LINEAR,
                 asset=w.asset,
@@ -124,6 +159,9 @@ class BinanceMultiAssetsVenue(UnifiedMarginVenue, BinanceVenue):
             for w in wallets
             if w.asset in settles
         ]
+        # a collateral coin in the pool: in its own units (the spot leg counts it)
+        coins = set(self.collateral_coins) - settles
+        return pool + [w for w in wallets if w.asset in coins]
 
     def balance_params(self, account: str) -> dict[str, Any]:
         """Binance's own account types (the unified default would send `linear`)."""

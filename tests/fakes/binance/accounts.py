@@ -189,10 +189,15 @@ class Account:
     #: through `/papi/v1`
     portfolio_margin: bool = False
     #: the USD-M asset mode (`GET /fapi/v1/multiAssetsMargin`): True is multi-assets mode. The
-    #: `/fapi/v3/account` totals are then the whole pool's in USD; the fake's totals are its
-    #: USDT figures, so a multi-assets account here holds USDT only in USD-M
-    #: (`multi_assets_account`)
+    #: `/fapi/v3/account` totals are then the whole pool's in USD: the USDT figures plus every
+    #: coin in the USD-M wallet at its collateral rate (`collateral_rate`); the positions are
+    #: USDT-margined (`multi_assets_account`)
     multi_assets_margin: bool = False
+    #: multi-assets mode's haircut per coin (`GET /fapi/v1/assetIndex` `bidBuffer`); a coin's
+    #: index is its USDT perpetual's mark
+    haircuts: dict[str, Decimal] = field(
+        default_factory=lambda: {"ETH": D("0.05"), "BTC": D("0.05"), "SOL": D("0.1")}
+    )
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # test-side changes ----------------------------------------------------------------------
@@ -273,6 +278,42 @@ class Account:
             available, withdraw,
         )  # fmt: skip
 
+    def collateral_rate(self, asset: str) -> tuple[Decimal, Decimal, Decimal]:
+        """(index, bidBuffer, bidRate) of a coin: what one unit counts for as margin in
+        multi-assets mode."""
+        index = self.marks[f"{asset}USDT"]
+        haircut = self.haircuts[asset]
+        return index, haircut, (index * (1 - haircut)).quantize(EIGHT, rounding=ROUND_DOWN)
+
+    def coins_value(self) -> Decimal:
+        """The USD-M wallet's coins at their collateral rates (multi-assets mode)."""
+        return sum(
+            (
+                amount * self.collateral_rate(asset)[2]
+                for asset, amount in self.cross[USDM].items()
+                if asset != "USDT" and amount > 0
+            ),
+            ZERO,
+        )
+
+    def pool_free(self) -> Decimal:
+        """What may leave the multi-assets pool, in USD: the wallet (coins at their rates)
+        less unrealized loss and the initial margin held."""
+        usdt = self.asset_figures(USDM, "USDT")
+        wallet = usdt.cross_wallet + self.coins_value()
+        return max(ZERO, wallet + min(ZERO, usdt.cross_upnl) - usdt.cross_initial)
+
+    def max_withdraw(self, family: str, asset: str) -> Decimal:
+        """What may leave a futures wallet in `asset` (in multi-assets mode, the pool's free
+        USD figure in that asset, at most what the wallet holds)."""
+        figures = self.asset_figures(family, asset)
+        if family != USDM or not self.multi_assets_margin:
+            return figures.max_withdraw
+        free = self.pool_free()
+        if asset != "USDT":
+            free = (free / self.collateral_rate(asset)[2]).quantize(EIGHT, rounding=ROUND_DOWN)
+        return max(ZERO, min(figures.cross_wallet, free))
+
     def liquidation_price(self, position: Position) -> Decimal:
         market = PERPS[position.symbol]
         if position.isolated:
@@ -326,7 +367,7 @@ class Account:
             wallets[asset] = wallets.get(asset, ZERO) + amount
         elif target == "MAIN" and source in families:
             family = families[source]
-            if self.asset_figures(family, asset).max_withdraw < amount:
+            if self.max_withdraw(family, asset) < amount:
                 raise refuse(TRANSFER_INSUFFICIENT)
             self.cross[family][asset] -= amount
             self.spot[asset] = self.spot.get(asset, ZERO) + amount
@@ -424,6 +465,9 @@ class Account:
             "maxWithdrawAmount": text(f.max_withdraw),
             "updateTime": now,
         }
+        if family == USDM and self.multi_assets_margin:
+            may_leave = text(self.max_withdraw(family, f.asset))
+            row["availableBalance"] = row["maxWithdrawAmount"] = may_leave
         if family == USDM:
             row["marginAvailable"] = True
         return row
@@ -460,12 +504,13 @@ class Account:
                     "updateTime": p.update_time,
                 }
             )
+        coins = self.coins_value() if self.multi_assets_margin else ZERO
         return {
             "totalInitialMargin": top(usdt and usdt.initial),
             "totalMaintMargin": top(usdt and usdt.maint),
-            "totalWalletBalance": top(usdt and usdt.wallet),
+            "totalWalletBalance": top(usdt and usdt.wallet + coins),
             "totalUnrealizedProfit": top(usdt and usdt.upnl),
-            "totalMarginBalance": top(usdt and usdt.wallet + usdt.upnl),
+            "totalMarginBalance": top(usdt and usdt.wallet + usdt.upnl + coins),
             "totalPositionInitialMargin": top(usdt and usdt.initial),
             "totalOpenOrderInitialMargin": zero,
             "totalCrossWalletBalance": top(usdt and usdt.cross_wallet),
