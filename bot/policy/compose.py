@@ -160,19 +160,19 @@ def plan_transfers(
     for unified in accounts:
         pool_flags, pool_alerts, reasons = _checks(state, unified, funding_history or {})
         alerts += pool_alerts
-        decided = account.decide(
+        for decided in account.decide(
             unified,
             state.venues[unified.venue],
             _step_of(state, unified.venue, unified.asset),
             held_back=reasons,
             flags=pool_flags,
-        )
-        if isinstance(decided, PlanNote):
-            notes.append(decided)
-        elif decided.rule is Rule.TOP_UP:
-            account_top_ups.append(decided)
-        else:
-            transfers.append(decided)
+        ):
+            if isinstance(decided, PlanNote):
+                notes.append(decided)
+            elif decided.rule is Rule.TOP_UP:
+                account_top_ups.append(decided)
+            else:
+                transfers.append(decided)
 
     top_ups = _top_ups(state, requests, isolated_requests, found, notes, flags)
     return Plan(

@@ -34,11 +34,14 @@ def planned_transfer(
     flags: tuple[Flag, ...],
     *,
     priority_note: str | None = None,
+    asset: str | None = None,
 ) -> PlannedTransfer:
+    """A transfer in the pool's asset, or in `asset` where the pool moves another (a coin
+    taken as collateral)."""
     return PlannedTransfer(
         venue=pool.venue,
         hedges=pool.names,
-        asset=pool.asset,
+        asset=asset or pool.asset,
         from_account=from_account,
         to_account=to_account,
         amount=amount,
