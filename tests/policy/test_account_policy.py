@@ -3,6 +3,7 @@ the reserve wallet and swept back to it, in the direction each venue's figure ru
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
@@ -13,6 +14,7 @@ from bot.config import HedgeConfig
 from bot.metrics import Metrics
 from bot.model import (
     AccountMargin,
+    CollateralRate,
     MarketKind,
     PerpMarket,
     PlannedTransfer,
@@ -355,3 +357,113 @@ def test_the_metrics_carry_the_accounts_figure_in_its_name() -> None:
     text = generate_latest(metrics.registry).decode()
     assert 'bot_hedge_account_margin{figure="accountMMRate",hedge="btc"} 0.2' in text
     assert 'bot_hedge_margin_ratio{hedge="btc"}' not in text
+
+
+# the spot leg's own coin as collateral (Binance USD-M multi-assets mode) ---------------------
+
+BTC_RATE = CollateralRate(asset="BTC", index=D("100000"), haircut=D("0.05"), rate=D("95000"))
+
+
+def multi_hedge(**overrides: object) -> HedgeConfig:
+    values: dict[str, object] = {
+        "venue": "binance",
+        "spot": "BTC/USDT",
+        "perp": "BTC/USDT:USDT",
+        "target": {"multiAssetsMMR": "3"},
+        "band": ["2", "5"],
+        "reserve_wallet": "spot",
+        "spot_leg_wallets": ["spot"],
+        "collateral": ["USDT", "BTC"],
+    }
+    return HedgeConfig.model_validate({**values, **overrides})
+
+
+def multi_ratio(equity: str, maintenance: str) -> AccountMargin:
+    return AccountMargin(
+        figure="multiAssetsMMR",
+        value=(D(equity) / D(maintenance)).quantize(D("0.0001")),
+        liquidation_at=D(1),
+        higher_is_safer=True,
+        equity=D(equity),
+        requirement=D(maintenance),
+    )
+
+
+def multi_state(
+    margin: AccountMargin, wallets: list[Wallet], *, rates: bool = True, short_btc: str = "0.5"
+) -> State:
+    found = state("binance", "linear", margin, wallets, [BTC_SHORT] if short_btc else [])
+    venue = dataclasses.replace(
+        found.venues["binance"],
+        collateral_rates={"BTC": BTC_RATE} if rates else {},
+        transfer_steps={"USDT": D("0.00000001"), "BTC": D("0.00000001")},
+    )
+    return State(read_at=NOW, venues={"binance": venue})
+
+
+def test_the_coin_follows_the_settle_asset_in_the_order_listed() -> None:
+    # 2000 / 1000 = 2 is the band's edge; at 1.5 the target 3 needs 1500 USD more
+    wallets = [wallet("spot", "USDT", "500"), wallet("spot", "BTC", "0.5")]
+    plan = plan_transfers(multi_state(multi_ratio("1500", "1000"), wallets), {"b": multi_hedge()})
+    usdt, btc = plan.transfers
+    assert (usdt.asset, usdt.amount, usdt.rule) == ("USDT", D("500"), Rule.TOP_UP)
+    # the other 1000 USD at 95000 a coin
+    assert (btc.asset, btc.from_account, btc.to_account) == ("BTC", "spot", "linear")
+    assert btc.amount == D("0.01052631")
+    assert "counted at 95000 USD each" in btc.reason and "5% haircut" in btc.reason
+    assert "brings it to the target 3" in btc.reason, btc.reason
+    assert btc.figures["BTC_collateral_rate"] == D("95000")
+
+
+def test_a_coin_listed_first_is_used_first() -> None:
+    wallets = [wallet("spot", "USDT", "5000"), wallet("spot", "BTC", "0.5")]
+    hedges = {"b": multi_hedge(collateral=["BTC", "USDT"])}
+    plan = plan_transfers(multi_state(multi_ratio("1500", "1000"), wallets), hedges)
+    (btc,) = plan.transfers
+    assert btc.asset == "BTC" and btc.amount == D("0.01578947")  # 1500 / 95000
+
+
+def test_without_the_venues_rate_the_coin_is_not_moved_and_the_plan_says_why() -> None:
+    wallets = [wallet("spot", "USDT", "0"), wallet("spot", "BTC", "0.5")]
+    state_ = multi_state(multi_ratio("1500", "1000"), wallets, rates=False)
+    plan = plan_transfers(state_, {"b": multi_hedge()})
+    assert plan.transfers == ()
+    assert "binance gave no collateral rate for BTC" in plan.notes[0].message
+
+
+def test_a_sweep_returns_the_coin_in_the_account_before_the_settle_asset() -> None:
+    wallets = [
+        wallet("linear", "USDT", "10000"),
+        wallet("linear", "BTC", "0.02"),
+        wallet("spot", "BTC", "0.48"),
+    ]
+    plan = plan_transfers(multi_state(multi_ratio("6000", "1000"), wallets), {"b": multi_hedge()})
+    btc, usdt = plan.transfers
+    assert (btc.asset, btc.amount, btc.rule) == ("BTC", D("0.02"), Rule.RETURN_EXCESS)
+    assert (btc.from_account, btc.to_account) == ("linear", "spot")
+    assert (usdt.asset, usdt.amount) == ("USDT", D("1100"))  # 6000 - 3000 - 0.02 x 95000
+
+
+def test_a_flat_account_returns_its_coin_and_its_settle_asset() -> None:
+    wallets = [wallet("linear", "USDT", "700"), wallet("linear", "BTC", "0.02")]
+    plan = plan_transfers(
+        multi_state(multi_ratio("2600", "1"), wallets, short_btc=""), {"b": multi_hedge()}
+    )
+    assert [(t.asset, t.amount, t.rule) for t in plan.transfers] == [
+        ("BTC", D("0.02"), Rule.RETURN_FLAT),
+        ("USDT", D("700"), Rule.RETURN_FLAT),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("collateral", "expected"),
+    [
+        (["USDT", "ETH"], "collateral: ETH is neither"),
+        (["USDT", "USDT"], "names an asset twice"),
+    ],
+)
+def test_collateral_lists_only_the_settle_asset_and_the_spot_legs_coin(
+    collateral: list[str], expected: str
+) -> None:
+    with pytest.raises(ValueError, match=expected):
+        multi_hedge(collateral=collateral)

@@ -262,3 +262,169 @@ async def test_the_guard_tops_up_the_pool_when_its_figure_leaves_the_band(
         assert lines and "guard" in lines[-1], lines
     finally:
         ledger.close()
+
+
+# the spot leg's own coin as collateral (`collateral: [USDT, ETH]`) ---------------------------
+
+COIN_HEDGES = {"eth_multi": {**MULTI_HEDGES["eth_multi"], "collateral": ["USDT", "ETH"]}}
+ASSET_INDEX = ("GET", "/fapi/v1/assetIndex")
+
+
+#: a coin moves in its own units: the limits are per asset
+#: the most the amount tag takes off an ETH transfer (`bot.transfers.amount_tag`)
+TAG = D("0.0001")
+COIN_LIMITS = {"safety": "0.99", "min_amount": {"USDT": "10", "ETH": "0.001"}, "max_amount": None}
+
+
+def coin_config(fake: BinanceFakeThread, folder: Path) -> Path:
+    return write_binance_config(
+        folder, fake.base_url, hedges=COIN_HEDGES, multi_assets=True, transfers=COIN_LIMITS
+    )
+
+
+def eth_rate(fake: BinanceFakeThread) -> D:
+    with fake.account.lock:
+        return fake.account.collateral_rate("ETH")[2]
+
+
+def test_when_the_settle_asset_runs_out_the_spot_legs_coin_tops_up_at_its_haircut(
+    pool: BinanceFakeThread, binance_env: None, tmp_path: Path, bot: Bot
+) -> None:
+    config = coin_config(pool, tmp_path)
+    pool.account.set_spot("USDT", "1000")  # of the 2030 USD the pool will need
+    pool.account.set_mark("ETHUSDT", "3020")  # margin balance 2500, maintenance 1510
+    rate = eth_rate(pool)
+    assert rate == D("2869")  # 3020 less the fake's 5 % haircut
+    plan = bot("plan", config=config)
+    assert plan.exit_code == 0, plan.stdout + plan.stderr
+    assert "the spot leg's own coin, counted at 2869 USD each" in plan.stdout, plan.stdout
+    assert "index 3020 less the venue's 5% haircut" in plan.stdout, plan.stdout
+    result = bot("rebalance", config=config)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    usdt, eth = pool.account.transfers
+    assert (usdt.type, usdt.asset) == ("MAIN_UMFUTURE", "USDT")
+    assert D("990") <= usdt.amount <= D("1000")  # 99 % of the fresh read at the least
+    # the rest of 3 x 1510 - 2500 = 2030 USD, in ETH at its collateral rate
+    assert (eth.type, eth.asset) == ("MAIN_UMFUTURE", "ETH")
+    expected = (D("1030") / rate).quantize(D("0.00000001"), rounding="ROUND_DOWN")
+    assert expected - TAG < eth.amount <= expected
+    with pool.account.lock:
+        assert pool.account.cross["usdm"]["ETH"] == eth.amount
+        assert pool.account.spot["ETH"] == D(100) - eth.amount
+    # inside the band now, and still a hedge: the coin in the pool counts in the spot leg
+    again = bot("plan", config=config)
+    assert "Plan: nothing to move." in again.stdout, again.stdout
+    assert "unbalanced" not in again.stdout, again.stdout
+    listed = bot("ledger", "list", "--json", config=config)
+    rows = [(r["asset"], r["status"]) for r in listed.json()]
+    assert sorted(rows) == [("ETH", "confirmed"), ("USDT", "confirmed")], rows
+    assert pool.unserved == [], pool.unserved
+
+
+def test_a_sweep_returns_the_coin_to_spot_before_the_settle_asset(
+    pool: BinanceFakeThread, binance_env: None, tmp_path: Path, bot: Bot
+) -> None:
+    config = coin_config(pool, tmp_path)
+    pool.account.set_cross_wallet("usdm", "USDT", "9000")
+    pool.account.set_cross_wallet("usdm", "ETH", "1")  # 2850 USD at 3000 less 5 %
+    result = bot("rebalance", config=config)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    eth, usdt = pool.account.transfers
+    assert (eth.type, eth.asset) == ("UMFUTURE_MAIN", "ETH")
+    assert D("0.99") <= eth.amount <= D("1")
+    # 9000 + 2850 - 3 x 1500 = 7350 above the target; 2850 of it went back as the coin
+    assert (usdt.type, usdt.asset) == ("UMFUTURE_MAIN", "USDT")
+    assert D("4499.99") < usdt.amount <= D("4500")
+
+
+async def test_the_guard_moves_the_coin_when_the_reserve_has_no_settle_asset(
+    pool: BinanceFakeThread, binance_env: None, tmp_path: Path
+) -> None:
+    loaded = load_config(coin_config(pool, tmp_path))
+    ledger = Ledger.open(loaded.ledger_url)
+    try:
+        alerter = Alerter(ledger, Channels(()), loaded.alerts)
+        ctx = JobContext(config=loaded, ledger=ledger, alerter=alerter, say=lambda line: None)
+        pool.account.set_spot("USDT", "0")
+        pool.account.set_mark("ETHUSDT", "3020")
+        await run_job("guard", ctx, None)
+        (sent,) = pool.account.transfers
+        assert (sent.type, sent.asset) == ("MAIN_UMFUTURE", "ETH")
+        # 2030 USD at 2869 a coin, or 99 % of a fresh read it never comes near
+        expected = (D("2030") / eth_rate(pool)).quantize(D("0.00000001"), rounding="ROUND_DOWN")
+        assert expected - TAG < sent.amount <= expected
+    finally:
+        ledger.close()
+
+
+def test_a_coin_transfer_whose_answer_is_lost_is_reconciled_never_sent_twice(
+    pool: BinanceFakeThread, binance_env: None, tmp_path: Path, bot: Bot
+) -> None:
+    from tests.fakes.binance.faults import FAIL_AFTER
+
+    config = coin_config(pool, tmp_path)
+    pool.account.set_spot("USDT", "0")
+    pool.account.set_mark("ETHUSDT", "3020")
+    pool.faults.add(*TRANSFER, FAIL_AFTER)
+    first = bot("rebalance", config=config)
+    assert first.exit_code != 0 or "unknown" in (first.stdout + first.stderr).lower()
+    (applied,) = pool.account.transfers  # the venue applied it; the answer was lost
+    assert applied.asset == "ETH"
+    settled = bot("reconcile", config=config)
+    assert settled.exit_code == 0, settled.stdout + settled.stderr
+    listed = bot("ledger", "list", "--json", config=config)
+    rows = [r for r in listed.json() if r["asset"] == "ETH"]
+    assert [r["status"] for r in rows] == ["confirmed"], rows
+    assert D(rows[0]["amount"]) == applied.amount
+    again = bot("rebalance", config=config)
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert len(pool.account.transfers) == 1  # topped up already: nothing sent again
+
+
+def test_an_asset_index_that_cannot_be_trusted_moves_nothing(
+    pool: BinanceFakeThread, binance_env: None, tmp_path: Path, bot: Bot
+) -> None:
+    pool.routes[ASSET_INDEX] = type(pool.routes[ASSET_INDEX])(
+        lambda p, now: {"symbol": "ETHUSD", "index": "3020", "bidBuffer": "0.05", "bidRate": "0"},
+        False,
+    )
+    config = coin_config(pool, tmp_path)
+    pool.account.set_spot("USDT", "0")
+    pool.account.set_mark("ETHUSDT", "3020")
+    result = bot("rebalance", config=config)
+    assert result.exit_code != 0
+    one_line_with("bidRate", result)
+    assert pool.account.transfers == []
+
+
+def test_coin_collateral_on_a_classic_account_is_refused_in_one_line(
+    binance: BinanceFakeThread, binance_env: None, tmp_path: Path, bot: Bot
+) -> None:
+    hedges = {"eth_usdm_cross": {**HEDGES["eth_usdm_cross"], "collateral": ["USDT", "ETH"]}}
+    config = write_binance_config(tmp_path, binance.base_url, hedges=hedges, transfers=COIN_LIMITS)
+    result = bot("plan", config=config)
+    assert result.exit_code != 0
+    line = one_line_with("hedges.eth_usdm_cross.collateral", result)
+    assert "only Binance USD-M multi-assets mode" in line, line
+    assert binance.count(*TRANSFER) == 0
+
+
+def test_collateral_naming_another_coin_is_a_config_error(
+    pool: BinanceFakeThread, binance_env: None, tmp_path: Path, bot: Bot
+) -> None:
+    hedges = {"eth_multi": {**MULTI_HEDGES["eth_multi"], "collateral": ["USDT", "BTC"]}}
+    config = write_binance_config(tmp_path, pool.base_url, hedges=hedges, multi_assets=True)
+    result = bot("plan", config=config)
+    assert result.exit_code == 2, result.stdout + result.stderr
+    line = one_line_with("collateral", result)
+    assert "BTC is neither" in line and "list from USDT, ETH" in line, line
+
+
+def test_limits_in_one_figure_for_every_asset_are_refused_with_coin_collateral(
+    pool: BinanceFakeThread, binance_env: None, tmp_path: Path, bot: Bot
+) -> None:
+    config = write_binance_config(tmp_path, pool.base_url, hedges=COIN_HEDGES, multi_assets=True)
+    result = bot("plan", config=config)
+    assert result.exit_code == 2, result.stdout + result.stderr
+    line = one_line_with("transfers.min_amount", result)
+    assert "moves ETH as collateral" in line and "{USDT: 10, ETH: 0.005}" in line, line
