@@ -174,11 +174,18 @@ class AccountMargin:
     #: (USD): the figure is requirement / equity where lower is safer, else equity / requirement
     equity: Decimal
     requirement: Decimal
+    #: what the figure covers where it is not the whole account (OKX single-currency margin:
+    #: one currency's, the spot coin not counted), said wherever the figure is quoted
+    scope: str | None = None
 
     def describe(self) -> str:
         """One phrase for a plan note or a status line."""
         way = "higher" if self.higher_is_safer else "lower"
-        return f"{self.figure} {self.value} (liquidation at {self.liquidation_at}, {way} is safer)"
+        scope = f"; {self.scope}" if self.scope else ""
+        return (
+            f"{self.figure} {self.value} (liquidation at {self.liquidation_at}, {way} is safer"
+            f"{scope})"
+        )
 
     def equity_at(self, target: Decimal) -> Decimal:
         """The equity (USD) that puts the figure at `target`, the requirement unchanged."""

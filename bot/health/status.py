@@ -309,8 +309,9 @@ def margins_section(given: StatusInput) -> Section:
                 line = (
                     f"hedge {name}: {shown} ({margin.pool}, equity {plain(margin.equity)} "
                     f"{margin.asset}; band {plain(margin.lower)}-{plain(margin.upper)}, "
-                    f"liquidation at {plain(margin.account.liquidation_at)}) read "
-                    f"{age(given.now, read.read_at)}"
+                    f"liquidation at {plain(margin.account.liquidation_at)}"
+                    + (f"; {margin.account.scope}" if margin.account.scope else "")
+                    + f") read {age(given.now, read.read_at)}"
                 )
             else:
                 line = (

@@ -91,7 +91,7 @@ class BalanceSnapshot(Base):
 
 
 class AccountMarginSnapshot(Base):
-    """A unified account's own margin figure as one read found it (migration 0012): fields of
+    """A unified account's own margin figure as one read found it (migrations 0012, 0013): fields of
     `bot.model.AccountMargin`, with the account it is of."""
 
     __tablename__ = "account_margin_snapshots"
@@ -107,6 +107,8 @@ class AccountMarginSnapshot(Base):
     higher_is_safer: Mapped[bool] = mapped_column(Boolean)
     equity: Mapped[Decimal] = mapped_column(ExactDecimal)
     requirement: Mapped[Decimal] = mapped_column(ExactDecimal)
+    #: what the figure covers where not the whole account (migration 0013); NULL: the account
+    scope: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class PositionSnapshot(Base):

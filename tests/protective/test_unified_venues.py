@@ -310,3 +310,49 @@ def test_a_bybit_classic_account_is_refused_in_one_line(
             side.account.unified_margin_status = 1
         config = side.write(tmp_path, side.fake.base_url, hedges={"btc": hedge(side)})
         refused(side, bot, config, "classic account", "upgrade the account to UTA 2.0")
+
+
+# OKX single-currency margin: the settle currency's own ratio --------------------------------
+
+
+@pytest.fixture
+def okx_single(monkeypatch: pytest.MonkeyPatch) -> Iterator[Side]:
+    set_env(monkeypatch, "okx")
+    for found in running("okx"):
+        with found.account.lock:
+            found.account.acct_lv = "2"  # Spot and futures mode
+        yield found
+
+
+def usdt_detail(side: Side) -> dict[str, Any]:
+    with side.account.lock:
+        answer = side.account.balance(None, side.fake.now())
+    (row,) = [row for row in answer["details"] if row["ccy"] == "USDT"]
+    return row
+
+
+def test_okx_single_currency_margin_tops_up_to_the_usdt_ratio_and_says_the_coin_is_no_collateral(
+    okx_single: Side, tmp_path: Path, bot: Bot
+) -> None:
+    side = okx_single
+    stress(side)
+    with side.account.lock:
+        # USDT's own ratio: its equity over its positions' maintenance (fees 0 in the fake)
+        side.account.trading["USDT"] += 3 * side.account.cross_mmr("USDT") - side.account.eq("USDT")
+    row = usdt_detail(side)
+    equity, ratio = D(row["eq"]), D(row["mgnRatio"])
+    assert D("2.99") < ratio < D("3.01")
+    expected = down(D(8) * (equity / ratio) - equity, side)
+    config = side.write(tmp_path, side.fake.base_url, hedges={"btc": hedge(side)})
+    plan = bot("plan", config=config)
+    assert plan.exit_code == 0, plan.stdout + plan.stderr
+    assert "single-currency margin the spot coin is not collateral" in plan.stdout, plan.stdout
+    done = bot("rebalance", config=config)
+    assert done.exit_code == 0, done.stdout + done.stderr
+    (sent,) = side.sent()
+    assert sent.amount == expected and sent.status == "success"
+    assert_one_to_one(side, bot, config)
+    again = usdt_detail(side)
+    assert D("7.99") < D(again["mgnRatio"]) < D("8.01")
+    status = bot("status", config=config)
+    assert "single-currency margin the spot coin is not collateral" in status.stdout, status.stdout

@@ -68,7 +68,7 @@ async def test_okx_reports_its_margin_ratio_in_the_plan(opened: list[CcxtVenue])
     assert f"mgnRatio {expected} (liquidation at 1, higher is safer)" in note_of(venue, state)
 
 
-async def test_okx_single_currency_margin_has_no_account_figure(
+async def test_okx_single_currency_margin_is_judged_by_the_settle_currencys_own_ratio(
     opened: list[CcxtVenue],
 ) -> None:
     async with OkxFake() as fake:
@@ -76,10 +76,15 @@ async def test_okx_single_currency_margin_has_no_account_figure(
         venue = okx_venue(fake, opened)
         await venue.connect()
         state = await venue.read_state()
-        sent = fake.account.balance(None, fake.now())["mgnRatio"]
-    assert sent == ""
-    assert state.account_margin is None
-    assert "reported no mgnRatio" in note_of(venue, state)
+        answer = fake.account.balance(None, fake.now())
+    assert answer["mgnRatio"] == ""  # no account-level ratio in this mode
+    (usdt,) = [row for row in answer["details"] if row["ccy"] == "USDT"]
+    margin = state.account_margin
+    assert margin is not None and margin.value == Decimal(usdt["mgnRatio"])
+    assert margin.equity == Decimal(usdt["eq"])
+    note = note_of(venue, state)
+    assert f"mgnRatio {usdt['mgnRatio']}" in note, note
+    assert "single-currency margin the spot coin is not collateral" in note, note
 
 
 @pytest.mark.parametrize("sent", ["-0.5", "abc", None])

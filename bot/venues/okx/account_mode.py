@@ -16,6 +16,7 @@ from bot.venues.decode import Decoder
 
 ENDPOINT: Final = "GET /api/v5/account/config"
 SPOT_MODE: Final = "1"
+SINGLE_CURRENCY: Final = "2"
 NAMES: Final = {
     "1": "in Spot mode",
     "2": "in Spot and futures mode",

@@ -40,15 +40,28 @@ class OkxVenue(UnifiedMarginVenue):
     account_figure = account_margin.FIGURE
     reads_pool_transferable = True  # maxWd: see read_transferable
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._account_level: str | None = None  # acctLv, read at connect
+
     async def read_account_mode(self) -> AccountMode:
         answer = await self.call(self.client.private_get_account_config)
         level = account_mode.account_level(Decoder(self.name, account_mode.ENDPOINT), answer)
+        self._account_level = level
         return AccountMode(
             f"{account_mode.NAMES[level]} (acctLv {level})", account_mode.refusal(level)
         )
 
     def account_margin(self, info: Any) -> AccountMargin | None:
-        return account_margin.account_margin(Decoder(self.name, account_margin.ENDPOINT), info)
+        """The account's `mgnRatio`; in single-currency margin, the one settle currency's
+        (hedges settling in two currencies there have no one figure: None)."""
+        decoder = Decoder(self.name, account_margin.ENDPOINT)
+        if self._account_level != account_mode.SINGLE_CURRENCY:
+            return account_margin.account_margin(decoder, info)
+        settles = {market.settle for market in self.perp_markets.values()}
+        if len(settles) != 1:
+            return None
+        return account_margin.currency_margin(decoder, info, settles.pop())
 
     # transfers ------------------------------------------------------------------------------
 
