@@ -274,6 +274,30 @@ class State:
         object.__setattr__(self, "venues", _frozen(self.venues))
 
 
+class PauseScope(StrEnum):
+    """What a person paused: one hedge, or every hedge of a venue."""
+
+    HEDGE = "hedge"
+    VENUE = "venue"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Paused:
+    """A pause standing now, as the plan and `bot status` say it."""
+
+    scope: PauseScope
+    name: str
+    by: str
+    reason: str
+    since: datetime
+    until: datetime | None  # None: until resumed
+
+    def words(self) -> str:
+        """`hedge eth paused by alice until 2026-12-07 14:00Z: adjusting by hand`"""
+        until = f" until {self.until:%Y-%m-%d %H:%M}Z" if self.until is not None else ""
+        return f"{self.scope.value} {self.name} paused by {self.by}{until}: {self.reason}"
+
+
 class Rule(StrEnum):
     """Which policy rule produced a plan item."""
 

@@ -316,6 +316,26 @@ def _funding_table(ledger: Ledger, since: datetime | None) -> str:
     )
 
 
+def _pauses_table(ledger: Ledger, since: datetime | None) -> str:
+    """Every pause a person made in the period: who, why, until when, how it ended."""
+    rows = [
+        [
+            p.scope.value,
+            p.name,
+            p.paused_by,
+            _x([p.paused_at])[0],
+            _x([p.until])[0] if p.until else "until resumed",
+            p.reason,
+            p.state,
+            _x([p.ended_at])[0] if p.ended_at else None,
+            p.ended_by,
+        ]
+        for p in ledger.pauses_since(since)
+    ]
+    headers = ["scope", "name", "by", "paused (UTC)", "until", "reason", "state", "ended"]
+    return _table([*headers, "ended by"], rows, set())
+
+
 def _alerts_table(ledger: Ledger, since: datetime | None) -> str:
     """The alerts table where this ledger has one (written by `bot run`), shown as it is."""
     with ledger.engine.connect() as connection:
@@ -365,6 +385,7 @@ def build_report(
         )
     parts += ["<h2>transfers</h2>", _transfers_table(ledger, since)]
     parts += ["<h2>funding income</h2>", _funding_table(ledger, since)]
+    parts += ["<h2>pauses</h2>", _pauses_table(ledger, since)]
     parts += ["<h2>alerts</h2>", _alerts_table(ledger, since)]
     parts.append("</body></html>")
     return "\n".join(parts)

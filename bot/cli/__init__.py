@@ -13,6 +13,7 @@ from bot.cli import (  # noqa: F401  (importing a command module registers its c
     cycle_commands,
     ledger_commands,
     paper_commands,
+    pause_commands,
     report_commands,
     run_commands,
     setup_commands,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -24,6 +24,10 @@ from bot.cli.app import (
 from bot.errors import UserFacingError, VenueError
 from bot.present.usage import parse_transfer_id
 from bot.runtime.stopping import StopRequest
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.model import Paused
 
 T = TypeVar("T")
 
@@ -282,6 +286,21 @@ def _login_name() -> str:
         fail("--by: cannot tell who you are ($USER is unset); give your name (--by alice)")
 
 
+def standing_pauses(config: Config) -> list[Paused]:
+    """The pauses standing now, read-only from the ledger (`bot plan` shows their moves as
+    notes, as a cycle would)."""
+    from bot.bootstrap import open_audit_ledger
+
+    try:
+        ledger = open_audit_ledger(config)
+    except UserFacingError as exc:
+        fail(str(exc), exc.exit_code)
+    try:
+        return [record.paused for record in ledger.active_pauses()]
+    finally:
+        ledger.close()
+
+
 @app.command("plan")
 def plan_command(
     ctx: typer.Context,
@@ -294,7 +313,8 @@ def plan_command(
     from bot.transfers.sizing import preview_sizing
 
     config = load(ctx)
-    state, plan, errors = run_async(lambda: inspect(config))
+    paused = standing_pauses(config)
+    state, plan, errors = run_async(lambda: inspect(config, paused=paused))
     plan = preview_sizing(plan, state, config.transfers)
     if as_json:
         print_json(render.plan_json(plan))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 
@@ -21,9 +21,10 @@ from bot.ledger.activity import Mark, money_moves_mark
 from bot.ledger.journal import canonical_json
 from bot.ledger.queries import open_transfers
 from bot.ledger.store import Clock, Ledger, TransferRecord, utc_now
-from bot.model import Plan, Rule, State, TransferStatus
+from bot.model import Paused, Plan, Rule, State, TransferStatus
 from bot.policy import FundingHistory, plan_transfers
 from bot.policy.isolated import is_refusal
+from bot.policy.pause import hold_paused
 from bot.runtime.logs import log_context, run_id_var
 from bot.runtime.redact import redact
 from bot.runtime.retry import Timing
@@ -188,15 +189,16 @@ async def venues_for(
 
 
 async def inspect(
-    config: Config, *, venues: OpenVenues | None = None
+    config: Config, *, venues: OpenVenues | None = None, paused: Sequence[Paused] = ()
 ) -> tuple[State, Plan, dict[str, Exception]]:
     """Read and plan without recording or moving anything (`bot plan`, `bot balances`); a
-    venue that cannot be read is returned with its error, and the others are shown."""
+    venue that cannot be read is returned with its error, and the others are shown. `paused`:
+    the pauses standing (their moves are notes, as in a cycle)."""
     failures: dict[str, Exception] = {}
     names = hedged_venues(config)
     async with venues_for(config, venues, names, dry_run=True, failures=failures) as opened:
         state = await read_state(opened, failures)
-    return state, plan_transfers(state, _hedges_of(config, state)), failures
+    return state, hold_paused(plan_transfers(state, _hedges_of(config, state)), paused), failures
 
 
 def _hedges_of(config: Config, state: State) -> dict[str, HedgeConfig]:
@@ -347,11 +349,13 @@ def funding_history(services: Services) -> FundingHistory:
 
 
 def planned(services: Services, state: State, history: FundingHistory | None = None) -> Plan:
-    """The policy's plan for the hedges whose venue was read, with the funding history."""
+    """The policy's plan for the hedges whose venue was read, with the funding history; a
+    move touching a paused hedge or venue is a note (`policy.pause`)."""
     hedges = _hedges_of(services.config, state)
     if history is None:
         history = funding_history(services)
-    return plan_transfers(state, hedges, funding_history=history)
+    paused = [p.paused for p in services.ledger.active_pauses(services.clock())]
+    return hold_paused(plan_transfers(state, hedges, funding_history=history), paused)
 
 
 async def _read_after_moves(

@@ -285,6 +285,7 @@ def margins_section(given: StatusInput) -> Section:
 
     config = given.config
     danger = config.alerts.danger_margin_ratio
+    paused = paused_hedges(config, given.ledger, given.now)
     data: dict[str, Any] = {}
     lines, attention = [], []
     for venue in sorted({hedge.venue for hedge in config.hedges.values()}):
@@ -302,7 +303,12 @@ def margins_section(given: StatusInput) -> Section:
                 lines.append(f"hedge {name}: no snapshot yet")
                 continue
             ratio = margin.ratio
-            data[name] = {**margin.as_json(), "read_at": iso(read.read_at), "danger": plain(danger)}
+            data[name] = {
+                **margin.as_json(),
+                "read_at": iso(read.read_at),
+                "danger": plain(danger),
+                "paused": paused.get(name),
+            }
             shown = f"{ratio:.4f}" if ratio is not None else "n/a (flat)"
             if margin.account is not None:
                 shown = f"{margin.account.figure} {plain(margin.account.value)}"
@@ -323,10 +329,13 @@ def margins_section(given: StatusInput) -> Section:
             if margin.liquidation_price is not None:
                 line += f"; liquidation {plain(margin.liquidation_price)}"
             lines.append(line)
+            held = f" and the bot does not move it: {paused[name]}" if name in paused else ""
             if margin.under(danger) and margin.account is not None:
-                attention.append(f"hedge {name}: {shown} is {margin.danger_words(danger)[0]}")
+                attention.append(f"hedge {name}: {shown} is {margin.danger_words(danger)[0]}{held}")
             elif margin.under(danger):
-                attention.append(f"hedge {name}: margin ratio {shown} is under danger {danger}")
+                attention.append(
+                    f"hedge {name}: margin ratio {shown} is under danger {danger}{held}"
+                )
     return Section("margins", data, lines, attention)
 
 
@@ -403,6 +412,38 @@ def halts_section(given: StatusInput) -> Section:
     return Section("halted", data, lines, list(lines))
 
 
+def pauses_section(given: StatusInput) -> Section:
+    """Hedges and venues a person paused: read and reported, never moved. Not a fault by
+    itself; a paused hedge in danger is (the margins section names its pause)."""
+    rows = given.ledger.active_pauses(given.now)
+    data = [
+        {
+            "scope": r.scope.value,
+            "name": r.name,
+            "by": r.paused_by,
+            "reason": r.reason,
+            "since": iso(r.paused_at),
+            "until": iso(r.until),
+        }
+        for r in rows
+    ]
+    lines = [f"{r.paused.words()} (since {age(given.now, r.paused_at)})" for r in rows]
+    return Section("paused", data, lines)
+
+
+def paused_hedges(config: Config, ledger: Ledger, now: datetime) -> dict[str, str]:
+    """Each paused hedge (by itself or by its venue) with the words of its pause."""
+    from bot.model import PauseScope
+
+    found: dict[str, str] = {}
+    for record in ledger.active_pauses(now):
+        for name, hedge in config.hedges.items():
+            mine = name if record.scope is PauseScope.HEDGE else hedge.venue
+            if mine == record.name:
+                found.setdefault(name, record.paused.words())
+    return found
+
+
 def nothing_to_move_section(given: StatusInput) -> Section:
     """Moves the plan wants with nothing to move (an empty source, under min_amount): a
     standing condition, counted, not a failure."""
@@ -436,6 +477,7 @@ SECTIONS: list[SectionFn] = [
     streams_section,
     last_run_section,
     halts_section,
+    pauses_section,
     transfers_section,
     open_margin_legs_section,
     manual_section,

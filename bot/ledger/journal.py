@@ -66,6 +66,7 @@ from bot.ledger.tables import (
     MarginLegAttempt,
     MarginMove,
     NothingToMove,
+    Pause,
     PositionSnapshot,
     Run,
     Transfer,
@@ -103,6 +104,7 @@ ENTITIES: dict[str, type[Base]] = {
     "nothing_to_move": NothingToMove,
     "alert_delivery": AlertDelivery,  # 0010
     "account_margin": AccountMarginSnapshot,  # 0012
+    "pause": Pause,  # 0014
 }
 #: journaled since the first release; the others only since 0006 (older rows have no entry)
 FIRST_RELEASE_ENTITIES = frozenset({"transfer", "attempt", "correction"})

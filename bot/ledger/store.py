@@ -22,6 +22,7 @@ from bot.ledger.alerts import AlertRecords
 from bot.ledger.funding import FundingPaymentRecord, FundingRecords
 from bot.ledger.manual import ManualRecords
 from bot.ledger.margin_moves import MarginLegRecord, MarginMoveRecord, MarginMoveRecords
+from bot.ledger.pauses import PauseRecords
 from bot.ledger.runs import RunRecords
 from bot.ledger.sessions import Clock, utc_now
 from bot.ledger.snapshots import SnapshotRecords
@@ -61,6 +62,7 @@ class Ledger(
     AlertRecords,
     ManualRecords,
     StandingRecords,
+    PauseRecords,
 ):
     """The bot's record of runs, snapshots, transfers and attempts, and of running unattended.
 

@@ -479,6 +479,26 @@ class ManualInstruction(Base):
     cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
+class Pause(Base):
+    """A hedge or a whole venue paused by a person (0014): read and reported, never moved,
+    while `paused` and before `until`; `resumed` (by whom and why) or `expired`, then final."""
+
+    __tablename__ = "pauses"
+    __table_args__ = (one_where("uq_pauses_one_paused", "scope", "name", where="state = 'paused'"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(8))  # hedge venue
+    name: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    paused_by: Mapped[str] = mapped_column(String(64))
+    paused_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    state: Mapped[str] = mapped_column(String(16))  # paused resumed expired
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    ended_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class VenueHalt(Base):
     """A venue halted by a fatal refusal of a transfer or margin call (0009): nothing new is
     sent on it while `halted`; `cleared` (its config or key changed: `fingerprint`, see

@@ -47,6 +47,8 @@ APPEND_ONLY_TRIGGERS = {
     ("funding_snapshots_no_delete", "funding_snapshots"),
     ("venue_halts_final_immutable", "venue_halts"),
     ("venue_halts_no_delete", "venue_halts"),
+    ("pauses_final_immutable", "pauses"),
+    ("pauses_no_delete", "pauses"),
     ("nothing_to_move_final_immutable", "nothing_to_move"),
     ("nothing_to_move_no_delete", "nothing_to_move"),
     ("alert_deliveries_no_update", "alert_deliveries"),

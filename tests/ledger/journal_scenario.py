@@ -23,6 +23,7 @@ from bot.ledger import Ledger
 from bot.ledger.tables import JournalEntry
 from bot.model import (
     Funding,
+    PauseScope,
     PlannedTransfer,
     Position,
     Rule,
@@ -249,6 +250,8 @@ def play(ledger: Ledger) -> None:
         "paper", kind="fatal", code=None, error="again", hint=None, fingerprint="f", salt="s"
     )
     ledger.end_halt("paper", state="resumed", by="ann", reason="new key")
+    ledger.pause(PauseScope.HEDGE, "eth", by="ann", reason="by hand", until=None)
+    ledger.resume(PauseScope.HEDGE, "eth", by="ann", reason="done")
     for _ in range(2):
         ledger.stand_nothing_to_move(
             ("paper", "USDT", "spot", "linear"),
