@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -47,34 +48,26 @@ def print_summary(console: Console, by: str, groups: list[Group]) -> None:
     if not groups:
         console.print("Summary: no transfers and no funding payments in this period.")
         return
-    table = Table(title=f"Summary by {by}", title_justify="left")
-    for column in (
+    columns = (
         by,
         "transfers",
-        "confirmed",
-        "failed",
-        "unknown",
-        "manual",
+        *(status.value.replace("_", " ") for status in TransferStatus),
         "asset",
         "to futures",
         "to spot",
         "net to futures",
         "funding income",
-    ):
-        table.add_column(column, justify="left" if column in (by, "asset") else "right")
+    )
+    rows = []
     for g in groups:
         assets = sorted(g.assets.items()) or [("-", None)]
         for n, (asset, flows) in enumerate(assets):
+            # every status, so that the counts add up to the transfers (dry runs and skipped
+            # sizings apart from what moved)
             counts = (
-                [
-                    str(g.transfers),
-                    str(g.count(TransferStatus.CONFIRMED)),
-                    str(g.count(TransferStatus.FAILED)),
-                    str(g.count(TransferStatus.UNKNOWN) + g.count(TransferStatus.PENDING)),
-                    str(g.count(TransferStatus.MANUAL)),
-                ]
+                [str(g.transfers), *(str(g.count(status)) for status in TransferStatus)]
                 if n == 0
-                else [""] * 5
+                else [""] * (1 + len(TransferStatus))
             )
             money = (
                 [
@@ -86,7 +79,20 @@ def print_summary(console: Console, by: str, groups: list[Group]) -> None:
                 if flows is not None
                 else ["-"] * 4
             )
-            table.add_row(escape(g.key) if n == 0 else "", *counts, escape(asset), *money)
+            rows.append([escape(g.key) if n == 0 else "", *counts, escape(asset), *money])
+    # fourteen columns: no outer edge, and one space between columns, so the figures fit
+    table = Table(
+        title=f"Summary by {by}", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False
+    )
+    money = set(columns[-4:])
+    for index, column in enumerate(columns):
+        # a figure keeps every digit: its column is as wide as its widest figure, and the
+        # counts' headers fold to make room
+        widest = max(len(row[index]) for row in rows) if column in money else None
+        justify = "left" if column in (by, "asset") else "right"
+        table.add_column(column, justify=justify, min_width=widest, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
 
 

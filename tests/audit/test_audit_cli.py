@@ -86,6 +86,9 @@ def test_list_show_and_summary(ran: Path, bot: Bot) -> None:  # noqa: F811
     usdt = eth["assets"]["USDT"]
     assert usdt["to_futures"] == "2999.99999999"
     assert (usdt["funding_income"], usdt["funding_payments"]) == ("3", 2)  # 1.5 USDT twice
+    text_summary = bot("ledger", "summary", config=ran).stdout
+    for status in ("confirmed", "failed", "pending", "unknown", "skipped", "dry", "manual"):
+        assert status in text_summary, text_summary  # every status has its column
     missing = bot("ledger", "show", "99", config=ran)
     assert missing.exit_code == 2 and "no transfer 99" in missing.stderr
     bad = bot("ledger", "summary", "--by", "year", config=ran)
