@@ -1,7 +1,10 @@
-"""`bot report`: one self-contained HTML page of a period, per hedge: margin ratio with its band
-and danger line, futures equity and short notional, spot and futures balances with the
-transfers as markers, funding rate and cumulative funding income; then the period's transfers,
-funding income and alerts as tables.
+"""`bot report`: one self-contained HTML page of a period, per hedge: its margin figure in the
+band's own terms (margin ratio, liquidation distance or the unified account's figure) with the
+band, the target and the line the guard acts on; mark and liquidation price; futures equity and
+short notional; spot and futures balances with the transfers as markers by kind (confirmed by
+direction, failed, manual, still open); funding rate on a scale fitted to it, with cumulative
+funding income; then the period's transfers (dry runs and skipped sizings apart), funding
+income, pauses and alerts as tables.
 
 Charts are plotly's, with plotly.js embedded once in the page, so it opens with no network.
 Figures go to the charts as the ledger's exact decimal text (plotly.js reads numeric text),
@@ -40,9 +43,17 @@ class HedgeSeries:
     futures_account: str
     band: tuple[Decimal, Decimal]
     target: Decimal
+    #: what the band and target are in: "margin ratio", "liquidation distance" or the unified
+    #: account's figure (`uniMMR`...)
+    terms: str
+    #: the line the guard acts on, in the chart's terms: `alerts.danger_margin_ratio` for a
+    #: margin ratio, the band's edge on the liquidation side for an account's figure
+    danger: Decimal | None
     at: list[datetime] = field(default_factory=list)
     margin_ratio: list[Decimal | None] = field(default_factory=list)
-    danger: list[Decimal | None] = field(default_factory=list)
+    figure: list[Decimal | None] = field(default_factory=list)  # in `terms`
+    mark: list[Decimal | None] = field(default_factory=list)
+    liquidation: list[Decimal | None] = field(default_factory=list)
     equity: list[Decimal] = field(default_factory=list)
     notional: list[Decimal] = field(default_factory=list)
     spot_balance: list[Decimal | None] = field(default_factory=list)
@@ -61,13 +72,28 @@ def _collateral(perp: str) -> tuple[str, str]:
     return settle or quote, "linear" if settle == quote else "inverse"
 
 
+def _terms(hedge: HedgeConfig, danger: Decimal) -> tuple[str, Decimal | None]:
+    """What the hedge's band is in, and the margin ratio the guard acts under (None on a
+    unified account: its line is the band's edge, known from the figure's direction)."""
+    if hedge.account_target is not None:
+        return hedge.account_target.figure, None
+    if hedge.liquidation_target is not None:
+        return "liquidation distance", danger
+    return "margin ratio", danger
+
+
 def hedge_series(
-    ledger: Ledger, name: str, hedges: Mapping[str, HedgeConfig], since: datetime | None
+    ledger: Ledger,
+    name: str,
+    hedges: Mapping[str, HedgeConfig],
+    since: datetime | None,
+    danger: Decimal,
 ) -> HedgeSeries:
     """One hedge's charts; `hedges`: every configured hedge (a cross pool's ratio needs the
-    others in it)."""
+    others in it); `danger`: `alerts.danger_margin_ratio`, where the guard acts."""
     hedge = hedges[name]
     collateral, futures_account = _collateral(hedge.perp)
+    terms, line = _terms(hedge, danger)
     series = HedgeSeries(
         name=name,
         venue=hedge.venue,
@@ -75,7 +101,9 @@ def hedge_series(
         collateral=collateral,
         futures_account=futures_account,
         band=hedge.band,
-        target=hedge.target_margin_ratio,
+        target=hedge.target_value,
+        terms=terms,
+        danger=line,
     )
     funding = select(FundingSnapshot.read_at, FundingSnapshot.rate).where(
         FundingSnapshot.venue == hedge.venue,
@@ -99,13 +127,19 @@ def hedge_series(
         figure = margin.get(name)
         if figure is None:
             continue
-        size = abs(position.notional)
         series.at.append(read.read_at)
         series.notional.append(figure.notional)
         series.equity.append(figure.equity)
         series.margin_ratio.append(figure.ratio)
-        maintenance = position.maintenance_margin
-        series.danger.append(maintenance / size if size and maintenance is not None else None)
+        if figure.account is not None:
+            series.figure.append(figure.account.value)
+            series.danger = figure.account.danger_edge(hedge.band)
+        elif terms == "liquidation distance":
+            series.figure.append(figure.liquidation_distance)
+        else:
+            series.figure.append(figure.ratio)
+        series.mark.append(figure.mark_price)
+        series.liquidation.append(figure.liquidation_price)
         futures = read.wallets.get((futures_account, collateral))
         spot = read.wallets.get(("spot", collateral))
         series.futures_balance.append(futures.balance if futures else None)
@@ -121,8 +155,8 @@ def hedge_series(
             series.income_cumulative.append(total)
     where = TransferFilter(venue=hedge.venue, hedge=name, since=since)
     for row in iter_transfer_rows(ledger, where):
-        if row.dry_run:
-            continue
+        if row.dry_run or row.status in UNMOVED:
+            continue  # nothing was sent: they are listed apart, never charted
         series.transfers.append(
             {
                 "id": row.id,
@@ -144,73 +178,100 @@ def _y(values: Iterable[Decimal | None]) -> list[str | None]:
     return [plain(v) if v is not None else None for v in values]
 
 
+#: transfer rows that sent nothing: shown apart from the moves, never as chart markers
+UNMOVED = frozenset({"skipped", "dry_run"})
+#: how each kind of transfer is marked on the balances chart: (name, statuses, symbol, color);
+#: a confirmed move's marker points the way it went
+MARKERS = (
+    ("to futures", ("confirmed",), "triangle-up", "#2ca02c"),
+    ("to spot", ("confirmed",), "triangle-down", "#ff7f0e"),
+    ("failed", ("failed",), "x", "#d62728"),
+    ("manual", ("manual",), "diamond", "#9467bd"),
+    ("open (pending or unknown)", ("pending", "unknown"), "circle-open", "#7f7f7f"),
+)
+
+
+def _flat_line(x: list[str], value: Decimal, name: str, dash: str, color: str) -> Any:
+    import plotly.graph_objects as go
+
+    return go.Scatter(
+        x=[x[0], x[-1]] if x else [],
+        y=[plain(value)] * (2 if x else 0),
+        name=name,
+        mode="lines",
+        line={"dash": dash, "color": color},
+    )
+
+
+def _fitted_range(values: list[Decimal]) -> list[str] | None:
+    """An axis range around `values` with a margin of half their span (or of their size, when
+    they are all equal), so a 0.01 % rate is not drawn flat on a +-100 % axis."""
+    if not values:
+        return None
+    low, high = min(values), max(values)
+    pad = (high - low) / 2 or max(abs(high), Decimal("0.0001")) / 2
+    return [plain(low - pad), plain(high + pad)]
+
+
 def hedge_figure(series: HedgeSeries) -> Any:
-    """The hedge's four charts, one shared time axis."""
+    """The hedge's five charts, one shared time axis."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     figure = make_subplots(
-        rows=4,
+        rows=5,
         cols=1,
         shared_xaxes=True,
-        vertical_spacing=0.06,
-        specs=[[{}], [{}], [{}], [{"secondary_y": True}]],
+        vertical_spacing=0.05,
+        specs=[[{}], [{}], [{}], [{}], [{"secondary_y": True}]],
         subplot_titles=(
-            "margin ratio (futures equity / short notional)",
+            f"{series.terms}: band, target and the line the guard acts on",
+            "mark price and liquidation price",
             f"futures equity and short notional ({series.collateral})",
-            f"spot and futures balances ({series.collateral}), transfers as markers",
-            "funding rate and cumulative funding income",
+            f"spot and futures balances ({series.collateral}), transfers as markers by kind",
+            "funding rate (per period) and cumulative funding income",
         ),
     )
     x = _x(series.at)
     low, high = series.band
-    figure.add_trace(go.Scatter(x=x, y=_y(series.margin_ratio), name="margin ratio"), 1, 1)
-    for value, label, dash in (
-        (low, "band low", "dot"),
-        (high, "band high", "dot"),
-        (series.target, "target", "dash"),
-    ):
-        figure.add_trace(
-            go.Scatter(
-                x=[x[0], x[-1]] if x else [],
-                y=[plain(value)] * (2 if x else 0),
-                name=label,
-                mode="lines",
-                line={"dash": dash, "color": "#888"},
-            ),
-            1,
-            1,
-        )
+    figure.add_trace(go.Scatter(x=x, y=_y(series.figure), name=series.terms), 1, 1)
+    for value, label, dash in ((low, "band low", "dot"), (high, "band high", "dot")):
+        figure.add_trace(_flat_line(x, value, label, dash, "#888"), 1, 1)
+    figure.add_trace(_flat_line(x, series.target, "target", "dash", "#888"), 1, 1)
+    if series.terms == "liquidation distance":  # the guard still reads the margin ratio
+        figure.add_trace(go.Scatter(x=x, y=_y(series.margin_ratio), name="margin ratio"), 1, 1)
+    if series.danger is not None:
+        where = "under" if series.terms in ("margin ratio", "liquidation distance") else "beyond"
+        guard_terms = "margin ratio" if series.terms == "liquidation distance" else series.terms
+        label = f"danger: the guard acts {where} {guard_terms} {plain(series.danger)}"
+        figure.add_trace(_flat_line(x, series.danger, label, "solid", "#d62728"), 1, 1)
+    figure.add_trace(go.Scatter(x=x, y=_y(series.mark), name="mark price"), 2, 1)
     figure.add_trace(
         go.Scatter(
-            x=x,
-            y=_y(series.danger),
-            name="danger (maintenance margin / notional)",
-            line={"color": "#d62728"},
+            x=x, y=_y(series.liquidation), name="liquidation price", line={"color": "#d62728"}
         ),
-        1,
+        2,
         1,
     )
-    figure.add_trace(go.Scatter(x=x, y=_y(series.equity), name="futures equity"), 2, 1)
-    figure.add_trace(go.Scatter(x=x, y=_y(series.notional), name="short notional"), 2, 1)
-    figure.add_trace(go.Scatter(x=x, y=_y(series.spot_balance), name="spot balance"), 3, 1)
-    figure.add_trace(go.Scatter(x=x, y=_y(series.futures_balance), name="futures balance"), 3, 1)
-    for direction, symbol, color in (
-        ("to_futures", "triangle-up", "#2ca02c"),
-        ("to_spot", "triangle-down", "#ff7f0e"),
-    ):
-        moves = [t for t in series.transfers if t["direction"] == direction]
+    figure.add_trace(go.Scatter(x=x, y=_y(series.equity), name="futures equity"), 3, 1)
+    figure.add_trace(go.Scatter(x=x, y=_y(series.notional), name="short notional"), 3, 1)
+    figure.add_trace(go.Scatter(x=x, y=_y(series.spot_balance), name="spot balance"), 4, 1)
+    figure.add_trace(go.Scatter(x=x, y=_y(series.futures_balance), name="futures balance"), 4, 1)
+    for label, statuses, symbol, color in MARKERS:
+        moves = [t for t in series.transfers if t["status"] in statuses]
+        if label.startswith("to "):
+            moves = [t for t in moves if t["direction"] == label.replace(" ", "_")]
         figure.add_trace(
             go.Scatter(
                 x=_x(t["at"] for t in moves),
                 y=_y(t["amount"] for t in moves),
-                name=f"transfer {direction.replace('_', ' ')}",
+                name=f"transfer {label}",
                 mode="markers",
                 marker={"symbol": symbol, "size": 11, "color": color},
                 text=[f"#{t['id']} {t['status']} {plain(t['amount'])} {t['asset']}" for t in moves],
                 hovertemplate="%{text}<extra></extra>",
             ),
-            3,
+            4,
             1,
         )
     figure.add_trace(
@@ -220,7 +281,7 @@ def hedge_figure(series: HedgeSeries) -> Any:
             name="funding rate",
             mode="lines+markers",
         ),
-        4,
+        5,
         1,
     )
     figure.add_trace(
@@ -231,18 +292,24 @@ def hedge_figure(series: HedgeSeries) -> Any:
             mode="lines+markers",
             line={"shape": "hv"},
         ),
-        4,
+        5,
         1,
         secondary_y=True,
     )
     figure.update_layout(
-        height=1100,
+        height=1350,
         title=f"hedge {series.name}: {series.perp} on {series.venue}",
         legend={"orientation": "h"},
         margin={"l": 60, "r": 60, "t": 80, "b": 40},
     )
     figure.update_yaxes(type="linear")
-    figure.update_yaxes(tickformat=".4%", row=4, col=1, secondary_y=False)
+    figure.update_yaxes(
+        tickformat=".4%",
+        range=_fitted_range(series.funding_rate),
+        row=5,
+        col=1,
+        secondary_y=False,
+    )
     figure.update_xaxes(type="date")
     return figure
 
@@ -272,9 +339,13 @@ def _table(headers: list[str], rows: list[list[Any]], numeric: set[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _transfers_table(ledger: Ledger, since: datetime | None) -> str:
-    rows = [
-        [
+def _transfers_tables(ledger: Ledger, since: datetime | None) -> tuple[str, str]:
+    """The moves, and apart from them the rows that sent nothing (dry runs, sizings under
+    `min_amount`): a dry run's row is not money that moved."""
+    moved: list[list[Any]] = []
+    unmoved: list[list[Any]] = []
+    for r in iter_transfer_rows(ledger, TransferFilter(since=since)):
+        row = [
             r.id,
             _x([r.created_at])[0],
             r.venue,
@@ -282,15 +353,14 @@ def _transfers_table(ledger: Ledger, since: datetime | None) -> str:
             direction_of(r.from_account, r.to_account),
             r.amount if r.amount is not None else r.planned_amount,
             r.asset,
-            r.status,
+            "dry_run" if r.dry_run else r.status,
             r.exchange_id,
             r.error,
         ]
-        for r in iter_transfer_rows(ledger, TransferFilter(since=since))
-    ]
+        (unmoved if r.dry_run or r.status in UNMOVED else moved).append(row)
     headers = ["id", "created (UTC)", "venue", "hedges", "direction", "amount", "asset"]
     headers += ["status", "venue id", "error"]
-    return _table(headers, rows, {"id", "amount"})
+    return _table(headers, moved, {"id", "amount"}), _table(headers, unmoved, {"id", "amount"})
 
 
 def _funding_table(ledger: Ledger, since: datetime | None) -> str:
@@ -373,7 +443,7 @@ def build_report(
         f" to {html.escape(_x([generated_at])[0])}; ledger read read-only.</p>",
     ]
     for name in names:
-        series = hedge_series(ledger, name, config.hedges, since)
+        series = hedge_series(ledger, name, config.hedges, since, config.alerts.danger_margin_ratio)
         parts.append(f"<h2 id='hedge-{html.escape(name)}'>hedge {html.escape(name)}</h2>")
         if not series.at:
             parts.append('<p class="note">no snapshots of this hedge in this period.</p>')
@@ -383,7 +453,9 @@ def build_report(
                 include_plotlyjs=False, full_html=False, div_id=f"chart-{name}"
             )
         )
-    parts += ["<h2>transfers</h2>", _transfers_table(ledger, since)]
+    moved, unmoved = _transfers_tables(ledger, since)
+    parts += ["<h2>transfers</h2>", moved]
+    parts += ["<h2>dry runs and skipped sizings (nothing sent)</h2>", unmoved]
     parts += ["<h2>funding income</h2>", _funding_table(ledger, since)]
     parts += ["<h2>pauses</h2>", _pauses_table(ledger, since)]
     parts += ["<h2>alerts</h2>", _alerts_table(ledger, since)]

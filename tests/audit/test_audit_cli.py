@@ -132,6 +132,14 @@ def test_verify_against_the_venue_and_after_tampering(
     assert totals.startswith("transfer_totals: ") and "the transfers say 1 of 9999" in totals
 
 
+def plotted_layout(page: str, div: str) -> dict:
+    """The layout argument of the page's `Plotly.newPlot(div, data, layout, config)`."""
+    start = re.search(r'Plotly.newPlot\(\s*"' + div + r'",\s*', page).end()
+    decoder = json.JSONDecoder()
+    _, end = decoder.raw_decode(page, start)
+    return decoder.raw_decode(page, page.index("{", end))[0]
+
+
 def test_the_report_is_one_offline_page(ran: Path, bot: Bot, tmp_path: Path) -> None:  # noqa: F811
     out = tmp_path / "report.html"
     result = bot("report", "--out", str(out), "--since", "1d", config=ran)
@@ -155,7 +163,16 @@ def test_the_report_is_one_offline_page(ran: Path, bot: Bot, tmp_path: Path) -> 
     assert income["y"] == ["1.5", "3"]  # exact text, never through a float
     marks = next(t for t in figure if t["name"] == "transfer to futures")
     assert marks["y"] == ["2999.99999999"]
+    # the line the guard acts on, in the chart's terms: alerts.danger_margin_ratio
+    danger = next(t for t in figure if t["name"].startswith("danger: the guard acts under"))
+    assert danger["y"] == ["0.25", "0.25"] and danger["name"].endswith("margin ratio 0.25")
+    assert {"mark price", "liquidation price", "transfer failed", "transfer manual"} <= names
+    layout = plotted_layout(page, "chart-eth")
+    rates = [D(r) for r in next(t for t in figure if t["name"] == "funding rate")["y"]]
+    low, high = (D(v) for v in layout["yaxis5"]["range"])
+    assert low < min(rates) and max(rates) < high and high - low < D("0.01")  # not +-100 %
     assert "<h2>transfers</h2>" in page and "<h2>funding income</h2>" in page
+    assert "<h2>dry runs and skipped sizings (nothing sent)</h2>" in page
     assert "<h2>alerts</h2>" in page
     unknown = bot("report", "--hedge", "sol", "--out", str(out), config=ran)
     assert unknown.exit_code == 2 and "--hedge" in unknown.stderr

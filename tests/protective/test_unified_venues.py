@@ -356,3 +356,24 @@ def test_okx_single_currency_margin_tops_up_to_the_usdt_ratio_and_says_the_coin_
     assert D("7.99") < D(again["mgnRatio"]) < D("8.01")
     status = bot("status", config=config)
     assert "single-currency margin the spot coin is not collateral" in status.stdout, status.stdout
+
+
+def test_the_report_charts_the_accounts_own_figure_with_its_band_edge(
+    side: Side, config: Path, bot: Bot
+) -> None:
+    import json
+    import re
+
+    terms = TERMS[side.name]
+    put_figure_at(side, terms.danger)
+    assert bot("rebalance", config=config).exit_code == 0
+    page_file = config.parent / "report.html"
+    assert bot("report", "--out", str(page_file), config=config).exit_code == 0
+    page = page_file.read_text()
+    start = re.search(r'Plotly.newPlot\(\s*"chart-btc",\s*', page).end()
+    traces, _ = json.JSONDecoder().raw_decode(page, start)
+    names = {trace["name"] for trace in traces}
+    assert terms.figure in names, names
+    edge = terms.band[1] if not terms.higher_is_safer else terms.band[0]
+    (danger,) = [t for t in traces if t["name"].startswith("danger: the guard acts beyond")]
+    assert [D(v) for v in danger["y"]] == [edge, edge], danger
