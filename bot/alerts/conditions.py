@@ -28,6 +28,7 @@ from bot.config import Config
 from bot.model import Flag, Plan, Rule, TransferStatus
 from bot.money import plain
 from bot.policy.margin import HedgeMargin
+from bot.policy.pause import held_by_pause
 from bot.runtime.stopping import left_by_a_stop
 
 FAILURE = "failure"
@@ -164,6 +165,9 @@ def _did(facts: Facts, m: HedgeMargin) -> str:
     ]
     if done:
         return "top-up " + ", ".join(done)
+    held = held_by_pause(facts.plan, m.hedge) if facts.plan is not None else None
+    if held is not None:
+        return held
     return f"needs a top-up of {m.asset} from spot to its band {m.lower:f}"
 
 
@@ -180,8 +184,8 @@ def spot_cannot_cover(facts: Facts, config: Config) -> Findings:
     firing = {}
     for m in facts.margins.values():
         ratio = m.ratio
-        if ratio is None or ratio >= m.lower:
-            continue
+        if ratio is None or ratio >= m.lower or held_by_pause(facts.plan, m.hedge):
+            continue  # in its band, or paused: spot is not what keeps it from a top-up
         amount, needed = planned.get(m.hedge, (Decimal(0), Decimal(0)))
         if amount == 0 or amount < needed:
             firing[f"spot-short:{m.hedge}"] = (

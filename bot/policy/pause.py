@@ -16,6 +16,17 @@ from dataclasses import replace
 from bot.model import Paused, PauseScope, Plan, PlannedTransfer, PlanNote
 from bot.money import plain
 
+#: how a held move's note says it (`held_by_pause` finds it again)
+HELD = "not moved: "
+
+
+def held_by_pause(plan: Plan, hedge: str) -> str | None:
+    """The note of a move the plan held for `hedge` because of a pause, or None."""
+    for note in plan.notes:
+        if hedge in note.hedges and HELD in note.message and " paused by " in note.message:
+            return note.message
+    return None
+
 
 def hold_paused(plan: Plan, paused: Sequence[Paused]) -> Plan:
     """The plan with every move touching a paused hedge or venue turned into a note."""
@@ -36,8 +47,7 @@ def hold_paused(plan: Plan, paused: Sequence[Paused]) -> Plan:
                 venue=item.venue,
                 hedges=item.hedges,
                 message=f"{plain(item.amount)} {item.asset} {item.from_account} -> "
-                f"{item.to_account} ({item.rule.value}) not moved: "
-                + "; ".join(p.words() for p in why),
+                f"{item.to_account} ({item.rule.value}) {HELD}" + "; ".join(p.words() for p in why),
                 figures=item.figures,
                 flags=item.flags,
             )
