@@ -59,7 +59,10 @@ def live_fix_digest(config: Config, name: str) -> str | None:
         return None
     if venue.paper:
         return fix_digest(name, venue, None)
-    api_key = os.environ.get(venue.api_key_env) if venue.api_key_env else None
+    named = venue.api_key_env or venue.wallet_address_env
+    api_key = os.environ.get(named) if named else None
+    if api_key and venue.wallet_address_env and named == venue.wallet_address_env:
+        api_key = api_key.strip()
     return fix_digest(name, venue, api_key) if api_key else None
 
 
