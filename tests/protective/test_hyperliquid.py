@@ -13,6 +13,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.alerts.alerter import Alerter
 from bot.alerts.channels import Channels
@@ -322,3 +323,55 @@ def test_the_private_key_never_shows(
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert key.encode() not in path.read_bytes(), path
+
+
+def test_the_keys_come_from_the_environment_only(
+    hl: FakeThread[HyperliquidFake], hl_config: Path, bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(PRIVATE_KEY_ENV)
+    unset = bot("plan", config=hl_config)
+    assert unset.exit_code == 2
+    assert f"private_key_env: environment variable {PRIVATE_KEY_ENV} is not set" in unset.stderr
+    config = yaml.safe_load(hl_config.read_text())
+    section = config["venues"]["hyperliquid"]
+    alone = hl_config.parent / "alone.yaml"
+    alone.write_text(yaml.safe_dump({**config, "venues": {"hyperliquid": {
+        k: v for k, v in section.items() if k != "wallet_address_env"
+    }}}))  # fmt: skip
+    refused = bot("config", "check", config=alone)
+    assert refused.exit_code == 2
+    assert "private_key_env and wallet_address_env go together" in refused.stdout + refused.stderr
+    in_file = hl_config.parent / "in_file.yaml"
+    section["ccxt"]["privateKey"] = "0x11"
+    in_file.write_text(yaml.safe_dump(config))
+    assert bot("config", "check", config=in_file).exit_code == 2
+    assert hl.count(*EXCHANGE) == 0
+
+
+def test_a_dry_run_sends_no_action(
+    hl: FakeThread[HyperliquidFake], hl_config: Path, bot: Bot
+) -> None:
+    hl.account.set_mark("ETH", "3400")
+    result = bot("rebalance", "--dry-run", config=hl_config)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert hl.count(*EXCHANGE) == 0 and hl.account.applied_transfers() == []
+    (row,) = ledger_rows(bot, hl_config)
+    assert row["status"] == "dry_run"
+
+
+def test_a_tagged_amount_is_sent_in_usdc_micro_units_and_reconciled(
+    hl: FakeThread[HyperliquidFake], hl_env: None, tmp_path: Path, bot: Bot
+) -> None:
+    # USDC moves in 6 decimals: a 4-digit tag takes up to 0.009999 USDC, more than the 0.0001
+    # `auto` allows, so a Hyperliquid venue is tagged only with `amount_tag: on`
+    rules = {"safety": "0.99", "min_amount": "10", "max_amount": None, "amount_tag": "on"}
+    config = write_hyperliquid_config(tmp_path, hl.base_url, timeout_ms=1000, transfers=rules)
+    hl.account.set_mark("ETH", "3400")
+    hl.faults.add(*EXCHANGE, FAIL_AFTER)
+    assert bot("rebalance", config=config).exit_code == 1
+    (applied,) = hl.account.applied_transfers()
+    assert D(str(applied.delta["usdc"])) == D("3100") - D("0.000001")  # intent 1's tag
+    assert bot("reconcile", config=config).exit_code == 0
+    (row,) = ledger_rows(bot, config)
+    assert row["status"] == "confirmed" and row["exchange_id"] == applied.hash
+    assert D(row["amount_tag"]) == D("0.000001")

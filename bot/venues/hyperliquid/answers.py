@@ -46,13 +46,22 @@ class PerpAccount:
     held: dict[str, Decimal]  # margin used, by coin
 
 
-def perp_account(
-    decoder: Decoder, raw: Any, markets: Mapping[str, tuple[str, Decimal]]
-) -> PerpAccount:
-    """`clearinghouseState` -> the USDC perp wallet and the positions of `markets` (coin ->
-    (unified symbol, contract size)). The wallet's balance is the account value less the
-    positions' unrealized PnL; its cross figures are `crossMarginSummary`'s; what may leave is
-    `withdrawable`."""
+@dataclass(frozen=True)
+class PerpMarket:
+    """What the bot knows of a hedged perp from the markets: its symbol, contract size, and
+    `maxLeverage` (meta's universe), whose half is the maintenance margin's leverage
+    (Hyperliquid's "Margining": maintenance margin is half the initial margin at max
+    leverage)."""
+
+    symbol: str
+    contract_size: Decimal
+    max_leverage: int | None
+
+
+def perp_account(decoder: Decoder, raw: Any, markets: Mapping[str, PerpMarket]) -> PerpAccount:
+    """`clearinghouseState` -> the USDC perp wallet and the positions of `markets` (by coin).
+    The wallet's balance is the account value less the positions' unrealized PnL; its cross
+    figures are `crossMarginSummary`'s; what may leave is `withdrawable`."""
     answer = decoder.mapping(raw)
     summary = decoder.mapping(decoder.field(answer, "marginSummary"), "marginSummary")
     cross = decoder.mapping(decoder.field(answer, "crossMarginSummary"), "crossMarginSummary")
@@ -91,19 +100,21 @@ def perp_account(
             cross_pnl += upnl
         if coin not in markets or szi == 0:
             continue
-        symbol, contract_size = markets[coin]
+        market = markets[coin]
         value_of = decoder.decimal(entry, "positionValue", path, sign=Sign.POSITIVE)
         size = abs(szi)
+        maintenance = value_of / (2 * market.max_leverage) if market.max_leverage else None
         positions[coin] = Position(
-            symbol=symbol,
+            symbol=market.symbol,
             side="short" if szi < 0 else "long",
-            contracts=size / contract_size,
-            contract_size=contract_size,
+            contracts=size / market.contract_size,
+            contract_size=market.contract_size,
             notional=value_of,
             entry_price=decoder.decimal(entry, "entryPx", path, sign=Sign.POSITIVE),
             mark_price=value_of / size,
             unrealized_pnl=upnl,
             initial_margin=margin,
+            maintenance_margin=maintenance,
             liquidation_price=decoder.optional_decimal(
                 entry, "liquidationPx", path, sign=Sign.NON_NEGATIVE
             ),

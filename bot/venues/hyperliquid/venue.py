@@ -162,8 +162,14 @@ class HyperliquidVenue(CcxtVenue):
         )
         markets = {}
         for symbol, market in self._perps.items():
-            coin = self.client.markets[symbol].get("baseName")
-            markets[str(coin)] = (symbol, market.contract_size)
+            unified = self.client.markets[symbol]
+            info = unified.get("info") or {}
+            limit = info.get("maxLeverage")  # meta's universe entry, as Hyperliquid wrote it
+            markets[str(unified.get("baseName"))] = answers.PerpMarket(
+                symbol=symbol,
+                contract_size=market.contract_size,
+                max_leverage=limit if isinstance(limit, int) and limit > 0 else None,
+            )
         perp = answers.perp_account(Decoder(self.name, answers.CLEARINGHOUSE), raw, markets)
         self._held = perp.held
         return perp
