@@ -90,6 +90,7 @@ def test_plan_reads_both_wallets_and_the_short(
     result = bot("plan", config=hl_config)
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "Plan: nothing to move." in result.stdout, result.stdout
+    assert hl.count("POST", "/info/clearinghouseState") == 1  # wallet and short: one answer
     balances = bot("balances", "--json", config=hl_config)
     assert balances.exit_code == 0, balances.stdout + balances.stderr
     read = balances.json()["venues"]["hyperliquid"]

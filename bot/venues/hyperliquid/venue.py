@@ -25,6 +25,7 @@ USDC moves between them with `usdClassTransfer` (ccxt `transfer('USDC', amount, 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -37,7 +38,7 @@ import ccxt.async_support as ccxt_async
 
 from bot.config import HedgeConfig
 from bot.errors import ErrorKind, VenueError
-from bot.model import SPOT, Funding, Position, VenueTransfer, Wallet
+from bot.model import SPOT, Funding, Position, VenueState, VenueTransfer, Wallet
 from bot.money import plain
 from bot.venues.base import FundingPayment, TransferReceipt, VenueTraits
 from bot.venues.decode import Decoder, Sign, Untrusted
@@ -80,6 +81,9 @@ class HyperliquidVenue(CcxtVenue):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held: dict[str, Decimal] = {}  # coin -> margin used, from the last perp read
+        #: the one `clearinghouseState` read of a `read_state` (wallet and positions alike)
+        self._perp_read: asyncio.Future[answers.PerpAccount] | None = None
+        self._sharing = False
 
     @classmethod
     def ccxt_options(cls, hedges: Mapping[str, HedgeConfig]) -> dict[str, Any]:
@@ -156,7 +160,25 @@ class HyperliquidVenue(CcxtVenue):
             f"no Hyperliquid wallet named {account!r} (wallets: spot, swap)",
         )
 
+    async def read_state(self) -> VenueState:
+        """One read of the venue; the perp wallet and the positions come from one
+        `clearinghouseState` answer, so the pool's equity and its short are of one moment."""
+        self._perp_read, self._sharing = None, True
+        try:
+            return await super().read_state()
+        finally:
+            self._perp_read, self._sharing = None, False
+
     async def _perp_account(self) -> answers.PerpAccount:
+        """The perp account: within `read_state`, its one shared read; else a fresh one (a
+        transfer's sizing reads `withdrawable` anew)."""
+        if not self._sharing:
+            return await self._read_perp_account()
+        if self._perp_read is None:
+            self._perp_read = asyncio.ensure_future(self._read_perp_account())
+        return await self._perp_read
+
+    async def _read_perp_account(self) -> answers.PerpAccount:
         raw = await self.call(
             self.client.publicPostInfo, {"type": "clearinghouseState", "user": self.user}
         )
