@@ -376,3 +376,20 @@ def test_a_tagged_amount_is_sent_in_usdc_micro_units_and_reconciled(
     (row,) = ledger_rows(bot, config)
     assert row["status"] == "confirmed" and row["exchange_id"] == applied.hash
     assert D(row["amount_tag"]) == D("0.000001")
+
+
+def test_a_look_alike_by_hand_leaves_the_transfer_unknown_for_a_person(
+    hl: FakeThread[HyperliquidFake], hl_config: Path, bot: Bot
+) -> None:
+    hl.account.set_mark("ETH", "3400")
+    hl.faults.add(*EXCHANGE, FAIL_AFTER)
+    assert bot("rebalance", config=hl_config).exit_code == 1
+    (applied,) = hl.account.applied_transfers()
+    with hl.account.lock:  # the same amount, the same way, moved by hand a moment later
+        hl.account.class_transfer(D(str(applied.delta["usdc"])), True, applied.time + 1, "0xhand")
+    settled = bot("reconcile", config=hl_config)
+    assert "ambiguous" in settled.stdout + settled.stderr
+    (row,) = ledger_rows(bot, hl_config)
+    assert row["status"] == "unknown"
+    assert bot("rebalance", config=hl_config).exit_code != 0  # blocked until a person settles it
+    assert hl.count(*EXCHANGE) == 1
