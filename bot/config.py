@@ -156,6 +156,10 @@ class VenueConfig(_Strict):
     api_key_env: str | None = None
     secret_env: str | None = None
     password_env: str | None = None
+    #: a wallet-signing venue (Hyperliquid): the variables holding the wallet's private key and
+    #: its address, in place of api_key_env / secret_env
+    private_key_env: str | None = None
+    wallet_address_env: str | None = None
     urls: dict[str, str] = Field(default_factory=dict)
     ccxt: dict[str, Any] = Field(default_factory=dict)
     paper_state: str | None = None  # the paper exchange's state file; default beside the ledger
@@ -191,11 +195,25 @@ class VenueConfig(_Strict):
 
     @model_validator(mode="after")
     def _paper_or_keys(self) -> VenueConfig:
-        if self.paper and (self.api_key_env or self.secret_env):
+        if self.paper and (
+            self.api_key_env or self.secret_env or self.private_key_env or self.wallet_address_env
+        ):
             raise ValueError(
                 "a paper venue uses the paper exchange's keys; drop api_key_env/secret_env"
+                "/private_key_env/wallet_address_env"
+            )
+        if (self.private_key_env is None) != (self.wallet_address_env is None):
+            raise ValueError(
+                "private_key_env and wallet_address_env go together: name both variables (the "
+                "wallet's private key and its address)"
             )
         return self
+
+    @property
+    def signs_with_wallet(self) -> bool:
+        """Whether the venue's requests are signed by a wallet's private key (Hyperliquid)
+        rather than an API key and secret."""
+        return self.private_key_env is not None
 
 
 class TargetConfig(_Strict):

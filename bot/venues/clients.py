@@ -78,10 +78,20 @@ class Credentials:
     api_key: str | None
     secret: str | None
     password: str | None = None
+    #: a wallet-signing venue's key and address (ccxt's `privateKey`, `walletAddress`)
+    private_key: str | None = None
+    wallet_address: str | None = None
+
+    @property
+    def identity(self) -> str | None:
+        """What names the account these credentials act on: the API key, or the wallet."""
+        return self.api_key or self.wallet_address
 
 
 def credentials_from_env(name: str, venue: VenueConfig) -> Credentials:
     """Read the venue's secrets from the environment variables that config names."""
+    if venue.signs_with_wallet:
+        return _wallet_credentials(name, venue)
     if not venue.api_key_env or not venue.secret_env:
         raise ConfigError(
             f"venues.{name}: api_key_env and secret_env are required for a live venue "
@@ -104,6 +114,31 @@ def credentials_from_env(name: str, venue: VenueConfig) -> Credentials:
         register_secret(value)
         values[field] = value
     return Credentials(values["api_key_env"], values["secret_env"], values["password_env"])
+
+
+def _wallet_credentials(name: str, venue: VenueConfig) -> Credentials:
+    """A wallet-signing venue's private key and address, from the variables config names;
+    both registered as secrets (with and without the 0x prefix) so that no log shows them."""
+    values = {}
+    for field, var in (
+        ("private_key_env", venue.private_key_env),
+        ("wallet_address_env", venue.wallet_address_env),
+    ):
+        value = os.environ.get(var or "")
+        if not value:
+            raise ConfigError(
+                f"venues.{name}.{field}: environment variable {var} is not set; export it first"
+            )
+        value = value.strip()
+        register_secret(value)
+        register_secret(value.removeprefix("0x"))
+        values[field] = value
+    return Credentials(
+        None,
+        None,
+        private_key=values["private_key_env"],
+        wallet_address=values["wallet_address_env"],
+    )
 
 
 UrlRewrite = Callable[[dict[str, Any]], dict[str, Any]]
@@ -235,6 +270,10 @@ def _construct(
         settings["secret"] = credentials.secret
     if credentials.password:
         settings["password"] = credentials.password
+    if credentials.private_key:
+        settings["privateKey"] = credentials.private_key
+    if credentials.wallet_address:
+        settings["walletAddress"] = credentials.wallet_address
     client = cls(settings)
     client.verbose = False  # a backstop: config refuses `verbose` (it prints keys, signatures)
     # Figures stay the venue's own text end to end (decode.py): ccxt's unified numbers as

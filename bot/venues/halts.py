@@ -59,7 +59,11 @@ def live_fix_digest(config: Config, name: str) -> str | None:
         return None
     if venue.paper:
         return fix_digest(name, venue, None)
-    api_key = os.environ.get(venue.api_key_env) if venue.api_key_env else None
+    # what names the account: the API key, or a wallet-signing venue's address (`Credentials`)
+    named = venue.api_key_env or venue.wallet_address_env
+    api_key = os.environ.get(named) if named else None
+    if api_key and not venue.api_key_env:
+        api_key = api_key.strip()  # as `credentials_from_env` reads the address
     return fix_digest(name, venue, api_key) if api_key else None
 
 

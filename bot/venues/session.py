@@ -152,7 +152,7 @@ async def build_venue(
         **({"stream_clients": stream_clients} if stream_clients else {}),
     )
     _close_with_grace(stack, venue, client, ws_client, *stream_clients.values())
-    venue.fix_digest = fix_digest(name, venue_config, credentials.api_key)  # what fixes a halt
+    venue.fix_digest = fix_digest(name, venue_config, credentials.identity)  # what fixes a halt
     if cache is not None:
         # the paper exchange's port changes every run; its markets do not
         urls = venue_config.urls if venue_config.paper else client.urls.get("api")
