@@ -11,6 +11,8 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 ZERO = Decimal(0)
 # Where a venue says nothing finer: 8 decimals (Binance's universal transfer takes no more).
 DEFAULT_TRANSFER_STEP = Decimal("0.00000001")
+#: settle assets counted one for one against a venue's USD figures
+USD_STABLECOINS = frozenset({"USDT", "USDC", "USD"})
 
 
 class BadAmount(ValueError):

@@ -37,13 +37,10 @@ from bot.model import (
     State,
     VenueState,
 )
-from bot.money import DEFAULT_TRANSFER_STEP, ZERO, plain, round_down
+from bot.money import DEFAULT_TRANSFER_STEP, USD_STABLECOINS, ZERO, plain, round_down
 from bot.policy.assess import HedgeLeg, PoolOfLegs, hedge_legs
 from bot.policy.items import plan_note as _note
 from bot.policy.items import planned_transfer as _transfer
-
-#: settle assets the account's USD figures can be moved in one for one
-USD_STABLE = frozenset({"USDT", "USDC", "USD"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,7 +187,7 @@ def decide(
                 flags,
             ),
         )
-    if pool.asset not in USD_STABLE:
+    if pool.asset not in USD_STABLECOINS:
         return (
             _note(
                 pool,

@@ -9,8 +9,11 @@ share a tag (ids 1..9999 give tags 1..9999 steps; 10000 starts again at 1), so l
 typed by hand (round figures) never match.
 
 The tag is on by default where the venue takes no client id and its step is fine enough that
-the largest tag stays within `MAX_TAG` of the asset; elsewhere (a client id identifies the
-transfer, or the step is too coarse) it is off. `transfers.amount_tag` overrides.
+the largest tag stays within `MAX_TAG` of the asset, or within a cent of a USD stablecoin
+(`MAX_TAG_USD`: Hyperliquid moves USDC in 6 decimals, where a tag takes at most 0.009999, and
+an untagged amount could be told from a hand transfer of the same amount only by a person);
+elsewhere (a client id identifies the transfer, or the step is too coarse) it is off.
+`transfers.amount_tag` overrides.
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
+from bot.money import USD_STABLECOINS
+
 #: Tags use this many digits: 9999 distinct tags before one repeats.
 TAG_DIGITS = 4
 TAGS = 10**TAG_DIGITS - 1
 #: The most a tag may take off a transfer where it is on by default (in the asset).
 MAX_TAG = Decimal("0.0001")
+#: ... and off a USD stablecoin's, a cent
+MAX_TAG_USD = Decimal("0.01")
 
 Setting = Literal["auto", "on", "off"]
 
@@ -33,11 +40,14 @@ def tag_for(intent_id: int, step: Decimal) -> Decimal:
     return ((intent_id - 1) % TAGS + 1) * step
 
 
-def tags_on(setting: Setting, *, has_client_ids: bool, step: Decimal) -> bool:
-    """Whether this venue's amounts are tagged. Pure."""
+def tags_on(
+    setting: Setting, *, has_client_ids: bool, step: Decimal, asset: str | None = None
+) -> bool:
+    """Whether this venue's amounts in `asset` are tagged. Pure."""
     if setting != "auto":
         return setting == "on"
-    return not has_client_ids and TAGS * step <= MAX_TAG
+    largest = MAX_TAG_USD if asset in USD_STABLECOINS else MAX_TAG
+    return not has_client_ids and TAGS * step <= largest
 
 
 def tag_to_subtract(amount: Decimal, intent_id: int, step: Decimal) -> Decimal:

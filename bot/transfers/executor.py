@@ -538,7 +538,7 @@ class Executor:
         step = venue.transfer_step(item.asset)
 
         def tag_of(amount: Decimal) -> Callable[[int], Decimal] | None:
-            return self._tag_of(venue, amount, step)
+            return self._tag_of(venue, amount, step, item.asset)
 
         read = self._cycle_read(item, replaces)
         if read is not None:  # sized on the cycle's read: committed as sized, then sent
@@ -579,11 +579,14 @@ class Executor:
         return await self._send(item, venue, sized, offset, None)
 
     def _tag_of(
-        self, venue: Venue, amount: Decimal, step: Decimal
+        self, venue: Venue, amount: Decimal, step: Decimal, asset: str
     ) -> Callable[[int], Decimal] | None:
         """What to subtract from `amount`, given the intent's id, to tag it (None: no tags)."""
         if not tags_on(
-            self._rules.amount_tag, has_client_ids=venue.client_ids is not None, step=step
+            self._rules.amount_tag,
+            has_client_ids=venue.client_ids is not None,
+            step=step,
+            asset=asset,
         ):
             return None
         return lambda intent_id: tag_to_subtract(amount, intent_id, step)
@@ -634,7 +637,11 @@ class Executor:
         transferable = read.wallet(item.from_account, item.asset).transferable
         sizing, inputs = self._sized(item, transferable, step, read_at=read.read_at)
         inputs["read"] = "cycle"  # the cycle's read, not one made for this transfer
-        tag = self._tag_of(venue, sizing.amount, step) if sizing.skip_reason is None else None
+        tag = (
+            self._tag_of(venue, sizing.amount, step, item.asset)
+            if sizing.skip_reason is None
+            else None
+        )
         return Draft(item, sizing.amount, inputs, tag, sizing.skip_reason)
 
     def _commit_first_intents(

@@ -34,14 +34,17 @@ def test_an_amount_too_small_for_its_tag_is_sent_untagged() -> None:
 
 
 @pytest.mark.parametrize(
-    ("setting", "client_ids", "step", "on"),
+    ("setting", "client_ids", "step", "asset", "on"),
     [
-        ("auto", False, STEP, True),  # Binance: no client id, 8 decimals
-        ("auto", True, STEP, False),  # a client id identifies the transfer
-        ("auto", False, D("0.01"), False),  # too coarse: a tag could take 99.99
-        ("on", True, D("0.01"), True),
-        ("off", False, STEP, False),
+        ("auto", False, STEP, "USDT", True),  # Binance: no client id, 8 decimals
+        ("auto", True, STEP, "USDT", False),  # a client id identifies the transfer
+        ("auto", False, D("0.01"), "USDT", False),  # too coarse: a tag could take 99.99
+        ("auto", False, D("0.000001"), "USDC", True),  # Hyperliquid: a cent at most
+        ("auto", False, D("0.000001"), "ETH", False),  # 0.009999 ETH is no small change
+        ("on", True, D("0.01"), "USDT", True),
+        ("off", False, STEP, "USDT", False),
     ],
 )
-def test_where_tags_are_on(setting: str, client_ids: bool, step: D, on: bool) -> None:
-    assert tags_on(setting, has_client_ids=client_ids, step=step) is on  # type: ignore[arg-type]
+def test_where_tags_are_on(setting: str, client_ids: bool, step: D, asset: str, on: bool) -> None:
+    found = tags_on(setting, has_client_ids=client_ids, step=step, asset=asset)  # type: ignore[arg-type]
+    assert found is on
