@@ -7,7 +7,7 @@ Serves:
 
     POST /info      type meta | metaAndAssetCtxs | spotMeta | spotMetaAndAssetCtxs |
                     clearinghouseState | spotClearinghouseState | userNonFundingLedgerUpdates |
-                    userAbstraction | exchangeStatus          (a `user` is the one wallet)
+                    userFunding | userAbstraction | exchangeStatus   (a `user` is the one wallet)
     POST /exchange  action usdClassTransfer, signed by the wallet (EIP-712, user-signed)
 
 `/exchange` checks what it can independently: the action's `nonce` equals the request's, the
@@ -205,6 +205,8 @@ class HyperliquidFake(LoopbackFake):
                 return 200, account.abstraction if mine else "default"
             if kind == "userNonFundingLedgerUpdates":
                 return self._ledger_updates(body, mine)
+            if kind == "userFunding":
+                return self._user_funding(body, mine)
         self.unserved.append(("POST", f"/info/{kind}"))
         return 422, "Failed to deserialize the JSON body into the target type"
 
@@ -221,6 +223,34 @@ class HyperliquidFake(LoopbackFake):
         rows.sort(key=lambda u: u.time)
         return 200, [
             {"time": u.time, "hash": u.hash, "delta": u.delta} for u in rows[: self.page_size]
+        ]
+
+    def _user_funding(self, body: dict[str, Any], mine: bool) -> tuple[int, Any]:
+        """`userFunding`: the user's funding payments with startTime <= time <= endTime,
+        oldest first, at most `page_size`; each entry's hash is zeros, as Hyperliquid sends."""
+        start, end = body.get("startTime"), body.get("endTime")
+        if not isinstance(start, int) or isinstance(start, bool):
+            return 422, "Failed to deserialize the JSON body into the target type"
+        end = end if isinstance(end, int) else self.now()
+        if not mine:
+            return 200, []
+        rows = sorted(
+            (f for f in self.account.funding if start <= f.time <= end), key=lambda f: f.time
+        )
+        return 200, [
+            {
+                "time": f.time,
+                "hash": "0x" + "0" * 64,
+                "delta": {
+                    "type": "funding",
+                    "coin": f.coin,
+                    "usdc": text(f.usdc, Decimal("0.000001")),
+                    "szi": str(f.szi),
+                    "fundingRate": str(f.rate),
+                    "nSamples": None,
+                },
+            }
+            for f in rows[: self.page_size]
         ]
 
     def _perp_meta(self, p: Any) -> dict[str, Any]:

@@ -393,3 +393,44 @@ def test_a_look_alike_by_hand_leaves_the_transfer_unknown_for_a_person(
     assert row["status"] == "unknown"
     assert bot("rebalance", config=hl_config).exit_code != 0  # blocked until a person settles it
     assert hl.count(*EXCHANGE) == 1
+
+
+async def test_hourly_funding_payments_are_read_and_recorded_once(
+    hl: FakeThread[HyperliquidFake], hl_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.funding.income import collect_funding
+    from bot.venues.session import open_venues
+    from tests.fakes.hyperliquid.account import FundingEntry
+
+    hour = 3600 * 1000
+    now = int(datetime.now(UTC).timestamp() * 1000) // hour * hour
+    with hl.account.lock:  # the short of 5 ETH paid three hours, and a BTC payment not hedged
+        hl.account.funding += [
+            FundingEntry(now - 3 * hour, "ETH", D("0.1875"), D("-5"), D("0.0000125")),
+            FundingEntry(now - 2 * hour, "ETH", D("0.125"), D("-5"), D("0.0000083")),
+            FundingEntry(now - hour, "ETH", D("-0.05"), D("-5"), D("-0.0000033")),
+            FundingEntry(now - hour, "BTC", D("1"), D("-1"), D("0.00001")),
+        ]
+    hl.fake.page_size = 3  # over two pages, the second starting at the first's last hour
+    monkeypatch.setattr(HyperliquidVenue, "ledger_page", 3)
+    config = load_config(hl_config)
+    ledger = Ledger.open(config.ledger_url)
+    try:
+        async with open_venues(config, dry_run=True) as venues:
+            first = await collect_funding(config, ledger, venues)
+            again = await collect_funding(config, ledger, venues)
+    finally:
+        ledger.close()
+    assert first.errors == {}, first.errors
+    start = datetime.fromtimestamp(now / 1000, UTC)
+    recorded = sorted((p.at, p.amount) for p in first.recorded["hyperliquid"])
+    assert recorded == [
+        (start - timedelta(hours=3), D("0.1875")),
+        (start - timedelta(hours=2), D("0.125")),
+        (start - timedelta(hours=1), D("-0.05")),
+    ]
+    assert {p.symbol for p in first.recorded["hyperliquid"]} == {"ETH/USDC:USDC"}
+    assert again.count == 0
+    assert hl.count("POST", "/info/userFunding") >= 2

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from bot.model import CROSS, ISOLATED, SPOT, Position, VenueTransfer, Wallet
 from bot.money import ZERO
+from bot.venues.base import FundingPayment
 from bot.venues.decode import Decoder, Sign
 
 SWAP: Final = "swap"  # ccxt's name for the perp wallet
@@ -26,6 +27,7 @@ USDC: Final = "USDC"
 CLEARINGHOUSE: Final = "POST /info clearinghouseState"
 SPOT_CLEARINGHOUSE: Final = "POST /info spotClearinghouseState"
 LEDGER_UPDATES: Final = "POST /info userNonFundingLedgerUpdates"
+USER_FUNDING: Final = "POST /info userFunding"
 ABSTRACTION: Final = "POST /info userAbstraction"
 EXCHANGE: Final = "POST /exchange usdClassTransfer"
 CLASS_TRANSFER: Final = "accountClassTransfer"
@@ -214,6 +216,46 @@ def ledger_page(decoder: Decoder, raw: Any) -> LedgerPage:
         )
     decoder.unique((e.exchange_id for e in entries), "the transfer")
     return LedgerPage(entries=entries, rows=len(rows), last_time=last)
+
+
+@dataclass(frozen=True)
+class FundingPage:
+    payments: list[FundingPayment]  # the hedged coins' payments
+    rows: int  # every entry on the page
+    last_time: int | None  # the newest entry's time (ms), for the next page's startTime
+
+
+def funding_page(decoder: Decoder, raw: Any, perps: Mapping[str, str]) -> FundingPage:
+    """One answer of `userFunding`: entries `{time, hash, delta: {type: funding, coin, usdc,
+    szi, fundingRate}}`, `usdc` positive received, negative paid. Hyperliquid sends every
+    funding entry's hash as zeros, so a payment's id is its time and coin (one payment per
+    coin per hour). `perps`: the hedged coins' perpetual symbols; other coins are skipped."""
+    rows = decoder.sequence(raw, "the answer")
+    payments = []
+    last = None
+    for index, row in enumerate(rows):
+        path = f"[{index}]"
+        at = decoder.field(row, "time", path)
+        if isinstance(at, bool) or not isinstance(at, int) or not 0 < at < 10**14:
+            raise decoder.refuse(f"{path}.time is {at!r}, not a time in ms")
+        last = at if last is None else max(last, at)
+        delta = decoder.mapping(decoder.field(row, "delta", path), f"{path}.delta")
+        if decoder.text(delta, "type", f"{path}.delta") != "funding":
+            raise decoder.refuse(f"{path}.delta.type is not funding")
+        coin = decoder.text(delta, "coin", f"{path}.delta")
+        amount = decoder.decimal(delta, "usdc", f"{path}.delta")
+        if coin not in perps:
+            continue
+        payments.append(
+            FundingPayment(
+                exchange_id=f"{at}:{coin}",
+                symbol=perps[coin],
+                asset=USDC,
+                amount=amount,
+                at=datetime.fromtimestamp(at / 1000, UTC),
+            )
+        )
+    return FundingPage(payments=payments, rows=len(rows), last_time=last)
 
 
 def transfer_refusal(raw: Any) -> str | None:

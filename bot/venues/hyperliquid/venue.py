@@ -229,10 +229,37 @@ class HyperliquidVenue(CcxtVenue):
         )
 
     async def funding_payments(self, since: datetime) -> list[FundingPayment]:
-        """Not read yet from Hyperliquid (`userFunding`): none are recorded."""
-        return []
-
-    # moving money ---------------------------------------------------------------------------
+        """The hedged perpetuals' hourly payments since `since` (`userFunding`), every page:
+        after a full page the next starts at its last entry's time (the same millisecond
+        again: repeats are known by id), as the ledger updates are read."""
+        # the coin as Hyperliquid names it (ccxt's baseName), as positions are read
+        perps = {
+            str(self.client.markets[h.perp].get("baseName")): h.perp
+            for h in self.hedges.values()
+            if h.perp in self._perps
+        }
+        if not perps:
+            return []
+        decoder = Decoder(self.name, answers.USER_FUNDING)
+        start = int(since.timestamp() * 1000)
+        found: dict[str, FundingPayment] = {}
+        for _ in range(MAX_HISTORY_PAGES):
+            request = {"type": "userFunding", "user": self.user, "startTime": start}
+            page = answers.funding_page(
+                decoder, await self.call(self.client.publicPostInfo, request), perps
+            )
+            found.update((p.exchange_id, p) for p in page.payments)
+            if page.rows < self.ledger_page or page.last_time is None:
+                break
+            if page.last_time <= start:
+                raise decoder.refuse(
+                    f"a full page of {page.rows} payments, all at startTime {start}: the bot "
+                    "cannot page past them"
+                )
+            start = page.last_time
+        else:
+            raise decoder.refuse(f"more than {MAX_HISTORY_PAGES} pages of funding payments")
+        return sorted(found.values(), key=lambda p: (p.at, p.exchange_id))
 
     async def transfer(
         self, asset: str, amount: Decimal, from_account: str, to_account: str, client_id: str

@@ -62,6 +62,17 @@ class LedgerUpdate:
 
 
 @dataclass
+class FundingEntry:
+    """One hourly funding payment on a coin: `usdc` positive received, negative paid."""
+
+    time: int
+    coin: str
+    usdc: Decimal
+    szi: Decimal
+    rate: Decimal
+
+
+@dataclass
 class Account:
     """All state of the one user the fake serves; every change under `lock`."""
 
@@ -85,6 +96,7 @@ class Account:
     #: "unifiedAccount", "portfolioMargin", "dexAbstraction")
     abstraction: str = "default"
     ledger: list[LedgerUpdate] = field(default_factory=list)
+    funding: list[FundingEntry] = field(default_factory=list)
     nonces: dict[str, list[int]] = field(default_factory=dict)  # signer -> highest nonces
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
