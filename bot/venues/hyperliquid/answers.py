@@ -182,6 +182,14 @@ class LedgerPage:
     last_time: int | None  # the newest update's time (ms), for the next page's startTime
 
 
+def entry_time(decoder: Decoder, row: Any, path: str) -> int:
+    """An update's `time`: milliseconds, an integer (paging resumes from it)."""
+    at = decoder.field(row, "time", path)
+    if isinstance(at, bool) or not isinstance(at, int) or not 0 < at < 10**14:
+        raise decoder.refuse(f"{path}.time is {at!r}, not a time in ms")
+    return at
+
+
 def ledger_page(decoder: Decoder, raw: Any) -> LedgerPage:
     """One answer of `userNonFundingLedgerUpdates`: every update needs a time and a hash; the
     `accountClassTransfer` ones become transfers (spot -> swap when `toPerp`), their id the
@@ -191,9 +199,7 @@ def ledger_page(decoder: Decoder, raw: Any) -> LedgerPage:
     last = None
     for index, row in enumerate(rows):
         path = f"[{index}]"
-        at = decoder.field(row, "time", path)
-        if isinstance(at, bool) or not isinstance(at, int) or not 0 < at < 10**14:
-            raise decoder.refuse(f"{path}.time is {at!r}, not a time in ms")
+        at = entry_time(decoder, row, path)
         last = at if last is None else max(last, at)
         tx_hash = decoder.text(row, "hash", path)
         delta = decoder.mapping(decoder.field(row, "delta", path), f"{path}.delta")
@@ -235,9 +241,7 @@ def funding_page(decoder: Decoder, raw: Any, perps: Mapping[str, str]) -> Fundin
     last = None
     for index, row in enumerate(rows):
         path = f"[{index}]"
-        at = decoder.field(row, "time", path)
-        if isinstance(at, bool) or not isinstance(at, int) or not 0 < at < 10**14:
-            raise decoder.refuse(f"{path}.time is {at!r}, not a time in ms")
+        at = entry_time(decoder, row, path)
         last = at if last is None else max(last, at)
         delta = decoder.mapping(decoder.field(row, "delta", path), f"{path}.delta")
         if decoder.text(delta, "type", f"{path}.delta") != "funding":

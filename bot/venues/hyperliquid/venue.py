@@ -29,10 +29,10 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Protocol, TypeVar
 
 import ccxt.async_support as ccxt_async
 
@@ -241,25 +241,38 @@ class HyperliquidVenue(CcxtVenue):
         if not perps:
             return []
         decoder = Decoder(self.name, answers.USER_FUNDING)
+        pages = await self._pages(
+            "userFunding", since, decoder, lambda raw: answers.funding_page(decoder, raw, perps)
+        )
+        found = {p.exchange_id: p for page in pages for p in page.payments}
+        return sorted(found.values(), key=lambda p: (p.at, p.exchange_id))
+
+    async def _pages(
+        self, kind: str, since: datetime, decoder: Decoder, decode: Callable[[Any], PageT]
+    ) -> list[PageT]:
+        """Every page of the user's `kind` updates from `since` (the venue's clock): after a
+        full page (`ledger_page` entries) the next starts at its last entry's time (the same
+        millisecond again, so none is skipped; the caller drops repeats by id). A full page
+        that cannot move on (a server ignoring startTime) and more than MAX_HISTORY_PAGES are
+        errors; a page that cannot be read is never taken as an empty history."""
         start = int(since.timestamp() * 1000)
-        found: dict[str, FundingPayment] = {}
+        pages = []
         for _ in range(MAX_HISTORY_PAGES):
-            request = {"type": "userFunding", "user": self.user, "startTime": start}
-            page = answers.funding_page(
-                decoder, await self.call(self.client.publicPostInfo, request), perps
-            )
-            found.update((p.exchange_id, p) for p in page.payments)
+            request = {"type": kind, "user": self.user, "startTime": start}
+            page = decode(await self.call(self.client.publicPostInfo, request))
+            pages.append(page)
             if page.rows < self.ledger_page or page.last_time is None:
-                break
+                return pages  # the last page
             if page.last_time <= start:
                 raise decoder.refuse(
-                    f"a full page of {page.rows} payments, all at startTime {start}: the bot "
+                    f"a full page of {page.rows} entries, all at startTime {start}: the bot "
                     "cannot page past them"
                 )
             start = page.last_time
-        else:
-            raise decoder.refuse(f"more than {MAX_HISTORY_PAGES} pages of funding payments")
-        return sorted(found.values(), key=lambda p: (p.at, p.exchange_id))
+        raise decoder.refuse(
+            f"more than {MAX_HISTORY_PAGES} pages of {kind} since {since.isoformat()}; stopped "
+            "rather than risk the venue's rate limit"
+        )
 
     async def transfer(
         self, asset: str, amount: Decimal, from_account: str, to_account: str, client_id: str
@@ -347,34 +360,17 @@ class HyperliquidVenue(CcxtVenue):
     async def fetch_transfer_history(
         self, asset: str, from_account: str, to_account: str, since: datetime
     ) -> list[VenueTransfer]:
-        """`userNonFundingLedgerUpdates` from `since` (the venue's clock), every page: after a
-        full page (`ledger_page` updates) the next starts at its last update's time (the same
-        millisecond again, so none is skipped; repeats are known by hash). A full page that
-        cannot move on (a server ignoring startTime) and more than MAX_HISTORY_PAGES are
-        errors; a page that cannot be read is never taken as an empty history."""
+        """The `accountClassTransfer` entries of `userNonFundingLedgerUpdates` from `since`
+        (every page: `_pages`) between these two wallets, oldest first."""
         source, target = self.normalize_account(from_account), self.normalize_account(to_account)
         decoder = Decoder(self.name, answers.LEDGER_UPDATES)
-        start = int(since.timestamp() * 1000)
-        found: dict[str, VenueTransfer] = {}
-        for _ in range(MAX_HISTORY_PAGES):
-            request = {"type": "userNonFundingLedgerUpdates", "user": self.user, "startTime": start}
-            page = answers.ledger_page(
-                decoder, await self.call(self.client.publicPostInfo, request)
-            )
-            found.update((e.exchange_id, e) for e in page.entries)
-            if page.rows < self.ledger_page or page.last_time is None:
-                break  # the last page
-            if page.last_time <= start:
-                raise decoder.refuse(
-                    f"a full page of {page.rows} updates, all at startTime {start}: the bot "
-                    "cannot page past them"
-                )
-            start = page.last_time
-        else:
-            raise decoder.refuse(
-                f"more than {MAX_HISTORY_PAGES} pages of ledger updates since "
-                f"{since.isoformat()}; stopped rather than risk the venue's rate limit"
-            )
+        pages = await self._pages(
+            "userNonFundingLedgerUpdates",
+            since,
+            decoder,
+            lambda raw: answers.ledger_page(decoder, raw),
+        )
+        found = {e.exchange_id: e for page in pages for e in page.entries}
         return sorted(
             (
                 e
@@ -383,6 +379,17 @@ class HyperliquidVenue(CcxtVenue):
             ),
             key=lambda e: (e.at or since, e.exchange_id),
         )
+
+
+class _Page(Protocol):
+    @property
+    def rows(self) -> int: ...
+
+    @property
+    def last_time(self) -> int | None: ...
+
+
+PageT = TypeVar("PageT", bound=_Page)
 
 
 def _refusal_text(exc: BaseException) -> str | None:
