@@ -222,6 +222,7 @@ class CcxtVenue(Venue):
             swap_markets=sum(1 for m in markets.values() if m.get("swap")),
             accounts=tuple(sorted(accounts)) if isinstance(accounts, Mapping) else (),
             account_mode=self.account_mode,
+            deduped_client_ids=ids is not None and ids.dedupes,
         )
 
     async def close(self) -> None:

@@ -22,7 +22,7 @@ from bot.model import State, VenueState
 from bot.runtime.aio import gather_each, gather_or_cancel
 from bot.runtime.logs import log_context
 from bot.runtime.retry import RetryPolicy, Timing
-from bot.venues.base import Venue
+from bot.venues.base import SURFACE_OPTION, Venue
 from bot.venues.halts import fix_digest
 from bot.venues.markets_cache import MARKETS_TTL_SECONDS, MarketsCache, cache_key
 
@@ -121,8 +121,9 @@ async def build_venue(
             return binance_urls(url, api, ws=True)
     else:
         credentials = credentials_from_env(name, venue_config)
+    # the surface (CoinSwitch PRO's `hft`) picks the venue class as ccxt options do
     cls: Any = venue_class(venue_config.exchange).for_options(
-        venue_config.ccxt.get("options") or {}
+        {**(venue_config.ccxt.get("options") or {}), SURFACE_OPTION: venue_config.surface}
     )
     hedges = config.hedges_on(name)
     options = cls.ccxt_options(hedges)
