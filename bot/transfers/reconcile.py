@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.errors import ErrorKind, VenueError
+from bot.errors import DryRunRefusal, ErrorKind, VenueError
 from bot.ledger.margin_queries import open_margin_legs_on_venues
 from bot.ledger.queries import attempt_clocks, exchange_id_holders, open_transfers
 from bot.ledger.store import (
@@ -339,6 +339,16 @@ class Reconciler:
                 record.asset, record.amount, record.from_account, record.to_account,
                 record.client_id,
             )  # fmt: skip
+        except DryRunRefusal:
+            # `bot reconcile` holds read-only clients: the cycle's reconciliation (`bot
+            # rebalance`, `bot run`), with live ones, re-sends it before sending anything new
+            report.still_open.append(record)
+            report.errors.append(
+                f"transfer {record.id}: {venue.name} lists no past transfers; it is settled by "
+                f"re-sending client id {record.client_id}, which bot rebalance and bot run do "
+                "before anything new is sent (bot reconcile only reads)"
+            )
+            return
         except VenueError as exc:
             if exc.kind in (ErrorKind.UNKNOWN, ErrorKind.TRANSIENT, ErrorKind.CLOCK):
                 report.still_open.append(record)
