@@ -163,7 +163,8 @@ class VenueConfig(_Strict):
     #: under `bot run` the margin guard's account and mark-price streams (false: REST and polls)
     websocket: bool = True
     #: which of the venue's APIs the bot uses, where it has more than one (CoinSwitch PRO:
-    #: `futures`, its Futures v2 API, read-only; `hft`, its HFT API, with Transfer Funds)
+    #: `futures`, its Futures v2 API, read-only; `hft`, its HFT API, with Transfer Funds);
+    #: a venue with one refuses any other than `futures` (`session.check_venues`)
     surface: Literal["futures", "hft"] = "futures"
 
     @field_validator("exchange")
@@ -191,16 +192,6 @@ class VenueConfig(_Strict):
                 "the bot retries what is safe itself (see retry:)"
             )
         return value
-
-    @model_validator(mode="after")
-    def _surface_of_coinswitch(self) -> VenueConfig:
-        # the one venue with two surfaces; its venue class serves both (bot.venues.coinswitch)
-        if self.surface != "futures" and self.exchange != "coinswitch":
-            raise ValueError(
-                f"surface: {self.surface} is CoinSwitch PRO's HFT API; {self.exchange} has one "
-                "surface: drop surface"
-            )
-        return self
 
     @model_validator(mode="after")
     def _paper_or_keys(self) -> VenueConfig:

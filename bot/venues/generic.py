@@ -67,6 +67,9 @@ class CcxtVenue(Venue):
 
     #: our own ccxt `Exchange` class, for an exchange ccxt lacks (None: ccxt's class by id)
     ccxt_class: ClassVar[type[ccxt_async.Exchange] | None] = None
+    #: the config `surface` values this venue serves (`VenueConfig.surface`): one API, or
+    #: CoinSwitch PRO's Futures v2 and HFT
+    surfaces: ClassVar[frozenset[str]] = frozenset({"futures"})
     #: whether a top-up may move the spot leg's own coin as margin (`HedgeConfig.collateral`):
     #: only where the venue counts that coin in the short's pool (Binance multi-assets mode)
     takes_coin_collateral: ClassVar[bool] = False

@@ -57,6 +57,12 @@ def check_venues(config: Config, names: Iterable[str]) -> None:
         exchange_class(name, config.venues[name].exchange)
     for name in wanted:
         venue_config = config.venues[name]
+        surfaces = venue_class(venue_config.exchange).surfaces
+        if venue_config.surface not in surfaces:
+            raise ConfigError(
+                f"venues.{name}.surface: {venue_config.exchange} has no {venue_config.surface} "
+                f"API (it has: {', '.join(sorted(surfaces))}): drop surface"
+            )
         if venue_config.paper:
             if not venue_class(venue_config.exchange).traits.paper:
                 speaks = ", ".join(paper_exchange_ids())

@@ -49,6 +49,7 @@ class CoinSwitchVenue(CcxtVenue):
 
     exchange_ids = (EXCHANGE_ID,)
     ccxt_class = coinswitch
+    surfaces = frozenset({"futures", HFT_SURFACE})
     traits = VenueTraits(
         account_aliases={"main": SPOT, "swap": FUTURES, "future": FUTURES, "linear": FUTURES},
         # the spot pairs' decimals: POST /trade/api/v2/exchangePrecision (fetch_markets)
