@@ -254,3 +254,24 @@ def test_the_first_transfer_of_a_new_account_locks_it_to_the_hedges_currency(
         assert sent.amount == D("0.5") * NOTIONAL  # no USDT row yet: its equity is 0
         assert fake.book.settlement == "USDT"
         assert "settlement locked to USDT" in json.dumps(venues_row(bot, config))
+
+
+async def test_switching_to_the_hft_surface_retires_the_standing_manual_instruction(
+    fake: Any, tmp_path: Path
+) -> None:
+    futures_mode = load_config(write_hft_config(tmp_path, fake.fake, surface="futures"))
+    ledger = Ledger.open(futures_mode.ledger_url)
+    try:
+        alerter = Alerter(ledger, Channels(()), futures_mode.alerts)
+        ctx = JobContext(config=futures_mode, ledger=ledger, alerter=alerter, say=lambda _: None)
+        await run_job("rebalance", ctx, None)
+        (standing,) = ledger.open_manual_instructions()  # move it by hand: no transfer API
+        assert standing.venue == "coinswitch" and fake.transfer_bodies == []
+        hft_mode = load_config(write_hft_config(tmp_path, fake.fake))
+        ctx = JobContext(config=hft_mode, ledger=ledger, alerter=alerter, say=lambda _: None)
+        await run_job("rebalance", ctx, None)
+        assert ledger.open_manual_instructions() == []  # retired: the bot moves it now
+        (sent,) = fake.book.transfers
+        assert (sent.direction, sent.amount) == ("IN", TOP_UP)
+    finally:
+        ledger.close()
