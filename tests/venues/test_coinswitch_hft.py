@@ -344,3 +344,13 @@ def test_positions_are_read_strictly() -> None:
 
 def test_a_book_without_transfers_is_locked_by_its_preset() -> None:
     assert HftBook(preset_lock="INR").settlement == "INR"
+
+
+async def test_a_5xx_naming_a_duplicate_is_still_the_servers_error(
+    client: coinswitch, server: CoinSwitchHftServer
+) -> None:
+    """A 5xx leaves the outcome unknown whatever its body says: never read as proof."""
+    body = json.dumps({"retCode": 500, "retMsg": "duplicate client_txn_id", "result": {}})
+    server.faults.add("POST", TRANSFER_PATH, "raw", status=502, body=body)
+    with pytest.raises(ccxt_async.ExchangeNotAvailable):
+        await client.transfer("USDT", "10", "spot", "hft", {"client_txn_id": "d"})

@@ -411,18 +411,19 @@ class coinswitch(Exchange, ImplicitAPI):
 
     def handle_hft_errors(self, code: int, reason: str, body: str, response: dict) -> None:
         """The HFT envelope (`{retCode, retMsg, result}`, /get-started/api-surfaces): anything
-        but `retCode` 0 is a refusal, whatever the HTTP status; by its words a duplicate
-        `client_txn_id` or a want of funds, else by the HTTP status as on the other APIs."""
+        but `retCode` 0 is a refusal, whatever the HTTP status; a 5xx is the server's (the
+        outcome unknown, whatever its words); else by its words a duplicate `client_txn_id` or
+        a want of funds, else by the HTTP status as on the other APIs."""
         ret_code = response.get("retCode")
         if code is not None and code < 400 and str(ret_code) == "0":
             return None
         feedback = f"{self.id} {body}"
+        if code is not None and code >= 500:
+            raise ExchangeNotAvailable(feedback)
         message = self.safe_string(response, "retMsg") or ""
         found = hft_refusal(message)
         if found is not None:
             raise found(feedback)
-        if code is not None and code >= 500:
-            raise ExchangeNotAvailable(feedback)
         raise _STATUS_ERRORS.get(code, BadRequest)(feedback)
 
     def __init__(self, config: dict | None = None) -> None:
