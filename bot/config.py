@@ -166,6 +166,10 @@ class VenueConfig(_Strict):
     #: use the venue's WebSockets where the bot can: COIN-M balances over the WebSocket API, and
     #: under `bot run` the margin guard's account and mark-price streams (false: REST and polls)
     websocket: bool = True
+    #: which of the venue's APIs the bot uses, where it has more than one (CoinSwitch PRO:
+    #: `futures`, its Futures v2 API, read-only; `hft`, its HFT API, with Transfer Funds);
+    #: a venue with one refuses any other than `futures` (`session.check_venues`)
+    surface: Literal["futures", "hft"] = "futures"
 
     @field_validator("exchange")
     @classmethod

@@ -33,6 +33,10 @@ class Comparison:
     missing_at_venue: list[TransferRecord] = field(default_factory=list)
     amount_mismatch: list[tuple[TransferRecord, VenueTransfer]] = field(default_factory=list)
     open_in_ledger: list[TransferRecord] = field(default_factory=list)
+    #: where the venue lists no past transfers: the confirmed rows, proven by their client ids
+    #: alone (the venue refused a re-send as a duplicate, or answered the send), never compared
+    unlisted: list[TransferRecord] = field(default_factory=list)
+    note: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -60,6 +64,8 @@ class Comparison:
             "bot reconcile settles it"
             for r in self.open_in_ledger
         ]
+        if self.note is not None:
+            out.append(self.note)
         return out
 
     def counts(self) -> str:
@@ -67,6 +73,7 @@ class Comparison:
             f"matched {len(self.matched)}, missing in ledger {len(self.missing_in_ledger)}, "
             f"missing at venue {len(self.missing_at_venue)}, amount mismatch "
             f"{len(self.amount_mismatch)}, open in ledger {len(self.open_in_ledger)}"
+            + (f", unlisted {len(self.unlisted)}" if self.note is not None else "")
         )
 
 
@@ -103,6 +110,28 @@ def compare(records: Iterable[TransferRecord], history: Iterable[VenueTransfer])
         else:
             result.amount_mismatch.append((record, venue_entry))
     result.missing_in_ledger = [v for v in by_id.values() if v.exchange_id not in claimed]
+    return result
+
+
+def without_history(records: Iterable[TransferRecord], venue: str) -> Comparison:
+    """The comparison for a venue that lists no past transfers (CoinSwitch PRO HFT). Pure.
+
+    Nothing can be matched: the confirmed rows are listed as `unlisted` (each was proven by
+    the venue's answer to its send, or by the venue refusing a re-send of its client id as a
+    duplicate), the open ones as open, and one line says why nothing was compared."""
+    result = Comparison()
+    for record in records:
+        if record.dry_run or record.status not in SENT:
+            continue
+        if record.status is TransferStatus.CONFIRMED:
+            result.unlisted.append(record)
+        else:
+            result.open_in_ledger.append(record)
+    result.note = (
+        f"{venue} lists no past transfers, so none can be compared: "
+        f"{len(result.unlisted)} confirmed rows rest on their client ids (a re-send of each "
+        "is refused as a duplicate)"
+    )
     return result
 
 

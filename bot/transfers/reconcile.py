@@ -17,6 +17,10 @@ refuses to guess:
 - a history answer the bot cannot read (`Untrusted`, an error) is an error of this attempt,
   never evidence that the transfer is absent.
 
+A venue that lists no past transfers but dedupes our client id (CoinSwitch PRO HFT's
+`client_txn_id`) is settled by sending the same transfer again with the same id: "duplicate"
+proves the first applied, a success means it had not and now has (`_settle_by_resend`).
+
 Found: `confirmed`. Provably absent once the settle window after the last attempt has passed:
 `failed`. Otherwise it stays open, and the venue/asset stays blocked until a later run.
 
@@ -37,7 +41,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.errors import VenueError
+from bot.errors import DryRunRefusal, ErrorKind, VenueError
 from bot.ledger.margin_queries import open_margin_legs_on_venues
 from bot.ledger.queries import attempt_clocks, exchange_id_holders, open_transfers
 from bot.ledger.store import (
@@ -115,6 +119,19 @@ def held_candidate(
         if holder not in (None, intent.id):
             return entry, holder
     return None
+
+
+def resends_by_client_id(venue: Venue, record: TransferRecord) -> bool:
+    """Whether an open row is settled by sending it again with its own client id: the venue
+    keeps no transfer history to look it up in, but refuses a repeat of an id it applied."""
+    support = venue.client_ids
+    return (
+        venue.can_transfer
+        and support is not None
+        and support.dedupes
+        and record.client_id is not None
+        and record.amount is not None
+    )
 
 
 def ambiguous_message(record: TransferRecord, found: list[VenueTransfer]) -> str:
@@ -228,6 +245,9 @@ class Reconciler:
             # A dry-run client refuses before sending: nothing can have left.
             report.resolved.append(self._resolve(record, TransferStatus.DRY_RUN, None, "dry run"))
             return
+        if not venue.can_fetch_transfers and resends_by_client_id(venue, record):
+            await self._settle_by_resend(venue, record, report)
+            return
         if not venue.can_fetch_transfers:
             report.still_open.append(record)
             report.errors.append(
@@ -304,6 +324,53 @@ class Reconciler:
             )
         else:
             report.still_open.append(record)
+
+    async def _settle_by_resend(
+        self, venue: Venue, record: TransferRecord, report: ReconcileReport
+    ) -> None:
+        """The same transfer sent again with the same client id (never a new id): the venue
+        refuses it as a duplicate if the first applied (the venue's `transfer` then answers
+        as for a success), or applies it now if the first never arrived. Either way exactly
+        one transfer stands. A refusal for another reason (insufficient funds, a bad request)
+        cannot tell whether the first applied: the row stays unknown for an operator."""
+        assert record.amount is not None and record.client_id is not None
+        try:
+            receipt = await venue.transfer(
+                record.asset, record.amount, record.from_account, record.to_account,
+                record.client_id,
+            )  # fmt: skip
+        except DryRunRefusal:
+            # `bot reconcile` holds read-only clients: the cycle's reconciliation (`bot
+            # rebalance`, `bot run`), with live ones, re-sends it before sending anything new
+            report.still_open.append(record)
+            report.errors.append(
+                f"transfer {record.id}: {venue.name} lists no past transfers; it is settled by "
+                f"re-sending client id {record.client_id}, which bot rebalance and bot run do "
+                "before anything new is sent (bot reconcile only reads)"
+            )
+            return
+        except VenueError as exc:
+            if exc.kind in (ErrorKind.UNKNOWN, ErrorKind.TRANSIENT, ErrorKind.CLOCK):
+                report.still_open.append(record)
+                report.errors.append(f"transfer {record.id}: re-sent, outcome unknown: {exc}")
+                return
+            message = (
+                f"transfer {record.id}: re-sending client id {record.client_id} to "
+                f"{venue.name} was refused ({exc}), which does not tell whether the first send "
+                f"applied; left unknown and {record.venue} {record.asset} blocked: check it "
+                f"there, then bot reconcile --assign {record.id} TRAN_ID --reason ..."
+            )
+            report.still_open.append(self._leave_unknown(record, message))
+            report.errors.append(message)
+            return
+        confirmed = self._resolve(
+            record, TransferStatus.CONFIRMED, receipt.exchange_id, "re-sent with its client id"
+        )
+        if confirmed.status.is_final:
+            report.resolved.append(confirmed)
+        else:
+            report.still_open.append(confirmed)
+            report.errors.append(confirmed.error or f"transfer {record.id}: left unknown")
 
     def _leave_unknown(self, record: TransferRecord, message: str) -> TransferRecord:
         """Record once (not on every run) why the row is left unknown for an operator."""

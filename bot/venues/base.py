@@ -25,6 +25,10 @@ from bot.model import SPOT, MarginChange, Position, VenueState, VenueTransfer
 if TYPE_CHECKING:
     from bot.venues.streams import MarginStreams
 
+#: the key under which a venue's config `surface` (CoinSwitch PRO's `futures` or `hft`) reaches
+#: `CcxtVenue.for_options`, beside the config's ccxt options
+SURFACE_OPTION = "surface"
+
 
 @dataclass(frozen=True, kw_only=True)
 class ClientIdSupport:
@@ -99,6 +103,9 @@ class Capabilities:
     accounts: tuple[str, ...]
     #: the account's mode as the venue reported it at connect time; None where not read
     account_mode: str | None = None
+    #: a re-send with our client id is refused once the first applied (`ClientIdSupport.
+    #: dedupes`): where the venue lists no past transfers, that refusal settles a lost answer
+    deduped_client_ids: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,7 +144,9 @@ def hedge_refusal(caps: Capabilities) -> str | None:
     """Why a venue cannot carry a hedge, or None. Pure.
 
     Moving money by hand is allowed (no transfer API: plans are recorded as manual), but
-    sending transfers that could never be settled is not.
+    sending transfers that could never be settled is not: a lost answer is settled by the
+    venue's transfer history, or, where it keeps none, by re-sending our client id, which a
+    venue that dedupes it refuses once the first applied.
     """
     if not caps.balances:
         return f"{caps.exchange_id} cannot read balances (fetchBalance); it cannot carry a hedge"
@@ -148,7 +157,12 @@ def hedge_refusal(caps: Capabilities) -> str | None:
         )
     if caps.swap_markets == 0:
         return f"{caps.exchange_id} lists no perpetual swap markets; it cannot carry a hedge"
-    if caps.transfer and not caps.transfer_history and not caps.shared_collateral:
+    if (
+        caps.transfer
+        and not caps.transfer_history
+        and not caps.shared_collateral
+        and not caps.deduped_client_ids
+    ):
         return (
             f"{caps.exchange_id} can transfer but cannot list past transfers (fetchTransfers), so "
             "a transfer whose answer is lost could never be settled; use another venue"

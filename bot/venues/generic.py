@@ -67,6 +67,9 @@ class CcxtVenue(Venue):
 
     #: our own ccxt `Exchange` class, for an exchange ccxt lacks (None: ccxt's class by id)
     ccxt_class: ClassVar[type[ccxt_async.Exchange] | None] = None
+    #: the config `surface` values this venue serves (`VenueConfig.surface`): one API, or
+    #: CoinSwitch PRO's Futures v2 and HFT
+    surfaces: ClassVar[frozenset[str]] = frozenset({"futures"})
     #: whether a top-up may move the spot leg's own coin as margin (`HedgeConfig.collateral`):
     #: only where the venue counts that coin in the short's pool (Binance multi-assets mode)
     takes_coin_collateral: ClassVar[bool] = False
@@ -222,6 +225,7 @@ class CcxtVenue(Venue):
             swap_markets=sum(1 for m in markets.values() if m.get("swap")),
             accounts=tuple(sorted(accounts)) if isinstance(accounts, Mapping) else (),
             account_mode=self.account_mode,
+            deduped_client_ids=ids is not None and ids.dedupes,
         )
 
     async def close(self) -> None:

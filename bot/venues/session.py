@@ -22,7 +22,7 @@ from bot.model import State, VenueState
 from bot.runtime.aio import gather_each, gather_or_cancel
 from bot.runtime.logs import log_context
 from bot.runtime.retry import RetryPolicy, Timing
-from bot.venues.base import Venue
+from bot.venues.base import SURFACE_OPTION, Venue
 from bot.venues.halts import fix_digest
 from bot.venues.markets_cache import MARKETS_TTL_SECONDS, MarketsCache, cache_key
 
@@ -57,6 +57,12 @@ def check_venues(config: Config, names: Iterable[str]) -> None:
         exchange_class(name, config.venues[name].exchange)
     for name in wanted:
         venue_config = config.venues[name]
+        surfaces = venue_class(venue_config.exchange).surfaces
+        if venue_config.surface not in surfaces:
+            raise ConfigError(
+                f"venues.{name}.surface: {venue_config.exchange} has no {venue_config.surface} "
+                f"API (it has: {', '.join(sorted(surfaces))}): drop surface"
+            )
         if venue_config.paper:
             if not venue_class(venue_config.exchange).traits.paper:
                 speaks = ", ".join(paper_exchange_ids())
@@ -121,8 +127,9 @@ async def build_venue(
             return binance_urls(url, api, ws=True)
     else:
         credentials = credentials_from_env(name, venue_config)
+    # the surface (CoinSwitch PRO's `hft`) picks the venue class as ccxt options do
     cls: Any = venue_class(venue_config.exchange).for_options(
-        venue_config.ccxt.get("options") or {}
+        {**(venue_config.ccxt.get("options") or {}), SURFACE_OPTION: venue_config.surface}
     )
     hedges = config.hedges_on(name)
     options = cls.ccxt_options(hedges)

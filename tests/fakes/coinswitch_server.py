@@ -370,21 +370,23 @@ class CoinSwitchServer:
             "futures": self.base_url + FUTURES_PREFIX,
         }
 
+    def routes(self) -> list[web.RouteDef]:
+        """What the fake serves (a fake of another surface adds its own)."""
+        return [
+            web.get(f"{SPOT_PREFIX}/time", self._time),
+            web.get(f"{SPOT_PREFIX}/user/portfolio", self._portfolio),
+            web.get(f"{SPOT_PREFIX}/coins", self._coins),
+            web.post(f"{SPOT_PREFIX}/exchangePrecision", self._exchange_precision),
+            web.get(f"{FUTURES_PREFIX}/wallet_balance", self._wallet_balance),
+            web.get(f"{FUTURES_PREFIX}/positions", self._positions),
+            web.get(f"{FUTURES_PREFIX}/ticker", self._ticker),
+            web.get(f"{FUTURES_PREFIX}/all-pairs/ticker", self._all_pairs_ticker),
+            web.get(f"{FUTURES_PREFIX}/instrument_info", self._instrument_info),
+        ]
+
     async def start(self) -> None:
         app = web.Application(middlewares=[self._gate])
-        app.add_routes(
-            [
-                web.get(f"{SPOT_PREFIX}/time", self._time),
-                web.get(f"{SPOT_PREFIX}/user/portfolio", self._portfolio),
-                web.get(f"{SPOT_PREFIX}/coins", self._coins),
-                web.post(f"{SPOT_PREFIX}/exchangePrecision", self._exchange_precision),
-                web.get(f"{FUTURES_PREFIX}/wallet_balance", self._wallet_balance),
-                web.get(f"{FUTURES_PREFIX}/positions", self._positions),
-                web.get(f"{FUTURES_PREFIX}/ticker", self._ticker),
-                web.get(f"{FUTURES_PREFIX}/all-pairs/ticker", self._all_pairs_ticker),
-                web.get(f"{FUTURES_PREFIX}/instrument_info", self._instrument_info),
-            ]
-        )
+        app.add_routes(self.routes())
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, 0)

@@ -202,7 +202,7 @@ async def test_spot_balance_from_the_portfolio(client: coinswitch):
 
 
 async def test_fetch_balance_names_the_accepted_types(client: coinswitch):
-    with pytest.raises(ccxt_async.BadRequest, match="'spot' or 'futures'"):
+    with pytest.raises(ccxt_async.BadRequest, match="'spot', 'futures' or 'hft'"):
         await client.fetch_balance({"type": "delivery"})
 
 

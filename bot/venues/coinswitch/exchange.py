@@ -38,6 +38,8 @@ the same `API` table, the way ccxt's build does it: `futures_get_wallet_balance(
 
 from __future__ import annotations
 
+import json
+import re
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any
@@ -110,10 +112,33 @@ API: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
             "instrument_info": {"cost": COST_100_PER_MINUTE},
         },
     },
+    # the HFT surface (https://dma.coinswitch.co, /hft/reference/): Bybit v5's dialect under
+    # /v5, and Transfer Funds under /dma/api/v1. No rate limit is documented for these.
+    "hft": {
+        "get": {
+            "v5/account/wallet-balance": {"cost": COST_100_PER_MINUTE},
+            "v5/position/list": {"cost": COST_100_PER_MINUTE},
+        },
+    },
+    "dma": {
+        "post": {
+            "funds/transfer": {"cost": COST_100_PER_MINUTE},
+        },
+    },
 }
 
 FUTURES_BALANCE_TYPES = frozenset({"swap", "future", "futures"})
 SPOT_BALANCE_TYPES = frozenset({"spot", "main"})
+HFT = "hft"  # fetch_balance's name for the HFT trading account, and the `surface` option
+HFT_BALANCE_TYPES = frozenset({HFT})
+HFT_BASE_URL = "https://dma.coinswitch.co"
+#: Transfer Funds' `direction`: IN moves wallet -> HFT account, OUT the reverse
+TRANSFER_DIRECTIONS = {(SPOT, HFT): "IN", (HFT, SPOT): "OUT"}
+#: the settlement currencies an HFT account can be locked to (Transfer Funds: `quote_asset`)
+SETTLEMENT_ASSETS = frozenset({"USDT", "INR"})
+#: fields of a JSON body sent as a JSON number written with our exact digits ("amount |
+#: number" on Transfer Funds), never through a float
+NUMBER_BODY_FIELDS = frozenset({"amount"})
 
 _STATUS_ERRORS: dict[int, type[BaseError]] = {
     400: BadRequest,
@@ -124,6 +149,47 @@ _STATUS_ERRORS: dict[int, type[BaseError]] = {
     422: BadRequest,
     429: RateLimitExceeded,
 }
+
+
+class DuplicateClientTxnId(BadRequest):
+    """Transfer Funds refused a `client_txn_id` it has seen: the first transfer sent with it
+    stands ("If you retry with the same client_txn_id, the duplicate is rejected")."""
+
+
+#: How the refusal of a repeated `client_txn_id` reads. GUESS: the Transfer Funds page says
+#: the duplicate "is rejected" and shows no error body, so any refusal whose `retMsg` (or
+#: `message`) names a duplicate is taken as one; the envelope's `retCode` is not documented.
+DUPLICATE_WORDS = ("duplicate",)
+#: A refused transfer for want of funds (GUESS, undocumented on the HFT pages: the Futures
+#: API's "more than available balance" and Bybit's "Insufficient balance" both match)
+INSUFFICIENT_WORDS = ("insufficient", "more than available balance")
+
+
+def hft_refusal(message: str) -> type[BaseError] | None:
+    """The ccxt class of an HFT refusal by its words (see the two tables above), or None."""
+    lowered = message.lower()
+    if any(word in lowered for word in DUPLICATE_WORDS):
+        return DuplicateClientTxnId
+    if any(word in lowered for word in INSUFFICIENT_WORDS):
+        return InsufficientFunds
+    return None
+
+
+def json_body(query: Mapping[str, Any]) -> str:
+    """The JSON body of `query`, with `NUMBER_BODY_FIELDS` given as decimal text written as
+    JSON numbers of exactly those digits (Transfer Funds' `amount` is a number)."""
+    parts = []
+    for key, value in query.items():
+        if key in NUMBER_BODY_FIELDS and isinstance(value, str):
+            if not _PLAIN_DECIMAL.fullmatch(value):
+                raise BadRequest(f"{EXCHANGE_ID} {key} must be a plain decimal, got {value!r}")
+            parts.append(f"{json.dumps(key)}:{value}")
+        else:
+            parts.append(f"{json.dumps(key)}:{json.dumps(value)}")
+    return "{" + ",".join(parts) + "}"
+
+
+_PLAIN_DECIMAL = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?")
 
 
 # signing (pure) ---------------------------------------------------------------------------
@@ -215,6 +281,8 @@ class coinswitch(Exchange, ImplicitAPI):
                         "public": "https://coinswitch.co/trade/api/v2",
                         "spot": "https://coinswitch.co/trade/api/v2",
                         "futures": "https://coinswitch.co/trade/api/v2/futures",
+                        "hft": HFT_BASE_URL,
+                        "dma": HFT_BASE_URL + "/dma/api/v1",
                     },
                     "www": "https://coinswitch.co",
                     "doc": ["https://api-trading.coinswitch.co"],
@@ -234,6 +302,9 @@ class coinswitch(Exchange, ImplicitAPI):
                 "options": {
                     "spotExchange": DEFAULT_SPOT_EXCHANGE,
                     "futuresExchange": FUTURES_EXCHANGE,
+                    # "futures": the Futures v2 API, no transfers; "hft": the HFT API (balances
+                    # and positions of the HFT account, Transfer Funds)
+                    "surface": "futures",
                     "defaultType": SPOT,
                     "adjustForTimeDifference": False,
                     "timeDifference": 0,
@@ -269,7 +340,7 @@ class coinswitch(Exchange, ImplicitAPI):
             if query:
                 url += "?" + self.urlencode(query)
         elif query:
-            body = self.json(query)
+            body = json_body(query)
         headers = {"Content-Type": "application/json"}
         if section != "public":
             self.check_required_credentials()
@@ -324,6 +395,8 @@ class coinswitch(Exchange, ImplicitAPI):
     ) -> None:
         """Errors & Rate Limits: 401 bad signature/key/epoch skew, 422 names the field, 429
         over the limit, 5xx unknown outcome. The text is ours plus the venue's body only."""
+        if isinstance(response, dict) and "retCode" in response:
+            return self.handle_hft_errors(code, reason, body, response)
         if code is None or code < 400:
             return None
         message = self.safe_string(response, "message") if isinstance(response, dict) else None
@@ -335,6 +408,34 @@ class coinswitch(Exchange, ImplicitAPI):
         if error_class is None:
             error_class = ExchangeNotAvailable if code >= 500 else BadRequest
         raise error_class(feedback)
+
+    def handle_hft_errors(self, code: int, reason: str, body: str, response: dict) -> None:
+        """The HFT envelope (`{retCode, retMsg, result}`, /get-started/api-surfaces): anything
+        but `retCode` 0 is a refusal, whatever the HTTP status; a 5xx is the server's (the
+        outcome unknown, whatever its words); else by its words a duplicate `client_txn_id` or
+        a want of funds, else by the HTTP status as on the other APIs."""
+        ret_code = response.get("retCode")
+        if code is not None and code < 400 and str(ret_code) == "0":
+            return None
+        feedback = f"{self.id} {body}"
+        if code is not None and code >= 500:
+            raise ExchangeNotAvailable(feedback)
+        message = self.safe_string(response, "retMsg") or ""
+        found = hft_refusal(message)
+        if found is not None:
+            raise found(feedback)
+        raise _STATUS_ERRORS.get(code, BadRequest)(feedback)
+
+    def __init__(self, config: dict | None = None) -> None:
+        super().__init__(config or {})
+        if self.surface == HFT:
+            self.has["transfer"] = True  # Transfer Funds; no endpoint lists past transfers
+
+    @property
+    def surface(self) -> str:
+        """Which API the client speaks for balances, positions and transfers (`futures`,
+        `hft`): the `surface` option."""
+        return self.safe_string(self.options, "surface", "futures") or "futures"
 
     # markets -----------------------------------------------------------------------------
 
@@ -483,14 +584,36 @@ class coinswitch(Exchange, ImplicitAPI):
         if requested is None:
             requested = self.safe_string(self.options, "defaultType", SPOT)
         rest = self.omit(params, "type")
+        if requested in HFT_BALANCE_TYPES or (
+            requested in FUTURES_BALANCE_TYPES and self.surface == HFT
+        ):
+            request = self.extend({"accountType": "UNIFIED"}, rest)
+            return self.parse_hft_balance(await self.hft_get_v5_account_wallet_balance(request))
         if requested in FUTURES_BALANCE_TYPES:
             return self.parse_futures_balance(await self.futures_get_wallet_balance(rest))
         if requested in SPOT_BALANCE_TYPES:
             return self.parse_spot_balance(await self.spot_get_user_portfolio(rest))
         raise BadRequest(
-            f"{self.id} fetch_balance() type must be 'spot' or 'futures' "
+            f"{self.id} fetch_balance() type must be 'spot', 'futures' or 'hft' "
             f"(also accepted: 'swap', 'future'), got {requested!r}"
         )
+
+    def parse_hft_balance(self, response: dict) -> dict[str, Any]:
+        """The HFT account's coins (GET /v5/account/wallet-balance, Bybit v5's shape): total =
+        walletBalance, used = totalPositionIM + totalOrderIM (free is what is left)."""
+        result: dict[str, Any] = {"info": response, "timestamp": None, "datetime": None}
+        accounts = self.safe_list(self.safe_dict(response, "result", {}), "list", [])
+        for entry in self.safe_list(accounts[0] if accounts else {}, "coin", []):
+            code = self.safe_currency_code(self.safe_string(entry, "coin"))
+            if code is None or code in result:
+                continue  # unified balances hold one entry per asset; info keeps them all
+            position_im = self.figure(entry, "totalPositionIM") or "0"
+            order_im = self.figure(entry, "totalOrderIM") or "0"
+            account = self.account()
+            account["total"] = self.figure(entry, "walletBalance")
+            account["used"] = Precise.string_add(position_im, order_im)
+            result[code] = account
+        return self.safe_balance(result)
 
     def parse_futures_balance(self, response: dict) -> dict[str, Any]:
         """free = total_available_balance, used = total_blocked_balance, total = total_balance
@@ -538,6 +661,8 @@ class coinswitch(Exchange, ImplicitAPI):
         """
         params = params or {}
         await self.load_markets()
+        if self.surface == HFT:
+            return await self.fetch_hft_positions(symbols, params)
         if symbols:
             markets = [self.market(symbol) for symbol in symbols]
         else:
@@ -555,6 +680,97 @@ class coinswitch(Exchange, ImplicitAPI):
             for raw in position_rows(response):
                 positions.append(self.parse_position(raw, market))
         return self.filter_by_array_positions(positions, "symbol", symbols)
+
+    async def fetch_hft_positions(
+        self, symbols: list[str] | None, params: dict
+    ) -> list[dict[str, Any]]:
+        """GET /v5/position/list (/hft/reference/positions, Bybit v5's shape), category
+        linear: one request per symbol asked for, or one for every USDT-settled position."""
+        requests = (
+            [{"category": "linear", "symbol": self.market(symbol)["id"]} for symbol in symbols]
+            if symbols
+            else [{"category": "linear", "settleCoin": "USDT"}]
+        )
+        positions = []
+        for request in requests:
+            response = await self.hft_get_v5_position_list(self.extend(request, params))
+            for raw in hft_position_rows(response):
+                positions.append(self.parse_hft_position(raw))
+        return self.filter_by_array_positions(positions, "symbol", symbols)
+
+    def parse_hft_position(self, position: dict) -> dict[str, Any]:
+        market = self.safe_market(self.safe_string(position, "symbol"), None, None, "swap")
+        updated = self.safe_integer(position, "updatedTime")
+        side = {"Buy": "long", "Sell": "short"}.get(self.safe_string(position, "side", ""))
+        return self.safe_position(
+            {
+                "info": position,
+                "id": None,
+                "symbol": market["symbol"],
+                "timestamp": updated,
+                "datetime": self.iso8601(updated),
+                "side": side,
+                "contracts": self.figure_number(position, "size"),
+                "contractSize": self.safe_number(market, "contractSize"),
+                "notional": self.figure_number(position, "positionValue"),
+                "entryPrice": self.figure_number(position, "avgPrice"),
+                "markPrice": self.figure_number(position, "markPrice"),
+                "unrealizedPnl": self.figure_number(position, "unrealisedPnl"),
+                "liquidationPrice": self.figure_number(position, "liqPrice"),
+                "leverage": self.figure_number(position, "leverage"),
+                "initialMargin": self.figure_number(position, "positionIM"),
+                "maintenanceMargin": self.figure_number(position, "positionMM"),
+                "marginMode": "cross",
+                "hedged": None,
+            }
+        )
+
+    # transfers ---------------------------------------------------------------------------
+
+    async def transfer(
+        self,
+        code: str,
+        amount: float | str,
+        fromAccount: str,  # ccxt's unified parameter names
+        toAccount: str,
+        params: dict | None = None,
+    ) -> dict[str, Any]:
+        """Transfer Funds (POST /dma/api/v1/funds/transfer, /hft/reference/transfer-funds):
+        `direction` IN from the CoinSwitch wallet ('spot') to the HFT account ('hft'), OUT
+        back; `quote_asset` the settlement currency (USDT or INR); `client_txn_id` in params
+        (our idempotency key: a repeat is refused, `DuplicateClientTxnId`). HFT surface only."""
+        if self.surface != HFT:
+            raise BadRequest(f"{self.id} transfer() needs the HFT surface (options.surface)")
+        accounts = {"spot": SPOT, "main": SPOT, "hft": HFT, "swap": HFT, "futures": HFT}
+        direction = TRANSFER_DIRECTIONS.get(
+            (accounts.get(fromAccount, fromAccount), accounts.get(toAccount, toAccount))
+        )
+        if direction is None:
+            raise BadRequest(
+                f"{self.id} transfer() moves between 'spot' and 'hft' only, "
+                f"got {fromAccount!r} -> {toAccount!r}"
+            )
+        currency = self.safe_currency_code(code)
+        if currency not in SETTLEMENT_ASSETS:
+            raise BadRequest(f"{self.id} transfer() moves USDT or INR only, got {code!r}")
+        request = {
+            "direction": direction,
+            "amount": self.number_to_string(amount),
+            "quote_asset": currency,
+        }
+        response = await self.dma_post_funds_transfer(self.extend(request, params or {}))
+        result = self.safe_dict(response, "result", {})
+        return {
+            "info": response,
+            "id": self.safe_string(result, "txn_id"),
+            "timestamp": self.safe_integer(response, "time"),
+            "datetime": self.iso8601(self.safe_integer(response, "time")),
+            "currency": currency,
+            "amount": self.figure_number(result, "amount"),
+            "fromAccount": fromAccount,
+            "toAccount": toAccount,
+            "status": "ok" if str(response.get("retCode")) == "0" else None,
+        }
 
     async def markets_holding_margin(self) -> list[dict[str, Any]]:
         """The perpetuals the futures wallet lists in `asset`, once each, in its order; a
@@ -686,6 +902,21 @@ def position_rows(response: object) -> list[dict[str, Any]]:
         if not isinstance(symbol, str) or not symbol:
             raise BadResponse(f"{where}: data[{index}].symbol is {shown(symbol)}, not a name")
     return data
+
+
+def hft_position_rows(response: object) -> list[dict[str, Any]]:
+    """The rows of a GET /v5/position/list answer; `BadResponse` unless `result.list` is a
+    list of rows naming their symbol (never read as "no positions")."""
+    where = "GET /v5/position/list"
+    result = response.get("result") if isinstance(response, Mapping) else None
+    rows = result.get("list") if isinstance(result, Mapping) else None
+    if not isinstance(rows, list):
+        raise BadResponse(f"{where}: result.list is {shown(rows)}, not a list of positions")
+    for index, row in enumerate(rows):
+        symbol = row.get("symbol") if isinstance(row, Mapping) else None
+        if not isinstance(symbol, str) or not symbol:
+            raise BadResponse(f"{where}: result.list[{index}].symbol is {shown(symbol)}")
+    return rows
 
 
 def position_ratios(

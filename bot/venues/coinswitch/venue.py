@@ -10,11 +10,13 @@ What the generic `Venue` gets wrong here:
 - The futures wallet is named `futures`, and what may leave it is `total_available_balance`.
 - The futures wallet reports no unrealized PnL: it comes from the positions, by the rule in
   `bot.venues.pnl`.
-- There is no transfer API: the bot records moves as manual.
+- There is no transfer API: the bot records moves as manual. With `surface: hft` in the
+  venue's config the HFT API's Transfer Funds moves them (`hft_venue.CoinSwitchHftVenue`).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -23,12 +25,14 @@ from decimal import Decimal
 from typing import Any, Final
 
 from bot.model import SPOT, Funding, PerpMarket, Position, VenueState, Wallet
-from bot.venues.base import VenueTraits
+from bot.venues.base import SURFACE_OPTION, VenueTraits
 from bot.venues.coinswitch.exchange import EXCHANGE_ID, FUTURES, FUTURES_EXCHANGE, coinswitch
 from bot.venues.decode import RATE_BOUND, Decoder, Sign, shown
 from bot.venues.generic import CcxtVenue
 from bot.venues.pnl import with_unrealized_losses
 
+HFT_SURFACE: Final = "hft"
+HFT_MODULE: Final = "bot.venues.coinswitch.hft_venue"
 GET_WALLET_BALANCE: Final = "GET /trade/api/v2/futures/wallet_balance"
 GET_PORTFOLIO: Final = "GET /trade/api/v2/user/portfolio"
 GET_POSITIONS: Final = "GET /trade/api/v2/futures/positions"
@@ -45,15 +49,28 @@ class CoinSwitchVenue(CcxtVenue):
 
     exchange_ids = (EXCHANGE_ID,)
     ccxt_class = coinswitch
+    surfaces = frozenset({"futures", HFT_SURFACE})
     traits = VenueTraits(
         account_aliases={"main": SPOT, "swap": FUTURES, "future": FUTURES, "linear": FUTURES},
         # the spot pairs' decimals: POST /trade/api/v2/exchangePrecision (fetch_markets)
         dry_run_rest_reads=frozenset({("POST", "spot/exchangePrecision")}),
     )
 
+    @classmethod
+    def for_options(cls, options: Mapping[str, Any]) -> type[CcxtVenue]:
+        """`surface: hft` is served by `CoinSwitchHftVenue` (automated transfers), imported by
+        name when chosen since it builds on this class."""
+        if cls is CoinSwitchVenue and options.get(SURFACE_OPTION) == HFT_SURFACE:
+            module = importlib.import_module(HFT_MODULE)
+            chosen: type[CcxtVenue] = module.CoinSwitchHftVenue
+            return chosen
+        return cls
+
     async def connect(self) -> None:
         """The contract size is the venue's definition (one coin), not ccxt's float."""
         await super().connect()
+        if type(self) is CoinSwitchVenue:
+            self.account_mode = "Futures v2: no transfer API, moves are manual instructions"
         for symbol, market in list(self._perps.items()):
             self._perps[symbol] = replace(market, contract_size=CONTRACT_SIZE)
 
