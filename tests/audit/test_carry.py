@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
@@ -163,3 +164,31 @@ def test_before_the_first_snapshot_payments_stay_out_of_the_yield(
     (eth,) = shown["hedges"]
     assert eth["observed_from"] == base.isoformat().replace("+00:00", "Z")
     assert eth["observed_days"] == "4" and eth["capital_days"] == "84000"
+
+
+def test_the_report_and_the_daily_alert_show_the_carry(carried: Path, base: datetime) -> None:
+    from bot.alerts.report import daily_summary
+    from bot.audit.report import build_report
+
+    config = load_config(carried)
+    ledger = Ledger.open(config.ledger_url, key=config.ledger_key)
+    try:
+        page = build_report(config, ledger, since=base, generated_at=base + 96 * HOUR)
+        daily = daily_summary(ledger, base + 96 * HOUR, config=config)
+    finally:
+        ledger.close()
+    table = re.search(r"<table id='carry-table'>(.*?)</table>", page, re.S)
+    assert table is not None
+    rows = re.findall(r"<tr>(.*?)</tr>", table[1].partition("<tbody>")[2], re.S)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows]
+    # the hedge, its venue and the total: each net 7.5 on an average 21000, 3.26 % a year
+    assert [c[0] for c in cells] == ["eth", "venue binance", "total"]
+    assert all(c[5] == "7.5" and c[8] == "21000" and c[10] == "3.26%" for c in cells)
+    assert "trading fees and basis are not read" in page
+    # the last day: net -4.5 (1.5 - 3 - 3) on 22500: -4.5 x 365 / 22500 = -7.30 % a year
+    summary, line = daily.splitlines()
+    assert summary.startswith("daily report")
+    assert line == (
+        "carry eth (binance): net funding -4.5 USDT (3 payments), avg capital 22500 USDT, "
+        "annual yield -7.3%"
+    )
