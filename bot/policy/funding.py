@@ -6,14 +6,42 @@ Positive funding: longs pay shorts (the hedge earns). Negative: the short pays e
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from bot.model import Flag, PlanAlert, VenueState
 from bot.money import ZERO, plain
 from bot.policy.assess import HedgeLeg
 from bot.policy.checks import FundingHistory, LegFacts
+
+YEAR = timedelta(days=365)
+
+
+def hours(interval: timedelta) -> Decimal:
+    """An interval in hours, exactly."""
+    return Decimal(interval // timedelta(microseconds=1)) / Decimal(3_600_000_000)
+
+
+def label(interval: timedelta | None) -> str:
+    return f"{hours(interval).normalize():f}h" if interval is not None else "unknown"
+
+
+def periods_per_year(interval: timedelta) -> Decimal:
+    """How many payments a year: 1095 at 8 h, 8760 at 1 h."""
+    return hours(YEAR) / hours(interval)
+
+
+def annualised_rate(rate: Decimal, interval: timedelta) -> Decimal:
+    """A per-period funding rate as a yearly one (simple, not compounded)."""
+    return rate * periods_per_year(interval)
+
+
+def periods_in(span: timedelta, interval: timedelta) -> int:
+    """The payments that fall in `span` at `interval`, rounded up: 24 h at 8 h is 3, at 1 h 24."""
+    return math.ceil(span / interval)
 
 
 def against_the_short(rate: Decimal | None) -> bool:
