@@ -113,6 +113,7 @@ def save_known(data_dir: Path, known: Known) -> None:
     path = data_dir / MEMORY_FILE
     partial = path.with_name(path.name + ".part")
     try:
+        data_dir.mkdir(parents=True, exist_ok=True)
         partial.write_text(json.dumps(known, sort_keys=True), encoding="utf-8")
         partial.replace(path)
     except OSError as exc:
