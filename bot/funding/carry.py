@@ -17,7 +17,9 @@ For one hedge over a period [start, end):
   first capital read that stands in the period to `end`; payments booked before it have no
   capital to set against and stay out of the yield (they are counted apart);
 - net carry = net funding - the transfer fees the ledger records. Trading fees and the basis
-  (spot against perpetual) are not read from any venue: the carry says so rather than guess.
+  (spot against perpetual) are not read from any venue: the carry says so rather than guess;
+- beside it, the latest funding rate read, annualised at the symbol's own funding interval
+  (rate x payments a year: 1095 at 8 h, 2190 at 4 h), what the hedge earns if nothing changes.
 
 Venue and total figures add up their hedges per settle asset (USDT and BTC never add up): the
 yield of a group is its net funding x 365 / its capital-days. Decimal throughout: a division
@@ -27,12 +29,13 @@ is Decimal's (28 significant digits), never a float.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
 from bot.money import ZERO
+from bot.policy.funding import annualised_rate
 
 DAYS_PER_YEAR = Decimal(365)
 SECONDS_PER_DAY = Decimal(86400)
@@ -86,6 +89,15 @@ class Fee:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CurrentRate:
+    """The newest funding rate read for a hedge's perpetual, and how often it is paid."""
+
+    rate: Decimal
+    at: datetime
+    interval: timedelta | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Carry:
     """The carry of one hedge, or of a venue's or all hedges in one asset, over [start, end)."""
 
@@ -105,6 +117,15 @@ class Carry:
     net_observed: Decimal = ZERO
     #: payments booked before any capital was read in the period (not in the yield)
     unmatched: int = 0
+    #: a hedge's newest funding rate read in the period (None for groups and buckets)
+    current: CurrentRate | None = None
+
+    @property
+    def rate_annualised(self) -> Decimal | None:
+        """The current rate over a year at the symbol's interval; None when either is unknown."""
+        if self.current is None or self.current.interval is None:
+            return None
+        return annualised_rate(self.current.rate, self.current.interval)
 
     @property
     def net_funding(self) -> Decimal:
@@ -272,9 +293,11 @@ def carry_report(
     start: datetime,
     end: datetime,
     by: Bucket | None = None,
+    rates: Mapping[str, CurrentRate] | None = None,
 ) -> CarryReport:
     """The carry of `hedges` (name -> (venue, settle asset)) over [start, end), per hedge, per
-    venue and asset, per asset in total, and per bucket of `by`."""
+    venue and asset, per asset in total, and per bucket of `by`; `rates`: each hedge's newest
+    funding rate, shown beside its period figures."""
     own_payments: dict[str, list[Payment]] = {name: [] for name in hedges}
     own_reads: dict[str, list[CapitalRead]] = {name: [] for name in hedges}
     own_fees: dict[str, list[Fee]] = {name: [] for name in hedges}
@@ -303,7 +326,7 @@ def carry_report(
             for name, (venue, asset) in sorted(hedges.items())
         )
 
-    rows = per_hedge(start, end)
+    rows = tuple(replace(row, current=(rates or {}).get(row.name)) for row in per_hedge(start, end))
     by_venue: dict[tuple[str, str], list[Carry]] = {}
     by_asset: dict[str, list[Carry]] = {}
     for row in rows:

@@ -25,13 +25,15 @@ from bot.funding.carry import (
     Bucket,
     CapitalRead,
     CarryReport,
+    CurrentRate,
     Fee,
     Payment,
     carry_report,
 )
+from bot.funding.intervals import known_interval
 from bot.ledger.snapshots import recorded_reads
 from bot.ledger.store import Ledger
-from bot.ledger.tables import BalanceSnapshot, FundingPayment
+from bot.ledger.tables import BalanceSnapshot, FundingPayment, FundingSnapshot
 from bot.model import SPOT, MarketKind, State, VenueState
 from bot.money import ZERO
 from bot.policy.margin import hedge_margins
@@ -153,6 +155,32 @@ def read_capital(
     return found
 
 
+def current_rates(
+    ledger: Ledger, config: Config, hedges: Iterable[str], end: datetime
+) -> dict[str, CurrentRate]:
+    """Each hedge's newest funding rate read before `end`, with the interval last seen for
+    its perpetual (`funding.intervals`; unknown until `bot run` has read one)."""
+    found: dict[str, CurrentRate] = {}
+    with ledger.engine.connect() as connection:
+        for name in sorted(hedges):
+            hedge = config.hedges[name]
+            row = connection.execute(
+                select(FundingSnapshot.rate, FundingSnapshot.read_at)
+                .where(
+                    FundingSnapshot.venue == hedge.venue,
+                    FundingSnapshot.symbol == hedge.perp,
+                    FundingSnapshot.rate.is_not(None),
+                    FundingSnapshot.read_at < end,
+                )
+                .order_by(FundingSnapshot.read_at.desc(), FundingSnapshot.id.desc())
+                .limit(1)
+            ).first()
+            if row is not None:
+                interval = known_interval(config.data_dir, hedge.venue, hedge.perp)
+                found[name] = CurrentRate(rate=row.rate, at=row.read_at, interval=interval)
+    return found
+
+
 def load_carry(
     ledger: Ledger,
     config: Config,
@@ -171,4 +199,5 @@ def load_carry(
         start,
         end,
         by,
+        current_rates(ledger, config, names, end),
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.funding.carry import Carry, CarryReport
 from bot.money import plain
+from bot.policy.funding import hours, label
 
 #: the formula, said beside the figures (README "Carry")
 FORMULA = (
@@ -53,6 +54,12 @@ def carry_json(row: Carry) -> dict[str, Any]:
         "net_funding_observed": plain(row.net_observed),
         "annual_yield": plain(row.annual_yield),
         "unmatched_payments": row.unmatched,
+        "current_rate": plain(row.current.rate) if row.current else None,
+        "current_rate_at": when(row.current.at) if row.current else None,
+        "funding_interval_hours": (
+            plain(hours(row.current.interval)) if row.current and row.current.interval else None
+        ),
+        "current_rate_annualised": plain(row.rate_annualised),
     }
 
 
@@ -88,6 +95,7 @@ HEADERS = [
     "avg capital",
     "days",
     "annual yield",
+    "rate now (a year)",
 ]
 
 
@@ -105,7 +113,19 @@ def carry_row(row: Carry, label: str | None = None) -> list[str]:
         plain(row.average_capital.quantize(PERCENT)) if row.average_capital is not None else "-",
         plain(row.observed_days.quantize(PERCENT)) or "0",
         percent(row.annual_yield),
+        _rate_now(row),
     ]
+
+
+def _rate_now(row: Carry) -> str:
+    """The newest rate, its interval and its yearly figure ("0.01%/8h = 10.95%"); "-" for a
+    group or where no rate was read."""
+    if row.current is None:
+        return "-"
+    rate = f"{plain((row.current.rate * 100).normalize())}%"
+    if row.current.interval is None:
+        return f"{rate} (interval unknown)"
+    return f"{rate}/{label(row.current.interval)} = {percent(row.rate_annualised)}"
 
 
 def table_rows(report: CarryReport) -> list[list[str]]:

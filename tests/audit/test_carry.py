@@ -16,6 +16,7 @@ import pytest
 
 from bot.config import load_config
 from bot.funding.income import collect_funding
+from bot.funding.intervals import observe
 from bot.ledger import Ledger
 from bot.model import State
 from bot.paper import PaperExchangeThread, PaperState
@@ -38,6 +39,15 @@ HOUR = timedelta(hours=1)
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp()) * 1000
+
+
+def _set_interval(paper: PaperExchangeThread, symbol: str, hours: int) -> None:  # noqa: F811
+    def change(state: PaperState) -> PaperState:
+        funding = dict(state.funding)
+        funding[symbol] = dataclasses.replace(funding[symbol], interval_hours=hours)
+        return dataclasses.replace(state, funding=funding)
+
+    edit_state(paper, change)
 
 
 def _set_rate(paper: PaperExchangeThread, rate: str) -> None:  # noqa: F811
@@ -63,8 +73,10 @@ def carried(paper: PaperExchangeThread, config_file: Path, base: datetime) -> Pa
     - a read at base: futures wallet 4500 USDT, so capital 5 x 3000 + 4500 = 19500 USDT;
     - a read at base + 2 days after a top-up to 7500: capital 15000 + 7500 = 22500 USDT;
     - payments every 8 hours from base + 8h to base + 88h (11): nine at rate 0.0001 (the short
-      receives 5 x 3000 x 0.0001 = 1.5 USDT), then two at -0.0002 (it pays 3 USDT)."""
+      receives 5 x 3000 x 0.0001 = 1.5 USDT), then two at -0.0002 (it pays 3 USDT);
+    - ETHUSDT listed in fundingInfo at 4 hours, seen by the reads (as `bot run` remembers it)."""
     config = load_config(config_file)
+    _set_interval(paper, "ETHUSDT", 4)
 
     async def record() -> None:
         ledger = Ledger.open(config.ledger_url, key=config.ledger_key)
@@ -77,6 +89,9 @@ def carried(paper: PaperExchangeThread, config_file: Path, base: datetime) -> Pa
                     run = ledger.start_run("snapshot", dry_run=True, config_digest="test")
                     ledger.record_snapshot(run, State(read_at=at, venues={"binance": read}))
                     ledger.finish_run(run, "ok")
+                    observe(
+                        config.data_dir, State(read_at=at, venues={"binance": read}), config.hedges
+                    )
                 for n in range(1, 12):
                     if n == 10:
                         _set_rate(paper, "-0.0002")
@@ -133,6 +148,11 @@ def test_the_annualised_yield_is_the_hand_computation(
     # the fourth day: capital 22500, payments at 80h (-3) and 88h (-3) and 72h (+1.5): -4.5
     (last,) = rest[-1]["hedges"]
     assert (last["net_funding"], last["capital_days"]) == ("-4.5", "22500")
+    # the newest rate read (0.0001 at the second snapshot), paid every 4 hours: 2190 times a
+    # year, 21.9 %
+    assert (eth["current_rate"], eth["funding_interval_hours"]) == ("0.0001", "4")
+    assert D(eth["current_rate_annualised"]) == D("0.219")
+    assert venue["current_rate"] is None  # a group has no one rate
     assert "trading fees and basis are not read" in shown["not_deducted"]
     assert shown["schema"] == 1 and shown["by"] == "day"
 
@@ -142,6 +162,7 @@ def test_the_text_table_and_refusals(carried: Path, bot: Bot, base: datetime) ->
     text = bot("carry", "--since", since, "--until", until, config=carried)
     assert text.exit_code == 0, text.stderr
     assert "3.26%" in text.stdout and "21000" in text.stdout
+    assert "0.01%/4h = 21.9%" in text.stdout
     assert "trading fees and basis are not read" in text.stdout
     bad = bot("carry", "--by", "year", config=carried)
     assert bad.exit_code == 2 and "--by" in bad.stderr
