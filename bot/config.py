@@ -290,9 +290,18 @@ ACCOUNT_FIGURES: tuple[str, ...] = ("accountMMRate", "mgnRatio", "uniMMR", "mult
 
 
 class FundingBufferConfig(_Strict):
-    """When funding makes the short pay, keep the next `periods` payments in the target."""
+    """When funding makes the short pay, keep the next payments in the target: `periods` of
+    them, or those of the next `hours` at the symbol's own funding interval (24 hours is 3
+    payments at 8 h, 24 at 1 h)."""
 
-    periods: int = Field(ge=0, le=1000)
+    periods: int | None = Field(default=None, ge=0, le=1000)
+    hours: int | None = Field(default=None, ge=0, le=24 * 365)
+
+    @model_validator(mode="after")
+    def _periods_or_hours(self) -> FundingBufferConfig:
+        if (self.periods is None) == (self.hours is None):
+            raise ValueError("give periods (payments) or hours (time at the symbol's interval)")
+        return self
 
 
 class HedgeConfig(_Strict):

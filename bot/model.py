@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
@@ -129,6 +129,9 @@ class Funding:
     rate: Decimal | None
     mark_price: Decimal | None
     next_funding_at: datetime | None = None
+    #: how often it is paid: the venue's per-symbol figure, else its documented default; None
+    #: where neither is known (`bot.funding.intervals`)
+    interval: timedelta | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -99,6 +99,10 @@ def test_default_config_is_valid() -> None:
             "hedges.eth.funding_buffer.periods: Input should be greater than or equal to 0",
         ),
         (
+            lambda r: r["hedges"]["eth"].update(funding_buffer={"periods": 3, "hours": 24}),
+            "hedges.eth.funding_buffer: give periods (payments) or hours",
+        ),
+        (
             lambda r: r["hedges"]["eth"].update(hedge_tolerance=1.5),
             "hedges.eth.hedge_tolerance: must be in [0, 1)",
         ),

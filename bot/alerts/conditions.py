@@ -100,6 +100,9 @@ class Facts:
     halts: Sequence[Any] | None = None
     #: standing nothing-to-move conditions (ledger.standing.NothingToMoveRecord)
     nothing_to_move: Sequence[Any] | None = None
+    #: hedged perpetuals whose funding interval changed since last seen
+    #: (funding.intervals.IntervalChange), where the job read the venues
+    interval_changes: Sequence[Any] = ()
 
 
 Condition = Callable[[Facts, Config], Findings]
@@ -348,6 +351,14 @@ def nothing_to_move(facts: Facts, config: Config) -> Findings:
     return Findings(frozenset({"unmoved:"}), firing, severity=_at(WARNING, firing))
 
 
+def funding_interval_changed(facts: Facts, config: Config) -> Findings:
+    """A hedged perpetual now paid at another interval: one notice per change (the interval
+    is remembered once seen, `bot.funding.intervals`), since the buffer in periods and the
+    yield per payment now mean another length of time."""
+    notices = {change.key: change.message() for change in facts.interval_changes}
+    return Findings(notices=notices, severity=_at(WARNING, notices))
+
+
 CONDITIONS: list[Condition] = [
     job_crashed,
     venue_unreachable,
@@ -360,6 +371,7 @@ CONDITIONS: list[Condition] = [
     half_done,
     venue_halted,
     nothing_to_move,
+    funding_interval_changed,
 ]
 
 

@@ -1,6 +1,7 @@
 """The daily report: a summary of the last 24 hours from the ledger, sent to the alert channels.
 
-One function, so the audit commands' fuller report can take its place.
+One function, so the audit commands' fuller report can take its place. With the config, one
+line per hedge follows: its carry over the same span (`bot carry --since 24h`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,21 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from bot.config import Config
+from bot.funding.carry_ledger import load_carry
 from bot.ledger import Ledger
 from bot.ledger.tables import Alert, JobRun, Transfer
 from bot.money import plain
+from bot.present.carry import summary_line
 
 
-def daily_summary(ledger: Ledger, now: datetime, span: timedelta = timedelta(days=1)) -> str:
+def daily_summary(
+    ledger: Ledger,
+    now: datetime,
+    span: timedelta = timedelta(days=1),
+    config: Config | None = None,
+) -> str:
+    """The summary line; with `config`, one more line per hedge: its carry over the span."""
     since = now - span
     with ledger.engine.connect() as conn:
         jobs = conn.execute(
@@ -50,7 +60,11 @@ def daily_summary(ledger: Ledger, now: datetime, span: timedelta = timedelta(day
         )
         or "none"
     )
-    return (
+    summary = (
         f"daily report {now:%Y-%m-%d %H:%M}Z, last {span.total_seconds() / 3600:g}h: jobs "
         f"{job_text}; transfers {moved}; open transfers {open_rows}; alerts firing {firing}"
     )
+    if config is None or not config.hedges:
+        return summary
+    report = load_carry(ledger, config, since, now)
+    return "\n".join([summary, *(summary_line(row) for row in report.hedges)])

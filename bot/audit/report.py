@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import inspect, select, text
 
+from bot.audit.carry_section import carry_section
 from bot.config import Config, HedgeConfig
 from bot.ledger.queries import TransferFilter, direction_of, iter_transfer_rows
 from bot.ledger.snapshots import recorded_reads
@@ -457,6 +458,7 @@ def build_report(
     parts += ["<h2>transfers</h2>", moved]
     parts += ["<h2>dry runs and skipped sizings (nothing sent)</h2>", unmoved]
     parts += ["<h2>funding income</h2>", _funding_table(ledger, since)]
+    parts.append(carry_section(config, ledger, since=since, generated_at=generated_at))
     parts += ["<h2>pauses</h2>", _pauses_table(ledger, since)]
     parts += ["<h2>alerts</h2>", _alerts_table(ledger, since)]
     parts.append("</body></html>")

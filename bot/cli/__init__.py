@@ -10,6 +10,7 @@ the field, file or venue and the fix.
 """
 
 from bot.cli import (  # noqa: F401  (importing a command module registers its commands)
+    carry_commands,
     cycle_commands,
     ledger_commands,
     paper_commands,

@@ -15,13 +15,18 @@ Parameters as Binance documents them: `symbol` (optional on USD-M, mandatory on 
 
 The rows live beside the paper state file (`<state>.funding.json`), or in memory for an
 in-memory store, so the paper state's own format is unchanged.
+
+`GET /fapi/v1/fundingInfo` and `GET /dapi/v1/fundingInfo` ("Get Funding Rate Info"): as Binance
+documents, only the symbols whose funding is adjusted, here those whose interval is not the
+default 8 hours (the paper's `interval_hours`), each as symbol, adjustedFundingRateCap,
+adjustedFundingRateFloor, fundingIntervalHours (a JSON number) and disclaimer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.paper.model import MarketKind, PaperState
+from bot.paper.model import FUNDING_INTERVAL_HOURS, MarketKind, PaperState
 from bot.paper.routing import Call, Endpoint, int_param, symbol_filter
 from bot.paper.side_log import SideLog
 from bot.paper.state import StateStore
@@ -80,7 +85,36 @@ def coinm_funding_rate(call: Call) -> Any:
     return _history(call, MarketKind.INVERSE, symbol_required=True)
 
 
+#: the paper's funding rate bounds, as Binance answers them for most USD-M symbols
+RATE_CAP, RATE_FLOOR = "0.02000000", "-0.02000000"
+
+
+def _funding_info(call: Call, kind: MarketKind) -> list[dict[str, Any]]:
+    return [
+        {
+            "symbol": market.symbol,
+            "adjustedFundingRateCap": RATE_CAP,
+            "adjustedFundingRateFloor": RATE_FLOOR,
+            "fundingIntervalHours": funding.interval_hours,
+            "disclaimer": False,
+        }
+        for market in call.state.markets_of(kind)
+        if (funding := call.state.funding.get(market.symbol)) is not None
+        and funding.interval_hours != FUNDING_INTERVAL_HOURS
+    ]
+
+
+def usdm_funding_info(call: Call) -> Any:
+    return _funding_info(call, MarketKind.LINEAR)
+
+
+def coinm_funding_info(call: Call) -> Any:
+    return _funding_info(call, MarketKind.INVERSE)
+
+
 ENDPOINTS = (
     Endpoint("GET", "/fapi/v1/fundingRate", usdm_funding_rate),
     Endpoint("GET", "/dapi/v1/fundingRate", coinm_funding_rate),
+    Endpoint("GET", "/fapi/v1/fundingInfo", usdm_funding_info),
+    Endpoint("GET", "/dapi/v1/fundingInfo", coinm_funding_info),
 )

@@ -8,12 +8,60 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
-from bot.model import Flag, PlanAlert, VenueState
+from bot.model import Flag, Funding, PlanAlert, VenueState
 from bot.money import ZERO, plain
 from bot.policy.assess import HedgeLeg
 from bot.policy.checks import FundingHistory, LegFacts
+
+YEAR = timedelta(days=365)
+
+
+def hours(interval: timedelta) -> Decimal:
+    """An interval in hours, exactly."""
+    return Decimal(interval // timedelta(microseconds=1)) / Decimal(3_600_000_000)
+
+
+def label(interval: timedelta | None) -> str:
+    return f"{hours(interval).normalize():f}h" if interval is not None else "unknown"
+
+
+def periods_per_year(interval: timedelta) -> Decimal:
+    """How many payments a year: 1095 at 8 h, 8760 at 1 h."""
+    return hours(YEAR) / hours(interval)
+
+
+def annualised_rate(rate: Decimal, interval: timedelta) -> Decimal:
+    """A per-period funding rate as a yearly one (simple, not compounded)."""
+    return rate * periods_per_year(interval)
+
+
+def periods_in(span: timedelta, interval: timedelta) -> int:
+    """The payments that fall in `span` at `interval`, rounded up: 24 h at 8 h is 3, at 1 h 24."""
+    return -(-span // interval)  # whole timedeltas: no float on the way
+
+
+#: the interval assumed for a buffer in hours when the venue states none: the shortest in use
+#: (Hyperliquid's, Binance's shortest), so the buffer errs on the large side
+UNKNOWN_INTERVAL = timedelta(hours=1)
+
+
+def buffer_periods(
+    periods: int | None, hours_: int | None, read: Funding | None
+) -> tuple[int, str]:
+    """The payments a funding buffer covers, and how the interval was taken (for the note):
+    `periods` as given, or `hours_` at the symbol's interval."""
+    interval = read.interval if read is not None else None
+    if periods is not None:
+        return periods, f" (every {label(interval)})" if interval is not None else ""
+    assert hours_ is not None
+    if interval is None:
+        return periods_in(timedelta(hours=hours_), UNKNOWN_INTERVAL), (
+            f" ({hours_}h, the funding interval unknown: 1h assumed)"
+        )
+    return periods_in(timedelta(hours=hours_), interval), f" ({hours_}h at every {label(interval)})"
 
 
 def against_the_short(rate: Decimal | None) -> bool:

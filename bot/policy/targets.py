@@ -5,7 +5,8 @@ the upper bound, whichever way each hedge states its target. Pure.
   their shares);
 - `target: {liquidation_distance}` + `band`: the equity that puts that hedge's liquidation
   price the distance above mark (`liquidation.py`);
-- `funding_buffer: {periods}`: the next payments of a paying short are added on top.
+- `funding_buffer: {periods | hours}`: the next payments of a paying short are added on top
+  (`hours` counted at the symbol's funding interval).
 
 A pool needs the most any of its constraints needs, so every hedge in it stays in its band.
 """
@@ -120,12 +121,13 @@ def funding_buffer(pool: Pool, venue_state: VenueState) -> tuple[Decimal, str]:
         rate = rate_read.rate if rate_read is not None else None
         if config is None or rate is None or not funding.against_the_short(rate):
             continue
-        amount = funding.buffer(rate, leg.notional, config.periods)
+        periods, every = funding.buffer_periods(config.periods, config.hours, rate_read)
+        amount = funding.buffer(rate, leg.notional, periods)
         total += amount
         parts.append(
             f"{leg.hedge.perp} funding {rate * 100:.4f}% makes the short pay: buffer "
-            f"{plain(amount)} {pool.asset} = {config.periods} periods x "
-            f"{plain(-rate)} x notional {plain(leg.notional)}"
+            f"{plain(amount)} {pool.asset} = {periods} periods x "
+            f"{plain(-rate)} x notional {plain(leg.notional)}{every}"
         )
     return total, "; ".join(parts)
 

@@ -94,7 +94,8 @@ async def _run(
             ctx.watch.observe(outcome.state)
         if outcome.line:
             ctx.say(outcome.line)
-        return outcome, evaluate(_with_standing(ctx, outcome.facts), ctx.config), label
+        facts = _with_interval_changes(ctx, outcome)
+        return outcome, evaluate(_with_standing(ctx, facts), ctx.config), label
 
 
 def _not_started(ctx: JobContext, kind: str, exc: Exception) -> Findings:
@@ -136,6 +137,21 @@ async def record_not_run(
         await ctx.alerter.notice(f"job-{status}:{kind}", f"job {kind} {status}: {why}", "warning")
     except Exception as exc:
         log.warning("alert for job %s failed: %s", kind, redact(str(exc)))
+
+
+def _with_interval_changes(ctx: JobContext, outcome: JobOutcome) -> Facts:
+    """The job's facts with the funding intervals its read changed (`bot.funding.intervals`);
+    a memory file that cannot be written only delays the notice."""
+    if outcome.state is None:
+        return outcome.facts
+    from bot.funding.intervals import observe
+
+    try:
+        changes = observe(ctx.config.data_dir, outcome.state, ctx.config.hedges)
+    except Exception as exc:  # a notice is never worth a job
+        log.warning("funding intervals not compared (%s)", exc)
+        return outcome.facts
+    return dataclasses.replace(outcome.facts, interval_changes=tuple(changes))
 
 
 def _with_standing(ctx: JobContext, facts: Facts) -> Facts:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -71,6 +71,9 @@ class VenueTraits:
     #: premiumIndex `time`): every read then measures the clock offset, and a transfer needs
     #: no `fetch_time` round trip between its read and its send
     funding_time_is_server_time: bool = False
+    #: how often its perpetuals pay funding where neither the symbol's read nor ccxt's
+    #: `interval` says (`CcxtVenue.funding_interval`); None: unknown
+    funding_interval: timedelta | None = None
 
     def __post_init__(self) -> None:
         # one value shared by every client of the venue: its maps are read-only too

@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
@@ -46,6 +46,7 @@ from bot.venues.base import (
 )
 from bot.venues.decode import Decoder, Sign, Untrusted
 from bot.venues.errors import classify
+from bot.venues.funding_interval import parse_interval
 from bot.venues.ratelimit import BurstLimiter, Limiter
 
 T = TypeVar("T")
@@ -489,7 +490,14 @@ class CcxtVenue(Venue):
             rate=decoder.optional_decimal(raw, "fundingRate", symbol),
             mark_price=decoder.optional_decimal(raw, "markPrice", symbol, sign=Sign.POSITIVE),
             next_funding_at=_from_ms(next_ms),
+            interval=await self.funding_interval(symbol, raw),
         )
+
+    async def funding_interval(self, symbol: str, raw: Mapping[str, Any]) -> timedelta | None:
+        """How often `symbol` pays: ccxt's `interval` where the venue states it (Bybit, OKX,
+        Bitget, Hyperliquid's "1h"), else the venue's documented default
+        (`traits.funding_interval`), else unknown."""
+        return parse_interval(raw.get("interval")) or self.traits.funding_interval
 
     # moving money ---------------------------------------------------------------------------
 

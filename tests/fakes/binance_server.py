@@ -7,6 +7,7 @@ Serves (every path as Binance spells it; the account and its accounting: `binanc
     GET  /api/v3/time, /fapi/v1/time, /dapi/v1/time                       server time
     GET  /api/v3/exchangeInfo, /fapi/v1/exchangeInfo, /dapi/v1/exchangeInfo  markets
     GET  /fapi/v1/premiumIndex, /dapi/v1/premiumIndex                     mark, funding
+    GET  /fapi/v1/fundingInfo, /dapi/v1/fundingInfo                 symbols off the 8 h interval
     GET  /api/v3/account                                         (signed) spot balances
     GET  /fapi/v3/account, /fapi/v3/positionRisk                 (signed) USD-M
     GET  /fapi/v1/assetIndex                                              coins' collateral rates
@@ -146,6 +147,8 @@ class BinanceFake(LoopbackFake):
             ),
             ("GET", "/fapi/v1/premiumIndex"): Route(self._premium_usdm, False),
             ("GET", "/dapi/v1/premiumIndex"): Route(self._premium_coinm, False),
+            ("GET", "/fapi/v1/fundingInfo"): Route(self._funding_info(USDM), False),
+            ("GET", "/dapi/v1/fundingInfo"): Route(self._funding_info(COINM), False),
             ("GET", "/api/v3/account"): Route(lambda p, now: self.account.spot_account(now), True),
             ("GET", "/fapi/v3/account"): Route(lambda p, now: self.account.usdm_account(now), True),
             ("GET", "/dapi/v1/account"): Route(
@@ -325,6 +328,26 @@ class BinanceFake(LoopbackFake):
             and (pair is None or m.pair == pair)
         ]
         return rows
+
+    def _funding_info(self, family: str) -> Callable[[Params, int], Any]:
+        """ "Get Funding Rate Info": only the symbols with an adjusted cap, floor or interval
+        (here: an interval set in `account.funding_interval_hours`), `fundingIntervalHours` a
+        JSON number."""
+
+        def answer(params: Params, now: int) -> Any:
+            return [
+                {
+                    "symbol": symbol,
+                    "adjustedFundingRateCap": "0.02000000",
+                    "adjustedFundingRateFloor": "-0.02000000",
+                    "fundingIntervalHours": hours,
+                    "disclaimer": False,
+                }
+                for symbol, hours in sorted(self.account.funding_interval_hours.items())
+                if PERPS[symbol].family == family
+            ]
+
+        return answer
 
     def _asset_index(self, params: Params, now: int) -> Answer:
         """`GET /fapi/v1/assetIndex` ("Asset Index"): one row for `symbol`, else every coin."""

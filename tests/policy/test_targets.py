@@ -3,7 +3,10 @@ integrity and priority. State in, plan out; no I/O."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal as D
+
+import pytest
 
 from bot.config import HedgeConfig
 from bot.model import (
@@ -37,6 +40,7 @@ def plan(
     rates: dict[str, str] | None = None,
     tiers: bool = True,
     history: dict[tuple[str, str], list[D]] | None = None,
+    intervals: dict[str, timedelta | None] | None = None,
 ) -> Plan:
     venue = VenueState(
         venue="paper",
@@ -45,7 +49,12 @@ def plan(
         positions={p.symbol: p for p in positions},
         markets={ETH_PERP.symbol: ETH_PERP, BTC_INVERSE.symbol: BTC_INVERSE},
         funding={
-            symbol: Funding(symbol=symbol, rate=D(rate), mark_price=None)
+            symbol: Funding(
+                symbol=symbol,
+                rate=D(rate),
+                mark_price=None,
+                interval=(intervals or {}).get(symbol),
+            )
             for symbol, rate in (rates or {}).items()
         },
         transfer_steps={"USDT": D("0.00001"), "BTC": D("0.00000001")},
@@ -165,6 +174,34 @@ def test_a_paying_short_keeps_the_next_payments_in_the_target() -> None:
     assert item.figures["funding_buffer"] == D(45)
     assert "3 periods x 0.001 x notional 15000" in str(item.figures["funding_buffer_note"])
     assert Flag.FUNDING_AGAINST in item.flags
+
+
+@pytest.mark.parametrize(
+    ("interval", "periods", "said"),
+    [
+        (timedelta(hours=8), 3, "(24h at every 8h)"),
+        (timedelta(hours=4), 6, "(24h at every 4h)"),
+        (timedelta(hours=1), 24, "(24h at every 1h)"),
+        (None, 24, "(24h, the funding interval unknown: 1h assumed)"),
+    ],
+)
+def test_a_buffer_in_hours_counts_the_payments_at_the_symbols_interval(
+    interval: timedelta | None, periods: int, said: str
+) -> None:
+    # each payment: 0.1 % x 15000 = 15 USDT; 24 hours of them at the symbol's interval
+    got = plan(
+        [wallet("spot", "USDT", "20000"), ETH_SPOT, wallet("linear", "USDT", "6000")],
+        [eth_short()],
+        {"eth": hedge(funding_buffer={"hours": 24})},
+        rates={"ETH/USDT:USDT": "-0.001"},
+        intervals={"ETH/USDT:USDT": interval},
+    )
+    (item,) = got.transfers
+    assert item.figures["funding_buffer"] == D(15) * periods
+    assert item.amount == D(7500) + D(15) * periods - D(6000)
+    assert f"{periods} periods x 0.001 x notional 15000 {said}" in str(
+        item.figures["funding_buffer_note"]
+    )
 
 
 def test_a_paid_short_needs_no_buffer() -> None:

@@ -67,6 +67,7 @@ PM_POSITIONS = {
 
 PM_TRAITS = VenueTraits(
     funding_time_is_server_time=BINANCE_TRAITS.funding_time_is_server_time,
+    funding_interval=BINANCE_TRAITS.funding_interval,
     account_aliases={
         "main": SPOT,
         "pm": PORTFOLIO,

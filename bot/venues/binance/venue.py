@@ -25,7 +25,7 @@ import importlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -49,7 +49,8 @@ from bot.model import (
 from bot.money import ZERO, plain
 from bot.runtime.aio import gather_or_cancel
 from bot.venues.base import ErrorTable, TransferReceipt, VenueTraits
-from bot.venues.binance import account_mode, multi_assets
+from bot.venues.binance import account_mode, funding_info, multi_assets
+from bot.venues.binance.funding_info import FundingInfo
 from bot.venues.binance.streams import BinanceStreams
 from bot.venues.decode import Decoder, Sign, Untrusted
 from bot.venues.generic import (
@@ -146,6 +147,7 @@ WS_READS = frozenset(
 
 BINANCE_TRAITS = VenueTraits(
     funding_time_is_server_time=True,  # premiumIndex `time` (USD-M and COIN-M "Mark Price")
+    funding_interval=funding_info.DEFAULT_INTERVAL,  # a symbol fundingInfo does not list
     account_aliases={
         "main": SPOT,
         "future": LINEAR,
@@ -192,6 +194,29 @@ class BinanceVenue(CcxtVenue):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held_margin: dict[str, dict[str, Decimal]] = {}  # account -> symbol -> margin
+        self._funding_info = FundingInfo(self._read_funding_info)
+
+    async def _load_funding_intervals(self) -> None:
+        """The hedged families' funding intervals: from the cached markets' facts, else read
+        now and saved with them (`funding_info.py`)."""
+        families = sorted({market.kind.value for market in self._perps.values()})
+        if not families:
+            return
+        saved = self.connect_facts.get(funding_info.FACT)
+        if isinstance(saved, Mapping) and self._funding_info.seed(saved, families):
+            return
+        fact = await self._funding_info.fact(families)
+        if fact is not None:
+            self.connect_facts[funding_info.FACT] = fact
+
+    async def funding_interval(self, symbol: str, raw: Mapping[str, Any]) -> timedelta | None:
+        """The symbol's interval from `fundingInfo` (`funding_info.py`): premiumIndex has none."""
+        market = self._perps.get(symbol)
+        family = market.kind.value if market is not None else LINEAR
+        return await self._funding_info.interval(family, symbol)
+
+    async def _read_funding_info(self, family: str) -> Any:
+        return await self.call(self.client.fetch_funding_intervals, None, {"subType": family})
 
     def futures_account(self, market: Mapping[str, Any]) -> str:
         return LINEAR if market.get("linear") else INVERSE
@@ -253,6 +278,7 @@ class BinanceVenue(CcxtVenue):
     async def connect(self) -> None:
         await super().connect()
         await self._check_usdm_asset_mode()
+        await self._load_funding_intervals()
         if self.ws_client is not None:
             # the WebSocket client needs the markets too; share them instead of loading twice
             self.ws_client.set_markets(self.client.markets, self.client.currencies)

@@ -181,6 +181,8 @@ class Account:
     funding_rates: dict[str, Decimal] = field(
         default_factory=lambda: {s: D("0.0001") for s in PERPS}
     )
+    #: symbols moved off Binance's 8-hour funding interval, listed by fundingInfo (hours)
+    funding_interval_hours: dict[str, int] = field(default_factory=dict)
     transfers: list[Transfer] = field(default_factory=list)
     margin_changes: list[MarginChange] = field(default_factory=list)
     next_tran_id: int = 11415955596
