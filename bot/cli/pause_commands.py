@@ -5,12 +5,15 @@ Recorded in the ledger with who and why; a pause with `--for` ends by itself."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.cli.app import _group, app, fail, load, open_ledger, out
 from bot.model import PauseScope
+
+if TYPE_CHECKING:
+    from bot.config import Config
 
 hedge_app = _group("One hedge: pause the bot's moves on it while you adjust it by hand.")
 app.add_typer(hedge_app, name="hedge")
@@ -35,6 +38,14 @@ def operator(by: str | None) -> str:
     if not who:
         fail("--by: empty; give your name (--by alice)")
     return who
+
+
+def configured(config: Config, scope: PauseScope, name: str) -> None:
+    """A pause names a hedge or venue of the config; anything else is one line, exit 2."""
+    known = config.hedges if scope is PauseScope.HEDGE else config.venues
+    if name not in known:
+        listed = ", ".join(sorted(known)) or "none"
+        fail(f"{scope.value} {name}: not in config ({scope.value}s: {listed})")
 
 
 def until_of(duration: str | None, now: datetime) -> datetime | None:
@@ -63,10 +74,7 @@ def pause(
         fail('--reason: required; say why (--reason "adjusting the short by hand")')
     who = operator(by)
     config = load(ctx)
-    known = config.hedges if scope is PauseScope.HEDGE else config.venues
-    if name not in known:
-        listed = ", ".join(sorted(known)) or "none"
-        fail(f"{scope.value} {name}: not in config ({scope.value}s: {listed})")
+    configured(config, scope, name)
     until = until_of(duration, utc_now())
     ledger = open_ledger(config)
     try:
@@ -92,10 +100,7 @@ def resume(
     """End the pause of `name`; False when none stands (the caller says so)."""
     who = operator(by)
     config = load(ctx)
-    known = config.hedges if scope is PauseScope.HEDGE else config.venues
-    if name not in known:
-        listed = ", ".join(sorted(known)) or "none"
-        fail(f"{scope.value} {name}: not in config ({scope.value}s: {listed})")
+    configured(config, scope, name)
     ledger = open_ledger(config)
     try:
         why = " ".join((reason or "").split()) or "resumed by hand"
