@@ -39,6 +39,7 @@ from tests.fakes.coinswitch_server import new_key_pair
 from tests.fakes.faults import FAIL_AFTER, FAIL_BEFORE, RATE_LIMITED, RAW, TIMEOUT_AFTER
 from tests.fakes.in_thread import FakeThread
 from tests.integration.conftest import Invocation
+from tests.protective.executing import execute_one
 
 Bot = Callable[..., Invocation]
 AMOUNT = D("1234.5")
@@ -72,17 +73,7 @@ def send(config: Path, amount: D = AMOUNT, *, up: bool = True) -> ExecutionResul
         figures={},
     )  # fmt: skip
 
-    async def go() -> ExecutionResult:
-        ledger = open_ledger(loaded)
-        try:
-            async with open_venues(loaded, dry_run=False, cache=False) as venues:
-                run_id = ledger.start_run("rebalance", dry_run=False, config_digest="matrix")
-                executor = Services(loaded, ledger).executor(venues, dry_run=False)
-                return await executor.execute(run_id, (item,))
-        finally:
-            ledger.close()
-
-    return asyncio.run(go())
+    return execute_one(loaded, item)
 
 
 def rows(bot: Bot, config: Path) -> list[dict[str, Any]]:
@@ -284,17 +275,7 @@ def test_a_transfer_in_the_other_settlement_currency_is_never_sent(fake: Any, co
         amount=D("1000"), rule=Rule.TOP_UP, reason="the matrix", figures={},
     )  # fmt: skip
 
-    async def go() -> ExecutionResult:
-        ledger = open_ledger(loaded)
-        try:
-            async with open_venues(loaded, dry_run=False, cache=False) as venues:
-                run_id = ledger.start_run("rebalance", dry_run=False, config_digest="matrix")
-                executor = Services(loaded, ledger).executor(venues, dry_run=False)
-                return await executor.execute(run_id, (item,))
-        finally:
-            ledger.close()
-
-    result = asyncio.run(go())
+    result = execute_one(loaded, item)
     assert statuses(result) == ["failed"]
     assert "locked to USDT" in (result.transfers[0].error or "")
     assert fake.transfer_bodies == []

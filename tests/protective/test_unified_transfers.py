@@ -8,21 +8,18 @@ intent, and an unknown outcome is settled before anything is sent again."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
 
-from bot.bootstrap import open_ledger
 from bot.config import load_config
 from bot.model import PlannedTransfer, Rule
 from bot.transfers.executor import ExecutionResult
-from bot.transfers.services import Services
-from bot.venues.session import open_venues
 from tests.fakes.faults import FAIL_AFTER, FAIL_BEFORE, RATE_LIMITED, RAW, TIMEOUT_AFTER
 from tests.integration.conftest import Invocation
+from tests.protective.executing import execute_one
 from tests.protective.unified_rig import (
     VENUES,
     Side,
@@ -65,17 +62,7 @@ def send(side: Side, config: Path, amount: D = AMOUNT, *, up: bool = True) -> Ex
         reason="the matrix", figures={},
     )  # fmt: skip
 
-    async def go() -> ExecutionResult:
-        ledger = open_ledger(loaded)
-        try:
-            async with open_venues(loaded, dry_run=False, cache=False) as venues:
-                run_id = ledger.start_run("rebalance", dry_run=False, config_digest="matrix")
-                executor = Services(loaded, ledger).executor(venues, dry_run=False)
-                return await executor.execute(run_id, (item,))
-        finally:
-            ledger.close()
-
-    return asyncio.run(go())
+    return execute_one(loaded, item)
 
 
 def reconcile(bot: Bot, config: Path) -> Invocation:
