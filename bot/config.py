@@ -378,7 +378,9 @@ class HedgeConfig(_Strict):
     def settle(self) -> str | None:
         """The perpetual's settle asset as its ccxt symbol says (USDT for ETH/USDT:USDT)."""
         _, colon, settle = self.perp.partition(":")
-        return settle.split("-", 1)[0] or None if colon else None
+        if not colon:
+            return None
+        return settle.split("-", 1)[0] or None  # a dated future: BTC/USD:BTC-261225
 
     @property
     def coin_collateral(self) -> bool:
