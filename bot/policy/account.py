@@ -168,34 +168,28 @@ def decide(
         return _return_flat(pool, venue_state, step, figures, flags)
     margin = pool.margin
     if margin is None:
-        return (
-            _note(
-                pool,
-                f"{pool.venue} reported no {pool.figure} for the account (its mode margins each "
-                "currency or position apart): nothing planned",
-                figures,
-                flags,
-            ),
+        return _only(
+            pool,
+            f"{pool.venue} reported no {pool.figure} for the account (its mode margins each "
+            "currency or position apart): nothing planned",
+            figures,
+            flags,
         )
     if margin.figure != pool.figure:
-        return (
-            _note(
-                pool,
-                f"the target is in {pool.figure}, but {pool.venue}'s account reports "
-                f"{margin.figure}: nothing planned",
-                figures,
-                flags,
-            ),
+        return _only(
+            pool,
+            f"the target is in {pool.figure}, but {pool.venue}'s account reports "
+            f"{margin.figure}: nothing planned",
+            figures,
+            flags,
         )
     if pool.asset not in USD_STABLECOINS:
-        return (
-            _note(
-                pool,
-                f"the account's figures are in USD and {pool.asset} is not a USD stablecoin: "
-                "nothing planned",
-                figures,
-                flags,
-            ),
+        return _only(
+            pool,
+            f"the account's figures are in USD and {pool.asset} is not a USD stablecoin: "
+            "nothing planned",
+            figures,
+            flags,
         )
     where = f"{margin.describe()}, band [{plain(pool.band[0])}, {plain(pool.band[1])}]"
     goal = margin.equity_at(pool.target)
@@ -203,7 +197,7 @@ def decide(
     if margin.worse_than(margin.danger_edge(pool.band)):
         return _top_up(pool, venue_state, step, margin, goal, where, figures, flags)
     if not margin.better_than(margin.safe_edge(pool.band)):
-        return (_note(pool, f"{where}: inside the band, nothing to move", figures, flags),)
+        return _only(pool, f"{where}: inside the band, nothing to move", figures, flags)
     return _sweep(pool, venue_state, step, margin, goal, where, figures, held_back, flags)
 
 
@@ -290,13 +284,11 @@ def _top_up(
             for s in sources
         )
         why = "; ".join(filter(None, (empty and f"{empty} to top up", *missing)))
-        return (
-            _note(
-                pool,
-                f"{where}: beyond the band, but the reserve ({pool.reserve}) has {why}",
-                figures,
-                flags,
-            ),
+        return _only(
+            pool,
+            f"{where}: beyond the band, but the reserve ({pool.reserve}) has {why}",
+            figures,
+            flags,
         )
     found = []
     for index, (source, amount) in enumerate(moves):
@@ -362,23 +354,19 @@ def _sweep(
     excess = above - max(ZERO, remaining)
     figures = {**figures, "excess": excess}
     if not moves:
-        return (
-            _note(
-                pool,
-                f"{where}: beyond the band on the safe side, but nothing may leave",
-                figures,
-                flags,
-            ),
+        return _only(
+            pool,
+            f"{where}: beyond the band on the safe side, but nothing may leave",
+            figures,
+            flags,
         )
     if held_back:
         listed = " and ".join(f"{plain(a)} {s.asset}" for s, a in moves)
-        return (
-            _note(
-                pool,
-                f"{where}: {listed} is not swept to the reserve: " + "; ".join(held_back),
-                figures,
-                flags,
-            ),
+        return _only(
+            pool,
+            f"{where}: {listed} is not swept to the reserve: " + "; ".join(held_back),
+            figures,
+            flags,
         )
     last = moves[-1][0]
     found = []
@@ -418,9 +406,7 @@ def _return_flat(
 ) -> tuple[PlannedTransfer | PlanNote, ...]:
     """Every short flat: what may leave the account goes back, coins first."""
     if any(h.when_flat == "keep" for h in pool.hedges):
-        return (
-            _note(pool, "every short is flat; when_flat: keep: nothing to move", figures, flags),
-        )
+        return _only(pool, "every short is flat; when_flat: keep: nothing to move", figures, flags)
     found: list[PlannedTransfer | PlanNote] = []
     for source in _returned(pool, venue_state, step):
         wallet = venue_state.wallet(pool.account, source.asset)
@@ -445,9 +431,7 @@ def _return_flat(
             )
         )
     if not found:
-        return (
-            _note(pool, "every short is flat and nothing may leave the account", figures, flags),
-        )
+        return _only(pool, "every short is flat and nothing may leave the account", figures, flags)
     return tuple(found)
 
 
@@ -457,6 +441,13 @@ def _returned(pool: AccountPool, venue_state: VenueState, step: Decimal) -> list
     sources, _ = _sources(pool, venue_state, step)
     coins = [s for s in reversed(sources) if s.rate is not None]
     return [*coins, _Source(pool.asset, step, None)]
+
+
+def _only(
+    pool: AccountPool, message: str, figures: dict[str, Decimal | str], flags: tuple[Flag, ...]
+) -> tuple[PlanNote]:
+    """A decision that moves nothing: the one note of why."""
+    return (_note(pool, message, figures, flags),)
 
 
 def _figures(

@@ -11,7 +11,6 @@ carried one), never two for one intent."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable, Iterator
 from decimal import Decimal as D
@@ -20,13 +19,10 @@ from typing import Any
 
 import pytest
 
-from bot.bootstrap import open_ledger
 from bot.config import load_config
 from bot.model import PlannedTransfer, Rule
 from bot.transfers.executor import ExecutionResult
 from bot.transfers.reconcile import ReconcileReport
-from bot.transfers.services import Services
-from bot.venues.session import open_venues
 from tests.fakes.coinswitch_hft_config import KEY_ENV, SECRET_ENV, VENUE, write_hft_config
 from tests.fakes.coinswitch_hft_server import (
     DUPLICATE,
@@ -39,7 +35,7 @@ from tests.fakes.coinswitch_server import new_key_pair
 from tests.fakes.faults import FAIL_AFTER, FAIL_BEFORE, RATE_LIMITED, RAW, TIMEOUT_AFTER
 from tests.fakes.in_thread import FakeThread
 from tests.integration.conftest import Invocation
-from tests.protective.executing import execute_one
+from tests.protective.executing import execute_one, reconcile_live
 
 Bot = Callable[..., Invocation]
 AMOUNT = D("1234.5")
@@ -93,17 +89,7 @@ def client_ids_sent(fake: Any) -> list[str]:
 def reconcile(config: Path) -> ReconcileReport:
     """The reconciliation a cycle runs before it sends (`bot rebalance`, `bot run`), on live
     clients: it may re-send an open row with its own client id (`bot reconcile` only reads)."""
-    loaded = load_config(config)
-
-    async def go() -> ReconcileReport:
-        ledger = open_ledger(loaded)
-        try:
-            async with open_venues(loaded, dry_run=False, cache=False) as venues:
-                return await Services(loaded, ledger).reconciler(venues).reconcile()
-        finally:
-            ledger.close()
-
-    report = asyncio.run(go())
+    report = reconcile_live(load_config(config))
     assert report.errors == [], report.errors
     return report
 
@@ -237,17 +223,7 @@ def test_a_resend_refused_for_another_reason_stays_unknown_for_an_operator(
     assert statuses(send(config)) == ["unknown"]
     short = envelope({}, 1, code=400, message=INSUFFICIENT)
     fake.faults.add("POST", TRANSFER_PATH, RAW, status=400, body=short)
-    loaded = load_config(config)
-
-    async def go() -> ReconcileReport:
-        ledger = open_ledger(loaded)
-        try:
-            async with open_venues(loaded, dry_run=False, cache=False) as venues:
-                return await Services(loaded, ledger).reconciler(venues).reconcile()
-        finally:
-            ledger.close()
-
-    report = asyncio.run(go())
+    report = reconcile_live(load_config(config))
     (error,) = report.errors
     assert "does not tell whether the first send applied" in error
     (row,) = rows(bot, config)
