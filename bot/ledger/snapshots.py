@@ -12,18 +12,22 @@ settle asset in that read.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import fields, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.sql.dml import ReturningInsert
 
+from bot.ledger import journal
 from bot.ledger.sessions import LedgerBase
 from bot.ledger.tables import (
     AccountMarginSnapshot,
     BalanceSnapshot,
+    Base,
     FundingSnapshot,
     PositionSnapshot,
 )
@@ -46,74 +50,88 @@ class SnapshotRecords(LedgerBase):
     """Writes of the reads a cycle made."""
 
     def record_snapshot(self, run_id: int, state: State) -> None:
-        """Store every wallet, position and funding rate that the cycle read, journaled."""
+        """Store every wallet, position and funding rate that the cycle read, journaled.
+
+        One INSERT ... RETURNING per table for all of the read's rows, journaled from what it
+        returned (`journal.wrote`), in the order the rows were made: the ORM's work per
+        object (an event per column set) cost a 20-venue cycle ~35 ms of CPU, twice."""
+        rows: dict[type[Base], list[dict[str, Any]]] = {}
+        order: list[tuple[type[Base], int]] = []
+
+        def add(model: type[Base], **values: Any) -> None:
+            table = rows.setdefault(model, [])
+            order.append((model, len(table)))
+            table.append({"run_id": run_id, **values})
+
+        for venue in state.venues.values():
+            read = {"read_at": venue.read_at, "venue": venue.venue}
+            for w in venue.wallets.values():
+                add(
+                    BalanceSnapshot,
+                    **read,
+                    account=w.account,
+                    asset=w.asset,
+                    free=w.free,
+                    used=w.used,
+                    balance=w.balance,
+                    unrealized_pnl=w.unrealized_pnl,
+                    transferable=w.transferable,
+                    cross_balance=w.cross_balance,
+                    cross_unrealized_pnl=w.cross_unrealized_pnl,
+                )
+            for p in venue.positions.values():
+                add(
+                    PositionSnapshot,
+                    **read,
+                    symbol=p.symbol,
+                    side=p.side,
+                    contracts=p.contracts,
+                    contract_size=p.contract_size,
+                    notional=p.notional,
+                    entry_price=p.entry_price,
+                    mark_price=p.mark_price,
+                    unrealized_pnl=p.unrealized_pnl,
+                    initial_margin=p.initial_margin,
+                    maintenance_margin=p.maintenance_margin,
+                    liquidation_price=p.liquidation_price,
+                    margin_mode=p.margin_mode,
+                    isolated_wallet=p.isolated_wallet,
+                )
+            margin = venue.account_margin
+            account = _unified_account(venue)
+            if margin is not None and account is not None:
+                add(
+                    AccountMarginSnapshot,
+                    **read,
+                    account=account,
+                    **{f.name: getattr(margin, f.name) for f in fields(AccountMargin)},
+                )
+            for f in venue.funding.values():
+                add(
+                    FundingSnapshot,
+                    **read,
+                    symbol=f.symbol,
+                    rate=f.rate,
+                    mark_price=f.mark_price,
+                    next_funding_at=f.next_funding_at,
+                )
+        if not order:
+            return
         with self._transaction(self._clock()) as session:
-            rows: list[Any] = []
-            add = rows.append
-            for venue in state.venues.values():
-                for w in venue.wallets.values():
-                    add(
-                        BalanceSnapshot(
-                            run_id=run_id,
-                            read_at=venue.read_at,
-                            venue=venue.venue,
-                            account=w.account,
-                            asset=w.asset,
-                            free=w.free,
-                            used=w.used,
-                            balance=w.balance,
-                            unrealized_pnl=w.unrealized_pnl,
-                            transferable=w.transferable,
-                            cross_balance=w.cross_balance,
-                            cross_unrealized_pnl=w.cross_unrealized_pnl,
-                        )
-                    )
-                for p in venue.positions.values():
-                    add(
-                        PositionSnapshot(
-                            run_id=run_id,
-                            read_at=venue.read_at,
-                            venue=venue.venue,
-                            symbol=p.symbol,
-                            side=p.side,
-                            contracts=p.contracts,
-                            contract_size=p.contract_size,
-                            notional=p.notional,
-                            entry_price=p.entry_price,
-                            mark_price=p.mark_price,
-                            unrealized_pnl=p.unrealized_pnl,
-                            initial_margin=p.initial_margin,
-                            maintenance_margin=p.maintenance_margin,
-                            liquidation_price=p.liquidation_price,
-                            margin_mode=p.margin_mode,
-                            isolated_wallet=p.isolated_wallet,
-                        )
-                    )
-                margin = venue.account_margin
-                account = _unified_account(venue)
-                if margin is not None and account is not None:
-                    add(
-                        AccountMarginSnapshot(
-                            run_id=run_id,
-                            read_at=venue.read_at,
-                            venue=venue.venue,
-                            account=account,
-                            **{f.name: getattr(margin, f.name) for f in fields(AccountMargin)},
-                        )
-                    )
-                for f in venue.funding.values():
-                    add(
-                        FundingSnapshot(
-                            run_id=run_id,
-                            read_at=venue.read_at,
-                            venue=venue.venue,
-                            symbol=f.symbol,
-                            rate=f.rate,
-                            mark_price=f.mark_price,
-                            next_funding_at=f.next_funding_at,
-                        )
-                    )
-            session.add_all(rows)
+            written = {
+                model: session.execute(_inserting(model), values).all()
+                for model, values in rows.items()
+            }
+            for model, index in order:
+                journal.wrote(session, model, written[model][index]._mapping)
+
+
+@functools.cache
+def _inserting(model: type[Base]) -> ReturningInsert[Any]:
+    """Rows of one snapshot table, returned whole and in the order given (their journal body
+    is what the database holds)."""
+    table = model.__table__
+    return insert(table).returning(*table.c, sort_by_parameter_order=True)
 
 
 def _unified_account(venue: VenueState) -> str | None:
