@@ -4,7 +4,7 @@ cleared the same way; each table adds its own fields."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -58,14 +58,16 @@ def open_or_new(
 def clear_open(
     session: Session,
     model: Any,
-    venue: str,
+    venues: str | Iterable[str],
     *,
     stays: Callable[[MoveKey], bool],
     clear: Callable[[Any], None],
 ) -> list[MoveKey]:
-    """`clear` every open row of the venue whose key does not `stay`; the keys cleared."""
+    """`clear` every open row of the venue (or venues, in one query) whose key does not
+    `stay`; the keys cleared."""
+    names = [venues] if isinstance(venues, str) else sorted(set(venues))
     cleared: list[MoveKey] = []
-    for row in session.scalars(select(model).where(model.venue == venue, model.state == OPEN)):
+    for row in session.scalars(select(model).where(model.venue.in_(names), model.state == OPEN)):
         key = move_key(row)
         if not stays(key):
             clear(row)

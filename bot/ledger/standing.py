@@ -205,10 +205,14 @@ class StandingRecords(LedgerBase):
         return NothingToMoveRecord.of(row), created
 
     def clear_nothing_to_move(
-        self, venue: str, *, keep: Iterable[MoveKey] = (), only: Iterable[MoveKey] | None = None
+        self,
+        venues: str | Iterable[str],
+        *,
+        keep: Iterable[MoveKey] = (),
+        only: Iterable[MoveKey] | None = None,
     ) -> list[MoveKey]:
-        """Clear the venue's open conditions not in `keep` (with `only`: among those keys);
-        return the cleared keys."""
+        """Clear the venue's (or venues') open conditions not in `keep` (with `only`: among
+        those keys), in one transaction; return the cleared keys."""
         kept = set(keep)
         among = set(only) if only is not None else None
         now = self._clock()
@@ -220,7 +224,7 @@ class StandingRecords(LedgerBase):
             row.state, row.cleared_at = "cleared", now
 
         with self._transaction(now) as session:
-            return clear_open(session, NothingToMove, venue, stays=stays, clear=clear)
+            return clear_open(session, NothingToMove, venues, stays=stays, clear=clear)
 
 
 def _halted(venue: str):  # type: ignore[no-untyped-def]

@@ -59,18 +59,42 @@ def bucket_of(row: Any, status: str | None = None) -> Bucket:
     )
 
 
-def bump(session: Session, bucket: Bucket, transfers: int, amount: Decimal) -> None:
-    """Add to one bucket in the caller's transaction (creating it at zero first)."""
-    total = session.execute(
+def held_bucket(total: Any) -> Bucket:
+    """The bucket a stored total (a `transfer_totals` row) counts."""
+    return Bucket(
+        total.day,
+        total.venue,
+        total.asset,
+        total.hedges,
+        total.from_account,
+        total.to_account,
+        total.status,
+        bool(total.dry_run),
+    )
+
+
+def bump(session: Session, added: dict[Bucket, list[Any]]) -> None:
+    """Add (transfers, amount) to each bucket in the caller's transaction, creating a bucket
+    at zero first: the buckets of the days and venues concerned are read in one query under
+    their row locks (one query per bucket cost a 20-venue run ~15 ms)."""
+    if not added:
+        return
+    found = session.execute(
         select(TransferTotal)
-        .where(*(getattr(TransferTotal, k) == v for k, v in bucket.__dict__.items()))
+        .where(
+            TransferTotal.day.in_(sorted({b.day for b in added})),
+            TransferTotal.venue.in_(sorted({b.venue for b in added})),
+        )
         .with_for_update()
-    ).scalar_one_or_none()
-    if total is None:
-        total = TransferTotal(**bucket.__dict__, transfers=0, amount=Decimal(0))
-        session.add(total)
-    total.transfers += transfers
-    total.amount += amount
+    ).scalars()
+    held = {held_bucket(total): total for total in found}
+    for bucket, (transfers, amount) in added.items():
+        total = held.get(bucket)
+        if total is None:
+            total = TransferTotal(**bucket.__dict__, transfers=0, amount=Decimal(0))
+            session.add(total)
+        total.transfers += transfers
+        total.amount += amount
 
 
 @dataclass(frozen=True)
@@ -122,8 +146,7 @@ def fold(session: Session) -> int:
         return 0
     final = [row for row in rows if TransferStatus(row.status).is_final]
     still_open = {row.id for row in rows if not TransferStatus(row.status).is_final}
-    for bucket, (transfers, amount) in accumulate(final).items():
-        bump(session, bucket, transfers, amount)
+    bump(session, accumulate(final))
     through = max(current.through_id, max(row.id for row in rows))
     session.execute(
         update(TransferTotalsMark)
@@ -145,17 +168,7 @@ def accumulate(rows: Iterable[Any]) -> dict[Bucket, list[Any]]:
 
 def stored(connection: Connection) -> Iterator[tuple[Bucket, int, Decimal]]:
     for total in connection.execute(select(TransferTotal.__table__)):
-        bucket = Bucket(
-            total.day,
-            total.venue,
-            total.asset,
-            total.hedges,
-            total.from_account,
-            total.to_account,
-            total.status,
-            bool(total.dry_run),
-        )
-        yield bucket, total.transfers, total.amount
+        yield held_bucket(total), total.transfers, total.amount
 
 
 def rebuild(connection: Connection) -> None:

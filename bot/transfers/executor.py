@@ -435,9 +435,9 @@ class Executor:
         halted venue's lines were not sized: its conditions stay)."""
         if self._dry_run:
             return
-        for name in sorted(state.venues):
-            if name in self._venues and name not in self._refused:
-                self._ledger.clear_nothing_to_move(name, keep=self._kept)
+        seen = [name for name in state.venues if name in self._venues and name not in self._refused]
+        if seen:  # one transaction for every venue: one each cost a 20-venue cycle ~16 ms
+            self._ledger.clear_nothing_to_move(seen, keep=self._kept)
 
     async def _execute_venue(
         self, run_id: int, items: list[PlannedTransfer], before: LedgerBefore | None
