@@ -304,11 +304,12 @@ async def _cycle(
     ) as venues:
         # Settle what an earlier run left open before anything new is sent (invariant 2).
         reconciled = await services.reconciler(venues).reconcile()
-        history = funding_history(services)  # before the read: nothing slow follows it
+        # the ledger's part of the plan, read before the venues: no query follows the read
+        history, paused = funding_history(services), standing_pauses(services)
         state = first_read.usable(ledger, venues) if first_read is not None else None
         if state is None:
             state = await read_state(venues, failures)
-        plan = scope.narrow(planned(services, state, history))
+        plan = scope.narrow(planned(services, state, history, paused))
         executor = services.executor(venues, dry_run=dry_run)
         # an isolated hedge's move has two legs: margin_legs runs it (the rest via the executor)
         try:
@@ -348,13 +349,25 @@ def funding_history(services: Services) -> FundingHistory:
     return settled_rates(services.ledger, perps, services.clock())
 
 
-def planned(services: Services, state: State, history: FundingHistory | None = None) -> Plan:
+def standing_pauses(services: Services) -> list[Paused]:
+    """The pauses standing now (`bot hedge|venue pause`), from the ledger."""
+    return [p.paused for p in services.ledger.active_pauses(services.clock())]
+
+
+def planned(
+    services: Services,
+    state: State,
+    history: FundingHistory | None = None,
+    paused: Sequence[Paused] | None = None,
+) -> Plan:
     """The policy's plan for the hedges whose venue was read, with the funding history; a
-    move touching a paused hedge or venue is a note (`policy.pause`)."""
+    move touching a paused hedge or venue is a note (`policy.pause`). `history` and `paused`
+    are read from the ledger when not given."""
     hedges = _hedges_of(services.config, state)
     if history is None:
         history = funding_history(services)
-    paused = [p.paused for p in services.ledger.active_pauses(services.clock())]
+    if paused is None:
+        paused = standing_pauses(services)
     return hold_paused(plan_transfers(state, hedges, funding_history=history), paused)
 
 
