@@ -46,7 +46,7 @@ start() {
   chown postgres "$DIR/pwfile"
   as_postgres "$bin/initdb -D '$DIR/data' -U postgres --auth-local=trust --auth-host=scram-sha-256 --pwfile='$DIR/pwfile' >'$DIR/initdb.log' 2>&1"
   rm -f "$DIR/pwfile"
-  as_postgres "$bin/pg_ctl -D '$DIR/data' -o \"-p $port -k '$DIR' -c listen_addresses=127.0.0.1\" -l '$DIR/log' -w -t 60 start >/dev/null"
+  as_postgres "$bin/pg_ctl -D '$DIR/data' -o \"-p $port -k '$DIR' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off\" -l '$DIR/log' -w -t 60 start >/dev/null"
   as_postgres "$bin/psql -h '$DIR' -p $port -U postgres -qc \"CREATE ROLE bot LOGIN CREATEDB PASSWORD '$password'\""
   as_postgres "$bin/psql -h '$DIR' -p $port -U postgres -qc 'CREATE DATABASE bot OWNER bot'"
   echo "postgresql+psycopg://bot@127.0.0.1:$port/bot $password"
