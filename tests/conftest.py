@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import ledger_template, marks
+from tests import ledger_template, marks, postgres_template
 from tests.rewrite_cache import write_rewritten_tests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,6 +99,7 @@ def migrated_ledger_template(
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     ledger_template.cleanup()
+    postgres_template.cleanup()
 
 
 # CPU per test, measured in the process that runs it (an xdist worker) and carried to the

@@ -1,29 +1,25 @@
 """Every ledger test runs on each backend: a SQLite file, and a fresh database on the
 PostgreSQL server named by BOT_TEST_POSTGRES_URL (CI starts one; without it, locally, the
-PostgreSQL cases are skipped — in CI they are required).
+PostgreSQL cases are skipped — in CI they are required). The database is a copy of one
+migrated per test process (tests/postgres_template.py).
 
 `paper` and `config` give a whole cycle on either backend against an in-loop paper exchange."""
 
 from __future__ import annotations
 
 import os
-import time
-import uuid
-import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ProgrammingError
 
 from bot.config import Config, parse_config
 from bot.ledger import Ledger
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore
+from tests import postgres_template
 from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, live_venue
-
-POSTGRES_ENV = "BOT_TEST_POSTGRES_URL"
+from tests.postgres_template import POSTGRES_ENV
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -36,31 +32,8 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(f"{POSTGRES_ENV} is not set: CI must test the ledger on PostgreSQL")
         pytest.skip(f"set {POSTGRES_ENV} to run the ledger tests on PostgreSQL")
-    name = f"bot_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        drop_test_database(admin, name)
-        admin.dispose()
-
-
-def drop_test_database(admin: Engine, name: str, tries: int = 10) -> None:
-    """Drop a test's database. On a busy server an autovacuum worker may be in it, which
-    FORCE cannot end without pg_signal_backend: wait and try again, and in the end leave it
-    (it goes with the throwaway server)."""
-    for attempt in range(tries):
-        try:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            return
-        except ProgrammingError:
-            if attempt == tries - 1:
-                warnings.warn(f"test database {name} left on the server", stacklevel=2)
-                return
-            time.sleep(0.2)
+    with postgres_template.fresh_database(server, request.path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -5,19 +5,18 @@ BOT_TEST_POSTGRES_URL names a server); `bot rebalance` still runs beside a `bot 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 from bot.ledger import Ledger
 from bot.ledger.locks import VenueBusy
 from bot.ledger.run_lock import run_holders, run_lock
 from bot.paper import PaperExchangeThread
-from tests.ledger.conftest import POSTGRES_ENV, drop_test_database
+from tests import postgres_template
+from tests.postgres_template import POSTGRES_ENV
 from tests.unattended.conftest import ETH_HEDGE, live_venue
 
 
@@ -46,21 +45,16 @@ def test_run_locks_on_a_sqlite_ledger(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def postgres_engine() -> Iterator[Engine]:
+def postgres_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     server = os.environ.get(POSTGRES_ENV)
     if not server:
         pytest.skip(f"set {POSTGRES_ENV} to test run locks on PostgreSQL")
-    name = f"bot_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    ledger = Ledger.open(make_url(server).set(database=name).render_as_string(hide_password=False))
-    try:
-        yield ledger.engine
-    finally:
-        ledger.close()
-        drop_test_database(admin, name)
-        admin.dispose()
+    with postgres_template.fresh_database(server, request.path) as url:
+        ledger = Ledger.open(url)
+        try:
+            yield ledger.engine
+        finally:
+            ledger.close()
 
 
 def test_run_locks_on_a_shared_postgresql_ledger(postgres_engine: Engine, tmp_path: Path) -> None:
