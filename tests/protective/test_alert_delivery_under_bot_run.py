@@ -1,4 +1,4 @@
-"""The danger alert under `bot run` (1-2 s jobs, three of them observing the same hedge): the
+"""The danger alert under `bot run` (0.5-1 s jobs, three of them observing the same hedge): the
 channel is down when the danger starts, and back a moment later. The ALERT is delivered once
 it is back, exactly once although the guard, the snapshot and the rebalance all see the
 danger, as apprise's `failure`; a danger lasting longer than `alerts.repeat` is reminded with
@@ -54,17 +54,17 @@ def test_an_alert_the_channel_missed_is_delivered_once_when_it_returns(
             binance.base_url,
             hedges={"sol": HEDGES["sol_usdm_isolated"]},
             schedule={
-                "rebalance": {"every": "2s"},
-                "snapshot": {"every": "1s"},
+                "rebalance": {"every": "1s"},
+                "snapshot": {"every": "0.5s"},
                 "reconcile": None,
                 "report": None,
-                "guard": {"every": "1s"},
+                "guard": {"every": "0.5s"},
             },
             alerts={
                 "urls": [hook.url],
                 "danger_margin_ratio": "0.25",
                 "rate_limit": "15s",
-                "repeat": "3s",  # a danger still firing is reminded this often
+                "repeat": "1.5s",  # a danger still firing is reminded this often
             },
         )
         ledger = tmp_path / "data" / "ledger.sqlite"

@@ -1,4 +1,4 @@
-"""The guard under `bot run`, against the independent Binance fake, with 1 s guard ticks and a
+"""The guard under `bot run`, against the independent Binance fake, with 0.5 s guard ticks and a
 fault on either leg of an isolated hedge's top-up: every leg is applied exactly once, the
 collateral that left spot is in the position (none stranded in the cross wallet), and what an
 unknown outcome left open is settled before anything is sent again. Then a standing -2015:
@@ -156,13 +156,16 @@ def test_every_leg_applied_once_through_faults_under_bot_run(
             binance.base_url,
             hedges={"sol": HEDGES["sol_usdm_isolated"]},
             timeout_ms=1500,
-            transfers={"safety": "0.99", "min_amount": "1", "settle_window_seconds": 2},
+            # an unknown outcome absent from the history is failed after 1 s (the fake's history
+            # is immediate; the window's length is not what this test is about)
+            transfers={"safety": "0.99", "min_amount": "1", "settle_window_seconds": 1},
             schedule={
                 "rebalance": {"every": "1h"},  # once at start: in band, nothing to move
                 "snapshot": None,
-                "reconcile": {"every": "1s"},
+                # 0.5 s ticks: each rally waits for a tick or two, not the length of a tick
+                "reconcile": {"every": "0.5s"},
                 "report": None,
-                "guard": {"every": "1s"},
+                "guard": {"every": "0.5s"},
             },
             alerts={"urls": [hook.url], "danger_margin_ratio": "0.25", "rate_limit": 0},
         )
