@@ -31,14 +31,18 @@ async def until(condition: Callable[[], bool], what: str, *, deadline: float = D
         await asyncio.sleep(POLL)
 
 
-def until_sync(condition: Callable[[], bool], what: str, *, deadline: float = DEADLINE) -> None:
-    """`until` for a synchronous test (sleeps on an Event: interruptible, no busy loop)."""
+def until_sync(
+    condition: Callable[[], bool], what: str, *, deadline: float = DEADLINE, poll: float = POLL
+) -> None:
+    """`until` for a synchronous test (sleeps on an Event: interruptible, no busy loop). A
+    condition that costs CPU to check (opening a SQLite file another process writes) takes a
+    longer `poll`: it is checked while a subprocess works, on the same two cores."""
     pause = threading.Event()
     ends = time.monotonic() + deadline
     while not condition():
         if time.monotonic() > ends:
             raise AssertionError(f"not within {deadline:g} s: {what}")
-        pause.wait(POLL)
+        pause.wait(poll)
 
 
 async def bounded(awaitable: Awaitable[T], *, deadline: float = DEADLINE) -> T:

@@ -1,7 +1,10 @@
 """Rehearsing a rally on the default config: `bot paper mark` moves the price of the paper
 exchange that `bot run` keeps for its life (through its control socket), the margin guard
 answers as it would on Binance; `bot paper reset` refuses while `bot run` holds the ledger; a
-second `bot run` prints only its refusal. Every command is a real subprocess."""
+second `bot run` prints only its refusal. Every command beside `bot run` is a real subprocess
+while it runs; once it has stopped, the paper commands run through the same CLI in this process
+(a `bot` process costs most of a second of CPU, and what they print and exit with is the CLI's
+either way)."""
 
 from __future__ import annotations
 
@@ -13,14 +16,18 @@ import signal
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from tests.integration.conftest import Invocation
 from tests.unattended.test_run_end_to_end import Output
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def bot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def bot_process(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ}
     env.pop("BOT_CONFIG", None)
     return subprocess.run(
@@ -34,7 +41,9 @@ def bot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_rally_rehearsed_under_bot_run_on_the_default_config(tmp_path: Path) -> None:
+def test_a_rally_rehearsed_under_bot_run_on_the_default_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bot: Callable[..., Invocation]
+) -> None:
     shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
     env = {**os.environ}
     env.pop("BOT_CONFIG", None)
@@ -56,7 +65,7 @@ def test_a_rally_rehearsed_under_bot_run_on_the_default_config(tmp_path: Path) -
         assert stat.S_ISSOCK(sock.stat().st_mode)
         assert stat.S_IMODE(sock.stat().st_mode) == 0o600
 
-        marked = bot(tmp_path, "paper", "mark", "ETH/USDT:USDT", "3900")
+        marked = bot_process(tmp_path, "paper", "mark", "ETH/USDT:USDT", "3900")
         assert marked.returncode == 0, marked.stderr
         assert marked.stdout.strip() == (
             "paper paper: ETH/USDT:USDT marked at 3900 (running exchange)"
@@ -64,7 +73,7 @@ def test_a_rally_rehearsed_under_bot_run_on_the_default_config(tmp_path: Path) -
         # the running exchange moved: the guard sees the short under its danger line
         output.wait_for(r"^guard run \d+: margin under 0\.25: topped up [\d.]+ USDT spot -> linear")
 
-        reset = bot(tmp_path, "paper", "reset")
+        reset = bot_process(tmp_path, "paper", "reset")
         assert reset.returncode == 2
         assert reset.stdout == ""
         assert len(reset.stderr.splitlines()) == 1, reset.stderr
@@ -72,7 +81,7 @@ def test_a_rally_rehearsed_under_bot_run_on_the_default_config(tmp_path: Path) -
         assert (tmp_path / "data" / "ledger.sqlite").exists()
         assert (tmp_path / "data" / "paper-paper.json").exists()
 
-        second = bot(tmp_path, "run")
+        second = bot_process(tmp_path, "run")
         assert second.returncode == 2
         assert second.stdout == "", "a refused bot run prints no start banner"
         refusal = [line for line in second.stderr.splitlines() if line.startswith("error:")]
@@ -84,8 +93,10 @@ def test_a_rally_rehearsed_under_bot_run_on_the_default_config(tmp_path: Path) -
     assert not sock.exists(), "the control socket goes with its exchange"
 
     # no exchange running: the same command edits the account under its control lock
-    marked = bot(tmp_path, "paper", "mark", "ETH/USDT:USDT", "3000", "--json")
-    assert marked.returncode == 0, marked.stderr
+    monkeypatch.delenv("BOT_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)  # ./config.yaml, as the subprocesses above found it
+    marked = bot("paper", "mark", "ETH/USDT:USDT", "3000", "--json")
+    assert marked.exit_code == 0, marked.stderr
     answer = json.loads(marked.stdout)
     assert answer == {
         "schema": 1,
@@ -97,19 +108,19 @@ def test_a_rally_rehearsed_under_bot_run_on_the_default_config(tmp_path: Path) -
     saved = json.loads((tmp_path / "data" / "paper-paper.json").read_text())
     assert saved["mark_prices"]["ETHUSDT"] == "3000"
 
-    funding = bot(tmp_path, "paper", "funding", "ETH/USDT:USDT")
-    assert funding.returncode == 0, funding.stderr
+    funding = bot("paper", "funding", "ETH/USDT:USDT")
+    assert funding.exit_code == 0, funding.stderr
     assert funding.stdout.startswith("paper paper: funding booked: ETHUSDT ")
 
-    outside = bot(tmp_path, "paper", "transfer", "USDT", "25", "--type", "UMFUTURE_MAIN")
-    assert outside.returncode == 0, outside.stderr
+    outside = bot("paper", "transfer", "USDT", "25", "--type", "UMFUTURE_MAIN")
+    assert outside.exit_code == 0, outside.stderr
     assert "outside transfer" in outside.stdout and "(state file)" in outside.stdout
 
-    refused = bot(tmp_path, "paper", "transfer", "USDT", "99999999", "--type", "UMFUTURE_MAIN")
-    assert refused.returncode == 2
+    refused = bot("paper", "transfer", "USDT", "99999999", "--type", "UMFUTURE_MAIN")
+    assert refused.exit_code == 2
     assert refused.stderr.startswith("error: ") and "-5013" in refused.stderr
 
-    assert bot(tmp_path, "paper", "reset").returncode == 0
+    assert bot("paper", "reset").exit_code == 0
     assert not (tmp_path / "data" / "ledger.sqlite").exists()
 
 

@@ -1,4 +1,4 @@
-"""The danger alert under `bot run` (1-2 s jobs, three of them observing the same hedge): the
+"""The danger alert under `bot run` (0.5-1 s jobs, three of them observing the same hedge): the
 channel is down when the danger starts, and back a moment later. The ALERT is delivered once
 it is back, exactly once although the guard, the snapshot and the rebalance all see the
 danger, as apprise's `failure`; a danger lasting longer than `alerts.repeat` is reminded with
@@ -12,9 +12,8 @@ from pathlib import Path
 
 from tests.fakes.binance.config import HEDGES, write_binance_config
 from tests.fakes.binance_server import BinanceFakeThread
-from tests.protective.test_guard_faults import BotRun
+from tests.protective.test_guard_faults import BotRun, until_ledger
 from tests.unattended.conftest import Hook
-from tests.waiting import until_sync
 
 
 def _posts(hook: Hook, prefix: str, start: int = 0) -> list[dict[str, object]]:
@@ -54,37 +53,37 @@ def test_an_alert_the_channel_missed_is_delivered_once_when_it_returns(
             binance.base_url,
             hedges={"sol": HEDGES["sol_usdm_isolated"]},
             schedule={
-                "rebalance": {"every": "2s"},
-                "snapshot": {"every": "1s"},
+                "rebalance": {"every": "1s"},
+                "snapshot": {"every": "0.5s"},
                 "reconcile": None,
                 "report": None,
-                "guard": {"every": "1s"},
+                "guard": {"every": "0.5s"},
             },
             alerts={
                 "urls": [hook.url],
                 "danger_margin_ratio": "0.25",
                 "rate_limit": "15s",
-                "repeat": "3s",  # a danger still firing is reminded this often
+                "repeat": "1.5s",  # a danger still firing is reminded this often
             },
         )
         ledger = tmp_path / "data" / "ledger.sqlite"
         run = BotRun(config, tmp_path)
         try:
-            until_sync(lambda: _ran(ledger, "guard") > 0, "the guard's first poll")
+            until_ledger(lambda: _ran(ledger, "guard") > 0, "the guard's first poll")
             binance.account.set_mark("SOLUSDT", "185")  # ratio 0.216: under the danger line
-            until_sync(lambda: _posts(hook, "ALERT"), "the ALERT tried while the channel is down")
+            until_ledger(lambda: _posts(hook, "ALERT"), "the ALERT tried while the channel is down")
             back = len(hook.posts)
             hook.status = 200
-            until_sync(lambda: _posts(hook, "ALERT", back), "the ALERT delivered once it is back")
+            until_ledger(lambda: _posts(hook, "ALERT", back), "the ALERT delivered once it is back")
             # every job keeps seeing the danger: no second ALERT of it
             ticks = _ran(ledger, "snapshot")
-            until_sync(lambda: _ran(ledger, "snapshot") >= ticks + 3, "three more snapshots")
+            until_ledger(lambda: _ran(ledger, "snapshot") >= ticks + 3, "three more snapshots")
             (delivered,) = _posts(hook, "ALERT", back)
             assert delivered["type"] == "failure"
             assert "margin ratio 0.2162" in str(delivered["message"])
             # the danger lasts longer than `repeat`: reminded, with the figure now
             binance.account.set_mark("SOLUSDT", "190")  # worse: 0.1842
-            until_sync(
+            until_ledger(
                 lambda: any(
                     "margin ratio 0.1842" in str(p["message"])
                     for p in _posts(hook, "REMINDER", back)
@@ -93,9 +92,9 @@ def test_an_alert_the_channel_missed_is_delivered_once_when_it_returns(
             )
 
             binance.account.set_mark("SOLUSDT", "150")  # back to 0.5
-            until_sync(lambda: _posts(hook, "RESOLVED", back), "the RESOLVED")
+            until_ledger(lambda: _posts(hook, "RESOLVED", back), "the RESOLVED")
             ticks = _ran(ledger, "snapshot")
-            until_sync(lambda: _ran(ledger, "snapshot") >= ticks + 3, "three more snapshots")
+            until_ledger(lambda: _ran(ledger, "snapshot") >= ticks + 3, "three more snapshots")
             (resolved,) = _posts(hook, "RESOLVED", back)
             assert resolved["type"] == "info"
             assert "at or above the danger line" in str(resolved["message"])  # its figures now

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -49,6 +50,9 @@ class Hook:
         self._loop.run_forever()
 
     async def _start(self) -> None:
+        #: set when the hook stops: a slow answer still pending is given at once, so that
+        #: stopping the server does not wait out the delay
+        self._stopping = asyncio.Event()
         app = web.Application()
         app.router.add_post("/hook", self._handle)
         app.router.add_get("/{path:.*}", self._got)
@@ -63,7 +67,8 @@ class Hook:
         with self._lock:
             self.posts.append(body)
         if self.delay:
-            await asyncio.sleep(self.delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.delay)
         return web.json_response({"ok": True}, status=self.status)
 
     async def _got(self, request: web.Request) -> web.Response:
@@ -106,6 +111,7 @@ class Hook:
 
     def __exit__(self, *exc: object) -> None:
         async def stop() -> None:
+            self._stopping.set()
             await self._runner.cleanup()
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(timeout=10)
