@@ -116,7 +116,7 @@ async def venue_pool(
     """Venues kept open for a long-lived process: `bot run`, the benchmarks."""
     from bot.venues.session import OpenVenues
 
-    async with OpenVenues(config, dry_run=dry_run, streams=streams) as pool:
+    async with OpenVenues(config, dry_run=dry_run, streams=streams, set_aside_heap=True) as pool:
         yield pool
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bot.config import Config, VenueConfig
 from bot.errors import ConfigError, ErrorKind, UserFacingError, VenueError
 from bot.model import State, VenueState
+from bot.runtime import heap
 from bot.runtime.aio import gather_each, gather_or_cancel
 from bot.runtime.logs import log_context
 from bot.runtime.retry import RetryPolicy, Timing
@@ -274,10 +275,14 @@ class OpenVenues:
         markets_max_age: float = MARKETS_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         streams: bool = False,
+        set_aside_heap: bool = False,
     ) -> None:
         self.config = config
         self.dry_run = dry_run
         self.with_streams = streams  # build the margin guard's stream clients (`bot run`)
+        #: the process is the pool's (`bot run`): its markets are set aside from the garbage
+        #: collector's full passes once loaded (`bot.runtime.heap`)
+        self.set_aside_heap = set_aside_heap
         self.names = list(names) if names is not None else list(config.venues)
         self.timing = timing
         self.markets_max_age = markets_max_age
@@ -309,6 +314,8 @@ class OpenVenues:
                 streams=self.with_streams,
             )
         await self._connect(self.names)
+        if self.set_aside_heap:
+            heap.set_aside()
 
     async def _connect(self, names: list[str]) -> None:
         outcomes = await isolated({n: self._venues[n] for n in names}, connect_venue)
@@ -342,6 +349,8 @@ class OpenVenues:
                         log.warning("%s: markets not refreshed (%s)", name, outcome)
                 else:
                     self._connected[name] = self._clock()
+        if self.set_aside_heap and (retry or stale):
+            heap.set_aside()  # markets loaded anew
         failures = {n: self.failures[n] for n in wanted if n in self.failures}
         return {n: self._venues[n] for n in wanted if n not in failures}, failures
 
@@ -358,6 +367,8 @@ class OpenVenues:
     async def close(self) -> None:
         await self._stack.aclose()
         self._venues.clear()
+        if self.set_aside_heap:
+            heap.give_back()
 
 
 async def _reload(venue: Venue) -> None:
