@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -319,6 +319,13 @@ def _ledger_error(exc: Exception) -> UserFacingError | None:
 def fail(message: str, code: int = 2) -> NoReturn:
     print_error(message, code)
     raise typer.Exit(code)
+
+
+def check_configured(option: str, kind: str, name: str | None, configured: Iterable[str]) -> None:
+    """An option naming a hedge or venue names a configured one, else one line and exit 2."""
+    names = sorted(configured)
+    if name is not None and name not in names:
+        fail(f"{option}: unknown {kind} {name!r} (configured: {', '.join(names) or 'none'})")
 
 
 def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.app import app, argument, fail, load, open_audit_ledger, out, print_json
+from bot.cli.app import (
+    app,
+    argument,
+    check_configured,
+    load,
+    open_audit_ledger,
+    out,
+    print_json,
+)
 from bot.present.usage import ArgumentProblem, parse_choice, parse_when
 
 _BUCKETS = ["day", "week", "month"]
@@ -52,9 +60,7 @@ def carry(
 
     start, end, chosen = argument(parse)
     config = load(ctx)
-    if hedge is not None and hedge not in config.hedges:
-        known = ", ".join(sorted(config.hedges)) or "none"
-        fail(f"--hedge: unknown hedge {hedge!r} (configured: {known})")
+    check_configured("--hedge", "hedge", hedge, config.hedges)
     from bot.funding.carry import Bucket
     from bot.funding.carry_ledger import load_carry
     from bot.present import carry as render

@@ -13,6 +13,7 @@ import typer
 from bot.cli.app import (
     JSON_SCHEMA,
     argument,
+    check_configured,
     err,
     exit_for_venues,
     fail,
@@ -312,9 +313,7 @@ def ledger_verify(
     config = load(ctx)
     given = argument(lambda: parse_anchor("--anchor", anchor)) if anchor else None
     if against_venue is not None:
-        if against_venue not in config.venues:
-            known = ", ".join(sorted(config.venues)) or "none"
-            fail(f"--against-venue: unknown venue {against_venue!r} (configured: {known})")
+        check_configured("--against-venue", "venue", against_venue, config.venues)
         if since is None:
             fail("--since: --against-venue needs the period's start, e.g. --since 30d")
     start = argument(lambda: parse_when("--since", since, now=datetime.now(UTC))) if since else None

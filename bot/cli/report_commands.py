@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.app import app, argument, err, fail, load, open_audit_ledger
+from bot.cli.app import app, argument, check_configured, err, fail, load, open_audit_ledger
 from bot.present.usage import parse_when
 
 
@@ -36,9 +36,7 @@ def report(
     now = datetime.now(UTC)
     start = argument(lambda: parse_when("--since", since, now=now)) if since else None
     config = load(ctx)
-    if hedge is not None and hedge not in config.hedges:
-        known = ", ".join(sorted(config.hedges)) or "none"
-        fail(f"--hedge: unknown hedge {hedge!r} (configured: {known})")
+    check_configured("--hedge", "hedge", hedge, config.hedges)
     from bot.audit.report import build_report
 
     ledger = open_audit_ledger(config)
