@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config, HedgeConfig
+from bot.cycle.after_moves import AfterMoves
 from bot.errors import UnrecordedTransfer
 from bot.funding.history import settled_rates
 from bot.ledger.activity import Mark, money_moves_mark
@@ -30,7 +31,7 @@ from bot.runtime.redact import redact
 from bot.runtime.retry import Timing
 from bot.runtime.stopping import StopRequest
 from bot.transfers.executor import Blocked
-from bot.transfers.margin_legs import MarginLegsResult, run_margin_legs
+from bot.transfers.margin_legs import LedgerAtStart, MarginLegsResult, run_margin_legs
 from bot.transfers.reconcile import ReconcileReport
 from bot.transfers.services import Services
 from bot.venues.base import Venue
@@ -39,7 +40,6 @@ from bot.venues.session import OpenVenues, open_venues, read_state
 log = logging.getLogger(__name__)
 
 NOT_DONE = (TransferStatus.FAILED, TransferStatus.UNKNOWN)
-MOVED = (TransferStatus.CONFIRMED,)
 
 
 @dataclass(frozen=True)
@@ -304,31 +304,44 @@ async def _cycle(
     ) as venues:
         # Settle what an earlier run left open before anything new is sent (invariant 2).
         reconciled = await services.reconciler(venues).reconcile()
-        # the ledger's part of the plan, read before the venues: no query follows the read
+        # the ledger's part of the plan and of the sends, read before the venues: no query
+        # follows the read (the read and the plan write nothing)
         history, paused = funding_history(services), standing_pauses(services)
+        before = LedgerAtStart.read(ledger)
         state = first_read.usable(ledger, venues) if first_read is not None else None
         if state is None:
             state = await read_state(venues, failures)
         plan = scope.narrow(planned(services, state, history, paused))
         executor = services.executor(venues, dry_run=dry_run)
-        # an isolated hedge's move has two legs: margin_legs runs it (the rest via the executor)
-        try:
-            margin = await run_margin_legs(
-                executor, run_id, plan.transfers, state=state, whole_plan=scope.whole
-            )
-        except BaseException:
-            with suppress(SQLAlchemyError):  # the ledger may be what failed
+        async with AfterMoves(venues) as after_moves:
+            # an isolated hedge's move has two legs: margin_legs runs it (the rest via the
+            # executor); a venue whose moves are done is read again at once (`after_moves`)
+            try:
+                margin = await run_margin_legs(
+                    executor,
+                    run_id,
+                    plan.transfers,
+                    state=state,
+                    whole_plan=scope.whole,
+                    before=before,
+                    done=after_moves.venue_done,
+                )
+            except BaseException:
+                with suppress(SQLAlchemyError):  # the ledger may be what failed
+                    ledger.record_snapshot(run_id, state)
+                raise
+            after_moves.read_the_rest(margin)
+            executed = margin.execution
+            # recorded after the sends, which are sized on it: no write between read and send
+            try:
                 ledger.record_snapshot(run_id, state)
-            raise
-        executed = margin.execution
-        # recorded after the sends, which are sized on it: no write sits between read and send
-        try:
-            ledger.record_snapshot(run_id, state)
-        except SQLAlchemyError:
-            if not any(isinstance(e, UnrecordedTransfer) for e in executed.errors.values()):
-                raise  # else the ledger refuses writes: the run's one line says so already
-        failures.update(executed.errors)
-        after = await _read_after_moves(ledger, run_id, venues, margin)
+            except SQLAlchemyError:
+                if not any(isinstance(e, UnrecordedTransfer) for e in executed.errors.values()):
+                    raise  # else the ledger refuses writes: the run's one line says so already
+            failures.update(executed.errors)
+            after = await after_moves.state()
+        if after is not None:  # the margin `bot status`, the report and the guard start from
+            ledger.record_snapshot(run_id, after)
     return CycleResult(
         run_id,
         state,
@@ -369,28 +382,3 @@ def planned(
     if paused is None:
         paused = standing_pauses(services)
     return hold_paused(plan_transfers(state, hedges, funding_history=history), paused)
-
-
-async def _read_after_moves(
-    ledger: Ledger,
-    run_id: int,
-    venues: Mapping[str, Venue],
-    margin: MarginLegsResult,
-) -> State | None:
-    """Read again the venues that moved money, and record it as a snapshot of this run: the
-    margin `bot status`, the report and the guard's watch show is then the one after the
-    moves, not the one that called for them. A venue that cannot be read now keeps its
-    earlier read (it is not a failure of the cycle: its moves are recorded)."""
-    moved = sorted({t.venue for t in margin.execution.transfers if t.status in MOVED})
-    if any(leg.status in MOVED for leg in margin.legs):
-        moved = sorted(venues)  # a margin leg's record does not name its venue: read them all
-    if not moved:
-        return None
-    unread: dict[str, Exception] = {}
-    after = await read_state({name: venues[name] for name in moved if name in venues}, unread)
-    for name, error in unread.items():
-        log.warning("%s: could not read the venue again after its moves (%s)", name, error)
-    if not after.venues:
-        return None
-    ledger.record_snapshot(run_id, after)
-    return after

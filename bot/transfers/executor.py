@@ -176,13 +176,19 @@ class Draft:
     skip_reason: str | None
 
 
+#: told of a venue as its lines are done, before the other venues' (the cycle reads it again)
+VenueDone = Callable[[str, ExecutionResult], None]
+
+
 @dataclass(frozen=True)
 class LedgerBefore:
     """What the ledger said as an execution began, read once for every venue: its standing
     halts, its open transfers, its open nothing-to-move conditions. Each venue's first line is
     judged on it, so no venue waits between its read and its send for three queries per venue
     before it (at 20 venues, sixty); a later line of a venue queries again, since that venue's
-    own earlier transfer may have left a row open or a halt."""
+    own earlier transfer may have left a row open or a halt. A cycle reads it before its venues
+    (`margin_legs.LedgerAtStart`), where it is as true at the sends (the read and the plan
+    write nothing): then not even these three queries sit between a read and its send."""
 
     halts: Mapping[str, HaltRecord]
     open_transfers: Mapping[str, list[TransferRecord]]
@@ -319,22 +325,34 @@ class Executor:
         )
 
     async def execute(
-        self, run_id: int, transfers: tuple[PlannedTransfer, ...], *, state: State | None = None
+        self,
+        run_id: int,
+        transfers: tuple[PlannedTransfer, ...],
+        *,
+        state: State | None = None,
+        before: LedgerBefore | None = None,
+        done: VenueDone | None = None,
     ) -> ExecutionResult:
         """Run every planned transfer: venues in parallel, each venue's transfers in order;
-        with `state`, sized on it first (a line it skips stands as nothing to move)."""
+        with `state`, sized on it first (a line it skips stands as nothing to move). `before`:
+        the ledger as the cycle read it before its venues, when nothing was written since
+        (else it is read now); `done`: told of each venue as its lines are done."""
         if state is not None:
             transfers = sized_on(transfers, state, self._rules)
             self.size_on(state)
         by_venue: dict[str, list[PlannedTransfer]] = defaultdict(list)
         for item in transfers:
             by_venue[item.venue].append(item)
-        before = LedgerBefore.read(self._ledger) if by_venue else None
-        if before is not None and self._reads:
+        if by_venue and before is None:
+            before = LedgerBefore.read(self._ledger)
+        if by_venue and before is not None and self._reads:
             self._commit_first_intents(run_id, by_venue, before)
         # Each venue on its own: one venue's failure never cancels another's transfer in flight.
         outcomes = await gather_each(
-            {venue: self._execute_venue(run_id, items, before) for venue, items in by_venue.items()}
+            {
+                venue: self._execute_venue(run_id, items, before, done)
+                for venue, items in by_venue.items()
+            }
         )
         results: list[ExecutionResult] = []
         errors: dict[str, Exception] = {}
@@ -440,10 +458,17 @@ class Executor:
             self._ledger.clear_nothing_to_move(seen, keep=self._kept)
 
     async def _execute_venue(
-        self, run_id: int, items: list[PlannedTransfer], before: LedgerBefore | None
+        self,
+        run_id: int,
+        items: list[PlannedTransfer],
+        before: LedgerBefore | None,
+        done: VenueDone | None,
     ) -> ExecutionResult:
         with log_context(venue=items[0].venue):  # the lines of this venue's transfers say so
-            return await self._execute_items(run_id, items, before)
+            result = await self._execute_items(run_id, items, before)
+            if done is not None:
+                done(items[0].venue, result)
+            return result
 
     async def _execute_items(
         self, run_id: int, items: list[PlannedTransfer], before: LedgerBefore | None = None

@@ -44,7 +44,7 @@ from bot.runtime.failpoints import (
     failpoint,
 )
 from bot.runtime.logs import log_context
-from bot.transfers.executor import ExecutionResult, Executor
+from bot.transfers.executor import ExecutionResult, Executor, LedgerBefore, VenueDone
 from bot.transfers.half_done import (  # noqa: F401  (half_done_moves: re-exported)
     DONE_LEG,
     RETURN,
@@ -68,6 +68,22 @@ NO_SAFETY = Decimal(1)
 
 def _second_legs_sent(legs: MoveLegs) -> int:
     return len(legs.margin_legs) if legs.move.direction == TOP_UP else len(legs.transfers)
+
+
+@dataclass(frozen=True)
+class LedgerAtStart:
+    """What the ledger said as the cycle began, read after its reconciliation and before its
+    venues: the executor's `LedgerBefore` and the isolated moves. The read and the plan write
+    nothing, so the plan's first sends are judged on it with no query between a venue's read
+    and its send. Once the runner writes first (a half-done move to finish, an isolated line),
+    the executor reads the ledger again instead."""
+
+    transfers: LedgerBefore
+    moves: list[MoveLegs]
+
+    @classmethod
+    def read(cls, ledger: Ledger) -> LedgerAtStart:
+        return cls(LedgerBefore.read(ledger), moves(ledger, dry_run=False))
 
 
 @dataclass
@@ -100,15 +116,19 @@ class MarginLegs:
         state: State | None = None,
         *,
         whole_plan: bool = True,
+        before: LedgerAtStart | None = None,
+        done: VenueDone | None = None,
     ) -> MarginLegsResult:
         """Finish earlier half-done moves, then run the plan: cross transfers through the
         executor, isolated moves in two legs. Venues act in order here (a margin leg is one
         call); a venue's failure stops only that venue's moves. With `state` (the cycle's read,
         a rebalance's: every hedge planned), lines are sized on it first, and nothing-to-move
         conditions no longer planned are cleared at the end; not after a plan narrowed to some
-        hedges (`whole_plan` False: the guard's), which says nothing of the others."""
+        hedges (`whole_plan` False: the guard's), which says nothing of the others. `before`:
+        the ledger read as the cycle began; `done`: told of each venue whose lines are all
+        done (a venue with an isolated move is not: its moves finish after the others')."""
         result = MarginLegsResult(ExecutionResult([], []))
-        busy = await self.resume(run_id, result)
+        busy = await self.resume(run_id, result, before.moves if before is not None else None)
         if state is not None:
             items = sized_on(items, state, self._rules)
             self._executor.size_on(state)  # a young read is the fresh read of the first send
@@ -122,7 +142,19 @@ class MarginLegs:
                     result.execution.not_moved.append(standing)
                     unmoved.add(index)
         plain_items = tuple(i for i in items if i.isolated_perp is None)
-        executed = await self._executor.execute(run_id, plain_items)
+        isolated_venues = {i.venue for i in items if i.isolated_perp is not None}
+        unwritten = before is not None and not busy and not isolated_venues
+
+        def plain_done(venue: str, executed: ExecutionResult) -> None:
+            if done is not None and venue not in isolated_venues:
+                done(venue, executed)
+
+        executed = await self._executor.execute(
+            run_id,
+            plain_items,
+            before=before.transfers if unwritten and before is not None else None,
+            done=plain_done,
+        )
         _merge(result.execution, executed)
         for index, item in enumerate(items):
             if item.isolated_perp is None or item.venue not in self._venues:
@@ -172,11 +204,16 @@ class MarginLegs:
 
     # resuming -------------------------------------------------------------------------------
 
-    async def resume(self, run_id: int, result: MarginLegsResult) -> set[tuple[str, str]]:
+    async def resume(
+        self, run_id: int, result: MarginLegsResult, recorded: list[MoveLegs] | None = None
+    ) -> set[tuple[str, str]]:
         """Send the second leg of every half-done move whose first leg is settled done and
-        whose second is absent or failed; returns the (venue, perp) pairs still busy."""
+        whose second is absent or failed; returns the (venue, perp) pairs still busy.
+        `recorded`: the moves as the cycle read them (else read now)."""
         busy: set[tuple[str, str]] = set()
-        for legs in moves(self._ledger, dry_run=False):
+        if recorded is None:
+            recorded = moves(self._ledger, dry_run=False)
+        for legs in recorded:
             move = legs.move
             venue = self._venues.get(move.venue)
             if venue is None or self._dry_run:
@@ -509,8 +546,12 @@ async def run_margin_legs(
     *,
     state: State | None = None,
     whole_plan: bool = True,
+    before: LedgerAtStart | None = None,
+    done: VenueDone | None = None,
 ) -> MarginLegsResult:
     """The cycle's hook: finish half-done moves and run the plan, with the executor's venues,
     ledger, rules and clock. Open margin legs were settled before, by the cycle's
     reconciliation (`bot.transfers.reconcile.Reconciler`, which settles both kinds of open rows)."""
-    return await MarginLegs(executor).execute(run_id, items, state, whole_plan=whole_plan)
+    return await MarginLegs(executor).execute(
+        run_id, items, state, whole_plan=whole_plan, before=before, done=done
+    )
