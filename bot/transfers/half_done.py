@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from weakref import WeakKeyDictionary
 
 from bot.ledger.margin_queries import MoveLegs, moves
 from bot.ledger.store import Ledger, MarginMoveRecord
@@ -29,10 +30,37 @@ class HalfDoneMove:
     message: str
 
 
+#: per ledger, the moves found settled for good: none is read again by this process
+_SETTLED: WeakKeyDictionary[Ledger, set[int]] = WeakKeyDictionary()
+
+
+def open_moves(
+    ledger: Ledger, *, venue: str | None = None, dry_run: bool = False
+) -> list[MoveLegs]:
+    """The moves that may still need the runner or a person: half done, or with a leg still
+    open. A move neither is settled for good (its legs are final rows, which never change, and
+    no cycle adds a leg to it), so this process remembers it and never reads it again: a bot
+    that has made thousands of moves reads only its newest each cycle, not all of its history."""
+    settled = _SETTLED.setdefault(ledger, set())
+    found = []
+    for legs in moves(ledger, venue=venue, dry_run=dry_run, skip=settled):
+        if _half_done(legs) is None and not _any_leg_open(legs):
+            settled.add(legs.move.id)
+        else:
+            found.append(legs)
+    return found
+
+
+def _any_leg_open(legs: MoveLegs) -> bool:
+    return any(not t.status.is_final for t in legs.transfers) or any(
+        not leg.status.is_final for leg in legs.margin_legs
+    )
+
+
 def half_done_moves(ledger: Ledger, venue: str | None = None) -> list[HalfDoneMove]:
     """Every move whose first leg is done and whose second is not (for `bot status`, alerts)."""
     found = []
-    for legs in moves(ledger, venue=venue):
+    for legs in open_moves(ledger, venue=venue):
         half = _half_done(legs)
         if half is not None:
             found.append(half)

@@ -33,7 +33,7 @@ from decimal import Decimal
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import UnrecordedTransfer
-from bot.ledger.margin_queries import MoveLegs, moves
+from bot.ledger.margin_queries import MoveLegs
 from bot.ledger.store import Ledger, MarginLegRecord, MarginMoveRecord
 from bot.model import SPOT, PlannedTransfer, Rule, State, TransferStatus
 from bot.money import ZERO, plain
@@ -52,6 +52,7 @@ from bot.transfers.half_done import (  # noqa: F401  (half_done_moves: re-export
     HalfDoneMove,
     _half_done,
     half_done_moves,
+    open_moves,
 )
 from bot.transfers.send_loop import Attempt, Points, clock_offset, shrinking
 from bot.transfers.sizing import size_transfer, sized_on
@@ -83,7 +84,7 @@ class LedgerAtStart:
 
     @classmethod
     def read(cls, ledger: Ledger) -> LedgerAtStart:
-        return cls(LedgerBefore.read(ledger), moves(ledger, dry_run=False))
+        return cls(LedgerBefore.read(ledger), open_moves(ledger))
 
 
 @dataclass
@@ -212,7 +213,7 @@ class MarginLegs:
         `recorded`: the moves as the cycle read them (else read now)."""
         busy: set[tuple[str, str]] = set()
         if recorded is None:
-            recorded = moves(self._ledger, dry_run=False)
+            recorded = open_moves(self._ledger)
         for legs in recorded:
             move = legs.move
             venue = self._venues.get(move.venue)
