@@ -45,6 +45,23 @@ def until_sync(
         pause.wait(poll)
 
 
+def found_sync(
+    find: Callable[[], T | None], what: str, *, deadline: float = DEADLINE, poll: float = POLL
+) -> T:
+    """`until_sync` for a value: the first thing `find()` returns that is not None."""
+    found: list[T] = []
+
+    def holds() -> bool:
+        value = find()
+        if value is None:
+            return False
+        found.append(value)
+        return True
+
+    until_sync(holds, what, deadline=deadline, poll=poll)
+    return found[0]
+
+
 async def bounded(awaitable: Awaitable[T], *, deadline: float = DEADLINE) -> T:
     """Await something that has no timeout of its own (a ccxt.pro watch), within the deadline."""
     return await asyncio.wait_for(awaitable, deadline)

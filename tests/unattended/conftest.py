@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures)
     venue_env,
     write_config,
 )
+from tests.waiting import found_sync
 
 
 class Hook:
@@ -94,15 +94,16 @@ class Hook:
         with self._lock:
             return [str(post.get("type", "")) for post in self.posts]
 
-    def wait_for(self, predicate: Callable[[str], bool], *, polls: int = 600) -> str:
-        """The first message that satisfies `predicate`, waiting for it (poll count, not a
-        clock: a slow machine only makes it slower)."""
-        for _ in range(polls):
-            for message in self.messages():
-                if predicate(message):
-                    return message
-            time.sleep(0.1)
-        raise AssertionError(f"no such alert among {self.messages()}")
+    def wait_for(self, predicate: Callable[[str], bool]) -> str:
+        """The first message that satisfies `predicate`, waiting for it (within the deadline)."""
+
+        def first() -> str | None:
+            return next((m for m in self.messages() if predicate(m)), None)
+
+        try:
+            return found_sync(first, "an alert that satisfies the predicate", poll=0.1)
+        except AssertionError as missing:
+            raise AssertionError(f"{missing}; the alerts: {self.messages()}") from None
 
     def __enter__(self) -> Hook:
         self._thread.start()

@@ -13,7 +13,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Callable
 from decimal import Decimal as D
@@ -27,6 +26,7 @@ from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchangeThread
 from bot.paper.routes_ws import websocket_base
 from tests.integration.conftest import KEY_ENV, SECRET_ENV
 from tests.unattended.conftest import ETH_HEDGE, Hook, live_venue
+from tests.waiting import found_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,17 +45,20 @@ class Output:
             with self._lock:
                 self.lines.append(line.rstrip("\n"))
 
-    def wait_for(self, pattern: str, *, polls: int = 600) -> re.Match[str]:
-        """The first line matching `pattern`, waiting for it (a count of polls, not a clock)."""
+    def wait_for(self, pattern: str) -> re.Match[str]:
+        """The first line matching `pattern`, waiting for it (within the deadline)."""
         compiled = re.compile(pattern)
-        for _ in range(polls):
+
+        def first() -> re.Match[str] | None:
             with self._lock:
-                for line in self.lines:
-                    found = compiled.search(line)
-                    if found:
-                        return found
-            time.sleep(0.1)
-        raise AssertionError(f"no line matches {pattern!r} in {self.lines}")
+                return next(
+                    (found for line in self.lines if (found := compiled.search(line))), None
+                )
+
+        try:
+            return found_sync(first, f"a line matching {pattern!r}", poll=0.1)
+        except AssertionError as missing:
+            raise AssertionError(f"{missing}; the lines: {self.text()}") from None
 
     def text(self) -> str:
         with self._lock:
@@ -70,15 +73,14 @@ def metric(port: int, name: str, labels: str) -> float:
 
 
 def wait_metric_change(port: int, name: str, labels: str, before: float) -> float:
-    for _ in range(600):
+    def changed() -> float | None:
         try:
             value = metric(port, name, labels)
         except AssertionError:
-            value = before
-        if value != before:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{name}{{{labels}}} stayed {before}")
+            return None
+        return value if value != before else None
+
+    return found_sync(changed, f"{name}{{{labels}}} to change from {before}", poll=0.1)
 
 
 def ledger_rows(path: Path, sql: str) -> list[tuple]:  # type: ignore[type-arg]
@@ -86,13 +88,12 @@ def ledger_rows(path: Path, sql: str) -> list[tuple]:  # type: ignore[type-arg]
         return conn.execute(sql).fetchall()
 
 
-def wait_for_row(path: Path, sql: str, *, polls: int = 600) -> tuple:  # type: ignore[type-arg]
-    for _ in range(polls):
+def wait_for_row(path: Path, sql: str) -> tuple:  # type: ignore[type-arg]
+    def first() -> tuple | None:  # type: ignore[type-arg]
         rows = ledger_rows(path, sql) if path.exists() else []
-        if rows:
-            return rows[0]
-        time.sleep(0.05)
-    raise AssertionError(f"no row for {sql}")
+        return rows[0] if rows else None
+
+    return found_sync(first, f"a row for {sql}", poll=0.05)
 
 
 def streamed_venue(base_url: str) -> dict[str, Any]:
@@ -112,23 +113,22 @@ def usdm_listen_keys(paper: PaperExchangeThread) -> list[dict[str, Any]]:
     return [key for key in keys if key["family"] == "usdm"]
 
 
-def wait_for_keepalive(paper: PaperExchangeThread, polls: int = 300) -> str:
+def wait_for_keepalive(paper: PaperExchangeThread) -> str:
     """The USD-M listen key, once it has been kept alive at least once."""
-    for _ in range(polls):
-        kept = [k for k in usdm_listen_keys(paper) if k["valid"] and k["keepalives"] >= 1]
-        if kept:
-            return str(kept[0]["listenKey"])
-        time.sleep(0.05)
-    raise AssertionError(f"no keepalive: {usdm_listen_keys(paper)}")
+
+    def kept() -> str | None:
+        alive = [k for k in usdm_listen_keys(paper) if k["valid"] and k["keepalives"] >= 1]
+        return str(alive[0]["listenKey"]) if alive else None
+
+    return found_sync(kept, "a USD-M listen key kept alive", poll=0.05)
 
 
-def wait_for_new_key(paper: PaperExchangeThread, old: str, polls: int = 300) -> str:
-    for _ in range(polls):
-        fresh = [k for k in usdm_listen_keys(paper) if k["valid"] and k["listenKey"] != old]
-        if fresh:
-            return str(fresh[0]["listenKey"])
-        time.sleep(0.05)
-    raise AssertionError(f"no new listen key after {old} expired: {usdm_listen_keys(paper)}")
+def wait_for_new_key(paper: PaperExchangeThread, old: str) -> str:
+    def fresh() -> str | None:
+        new = [k for k in usdm_listen_keys(paper) if k["valid"] and k["listenKey"] != old]
+        return str(new[0]["listenKey"]) if new else None
+
+    return found_sync(fresh, f"a new listen key after {old} expired", poll=0.05)
 
 
 def test_bot_run_unattended(

@@ -32,6 +32,7 @@ from bot.runtime.stopping import StopRequest
 from bot.scheduler import run_forever
 from tests.integration.conftest import Invocation
 from tests.unattended.conftest import ETH_HEDGE, live_venue, make_config
+from tests.waiting import until
 
 BTC_HEDGE = {
     **ETH_HEDGE,
@@ -210,7 +211,8 @@ def test_a_second_signal_stops_at_once() -> None:
 
     async def work() -> None:
         os.kill(os.getpid(), signal.SIGINT)
-        await asyncio.sleep(0.05)  # the first is handled: a stop request, nothing cancelled
+        # the first is handled: a stop request, nothing cancelled
+        await until(lambda: stop.requested, "the first SIGINT to be a stop request")
         reached.append("after the first")
         os.kill(os.getpid(), signal.SIGINT)
         await asyncio.sleep(60)
