@@ -15,7 +15,7 @@ from sqlalchemy import event
 
 from bot.ledger import Ledger
 from bot.ledger.margin_queries import moves
-from bot.ledger.store import MarginMoveRecord
+from bot.ledger.store import MarginLegRecord, MarginMoveRecord
 from bot.model import TransferStatus
 from bot.transfers.half_done import half_done_moves, open_moves
 from tests.ledger.conftest import ledger, ledger_url
@@ -44,17 +44,25 @@ def a_top_up(ledger: Ledger, run: int, *, legs: int) -> MarginMoveRecord:
     )
     ledger.record_outcome(transfer.id, TransferStatus.CONFIRMED, exchange_id=f"t{move.id}")
     if legs == 2:
-        leg = ledger.record_margin_intent(
-            move.id, add=True, amount=D("100.5"), inputs={}, dry_run=False
-        )
-        ledger.record_margin_attempt(
-            leg.id,
-            amount=leg.amount,
-            outcome="confirmed",
-            started_at=datetime.now(UTC),
-            status=TransferStatus.CONFIRMED,
-        )
+        confirm(ledger, add_margin(ledger, move.id))
     return move
+
+
+def add_margin(ledger: Ledger, move_id: int) -> MarginLegRecord:
+    """The move's margin leg, sent: pending until `confirm`."""
+    return ledger.record_margin_intent(
+        move_id, add=True, amount=D("100.5"), inputs={}, dry_run=False
+    )
+
+
+def confirm(ledger: Ledger, leg: MarginLegRecord) -> None:
+    ledger.record_margin_attempt(
+        leg.id,
+        amount=leg.amount,
+        outcome="confirmed",
+        started_at=datetime.now(UTC),
+        status=TransferStatus.CONFIRMED,
+    )
 
 
 @contextmanager
@@ -97,17 +105,9 @@ def test_a_settled_move_is_left_out_for_good_and_an_open_one_is_kept(ledger: Led
     assert [h.move.id for h in half_done_moves(ledger)] == [half.id]
 
     # the half-done move is finished; a new one is left half done
-    leg = ledger.record_margin_intent(
-        half.id, add=True, amount=D("100.5"), inputs={}, dry_run=False
-    )
+    leg = add_margin(ledger, half.id)
     assert [m.move.id for m in open_moves(ledger)] == [half.id]  # its margin leg is open
-    ledger.record_margin_attempt(
-        leg.id,
-        amount=leg.amount,
-        outcome="confirmed",
-        started_at=datetime.now(UTC),
-        status=TransferStatus.CONFIRMED,
-    )
+    confirm(ledger, leg)
     later = a_top_up(ledger, run, legs=1)
     with statements(ledger) as asked:
         assert [m.move.id for m in open_moves(ledger)] == [later.id]
