@@ -89,8 +89,8 @@ def migrated_ledger_template(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A new SQLite ledger opened in-process is a copy of one migrated per test process
-    (tests/ledger_template.py), unless the test's module runs migrations itself."""
-    if ledger_template.runs_migrations(request.path):
+    (tests/ledger_template.py), unless the test runs migrations itself."""
+    if ledger_template.runs_migrations(ledger_template.the_test(request)):
         return
     from bot.ledger import db
 

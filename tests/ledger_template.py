@@ -3,20 +3,23 @@
 `Ledger.open` on a new SQLite file runs every Alembic migration (~0.1 s of CPU each time, and
 the suite opens hundreds of new ledgers). The copy is the same database: it is made by the
 real migrations of this checkout in the same process, and a migration writes nothing that
-depends on the file's path or the time. Tests whose module runs migrations itself
-(`db.upgrade(`/`db.downgrade(` in its source) get the real thing, and so does every `bot`
-subprocess.
+depends on the file's path or the time. Tests that run migrations themselves
+(`db.upgrade(`/`db.downgrade(` in their source or in a function of their module they call:
+`runs_migrations`) get the real thing, and so does every `bot` subprocess.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 _template: Path | None = None
@@ -24,9 +27,46 @@ RUNS_MIGRATIONS = re.compile(r"\bdb\.(up|down)grade\(")
 
 
 @functools.cache
-def runs_migrations(module: Path) -> bool:
-    """Whether a test module runs migrations itself (then it gets no template)."""
-    return RUNS_MIGRATIONS.search(module.read_text(encoding="utf-8")) is not None
+def runs_migrations(where: Path | Callable[..., Any]) -> bool:
+    """Whether a test runs migrations itself (then it gets no template): a module (its `Path`)
+    when anything in it does; a test function when it, or a function of its module that it
+    calls, does. So the other tests of a module that tests migrations still get the template."""
+    if isinstance(where, Path):
+        return RUNS_MIGRATIONS.search(where.read_text(encoding="utf-8")) is not None
+    module = sys.modules[where.__module__]
+    if module.__file__ is None or not runs_migrations(Path(module.__file__)):
+        return False
+    return _reaches_migrations(where, module)
+
+
+def the_test(request: Any) -> Path | Callable[..., Any]:
+    """A pytest request's test function, for `runs_migrations` (its module's path if none)."""
+    try:
+        return request.function  # type: ignore[no-any-return]
+    except AttributeError:
+        return request.path  # type: ignore[no-any-return]
+
+
+def _reaches_migrations(test: Callable[..., Any], module: ModuleType) -> bool:
+    """The test's own source, then each function of its module it names, and so on."""
+    todo, seen = [test], set()
+    while todo:
+        named = todo.pop()
+        function = inspect.unwrap(getattr(named, "__func__", named))  # a method: its function
+        if function in seen:
+            continue
+        seen.add(function)
+        try:
+            source = inspect.getsource(function)
+        except (OSError, TypeError):
+            return True  # cannot tell: as if it did, so it migrates from nothing
+        if RUNS_MIGRATIONS.search(source):
+            return True
+        for name in function.__code__.co_names:
+            called = getattr(module, name, None)
+            if inspect.isfunction(called) and called.__module__ == module.__name__:
+                todo.append(called)
+    return False
 
 
 def _made(real_upgrade: Callable[..., None]) -> Path:

@@ -3,9 +3,9 @@
 Running every Alembic migration on a new PostgreSQL database costs ~1 s, and about 80 tests
 each want a fresh one. So each test process (xdist worker) migrates one template database to
 head, the first time a test needs it, and every test gets `CREATE DATABASE ... TEMPLATE` of
-it: the same database, made by the real migrations of this checkout. A test whose module runs
-migrations itself (`ledger_template.runs_migrations`) gets an empty database instead, so the
-migration tests still migrate from nothing.
+it: the same database, made by the real migrations of this checkout. A test that runs
+migrations itself (`ledger_template.runs_migrations`, judged per test) gets an empty database
+instead, so the migration tests still migrate from nothing.
 
 The template's name carries the process id and a random part: parallel workers, and a second
 run on the same server, never share one. No connection stays in it (PostgreSQL refuses to copy
@@ -21,8 +21,9 @@ import os
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
@@ -86,12 +87,12 @@ def _migrated_template(server: str) -> str:
 
 
 @contextlib.contextmanager
-def fresh_database(server: str, module: Path) -> Iterator[str]:
+def fresh_database(server: str, test: Path | Callable[..., Any]) -> Iterator[str]:
     """A new database on `server` for one test, dropped afterwards; yields its URL (with the
-    password, if the server URL has one). Migrated to head, unless `module` (the test's file)
-    runs migrations itself."""
+    password, if the server URL has one). Migrated to head, unless `test` (the test function,
+    or its module's file) runs migrations itself (`ledger_template.runs_migrations`)."""
     name = f"bot_test_{uuid.uuid4().hex[:12]}"
-    template = None if ledger_template.runs_migrations(module) else _migrated_template(server)
+    template = None if ledger_template.runs_migrations(test) else _migrated_template(server)
     _create(server, name, template)
     try:
         yield _url(server, name)

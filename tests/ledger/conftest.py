@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from bot.config import Config, parse_config
 from bot.ledger import Ledger
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore
-from tests import postgres_template
+from tests import ledger_template, postgres_template
 from tests.integration.conftest import ETH_HEDGE, KEY_ENV, SECRET_ENV, live_venue
 from tests.postgres_template import POSTGRES_ENV
 
@@ -32,7 +32,7 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(f"{POSTGRES_ENV} is not set: CI must test the ledger on PostgreSQL")
         pytest.skip(f"set {POSTGRES_ENV} to run the ledger tests on PostgreSQL")
-    with postgres_template.fresh_database(server, request.path) as url:
+    with postgres_template.fresh_database(server, ledger_template.the_test(request)) as url:
         yield url
 
 

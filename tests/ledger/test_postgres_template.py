@@ -1,5 +1,5 @@
 """The PostgreSQL test databases (tests/postgres_template.py): a copy of the migrated template
-is at head, a module that runs migrations gets an empty one, nothing stays connected to the
+is at head, a test that runs migrations gets an empty one, nothing stays connected to the
 template, and each test's database is gone afterwards. Skipped without BOT_TEST_POSTGRES_URL."""
 
 from __future__ import annotations
@@ -67,3 +67,21 @@ def test_a_module_that_runs_migrations_gets_an_empty_database(postgres_server: s
         finally:
             engine.dispose()
     assert make_url(url).database not in databases(postgres_server)
+
+
+def test_a_test_that_runs_no_migration_gets_the_template_even_in_a_module_that_does() -> None:
+    """Whether a test migrates is judged per test: its own code and the module's functions it
+    calls (`test_legacy_and_read_only`'s tests migrate through a helper)."""
+    import tests.audit.test_legacy_and_read_only as legacy
+    import tests.ledger.test_ledger as ledger_tests
+
+    assert ledger_template.runs_migrations(MIGRATING_MODULE)
+    assert ledger_template.runs_migrations(
+        ledger_tests.test_migrations_upgrade_an_empty_database_to_head_and_back
+    )
+    assert ledger_template.runs_migrations(legacy.test_an_audit_never_migrates)
+    assert ledger_template.runs_migrations(
+        legacy.test_a_first_release_ledger_verifies_and_then_takes_a_key  # via its helper
+    )
+    assert not ledger_template.runs_migrations(ledger_tests.test_money_is_stored_exactly)
+    assert not ledger_template.runs_migrations(legacy.test_an_audit_opening_cannot_write)

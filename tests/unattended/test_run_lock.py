@@ -15,7 +15,7 @@ from bot.ledger import Ledger
 from bot.ledger.locks import VenueBusy
 from bot.ledger.run_lock import run_holders, run_lock
 from bot.paper import PaperExchangeThread
-from tests import postgres_template
+from tests import ledger_template, postgres_template
 from tests.postgres_template import POSTGRES_ENV
 from tests.unattended.conftest import ETH_HEDGE, live_venue
 
@@ -49,7 +49,7 @@ def postgres_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     server = os.environ.get(POSTGRES_ENV)
     if not server:
         pytest.skip(f"set {POSTGRES_ENV} to test run locks on PostgreSQL")
-    with postgres_template.fresh_database(server, request.path) as url:
+    with postgres_template.fresh_database(server, ledger_template.the_test(request)) as url:
         ledger = Ledger.open(url)
         try:
             yield ledger.engine
