@@ -97,8 +97,9 @@ async def test_a_venue_is_read_again_as_soon_as_its_own_moves_are_done(
     config = config_of(papers, tmp_path, monkeypatch)
     ledger = Ledger.open(config.ledger_url)
     async with OpenVenues(config, dry_run=False) as pool:
-        # b's first send is refused 429 with Retry-After 1: its transfer goes a second later
-        papers["b"].faults.add("http_429")
+        # b's first two sends are refused 429 with Retry-After 1: its transfer goes two
+        # seconds later, a margin no loaded machine closes
+        papers["b"].faults.add("http_429", times=2)
         result = await rebalance(config, ledger, dry_run=False, venues=pool)
     assert not result.failed, result
     by_venue = {t.venue: t for t in result.transfers}
@@ -112,7 +113,7 @@ async def test_a_venue_is_read_again_as_soon_as_its_own_moves_are_done(
             .where(TransferAttempt.transfer_id == by_venue["b"].id)
             .order_by(TransferAttempt.number)
         ).all()
-    assert len(b_sent) == 2  # the 429, then the transfer
+    assert len(b_sent) == 3  # two 429s, then the transfer
     assert result.after is not None and set(result.after.venues) == {"a", "b"}
     # a was read again while b waited out its Retry-After, not after b's transfer
     assert result.after.venues["a"].read_at < b_sent[-1]
