@@ -14,6 +14,7 @@ from bot.ledger import Ledger
 from bot.paper import PaperExchange
 from bot.paper.routes_income import book_funding
 from bot.venues.session import open_venues
+from tests.fakes.loopback import on_loopback
 
 
 async def test_payments_are_read_from_the_venue_and_recorded_once(
@@ -109,7 +110,7 @@ async def test_coin_m_funding_is_served_by_the_dapi_income_endpoint(paper: Paper
             "urls": {"api": binance_urls(paper.base_url, ccxt.binance().urls["api"])},
         }
     )
-    client.number = str
+    on_loopback(client).number = str
     try:
         await client.load_markets()
         rows = await client.fetch_funding_history("BTC/USD:BTC", None, 1000)

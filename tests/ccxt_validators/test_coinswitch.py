@@ -16,6 +16,7 @@ from tests.fakes.coinswitch_server import (
     FakeState,
     new_key_pair,
 )
+from tests.fakes.loopback import on_loopback
 
 TIME_SCALE = 0.01  # the fake's "20 per 60 s" becomes "20 per 0.6 s"; rateLimit scales alike
 API_KEY, SECRET = new_key_pair()
@@ -60,7 +61,7 @@ async def started(server: CoinSwitchServer) -> coinswitch:
         }
     )
     exchange.urls["api"] = server.api_urls()
-    exchange.timeout_on_exit = 0  # close() otherwise sleeps 250 ms
+    on_loopback(exchange)
     return exchange
 
 

@@ -10,6 +10,7 @@ import pytest
 from bot.venues.coinw.exchange import RATE_LIMIT_MS, coinw
 from tests.ccxt_validators.suite import Target, claimed_methods, run_claimed, unchecked_claims
 from tests.fakes.coinw_server import API_KEY, SECRET, CoinWFakeServer
+from tests.fakes.loopback import on_loopback
 
 SCALE = 0.1  # the fake's windows and the client's rateLimit shrink together
 PERP = "ETH/USDT:USDT"
@@ -42,7 +43,7 @@ async def client() -> AsyncIterator[coinw]:
                 "timeout": 5000,
             }
         )
-        exchange.timeout_on_exit = 0  # close() otherwise sleeps 250 ms
+        on_loopback(exchange)
         try:
             yield exchange
         finally:

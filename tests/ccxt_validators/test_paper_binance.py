@@ -29,6 +29,7 @@ from ccxt.test.exchange.base import test_transfer as validate_transfer
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
 from bot.venues.binance.venue import BinanceVenue
 from tests.ccxt_validators.suite import Target, claims, run_claimed
+from tests.fakes.loopback import on_loopback
 
 #: what every class is checked for (the has keys the bot calls, and the reads the paper serves)
 COMMON = (
@@ -183,7 +184,7 @@ def make_client(exchange_id: str, base_url: str, options: Mapping[str, Any]) -> 
         }
     )
     client.urls["api"] = binance_urls(base_url, client.urls["api"])
-    client.timeout_on_exit = 0
+    on_loopback(client)
     return client
 
 

@@ -12,9 +12,13 @@ import asyncio
 import time
 from collections import Counter
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, TypeVar
 
 from aiohttp import web
+
+from bot.venues.clients import no_ca_ssl_context
+
+C = TypeVar("C")
 
 
 class LoopbackFake:
@@ -73,3 +77,14 @@ class LoopbackFake:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         raise NotImplementedError
+
+
+def on_loopback(client: C) -> C:
+    """A ccxt client a test builds itself for a loopback fake, set as the bot sets its own for
+    plain http (`bot.venues.clients`): no 250 ms sleep in `close()` (a wait for a TLS teardown
+    that never happens) and no CA file read per client for a TLS never spoken (ccxt builds an
+    SSL context per client: ~20 ms of CPU, a fifth of the venue fakes' tests)."""
+    loopback: Any = client
+    loopback.timeout_on_exit = 0
+    loopback.ssl_context = no_ca_ssl_context()
+    return client

@@ -13,6 +13,7 @@ import ccxt.pro as ccxtpro
 import pytest
 
 from bot.paper import PAPER_API_KEY, PAPER_SECRET, PaperExchange, StateStore, binance_urls
+from tests.fakes.loopback import on_loopback
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ccxt-static"
 
@@ -29,7 +30,7 @@ def make_client(base_url: str, **config: Any) -> ccxt_async.binance:
     settings.update(config)
     client = ccxt_async.binance(settings)
     client.urls["api"] = binance_urls(base_url, client.urls["api"])
-    client.timeout_on_exit = 0  # close() otherwise sleeps 250 ms (for TLS teardown; none here)
+    on_loopback(client)
     return client
 
 
@@ -44,7 +45,7 @@ def make_pro_client(base_url: str, **config: Any) -> ccxtpro.binance:
     settings.update(config)
     client = ccxtpro.binance(settings)
     client.urls["api"] = binance_urls(base_url, client.urls["api"], ws=True)
-    client.timeout_on_exit = 0
+    on_loopback(client)
     return client
 
 

@@ -23,6 +23,7 @@ from tests.fakes.binance.faults import (
     TIMEOUT_BEFORE,
 )
 from tests.fakes.binance_server import API_KEY, SECRET, BinanceFake, BinanceFakeThread
+from tests.fakes.loopback import on_loopback
 from tests.integration.conftest import Invocation
 
 Bot = Callable[..., Invocation]
@@ -225,7 +226,7 @@ def ccxt_client(fake: BinanceFake, *, secret: str = SECRET) -> ccxt_async.binanc
         {"apiKey": API_KEY, "secret": secret, "timeout": 1000, "enableRateLimit": False}
     )
     client.urls = {**client.urls, "api": {**client.urls["api"], **fake_urls(fake.base_url)}}
-    return client
+    return on_loopback(client)
 
 
 async def test_signed_requests_are_checked(binance_async: BinanceFake) -> None:

@@ -22,6 +22,7 @@ from tests.ccxt_validators.suite import Target, run_claimed
 from tests.fakes.bybit.accounts import FAILED, PENDING, SUCCESS, Account, Position
 from tests.fakes.bybit.faults import FAIL_AFTER, FAIL_BEFORE, RATE_LIMITED, RAW, TIMEOUT_AFTER
 from tests.fakes.bybit_server import API_KEY, SECRET, BybitFake
+from tests.fakes.loopback import on_loopback
 
 D = Decimal
 TRANSFER = "/v5/asset/transfer/inter-transfer"
@@ -59,7 +60,7 @@ async def make_client() -> AsyncIterator[Callable[..., ccxt_async.bybit]]:
         }
         settings.update(config)
         client = ccxt_async.bybit(settings)
-        client.timeout_on_exit = 0  # close() otherwise sleeps 250 ms
+        on_loopback(client)
         clients.append(client)
         return client
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import ccxt.async_support as ccxt
 
 from bot.venues.registry import venue_class
+from tests.fakes.loopback import on_loopback
 from tests.fakes.recording_server import RecordingServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ccxt-static"
@@ -23,7 +24,7 @@ def offline_client(cls: type[ccxt.Exchange], base_url: str) -> ccxt.Exchange:
         {"apiKey": "key", "secret": "secret", "password": "pass", "enableRateLimit": False}
     )
     client.urls["api"] = {key: base_url for key in client.urls["api"]}
-    client.timeout_on_exit = 0
+    on_loopback(client)
     usdt = {"id": "USDT", "code": "USDT", "precision": 1e-8, "numericId": None}
     client.set_markets([], {"USDT": usdt})
     client.options["timeDifference"] = 0

@@ -43,6 +43,7 @@ from tests.fakes.coinswitch_server import (
     dumps,
     new_key_pair,
 )
+from tests.fakes.loopback import on_loopback
 
 D = Decimal
 TIME_SCALE = 0.01  # the fake's "20 per 60 s" becomes "20 per 0.6 s"; rateLimit scales alike
@@ -73,7 +74,7 @@ async def make_client(server: CoinSwitchServer) -> AsyncIterator[ClientFactory]:
         settings.update(config)
         client = coinswitch(settings)
         client.urls["api"] = server.api_urls()
-        client.timeout_on_exit = 0  # close() otherwise sleeps 250 ms for TLS teardown
+        on_loopback(client)
         clients.append(client)
         return client
 

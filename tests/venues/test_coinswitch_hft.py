@@ -36,6 +36,7 @@ from tests.fakes.coinswitch_hft_server import (
     short_eth,
 )
 from tests.fakes.coinswitch_server import new_key_pair
+from tests.fakes.loopback import on_loopback
 
 API_KEY, SECRET = new_key_pair()
 
@@ -58,7 +59,7 @@ async def client(server: CoinSwitchHftServer) -> AsyncIterator[coinswitch]:
         }
     )
     exchange.urls["api"] = server.hft_urls()
-    exchange.timeout_on_exit = 0
+    on_loopback(exchange)
     yield exchange
     await exchange.close()
 

@@ -45,6 +45,7 @@ from tests.fakes.coinw_server import (
     Number,
     dumps,
 )
+from tests.fakes.loopback import on_loopback
 
 D = Decimal
 SCALE = 0.1  # the fake's windows and the client's rateLimit shrink together
@@ -75,7 +76,7 @@ async def make_client() -> AsyncIterator[Callable[..., coinw]]:
         }
         settings.update(config)
         client = coinw(settings)
-        client.timeout_on_exit = 0  # close() otherwise sleeps 250 ms
+        on_loopback(client)
         clients.append(client)
         return client
 

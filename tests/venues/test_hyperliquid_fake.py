@@ -15,6 +15,7 @@ from bot.venues.hyperliquid.venue import HyperliquidVenue
 from bot.venues.hyperliquid.wallet_key import address_of
 from tests.fakes.faults import FAIL_AFTER, FAIL_BEFORE, RATE_LIMITED
 from tests.fakes.hyperliquid_server import AGENT, AGENT_KEY, PRIVATE_KEY, WALLET, HyperliquidFake
+from tests.fakes.loopback import on_loopback
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def client(
         }
     )
     exchange.urls = {**exchange.urls, "api": fake.client_urls()}
-    return exchange
+    return on_loopback(exchange)
 
 
 def test_a_key_signs_for_its_own_address() -> None:

@@ -22,6 +22,7 @@ import pytest
 from ccxt.base import errors
 
 from tests.ccxt_validators.suite import Target, run_claimed
+from tests.fakes.loopback import on_loopback
 from tests.fakes.okx.accounts import (
     FAILED,
     FUTURES_MODE,
@@ -74,7 +75,7 @@ async def make_client() -> AsyncIterator[Callable[..., ccxt_async.okx]]:
         }
         settings.update(config)
         client = ccxt_async.okx(settings)
-        client.timeout_on_exit = 0  # close() otherwise sleeps 250 ms
+        on_loopback(client)
         clients.append(client)
         return client
 
