@@ -17,9 +17,9 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, ModuleType
 from typing import Any
 
 _template: Path | None = None
@@ -62,11 +62,19 @@ def _reaches_migrations(test: Callable[..., Any], module: ModuleType) -> bool:
             return True  # cannot tell: as if it did, so it migrates from nothing
         if RUNS_MIGRATIONS.search(source):
             return True
-        for name in function.__code__.co_names:
+        for name in _names(function.__code__):
             called = getattr(module, name, None)
             if inspect.isfunction(called) and called.__module__ == module.__name__:
                 todo.append(called)
     return False
+
+
+def _names(code: CodeType) -> Iterator[str]:
+    """The global names a function's code uses, its nested functions' and lambdas' included."""
+    yield from code.co_names
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            yield from _names(const)
 
 
 def _made(real_upgrade: Callable[..., None]) -> Path:
