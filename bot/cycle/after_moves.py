@@ -20,7 +20,7 @@ from bot.model import State, TransferStatus, VenueState
 from bot.transfers.executor import ExecutionResult
 from bot.transfers.margin_legs import MarginLegsResult
 from bot.venues.base import Venue
-from bot.venues.session import for_venue
+from bot.venues.session import for_venue, read_venue
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class AfterMoves:
                 continue
             if self._started_at is None:
                 self._started_at = datetime.now(UTC)
-            self._reads[name] = asyncio.ensure_future(for_venue(venue, _read))
+            self._reads[name] = asyncio.ensure_future(for_venue(venue, read_venue))
 
     def read_the_rest(self, margin: MarginLegsResult) -> None:
         """Once the plan has run: every venue that moved money and is not read yet (an isolated
@@ -96,7 +96,3 @@ class AfterMoves:
         if not read or self._started_at is None:
             return None
         return State(read_at=self._started_at, venues=read)
-
-
-async def _read(venue: Venue) -> VenueState:
-    return await venue.read_state()

@@ -468,12 +468,6 @@ _NEW_TRANSFER = insert(Transfer.__table__).returning(*Transfer.__table__.c)
 _NEW_TRANSFERS = insert(Transfer.__table__).returning(
     *Transfer.__table__.c, sort_by_parameter_order=True
 )
-#: several intents' tags at once (`record_intents`): amount less its tag, by id
-_TAGGING = (
-    update(Transfer.__table__)
-    .where(Transfer.__table__.c.id == bindparam("transfer_id"))
-    .values(amount_tag=bindparam("new_amount_tag"), amount=bindparam("new_amount"))
-)
 _NEW_ATTEMPT = (
     insert(_ATTEMPTS)
     .values(
@@ -486,9 +480,10 @@ _NEW_ATTEMPT = (
 
 
 @functools.cache
-def _change_of(columns: tuple[str, ...], *, guarded: bool) -> Update:
+def _change_of(columns: tuple[str, ...], *, guarded: bool, returning: bool = True) -> Update:
     """`UPDATE transfers SET <columns> WHERE id = :transfer_id RETURNING *`; `guarded`: only
-    while no other row of the venue holds `:held_id`."""
+    while no other row of the venue holds `:held_id`; `returning` False: no RETURNING (an
+    executemany of it is one statement on every backend)."""
     transfers = Transfer.__table__
     change = update(transfers).where(transfers.c.id == bindparam("transfer_id"))
     if guarded:
@@ -500,7 +495,12 @@ def _change_of(columns: tuple[str, ...], *, guarded: bool) -> Update:
         )
         change = change.where(~exists(held))
     values = {name: bindparam(f"new_{name}") for name in columns}
-    return change.values(values).returning(*transfers.c)
+    change = change.values(values)
+    return change.returning(*transfers.c) if returning else change
+
+
+#: several intents' tags at once (`record_intents`): amount less its tag, by id
+_TAGGING = _change_of(("amount_tag", "amount"), guarded=False, returning=False)
 
 
 def _attempt_at_once(

@@ -44,17 +44,25 @@ def open_moves(
     settled = _SETTLED.setdefault(ledger, set())
     found = []
     for legs in moves(ledger, venue=venue, dry_run=dry_run, skip=settled):
-        if _half_done(legs) is None and not _any_leg_open(legs):
+        if _half_done(legs) is None and not _first_leg_open(legs) and not _second_leg_open(legs):
             settled.add(legs.move.id)
         else:
             found.append(legs)
     return found
 
 
-def _any_leg_open(legs: MoveLegs) -> bool:
-    return any(not t.status.is_final for t in legs.transfers) or any(
-        not leg.status.is_final for leg in legs.margin_legs
-    )
+def _first_leg_open(legs: MoveLegs) -> bool:
+    """The first leg's outcome is not known yet (reconciliation settles it first)."""
+    if legs.move.direction == TOP_UP:
+        first = legs.transfer
+        return first is not None and not first.status.is_final
+    return any(not leg.status.is_final for leg in legs.margin_legs)
+
+
+def _second_leg_open(legs: MoveLegs) -> bool:
+    if legs.move.direction == TOP_UP:
+        return any(not leg.status.is_final for leg in legs.margin_legs)
+    return any(not t.status.is_final for t in legs.transfers)
 
 
 def half_done_moves(ledger: Ledger, venue: str | None = None) -> list[HalfDoneMove]:

@@ -50,7 +50,9 @@ from bot.transfers.half_done import (  # noqa: F401  (half_done_moves: re-export
     RETURN,
     TOP_UP,
     HalfDoneMove,
+    _first_leg_open,
     _half_done,
+    _second_leg_open,
     half_done_moves,
     open_moves,
 )
@@ -511,20 +513,6 @@ class MarginRows:
 
     def failed(self, error: str) -> MarginLegRecord:
         return self._ledger.record_margin_outcome(self._id, TransferStatus.FAILED, error=error)
-
-
-def _first_leg_open(legs: MoveLegs) -> bool:
-    """The first leg's outcome is not known yet (reconciliation settles it first)."""
-    if legs.move.direction == TOP_UP:
-        first = legs.transfer
-        return first is not None and not first.status.is_final
-    return any(not leg.status.is_final for leg in legs.margin_legs)
-
-
-def _second_leg_open(legs: MoveLegs) -> bool:
-    if legs.move.direction == TOP_UP:
-        return any(not leg.status.is_final for leg in legs.margin_legs)
-    return any(not t.status.is_final for t in legs.transfers)
 
 
 def _rule_of(move: MarginMoveRecord) -> Rule:

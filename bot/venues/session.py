@@ -385,9 +385,9 @@ async def read_state(
     without it, the first failure raises."""
     read_at = datetime.now(UTC)
     if failures is None:
-        states = await gather_or_cancel(*(for_venue(v, _read) for v in venues.values()))
+        states = await gather_or_cancel(*(for_venue(v, read_venue) for v in venues.values()))
         return State(read_at=read_at, venues={s.venue: s for s in states})
-    outcomes = await isolated(venues, _read)
+    outcomes = await isolated(venues, read_venue)
     return State(read_at=read_at, venues=successes(outcomes, failures))
 
 
@@ -404,7 +404,9 @@ def successes(
     return good
 
 
-async def _read(venue: Venue) -> VenueState:
+async def read_venue(venue: Venue) -> VenueState:
+    """One venue's state (`read_state` reads every venue with it; the cycle's read after the
+    moves, one venue at a time)."""
     state = await venue.read_state()
     log.debug(
         "%s: read %d wallets, %d positions", venue.name, len(state.wallets), len(state.positions)
